@@ -1,0 +1,100 @@
+"""Canonical data contracts every parser emits and every raw table stores.
+
+Names are the contract: add columns, never rename (see ARCHITECTURE.md, "Canonical data contracts").
+Each tuple lists the columns of one raw table in load order.
+"""
+
+from __future__ import annotations
+
+RECORD_TYPES = ("stock", "sales", "forecast")
+
+STOCK_COLUMNS = (
+    "partner_id",
+    "location_id",
+    "product_ref",
+    "as_of_date",
+    "on_hand_qty",
+    "on_order_qty",
+    "in_transit_qty",
+    "uom",
+    "source_file_id",
+    "source_line",
+)
+
+SALES_COLUMNS = (
+    "partner_id",
+    "location_id",
+    "product_ref",
+    "period_start",
+    "period_end",
+    "units_sold",
+    "units_returned",
+    "net_sales_amount",
+    "currency",
+    "promo_flag",
+    "source_file_id",
+    "source_line",
+)
+
+FORECAST_COLUMNS = (
+    "partner_id",
+    "location_id",
+    "product_ref",
+    "forecast_date",
+    "target_period_start",
+    "target_period_end",
+    "forecast_qty",
+    "source_file_id",
+    "source_line",
+)
+
+SHIPMENT_COLUMNS = (
+    "shipment_id",
+    "partner_id",
+    "location_id",
+    "product_id",
+    "ship_date",
+    "expected_receipt_date",
+    "qty",
+)
+
+FEED_LEDGER_COLUMNS = (
+    "source_file_id",
+    "partner_id",
+    "path",
+    "received_at",
+    "format",
+    "record_type",
+    "control_number",
+    "rows_parsed",
+    "rows_rejected",
+    "status",
+    "reason",
+    "loaded_at",
+)
+
+REJECT_COLUMNS = ("source_file_id", "partner_id", "record_type", "source_line", "reason", "raw_record")
+
+# One raw table per canonical feed, keyed by record type.
+RAW_FEED_TABLES = {
+    "stock": "raw.stock_snapshots",
+    "sales": "raw.sales",
+    "forecast": "raw.partner_forecasts",
+}
+RAW_FEED_COLUMNS = {"stock": STOCK_COLUMNS, "sales": SALES_COLUMNS, "forecast": FORECAST_COLUMNS}
+
+FEED_LEDGER_TABLE = "raw.feed_files"
+FEED_REJECTS_TABLE = "raw.feed_rejects"
+
+# Supplier-side master data and our own shipments: file name in the `_supplier` landing folder -> raw table.
+SUPPLIER_FOLDER = "_supplier"
+MASTER_DATA_FILES = {
+    "partners.csv": "raw.partners",
+    "partner_locations.csv": "raw.partner_locations",
+    "products.csv": "raw.products",
+    "partner_items.csv": "raw.partner_items",
+    "replenishment_agreements.csv": "raw.replenishment_agreements",
+    "shipments.csv": "raw.shipments",
+}
+
+LEDGER_STATUSES = ("loaded", "quarantined", "duplicate", "superseded")
