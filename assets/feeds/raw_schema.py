@@ -1,0 +1,52 @@
+"""DDL of the `raw` schema: the landing tables analysts and dbt sources rely on (extend, never rename)."""
+
+from __future__ import annotations
+
+RAW_TABLE_DDL: dict[str, str] = {
+    "raw.stock_snapshots": """
+        partner_id varchar not null, location_id varchar, product_ref varchar, as_of_date date,
+        on_hand_qty double, on_order_qty double, in_transit_qty double, uom varchar,
+        source_file_id varchar not null, source_line integer""",
+    "raw.sales": """
+        partner_id varchar not null, location_id varchar, product_ref varchar,
+        period_start date, period_end date, units_sold double, units_returned double,
+        net_sales_amount double, currency varchar, promo_flag boolean,
+        source_file_id varchar not null, source_line integer""",
+    "raw.partner_forecasts": """
+        partner_id varchar not null, location_id varchar, product_ref varchar, forecast_date date,
+        target_period_start date, target_period_end date, forecast_qty double,
+        source_file_id varchar not null, source_line integer""",
+    "raw.feed_files": """
+        source_file_id varchar not null, partner_id varchar, path varchar, received_at timestamp,
+        format varchar, record_type varchar, control_number varchar, rows_parsed integer,
+        rows_rejected integer, status varchar, reason varchar, loaded_at timestamp""",
+    "raw.feed_rejects": """
+        source_file_id varchar not null, partner_id varchar, record_type varchar, source_line integer,
+        reason varchar, raw_record varchar""",
+    "raw.partners": """
+        partner_id varchar not null, partner_name varchar, country varchar, timezone varchar,
+        currency varchar, feed_cutoff_local varchar""",
+    "raw.partner_locations": """
+        partner_id varchar not null, location_id varchar not null, location_name varchar, gln varchar,
+        city varchar, country varchar""",
+    "raw.products": """
+        product_id varchar not null, gtin varchar, description varchar, category varchar,
+        case_pack integer, moq integer, pallet_qty integer, unit_cost double, lifecycle varchar""",
+    "raw.partner_items": """
+        partner_id varchar not null, partner_item_ref varchar not null, product_id varchar not null,
+        ref_type varchar""",
+    "raw.replenishment_agreements": """
+        partner_id varchar not null, product_id varchar, lead_time_days double, lead_time_std_days double,
+        review_period_days integer, service_level double, min_cover_days double, max_cover_days double,
+        moq integer, case_pack integer, ship_days varchar""",
+    "raw.shipments": """
+        shipment_id varchar not null, partner_id varchar not null, location_id varchar not null,
+        product_id varchar not null, ship_date date, expected_receipt_date date, qty double""",
+}
+
+
+def ensure_raw_schema(conn) -> None:
+    """Create the `raw` schema and its tables when missing; existing tables are left untouched."""
+    conn.execute("create schema if not exists raw")
+    for table, columns in RAW_TABLE_DDL.items():
+        conn.execute(f"create table if not exists {table} ({columns})")
