@@ -1,0 +1,48 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11 and make present): `make run` and `make test`.
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+# uv must use this machine's Python, never download one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: setup run test lint format ui demo clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Installs exactly what uv.lock pins; refuses to run if the lock and pyproject.toml disagree.
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(BIN)/cmi demo
+
+run: setup
+	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then $(BIN)/cmi demo; fi
+	$(BIN)/cmi run
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+ui: setup
+	$(BIN)/cmi ui
+
+clean:
+	rm -rf data/warehouse.duckdb* data/dagster_home data/quarantine data/snapshots data/exports data/reports \
+	       dbt_project/target dbt_project/logs

@@ -1,0 +1,163 @@
+"""Quality gates in Dagster: GX suites as blocking asset checks on the marts, and the per-partner data gate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+import great_expectations as gx
+import pandas as pd
+
+from assets.metadata import markdown_preview
+from expectations.inventory import inventory_daily_suite
+from expectations.runner import SEVERITY_ERROR, blocking_partners, validate_by_partner
+from expectations.sales import sales_daily_suite
+from expectations.store import CHECK_RESULTS_TABLE, ensure_quality_schema, store_outcomes
+from orchestration.partitions import NIGHTLY_PARTITIONS
+from orchestration.resources import Warehouse
+
+GROUP = "quality"
+OWNER = "team:data-quality"
+
+# The nightly question is whether today's numbers can be trusted; older rows were judged on their own nights.
+RECENT_WINDOW_DAYS = 28
+
+PARTNER_GATE_KEY = dg.AssetKey(["quality", "partner_data_gate"])
+
+
+@dataclass(frozen=True)
+class SuiteCheck:
+    name: str
+    table: str
+    date_column: str
+    build_suite: Callable[[date], gx.ExpectationSuite]
+
+
+SUITE_CHECKS = (
+    SuiteCheck("gx_fct_sales_daily", "marts.fct_sales_daily", "sales_date", sales_daily_suite),
+    SuiteCheck("gx_fct_inventory_daily", "marts.fct_inventory_daily", "inventory_date", inventory_daily_suite),
+)
+
+
+def _recent_rows(conn, check: SuiteCheck, as_of: date) -> pd.DataFrame:
+    start = as_of - timedelta(days=RECENT_WINDOW_DAYS - 1)
+    # Future-dated rows are selected too: they are exactly what the "no future dates" rule must see.
+    return conn.execute(
+        f"select * from {check.table} where {check.date_column} >= ?", [start]
+    ).df()
+
+
+def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset_key,
+        name=check.name,
+        blocking=True,
+        description=f"Great Expectations suite `{check.name.removeprefix('gx_')}` per partner on the last "
+        f"{RECENT_WINDOW_DAYS} days. Failed error rules hold that partner's plan; the run fails only when "
+        "no partner can be planned.",
+        partitions_def=NIGHTLY_PARTITIONS,
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        as_of = date.fromisoformat(context.partition_key)
+        with warehouse.connect() as conn:
+            rows = _recent_rows(conn, check, as_of)
+            outcomes = validate_by_partner(rows, check.build_suite(as_of)) if not rows.empty else []
+            store_outcomes(
+                conn, outcomes, run_id=context.run_id, as_of_date=as_of,
+                asset_key=asset_key.to_user_string(), check_name=check.name,
+            )
+        held = blocking_partners(outcomes)
+        partners = sorted({o.partner_id for o in outcomes})
+        failed = pd.DataFrame([o.as_row() for o in outcomes if not o.passed])
+        nothing_plannable = not partners or set(held) == set(partners)
+        return dg.AssetCheckResult(
+            passed=not any(not o.passed for o in outcomes) and bool(partners),
+            severity=dg.AssetCheckSeverity.ERROR if nothing_plannable else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rows_checked": len(rows),
+                "expectations_evaluated": len(outcomes),
+                "partners_checked": len(partners),
+                "partners_held": dg.MetadataValue.json(held),
+                "failures": dg.MetadataValue.md(
+                    markdown_preview(failed[["partner_id", "expectation", "column", "severity",
+                                             "unexpected_count", "examples"]] if not failed.empty else failed)
+                ),
+            },
+        )
+
+    return _check
+
+
+def build_quality_checks(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+    """One blocking GX check per guarded mart; `mart_keys` maps `schema.table` to the dbt asset's key."""
+    return [_build_check(check, mart_keys[check.table]) for check in SUITE_CHECKS]
+
+
+def build_partner_gate(mart_keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=PARTNER_GATE_KEY,
+        deps=[mart_keys[check.table] for check in SUITE_CHECKS],
+        group_name=GROUP,
+        owners=[OWNER],
+        kinds={"duckdb", "great_expectations"},
+        partitions_def=NIGHTLY_PARTITIONS,
+    )
+    def partner_data_gate(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        """One row per partner and business date: may its data reach the forecast and plan (pass, warn or held)?"""
+        as_of = date.fromisoformat(context.partition_key)
+        with warehouse.connect() as conn:
+            ensure_quality_schema(conn)
+            conn.execute(
+                """create table if not exists quality.partner_data_gate (
+                       as_of_date date, partner_id varchar, status varchar, failed_errors integer,
+                       failed_warnings integer, reasons varchar, run_id varchar)"""
+            )
+            gate = conn.execute(
+                f"""
+                select ?::date as as_of_date, partner_id,
+                       case when count(*) filter (where not passed and severity = ?) > 0 then 'held'
+                            when count(*) filter (where not passed) > 0 then 'warn'
+                            else 'pass' end as status,
+                       count(*) filter (where not passed and severity = ?) as failed_errors,
+                       count(*) filter (where not passed and severity <> ?) as failed_warnings,
+                       string_agg(distinct case when not passed then suite || ': ' || expectation
+                                  || coalesce('(' || "column" || ')', '') || ' [' || severity || ']' end, '; ')
+                           as reasons,
+                       ? as run_id
+                from {CHECK_RESULTS_TABLE}
+                where as_of_date = ?
+                group by partner_id order by partner_id
+                """,
+                [as_of, SEVERITY_ERROR, SEVERITY_ERROR, SEVERITY_ERROR, context.run_id, as_of],
+            ).df()
+            conn.execute("begin")
+            conn.execute("delete from quality.partner_data_gate where as_of_date = ?", [as_of])
+            conn.register("gate_frame", gate)
+            conn.execute("insert into quality.partner_data_gate select * from gate_frame")
+            conn.execute("commit")
+        held = gate.loc[gate["status"] == "held", "partner_id"].tolist()
+        if held:
+            context.log.warning(f"partners held from forecast and plan on {as_of}: {', '.join(held)}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(gate),
+                "partners_held": len(held),
+                "gate": dg.MetadataValue.md(markdown_preview(gate.drop(columns=["run_id"]))),
+            }
+        )
+
+    return partner_data_gate
+
+
+def plannable_partners(conn, as_of: date) -> list[str]:
+    """Partners whose data passed the error-severity rules for this business date."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "select partner_id from quality.partner_data_gate where as_of_date = ? and status <> 'held' "
+            "order by partner_id",
+            [as_of],
+        ).fetchall()
+    ]

@@ -1,0 +1,57 @@
+"""`quality.check_results`: every expectation outcome per run, partner and check, queryable by analysts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+
+import duckdb
+import pandas as pd
+
+from expectations.runner import ExpectationOutcome
+
+CHECK_RESULTS_TABLE = "quality.check_results"
+
+_DDL = """
+    run_id varchar, as_of_date date, checked_at timestamp, asset_key varchar, check_name varchar,
+    suite varchar, partner_id varchar, expectation varchar, "column" varchar, severity varchar, passed boolean,
+    element_count bigint, unexpected_count bigint, observed_value varchar, threshold varchar, examples varchar
+"""
+
+
+def ensure_quality_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("create schema if not exists quality")
+    conn.execute(f"create table if not exists {CHECK_RESULTS_TABLE} ({_DDL})")
+
+
+def store_outcomes(
+    conn: duckdb.DuckDBPyConnection,
+    outcomes: Sequence[ExpectationOutcome],
+    *,
+    run_id: str,
+    as_of_date: date,
+    asset_key: str,
+    check_name: str,
+) -> int:
+    """Replace this check's results for the business date, so a rerun of a night leaves one set of rows."""
+    ensure_quality_schema(conn)
+    frame = pd.DataFrame([outcome.as_row() for outcome in outcomes])
+    frame.insert(0, "check_name", check_name)
+    frame.insert(0, "asset_key", asset_key)
+    frame.insert(0, "checked_at", datetime.now(timezone.utc).replace(tzinfo=None))
+    frame.insert(0, "as_of_date", as_of_date)
+    frame.insert(0, "run_id", run_id)
+    conn.execute("begin")
+    try:
+        conn.execute(
+            f"delete from {CHECK_RESULTS_TABLE} where as_of_date = ? and check_name = ?", [as_of_date, check_name]
+        )
+        conn.register("outcomes_frame", frame)
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        conn.execute(f"insert into {CHECK_RESULTS_TABLE} ({columns}) select {columns} from outcomes_frame")
+        conn.unregister("outcomes_frame")
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    return len(frame)

@@ -1,0 +1,201 @@
+"""Forecast and replenishment assets: read the marts, call the pure maths, write the results. Nothing else."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+
+import dagster as dg
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from assets.metadata import markdown_preview, png_markdown  # noqa: E402
+from expectations.assets import PARTNER_GATE_KEY, plannable_partners  # noqa: E402
+from forecasts.engine import forecast_many  # noqa: E402
+from forecasts.replenishment import plan_replenishment  # noqa: E402
+from forecasts.store import (  # noqa: E402
+    SERIES_SEPARATOR,
+    save_forecast,
+    save_plan,
+    series_id_for,
+)
+from orchestration.partitions import NIGHTLY_PARTITIONS  # noqa: E402
+from orchestration.resources import Warehouse  # noqa: E402
+
+FORECAST_KEY = dg.AssetKey(["forecasts", "demand_forecast"])
+PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
+
+# Long enough to cover the longest lead time plus review period, and to project stock-outs a few weeks out.
+HORIZON_DAYS = 28
+# Two years hold two yearly cycles; older history costs fit time without changing the forecast much.
+HISTORY_DAYS = 730
+Z_P90 = 1.2815515655446004
+
+
+def _forecast_plot(history: pd.DataFrame, forecast: pd.DataFrame, series_id: str) -> str:
+    past = history[history["series_id"] == series_id].tail(120)
+    future = forecast[forecast["series_id"] == series_id]
+    figure, axis = plt.subplots(figsize=(8, 3))
+    axis.plot(past["date"], past["qty"], color="#444", linewidth=1, label="units sold")
+    axis.plot(future["date"], future["p50"], color="#1f77b4", label="forecast p50")
+    axis.fill_between(future["date"], future["p50"], future["p90"], color="#1f77b4", alpha=0.25, label="p50-p90")
+    axis.set_title(series_id.replace(SERIES_SEPARATOR, " / "))
+    axis.legend(loc="upper left", fontsize=8)
+    figure.autofmt_xdate()
+    rendered = png_markdown(figure)
+    plt.close(figure)
+    return rendered
+
+
+def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=FORECAST_KEY,
+        deps=[mart_keys["marts.fct_sales_daily"], mart_keys["marts.dim_partner"], PARTNER_GATE_KEY],
+        group_name="forecasts",
+        owners=["team:demand-planning"],
+        kinds={"prophet", "duckdb"},
+        partitions_def=NIGHTLY_PARTITIONS,
+    )
+    def demand_forecast(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        """Daily demand forecast (p50, p90) per partner location and product for the next 28 days."""
+        as_of = date.fromisoformat(context.partition_key)
+        with warehouse.connect() as conn:
+            partners = plannable_partners(conn, as_of)
+            history = conn.execute(
+                """
+                select partner_id, location_id, product_id, sales_date as date, units_sold as qty,
+                       is_stockout as censored
+                from marts.fct_sales_daily
+                where partner_id in (select unnest(?::varchar[])) and sales_date between ? and ?
+                order by partner_id, location_id, product_id, sales_date
+                """,
+                [partners, as_of - timedelta(days=HISTORY_DAYS - 1), as_of],
+            ).df()
+            countries = dict(conn.execute("select partner_id, country from marts.dim_partner").fetchall())
+        history["series_id"] = series_id_for(history)
+        series_countries = {
+            sid: countries.get(partner) for sid, partner in zip(history["series_id"], history["partner_id"])
+        }
+        total = history["series_id"].nunique()
+        context.log.info(f"forecasting {total} series for {len(partners)} partners as of {as_of}")
+
+        def report(done: int, of: int) -> None:
+            context.log.info(f"forecast progress: {done}/{of} series")
+
+        forecast = forecast_many(
+            history[["series_id", "date", "qty", "censored"]],
+            horizon=HORIZON_DAYS,
+            countries=series_countries,
+            n_jobs=max(1, min(os.cpu_count() or 1, 4)),
+            progress=report,
+        )
+        with warehouse.connect() as conn:
+            rows = save_forecast(conn, forecast, as_of_date=as_of, run_id=context.run_id)
+        by_model = forecast.drop_duplicates("series_id")["model"].value_counts().to_dict()
+        top_series = history.groupby("series_id")["qty"].sum().sort_values(ascending=False).index[:1]
+        metadata = {
+            "dagster/row_count": rows,
+            "series": total,
+            "partners": dg.MetadataValue.json(partners),
+            "series_by_model": dg.MetadataValue.json({str(k): int(v) for k, v in by_model.items()}),
+            "preview": dg.MetadataValue.md(markdown_preview(forecast)),
+        }
+        if len(top_series):
+            metadata["top_series_plot"] = dg.MetadataValue.md(_forecast_plot(history, forecast, top_series[0]))
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.asset(
+        key=PLAN_KEY,
+        deps=[
+            FORECAST_KEY,
+            PARTNER_GATE_KEY,
+            mart_keys["marts.fct_inventory_daily"],
+            mart_keys["marts.fct_shipments"],
+            mart_keys["marts.replenishment_policy"],
+        ],
+        group_name="replenishment",
+        owners=["team:supply-planning"],
+        kinds={"duckdb", "python"},
+        partitions_def=NIGHTLY_PARTITIONS,
+    )
+    def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        """What to ship to each partner location and product for the business date, with the policy's reasons."""
+        as_of = date.fromisoformat(context.partition_key)
+        with warehouse.connect() as conn:
+            partners = plannable_partners(conn, as_of)
+            inputs = conn.execute(REPLENISHMENT_INPUTS_SQL, {"as_of": as_of, "partners": partners}).df()
+            plan = plan_replenishment(inputs, plan_date=as_of)
+            saved = save_plan(conn, plan, plan_date=as_of, run_id=context.run_id)
+        shipping = plan[plan["ship_qty"] > 0].sort_values("ship_qty", ascending=False)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(plan),
+                "lines_to_ship": int((plan["ship_qty"] > 0).sum()),
+                "units_to_ship": float(plan["ship_qty"].sum()),
+                "history_version": saved.version_note,
+                "by_reason": dg.MetadataValue.json(plan["reason_code"].value_counts().to_dict()),
+                "top_lines": dg.MetadataValue.md(
+                    markdown_preview(shipping[["partner_id", "location_id", "product_id", "inventory_position",
+                                               "reorder_point", "order_up_to", "ship_qty", "reason_code"]])
+                ),
+            }
+        )
+
+    return [demand_forecast, replenishment_plan]
+
+
+# One row per plannable partner location x product: stock position, in-transit, the forecast over the policy's
+# lead time + review period, and the agreed policy.
+REPLENISHMENT_INPUTS_SQL = """
+with policy as (
+    select * from marts.replenishment_policy
+    where partner_id in (select unnest($partners::varchar[]))
+),
+stock as (
+    select partner_id, location_id, product_id, on_hand_qty, on_order_qty, observation_age_days
+    from marts.fct_inventory_daily
+    where inventory_date = $as_of
+),
+in_transit as (
+    select partner_id, location_id, product_id, sum(qty) as in_transit_qty
+    from marts.fct_shipments
+    where status = 'in_transit'
+    group by all
+),
+forecast as (
+    select partner_id, location_id, product_id, forecast_date, p50, p90
+    from forecasts.forecast_history
+    where as_of_date = $as_of
+),
+demand as (
+    select
+        policy.partner_id, policy.location_id, policy.product_id,
+        avg(forecast.p50) as demand_daily_mean,
+        avg((forecast.p90 - forecast.p50) / 1.2815515655446004) as demand_daily_std
+    from policy
+    join forecast using (partner_id, location_id, product_id)
+    where forecast.forecast_date <= $as_of + cast(ceil(policy.lead_time_days + policy.review_period_days) as integer)
+    group by all
+),
+final as (
+    select
+        policy.partner_id, policy.location_id, policy.product_id,
+        stock.on_hand_qty as on_hand,
+        coalesce(stock.on_order_qty, 0) as on_order,
+        coalesce(in_transit.in_transit_qty, 0) as in_transit,
+        0.0 as committed,
+        stock.observation_age_days,
+        demand.demand_daily_mean,
+        demand.demand_daily_std,
+        policy.lead_time_days, policy.lead_time_std_days, policy.review_period_days, policy.service_level,
+        policy.min_cover_days, policy.max_cover_days, policy.case_pack, policy.moq
+    from policy
+    join stock using (partner_id, location_id, product_id)
+    join demand using (partner_id, location_id, product_id)
+    left join in_transit using (partner_id, location_id, product_id)
+)
+select * from final order by partner_id, location_id, product_id
+"""

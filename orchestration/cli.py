@@ -1,0 +1,153 @@
+"""`cmi`: the command line for engineers who run the pipeline (demo data, nightly runs, the UI)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from orchestration import settings
+
+DAGSTER_YAML = """\
+# Written by `cmi`: one run at a time, because the DuckDB warehouse has a single writer.
+run_queue:
+  max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
+
+def _yesterday_in(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from error
+
+
+def prepare_environment(
+    warehouse: str | None = None, landing: str | None = None, partner_config: str | None = None
+) -> None:
+    """Export the run's paths so Dagster resources and the dbt subprocess read the same ones.
+
+    This happens in the CLI process when a command starts (never at import), and only for values given.
+    """
+    if warehouse:
+        os.environ[settings.WAREHOUSE_ENV] = str(Path(warehouse).resolve())
+    if landing:
+        os.environ[settings.LANDING_ENV] = str(Path(landing).resolve())
+    if partner_config:
+        os.environ[settings.PARTNER_CONFIG_ENV] = str(Path(partner_config).resolve())
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from assets.feeds.demo import generate_demo
+
+    out = Path(args.out).resolve()
+    end = args.end or _yesterday_in(settings.schedule_timezone())
+    print(f"writing demo partner feeds to {out} (seed {args.seed}, {args.days} days to {end})", file=sys.stderr)
+    summary = generate_demo(
+        out, settings.partner_config_dir(), seed=args.seed, days=args.days, end_date=end, scale=args.scale
+    )
+    print(summary)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    prepare_environment(args.warehouse, args.landing, args.partner_config)
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+    from orchestration.jobs import NIGHTLY_JOB_NAME
+    from orchestration.summary import print_summary
+
+    as_of = args.as_of or _yesterday_in(settings.schedule_timezone())
+    print(f"nightly run for {as_of} on {settings.warehouse_path()}", file=sys.stderr)
+    job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
+    result = job.execute_in_process(
+        partition_key=as_of.isoformat(), instance=DagsterInstance.get(), raise_on_error=False
+    )
+    failed = [event.step_key for event in result.all_events if event.is_step_failure]
+    print_summary(settings.warehouse_path(), as_of)
+    if not result.success:
+        print(f"nightly run for {as_of} FAILED in: {', '.join(failed) or 'see the Dagster run log'}",
+              file=sys.stderr)
+        return 1
+    print(f"nightly run for {as_of} succeeded (run {result.run_id})", file=sys.stderr)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    prepare_environment(args.warehouse, args.landing, args.partner_config)
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
+               "-h", "127.0.0.1", "-p", str(args.port)]
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    os.chdir(settings.PROJECT_ROOT)
+    os.execv(command[0], command)
+    return 0  # pragma: no cover - execv does not return
+
+
+def _add_path_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--warehouse", metavar="PATH",
+                        help=f"DuckDB file (default: ${settings.WAREHOUSE_ENV} or {settings.DEFAULT_WAREHOUSE})")
+    parser.add_argument("--landing", metavar="DIR",
+                        help=f"partner landing folder (default: ${settings.LANDING_ENV} or data/landing)")
+    parser.add_argument("--partner-config", metavar="DIR",
+                        help=f"partner feed configs (default: ${settings.PARTNER_CONFIG_ENV} or data/partners)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cmi",
+        description="Customer Managed Inventory pipeline: partner feeds in, quality-checked forecasts and "
+        "replenishment plans out.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="write deterministic demo partner feeds and master data",
+                               description="Write demo partner feeds (one dialect per partner), supplier master "
+                               "data and shipment history. Same seed and dates give byte-identical files.")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--days", type=int, default=730, help="days of daily history (default 730)")
+    demo.add_argument("--end", type=_parse_date, help="last business date (default: yesterday)")
+    demo.add_argument("--out", default=str(settings.landing_dir()), help="landing folder to write (default "
+                      "data/landing)")
+    demo.add_argument("--scale", choices=["full", "small"], default="full",
+                      help="full: ~190 series; small: a handful, for tests")
+    demo.set_defaults(handler=cmd_demo)
+
+    run = commands.add_parser("run", help="run the nightly job for one business date",
+                              description="Materialize the nightly job (ingest, dbt build, quality checks, "
+                              "forecast, replenishment plan) for one date. Exits non-zero if any step fails.")
+    run.add_argument("--as-of", type=_parse_date, help="business date YYYY-MM-DD (default: yesterday)")
+    _add_path_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI on 127.0.0.1",
+                             description="Start `dagster dev` on workspace.yaml, bound to 127.0.0.1.")
+    ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    _add_path_options(ui)
+    ui.set_defaults(handler=cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

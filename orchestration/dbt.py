@@ -1,0 +1,41 @@
+"""The one dbt project, and making sure its manifest exists and is current before Dagster reads it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    watched = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds"):
+        watched.extend(p for p in (project_dir / folder).rglob("*") if p.is_file())
+    return max((p.stat().st_mtime for p in watched if p.exists()), default=0.0)
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """A missing manifest, or one older than any model, macro or test, must be parsed again."""
+    manifest = Path(project.manifest_path)
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(Path(project.project_dir))
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Run `dbt parse` when the manifest is stale; parsing needs no warehouse connection."""
+    if manifest_is_stale(project):
+        dbt = Path(sys.executable).with_name("dbt")
+        subprocess.run(
+            [str(dbt), "parse", "--quiet", "--project-dir", str(project.project_dir),
+             "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path)],
+            check=True,
+            cwd=project.project_dir,
+        )
+    return Path(project.manifest_path)

@@ -1,0 +1,50 @@
+"""The composition root: the one `Definitions` that `workspace.yaml` loads."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, get_asset_key_for_model
+
+from assets.ingest import partner_feeds, supplier_master_data
+from assets.warehouse import build_warehouse_assets
+from expectations.assets import SUITE_CHECKS, build_partner_gate, build_quality_checks
+from forecasts.assets import build_forecast_assets
+from orchestration import settings
+from orchestration.dbt import dbt_project, ensure_manifest
+from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.resources import FeedFolders, Warehouse
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when the code location loads, so the dbt manifest and settings are read then, not at import."""
+    project = dbt_project()
+    ensure_manifest(project)
+    warehouse_models = build_warehouse_assets(project)
+
+    def mart_key(table: str) -> dg.AssetKey:
+        return get_asset_key_for_model([warehouse_models], table.split(".")[1])
+
+    mart_keys = {
+        table: mart_key(table)
+        for table in {check.table for check in SUITE_CHECKS}
+        | {"marts.fct_sales_daily", "marts.fct_inventory_daily", "marts.fct_shipments",
+           "marts.replenishment_policy", "marts.dim_partner"}
+    }
+    return dg.Definitions(
+        assets=[
+            supplier_master_data,
+            partner_feeds,
+            warehouse_models,
+            build_partner_gate(mart_keys),
+            *build_forecast_assets(mart_keys),
+        ],
+        asset_checks=build_quality_checks(mart_keys),
+        jobs=[nightly_job],
+        schedules=[nightly_schedule(settings.schedule_timezone())],
+        resources={
+            "warehouse": Warehouse(),
+            "feed_folders": FeedFolders(),
+            "dbt": DbtCliResource(project_dir=project),
+        },
+    )

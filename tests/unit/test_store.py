@@ -1,0 +1,64 @@
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from forecasts.store import save_forecast, save_plan, series_id_for
+
+
+@pytest.fixture
+def conn():
+    with duckdb.connect() as connection:
+        yield connection
+
+
+def plan_frame(plan_date: date, ship: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "partner_id": ["p1", "p1"], "location_id": ["L1", "L2"], "product_id": ["A", "A"],
+        "plan_date": [plan_date] * 2, "ship_qty": ship, "reason_code": ["below_reorder_point", "no_action"],
+        "case_pack": [6, 6],
+    })
+
+
+def test_series_id_joins_partner_location_and_product():
+    frame = pd.DataFrame({"partner_id": ["p"], "location_id": ["L-1"], "product_id": ["X"]})
+    assert series_id_for(frame).tolist() == ["p|L-1|X"]
+
+
+def test_forecast_rerun_for_a_date_replaces_it_and_the_view_shows_the_newest(conn):
+    forecast = pd.DataFrame({
+        "series_id": ["p|L|A"] * 2, "date": pd.to_datetime(["2025-07-01", "2025-07-02"]),
+        "p50": [1.0, 2.0], "p90": [2.0, 3.0], "model": ["prophet"] * 2, "demand_class": ["smooth"] * 2,
+        "adi": [1.0] * 2, "cv2": [0.1] * 2,
+    })
+    save_forecast(conn, forecast, as_of_date=date(2025, 6, 30), run_id="r1")
+    save_forecast(conn, forecast, as_of_date=date(2025, 6, 30), run_id="r2")
+    save_forecast(conn, forecast, as_of_date=date(2025, 6, 29), run_id="r3")
+    assert conn.execute("select count(*) from forecasts.forecast_history").fetchone()[0] == 4
+    view = conn.execute("select as_of_date, partner_id, location_id, product_id, run_id "
+                        "from forecasts.demand_forecast").fetchall()
+    assert {row[0] for row in view} == {date(2025, 6, 30)}
+    assert {row[1:] for row in view} == {("p", "L", "A", "r2")}
+
+
+def test_reproduced_plan_adds_no_history_and_changed_plan_adds_a_version(conn):
+    day = date(2025, 6, 30)
+    first = save_plan(conn, plan_frame(day, [12, 0]), plan_date=day, run_id="r1")
+    again = save_plan(conn, plan_frame(day, [12, 0]), plan_date=day, run_id="r2")
+    changed = save_plan(conn, plan_frame(day, [18, 0]), plan_date=day, run_id="r3")
+    assert (first.version, first.appended) == (1, True)
+    assert (again.version, again.appended) == (1, False)
+    assert (changed.version, changed.appended) == (2, True)
+    assert conn.execute("select count(*) from replenishment.plan_history").fetchone()[0] == 4
+    current = conn.execute("select ship_qty, run_id from replenishment.replenishment_plan "
+                           "order by location_id").fetchall()
+    assert current == [(18.0, "r3"), (0.0, "r3")]
+
+
+def test_backfilling_an_older_date_keeps_the_newest_plan_current(conn):
+    save_plan(conn, plan_frame(date(2025, 6, 30), [12, 0]), plan_date=date(2025, 6, 30), run_id="new")
+    save_plan(conn, plan_frame(date(2025, 6, 1), [6, 6]), plan_date=date(2025, 6, 1), run_id="old")
+    dates = conn.execute("select distinct plan_date from replenishment.replenishment_plan").fetchall()
+    assert dates == [(date(2025, 6, 30),)]
+    assert conn.execute("select count(distinct plan_date) from replenishment.plan_history").fetchone()[0] == 2
