@@ -1,6 +1,5 @@
 """Feed ingestion assets: supplier master data and partner deliveries into the `raw` schema."""
 
-from __future__ import annotations
 
 import dagster as dg
 

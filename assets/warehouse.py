@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets: staging, intermediate and mart models with dbt tests as asset checks."""
 
-from __future__ import annotations
 
 import json
 from collections.abc import Mapping

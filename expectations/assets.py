@@ -1,6 +1,5 @@
 """Quality gates in Dagster: GX suites as blocking asset checks on the marts, and the per-partner data gate."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass

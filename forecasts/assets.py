@@ -1,6 +1,5 @@
 """Forecast and replenishment assets: read the marts, call the pure maths, write the results. Nothing else."""
 
-from __future__ import annotations
 
 import os
 from datetime import date, timedelta

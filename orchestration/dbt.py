@@ -15,6 +15,11 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
+def dbt_executable() -> Path:
+    """The dbt installed beside this interpreter, so `.venv/bin/cmi` works without an activated venv."""
+    return Path(sys.executable).with_name("dbt")
+
+
 def _newest_source_mtime(project_dir: Path) -> float:
     watched = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
     for folder in ("models", "macros", "tests", "seeds"):
@@ -31,9 +36,8 @@ def manifest_is_stale(project: DbtProject) -> bool:
 def ensure_manifest(project: DbtProject) -> Path:
     """Run `dbt parse` when the manifest is stale; parsing needs no warehouse connection."""
     if manifest_is_stale(project):
-        dbt = Path(sys.executable).with_name("dbt")
         subprocess.run(
-            [str(dbt), "parse", "--quiet", "--project-dir", str(project.project_dir),
+            [str(dbt_executable()), "parse", "--quiet", "--project-dir", str(project.project_dir),
              "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path)],
             check=True,
             cwd=project.project_dir,

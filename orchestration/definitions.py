@@ -10,7 +10,7 @@ from assets.warehouse import build_warehouse_assets
 from expectations.assets import SUITE_CHECKS, build_partner_gate, build_quality_checks
 from forecasts.assets import build_forecast_assets
 from orchestration import settings
-from orchestration.dbt import dbt_project, ensure_manifest
+from orchestration.dbt import dbt_executable, dbt_project, ensure_manifest
 from orchestration.jobs import nightly_job, nightly_schedule
 from orchestration.resources import FeedFolders, Warehouse
 
@@ -45,6 +45,6 @@ def defs() -> dg.Definitions:
         resources={
             "warehouse": Warehouse(),
             "feed_folders": FeedFolders(),
-            "dbt": DbtCliResource(project_dir=project),
+            "dbt": DbtCliResource(project_dir=project, dbt_executable=str(dbt_executable())),
         },
     )

@@ -1,0 +1,163 @@
+with
+
+stock as (
+
+    select * from {{ ref('stg_partner_feeds__stock') }}
+
+),
+
+sales as (
+
+    select * from {{ ref('stg_partner_feeds__sales') }}
+
+),
+
+forecasts as (
+
+    select * from {{ ref('stg_partner_feeds__forecasts') }}
+
+),
+
+partner_items as (
+
+    select * from {{ ref('stg_supplier__partner_items') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_supplier__products') }}
+
+),
+
+partner_locations as (
+
+    select * from {{ ref('stg_supplier__partner_locations') }}
+
+),
+
+known_items as (
+
+    select
+        partner_items.partner_id,
+        partner_items.partner_item_ref,
+        partner_items.product_id
+
+    from partner_items
+    inner join products
+        on partner_items.product_id = products.product_id
+
+),
+
+feed_rows as (
+
+    -- activity_date is the date each resolved model filters on, so both sides of the split see the same rows.
+    select
+        'stock' as record_type,
+        partner_id,
+        location_id,
+        product_ref,
+        snapshot_date as activity_date,
+        snapshot_date as period_start,
+        snapshot_date as period_end,
+        false as is_invalid_period,
+        source_file_id,
+        source_line,
+        received_at
+    from stock
+
+    union all
+
+    select
+        'sales' as record_type,
+        partner_id,
+        location_id,
+        product_ref,
+        period_end as activity_date,
+        period_start,
+        period_end,
+        period_start > period_end as is_invalid_period,
+        source_file_id,
+        source_line,
+        received_at
+    from sales
+
+    union all
+
+    select
+        'forecast' as record_type,
+        partner_id,
+        location_id,
+        product_ref,
+        forecast_date as activity_date,
+        target_period_start as period_start,
+        target_period_end as period_end,
+        target_period_start > target_period_end as is_invalid_period,
+        source_file_id,
+        source_line,
+        received_at
+    from forecasts
+
+),
+
+checked as (
+
+    select
+        feed_rows.*,
+        known_items.product_id is null as is_unknown_item,
+        partner_locations.location_id is null as is_unknown_location
+
+    from feed_rows
+    left join known_items
+        on feed_rows.partner_id = known_items.partner_id
+        and feed_rows.product_ref = known_items.partner_item_ref
+    left join partner_locations
+        on feed_rows.partner_id = partner_locations.partner_id
+        and feed_rows.location_id = partner_locations.location_id
+    where feed_rows.activity_date <= {{ as_of_date() }}
+
+),
+
+reasons as (
+
+    select *, 'unknown item' as reason from checked where is_unknown_item
+
+    union all
+
+    select *, 'unknown location' as reason from checked where is_unknown_location
+
+    union all
+
+    -- A period that ends before it starts cannot be spread over days.
+    select *, 'invalid period' as reason from checked where is_invalid_period
+
+),
+
+final as (
+
+    select
+
+        ---------- ids
+        record_type,
+        partner_id,
+        location_id,
+        product_ref,
+
+        ---------- what is wrong
+        reason,
+
+        ---------- dates (stock: the count day; sales: the period; forecast: made on, and the target period)
+        activity_date,
+        period_start,
+        period_end,
+
+        ---------- lineage
+        source_file_id,
+        source_line,
+        received_at
+
+    from reasons
+
+)
+
+select * from final

@@ -1,0 +1,52 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'feed_files') }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        cast(source_file_id as varchar) as source_file_id,
+        cast(trim(partner_id) as varchar) as partner_id,
+        cast(control_number as varchar) as control_number,
+
+        ---------- file
+        cast(path as varchar) as file_path,
+        lower(trim(format)) as file_format,
+        lower(trim(record_type)) as record_type,
+
+        ---------- outcome
+        lower(trim(status)) as status,
+        cast(reason as varchar) as status_reason,
+        cast(rows_parsed as integer) as rows_parsed,
+        cast(rows_rejected as integer) as rows_rejected,
+
+        ---------- timestamps
+        cast(received_at as timestamp) as received_at,
+        cast(loaded_at as timestamp) as loaded_at
+
+    from source
+
+),
+
+final as (
+
+    select
+        *,
+        count(*) over (partition by source_file_id) as delivery_count
+
+    from renamed
+    -- The same content delivered twice shares its hash: keep the delivery that loaded, else the latest one.
+    qualify row_number() over (
+        partition by source_file_id
+        order by (status = 'loaded') desc, received_at desc nulls last, loaded_at desc nulls last
+    ) = 1
+
+)
+
+select * from final

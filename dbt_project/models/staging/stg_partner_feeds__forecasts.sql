@@ -1,0 +1,65 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'partner_forecasts') }}
+
+),
+
+feed_files as (
+
+    select * from {{ ref('stg_partner_feeds__feed_files') }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        trim(partner_id) as partner_id,
+        trim(location_id) as location_id,
+        trim(product_ref) as product_ref,
+
+        ---------- dates
+        cast(forecast_date as date) as forecast_date,
+        cast(target_period_start as date) as target_period_start,
+        cast(target_period_end as date) as target_period_end,
+
+        ---------- measures
+        cast(forecast_qty as double) as forecast_qty,
+
+        ---------- lineage
+        source_file_id,
+        cast(source_line as integer) as source_line
+
+    from source
+
+),
+
+loaded_rows as (
+
+    select
+        renamed.*,
+        feed_files.received_at
+
+    from renamed
+    inner join feed_files
+        on renamed.source_file_id = feed_files.source_file_id
+        and feed_files.status = 'loaded'
+
+),
+
+final as (
+
+    select *
+    from loaded_rows
+    -- A corrected resend supersedes the earlier forecast for the same target period.
+    qualify row_number() over (
+        partition by partner_id, location_id, product_ref, forecast_date, target_period_start, target_period_end
+        order by received_at desc nulls last, source_file_id desc, source_line desc nulls last
+    ) = 1
+
+)
+
+select * from final

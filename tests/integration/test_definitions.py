@@ -1,0 +1,49 @@
+"""The code location loads the way `dagster dev` and the schedule daemon load it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from orchestration import settings
+from orchestration.jobs import NIGHTLY_JOB_NAME
+
+pytestmark = pytest.mark.integration
+
+
+def test_dagster_validates_the_workspace():
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=settings.PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_schedule_fires_at_two_in_the_configured_zone_for_the_previous_day(monkeypatch):
+    from orchestration.definitions import defs
+
+    monkeypatch.setenv(settings.TIMEZONE_ENV, "Asia/Shanghai")
+    schedule = defs().resolve_schedule_def("nightly_at_0200")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Asia/Shanghai"
+    tick = datetime(2025, 7, 1, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick)).run_requests[0]
+    assert request.partition_key == "2025-06-30"
+    assert schedule.job_name == NIGHTLY_JOB_NAME
+
+
+def test_the_nightly_job_selects_the_whole_graph():
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    job = definitions.resolve_job_def(NIGHTLY_JOB_NAME)
+    in_job = set(job.asset_layer.asset_graph.get_all_asset_keys())
+    assert in_job == set(definitions.resolve_asset_graph().get_all_asset_keys())
+    assert {dg.AssetKey(["raw", "sales"]), dg.AssetKey(["replenishment", "replenishment_plan"])} <= in_job

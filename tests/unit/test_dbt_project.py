@@ -1,0 +1,382 @@
+"""The dbt project on a small, hand-written night of partner feeds: `dbt build` passes and the marts hold
+the values a planner would expect (zero-filled sales, weekly totals spread, stock carried forward, resends
+winning, unknown items listed, policy terms resolved).
+
+Two partners: Acme (US stores, daily CSV feeds, one corrected resend, one quarantined file) and Nordkauf
+(a German DC sending a weekly 852 with an item we do not know). Business date 2025-06-10.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from assets.feeds.raw_schema import ensure_raw_schema
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
+AS_OF = date(2025, 6, 10)
+
+ACME, NORD = "ACME", "NORD"
+UPC_100, UPC_200 = "012345678905", "012345678912"
+JUNE = 6
+
+
+def day(d: int) -> date:
+    return date(2025, JUNE, d)
+
+
+def ledger(
+    file_id: str,
+    partner_id: str,
+    received: datetime,
+    record_type: str,
+    status: str = "loaded",
+    file_format: str = "csv",
+    control_number: str | None = None,
+    reason: str | None = None,
+) -> tuple:
+    """One feed-ledger row; loaded files are loaded a minute after they arrive."""
+    loaded_at = received + timedelta(minutes=1) if status == "loaded" else None
+    path = f"{partner_id.lower()}/{file_id}.{file_format}"
+    rows_rejected = int(status == "quarantined")
+    return (
+        file_id,
+        partner_id,
+        path,
+        received,
+        file_format,
+        record_type,
+        control_number,
+        1,
+        rows_rejected,
+        status,
+        reason,
+        loaded_at,
+    )
+
+
+def stock(
+    partner_id: str,
+    location_id: str,
+    product_ref: str,
+    counted: date,
+    on_hand: float,
+    file_id: str,
+    line: int,
+    on_order: float = 0.0,
+) -> tuple:
+    return (partner_id, location_id, product_ref, counted, on_hand, on_order, 0.0, "ea", file_id, line)
+
+
+def sales(
+    partner_id: str,
+    location_id: str,
+    product_ref: str,
+    start: date,
+    end: date,
+    units: float,
+    amount: float,
+    file_id: str,
+    line: int,
+    returned: float = 0.0,
+    promo: bool = False,
+) -> tuple:
+    currency = "USD" if partner_id == ACME else "EUR"
+    return (
+        partner_id,
+        location_id,
+        product_ref,
+        start,
+        end,
+        units,
+        returned,
+        amount,
+        currency,
+        promo,
+        file_id,
+        line,
+    )
+
+
+FIXTURE: dict[str, list[tuple]] = {
+    "raw.partners": [
+        (ACME, "Acme Retail", "US", "America/New_York", "USD", "06:00"),
+        (NORD, "Nordkauf GmbH", "DE", "Europe/Berlin", "EUR", "05:00"),
+    ],
+    "raw.partner_locations": [
+        (ACME, "S001", "Acme Springfield", "0614141000012", "Springfield", "US"),
+        (ACME, "S002", "Acme Shelbyville", None, "Shelbyville", "US"),
+        (NORD, "DC1", "Nordkauf Zentrallager", "4012345000009", "Kassel", "DE"),
+    ],
+    "raw.products": [
+        ("SKU-100", "00012345678905", "Espresso beans 1 kg", "coffee", 6, 12, 480, 7.40, "active"),
+        ("SKU-200", "00012345678912", "Filter coffee 500 g", "coffee", 12, 24, 960, 3.10, "active"),
+        ("SKU-300", "04006381333931", "Green tea 100 bags", "tea", 4, 4, 640, 2.25, "new"),
+    ],
+    "raw.partner_items": [
+        (ACME, UPC_100, "SKU-100", "upc"),
+        (ACME, UPC_200, "SKU-200", "upc"),
+        (NORD, "N-100", "SKU-100", "sku"),
+        (NORD, "4006381333931", "SKU-300", "ean"),
+    ],
+    "raw.replenishment_agreements": [
+        (ACME, None, 4.0, 1.0, 7, 0.95, 7.0, 28.0, None, None, "Mon,Thu"),
+        (ACME, "SKU-200", 6.0, None, None, None, None, None, None, None, None),
+        (NORD, None, 10.0, 2.0, 14, 0.97, 14.0, 42.0, 48, None, "Tue"),
+    ],
+    "raw.shipments": [
+        ("SH-1", ACME, "S001", "SKU-100", day(5), day(9), 24.0),
+        ("SH-2", ACME, "S002", "SKU-200", day(9), day(12), 48.0),
+        ("SH-3", NORD, "DC1", "SKU-300", day(12), day(20), 96.0),
+    ],
+    "raw.feed_files": [
+        ledger("acme-stock-0605", ACME, datetime(2025, JUNE, 6, 6, 10), "stock"),
+        ledger("acme-stock-0608", ACME, datetime(2025, JUNE, 9, 6, 5), "stock"),
+        ledger(
+            "acme-stock-0609",
+            ACME,
+            datetime(2025, JUNE, 10, 6, 0),
+            "stock",
+            status="quarantined",
+            reason="header mismatch",
+        ),
+        ledger("acme-sales-0609", ACME, datetime(2025, JUNE, 10, 6, 0), "sales"),
+        ledger("acme-sales-0609-v2", ACME, datetime(2025, JUNE, 10, 14, 0), "sales"),
+        ledger("acme-fcst-0609", ACME, datetime(2025, JUNE, 9, 7, 0), "forecast"),
+        ledger(
+            "nord-852-w23",
+            NORD,
+            datetime(2025, JUNE, 9, 3, 0),
+            "sales",
+            file_format="edi",
+            control_number="000000023",
+        ),
+        ledger("nord-stock-0608", NORD, datetime(2025, JUNE, 9, 3, 5), "stock"),
+    ],
+    "raw.feed_rejects": [
+        ("acme-stock-0609", ACME, "stock", 1, "header mismatch: no on-hand column", "Store;Item;Qty;Date"),
+    ],
+    "raw.stock_snapshots": [
+        stock(ACME, "S001", UPC_100, day(5), 20.0, "acme-stock-0605", 2, on_order=12.0),
+        stock(ACME, "S002", UPC_200, day(5), 15.0, "acme-stock-0605", 3),
+        stock(ACME, "S001", UPC_100, day(8), 8.0, "acme-stock-0608", 2, on_order=12.0),
+        stock(ACME, "S003", UPC_100, day(8), 5.0, "acme-stock-0608", 3),
+        # Counted after the business date: must not be used for 2025-06-10.
+        stock(ACME, "S002", UPC_200, day(11), 2.0, "acme-stock-0608", 4),
+        # From the quarantined file: must never be used.
+        stock(ACME, "S001", UPC_100, day(9), 999.0, "acme-stock-0609", 2),
+        stock(NORD, "DC1", "N-100", day(8), 0.0, "nord-stock-0608", 2, on_order=60.0),
+        stock(NORD, "DC1", "4006381333931", day(8), 30.0, "nord-stock-0608", 3),
+    ],
+    "raw.sales": [
+        sales(ACME, "S001", UPC_100, day(5), day(5), 3.0, 29.97, "acme-sales-0609", 2),
+        sales(ACME, "S001", UPC_100, day(6), day(6), 2.0, 19.98, "acme-sales-0609", 3),
+        sales(ACME, "S001", UPC_100, day(8), day(8), 40.0, 399.60, "acme-sales-0609", 4, promo=True),
+        sales(ACME, "S001", UPC_100, day(9), day(9), 1.0, 9.99, "acme-sales-0609", 5),
+        sales(ACME, "S002", UPC_200, day(7), day(7), 4.0, 15.96, "acme-sales-0609", 6, returned=1.0),
+        # The corrected resend: 4 units on 2025-06-08, not 40.
+        sales(ACME, "S001", UPC_100, day(8), day(8), 4.0, 39.96, "acme-sales-0609-v2", 2, promo=True),
+        # One weekly 852 (Monday 2 to Sunday 8 June); one of its lines is for an item nobody mapped.
+        sales(NORD, "DC1", "N-100", day(2), day(8), 21.0, 189.00, "nord-852-w23", 7),
+        sales(NORD, "DC1", "4006381333931", day(2), day(8), 7.0, 24.50, "nord-852-w23", 12),
+        sales(NORD, "DC1", "N-999", day(2), day(8), 5.0, 30.00, "nord-852-w23", 17),
+    ],
+    "raw.partner_forecasts": [
+        (ACME, "S001", UPC_100, day(9), day(10), day(16), 21.0, "acme-fcst-0609", 2),
+        # Made after the business date: must not be used.
+        (ACME, "S001", UPC_100, day(12), day(17), day(23), 18.0, "acme-fcst-0609", 3),
+    ],
+}
+
+
+def write_fixture(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse)) as conn:
+        ensure_raw_schema(conn)
+        for table, rows in FIXTURE.items():
+            placeholders = ", ".join("?" * len(rows[0]))
+            conn.executemany(f"insert into {table} values ({placeholders})", rows)
+
+
+def run_dbt(args: list[str], warehouse: str, scratch: Path) -> subprocess.CompletedProcess:
+    """Run dbt as the pipeline does; every artefact (target, logs) goes to `scratch`, never into the repo."""
+    env = {
+        **os.environ,
+        "CMI_DUCKDB_PATH": warehouse,
+        "DBT_TARGET_PATH": str(scratch / "target"),
+        "DBT_LOG_PATH": str(scratch / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return subprocess.run(
+        [str(DBT), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(tmp_path_factory) -> tuple[Path, float]:
+    scratch = tmp_path_factory.mktemp("dbt")
+    warehouse = scratch / "warehouse.duckdb"
+    write_fixture(warehouse)
+    started = time.perf_counter()
+    as_of_var = f"{{as_of_date: {AS_OF.isoformat()}}}"
+    build = ["build", "--vars", as_of_var, "--target-path", str(scratch / "target")]
+    result = run_dbt(build, str(warehouse), scratch)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    return warehouse, elapsed
+
+
+def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
+
+
+def test_build_passes_quickly(built_warehouse):
+    _, elapsed = built_warehouse
+    assert elapsed < 60
+
+
+def test_daily_sales_are_zero_filled_to_the_business_date(built_warehouse):
+    warehouse, _ = built_warehouse
+    rows = query(
+        warehouse,
+        """select sales_date, units_sold, is_zero_filled from marts.fct_sales_daily
+           where partner_id = 'ACME' and location_id = 'S001' and product_id = 'SKU-100'
+           order by sales_date""",
+    )
+    assert [r[0] for r in rows] == [day(d) for d in range(5, 11)]
+    assert [r[1] for r in rows] == [3, 2, 0, 4, 1, 0]
+    assert [r[0] for r in rows if r[2]] == [day(7), day(10)]
+    filled = query(
+        warehouse,
+        """select partner_id, location_id, product_id, count(*) filter (where is_zero_filled), count(*)
+           from marts.fct_sales_daily group by all order by all""",
+    )
+    assert filled == [
+        ("ACME", "S001", "SKU-100", 2, 6),
+        ("ACME", "S002", "SKU-200", 3, 4),
+        ("NORD", "DC1", "SKU-100", 2, 9),
+        ("NORD", "DC1", "SKU-300", 2, 9),
+    ]
+
+
+def test_the_corrected_resend_supersedes_the_original(built_warehouse):
+    warehouse, _ = built_warehouse
+    assert query(
+        warehouse,
+        """select units_sold, net_sales_amount from marts.fct_sales_daily
+           where partner_id = 'ACME' and product_id = 'SKU-100' and sales_date = '2025-06-08'""",
+    ) == [(4.0, 39.96)]
+    assert query(warehouse, "select count(*) from marts.fct_sales_daily where units_sold = 40") == [(0,)]
+    assert query(
+        warehouse,
+        """select source_file_id, units_sold from staging.stg_partner_feeds__sales
+           where location_id = 'S001' and period_start = '2025-06-08'""",
+    ) == [("acme-sales-0609-v2", 4.0)]
+
+
+def test_a_weekly_total_is_spread_over_its_days(built_warehouse):
+    warehouse, _ = built_warehouse
+    rows = query(
+        warehouse,
+        """select sales_date, units_sold, reported_period_days from marts.fct_sales_daily
+           where partner_id = 'NORD' and product_id = 'SKU-100' and sales_date <= '2025-06-08'
+           order by sales_date""",
+    )
+    assert len(rows) == 7
+    assert all(units == pytest.approx(3.0) and days == 7 for _, units, days in rows)
+    week_total = query(
+        warehouse,
+        """select sum(units_sold) from marts.fct_sales_daily
+           where partner_id = 'NORD' and product_id = 'SKU-300'""",
+    )[0][0]
+    assert week_total == pytest.approx(7.0)
+
+
+def test_stock_is_carried_forward_with_its_age_and_marks_stockouts(built_warehouse):
+    warehouse, _ = built_warehouse
+    rows = query(
+        warehouse,
+        """select inventory_date, on_hand_qty, observed_date, observation_age_days
+           from marts.fct_inventory_daily
+           where partner_id = 'ACME' and location_id = 'S001' and product_id = 'SKU-100'
+           order by inventory_date""",
+    )
+    assert [r[1] for r in rows] == [20, 20, 20, 8, 8, 8], "the quarantined 999 count must not appear"
+    assert rows[-1] == (AS_OF, 8.0, day(8), 2)
+    assert query(warehouse, "select max(inventory_date) from marts.fct_inventory_daily") == [(AS_OF,)]
+    stockout_days = query(
+        warehouse,
+        """select sales_date from marts.fct_sales_daily
+           where partner_id = 'NORD' and product_id = 'SKU-100' and is_stockout order by sales_date""",
+    )
+    assert [r[0] for r in stockout_days] == [day(8), day(9), day(10)]
+
+
+def test_unknown_items_and_locations_are_listed_not_dropped(built_warehouse):
+    warehouse, _ = built_warehouse
+    assert query(
+        warehouse,
+        """select record_type, partner_id, location_id, product_ref, reason, source_file_id
+           from intermediate.int_feed_rows_unresolved order by all""",
+    ) == [
+        ("sales", "NORD", "DC1", "N-999", "unknown item", "nord-852-w23"),
+        ("stock", "ACME", "S003", UPC_100, "unknown location", "acme-stock-0608"),
+    ]
+
+
+def test_parser_rejects_reach_staging(built_warehouse):
+    warehouse, _ = built_warehouse
+    rejects = "select source_file_id, reject_reason from staging.stg_partner_feeds__feed_rejects"
+    assert query(warehouse, rejects) == [("acme-stock-0609", "header mismatch: no on-hand column")]
+
+
+def test_policy_terms_resolve_override_then_default_then_product(built_warehouse):
+    warehouse, _ = built_warehouse
+    assert query(
+        warehouse,
+        """select partner_id, location_id, product_id, lead_time_days, review_period_days, service_level,
+                  moq, case_pack, agreement_source
+           from marts.replenishment_policy order by all""",
+    ) == [
+        ("ACME", "S001", "SKU-100", 4.0, 7, 0.95, 12, 6, "partner_default"),
+        ("ACME", "S002", "SKU-200", 6.0, 7, 0.95, 24, 12, "product"),
+        ("NORD", "DC1", "SKU-100", 10.0, 14, 0.97, 48, 6, "partner_default"),
+        ("NORD", "DC1", "SKU-300", 10.0, 14, 0.97, 48, 4, "partner_default"),
+    ]
+
+
+def test_shipment_status_and_partner_forecasts_follow_the_business_date(built_warehouse):
+    warehouse, _ = built_warehouse
+    assert query(warehouse, "select shipment_id, status from marts.fct_shipments order by 1") == [
+        ("SH-1", "delivered"),
+        ("SH-2", "in_transit"),
+        ("SH-3", "planned"),
+    ]
+    assert query(
+        warehouse, "select forecast_date, forecast_qty from intermediate.int_partner_forecasts_resolved"
+    ) == [(day(9), 21.0)]
+
+
+def test_relative_warehouse_path_is_relative_to_the_project_root(tmp_path):
+    """A relative CMI_DUCKDB_PATH is under the project root, as in Dagster (`dbt debug` opens the file)."""
+    warehouse = tmp_path / "relative.duckdb"
+    relative = os.path.relpath(warehouse, PROJECT_ROOT)
+    assert not Path(relative).is_absolute()
+    result = run_dbt(["debug"], relative, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert warehouse.exists()
+    assert not (DBT_PROJECT_DIR / relative).exists()
