@@ -1,0 +1,451 @@
+"""Landing folder into the `raw` schema: partner deliveries through the feed ledger, and supplier master data.
+
+Every delivered file gets exactly one ledger row (``raw.feed_files``) keyed by the SHA-256 of its bytes, so a
+rerun over the same landing folder changes nothing, a re-sent copy under another name is recorded as a
+duplicate, and a file that cannot be used is quarantined with its reason. Each loaded file is written in one
+transaction (its rows, its rejects and its ledger row), so a failure never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from assets.feeds.contracts import (
+    FEED_LEDGER_COLUMNS,
+    FEED_LEDGER_TABLE,
+    FEED_REJECTS_TABLE,
+    LEDGER_STATUSES,
+    MASTER_DATA_FILES,
+    RAW_FEED_COLUMNS,
+    RAW_FEED_TABLES,
+    REJECT_COLUMNS,
+)
+from assets.feeds.delimited import ParseResult, parse_delimited
+from assets.feeds.errors import FeedError, MasterDataError
+from assets.feeds.partner_config import FileSpec, PartnerConfig
+from assets.feeds.raw_schema import ensure_raw_schema
+
+# Master data the plan cannot be made without; shipments only sharpen in-transit and reconciliation.
+REQUIRED_MASTER_FILES = (
+    "partners.csv",
+    "partner_locations.csv",
+    "products.csv",
+    "partner_items.csv",
+    "replenishment_agreements.csv",
+)
+
+# Outcome of a file whose parser crashed: no ledger row is written, so the next run tries it again.
+FAILED = "failed"
+
+Parser = Callable[[Path, FileSpec, PartnerConfig, str], ParseResult]
+
+
+def _parse_delimited_file(
+    path: Path, spec: FileSpec, config: PartnerConfig, source_file_id: str
+) -> ParseResult:
+    return parse_delimited(path, spec, config.partner_id, source_file_id, default_currency=config.currency)
+
+
+# One parser per `format` a file spec may name.
+PARSERS: dict[str, Parser] = {"csv": _parse_delimited_file}
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one delivered file in this run."""
+
+    partner_id: str
+    path: str  # relative to the landing folder, with forward slashes
+    status: str  # loaded | quarantined | duplicate | failed
+    rows: int = 0
+    rejected: int = 0
+    reason: str | None = None
+    source_file_id: str | None = None
+    record_type: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """Per-file outcomes of one ingest run; files already in the ledger are only counted in ``unchanged``."""
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of new files per status (every ledger status is present, zero when none)."""
+        tally = Counter(outcome.status for outcome in self.outcomes)
+        counts = {status: tally.get(status, 0) for status in LEDGER_STATUSES if status != "superseded"}
+        if tally.get(FAILED):
+            counts[FAILED] = tally[FAILED]
+        return counts
+
+    def with_status(self, status: str) -> list[FileOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.status == status]
+
+
+@dataclass
+class _Ledger:
+    """Which (content hash, path) pairs the ledger already knows, kept current during the run."""
+
+    paths_by_file_id: dict[str, list[str]]
+
+    @classmethod
+    def read(cls, conn: duckdb.DuckDBPyConnection) -> _Ledger:
+        rows = _run(conn, f"select source_file_id, path from {FEED_LEDGER_TABLE} order by loaded_at, path")
+        paths: dict[str, list[str]] = {}
+        for file_id, path in rows:
+            paths.setdefault(file_id, []).append(path)
+        return cls(paths)
+
+    def seen(self, file_id: str, path: str) -> bool:
+        return path in self.paths_by_file_id.get(file_id, ())
+
+    def first_path(self, file_id: str) -> str | None:
+        paths = self.paths_by_file_id.get(file_id)
+        return paths[0] if paths else None
+
+    def add(self, file_id: str, path: str) -> None:
+        self.paths_by_file_id.setdefault(file_id, []).append(path)
+
+
+def ingest_landing(
+    conn: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    configs: dict[str, PartnerConfig],
+    quarantine_dir: Path | None = None,
+    now: datetime | None = None,
+    on_file: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Load every new file under ``landing_dir/<partner_id>/`` into the raw tables and the feed ledger.
+
+    Folders whose name starts with "_" (supplier data) or "." are skipped, as are files directly in
+    ``landing_dir``. Files are visited in sorted order so runs are deterministic. A file whose hash and path
+    are already in the ledger is skipped; the same bytes under another path become a ``duplicate``; a file
+    without partner config, matching no pattern or failing to parse is ``quarantined`` (and copied unchanged
+    to ``quarantine_dir/<partner_id>/`` when given). A crashing parser gives a ``failed`` outcome without a
+    ledger row, so the file is retried next run. Database errors roll back the file being loaded and
+    propagate.
+    """
+    landing_dir = Path(landing_dir)
+    if not landing_dir.is_dir():
+        raise FileNotFoundError(f"landing folder {landing_dir} does not exist")
+    ensure_raw_schema(conn)
+    run = _Run(
+        conn=conn,
+        ledger=_Ledger.read(conn),
+        quarantine_dir=Path(quarantine_dir) if quarantine_dir is not None else None,
+        now=now or datetime.now(UTC).replace(tzinfo=None),
+        types={table: column_types(conn, table) for table in [*RAW_FEED_TABLES.values(), FEED_REJECTS_TABLE]},
+    )
+    report = IngestReport()
+    for partner_dir in sorted(path for path in landing_dir.iterdir() if path.is_dir()):
+        if partner_dir.name.startswith(("_", ".")):
+            continue
+        partner_id = partner_dir.name
+        for file in _delivered_files(partner_dir):
+            relative = file.relative_to(landing_dir).as_posix()
+            if on_file is not None:
+                on_file(relative)
+            outcome = _ingest_file(run, file, relative, partner_dir, configs.get(partner_id))
+            if outcome is None:
+                report.unchanged += 1
+            else:
+                report.outcomes.append(outcome)
+    return report
+
+
+def _delivered_files(partner_dir: Path) -> list[Path]:
+    files = []
+    for path in partner_dir.rglob("*"):
+        parts = path.relative_to(partner_dir).parts
+        if path.is_file() and not any(part.startswith((".", "_")) for part in parts):
+            files.append(path)
+    return sorted(files, key=lambda path: path.relative_to(partner_dir).as_posix())
+
+
+@dataclass
+class _Run:
+    """What every file of one ingest run shares."""
+
+    conn: duckdb.DuckDBPyConnection
+    ledger: _Ledger
+    quarantine_dir: Path | None
+    now: datetime
+    types: dict[str, dict[str, str]]
+
+
+def _ingest_file(
+    run: _Run, file: Path, relative: str, partner_dir: Path, config: PartnerConfig | None
+) -> FileOutcome | None:
+    conn, ledger, quarantine_dir, now = run.conn, run.ledger, run.quarantine_dir, run.now
+    partner_id = partner_dir.name
+    file_id = hashlib.sha256(file.read_bytes()).hexdigest()
+    if ledger.seen(file_id, relative):
+        return None
+    received_at = datetime.fromtimestamp(file.stat().st_mtime, UTC).replace(tzinfo=None)
+    ledger_row = {
+        "source_file_id": file_id,
+        "partner_id": partner_id,
+        "path": relative,
+        "received_at": received_at,
+        "loaded_at": now,
+        "rows_parsed": 0,
+        "rows_rejected": 0,
+    }
+
+    def record(status: str, reason: str | None, spec: FileSpec | None = None) -> FileOutcome:
+        row = ledger_row | {"status": status, "reason": reason}
+        if spec is not None:
+            row |= {"format": spec.format, "record_type": spec.record_type}
+        if status == "quarantined" and quarantine_dir is not None:
+            target = quarantine_dir / partner_id / file.relative_to(partner_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, target)
+        _insert_ledger_row(conn, row)
+        ledger.add(file_id, relative)
+        return FileOutcome(
+            partner_id,
+            relative,
+            status,
+            reason=reason,
+            source_file_id=file_id,
+            record_type=row.get("record_type"),
+        )
+
+    spec = config.spec_for(file.relative_to(partner_dir)) if config is not None else None
+    original = ledger.first_path(file_id)
+    if original is not None:
+        return record("duplicate", f"same content as {original}", spec)
+    if config is None:
+        return record(
+            "quarantined", f"no partner config for folder '{partner_id}' (expected {partner_id}.yaml)"
+        )
+    if spec is None:
+        patterns = ", ".join(file_spec.pattern for file_spec in config.files)
+        return record("quarantined", f"file name matches no pattern configured for {partner_id} ({patterns})")
+    parser = PARSERS.get(spec.format)
+    if parser is None:
+        return record("quarantined", f"no parser for format '{spec.format}'", spec)
+    try:
+        result = parser(file, spec, config, file_id)
+    except FeedError as err:
+        return record("quarantined", str(err), spec)
+    except Exception as exc:
+        # A crashing parser is our bug, not the partner's: keep the other files flowing and retry this one.
+        return FileOutcome(
+            partner_id,
+            relative,
+            FAILED,
+            reason=f"parser error: {type(exc).__name__}: {exc}",
+            source_file_id=file_id,
+            record_type=spec.record_type,
+        )
+
+    row = ledger_row | {
+        "status": "loaded",
+        "reason": None,
+        "format": spec.format,
+        "record_type": spec.record_type,
+        "rows_parsed": result.rows_parsed,
+        "rows_rejected": result.rows_rejected,
+    }
+    _load_parsed_file(conn, file_id, result, row, run.types)
+    ledger.add(file_id, relative)
+    return FileOutcome(
+        partner_id,
+        relative,
+        "loaded",
+        rows=result.rows_parsed,
+        rejected=result.rows_rejected,
+        source_file_id=file_id,
+        record_type=spec.record_type,
+    )
+
+
+def _load_parsed_file(
+    conn: duckdb.DuckDBPyConnection,
+    file_id: str,
+    result: ParseResult,
+    ledger_row: dict,
+    types: dict[str, dict[str, str]],
+) -> None:
+    """Rows, rejects and the ledger row of one file, all or nothing."""
+    table = RAW_FEED_TABLES[result.record_type]
+    _run(conn, "begin transaction")
+    try:
+        # A file re-offered after its ledger row was removed replaces its earlier rows, never doubles them.
+        _run(conn, f"delete from {table} where source_file_id = ?", [file_id])
+        _run(conn, f"delete from {FEED_REJECTS_TABLE} where source_file_id = ?", [file_id])
+        insert_frame(conn, table, result.rows, RAW_FEED_COLUMNS[result.record_type], types[table])
+        insert_frame(conn, FEED_REJECTS_TABLE, result.rejects, REJECT_COLUMNS, types[FEED_REJECTS_TABLE])
+        _insert_ledger_row(conn, ledger_row)
+        _run(conn, "commit")
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    # The error being raised matters more than one from a connection that is already gone.
+    with contextlib.suppress(duckdb.Error):
+        _run(conn, "rollback")
+
+
+def _insert_ledger_row(conn: duckdb.DuckDBPyConnection, row: dict) -> None:
+    columns = ", ".join(FEED_LEDGER_COLUMNS)
+    placeholders = ", ".join("?" for _ in FEED_LEDGER_COLUMNS)
+    _run(
+        conn,
+        f"insert into {FEED_LEDGER_TABLE} ({columns}) values ({placeholders})",
+        [row.get(column) for column in FEED_LEDGER_COLUMNS],
+    )
+
+
+def _run(conn: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[tuple]:
+    """Execute and fetch to the end: DuckDB refuses some later calls (unregister) while a result is open."""
+    return conn.execute(sql, parameters).fetchall()
+
+
+def column_types(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """Declared type of every column of ``schema.table``, in table order."""
+    schema, name = table.split(".")
+    rows = _run(
+        conn,
+        """select column_name, data_type from information_schema.columns
+           where table_schema = ? and table_name = ? order by ordinal_position""",
+        [schema, name],
+    )
+    return dict(rows)
+
+
+def insert_frame(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    columns: tuple[str, ...] | list[str],
+    types: dict[str, str] | None = None,
+) -> None:
+    """Append ``frame[columns]`` to ``table`` in one set-based insert, casting each column to its DDL type.
+
+    ``types`` (from :func:`column_types`) saves the catalogue lookup when many files go to the same table.
+    """
+    if len(frame) == 0:
+        return
+    types = types or column_types(conn, table)
+    view = "_cmi_insert_frame"
+    conn.register(view, frame)
+    try:
+        selected = ", ".join(f'cast("{column}" as {types[column]})' for column in columns)
+        _run(conn, f"insert into {table} ({', '.join(columns)}) select {selected} from {view}")
+    finally:
+        conn.unregister(view)
+
+
+def load_master_data(conn: duckdb.DuckDBPyConnection, supplier_dir: Path) -> dict[str, int]:
+    """Replace the raw master data tables with the supplier's CSV files; returns rows loaded per table.
+
+    Every file of ``MASTER_DATA_FILES`` present in ``supplier_dir`` replaces its table, all in one
+    transaction, so the tables never mix two versions. Blank cells load as null. Missing required files,
+    missing columns, null keys and values that do not fit the column type raise MasterDataError naming the
+    folder or file (and line); ``shipments.csv`` is optional and its table is left as is when absent.
+    """
+    supplier_dir = Path(supplier_dir)
+    ensure_raw_schema(conn)
+    if not supplier_dir.is_dir():
+        raise MasterDataError(
+            f"{supplier_dir}: supplier master data folder does not exist "
+            f"(expected {', '.join(REQUIRED_MASTER_FILES)})"
+        )
+    missing = [name for name in REQUIRED_MASTER_FILES if not (supplier_dir / name).is_file()]
+    if missing:
+        raise MasterDataError(f"{supplier_dir}: missing required master data file(s): {', '.join(missing)}")
+
+    frames: dict[str, tuple[Path, pd.DataFrame]] = {}
+    for name, table in MASTER_DATA_FILES.items():
+        path = supplier_dir / name
+        if path.is_file():
+            frames[table] = (path, _read_master_file(conn, path, table))
+
+    counts: dict[str, int] = {}
+    _run(conn, "begin transaction")
+    try:
+        for table, (path, frame) in frames.items():
+            _run(conn, f"delete from {table}")
+            try:
+                insert_frame(conn, table, frame, list(column_types(conn, table)))
+            except duckdb.Error as exc:
+                raise MasterDataError(f"{path}: {exc}") from exc
+            counts[table] = len(frame)
+        _run(conn, "commit")
+    except BaseException:
+        _rollback(conn)
+        raise
+    return counts
+
+
+def _read_master_file(conn: duckdb.DuckDBPyConnection, path: Path, table: str) -> pd.DataFrame:
+    """The file as text columns named like the table, validated against the table's types and not-nulls."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise MasterDataError(f"{path}: cannot read as UTF-8 CSV: {exc}") from exc
+    frame.columns = [str(column).strip() for column in frame.columns]
+    types = column_types(conn, table)
+    missing = [column for column in types if column not in frame.columns]
+    if missing:
+        raise MasterDataError(
+            f"{path}: line 1: missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}"
+        )
+    frame = frame[list(types)].apply(lambda column: column.str.strip())
+    frame = frame.astype(object).where(frame != "", None)
+    _check_master_values(conn, path, table, frame, types)
+    return frame
+
+
+def _check_master_values(
+    conn: duckdb.DuckDBPyConnection, path: Path, table: str, frame: pd.DataFrame, types: dict[str, str]
+) -> None:
+    schema, name = table.split(".")
+    not_null = {
+        column
+        for (column,) in _run(
+            conn,
+            """select column_name from information_schema.columns
+               where table_schema = ? and table_name = ? and is_nullable = 'NO'""",
+            [schema, name],
+        )
+    }
+    checked = frame.copy()
+    checked.insert(0, "_line", range(2, len(frame) + 2))
+    view = "_cmi_master_check"
+    conn.register(view, checked)
+    try:
+        for column, data_type in types.items():
+            if column in not_null:
+                ((line,),) = _run(conn, f'select min(_line) from {view} where "{column}" is null')
+                if line is not None:
+                    raise MasterDataError(f"{path}: line {line}: {column} is required")
+            if data_type == "VARCHAR":
+                continue
+            bad = _run(
+                conn,
+                f"""select _line, "{column}" from {view}
+                    where "{column}" is not null and try_cast("{column}" as {data_type}) is null
+                    order by _line limit 1""",
+            )
+            if bad:
+                line, value = bad[0]
+                raise MasterDataError(f"{path}: line {line}: {column} '{value}' is not a valid {data_type}")
+    finally:
+        conn.unregister(view)

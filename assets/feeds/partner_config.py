@@ -1,0 +1,360 @@
+"""Partner feed configuration: one YAML file per partner in ``data/partners/<partner_id>.yaml``.
+
+A partner config says who the partner is (country, time zone, currency, feed cut-off) and, for each kind of
+file it delivers, how to recognise the file (a glob pattern) and how to read it (format, delimiter, encoding,
+number and date conventions, and which header carries which canonical column). Configs are validated when
+loaded so that a typo fails loudly with the file and key named, instead of quarantining every delivery.
+
+Keys: ``partner_id`` (must equal the file name), ``name``, ``country`` (ISO alpha-2, for holidays),
+``timezone`` (IANA), ``currency`` (ISO 4217), ``feed_cutoff`` ("HH:MM" local), ``files`` and ``demo`` (free
+form, read only by the demo generator). Each entry of ``files``: ``record_type`` (stock | sales | forecast),
+``pattern`` (glob), ``format`` (csv), ``delimiter``, ``encoding``, ``decimal``, ``thousands``,
+``date_format`` (strptime), ``columns`` (canonical column -> header text), ``constants`` (canonical column ->
+value for columns the file does not carry), ``true_values`` / ``false_values`` (flag texts, quoted).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePath
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from assets.feeds.contracts import RAW_FEED_COLUMNS, RECORD_TYPES
+from assets.feeds.errors import PartnerConfigError
+
+# Canonical columns a file must deliver (as a header or a constant) for its rows to mean anything.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "stock": ("location_id", "product_ref", "as_of_date", "on_hand_qty"),
+    "sales": ("location_id", "product_ref", "period_start", "units_sold"),
+    "forecast": (
+        "location_id",
+        "product_ref",
+        "forecast_date",
+        "target_period_start",
+        "target_period_end",
+        "forecast_qty",
+    ),
+}
+
+# Filled by the loader, never read from a partner's file.
+LINEAGE_COLUMNS = ("partner_id", "source_file_id", "source_line")
+
+FILE_FORMATS = ("csv",)
+
+DEFAULT_TRUE_VALUES = ("1", "y", "yes", "true", "t", "x")
+DEFAULT_FALSE_VALUES = ("0", "n", "no", "false", "f")
+
+_PARTNER_KEYS = {"partner_id", "name", "country", "timezone", "currency", "feed_cutoff", "files", "demo"}
+_FILE_KEYS = {
+    "record_type",
+    "pattern",
+    "format",
+    "delimiter",
+    "encoding",
+    "decimal",
+    "thousands",
+    "date_format",
+    "columns",
+    "constants",
+    "true_values",
+    "false_values",
+}
+_PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_CUTOFF = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """How one kind of partner file is recognised (``pattern``) and read into canonical rows."""
+
+    record_type: str
+    pattern: str
+    columns: dict[str, str] = field(default_factory=dict, hash=False)
+    constants: dict[str, Any] = field(default_factory=dict, hash=False)
+    format: str = "csv"
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    decimal: str = "."
+    thousands: str | None = None
+    date_format: str = "%Y-%m-%d"
+    true_values: tuple[str, ...] = DEFAULT_TRUE_VALUES
+    false_values: tuple[str, ...] = DEFAULT_FALSE_VALUES
+
+    def matches(self, relative_path: str | PurePath) -> bool:
+        """True when the file (path relative to the partner folder) matches this spec's glob pattern.
+
+        A pattern without a slash is matched against the file name alone, so ``sales_*.csv`` also finds files
+        a partner drops into a sub-folder.
+        """
+        posix = PurePath(relative_path).as_posix()
+        target = posix if "/" in self.pattern else posix.rsplit("/", 1)[-1]
+        return fnmatchcase(target, self.pattern)
+
+
+@dataclass(frozen=True)
+class PartnerConfig:
+    """One partner: identity, local conventions, the files it delivers and the demo generator's knobs."""
+
+    partner_id: str
+    name: str
+    country: str
+    timezone: str
+    currency: str
+    feed_cutoff: str
+    files: tuple[FileSpec, ...]
+    demo: dict[str, Any] = field(default_factory=dict, hash=False)
+    source_path: Path | None = None
+
+    def spec_for(self, filename: str | PurePath) -> FileSpec | None:
+        """The first spec whose pattern matches ``filename`` (relative to the partner folder), else None."""
+        for spec in self.files:
+            if spec.matches(filename):
+                return spec
+        return None
+
+    def specs_for(self, record_type: str) -> tuple[FileSpec, ...]:
+        """All file specs delivering ``record_type``, in config order."""
+        return tuple(spec for spec in self.files if spec.record_type == record_type)
+
+    @property
+    def cutoff_time(self) -> time:
+        """Local time by which the previous business day's files are due."""
+        hours, minutes = self.feed_cutoff.split(":")
+        return time(int(hours), int(minutes))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The partner's time zone, for delivery deadlines and local business dates."""
+        return ZoneInfo(self.timezone)
+
+
+def load_partner_configs(config_dir: Path) -> dict[str, PartnerConfig]:
+    """Read and validate every ``*.yaml`` / ``*.yml`` in ``config_dir``, keyed by partner id.
+
+    Raises PartnerConfigError naming the file and key for bad YAML, unknown keys or record types, and missing
+    required canonical columns; a missing folder is an error too, since no partner could then be read.
+    """
+    config_dir = Path(config_dir)
+    if not config_dir.is_dir():
+        raise PartnerConfigError(config_dir, None, "partner config folder does not exist")
+    configs: dict[str, PartnerConfig] = {}
+    paths = sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")])
+    for path in paths:
+        config = load_partner_config(path)
+        if config.partner_id in configs:
+            other = configs[config.partner_id].source_path
+            raise PartnerConfigError(
+                path, "partner_id", f"'{config.partner_id}' is also configured in {other}"
+            )
+        configs[config.partner_id] = config
+    return configs
+
+
+def load_partner_config(path: Path) -> PartnerConfig:
+    """Read and validate one partner YAML file."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise PartnerConfigError(path, where, f"invalid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PartnerConfigError(path, None, f"not UTF-8 text: {exc}") from exc
+    return parse_partner_config(document, path)
+
+
+def parse_partner_config(document: Any, path: Path) -> PartnerConfig:
+    """Validate an already-parsed YAML document; ``path`` is only used to name the file in errors."""
+    if not isinstance(document, Mapping):
+        raise PartnerConfigError(path, None, "expected a mapping of partner settings at the top level")
+    _reject_unknown_keys(document, _PARTNER_KEYS, path, "")
+    partner_id = _required_str(document, "partner_id", path, "")
+    if not _PARTNER_ID.match(partner_id):
+        raise PartnerConfigError(
+            path, "partner_id", f"'{partner_id}' must be lower-case letters, digits and _"
+        )
+    if path.suffix in (".yaml", ".yml") and path.stem != partner_id:
+        raise PartnerConfigError(
+            path, "partner_id", f"'{partner_id}' differs from the file name '{path.stem}'"
+        )
+    country = _required_str(document, "country", path, "")
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise PartnerConfigError(path, "country", f"'{country}' is not an ISO 3166 alpha-2 code such as US")
+    timezone = _required_str(document, "timezone", path, "")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PartnerConfigError(path, "timezone", f"unknown IANA time zone '{timezone}'") from exc
+    currency = _required_str(document, "currency", path, "")
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise PartnerConfigError(path, "currency", f"'{currency}' is not an ISO 4217 code such as EUR")
+    feed_cutoff = _required_str(document, "feed_cutoff", path, "")
+    if not _CUTOFF.match(feed_cutoff):
+        raise PartnerConfigError(path, "feed_cutoff", f"'{feed_cutoff}' is not a HH:MM local time")
+    files = document.get("files")
+    if not isinstance(files, list) or not files:
+        raise PartnerConfigError(path, "files", "expected a non-empty list of file specs")
+    specs = tuple(_parse_file_spec(entry, path, f"files[{index}]") for index, entry in enumerate(files))
+    demo = document.get("demo") or {}
+    if not isinstance(demo, Mapping):
+        raise PartnerConfigError(path, "demo", "expected a mapping")
+    return PartnerConfig(
+        partner_id=partner_id,
+        name=_required_str(document, "name", path, ""),
+        country=country,
+        timezone=timezone,
+        currency=currency,
+        feed_cutoff=feed_cutoff,
+        files=specs,
+        demo=dict(demo),
+        source_path=path,
+    )
+
+
+def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
+    if not isinstance(entry, Mapping):
+        raise PartnerConfigError(path, key, "expected a mapping")
+    _reject_unknown_keys(entry, _FILE_KEYS, path, key)
+    record_type = _required_str(entry, "record_type", path, key)
+    if record_type not in RECORD_TYPES:
+        raise PartnerConfigError(
+            path,
+            f"{key}.record_type",
+            f"unknown record type '{record_type}' (expected one of {RECORD_TYPES})",
+        )
+    pattern = _required_str(entry, "pattern", path, key)
+    file_format = _optional_str(entry, "format", path, key, "csv")
+    if file_format not in FILE_FORMATS:
+        raise PartnerConfigError(
+            path, f"{key}.format", f"unknown format '{file_format}' (expected {FILE_FORMATS})"
+        )
+    delimiter = _optional_str(entry, "delimiter", path, key, ",")
+    if len(delimiter) != 1:
+        raise PartnerConfigError(path, f"{key}.delimiter", f"{delimiter!r} must be a single character")
+    encoding = _optional_str(entry, "encoding", path, key, "utf-8")
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise PartnerConfigError(path, f"{key}.encoding", f"unknown encoding '{encoding}'") from exc
+    decimal = _optional_str(entry, "decimal", path, key, ".")
+    thousands = entry.get("thousands")
+    if thousands is not None and not isinstance(thousands, str):
+        raise PartnerConfigError(path, f"{key}.thousands", "expected a string or null")
+    if len(decimal) != 1:
+        raise PartnerConfigError(path, f"{key}.decimal", f"{decimal!r} must be a single character")
+    if thousands is not None and (len(thousands) != 1 or thousands == decimal):
+        raise PartnerConfigError(
+            path, f"{key}.thousands", f"{thousands!r} must be one character different from the decimal mark"
+        )
+    date_format = _optional_str(entry, "date_format", path, key, "%Y-%m-%d")
+    if "%" not in date_format:
+        raise PartnerConfigError(path, f"{key}.date_format", f"'{date_format}' has no strftime directive")
+
+    allowed = [column for column in RAW_FEED_COLUMNS[record_type] if column not in LINEAGE_COLUMNS]
+    columns = _string_mapping(entry.get("columns"), path, f"{key}.columns")
+    constants = entry.get("constants") or {}
+    if not isinstance(constants, Mapping):
+        raise PartnerConfigError(path, f"{key}.constants", "expected a mapping of canonical column to value")
+    for section, names in (("columns", columns), ("constants", constants)):
+        for canonical in names:
+            if canonical not in allowed:
+                raise PartnerConfigError(
+                    path,
+                    f"{key}.{section}.{canonical}",
+                    f"not a canonical {record_type} column (expected one of {', '.join(allowed)})",
+                )
+    for canonical in constants:
+        if canonical in columns:
+            raise PartnerConfigError(
+                path, f"{key}.constants.{canonical}", "given both as a file column and as a constant"
+            )
+    missing = [
+        column
+        for column in REQUIRED_COLUMNS[record_type]
+        if column not in columns and column not in constants
+    ]
+    if missing:
+        raise PartnerConfigError(
+            path, f"{key}.columns", f"missing required {record_type} column(s): {', '.join(missing)}"
+        )
+    return FileSpec(
+        record_type=record_type,
+        pattern=pattern,
+        columns=columns,
+        constants=dict(constants),
+        format=file_format,
+        delimiter=delimiter,
+        encoding=encoding,
+        decimal=decimal,
+        thousands=thousands,
+        date_format=date_format,
+        true_values=_flag_values(entry, "true_values", path, key, DEFAULT_TRUE_VALUES),
+        false_values=_flag_values(entry, "false_values", path, key, DEFAULT_FALSE_VALUES),
+    )
+
+
+def _reject_unknown_keys(document: Mapping, allowed: set[str], path: Path, key: str) -> None:
+    for name in document:
+        if name not in allowed:
+            where = f"{key}.{name}" if key else str(name)
+            raise PartnerConfigError(
+                path, where, f"unknown key (expected one of {', '.join(sorted(allowed))})"
+            )
+
+
+def _required_str(document: Mapping, name: str, path: Path, key: str) -> str:
+    where = f"{key}.{name}" if key else name
+    value = document.get(name)
+    if value is None:
+        raise PartnerConfigError(path, where, "required key is missing")
+    if not isinstance(value, str) or not value.strip():
+        raise PartnerConfigError(path, where, f"expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _optional_str(document: Mapping, name: str, path: Path, key: str, default: str) -> str:
+    value = document.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str) or value == "":
+        raise PartnerConfigError(path, f"{key}.{name}", f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _string_mapping(value: Any, path: Path, key: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise PartnerConfigError(path, key, "expected a mapping of canonical column to header text")
+    mapping: dict[str, str] = {}
+    for canonical, header in value.items():
+        if not isinstance(header, str | int) or not str(header).strip():
+            raise PartnerConfigError(path, f"{key}.{canonical}", f"expected header text, got {header!r}")
+        mapping[str(canonical)] = str(header).strip()
+    return mapping
+
+
+def _flag_values(
+    document: Mapping, name: str, path: Path, key: str, default: tuple[str, ...]
+) -> tuple[str, ...]:
+    value = document.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, list) or not value:
+        raise PartnerConfigError(path, f"{key}.{name}", "expected a non-empty list of strings")
+    texts = []
+    for item in value:
+        if isinstance(item, bool):
+            # YAML 1.1 reads unquoted yes/no/on/off as booleans, losing the text the file really carries.
+            raise PartnerConfigError(path, f"{key}.{name}", f"quote {item!r}: flag values are file text")
+        texts.append(str(item))
+    return tuple(text.strip() for text in texts)

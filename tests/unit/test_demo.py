@@ -1,0 +1,318 @@
+"""Demo generator: deterministic, readable by the committed configs, and realistic where planning needs it."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+from assets.feeds.contracts import SUPPLIER_FOLDER
+from assets.feeds.delimited import parse_delimited
+from assets.feeds.demo import generate_demo, gs1_check_digit
+from assets.feeds.errors import FeedError
+from assets.feeds.loader import ingest_landing, load_master_data
+from assets.feeds.partner_config import load_partner_configs
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"
+CONFIGS = load_partner_configs(CONFIG_DIR)
+END = date(2025, 6, 30)
+DAYS = 200
+
+
+def files_of(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        path.relative_to(root).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    summary = generate_demo(root, CONFIG_DIR, seed=7, days=DAYS, end_date=END, scale="small")
+    return root, summary
+
+
+@pytest.fixture(scope="module")
+def warehouse(demo):
+    root, _ = demo
+    conn = duckdb.connect()
+    load_master_data(conn, root / SUPPLIER_FOLDER)
+    report = ingest_landing(conn, root, CONFIGS, now=datetime(2025, 7, 1, 3))
+    yield conn, report
+    conn.close()
+
+
+def test_same_seed_gives_identical_bytes_and_mtimes(demo, tmp_path):
+    root, _ = demo
+    generate_demo(tmp_path, CONFIG_DIR, seed=7, days=DAYS, end_date=END, scale="small")
+    first, second = files_of(root), files_of(tmp_path)
+    assert len(first) > 100
+    assert first == second
+
+
+def test_another_seed_gives_other_numbers(demo, tmp_path):
+    root, _ = demo
+    generate_demo(tmp_path, CONFIG_DIR, seed=8, days=DAYS, end_date=END, scale="small")
+    first, second = files_of(root), files_of(tmp_path)
+    assert set(first) == set(second), "file names depend on dates and configs only"
+    changed = [name for name in first if first[name][0] != second[name][0]]
+    assert len(changed) > len(first) // 2
+
+
+def test_summary_matches_what_is_on_disk(demo):
+    root, summary = demo
+    assert (summary.start_date, summary.end_date) == (END - timedelta(days=DAYS - 1), END)
+    assert summary.series == 3 * 2 * 5 and summary.locations == 6
+    for partner_id, count in summary.files_per_partner.items():
+        assert count == sum(1 for path in (root / partner_id).iterdir() if path.is_file())
+    assert sorted(path.name for path in (root / SUPPLIER_FOLDER).iterdir()) == [
+        "partner_items.csv",
+        "partner_locations.csv",
+        "partners.csv",
+        "products.csv",
+        "replenishment_agreements.csv",
+        "shipments.csv",
+    ]
+    assert all(rows > 0 for rows in summary.rows_per_record_type.values())
+    assert "huaxin_retail/" in str(summary)
+
+
+def test_every_partner_file_parses_with_the_committed_configs(demo):
+    root, summary = demo
+    parsed = 0
+    for partner_id, config in CONFIGS.items():
+        for path in sorted((root / partner_id).iterdir()):
+            spec = config.spec_for(path.name)
+            assert spec is not None, path
+            relative = f"{partner_id}/{path.name}"
+            if relative in summary.expected_quarantined:
+                with pytest.raises(FeedError, match="cannot decode as gbk"):
+                    parse_delimited(path, spec, partner_id, "x")
+                continue
+            result = parse_delimited(path, spec, partner_id, "x", default_currency=config.currency)
+            assert len(result.rows) > 0 and len(result.rejects) == 0, path
+            parsed += 1
+    assert parsed == sum(summary.files_per_partner.values()) - len(summary.expected_quarantined)
+
+
+def test_loader_finds_exactly_the_planted_quarantine_and_duplicate(demo, warehouse):
+    _, summary = demo
+    conn, report = warehouse
+    assert summary.expected_quarantined == ("huaxin_retail/xiaoshou_20250625.txt",)
+    assert summary.expected_duplicates == ("redwood_grocers/sales_20250624_resend.csv",)
+    assert [o.path for o in report.with_status("quarantined")] == list(summary.expected_quarantined)
+    assert [o.path for o in report.with_status("duplicate")] == list(summary.expected_duplicates)
+    assert report.counts["loaded"] == sum(summary.files_per_partner.values()) - 2
+    assert conn.execute("select count(*) from raw.feed_rejects").fetchall() == [(0,)]
+    loaded_rows = conn.execute(
+        "select sum(rows_parsed) from raw.feed_files where status = 'loaded'"
+    ).fetchall()
+    assert loaded_rows[0][0] > 10_000
+
+
+def test_master_data_identifiers_are_valid_gs1_codes(warehouse):
+    conn, _ = warehouse
+    gtins = [gtin for (gtin,) in conn.execute("select gtin from raw.products").fetchall()]
+    glns = [gln for (gln,) in conn.execute("select gln from raw.partner_locations").fetchall()]
+    assert len(gtins) == 8 and len(glns) == 6
+    for code, length in [*((gtin, 14) for gtin in gtins), *((gln, 13) for gln in glns)]:
+        assert len(code) == length and code.isdigit()
+        assert gs1_check_digit(code[:-1]) == code[-1]
+    ref_types = dict(
+        conn.execute("select partner_id, any_value(ref_type) from raw.partner_items group by 1").fetchall()
+    )
+    assert ref_types == {"redwood_grocers": "upc", "hansa_handel": "ean", "huaxin_retail": "sku"}
+    agreements = conn.execute(
+        """select count(*) filter (where product_id is null), count(*),
+                  min(lead_time_days), max(lead_time_days),
+                  min(service_level), max(service_level), min(review_period_days), max(review_period_days)
+           from raw.replenishment_agreements"""
+    ).fetchall()[0]
+    assert agreements[0] == 3 and agreements[1] > 3
+    assert agreements[2] >= 2 and agreements[3] <= 7
+    assert agreements[4] >= 0.9 and agreements[5] <= 0.98
+    assert agreements[6] >= 1 and agreements[7] <= 7
+
+
+def test_unknown_items_and_locations_are_planted_in_huaxin_only(demo, warehouse):
+    _, summary = demo
+    conn, _ = warehouse
+    unknown_items = conn.execute(
+        """select s.partner_id, count(*) from raw.sales s
+           anti join raw.partner_items i on i.partner_id = s.partner_id and i.partner_item_ref = s.product_ref
+           group by 1"""
+    ).fetchall()
+    assert unknown_items == [("huaxin_retail", summary.injected["unknown_item_rows"])]
+    unknown_locations = conn.execute(
+        """select s.partner_id, s.location_id, count(*) from raw.stock_snapshots s
+           anti join raw.partner_locations l on l.partner_id = s.partner_id and l.location_id = s.location_id
+           group by all"""
+    ).fetchall()
+    assert unknown_locations == [("huaxin_retail", "SZ009", summary.injected["unknown_location_rows"])]
+    negatives = conn.execute(
+        "select partner_id, count(*) from raw.stock_snapshots where on_hand_qty < 0 group by 1"
+    ).fetchall()
+    assert negatives == [("huaxin_retail", summary.injected["negative_on_hand"])]
+    assert summary.injected["negative_on_hand"] == 3
+
+
+def test_one_hansa_file_arrives_after_the_cutoff(demo):
+    root, summary = demo
+    assert summary.late_files == ("hansa_handel/Bestand_20250626.csv",)
+    config = CONFIGS["hansa_handel"]
+    for path in sorted((root / "hansa_handel").glob("Bestand_2025????.csv")):
+        business_day = datetime.strptime(path.stem.split("_")[1], "%Y%m%d").date()
+        delivered = datetime.fromtimestamp(path.stat().st_mtime, ZoneInfo(config.timezone))
+        deadline = datetime.combine(
+            business_day + timedelta(days=1), config.cutoff_time, ZoneInfo(config.timezone)
+        )
+        late = f"hansa_handel/{path.name}" in summary.late_files
+        assert (delivered > deadline) == late, path
+        assert delivered.date() == business_day + timedelta(days=1)
+
+
+def _series_days(conn):
+    """Stock joined to sales per series and day, without the planted phantom stock and unknown store."""
+    return conn.execute(
+        """with joined as (
+               select st.partner_id, st.location_id, st.product_ref, st.as_of_date, st.on_hand_qty,
+                      s.units_sold,
+                      lag(st.on_hand_qty) over w as previous_on_hand,
+                      lag(st.as_of_date) over w as previous_date
+               from raw.stock_snapshots st
+               join raw.sales s on s.partner_id = st.partner_id and s.location_id = st.location_id
+                   and s.product_ref = st.product_ref and s.period_start = st.as_of_date
+               semi join raw.partner_locations l
+                   on l.partner_id = st.partner_id and l.location_id = st.location_id
+               window w as (partition by st.partner_id, st.location_id, st.product_ref order by st.as_of_date)
+           )
+           select * from joined
+           where on_hand_qty >= 0 and coalesce(previous_on_hand, 0) >= 0"""
+    ).df()
+
+
+def test_sales_never_exceed_available_stock_and_stock_outs_happen(warehouse):
+    conn, _ = warehouse
+    days = _series_days(conn)
+    assert len(days) > 5_000
+    assert (days["on_hand_qty"] >= 0).all()
+    consecutive = days[days["previous_date"] == days["as_of_date"] - timedelta(days=1)]
+    implied_receipts = (
+        consecutive["on_hand_qty"] - consecutive["previous_on_hand"] + consecutive["units_sold"]
+    )
+    assert len(consecutive) > 5_000
+    assert (implied_receipts >= 0).all(), "selling more than was on the shelf"
+    shipped = conn.execute("select sum(qty) from raw.shipments").fetchall()[0][0]
+    assert 0 < implied_receipts.sum() <= shipped
+    stock_outs = days[days["on_hand_qty"] == 0]
+    assert len(stock_outs) > 20
+    assert stock_outs["partner_id"].nunique() == 3
+    assert len(stock_outs) / len(days) < 0.15
+
+
+def test_slow_movers_are_intermittent(warehouse):
+    conn, _ = warehouse
+    series = conn.execute(
+        """select partner_id, location_id, product_ref, avg(units_sold) as mean_sold,
+                  avg(case when units_sold = 0 then 1 else 0 end) as zero_share
+           from raw.sales group by all having count(*) > 30"""
+    ).df()
+    slow = series[series["mean_sold"] < 0.5]
+    assert len(series) >= 30
+    assert len(slow) >= 0.15 * len(series)
+    assert (slow["zero_share"] > 0.5).all()
+    assert series.loc[series["mean_sold"] > 2, "zero_share"].mean() < 0.3
+
+
+def test_redwood_sells_more_at_weekends_than_midweek(warehouse):
+    conn, _ = warehouse
+    weekend, midweek = conn.execute(
+        """select avg(units_sold) filter (where isodow(period_start) in (6, 7)),
+                  avg(units_sold) filter (where isodow(period_start) in (2, 3, 4))
+           from raw.sales where partner_id = 'redwood_grocers'"""
+    ).fetchall()[0]
+    assert midweek > 0
+    assert weekend > 1.15 * midweek
+
+
+def test_redwood_flags_promotions_that_lift_sales(warehouse):
+    conn, _ = warehouse
+    promo, regular, flagged = conn.execute(
+        """select avg(units_sold) filter (where promo_flag), avg(units_sold) filter (where not promo_flag),
+                  count(*) filter (where promo_flag)
+           from raw.sales where partner_id = 'redwood_grocers'"""
+    ).fetchall()[0]
+    assert flagged > 50
+    assert promo > 1.3 * regular
+
+
+def test_shipments_respect_case_packs_and_some_are_in_transit(warehouse):
+    conn, _ = warehouse
+    off_pack, in_transit, total = conn.execute(
+        """select count(*) filter (where s.qty % p.case_pack <> 0),
+                  count(*) filter (where s.expected_receipt_date > date '2025-06-30'),
+                  count(*)
+           from raw.shipments s join raw.products p using (product_id)"""
+    ).fetchall()[0]
+    assert total > 100
+    assert off_pack == 0
+    assert in_transit > 0
+
+
+def test_partner_forecasts_are_weekly_and_huaxin_over_forecasts(warehouse):
+    conn, _ = warehouse
+    shape = conn.execute(
+        """select count(distinct isodow(forecast_date)), min(target_period_end - target_period_start),
+                  max(target_period_end - target_period_start), count(*) from raw.partner_forecasts"""
+    ).fetchall()[0]
+    assert shape[:3] == (1, 6, 6) and shape[3] > 1000
+    per_issue = conn.execute(
+        """select count(distinct target_period_start) from raw.partner_forecasts
+           group by partner_id, location_id, product_ref, forecast_date"""
+    ).fetchall()
+    assert {count for (count,) in per_issue} == {8}
+    ratio = dict(
+        conn.execute(
+            """with weekly as (
+                   select f.partner_id, f.forecast_qty,
+                          (select sum(units_sold) from raw.sales s
+                           where s.partner_id = f.partner_id and s.location_id = f.location_id
+                             and s.product_ref = f.product_ref
+                             and s.period_start between f.target_period_start and f.target_period_end) as sold
+                   from raw.partner_forecasts f
+                   where f.target_period_start = f.forecast_date + 7
+                     and f.target_period_end <= date '2025-06-20'
+               )
+               select partner_id, sum(forecast_qty) / sum(sold) from weekly group by 1"""
+        ).fetchall()
+    )
+    assert ratio["huaxin_retail"] > 1.15
+    assert ratio["huaxin_retail"] > ratio["redwood_grocers"] + 0.1
+
+
+def test_full_scale_has_about_190_series_and_is_fast(tmp_path):
+    started = time.perf_counter()
+    summary = generate_demo(tmp_path, CONFIG_DIR, seed=3, end_date=END)
+    elapsed = time.perf_counter() - started
+    assert summary.series == 192 and summary.products == 20
+    assert summary.start_date == END - timedelta(days=729)
+    assert summary.rows_per_record_type["sales"] > 100_000
+    assert elapsed < 30
+
+
+def test_default_end_date_is_yesterday(tmp_path):
+    summary = generate_demo(tmp_path, CONFIG_DIR, days=80, scale="small")
+    assert summary.end_date == date.today() - timedelta(days=1)
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="scale"):
+        generate_demo(tmp_path, CONFIG_DIR, scale="huge")
+    with pytest.raises(ValueError, match="days"):
+        generate_demo(tmp_path, CONFIG_DIR, days=10)
