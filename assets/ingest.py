@@ -1,6 +1,5 @@
 """Feed ingestion assets: supplier master data and partner deliveries into the `raw` schema."""
 
-
 import dagster as dg
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES, SUPPLIER_FOLDER
@@ -40,8 +39,13 @@ FEED_DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(raw_key(table), description=MASTER_DATA_DESCRIPTIONS[table], kinds={"duckdb"},
-                     group_name=GROUP, owners=[OWNER])
+        dg.AssetSpec(
+            raw_key(table),
+            description=MASTER_DATA_DESCRIPTIONS[table],
+            kinds={"duckdb"},
+            group_name=GROUP,
+            owners=[OWNER],
+        )
         for table in MASTER_DATA_FILES.values()
     ],
     partitions_def=NIGHTLY_PARTITIONS,
@@ -60,8 +64,13 @@ def supplier_master_data(warehouse: Warehouse, feed_folders: FeedFolders):
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(raw_key(table), description=FEED_DESCRIPTIONS[table], kinds={"duckdb"},
-                     group_name=GROUP, owners=[OWNER])
+        dg.AssetSpec(
+            raw_key(table),
+            description=FEED_DESCRIPTIONS[table],
+            kinds={"duckdb"},
+            group_name=GROUP,
+            owners=[OWNER],
+        )
         for table in FEED_DESCRIPTIONS
     ],
     partitions_def=NIGHTLY_PARTITIONS,
@@ -77,9 +86,7 @@ def partner_feeds(context: dg.AssetExecutionContext, warehouse: Warehouse, feed_
             quarantine_dir=feed_folders.quarantine(),
             on_file=lambda path: context.log.debug(f"ingesting {path}"),
         )
-        row_counts = {
-            table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in FEED_DESCRIPTIONS
-        }
+        row_counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in FEED_DESCRIPTIONS}
         ledger = conn.execute(
             f"""select partner_id, status, count(*) as files, sum(rows_parsed) as rows_parsed,
                        sum(rows_rejected) as rows_rejected

@@ -1,12 +1,17 @@
 """The dbt project as Dagster assets: staging, intermediate and mart models with dbt tests as asset checks."""
 
-
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration.partitions import NIGHTLY_PARTITIONS
 
@@ -45,6 +50,8 @@ def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
         project=project,
         dagster_dbt_translator=TRANSLATOR,
         partitions_def=NIGHTLY_PARTITIONS,
+        # Each business date is its own `dbt build`: the as-of var is one date, never a range.
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
         name="warehouse_models",
     )
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):

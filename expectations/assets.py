@@ -1,6 +1,5 @@
 """Quality gates in Dagster: GX suites as blocking asset checks on the marts, and the per-partner data gate."""
 
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -43,9 +42,7 @@ SUITE_CHECKS = (
 def _recent_rows(conn, check: SuiteCheck, as_of: date) -> pd.DataFrame:
     start = as_of - timedelta(days=RECENT_WINDOW_DAYS - 1)
     # Future-dated rows are selected too: they are exactly what the "no future dates" rule must see.
-    return conn.execute(
-        f"select * from {check.table} where {check.date_column} >= ?", [start]
-    ).df()
+    return conn.execute(f"select * from {check.table} where {check.date_column} >= ?", [start]).df()
 
 
 def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDefinition:
@@ -64,8 +61,12 @@ def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDef
             rows = _recent_rows(conn, check, as_of)
             outcomes = validate_by_partner(rows, check.build_suite(as_of)) if not rows.empty else []
             store_outcomes(
-                conn, outcomes, run_id=context.run_id, as_of_date=as_of,
-                asset_key=asset_key.to_user_string(), check_name=check.name,
+                conn,
+                outcomes,
+                run_id=context.run.run_id,
+                as_of_date=as_of,
+                asset_key=asset_key.to_user_string(),
+                check_name=check.name,
             )
         held = blocking_partners(outcomes)
         partners = sorted({o.partner_id for o in outcomes})
@@ -80,8 +81,20 @@ def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDef
                 "partners_checked": len(partners),
                 "partners_held": dg.MetadataValue.json(held),
                 "failures": dg.MetadataValue.md(
-                    markdown_preview(failed[["partner_id", "expectation", "column", "severity",
-                                             "unexpected_count", "examples"]] if not failed.empty else failed)
+                    markdown_preview(
+                        failed[
+                            [
+                                "partner_id",
+                                "expectation",
+                                "column",
+                                "severity",
+                                "unexpected_count",
+                                "examples",
+                            ]
+                        ]
+                        if not failed.empty
+                        else failed
+                    )
                 ),
             },
         )

@@ -22,20 +22,31 @@ def inventory_daily_suite(as_of_date: date) -> gx.ExpectationSuite:
             *[gxe.ExpectColumnValuesToNotBeNull(column=column, severity="critical") for column in KEY_COLUMNS],
             gxe.ExpectCompoundColumnsToBeUnique(column_list=KEY_COLUMNS, severity="critical"),
             gxe.ExpectColumnValuesToBeBetween(
-                column="inventory_date", max_value=datetime.combine(as_of_date, time.min), severity="critical",
+                column="inventory_date",
+                max_value=datetime.combine(as_of_date, time.min),
+                severity="critical",
                 description="No stock dated after the business date.",
             ),
             # Phantom negative stock happens in store systems; a sizeable share means the counts are broken.
             gxe.ExpectColumnValuesToBeBetween(
-                column="on_hand_qty", min_value=0, mostly=0.98, severity="critical",
+                column="on_hand_qty",
+                min_value=0,
+                mostly=0.98,
+                severity="critical",
                 description="At most 2 % of stock rows negative.",
             ),
             gxe.ExpectColumnValuesToBeBetween(
-                column="on_hand_qty", min_value=0, severity="warning", description="No negative stock.",
+                column="on_hand_qty",
+                min_value=0,
+                severity="warning",
+                description="No negative stock.",
             ),
             gxe.ExpectColumnValuesToBeBetween(
-                column="observation_age_days", max_value=MAX_OBSERVATION_AGE_DAYS, mostly=0.95,
-                severity="warning", description="Stock observed within the last few days.",
+                column="observation_age_days",
+                max_value=MAX_OBSERVATION_AGE_DAYS,
+                mostly=0.95,
+                severity="warning",
+                description="Stock observed within the last few days.",
             ),
         ],
     )

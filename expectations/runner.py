@@ -70,9 +70,7 @@ def validate_by_partner(
     )
     outcomes: list[ExpectationOutcome] = []
     for partner_id, rows in frame.groupby(partner_column, sort=True):
-        result = definition.run(
-            batch_parameters={"dataframe": rows.reset_index(drop=True)}, result_format="SUMMARY"
-        )
+        result = definition.run(batch_parameters={"dataframe": rows.reset_index(drop=True)}, result_format="SUMMARY")
         outcomes.extend(_outcomes(suite.name, str(partner_id), result.results))
     return outcomes
 

@@ -19,16 +19,24 @@ def sales_daily_suite(as_of_date: date) -> gx.ExpectationSuite:
             *[gxe.ExpectColumnValuesToNotBeNull(column=column, severity="critical") for column in KEY_COLUMNS],
             gxe.ExpectCompoundColumnsToBeUnique(column_list=KEY_COLUMNS, severity="critical"),
             gxe.ExpectColumnValuesToBeBetween(
-                column="sales_date", max_value=datetime.combine(as_of_date, time.min), severity="critical",
+                column="sales_date",
+                max_value=datetime.combine(as_of_date, time.min),
+                severity="critical",
                 description="No sales dated after the business date.",
             ),
             # Partners send negative corrections now and then; many of them means the feed is wrong.
             gxe.ExpectColumnValuesToBeBetween(
-                column="units_sold", min_value=0, mostly=0.99, severity="critical",
+                column="units_sold",
+                min_value=0,
+                mostly=0.99,
+                severity="critical",
                 description="At most 1 % of sales rows negative.",
             ),
             gxe.ExpectColumnValuesToBeBetween(
-                column="units_sold", min_value=0, severity="warning", description="No negative sales rows.",
+                column="units_sold",
+                min_value=0,
+                severity="warning",
+                description="No negative sales rows.",
             ),
         ],
     )

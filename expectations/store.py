@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
@@ -38,13 +38,14 @@ def store_outcomes(
     frame = pd.DataFrame([outcome.as_row() for outcome in outcomes])
     frame.insert(0, "check_name", check_name)
     frame.insert(0, "asset_key", asset_key)
-    frame.insert(0, "checked_at", datetime.now(timezone.utc).replace(tzinfo=None))
+    frame.insert(0, "checked_at", datetime.now(UTC).replace(tzinfo=None))
     frame.insert(0, "as_of_date", as_of_date)
     frame.insert(0, "run_id", run_id)
     conn.execute("begin")
     try:
         conn.execute(
-            f"delete from {CHECK_RESULTS_TABLE} where as_of_date = ? and check_name = ?", [as_of_date, check_name]
+            f"delete from {CHECK_RESULTS_TABLE} where as_of_date = ? and check_name = ?",
+            [as_of_date, check_name],
         )
         conn.register("outcomes_frame", frame)
         columns = ", ".join(f'"{c}"' for c in frame.columns)

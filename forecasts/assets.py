@@ -1,6 +1,5 @@
 """Forecast and replenishment assets: read the marts, call the pure maths, write the results. Nothing else."""
 
-
 import os
 from datetime import date, timedelta
 
@@ -76,7 +75,8 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
             countries = dict(conn.execute("select partner_id, country from marts.dim_partner").fetchall())
         history["series_id"] = series_id_for(history)
         series_countries = {
-            sid: countries.get(partner) for sid, partner in zip(history["series_id"], history["partner_id"])
+            sid: countries.get(partner)
+            for sid, partner in zip(history["series_id"], history["partner_id"], strict=True)
         }
         total = history["series_id"].nunique()
         context.log.info(f"forecasting {total} series for {len(partners)} partners as of {as_of}")
@@ -137,8 +137,20 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
                 "history_version": saved.version_note,
                 "by_reason": dg.MetadataValue.json(plan["reason_code"].value_counts().to_dict()),
                 "top_lines": dg.MetadataValue.md(
-                    markdown_preview(shipping[["partner_id", "location_id", "product_id", "inventory_position",
-                                               "reorder_point", "order_up_to", "ship_qty", "reason_code"]])
+                    markdown_preview(
+                        shipping[
+                            [
+                                "partner_id",
+                                "location_id",
+                                "product_id",
+                                "inventory_position",
+                                "reorder_point",
+                                "order_up_to",
+                                "ship_qty",
+                                "reason_code",
+                            ]
+                        ]
+                    )
                 ),
             }
         )

@@ -119,9 +119,7 @@ def _future_frame(
     aligned = values.reindex(future_dates)
     if aligned.isna().any().any():
         missing = sorted(aligned.index[aligned.isna().any(axis=1)].date)
-        raise ValueError(
-            f"future_regressors has no values for {len(missing)} forecast dates, e.g. {missing[0]}"
-        )
+        raise ValueError(f"future_regressors has no values for {len(missing)} forecast dates, e.g. {missing[0]}")
     for name in regressors:
         future[name] = aligned[name].to_numpy(dtype=float)
     return future
@@ -177,9 +175,7 @@ def forecast_series(
         model, quantiles = _baseline(y, horizon, freq)
     elif demand_class.label in (SMOOTH, ERRATIC):
         try:
-            quantiles = models.prophet_forecast(
-                regular, future, freq=freq, country=country, regressors=used_regressors
-            )
+            quantiles = models.prophet_forecast(regular, future, freq=freq, country=country, regressors=used_regressors)
             model = models.PROPHET
         # Prophet and the Stan optimiser fail in many ways (numerical, I/O, bad data); any of them should
         # cost one series its best model, not the night's run.

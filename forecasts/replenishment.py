@@ -234,9 +234,7 @@ def _allocate_product(
     heapq.heapify(queue)
     while queue:
         _, row = heapq.heappop(queue)
-        block = min(
-            first_block[row] if allocated[row] == 0 else case_pack[row], ship_qty[row] - allocated[row]
-        )
+        block = min(first_block[row] if allocated[row] == 0 else case_pack[row], ship_qty[row] - allocated[row])
         if block > remaining + _ROUNDING_TOLERANCE:
             continue
         allocated[row] += block

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
@@ -26,7 +26,7 @@ def series_id_for(frame: pd.DataFrame) -> pd.Series:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as_of_date: date, run_id: str) -> int:
@@ -37,8 +37,22 @@ def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as
     rows["as_of_date"] = as_of_date
     rows["run_id"] = run_id
     rows["created_at"] = _utc_now()
-    columns = ["as_of_date", "partner_id", "location_id", "product_id", "series_id", "forecast_date", "p50", "p90",
-               "model", "demand_class", "adi", "cv2", "run_id", "created_at"]
+    columns = [
+        "as_of_date",
+        "partner_id",
+        "location_id",
+        "product_id",
+        "series_id",
+        "forecast_date",
+        "p50",
+        "p90",
+        "model",
+        "demand_class",
+        "adi",
+        "cv2",
+        "run_id",
+        "created_at",
+    ]
     rows = rows[columns]
     conn.execute("create schema if not exists forecasts")
     conn.execute(

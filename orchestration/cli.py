@@ -82,8 +82,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
     print_summary(settings.warehouse_path(), as_of)
     if not result.success:
-        print(f"nightly run for {as_of} FAILED in: {', '.join(failed) or 'see the Dagster run log'}",
-              file=sys.stderr)
+        print(
+            f"nightly run for {as_of} FAILED in: {', '.join(failed) or 'see the Dagster run log'}",
+            file=sys.stderr,
+        )
         return 1
     print(f"nightly run for {as_of} succeeded (run {result.run_id})", file=sys.stderr)
     return 0
@@ -92,8 +94,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     prepare_environment(args.warehouse, args.landing, args.partner_config)
     dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
-               "-h", "127.0.0.1", "-p", str(args.port)]
+    command = [
+        str(dagster),
+        "dev",
+        "-w",
+        str(settings.PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(args.port),
+    ]
     print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)", file=sys.stderr)
     os.chdir(settings.PROJECT_ROOT)
     os.execv(command[0], command)
@@ -101,12 +111,21 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _add_path_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--warehouse", metavar="PATH",
-                        help=f"DuckDB file (default: ${settings.WAREHOUSE_ENV} or {settings.DEFAULT_WAREHOUSE})")
-    parser.add_argument("--landing", metavar="DIR",
-                        help=f"partner landing folder (default: ${settings.LANDING_ENV} or data/landing)")
-    parser.add_argument("--partner-config", metavar="DIR",
-                        help=f"partner feed configs (default: ${settings.PARTNER_CONFIG_ENV} or data/partners)")
+    parser.add_argument(
+        "--warehouse",
+        metavar="PATH",
+        help=f"DuckDB file (default: ${settings.WAREHOUSE_ENV} or {settings.DEFAULT_WAREHOUSE})",
+    )
+    parser.add_argument(
+        "--landing",
+        metavar="DIR",
+        help=f"partner landing folder (default: ${settings.LANDING_ENV} or data/landing)",
+    )
+    parser.add_argument(
+        "--partner-config",
+        metavar="DIR",
+        help=f"partner feed configs (default: ${settings.PARTNER_CONFIG_ENV} or data/partners)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,27 +136,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="write deterministic demo partner feeds and master data",
-                               description="Write demo partner feeds (one dialect per partner), supplier master "
-                               "data and shipment history. Same seed and dates give byte-identical files.")
+    demo = commands.add_parser(
+        "demo",
+        help="write deterministic demo partner feeds and master data",
+        description="Write demo partner feeds (one dialect per partner), supplier master "
+        "data and shipment history. Same seed and dates give byte-identical files.",
+    )
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument("--days", type=int, default=730, help="days of daily history (default 730)")
     demo.add_argument("--end", type=_parse_date, help="last business date (default: yesterday)")
-    demo.add_argument("--out", default=str(settings.landing_dir()), help="landing folder to write (default "
-                      "data/landing)")
-    demo.add_argument("--scale", choices=["full", "small"], default="full",
-                      help="full: ~190 series; small: a handful, for tests")
+    demo.add_argument(
+        "--out", default=str(settings.landing_dir()), help="landing folder to write (default data/landing)"
+    )
+    demo.add_argument(
+        "--scale",
+        choices=["full", "small"],
+        default="full",
+        help="full: ~190 series; small: a handful, for tests",
+    )
     demo.set_defaults(handler=cmd_demo)
 
-    run = commands.add_parser("run", help="run the nightly job for one business date",
-                              description="Materialize the nightly job (ingest, dbt build, quality checks, "
-                              "forecast, replenishment plan) for one date. Exits non-zero if any step fails.")
+    run = commands.add_parser(
+        "run",
+        help="run the nightly job for one business date",
+        description="Materialize the nightly job (ingest, dbt build, quality checks, "
+        "forecast, replenishment plan) for one date. Exits non-zero if any step fails.",
+    )
     run.add_argument("--as-of", type=_parse_date, help="business date YYYY-MM-DD (default: yesterday)")
     _add_path_options(run)
     run.set_defaults(handler=cmd_run)
 
-    ui = commands.add_parser("ui", help="start the Dagster UI on 127.0.0.1",
-                             description="Start `dagster dev` on workspace.yaml, bound to 127.0.0.1.")
+    ui = commands.add_parser(
+        "ui",
+        help="start the Dagster UI on 127.0.0.1",
+        description="Start `dagster dev` on workspace.yaml, bound to 127.0.0.1.",
+    )
     ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     _add_path_options(ui)
     ui.set_defaults(handler=cmd_ui)

@@ -37,8 +37,17 @@ def ensure_manifest(project: DbtProject) -> Path:
     """Run `dbt parse` when the manifest is stale; parsing needs no warehouse connection."""
     if manifest_is_stale(project):
         subprocess.run(
-            [str(dbt_executable()), "parse", "--quiet", "--project-dir", str(project.project_dir),
-             "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path)],
+            [
+                str(dbt_executable()),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(project.project_dir),
+                "--profiles-dir",
+                str(project.profiles_dir),
+                "--target-path",
+                str(project.target_path),
+            ],
             check=True,
             cwd=project.project_dir,
         )

@@ -28,8 +28,13 @@ def defs() -> dg.Definitions:
     mart_keys = {
         table: mart_key(table)
         for table in {check.table for check in SUITE_CHECKS}
-        | {"marts.fct_sales_daily", "marts.fct_inventory_daily", "marts.fct_shipments",
-           "marts.replenishment_policy", "marts.dim_partner"}
+        | {
+            "marts.fct_sales_daily",
+            "marts.fct_inventory_daily",
+            "marts.fct_shipments",
+            "marts.replenishment_policy",
+            "marts.dim_partner",
+        }
     }
     return dg.Definitions(
         assets=[

@@ -27,15 +27,18 @@ def print_summary(warehouse: Path, as_of: date, top: int = 10) -> None:
         print(f"\nWarehouse {warehouse}")
         for table, rows in table_row_counts(conn):
             print(f"  {table:<45} {rows:>10,} rows")
-        ledger = conn.execute(
-            "select status, count(*) from raw.feed_files group by 1 order by 1"
-        ).fetchall() if _exists(conn, "raw", "feed_files") else []
+        ledger = (
+            conn.execute("select status, count(*) from raw.feed_files group by 1 order by 1").fetchall()
+            if _exists(conn, "raw", "feed_files")
+            else []
+        )
         if ledger:
             print("\nPartner files: " + ", ".join(f"{n} {status}" for status, n in ledger))
         if _exists(conn, "quality", "partner_data_gate"):
             gate = conn.execute(
                 "select partner_id, status, coalesce(reasons, '') from quality.partner_data_gate "
-                "where as_of_date = ? order by 1", [as_of]
+                "where as_of_date = ? order by 1",
+                [as_of],
             ).fetchall()
             print("\nData gate: " + "; ".join(f"{p} {s}" for p, s, _ in gate))
         if _exists(conn, "replenishment", "replenishment_plan"):
@@ -47,14 +50,18 @@ def print_summary(warehouse: Path, as_of: date, top: int = 10) -> None:
                 [as_of],
             ).fetchall()
             print(f"\nTop replenishment lines for {as_of}:")
-            print(f"  {'partner':<16} {'location':<10} {'product':<10} {'position':>9} {'ROP':>8} "
-                  f"{'up-to':>8} {'ship':>7}  reason")
+            print(
+                f"  {'partner':<16} {'location':<10} {'product':<10} {'position':>9} {'ROP':>8} "
+                f"{'up-to':>8} {'ship':>7}  reason"
+            )
             for p, loc, prod, ip, rop, up, ship, reason in lines:
                 print(f"  {p:<16} {loc:<10} {prod:<10} {ip:>9} {rop:>8} {up:>8} {ship:>7.0f}  {reason}")
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(conn.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()[0])
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )

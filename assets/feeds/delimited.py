@@ -99,9 +99,7 @@ def parse_delimited(
     data, lines = _drop_blank_lines(table.data, table.lines)
     if len(data) == 0 and not table.structural_rejects:
         raise FeedError(path, None, "no data rows after the header line")
-    return _to_canonical(
-        data, lines, table, headers, positions, spec, partner_id, source_file_id, default_currency
-    )
+    return _to_canonical(data, lines, table, headers, positions, spec, partner_id, source_file_id, default_currency)
 
 
 # --- reading the file ---------------------------------------------------------------------------------------
@@ -185,9 +183,7 @@ def _read_records_slow(text: str, delimiter: str, path: Path) -> _Records:
                 continue
             width = len(header)
             if len(record) > width and any(value.strip() for value in record[width:]):
-                structural.append(
-                    (line, f"expected {width} fields, found {len(record)}", delimiter.join(record))
-                )
+                structural.append((line, f"expected {width} fields, found {len(record)}", delimiter.join(record)))
                 continue
             records.append((record + [""] * width)[:width])
             lines.append(line)
@@ -222,9 +218,7 @@ def _locate_columns(headers: list[str], spec: FileSpec, path: Path) -> dict[str,
             missing.append(f"'{header}' ({canonical})")
     if missing:
         found = ", ".join(f"'{name}'" for name in headers)
-        raise FeedError(
-            path, "line 1", f"missing required column(s) {', '.join(missing)}; found headers: {found}"
-        )
+        raise FeedError(path, "line 1", f"missing required column(s) {', '.join(missing)}; found headers: {found}")
     return positions
 
 
@@ -337,9 +331,7 @@ def _to_canonical(
             bad_lines = column.where(bad)
             reasons.add(
                 bad_lines,
-                _quoted(
-                    column, bad_lines, "bad date ", f" for format {spec.date_format} in {label(canonical)}"
-                ),
+                _quoted(column, bad_lines, "bad date ", f" for format {spec.date_format} in {label(canonical)}"),
             )
             values[canonical] = parsed[column.codes]
         elif canonical in QUANTITY_COLUMNS:
@@ -366,9 +358,7 @@ def _to_canonical(
 
     if record_type == "sales":
         # Daily feeds carry one date; a blank or absent end means a one-day period.
-        values["period_end"] = np.where(
-            np.isnat(values["period_end"]), values["period_start"], values["period_end"]
-        )
+        values["period_end"] = np.where(np.isnat(values["period_end"]), values["period_start"], values["period_end"])
 
     rejected = reasons.rejected
     keep = ~rejected
@@ -416,9 +406,7 @@ def _typed(
     return pd.Series(selected, dtype=str)
 
 
-def _constant_or_default(
-    canonical: str, spec: FileSpec, default_currency: str | None, size: int
-) -> np.ndarray:
+def _constant_or_default(canonical: str, spec: FileSpec, default_currency: str | None, size: int) -> np.ndarray:
     """Column-wide value for a canonical column the file does not carry (or leaves blank on a line)."""
     if canonical in spec.constants:
         value = spec.constants[canonical]
@@ -477,9 +465,7 @@ def _parse_flags(
     uniques: np.ndarray, true_values: Iterable[str], false_values: Iterable[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distinct texts as True/False/NA and the mask of texts that are neither a true nor a false value."""
-    lookup = {value.casefold(): True for value in true_values} | {
-        value.casefold(): False for value in false_values
-    }
+    lookup = {value.casefold(): True for value in true_values} | {value.casefold(): False for value in false_values}
     mapped = np.array([lookup.get(value.casefold(), pd.NA) for value in uniques], dtype=object)
     bad = np.array([value != "" and value.casefold() not in lookup for value in uniques], dtype=bool)
     return mapped, bad

@@ -41,9 +41,7 @@ from assets.feeds.delimited import DATE_COLUMNS, QUANTITY_COLUMNS
 from assets.feeds.partner_config import FileSpec, PartnerConfig, load_partner_configs
 from assets.feeds.raw_schema import RAW_TABLE_DDL
 
-DAILY_FILE_DAYS = (
-    14  # the last two weeks arrive as one file per day; everything before as an onboarding backfill
-)
+DAILY_FILE_DAYS = 14  # the last two weeks arrive as one file per day; everything before as an onboarding backfill
 FORECAST_FILE_WEEKS = 16  # weekly partner forecasts delivered as separate files
 FORECAST_HORIZON_WEEKS = 8
 TRAILING_DEMAND_DAYS = 28  # window of the partners' habitual min/max rule
@@ -86,9 +84,7 @@ CATALOGUE = (
     _CatalogueItem("P1016", "Extra Virgin Olive Oil 750ml", "特级初榨橄榄油750毫升", "pantry", slow=True),
     _CatalogueItem("P1017", "Dish Soap 500ml", "洗洁精500毫升", "household"),
     _CatalogueItem("P1018", "Laundry Capsules 30ct", "洗衣凝珠30颗", "household", slow=True),
-    _CatalogueItem(
-        "P1019", "Sunscreen SPF50 200ml", "防晒霜SPF50 200毫升", "personal_care", season=(0.75, 190)
-    ),
+    _CatalogueItem("P1019", "Sunscreen SPF50 200ml", "防晒霜SPF50 200毫升", "personal_care", season=(0.75, 190)),
     _CatalogueItem("P1020", "Vanilla Ice Cream 1L", "香草冰淇淋1升", "frozen", season=(0.6, 200)),
 )
 SMALL_CATALOGUE = ("P1001", "P1003", "P1006", "P1009", "P1019", "P1016", "P1018", "P1014")
@@ -127,9 +123,7 @@ class DemoSummary:
 
     def __str__(self) -> str:
         files = ", ".join(f"{partner} {count}" for partner, count in self.files_per_partner.items())
-        rows = ", ".join(
-            f"{record_type} {count:,}" for record_type, count in self.rows_per_record_type.items()
-        )
+        rows = ", ".join(f"{record_type} {count:,}" for record_type, count in self.rows_per_record_type.items())
         lines = [
             f"demo landing data in {self.out_dir}: {self.start_date} .. {self.end_date}",
             f"  {self.series} series ({self.locations} locations, {self.products} products), "
@@ -207,8 +201,7 @@ def generate_demo(
 
     products = _build_catalogue(seed, scale)
     partners = [
-        _simulate_partner(config, products, calendar, days, seed, scale)
-        for _, config in sorted(configs.items())
+        _simulate_partner(config, products, calendar, days, seed, scale) for _, config in sorted(configs.items())
     ]
 
     for folder in [SUPPLIER_FOLDER, *(partner.config.partner_id for partner in partners)]:
@@ -355,9 +348,7 @@ def _simulate_partner(
     location_count = SMALL_LOCATIONS if scale == "small" else int(demo.get("locations", 4))
     product_count = SMALL_PRODUCTS if scale == "small" else int(demo.get("products", 16))
     if len(stores) < location_count:
-        raise ValueError(
-            f"{config.source_path}: demo.stores lists {len(stores)} stores, need {location_count}"
-        )
+        raise ValueError(f"{config.source_path}: demo.stores lists {len(stores)} stores, need {location_count}")
     stores = stores[:location_count]
     carried = _choose_products(catalogue, product_count, setup_rng)
 
@@ -403,9 +394,7 @@ def _simulate_partner(
     for index, product in enumerate(carried):
         if product.lifecycle == "new":
             listed_from[prod_index == index] = max(days - 120, days // 3)
-    expected, promo = _expected_demand(
-        config, carried, base_rate, prod_index, listed_from, calendar, promo_rng
-    )
+    expected, promo = _expected_demand(config, carried, base_rate, prod_index, listed_from, calendar, promo_rng)
     dispersion = np.where(slow, 1.0, 4.0)[:, None]
     demand = demand_rng.negative_binomial(dispersion, dispersion / (dispersion + expected[:, :days]))
 
@@ -417,9 +406,7 @@ def _simulate_partner(
     location_ids = locations["location_id"].to_numpy()[loc_index]
     product_refs = items["partner_item_ref"].to_numpy()[prod_index]
     product_ids = items["product_id"].to_numpy()[prod_index]
-    price = np.array([product.list_price_usd for product in carried])[prod_index] * float(
-        demo.get("price_factor", 1.0)
-    )
+    price = np.array([product.list_price_usd for product in carried])[prod_index] * float(demo.get("price_factor", 1.0))
 
     grid_series, grid_day = np.nonzero(np.arange(days)[None, :] >= listed_from[:, None])
     grid_dates = calendar[:days].to_numpy()[grid_day]
@@ -462,9 +449,9 @@ def _simulate_partner(
         agreements=agreements,
         shipments=shipments,
         stock=stock_frame.sort_values(order, kind="stable").reset_index(drop=True),
-        sales=sales_frame.sort_values(
-            ["period_start", "location_id", "product_ref"], kind="stable"
-        ).reset_index(drop=True),
+        sales=sales_frame.sort_values(["period_start", "location_id", "product_ref"], kind="stable").reset_index(
+            drop=True
+        ),
         forecasts=forecasts,
         series=n_series,
     )
@@ -593,9 +580,7 @@ def _agreements(config: PartnerConfig, carried: list[_Product], rng: np.random.G
     return pd.DataFrame(rows), terms
 
 
-def _promotions(
-    carried: list[_Product], horizon: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _promotions(carried: list[_Product], horizon: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Chain-wide promotion windows per product: (demand multiplier, on-promotion flag), product x day."""
     uplift = np.ones((len(carried), horizon))
     flag = np.zeros((len(carried), horizon), dtype=bool)
@@ -774,9 +759,7 @@ def _partner_forecasts(
 # --- writing files ------------------------------------------------------------------------------------------
 
 
-def _write_supplier_files(
-    folder: Path, partners: list[_PartnerData], products: list[_Product], end: date
-) -> int:
+def _write_supplier_files(folder: Path, partners: list[_PartnerData], products: list[_Product], end: date) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     partners_frame = pd.DataFrame(
         {
@@ -974,9 +957,7 @@ class _PartnerWriter:
     # --- timing ---
 
     def _local_timestamp(self, day: date, minutes: int) -> float:
-        local = datetime.combine(
-            day, time(minutes // 60, minutes % 60), tzinfo=ZoneInfo(self.config.timezone)
-        )
+        local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=ZoneInfo(self.config.timezone))
         return local.timestamp()
 
     def _delivery_time(self, business_day: date) -> float:
@@ -1004,9 +985,7 @@ class _PartnerWriter:
         spec = self.config.specs_for(record_type)[0]
         name = _file_name(spec, token)
         if self.config.spec_for(name) is not spec:
-            raise ValueError(
-                f"{self.config.source_path}: demo file name {name} is not read by the {record_type} spec"
-            )
+            raise ValueError(f"{self.config.source_path}: demo file name {name} is not read by the {record_type} spec")
         text = _render(rows, spec, self.config, self.partner.items)
         path = self.folder / name
         _write_file(path, text.encode(encoding or spec.encoding), mtime)
@@ -1017,9 +996,7 @@ class _PartnerWriter:
 
 def _file_name(spec: FileSpec, token: str) -> str:
     if spec.pattern.count("*") != 1 or any(char in spec.pattern for char in "?[]/"):
-        raise ValueError(
-            f"demo files need a pattern with exactly one '*' and no other wildcard: {spec.pattern}"
-        )
+        raise ValueError(f"demo files need a pattern with exactly one '*' and no other wildcard: {spec.pattern}")
     return spec.pattern.replace("*", token)
 
 

@@ -50,9 +50,7 @@ FAILED = "failed"
 Parser = Callable[[Path, FileSpec, PartnerConfig, str], ParseResult]
 
 
-def _parse_delimited_file(
-    path: Path, spec: FileSpec, config: PartnerConfig, source_file_id: str
-) -> ParseResult:
+def _parse_delimited_file(path: Path, spec: FileSpec, config: PartnerConfig, source_file_id: str) -> ParseResult:
     return parse_delimited(path, spec, config.partner_id, source_file_id, default_currency=config.currency)
 
 
@@ -228,9 +226,7 @@ def _ingest_file(
     if original is not None:
         return record("duplicate", f"same content as {original}", spec)
     if config is None:
-        return record(
-            "quarantined", f"no partner config for folder '{partner_id}' (expected {partner_id}.yaml)"
-        )
+        return record("quarantined", f"no partner config for folder '{partner_id}' (expected {partner_id}.yaml)")
     if spec is None:
         patterns = ", ".join(file_spec.pattern for file_spec in config.files)
         return record("quarantined", f"file name matches no pattern configured for {partner_id} ({patterns})")
@@ -364,8 +360,7 @@ def load_master_data(conn: duckdb.DuckDBPyConnection, supplier_dir: Path) -> dic
     ensure_raw_schema(conn)
     if not supplier_dir.is_dir():
         raise MasterDataError(
-            f"{supplier_dir}: supplier master data folder does not exist "
-            f"(expected {', '.join(REQUIRED_MASTER_FILES)})"
+            f"{supplier_dir}: supplier master data folder does not exist (expected {', '.join(REQUIRED_MASTER_FILES)})"
         )
     missing = [name for name in REQUIRED_MASTER_FILES if not (supplier_dir / name).is_file()]
     if missing:

@@ -151,9 +151,7 @@ def load_partner_configs(config_dir: Path) -> dict[str, PartnerConfig]:
         config = load_partner_config(path)
         if config.partner_id in configs:
             other = configs[config.partner_id].source_path
-            raise PartnerConfigError(
-                path, "partner_id", f"'{config.partner_id}' is also configured in {other}"
-            )
+            raise PartnerConfigError(path, "partner_id", f"'{config.partner_id}' is also configured in {other}")
         configs[config.partner_id] = config
     return configs
 
@@ -179,13 +177,9 @@ def parse_partner_config(document: Any, path: Path) -> PartnerConfig:
     _reject_unknown_keys(document, _PARTNER_KEYS, path, "")
     partner_id = _required_str(document, "partner_id", path, "")
     if not _PARTNER_ID.match(partner_id):
-        raise PartnerConfigError(
-            path, "partner_id", f"'{partner_id}' must be lower-case letters, digits and _"
-        )
+        raise PartnerConfigError(path, "partner_id", f"'{partner_id}' must be lower-case letters, digits and _")
     if path.suffix in (".yaml", ".yml") and path.stem != partner_id:
-        raise PartnerConfigError(
-            path, "partner_id", f"'{partner_id}' differs from the file name '{path.stem}'"
-        )
+        raise PartnerConfigError(path, "partner_id", f"'{partner_id}' differs from the file name '{path.stem}'")
     country = _required_str(document, "country", path, "")
     if not re.fullmatch(r"[A-Z]{2}", country):
         raise PartnerConfigError(path, "country", f"'{country}' is not an ISO 3166 alpha-2 code such as US")
@@ -234,9 +228,7 @@ def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
     pattern = _required_str(entry, "pattern", path, key)
     file_format = _optional_str(entry, "format", path, key, "csv")
     if file_format not in FILE_FORMATS:
-        raise PartnerConfigError(
-            path, f"{key}.format", f"unknown format '{file_format}' (expected {FILE_FORMATS})"
-        )
+        raise PartnerConfigError(path, f"{key}.format", f"unknown format '{file_format}' (expected {FILE_FORMATS})")
     delimiter = _optional_str(entry, "delimiter", path, key, ",")
     if len(delimiter) != 1:
         raise PartnerConfigError(path, f"{key}.delimiter", f"{delimiter!r} must be a single character")
@@ -277,11 +269,7 @@ def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
             raise PartnerConfigError(
                 path, f"{key}.constants.{canonical}", "given both as a file column and as a constant"
             )
-    missing = [
-        column
-        for column in REQUIRED_COLUMNS[record_type]
-        if column not in columns and column not in constants
-    ]
+    missing = [column for column in REQUIRED_COLUMNS[record_type] if column not in columns and column not in constants]
     if missing:
         raise PartnerConfigError(
             path, f"{key}.columns", f"missing required {record_type} column(s): {', '.join(missing)}"
@@ -306,9 +294,7 @@ def _reject_unknown_keys(document: Mapping, allowed: set[str], path: Path, key: 
     for name in document:
         if name not in allowed:
             where = f"{key}.{name}" if key else str(name)
-            raise PartnerConfigError(
-                path, where, f"unknown key (expected one of {', '.join(sorted(allowed))})"
-            )
+            raise PartnerConfigError(path, where, f"unknown key (expected one of {', '.join(sorted(allowed))})")
 
 
 def _required_str(document: Mapping, name: str, path: Path, key: str) -> str:
@@ -343,9 +329,7 @@ def _string_mapping(value: Any, path: Path, key: str) -> dict[str, str]:
     return mapping
 
 
-def _flag_values(
-    document: Mapping, name: str, path: Path, key: str, default: tuple[str, ...]
-) -> tuple[str, ...]:
+def _flag_values(document: Mapping, name: str, path: Path, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     value = document.get(name)
     if value is None:
         return default

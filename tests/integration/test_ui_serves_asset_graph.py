@@ -40,12 +40,21 @@ def graphql(port: int, query: str) -> dict:
 @pytest.fixture
 def running_ui(tmp_path):
     port = free_port()
-    env = {**os.environ, "CMI_DUCKDB_PATH": str(tmp_path / "w.duckdb"), "CMI_DATA_DIR": str(tmp_path),
-           "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    env = {
+        **os.environ,
+        "CMI_DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "CMI_DATA_DIR": str(tmp_path),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
     cmi = Path(sys.executable).with_name("cmi")
     log = (tmp_path / "ui.log").open("w")
-    process = subprocess.Popen([str(cmi), "ui", "--port", str(port)], env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [str(cmi), "ui", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
@@ -73,5 +82,10 @@ def test_ui_serves_every_group_of_the_lineage(running_ui):
     keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
     groups = {node["groupName"] for node in nodes}
     assert {"feeds", "warehouse", "quality", "forecasts", "replenishment"} <= groups
-    assert {"raw/sales", "marts/fct_sales_daily", "quality/partner_data_gate", "forecasts/demand_forecast",
-            "replenishment/replenishment_plan"} <= keys
+    assert {
+        "raw/sales",
+        "marts/fct_sales_daily",
+        "quality/partner_data_gate",
+        "forecasts/demand_forecast",
+        "replenishment/replenishment_plan",
+    } <= keys

@@ -366,9 +366,9 @@ def test_shipment_status_and_partner_forecasts_follow_the_business_date(built_wa
         ("SH-2", "in_transit"),
         ("SH-3", "planned"),
     ]
-    assert query(
-        warehouse, "select forecast_date, forecast_qty from intermediate.int_partner_forecasts_resolved"
-    ) == [(day(9), 21.0)]
+    assert query(warehouse, "select forecast_date, forecast_qty from intermediate.int_partner_forecasts_resolved") == [
+        (day(9), 21.0)
+    ]
 
 
 def test_relative_warehouse_path_is_relative_to_the_project_root(tmp_path):

@@ -224,9 +224,7 @@ def test_missing_required_header_names_it_and_lists_found_headers(tmp_path):
 
 
 def test_wrong_delimiter_shows_the_single_header_found(tmp_path):
-    path = write(
-        tmp_path, "Bestand_x.csv", "Filiale,EAN,Datum,Bestand\r\nF012,1,28.06.2025,4\r\n", "utf-8-sig"
-    )
+    path = write(tmp_path, "Bestand_x.csv", "Filiale,EAN,Datum,Bestand\r\nF012,1,28.06.2025,4\r\n", "utf-8-sig")
     with pytest.raises(FeedError, match="found headers: 'Filiale,EAN,Datum,Bestand'"):
         parse(path, "hansa_handel", "stock")
 

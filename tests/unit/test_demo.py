@@ -110,9 +110,7 @@ def test_loader_finds_exactly_the_planted_quarantine_and_duplicate(demo, warehou
     assert [o.path for o in report.with_status("duplicate")] == list(summary.expected_duplicates)
     assert report.counts["loaded"] == sum(summary.files_per_partner.values()) - 2
     assert conn.execute("select count(*) from raw.feed_rejects").fetchall() == [(0,)]
-    loaded_rows = conn.execute(
-        "select sum(rows_parsed) from raw.feed_files where status = 'loaded'"
-    ).fetchall()
+    loaded_rows = conn.execute("select sum(rows_parsed) from raw.feed_files where status = 'loaded'").fetchall()
     assert loaded_rows[0][0] > 10_000
 
 
@@ -169,9 +167,7 @@ def test_one_hansa_file_arrives_after_the_cutoff(demo):
     for path in sorted((root / "hansa_handel").glob("Bestand_2025????.csv")):
         business_day = datetime.strptime(path.stem.split("_")[1], "%Y%m%d").date()
         delivered = datetime.fromtimestamp(path.stat().st_mtime, ZoneInfo(config.timezone))
-        deadline = datetime.combine(
-            business_day + timedelta(days=1), config.cutoff_time, ZoneInfo(config.timezone)
-        )
+        deadline = datetime.combine(business_day + timedelta(days=1), config.cutoff_time, ZoneInfo(config.timezone))
         late = f"hansa_handel/{path.name}" in summary.late_files
         assert (delivered > deadline) == late, path
         assert delivered.date() == business_day + timedelta(days=1)
@@ -203,9 +199,7 @@ def test_sales_never_exceed_available_stock_and_stock_outs_happen(warehouse):
     assert len(days) > 5_000
     assert (days["on_hand_qty"] >= 0).all()
     consecutive = days[days["previous_date"] == days["as_of_date"] - timedelta(days=1)]
-    implied_receipts = (
-        consecutive["on_hand_qty"] - consecutive["previous_on_hand"] + consecutive["units_sold"]
-    )
+    implied_receipts = consecutive["on_hand_qty"] - consecutive["previous_on_hand"] + consecutive["units_sold"]
     assert len(consecutive) > 5_000
     assert (implied_receipts >= 0).all(), "selling more than was on the shelf"
     shipped = conn.execute("select sum(qty) from raw.shipments").fetchall()[0][0]

@@ -14,20 +14,28 @@ AS_OF = date(2025, 1, 10)
 
 def inventory(partner: str, on_hand: list[float], start: str = "2025-01-01") -> pd.DataFrame:
     n = len(on_hand)
-    return pd.DataFrame({
-        "partner_id": partner, "location_id": "L1", "product_id": "A",
-        "inventory_date": pd.date_range(start, periods=n), "on_hand_qty": on_hand, "observation_age_days": 0,
-    })
+    return pd.DataFrame(
+        {
+            "partner_id": partner,
+            "location_id": "L1",
+            "product_id": "A",
+            "inventory_date": pd.date_range(start, periods=n),
+            "on_hand_qty": on_hand,
+            "observation_age_days": 0,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def outcomes():
-    frame = pd.concat([
-        inventory("clean", [5.0] * 10),
-        inventory("one_negative", [5.0] * 59 + [-1.0], start="2024-11-12"),
-        inventory("broken", [-3.0] * 5 + [4.0] * 5),
-        inventory("future", [5.0] * 10, start="2025-01-05"),
-    ])
+    frame = pd.concat(
+        [
+            inventory("clean", [5.0] * 10),
+            inventory("one_negative", [5.0] * 59 + [-1.0], start="2024-11-12"),
+            inventory("broken", [-3.0] * 5 + [4.0] * 5),
+            inventory("future", [5.0] * 10, start="2025-01-05"),
+        ]
+    )
     return validate_by_partner(frame, inventory_daily_suite(AS_OF))
 
 
@@ -51,14 +59,17 @@ def test_many_negatives_and_future_dates_block_only_those_partners(outcomes):
 
 
 def test_sales_suite_flags_duplicate_keys_as_errors():
-    rows = pd.DataFrame({
-        "partner_id": "p", "location_id": "L1", "product_id": "A",
-        "sales_date": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-02"]), "units_sold": [1.0, 2.0, 3.0],
-    })
+    rows = pd.DataFrame(
+        {
+            "partner_id": "p",
+            "location_id": "L1",
+            "product_id": "A",
+            "sales_date": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-02"]),
+            "units_sold": [1.0, 2.0, 3.0],
+        }
+    )
     failed = [o for o in validate_by_partner(rows, sales_daily_suite(AS_OF)) if not o.passed]
-    assert [(o.expectation, o.severity) for o in failed] == [
-        ("expect_compound_columns_to_be_unique", SEVERITY_ERROR)
-    ]
+    assert [(o.expectation, o.severity) for o in failed] == [("expect_compound_columns_to_be_unique", SEVERITY_ERROR)]
 
 
 def test_results_are_replaced_per_date_and_check(outcomes):

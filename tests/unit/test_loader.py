@@ -35,9 +35,7 @@ REDWOOD_SALES = (
     "1042,084215010023,2025-06-29,2,0,28.46,Y\n"
     "1107,084215010016,2025-06-29,bad,0,1.00,N\n"
 )
-HANSA_STOCK = (
-    "Filiale;EAN;Datum;Bestand\r\nF012;0084215010016;29.06.2025;1.204\r\nF027;0084215010016;29.06.2025;8\r\n"
-)
+HANSA_STOCK = "Filiale;EAN;Datum;Bestand\r\nF012;0084215010016;29.06.2025;1.204\r\nF027;0084215010016;29.06.2025;8\r\n"
 HUAXIN_SALES = (
     "门店编号\t商品编码\t商品名称\t日期\t销售数量\t退货数量\t销售金额\n"
     "SH001\tHX-031648\t苏打矿泉水1升\t2025/06/29\t14\t0\t1204.56\n"
@@ -77,8 +75,7 @@ def snapshot(connection) -> dict[str, list[tuple]]:
 
 def ledger(connection) -> dict[str, tuple]:
     rows = connection.execute(
-        "select path, status, rows_parsed, rows_rejected, reason, record_type, format "
-        f"from {FEED_LEDGER_TABLE}"
+        f"select path, status, rows_parsed, rows_rejected, reason, record_type, format from {FEED_LEDGER_TABLE}"
     ).fetchall()
     return {row[0]: row[1:] for row in rows}
 
@@ -97,8 +94,7 @@ def test_ingest_loads_every_dialect_with_ledger_rows(conn, landing):
     assert files["hansa_handel/Bestand_20250629.csv"][4:] == ("stock", "csv")
 
     stock = conn.execute(
-        "select partner_id, location_id, product_ref, as_of_date, on_hand_qty "
-        "from raw.stock_snapshots order by all"
+        "select partner_id, location_id, product_ref, as_of_date, on_hand_qty from raw.stock_snapshots order by all"
     ).fetchall()
     assert len(stock) == 5
     assert ("hansa_handel", "F012", "0084215010016", datetime(2025, 6, 29).date(), 1204.0) in stock
@@ -112,9 +108,7 @@ def test_ingest_loads_every_dialect_with_ledger_rows(conn, landing):
     ).fetchall()[0]
     assert received == DELIVERED.replace(tzinfo=None)
     assert loaded == NOW
-    file_id = conn.execute(
-        f"select source_file_id from {FEED_LEDGER_TABLE} where path like 'hansa%'"
-    ).fetchall()
+    file_id = conn.execute(f"select source_file_id from {FEED_LEDGER_TABLE} where path like 'hansa%'").fetchall()
     expected_id = hashlib.sha256((landing / "hansa_handel/Bestand_20250629.csv").read_bytes()).hexdigest()
     assert file_id == [(expected_id,)]
 
@@ -130,13 +124,9 @@ def test_second_ingest_changes_nothing(conn, landing):
 
 def test_same_bytes_under_another_name_is_a_duplicate(conn, landing):
     ingest_landing(conn, landing, CONFIGS, now=NOW)
-    shutil.copy2(
-        landing / "redwood_grocers/sales_20250629.csv", landing / "redwood_grocers/sales_20250629_resend.csv"
-    )
+    shutil.copy2(landing / "redwood_grocers/sales_20250629.csv", landing / "redwood_grocers/sales_20250629_resend.csv")
     report = ingest_landing(conn, landing, CONFIGS, now=NOW)
-    assert [(o.path, o.status) for o in report.outcomes] == [
-        ("redwood_grocers/sales_20250629_resend.csv", "duplicate")
-    ]
+    assert [(o.path, o.status) for o in report.outcomes] == [("redwood_grocers/sales_20250629_resend.csv", "duplicate")]
     assert report.outcomes[0].reason == "same content as redwood_grocers/sales_20250629.csv"
     assert conn.execute("select count(*) from raw.sales").fetchall() == [(3,)]
     status, *_, record_type, file_format = ledger(conn)["redwood_grocers/sales_20250629_resend.csv"]
@@ -158,9 +148,9 @@ def test_undecodable_file_is_quarantined_and_other_partners_still_load(conn, lan
         f"select distinct partner_id from {FEED_LEDGER_TABLE} where status = 'loaded' order by 1"
     ).fetchall()
     assert loaded_partners == [("hansa_handel",), ("huaxin_retail",), ("redwood_grocers",)]
-    assert conn.execute(
-        "select count(*) from raw.stock_snapshots where partner_id = 'huaxin_retail'"
-    ).fetchall() == [(0,)]
+    assert conn.execute("select count(*) from raw.stock_snapshots where partner_id = 'huaxin_retail'").fetchall() == [
+        (0,)
+    ]
 
 
 def test_unknown_partner_folder_and_unmatched_file_are_quarantined(conn, landing, tmp_path):
@@ -169,9 +159,7 @@ def test_unknown_partner_folder_and_unmatched_file_are_quarantined(conn, landing
     report = ingest_landing(conn, landing, CONFIGS, quarantine_dir=tmp_path / "q", now=NOW)
     reasons = {o.path: o.reason for o in report.with_status("quarantined")}
     assert reasons["acme/stock.csv"] == "no partner config for folder 'acme' (expected acme.yaml)"
-    assert reasons["redwood_grocers/README.txt"].startswith(
-        "file name matches no pattern configured for redwood"
-    )
+    assert reasons["redwood_grocers/README.txt"].startswith("file name matches no pattern configured for redwood")
     assert (tmp_path / "q" / "acme" / "stock.csv").exists()
     assert report.counts["loaded"] == 4
 
@@ -244,8 +232,7 @@ MASTER_FILES = {
     "products.csv": "product_id,gtin,description,category,case_pack,moq,pallet_qty,unit_cost,lifecycle\n"
     "P1001,00084215010016,Sparkling Water,beverages,6,12,240,1.25,active\n"
     "P1002,00084215010023,Orange Juice,beverages,12,,960,2.10,active\n",
-    "partner_items.csv": "partner_id,partner_item_ref,product_id,ref_type\n"
-    "redwood_grocers,084215010016,P1001,upc\n",
+    "partner_items.csv": "partner_id,partner_item_ref,product_id,ref_type\nredwood_grocers,084215010016,P1001,upc\n",
     "replenishment_agreements.csv": "partner_id,product_id,lead_time_days,lead_time_std_days,"
     "review_period_days,service_level,min_cover_days,max_cover_days,moq,case_pack,ship_days\n"
     'redwood_grocers,,3,0.8,2,0.95,6,14,,,"Mon,Wed,Fri"\n',
@@ -265,20 +252,15 @@ def supplier(tmp_path) -> Path:
 
 def test_master_data_loads_with_ddl_types_and_replaces_on_reload(conn, supplier):
     counts = load_master_data(conn, supplier)
-    assert counts == {
-        table: len(MASTER_FILES[name].splitlines()) - 1 for name, table in MASTER_DATA_FILES.items()
-    }
-    assert conn.execute(
-        "select case_pack, moq, unit_cost from raw.products order by product_id"
-    ).fetchall() == [
+    assert counts == {table: len(MASTER_FILES[name].splitlines()) - 1 for name, table in MASTER_DATA_FILES.items()}
+    assert conn.execute("select case_pack, moq, unit_cost from raw.products order by product_id").fetchall() == [
         (6, 12, 1.25),
         (12, None, 2.10),
     ]
     agreement = conn.execute("select product_id, lead_time_days, ship_days from raw.replenishment_agreements")
     assert agreement.fetchall() == [(None, 3.0, "Mon,Wed,Fri")]
     gtin_type = conn.execute(
-        "select data_type from information_schema.columns "
-        "where table_name = 'products' and column_name = 'gtin'"
+        "select data_type from information_schema.columns where table_name = 'products' and column_name = 'gtin'"
     ).fetchall()
     assert gtin_type == [("VARCHAR",)]
     assert conn.execute("select gtin from raw.products order by 1").fetchall()[0] == ("00084215010016",)
@@ -309,19 +291,13 @@ def test_bad_master_value_names_file_line_and_column_and_loads_nothing(conn, sup
     )
     with pytest.raises(MasterDataError) as error:
         load_master_data(conn, supplier)
-    assert (
-        str(error.value) == f"{supplier / 'products.csv'}: line 3: case_pack 'twelve' is not a valid INTEGER"
-    )
+    assert str(error.value) == f"{supplier / 'products.csv'}: line 3: case_pack 'twelve' is not a valid INTEGER"
     assert conn.execute("select count(*) from raw.partners").fetchall() == [(1,)], "earlier version kept"
 
 
 def test_missing_master_column_and_null_key_are_errors(conn, supplier):
-    (supplier / "partner_items.csv").write_text(
-        "partner_id,partner_item_ref\nredwood_grocers,1\n", encoding="utf-8"
-    )
-    with pytest.raises(
-        MasterDataError, match=r"partner_items.csv: line 1: missing column\(s\) product_id, ref_type"
-    ):
+    (supplier / "partner_items.csv").write_text("partner_id,partner_item_ref\nredwood_grocers,1\n", encoding="utf-8")
+    with pytest.raises(MasterDataError, match=r"partner_items.csv: line 1: missing column\(s\) product_id, ref_type"):
         load_master_data(conn, supplier)
     (supplier / "partner_items.csv").write_text(
         "partner_id,partner_item_ref,product_id,ref_type\nredwood_grocers,1,,upc\n", encoding="utf-8"

@@ -14,11 +14,17 @@ def conn():
 
 
 def plan_frame(plan_date: date, ship: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "partner_id": ["p1", "p1"], "location_id": ["L1", "L2"], "product_id": ["A", "A"],
-        "plan_date": [plan_date] * 2, "ship_qty": ship, "reason_code": ["below_reorder_point", "no_action"],
-        "case_pack": [6, 6],
-    })
+    return pd.DataFrame(
+        {
+            "partner_id": ["p1", "p1"],
+            "location_id": ["L1", "L2"],
+            "product_id": ["A", "A"],
+            "plan_date": [plan_date] * 2,
+            "ship_qty": ship,
+            "reason_code": ["below_reorder_point", "no_action"],
+            "case_pack": [6, 6],
+        }
+    )
 
 
 def test_series_id_joins_partner_location_and_product():
@@ -27,17 +33,25 @@ def test_series_id_joins_partner_location_and_product():
 
 
 def test_forecast_rerun_for_a_date_replaces_it_and_the_view_shows_the_newest(conn):
-    forecast = pd.DataFrame({
-        "series_id": ["p|L|A"] * 2, "date": pd.to_datetime(["2025-07-01", "2025-07-02"]),
-        "p50": [1.0, 2.0], "p90": [2.0, 3.0], "model": ["prophet"] * 2, "demand_class": ["smooth"] * 2,
-        "adi": [1.0] * 2, "cv2": [0.1] * 2,
-    })
+    forecast = pd.DataFrame(
+        {
+            "series_id": ["p|L|A"] * 2,
+            "date": pd.to_datetime(["2025-07-01", "2025-07-02"]),
+            "p50": [1.0, 2.0],
+            "p90": [2.0, 3.0],
+            "model": ["prophet"] * 2,
+            "demand_class": ["smooth"] * 2,
+            "adi": [1.0] * 2,
+            "cv2": [0.1] * 2,
+        }
+    )
     save_forecast(conn, forecast, as_of_date=date(2025, 6, 30), run_id="r1")
     save_forecast(conn, forecast, as_of_date=date(2025, 6, 30), run_id="r2")
     save_forecast(conn, forecast, as_of_date=date(2025, 6, 29), run_id="r3")
     assert conn.execute("select count(*) from forecasts.forecast_history").fetchone()[0] == 4
-    view = conn.execute("select as_of_date, partner_id, location_id, product_id, run_id "
-                        "from forecasts.demand_forecast").fetchall()
+    view = conn.execute(
+        "select as_of_date, partner_id, location_id, product_id, run_id from forecasts.demand_forecast"
+    ).fetchall()
     assert {row[0] for row in view} == {date(2025, 6, 30)}
     assert {row[1:] for row in view} == {("p", "L", "A", "r2")}
 
@@ -51,8 +65,9 @@ def test_reproduced_plan_adds_no_history_and_changed_plan_adds_a_version(conn):
     assert (again.version, again.appended) == (1, False)
     assert (changed.version, changed.appended) == (2, True)
     assert conn.execute("select count(*) from replenishment.plan_history").fetchone()[0] == 4
-    current = conn.execute("select ship_qty, run_id from replenishment.replenishment_plan "
-                           "order by location_id").fetchall()
+    current = conn.execute(
+        "select ship_qty, run_id from replenishment.replenishment_plan order by location_id"
+    ).fetchall()
     assert current == [(18.0, "r3"), (0.0, "r3")]
 
 
