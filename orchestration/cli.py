@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -74,11 +75,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.summary import print_summary
 
     as_of = args.as_of or _yesterday_in(settings.schedule_timezone())
+    log_path = settings.data_dir() / "logs" / f"nightly-{as_of.isoformat()}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"nightly run for {as_of} on {settings.warehouse_path()}", file=sys.stderr)
     job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
-    result = job.execute_in_process(
-        partition_key=as_of.isoformat(), instance=DagsterInstance.get(), raise_on_error=False
-    )
+    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}}}
+    # dbt's own console output is long; it goes to the run's log file unless asked for.
+    with log_path.open("w") as log, contextlib.redirect_stdout(sys.stdout if args.verbose else log):
+        result = job.execute_in_process(
+            partition_key=as_of.isoformat(),
+            instance=DagsterInstance.get(),
+            run_config=run_config,
+            raise_on_error=False,
+        )
+    if not args.verbose:
+        print(f"dbt output: {log_path}", file=sys.stderr)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
     print_summary(settings.warehouse_path(), as_of)
     if not result.success:
@@ -163,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         "forecast, replenishment plan) for one date. Exits non-zero if any step fails.",
     )
     run.add_argument("--as-of", type=_parse_date, help="business date YYYY-MM-DD (default: yesterday)")
+    run.add_argument("--verbose", action="store_true", help="show every Dagster event and dbt's full output")
     _add_path_options(run)
     run.set_defaults(handler=cmd_run)
 
