@@ -186,7 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     _add_path_options(ui)
     ui.set_defaults(handler=cmd_ui)
+    for module in _command_modules():
+        module.register(commands)
     return parser
+
+
+def _command_modules() -> list:
+    """Further command families, each registering its own sub-commands (see orchestration/commands/)."""
+    import importlib
+    import pkgutil
+
+    from orchestration import commands as package
+
+    return [
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
