@@ -37,7 +37,7 @@ def test_schedule_fires_at_two_in_the_configured_zone_for_the_previous_day(monke
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "Asia/Shanghai"
     tick = datetime(2025, 7, 1, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick)).run_requests[0]
+    request = schedule(dg.build_schedule_context(scheduled_execution_time=tick))
     assert request.partition_key == "2025-06-30"
     assert schedule.job_name == NIGHTLY_JOB_NAME
 
