@@ -98,6 +98,14 @@ def _plan_fingerprint(plan: pd.DataFrame) -> str:
     return hashlib.sha256(decision.to_csv(index=False).encode()).hexdigest()
 
 
+def _add_new_columns(conn: duckdb.DuckDBPyConnection, table: str, frame_view: str) -> None:
+    """History tables are extended, never rebuilt: a column the plan gained is added; old versions read NULL."""
+    existing = {row[0] for row in conn.execute(f"select column_name from (describe {table})").fetchall()}
+    for name, column_type, *_ in conn.execute(f"describe {frame_view}").fetchall():
+        if name not in existing:
+            conn.execute(f'alter table {table} add column "{name}" {column_type}')
+
+
 def save_plan(conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, *, plan_date: date, run_id: str) -> SavedPlan:
     """Append the plan to history when it differs from the stored version, and refresh the current plan table."""
     conn.execute("create schema if not exists replenishment")
@@ -125,6 +133,8 @@ def save_plan(conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, *, plan_date:
         conn.register("plan_frame", rows)
         if not exists:
             conn.execute("create table replenishment.plan_history as select * from plan_frame limit 0")
+        else:
+            _add_new_columns(conn, "replenishment.plan_history", "plan_frame")
         if appended:
             conn.execute("insert into replenishment.plan_history by name select * from plan_frame")
         newest = conn.execute("select max(plan_date) from replenishment.plan_history").fetchone()[0]

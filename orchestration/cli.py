@@ -92,6 +92,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"dbt output: {log_path}", file=sys.stderr)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
     print_summary(settings.warehouse_path(), as_of)
+    report = settings.data_dir() / "reports" / as_of.isoformat() / "index.html"
+    if report.exists():
+        print(f"\nReport: {report}")
     if not result.success:
         print(
             f"nightly run for {as_of} FAILED in: {', '.join(failed) or 'see the Dagster run log'}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
+from assets.exports import nightly_report
 from assets.ingest import partner_feeds, supplier_master_data
 from assets.warehouse import build_warehouse_assets
 from expectations.assets import SUITE_CHECKS, build_partner_gate, build_quality_checks
@@ -43,6 +44,7 @@ def defs() -> dg.Definitions:
             warehouse_models,
             build_partner_gate(mart_keys),
             *build_forecast_assets(mart_keys),
+            nightly_report,
         ],
         asset_checks=build_quality_checks(mart_keys),
         jobs=[nightly_job],

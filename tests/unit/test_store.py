@@ -77,3 +77,14 @@ def test_backfilling_an_older_date_keeps_the_newest_plan_current(conn):
     dates = conn.execute("select distinct plan_date from replenishment.replenishment_plan").fetchall()
     assert dates == [(date(2025, 6, 30),)]
     assert conn.execute("select count(distinct plan_date) from replenishment.plan_history").fetchone()[0] == 2
+
+
+def test_plan_history_gains_columns_the_plan_adds_and_keeps_old_versions(conn):
+    day = date(2025, 6, 30)
+    save_plan(conn, plan_frame(day, [12, 0]), plan_date=day, run_id="r1")
+    extended = plan_frame(day, [18, 0]).assign(ship_date=[date(2025, 7, 1)] * 2)
+    save_plan(conn, extended, plan_date=day, run_id="r2")
+    rows = conn.execute(
+        "select version, ship_date from replenishment.plan_history order by version, location_id"
+    ).fetchall()
+    assert rows == [(1, None), (1, None), (2, date(2025, 7, 1)), (2, date(2025, 7, 1))]

@@ -1,0 +1,114 @@
+"""What leaves the warehouse after a night: the static run report for planners and stakeholders."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from assets.reporting import ReportInputs, render_report
+from expectations.assets import PARTNER_GATE_KEY
+from forecasts.assets import FORECAST_KEY, PLAN_KEY
+from orchestration import settings
+from orchestration.partitions import NIGHTLY_PARTITIONS
+from orchestration.resources import Warehouse
+
+REPORT_KEY = dg.AssetKey(["reports", "nightly_report"])
+
+
+def report_dir(plan_date: date) -> Path:
+    return settings.data_dir() / "reports" / plan_date.isoformat()
+
+
+def _frame_if_exists(conn: duckdb.DuckDBPyConnection, table: str, sql: str, params: list) -> pd.DataFrame:
+    schema, name = table.split(".")
+    exists = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()[0]
+    return conn.execute(sql, params).df() if exists else pd.DataFrame()
+
+
+def read_report_inputs(conn: duckdb.DuckDBPyConnection, plan_date: date, run_id: str) -> ReportInputs:
+    """Everything the report shows for one business date, from the tables analysts query too."""
+    return ReportInputs(
+        plan_date=plan_date,
+        run_id=run_id,
+        plan=_frame_if_exists(
+            conn,
+            "replenishment.replenishment_plan",
+            "select partner_id, location_id, product_id, on_hand, inventory_position, safety_stock, reorder_point, "
+            "order_up_to, ship_qty, case_pack, moq, days_of_cover, reason_code "
+            "from replenishment.replenishment_plan where plan_date = ? order by partner_id, location_id, product_id",
+            [plan_date],
+        ),
+        gate=_frame_if_exists(
+            conn,
+            "quality.partner_data_gate",
+            "select partner_id, status, reasons from quality.partner_data_gate where as_of_date = ? order by 1",
+            [plan_date],
+        ),
+        check_failures=_frame_if_exists(
+            conn,
+            "quality.check_results",
+            """select check_name, partner_id, expectation, "column", severity, unexpected_count, examples
+               from quality.check_results where as_of_date = ? and not passed order by severity, partner_id""",
+            [plan_date],
+        ),
+        forecast=_frame_if_exists(
+            conn,
+            "forecasts.forecast_history",
+            "select partner_id, location_id, product_id, forecast_date, p50, p90 from forecasts.forecast_history "
+            "where as_of_date = ?",
+            [plan_date],
+        ),
+        sales_history=_frame_if_exists(
+            conn,
+            "marts.fct_sales_daily",
+            "select partner_id, location_id, product_id, sales_date, units_sold from marts.fct_sales_daily "
+            "where sales_date between ? - interval 120 day and ? order by sales_date",
+            [plan_date, plan_date],
+        ),
+        exceptions=_frame_if_exists(
+            conn,
+            "replenishment.exceptions",
+            "select * exclude (plan_date) from replenishment.exceptions where plan_date = ? order by 1, 2, 3",
+            [plan_date],
+        ),
+        scorecard=_frame_if_exists(
+            conn,
+            "marts.partner_scorecard",
+            "select * from marts.partner_scorecard order by 1, 2 desc",
+            [],
+        ),
+        feed_ledger=_frame_if_exists(
+            conn,
+            "raw.feed_files",
+            "select partner_id, path, status, reason from raw.feed_files where status <> 'loaded' "
+            "order by received_at desc",
+            [],
+        ),
+    )
+
+
+@dg.asset(
+    key=REPORT_KEY,
+    deps=[PLAN_KEY, FORECAST_KEY, PARTNER_GATE_KEY],
+    group_name="replenishment",
+    owners=["team:supply-planning"],
+    kinds={"html"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def nightly_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Static HTML report of the night: plan per partner, data gate, exceptions, quality results, plots."""
+    plan_date = date.fromisoformat(context.partition_key)
+    with warehouse.connect(read_only=True) as conn:
+        inputs = read_report_inputs(conn, plan_date, context.run_id)
+    page = render_report(inputs, report_dir(plan_date))
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(page)),
+            "plan_rows": len(inputs.plan),
+            "failed_checks": len(inputs.check_failures),
+        }
+    )
