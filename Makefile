@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run test lint format ui demo clean
+.PHONY: setup browser run test lint format ui demo clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -22,6 +22,13 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 
 setup: $(VENV)/.synced
 
+# Browser tests drive Debian's chromium through its own chromedriver; nothing is downloaded by a test tool.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+
 demo: setup
 	$(BIN)/cmi demo
 
@@ -29,7 +36,7 @@ run: setup
 	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then $(BIN)/cmi demo; fi
 	$(BIN)/cmi run
 
-test: setup
+test: setup browser
 	$(BIN)/pytest
 
 lint: setup

@@ -129,3 +129,17 @@ def test_partner_failing_a_blocking_rule_gets_no_plan_while_others_do(first_run)
     assert set(plan["partner_id"]) == set(plan_before["partner_id"]) - {held_partner}
     forecast = query("select distinct partner_id from forecasts.demand_forecast")
     assert held_partner not in set(forecast["partner_id"])
+
+
+def test_report_opens_in_a_browser_with_its_plots(first_run, browser):
+    page = settings.data_dir() / "reports" / AS_OF.isoformat() / "index.html"
+    assert page.exists()
+    browser.get(page.as_uri())
+    assert f"CMI nightly report — {AS_OF}" in browser.title
+    for plot in ("plot-units-to-ship", "plot-forecast"):
+        image = browser.find_element("id", plot)
+        width = browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)
+        assert width and width > 100, f"{plot} did not render"
+    body = browser.find_element("tag name", "body").text
+    for partner in ("hansa_handel", "huaxin_retail", "redwood_grocers"):
+        assert partner in body

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestration import settings
+
 pytestmark = pytest.mark.integration
 
 ASSET_NODES_QUERY = "{ assetNodes { assetKey { path } groupName } }"
@@ -89,3 +91,50 @@ def test_ui_serves_every_group_of_the_lineage(running_ui):
         "forecasts/demand_forecast",
         "replenishment/replenishment_plan",
     } <= keys
+
+
+# Per group, assets a stakeholder must find on that group's lineage page.
+GROUP_ASSETS = {
+    "feeds": ["stock_snapshots", "sales", "feed_files", "partner_items"],
+    "warehouse": ["fct_sales_daily", "fct_inventory_daily", "dim_partner"],
+    "quality": ["partner_data_gate"],
+    "forecasts": ["demand_forecast"],
+    "replenishment": ["replenishment_plan", "nightly_report"],
+}
+
+
+def _dismiss_welcome_dialog(driver) -> None:
+    from selenium.webdriver.common.by import By
+
+    for button in driver.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+        button.click()
+
+
+def _wait_for_text(driver, texts: list[str], timeout_s: float = 60) -> str:
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = driver.find_element(By.TAG_NAME, "body").text
+        if all(text in body for text in texts) or time.monotonic() > deadline:
+            return body
+        time.sleep(1)
+
+
+def test_browser_shows_every_group_and_its_assets(running_ui, browser):
+    port, _ = running_ui
+    browser.get(f"http://127.0.0.1:{port}/asset-groups")
+    body = _wait_for_text(browser, list(GROUP_ASSETS))
+    _dismiss_welcome_dialog(browser)
+    assert "Global asset lineage" in body
+    for group in GROUP_ASSETS:
+        assert group in body
+    if os.environ.get("CMI_UPDATE_SCREENSHOTS"):
+        time.sleep(2)
+        browser.save_screenshot(str(settings.PROJECT_ROOT / "data" / "screenshots" / "lineage.png"))
+    # The lineage canvas only draws nodes inside the viewport; the group's list view names every asset.
+    for group, assets in GROUP_ASSETS.items():
+        browser.get(f"http://127.0.0.1:{port}/locations/cmi/asset-groups/{group}/list")
+        body = _wait_for_text(browser, assets)
+        missing = [asset for asset in assets if asset not in body]
+        assert not missing, f"group {group} page does not show {missing}"
