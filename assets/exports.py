@@ -1,5 +1,7 @@
 """What leaves the warehouse after a night: the static run report for planners and stakeholders."""
 
+import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from orchestration.partitions import NIGHTLY_PARTITIONS
 from orchestration.resources import Warehouse
 
 REPORT_KEY = dg.AssetKey(["reports", "nightly_report"])
+SNAPSHOT_KEY = dg.AssetKey(["reports", "warehouse_snapshot"])
 
 
 def report_dir(plan_date: date) -> Path:
@@ -112,3 +115,35 @@ def nightly_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
             "failed_checks": len(inputs.check_failures),
         }
     )
+
+
+def snapshot_path() -> Path:
+    return settings.data_dir() / "snapshots" / "warehouse.duckdb"
+
+
+def publish_snapshot(source: Path, target: Path) -> Path:
+    """Copy a checkpointed warehouse next to `target` and rename it into place, so a reader never sees half a file.
+
+    Analysts open the snapshot read-only while the next night writes the live file: no lock is ever shared.
+    """
+    with duckdb.connect(str(source)) as conn:
+        conn.execute("checkpoint")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, staging)
+    os.replace(staging, target)
+    return target
+
+
+@dg.asset(
+    key=SNAPSHOT_KEY,
+    deps=[REPORT_KEY],
+    group_name="replenishment",
+    owners=["team:data-engineering"],
+    kinds={"duckdb"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def warehouse_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Read-only copy of the warehouse published after the night, for analysts to query while runs write."""
+    target = publish_snapshot(warehouse.resolved_path(), snapshot_path())
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)), "bytes": target.stat().st_size})

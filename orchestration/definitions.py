@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
-from assets.exports import nightly_report
+from assets.exports import nightly_report, warehouse_snapshot
 from assets.ingest import partner_feeds, supplier_master_data
 from assets.warehouse import build_warehouse_assets
 from expectations.assets import SUITE_CHECKS, build_partner_gate, build_quality_checks
@@ -45,6 +45,7 @@ def defs() -> dg.Definitions:
             build_partner_gate(mart_keys),
             *build_forecast_assets(mart_keys),
             nightly_report,
+            warehouse_snapshot,
         ],
         asset_checks=build_quality_checks(mart_keys),
         jobs=[nightly_job],

@@ -5,6 +5,7 @@ Paths are resolved when a run opens them, so one code location serves any ``CMI_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,16 +24,34 @@ class Warehouse(dg.ConfigurableResource):
     def resolved_path(self) -> Path:
         return Path(self.path) if self.path else settings.warehouse_path()
 
+    # Another process (a dbt run, an analyst with a write connection) may hold DuckDB's file lock for a while.
+    lock_retries: int = 6
+    lock_backoff_seconds: float = 1.0
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the warehouse for one step; the connection is closed before dbt (another process) writes."""
         path = self.resolved_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(path), read_only=read_only)
+        conn = connect_with_backoff(path, read_only, self.lock_retries, self.lock_backoff_seconds)
         try:
             yield conn
         finally:
             conn.close()
+
+
+def connect_with_backoff(
+    path: Path, read_only: bool, retries: int, backoff_seconds: float, sleep=time.sleep
+) -> duckdb.DuckDBPyConnection:
+    """Retry a lock conflict with exponential back-off (1, 2, 4 … s); any other error is raised at once."""
+    for attempt in range(retries + 1):
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or attempt == retries:
+                raise
+            sleep(backoff_seconds * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 class FeedFolders(dg.ConfigurableResource):
