@@ -11,7 +11,7 @@ import pandas as pd
 
 from assets.reporting import ReportInputs, render_report
 from expectations.assets import PARTNER_GATE_KEY
-from forecasts.assets import FORECAST_KEY, PLAN_KEY
+from forecasts.assets import EXCEPTIONS_KEY, FORECAST_KEY, PLAN_KEY
 from orchestration import settings
 from orchestration.partitions import NIGHTLY_PARTITIONS
 from orchestration.resources import Warehouse
@@ -96,7 +96,7 @@ def read_report_inputs(conn: duckdb.DuckDBPyConnection, plan_date: date, run_id:
 
 @dg.asset(
     key=REPORT_KEY,
-    deps=[PLAN_KEY, FORECAST_KEY, PARTNER_GATE_KEY],
+    deps=[PLAN_KEY, FORECAST_KEY, PARTNER_GATE_KEY, EXCEPTIONS_KEY],
     group_name="replenishment",
     owners=["team:supply-planning"],
     kinds={"html"},

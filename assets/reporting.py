@@ -10,11 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import pandas as pd
+from matplotlib.figure import Figure
 
 STATUS_COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "held": "#c62828"}
 
@@ -61,13 +58,13 @@ def plan_summary(plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ship_plot(summary: pd.DataFrame, path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6, 2.8))
+    figure = Figure(figsize=(6, 2.8))
+    axis = figure.subplots()
     axis.bar(summary["partner_id"], summary["units_to_ship"], color="#1f77b4")
     axis.set_ylabel("units to ship")
     axis.set_title("Units to ship per partner")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
-    plt.close(figure)
 
 
 def _forecast_plot(history: pd.DataFrame, forecast: pd.DataFrame, path: Path) -> str:
@@ -83,7 +80,8 @@ def _forecast_plot(history: pd.DataFrame, forecast: pd.DataFrame, path: Path) ->
         & (forecast["location_id"] == location)
         & (forecast["product_id"] == product)
     ]
-    figure, axis = plt.subplots(figsize=(8, 3))
+    figure = Figure(figsize=(8, 3))
+    axis = figure.subplots()
     axis.plot(past["sales_date"], past["units_sold"], color="#444", linewidth=1, label="units sold")
     axis.plot(future["forecast_date"], future["p50"], color="#1f77b4", label="forecast p50")
     axis.fill_between(
@@ -94,7 +92,6 @@ def _forecast_plot(history: pd.DataFrame, forecast: pd.DataFrame, path: Path) ->
     figure.autofmt_xdate()
     figure.tight_layout()
     figure.savefig(path, dpi=90)
-    plt.close(figure)
     return label
 
 

@@ -4,27 +4,34 @@ import os
 from datetime import date, timedelta
 
 import dagster as dg
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from assets.metadata import markdown_preview, png_markdown  # noqa: E402
-from expectations.assets import PARTNER_GATE_KEY, plannable_partners  # noqa: E402
-from forecasts.engine import forecast_many  # noqa: E402
-from forecasts.replenishment import plan_replenishment  # noqa: E402
-from forecasts.store import (  # noqa: E402
+from assets.metadata import markdown_preview, png_markdown
+from expectations.assets import PARTNER_GATE_KEY, plannable_partners
+from forecasts.engine import forecast_many
+from forecasts.exceptions import find_exceptions
+from forecasts.exports import write_partner_exports
+from forecasts.replenishment import plan_replenishment
+from forecasts.store import (
     SERIES_SEPARATOR,
+    plan_version,
+    save_exceptions,
     save_forecast,
     save_plan,
     series_id_for,
 )
-from orchestration.partitions import NIGHTLY_PARTITIONS  # noqa: E402
-from orchestration.resources import Warehouse  # noqa: E402
+from orchestration import settings
+from orchestration.partitions import NIGHTLY_PARTITIONS
+from orchestration.resources import Warehouse
 
 FORECAST_KEY = dg.AssetKey(["forecasts", "demand_forecast"])
 PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
+EXCEPTIONS_KEY = dg.AssetKey(["replenishment", "exceptions"])
+EXPORTS_KEY = dg.AssetKey(["replenishment", "partner_exports"])
+
+# Forecast bias is judged on the last four weeks of one-day-ahead forecasts against in-stock sales.
+BIAS_WINDOW_DAYS = 28
 
 # Long enough to cover the longest lead time plus review period, and to project stock-outs a few weeks out.
 HORIZON_DAYS = 28
@@ -36,16 +43,15 @@ Z_P90 = 1.2815515655446004
 def _forecast_plot(history: pd.DataFrame, forecast: pd.DataFrame, series_id: str) -> str:
     past = history[history["series_id"] == series_id].tail(120)
     future = forecast[forecast["series_id"] == series_id]
-    figure, axis = plt.subplots(figsize=(8, 3))
+    figure = Figure(figsize=(8, 3))
+    axis = figure.subplots()
     axis.plot(past["date"], past["qty"], color="#444", linewidth=1, label="units sold")
     axis.plot(future["date"], future["p50"], color="#1f77b4", label="forecast p50")
     axis.fill_between(future["date"], future["p50"], future["p90"], color="#1f77b4", alpha=0.25, label="p50-p90")
     axis.set_title(series_id.replace(SERIES_SEPARATOR, " / "))
     axis.legend(loc="upper left", fontsize=8)
     figure.autofmt_xdate()
-    rendered = png_markdown(figure)
-    plt.close(figure)
-    return rendered
+    return png_markdown(figure)
 
 
 def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDefinition]:
@@ -155,7 +161,73 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
             }
         )
 
-    return [demand_forecast, replenishment_plan]
+    @dg.asset(
+        key=EXCEPTIONS_KEY,
+        deps=[PLAN_KEY, FORECAST_KEY, mart_keys["marts.fct_sales_daily"]],
+        group_name="replenishment",
+        owners=["team:supply-planning"],
+        kinds={"duckdb", "python"},
+        partitions_def=NIGHTLY_PARTITIONS,
+    )
+    def exceptions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        """What a planner must look at today: stock-outs inside lead time, excess, stale feeds, bias, big changes."""
+        as_of = date.fromisoformat(context.partition_key)
+        with warehouse.connect() as conn:
+            plan = plan_version(conn, as_of)
+            previous = plan_version(conn, as_of, before=True)
+            bias = conn.execute(FORECAST_BIAS_SQL, {"as_of": as_of, "window": BIAS_WINDOW_DAYS}).df()
+            found = find_exceptions(plan, previous if not previous.empty else None, bias if not bias.empty else None)
+            rows = save_exceptions(conn, found, plan_date=as_of)
+        counts = found.groupby(["exception_type", "severity"]).size().reset_index(name="rows") if rows else found
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "by_type": dg.MetadataValue.md(markdown_preview(counts, rows=20)),
+                "preview": dg.MetadataValue.md(markdown_preview(found)),
+            }
+        )
+
+    @dg.asset(
+        key=EXPORTS_KEY,
+        deps=[PLAN_KEY],
+        group_name="replenishment",
+        owners=["team:supply-planning"],
+        kinds={"csv", "json"},
+        partitions_def=NIGHTLY_PARTITIONS,
+    )
+    def partner_exports(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows."""
+        as_of = date.fromisoformat(context.partition_key)
+        with warehouse.connect(read_only=True) as conn:
+            plan = plan_version(conn, as_of)
+        paths = write_partner_exports(plan, settings.data_dir() / "exports", as_of)
+        return dg.MaterializeResult(
+            metadata={
+                "files": dg.MetadataValue.md("\n".join(f"- `{path}`" for path in paths) or "_no plan rows_"),
+                "partners": plan["partner_id"].nunique() if not plan.empty else 0,
+            }
+        )
+
+    return [demand_forecast, replenishment_plan, exceptions, partner_exports]
+
+
+# Per series: Σ(forecast − sales) / Σ sales of one-day-ahead p50 over the window, on in-stock days only.
+FORECAST_BIAS_SQL = """
+select
+    forecast.partner_id, forecast.location_id, forecast.product_id,
+    (sum(forecast.p50) - sum(sales.units_sold)) / nullif(sum(sales.units_sold), 0) as bias
+from forecasts.forecast_history as forecast
+join marts.fct_sales_daily as sales
+    on sales.partner_id = forecast.partner_id
+    and sales.location_id = forecast.location_id
+    and sales.product_id = forecast.product_id
+    and sales.sales_date = forecast.forecast_date
+where forecast.forecast_date = forecast.as_of_date + 1
+    and forecast.as_of_date between $as_of - $window and $as_of - 1
+    and not sales.is_stockout
+group by all
+having sum(sales.units_sold) > 0
+"""
 
 
 # One row per plannable partner location x product: stock position, in-transit, the forecast over the policy's
@@ -202,7 +274,7 @@ final as (
         demand.demand_daily_mean,
         demand.demand_daily_std,
         policy.lead_time_days, policy.lead_time_std_days, policy.review_period_days, policy.service_level,
-        policy.min_cover_days, policy.max_cover_days, policy.case_pack, policy.moq
+        policy.min_cover_days, policy.max_cover_days, policy.case_pack, policy.moq, policy.ship_days
     from policy
     join stock using (partner_id, location_id, product_id)
     join demand using (partner_id, location_id, product_id)

@@ -1,21 +1,38 @@
-"""Replenishment policy: what to ship to each partner location × product on a plan date, and why.
+"""Replenishment policy: what to ship to each partner location × product on a plan date, when, and why.
 
-A periodic-review order-up-to policy with a reorder point, vectorised over one row per location × product:
+A periodic-review order-up-to policy, vectorised over one row per location × product. The plan date is the
+business date whose end-of-day stock the inputs describe; the plan runs that night, so the earliest shipment
+leaves the next morning, on the first of the agreed ship days (``ship_days``, e.g. ``'Mon,Thu'``; every day
+when not given) — ``k`` days after the plan date. Goods received on a day can be sold that day. So:
+
+- ``w = k − 1`` days of sales happen before the truck leaves, and ``w + L`` before it is received (lead time
+  ``L`` counts from the ship date);
+- we only get another chance to ship ``R`` days later, ``R = max(review_period_days, days from the ship date
+  to the following ship day)``, so the stock must last until *that* shipment arrives: the risk period is
+  ``w + L + R`` days. (Protecting only ``L``, as a continuous-review reorder point does, under-protects every
+  lane that does not ship daily; replayed with ``cmi simulate`` it missed its service targets by far.)
+
+Per row:
 
 - inventory position ``IP = on_hand + on_order + in_transit − committed``;
-- safety stock ``SS = z(service_level) · sqrt(L·σ_d² + d̄²·σ_L²)``, covering demand and lead-time variability;
-- reorder point ``ROP = d̄·L + SS`` and order-up-to level ``S = d̄·(L + R) + SS``, the latter clipped to the
-  agreed ``[d̄·min_cover_days, d̄·max_cover_days]``;
+- safety stock ``SS = z(service_level) · sqrt((w + L + R)·σ_d² + d̄²·σ_L²)``;
+- reorder point ``ROP = d̄·(w + L + R) + SS``, raised to the agreed minimum cover ``d̄·(w + min_cover_days)``
+  (cover counted on the ship date);
+- order-up-to level ``S = clip(d̄·(L + R) + SS, d̄·min_cover_days, d̄·max_cover_days) + d̄·w`` — equal to the
+  reorder point unless a cover bound applies, i.e. an order-up-to (base-stock) policy reviewed on ship days;
 - ship ``S − IP`` when ``IP ≤ ROP``, rounded up to whole case packs and at least the MOQ; nothing otherwise.
 
-When the supplier's own stock cannot cover every line, ``allocate_fairly`` cuts the plan back case by case.
+The plan is made every night, so the plan that is executed is the one made the night before the ship day
+(``k = 1``); rows with a later ``ship_date`` are previews. Rows are held (nothing ships) when the partner's data
+failed its blocking checks or its stock feed is stale. When the supplier's own stock cannot cover every line,
+``allocate_fairly`` cuts the plan back case by case.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Hashable, Mapping
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -23,10 +40,29 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 BELOW_REORDER_POINT = "below_reorder_point"
+BELOW_MIN_COVER = "below_min_cover"
 NO_ACTION = "no_action"
 NO_DEMAND = "no_demand"
 ALLOCATION_SHORTFALL = "allocation_shortfall"
-REASON_CODES = (BELOW_REORDER_POINT, NO_ACTION, NO_DEMAND, ALLOCATION_SHORTFALL)
+HELD_DATA_FAILED_CHECKS = "held_data_failed_checks"
+HELD_STALE_FEED = "held_stale_feed"
+REASON_CODES = (
+    BELOW_REORDER_POINT,
+    BELOW_MIN_COVER,
+    NO_ACTION,
+    NO_DEMAND,
+    ALLOCATION_SHORTFALL,
+    HELD_DATA_FAILED_CHECKS,
+    HELD_STALE_FEED,
+)
+# The partner data gate's status (quality.partner_data_gate.status) that blocks a partner's plan.
+HELD_GATE_STATUS = "held"
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# The plan date's stock is end-of-day; the plan runs that night, so nothing can leave before the next day.
+EARLIEST_SHIP_OFFSET_DAYS = 1
+# Matches the dbt freshness warning on fct_inventory_daily: a count older than three days is a stopped feed.
+DEFAULT_STALE_AFTER_DAYS = 3.0
 
 KEY_COLUMNS = ["partner_id", "location_id", "product_id"]
 INPUT_COLUMNS = [
@@ -46,6 +82,8 @@ INPUT_COLUMNS = [
     "case_pack",
     "moq",
 ]
+# Columns a caller may leave out altogether (see plan_replenishment for what a missing one means).
+OPTIONAL_INPUT_COLUMNS = ["ship_days", "observation_age_days", "data_gate_status"]
 # Without these a row cannot be planned; the other inputs have a neutral default when missing.
 VALUE_REQUIRED_COLUMNS = [
     "on_hand",
@@ -66,17 +104,26 @@ PLAN_COLUMNS = [
     "lead_time_days",
     "lead_time_std_days",
     "review_period_days",
+    "min_cover_days",
+    "max_cover_days",
+    "ship_date",
+    "days_to_ship",
+    "expected_receipt_date",
+    "risk_period_days",
     "lead_time_demand",
     "safety_stock",
     "reorder_point",
     "order_up_to",
     "ship_qty",
+    "allocated_qty",
+    "allocation_shortfall",
     "case_pack",
     "moq",
     "days_of_cover",
     "days_of_cover_after",
     "projected_stockout_date",
     "stockout_within_lead_time",
+    "observation_age_days",
     "reason_code",
 ]
 
@@ -106,6 +153,29 @@ def round_ship_qty(raw_qty: ArrayLike, case_pack: ArrayLike, moq: ArrayLike) -> 
     return np.where(cases > 0, np.maximum(cases, moq_cases) * pack, 0.0)
 
 
+def parse_ship_days(ship_days: str | None) -> frozenset[int]:
+    """Weekday numbers (Monday = 0) of a ship-day list such as ``'Mon,Wed,Fri'``; every day when empty.
+
+    Names are the three-letter English abbreviations in any case; anything else is an error rather than a
+    guess, since a wrong ship day moves every shipment of the lane.
+    """
+    if ship_days is None or pd.isna(ship_days) or not str(ship_days).strip():
+        return frozenset(range(7))
+    numbers = {name.lower(): number for number, name in enumerate(WEEKDAY_NAMES)}
+    names = [part.strip().lower() for part in str(ship_days).split(",")]
+    unknown = [name for name in names if name not in numbers]
+    if unknown:
+        raise ValueError(f"unknown ship days {unknown} in {ship_days!r}; expected e.g. 'Mon,Wed,Fri'")
+    return frozenset(numbers[name] for name in names)
+
+
+def days_to_next_ship_day(plan_date: date, ship_days: str | None, earliest: int = EARLIEST_SHIP_OFFSET_DAYS) -> int:
+    """Days from ``plan_date`` to the first agreed ship day at least ``earliest`` days later."""
+    weekdays = parse_ship_days(ship_days)
+    start = plan_date.weekday()
+    return next(offset for offset in range(earliest, earliest + 7) if (start + offset) % 7 in weekdays)
+
+
 def _validated_inputs(inputs: pd.DataFrame) -> dict[str, np.ndarray]:
     missing = [column for column in INPUT_COLUMNS if column not in inputs.columns]
     if missing:
@@ -118,6 +188,11 @@ def _validated_inputs(inputs: pd.DataFrame) -> dict[str, np.ndarray]:
     for column in ("on_order", "in_transit", "committed", "lead_time_std_days", "moq"):
         values[column] = np.nan_to_num(values[column], nan=0.0)
     values["case_pack"] = np.nan_to_num(values["case_pack"], nan=1.0)
+    if "observation_age_days" in inputs.columns:
+        age = pd.to_numeric(inputs["observation_age_days"]).to_numpy(dtype=float)
+        values["observation_age_days"] = np.nan_to_num(age, nan=0.0)
+    else:
+        values["observation_age_days"] = np.zeros(len(inputs))
 
     problems = []
     for column in ("demand_daily_mean", "demand_daily_std", "lead_time_days", "lead_time_std_days"):
@@ -138,47 +213,116 @@ def _validated_inputs(inputs: pd.DataFrame) -> dict[str, np.ndarray]:
     return values
 
 
-def plan_replenishment(inputs: pd.DataFrame, plan_date: date) -> pd.DataFrame:
+def _ship_calendar(inputs: pd.DataFrame, plan_date: date) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: days from the plan date to the next ship day, and from that ship day to the one after it."""
+    if "ship_days" in inputs.columns:
+        lanes = inputs["ship_days"].astype(object).where(inputs["ship_days"].notna(), None).tolist()
+    else:
+        lanes = [None] * len(inputs)
+    calendar = {}
+    for lane in set(lanes):
+        days_to_ship = days_to_next_ship_day(plan_date, lane)
+        ship_date = plan_date + timedelta(days=days_to_ship)
+        calendar[lane] = (days_to_ship, days_to_next_ship_day(ship_date, lane, earliest=1))
+    to_ship = np.array([calendar[lane][0] for lane in lanes], dtype="int64")
+    gap = np.array([calendar[lane][1] for lane in lanes], dtype="int64")
+    return to_ship, gap
+
+
+def _held_by_gate(inputs: pd.DataFrame) -> np.ndarray:
+    if "data_gate_status" not in inputs.columns:
+        return np.zeros(len(inputs), dtype=bool)
+    return (inputs["data_gate_status"].astype(object).to_numpy() == HELD_GATE_STATUS).astype(bool)
+
+
+def _dates_after(plan_date: date, offsets: np.ndarray, index: pd.Index) -> pd.Series:
+    """``plan_date + offsets`` days as a datetime column; NaN offsets and those beyond the limit give NaT."""
+    offsets = np.asarray(offsets, dtype=float)
+    known = ~np.isnan(offsets) & (offsets <= STOCKOUT_PROJECTION_LIMIT_DAYS)
+    days = np.where(known, offsets, 0).astype("int64").astype("timedelta64[D]")
+    dates = np.datetime64(plan_date, "D") + days
+    return pd.Series(np.where(known, dates, np.datetime64("NaT")), index=index).astype("datetime64[us]")
+
+
+def plan_replenishment(
+    inputs: pd.DataFrame,
+    plan_date: date,
+    *,
+    supplier_stock: Mapping[Hashable, float] | None = None,
+    stale_after_days: float = DEFAULT_STALE_AFTER_DAYS,
+) -> pd.DataFrame:
     """Plan one row per partner location × product (columns ``INPUT_COLUMNS``) as of ``plan_date``.
 
     Missing values default to nothing outstanding (``on_order``, ``in_transit``, ``committed``), no lead-time
     spread, no MOQ, single-unit case packs, and no cover bound (``min_cover_days``, ``max_cover_days``).
-    Returns ``PLAN_COLUMNS`` on the input's index. Days of cover are infinite and the projected stock-out
-    date is NaT when there is no demand; a stock-out more than ``STOCKOUT_PROJECTION_LIMIT_DAYS`` away is NaT
-    too. ``reason_code`` is ``below_reorder_point`` when the row ships, ``no_demand`` when d̄ = 0 and it does
-    not, and ``no_action`` otherwise — which includes a position at or below the reorder point whose
-    order-up-to level, capped by ``max_cover_days``, is already reached.
+    Optional columns (``OPTIONAL_INPUT_COLUMNS``): ``ship_days`` (e.g. ``'Mon,Thu'``; every day when absent
+    or empty), ``observation_age_days`` (age of the stock count, 0 when absent; above ``stale_after_days`` the
+    row is held) and ``data_gate_status`` (the partner data gate's status; ``'held'`` holds the row).
+    ``supplier_stock`` maps product_id → units we have available; when given, ``allocate_fairly`` shares short
+    products out, otherwise every line is allocated in full.
+
+    Returns ``PLAN_COLUMNS`` on the input's index. ``ship_date`` is the next agreed ship day after the plan
+    date, ``days_to_ship`` the days until it and ``expected_receipt_date`` the ship date plus the rounded mean
+    lead time. Days of cover count on-hand (``days_of_cover``) and the position after the allocated shipment
+    (``days_of_cover_after``) in days of d̄ from the plan date; both are infinite and the projected stock-out
+    date (when on-hand runs out without further receipts) is NaT when there is no demand; a stock-out more than
+    ``STOCKOUT_PROJECTION_LIMIT_DAYS`` away is NaT too. ``stockout_within_lead_time`` is true when on-hand
+    runs out before a shipment planned now is received (within ``w + L`` days). ``risk_period_days`` is
+    ``w + L + R``, the days the reorder point and safety stock protect.
+
+    ``reason_code``, first match wins: ``held_data_failed_checks``, ``held_stale_feed`` (both ship nothing),
+    ``allocation_shortfall`` (allocated less than required), ``below_reorder_point`` (ships; position at or
+    below the statistical reorder point), ``below_min_cover`` (ships; position above the statistical reorder
+    point but short of the agreed minimum cover), ``no_demand`` (d̄ = 0: nothing ships, whatever the position —
+    a phantom negative count is no reason to ship a product nobody buys), ``no_action`` otherwise — which
+    includes a position at or below the reorder point whose order-up-to level, capped by ``max_cover_days``,
+    is already reached.
     """
     values = _validated_inputs(inputs)
     demand, lead_time = values["demand_daily_mean"], values["lead_time_days"]
+    days_to_ship, ship_gap = _ship_calendar(inputs, plan_date)
+    waiting = days_to_ship - 1
+    review = np.maximum(values["review_period_days"], ship_gap)
+    risk_period = waiting + lead_time + review
 
     inventory_position = values["on_hand"] + values["on_order"] + values["in_transit"] - values["committed"]
     z = stats.norm.ppf(values["service_level"])
     safety_stock = z * np.sqrt(
-        lead_time * values["demand_daily_std"] ** 2 + demand**2 * values["lead_time_std_days"] ** 2
+        risk_period * values["demand_daily_std"] ** 2 + demand**2 * values["lead_time_std_days"] ** 2
     )
-    lead_time_demand = demand * lead_time
-    reorder_point = lead_time_demand + safety_stock
-    lower = np.where(np.isnan(values["min_cover_days"]), -np.inf, demand * values["min_cover_days"])
-    upper = np.where(np.isnan(values["max_cover_days"]), np.inf, demand * values["max_cover_days"])
-    order_up_to = np.clip(demand * (lead_time + values["review_period_days"]) + safety_stock, lower, upper)
-
-    raw_qty = np.where(inventory_position <= reorder_point, order_up_to - inventory_position, 0.0)
-    ship_qty = round_ship_qty(raw_qty, values["case_pack"], values["moq"])
+    lead_time_demand = demand * (waiting + lead_time)
+    statistical_reorder_point = demand * risk_period + safety_stock
+    min_cover, max_cover = values["min_cover_days"], values["max_cover_days"]
+    has_min_cover = ~np.isnan(min_cover)
+    min_cover_level = np.where(has_min_cover, demand * (waiting + np.nan_to_num(min_cover)), -np.inf)
+    reorder_point = np.maximum(statistical_reorder_point, min_cover_level)
+    lower = np.where(has_min_cover, demand * min_cover, -np.inf)
+    upper = np.where(np.isnan(max_cover), np.inf, demand * max_cover)
+    order_up_to = np.clip(demand * (lead_time + review) + safety_stock, lower, upper) + demand * waiting
 
     has_demand = demand > 0
+    held_by_gate = _held_by_gate(inputs)
+    held_stale = ~held_by_gate & (values["observation_age_days"] > stale_after_days)
+    plannable = has_demand & ~held_by_gate & ~held_stale
+    due = plannable & (inventory_position <= reorder_point)
+    raw_qty = np.where(due, order_up_to - inventory_position, 0.0)
+    ship_qty = round_ship_qty(raw_qty, values["case_pack"], values["moq"])
+
+    reason_code = np.select(
+        [
+            held_by_gate,
+            held_stale,
+            (ship_qty > 0) & (inventory_position <= statistical_reorder_point),
+            ship_qty > 0,
+            ~has_demand,
+        ],
+        [HELD_DATA_FAILED_CHECKS, HELD_STALE_FEED, BELOW_REORDER_POINT, BELOW_MIN_COVER, NO_DEMAND],
+        default=NO_ACTION,
+    )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         days_of_cover = np.where(has_demand, values["on_hand"] / demand, np.inf)
-        days_of_cover_after = np.where(has_demand, (inventory_position + ship_qty) / demand, np.inf)
-    days_to_stockout = np.clip(np.floor(days_of_cover), 0, None)
-    projected = days_to_stockout <= STOCKOUT_PROJECTION_LIMIT_DAYS
-    stockout_offsets = np.where(projected, days_to_stockout, 0).astype("int64")
-    stockout_dates = np.datetime64(plan_date, "D") + stockout_offsets.astype("timedelta64[D]")
-    projected_stockout_date = pd.Series(
-        np.where(projected, stockout_dates, np.datetime64("NaT")), index=inputs.index
-    ).astype("datetime64[us]")
+    days_to_stockout = np.where(has_demand, np.clip(np.floor(days_of_cover), 0, None), np.nan)
 
-    reason_code = np.select([ship_qty > 0, ~has_demand], [BELOW_REORDER_POINT, NO_DEMAND], default=NO_ACTION)
     plan = pd.DataFrame(
         {
             **{column: inputs[column] for column in KEY_COLUMNS},
@@ -191,22 +335,38 @@ def plan_replenishment(inputs: pd.DataFrame, plan_date: date) -> pd.DataFrame:
             "lead_time_days": lead_time,
             "lead_time_std_days": values["lead_time_std_days"],
             "review_period_days": values["review_period_days"],
+            "min_cover_days": min_cover,
+            "max_cover_days": max_cover,
+            "ship_date": _dates_after(plan_date, days_to_ship, inputs.index),
+            "days_to_ship": days_to_ship,
+            "expected_receipt_date": _dates_after(plan_date, days_to_ship + np.floor(lead_time + 0.5), inputs.index),
+            "risk_period_days": risk_period,
             "lead_time_demand": lead_time_demand,
             "safety_stock": safety_stock,
             "reorder_point": reorder_point,
             "order_up_to": order_up_to,
             "ship_qty": ship_qty,
+            "allocated_qty": ship_qty,
+            "allocation_shortfall": False,
             "case_pack": values["case_pack"],
             "moq": values["moq"],
             "days_of_cover": days_of_cover,
-            "days_of_cover_after": days_of_cover_after,
-            "projected_stockout_date": projected_stockout_date,
-            "stockout_within_lead_time": has_demand & (days_of_cover < lead_time),
+            "days_of_cover_after": _cover(inventory_position + ship_qty, demand),
+            "projected_stockout_date": _dates_after(plan_date, days_to_stockout, inputs.index),
+            "stockout_within_lead_time": has_demand & (days_of_cover < waiting + lead_time),
+            "observation_age_days": values["observation_age_days"],
             "reason_code": reason_code,
         },
         index=inputs.index,
     )
+    if supplier_stock is not None:
+        plan = allocate_fairly(plan, supplier_stock)
     return plan[PLAN_COLUMNS]
+
+
+def _cover(position: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(demand > 0, position / demand, np.inf)
 
 
 def _allocate_product(
@@ -250,9 +410,10 @@ def allocate_fairly(plan: pd.DataFrame, available: Mapping[Hashable, float]) -> 
     For each product in ``available`` whose planned ``ship_qty`` exceeds it, units go out in blocks (the MOQ
     first, then single case packs) to whichever row has the lowest days of cover counting what it has been
     allocated so far, so the locations closest to a stock-out are served first and the shortage is shared.
-    Products not in ``available`` are not constrained. Adds ``allocated_qty`` and ``allocation_shortfall``
-    (True where less than ``ship_qty`` was allocated, with ``reason_code`` set to ``allocation_shortfall``);
-    ``ship_qty`` keeps the requirement so the cut stays visible.
+    Products not in ``available`` are not constrained. Sets ``allocated_qty`` and ``allocation_shortfall``
+    (True where less than ``ship_qty`` was allocated, with ``reason_code`` set to ``allocation_shortfall``)
+    and, when the plan has it, recomputes ``days_of_cover_after`` from the allocated quantity; ``ship_qty``
+    keeps the requirement so the cut stays visible.
     """
     required = ["product_id", "inventory_position", "demand_daily_mean", "ship_qty", "case_pack", "moq"]
     missing = [column for column in [*required, "reason_code"] if column not in plan.columns]
@@ -283,4 +444,9 @@ def allocate_fairly(plan: pd.DataFrame, available: Mapping[Hashable, float]) -> 
     result["allocated_qty"] = allocated
     result["allocation_shortfall"] = shortfall
     result["reason_code"] = np.where(shortfall, ALLOCATION_SHORTFALL, result["reason_code"].to_numpy())
+    if "days_of_cover_after" in result.columns:
+        result["days_of_cover_after"] = _cover(
+            result["inventory_position"].to_numpy(dtype=float) + allocated,
+            result["demand_daily_mean"].to_numpy(dtype=float),
+        )
     return result

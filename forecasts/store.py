@@ -152,3 +152,53 @@ def save_plan(conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, *, plan_date:
         conn.execute("rollback")
         raise
     return SavedPlan(rows=len(rows), version=version, appended=appended)
+
+
+def plan_version(conn: duckdb.DuckDBPyConnection, plan_date: date, *, before: bool = False) -> pd.DataFrame:
+    """The newest version of the plan for `plan_date` (or, with `before`, of the latest plan date before it)."""
+    exists = conn.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'replenishment' and table_name = 'plan_history'"
+    ).fetchone()[0]
+    if not exists:
+        return pd.DataFrame()
+    date_filter = "plan_date < $day" if before else "plan_date = $day"
+    return conn.execute(
+        f"""
+        with wanted as (select max(plan_date) as plan_date from replenishment.plan_history where {date_filter}),
+        newest as (
+            select plan_date, max(version) as version from replenishment.plan_history
+            where plan_date = (select plan_date from wanted) group by plan_date
+        )
+        select history.* exclude (plan_fingerprint)
+        from replenishment.plan_history as history
+        join newest using (plan_date, version)
+        order by partner_id, location_id, product_id
+        """,
+        {"day": plan_date},
+    ).df()
+
+
+def save_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.DataFrame, *, plan_date: date) -> int:
+    """Replace the plan date's exceptions, so a rerun of a night leaves one set."""
+    conn.execute("create schema if not exists replenishment")
+    conn.execute(
+        """create table if not exists replenishment.exceptions (
+               plan_date date, partner_id varchar, location_id varchar, product_id varchar,
+               exception_type varchar, severity varchar, detail varchar)"""
+    )
+    conn.execute("begin")
+    try:
+        conn.execute("delete from replenishment.exceptions where plan_date = ?", [plan_date])
+        if not exceptions.empty:
+            conn.register("exceptions_frame", exceptions)
+            conn.execute(
+                "insert into replenishment.exceptions select plan_date::date, partner_id, location_id, product_id, "
+                "exception_type, severity, detail from exceptions_frame"
+            )
+            conn.unregister("exceptions_frame")
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    return len(exceptions)

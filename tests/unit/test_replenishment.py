@@ -8,18 +8,24 @@ from hypothesis import strategies as st
 
 from forecasts.replenishment import (
     ALLOCATION_SHORTFALL,
+    BELOW_MIN_COVER,
     BELOW_REORDER_POINT,
+    HELD_DATA_FAILED_CHECKS,
+    HELD_STALE_FEED,
     INPUT_COLUMNS,
     NO_ACTION,
     NO_DEMAND,
     PLAN_COLUMNS,
     allocate_fairly,
+    days_to_next_ship_day,
     demand_std_from_quantiles,
+    parse_ship_days,
     plan_replenishment,
     round_ship_qty,
 )
 
-PLAN_DATE = date(2025, 3, 3)
+PLAN_DATE = date(2025, 3, 3)  # a Monday
+Z_95 = 1.6448536269514722
 TOLERANCE = 1e-6
 
 
@@ -51,18 +57,26 @@ def plan_rows(*rows: dict) -> pd.DataFrame:
 
 
 def test_hand_computed_row():
-    plan = plan_rows(input_row())
+    # No ship days given: ships every day, so the truck leaves the morning after the plan date (k = 1, w = 0)
+    # and the next chance to ship is a day later; the agreed review period R = 7 is the longer of the two.
+    plan = plan_rows(input_row(lead_time_std_days=0.2))
     row = plan.iloc[0]
-    # IP = 40 + 10 + 0 - 5; SS = 1.6449 * sqrt(5 * 4² + 10² * 1²) = 1.6449 * sqrt(180).
-    safety_stock = 1.6448536269514722 * np.sqrt(180)
+    # Risk period w + L + R = 0 + 5 + 7; SS = 1.6449 * sqrt(12 * 4² + 10² * 0.2²) = 1.6449 * sqrt(196).
+    safety_stock = Z_95 * 14
     assert list(plan.columns) == PLAN_COLUMNS
     assert row["inventory_position"] == 45
+    assert row["ship_date"] == pd.Timestamp("2025-03-04")
+    assert row["days_to_ship"] == 1
+    assert row["expected_receipt_date"] == pd.Timestamp("2025-03-09")
+    assert row["risk_period_days"] == 12
     assert row["lead_time_demand"] == 50
     assert row["safety_stock"] == pytest.approx(safety_stock)
-    assert row["reorder_point"] == pytest.approx(50 + safety_stock)
+    assert row["reorder_point"] == pytest.approx(120 + safety_stock)
     assert row["order_up_to"] == pytest.approx(120 + safety_stock)
-    # 142.07 - 45 = 97.07 units → 9 cases of 12.
+    # 143.03 - 45 = 98.03 units → 9 cases of 12.
     assert row["ship_qty"] == 108
+    assert row["allocated_qty"] == 108
+    assert not row["allocation_shortfall"]
     assert row["days_of_cover"] == 4
     assert row["days_of_cover_after"] == pytest.approx(15.3)
     assert row["projected_stockout_date"] == pd.Timestamp("2025-03-07")
@@ -71,8 +85,82 @@ def test_hand_computed_row():
     assert row["reason_code"] == BELOW_REORDER_POINT
 
 
+def test_days_before_the_ship_day_are_covered_too():
+    # Planned on Monday for a Thursday lane: w = 2 days sell before the truck leaves, and the next Thursday is
+    # 7 days later, so the risk period is 2 + 5 + 7 days and cover is counted from the ship date.
+    row = plan_rows(input_row(ship_days="Thu", lead_time_std_days=0.0, demand_daily_std=0.0)).iloc[0]
+    assert row["ship_date"] == pd.Timestamp("2025-03-06")
+    assert row["days_to_ship"] == 3
+    assert row["expected_receipt_date"] == pd.Timestamp("2025-03-11")
+    assert row["risk_period_days"] == 14
+    assert row["lead_time_demand"] == 70
+    assert row["reorder_point"] == 140
+    assert row["order_up_to"] == 140
+    assert row["ship_qty"] == 96  # 140 - 45 = 95 → 8 cases
+    assert row["stockout_within_lead_time"]  # 4 days of on-hand, receipt after 7
+
+
+def test_review_covers_the_gap_to_the_following_ship_day():
+    # Thursday evening, lane Mon/Fri: ships Friday, next chance Monday (3 days) > agreed R = 1.
+    row = plan_replenishment(
+        pd.DataFrame([input_row(ship_days="mon, FRI", review_period_days=1.0, demand_daily_std=0.0)]),
+        date(2025, 3, 6),
+    ).iloc[0]
+    assert row["ship_date"] == pd.Timestamp("2025-03-07")
+    assert row["risk_period_days"] == 0 + 5 + 3
+
+
+def test_ship_day_calendar():
+    assert parse_ship_days("Mon,Wed,Fri") == {0, 2, 4}
+    assert parse_ship_days(None) == parse_ship_days("") == parse_ship_days(np.nan) == set(range(7))
+    assert days_to_next_ship_day(date(2025, 3, 7), "Mon,Wed,Fri") == 3  # Friday → Monday
+    assert days_to_next_ship_day(date(2025, 3, 3), "Mon") == 7  # never the plan date itself
+    with pytest.raises(ValueError, match="unknown ship days"):
+        parse_ship_days("Mon,Funday")
+
+
+def test_missing_ship_days_value_means_every_day():
+    plan = plan_rows(input_row(ship_days=None), input_row(location_id="L2", ship_days="Wed"))
+    assert plan["ship_date"].tolist() == [pd.Timestamp("2025-03-04"), pd.Timestamp("2025-03-05")]
+
+
+def test_minimum_cover_triggers_a_shipment_above_the_statistical_reorder_point():
+    row = plan_rows(input_row(lead_time_std_days=0.2, min_cover_days=20.0, max_cover_days=30.0, on_hand=150.0)).iloc[0]
+    # Statistical ROP 143.03 < position 155 <= 20 days of cover; up to 200 → 45 units → 4 cases of 12.
+    assert row["reorder_point"] == 200
+    assert row["order_up_to"] == 200
+    assert row["ship_qty"] == 48
+    assert row["reason_code"] == BELOW_MIN_COVER
+
+
+def test_held_partner_and_stale_feed_ship_nothing():
+    plan = plan_rows(
+        input_row(data_gate_status="held", observation_age_days=9.0),
+        input_row(location_id="L2", data_gate_status="warn", observation_age_days=4.0),
+        input_row(location_id="L3", data_gate_status="pass", observation_age_days=3.0),
+    )
+    assert plan["ship_qty"].tolist() == [0, 0, 108]
+    assert plan["reason_code"].tolist() == [HELD_DATA_FAILED_CHECKS, HELD_STALE_FEED, BELOW_REORDER_POINT]
+    assert plan["observation_age_days"].tolist() == [9, 4, 3]
+    relaxed = plan_replenishment(pd.DataFrame([input_row(observation_age_days=4.0)]), PLAN_DATE, stale_after_days=7)
+    assert relaxed["reason_code"].tolist() == [BELOW_REORDER_POINT]
+
+
+def test_supplier_stock_is_allocated_and_the_plan_says_so():
+    plan = plan_replenishment(
+        pd.DataFrame([input_row(), input_row(location_id="L2", on_hand=60.0)]), PLAN_DATE, supplier_stock={"A": 96.0}
+    )
+    assert plan["ship_qty"].tolist() == [108, 84]
+    assert plan["allocated_qty"].sum() <= 96
+    assert plan["allocation_shortfall"].all()
+    assert set(plan["reason_code"]) == {ALLOCATION_SHORTFALL}
+    assert plan["days_of_cover_after"].tolist() == pytest.approx(
+        ((plan["inventory_position"] + plan["allocated_qty"]) / 10).tolist()
+    )
+
+
 def test_position_above_reorder_point_ships_nothing():
-    row = plan_rows(input_row(on_hand=100.0)).iloc[0]
+    row = plan_rows(input_row(on_hand=200.0)).iloc[0]
     assert row["inventory_position"] > row["reorder_point"]
     assert row["ship_qty"] == 0
     assert row["reason_code"] == NO_ACTION
@@ -80,8 +168,9 @@ def test_position_above_reorder_point_ships_nothing():
 
 
 def test_no_demand_ships_nothing_and_never_runs_out():
+    # Even a phantom negative count is no reason to ship a product nobody buys.
     row = plan_rows(
-        input_row(demand_daily_mean=0.0, demand_daily_std=0.0, on_hand=0.0, on_order=0.0, committed=0.0)
+        input_row(demand_daily_mean=0.0, demand_daily_std=0.0, on_hand=-5.0, on_order=0.0, committed=0.0)
     ).iloc[0]
     assert row["ship_qty"] == 0
     assert row["reason_code"] == NO_DEMAND
@@ -93,9 +182,12 @@ def test_order_up_to_is_clipped_to_the_agreed_cover():
     capped = plan_rows(input_row(max_cover_days=8.0)).iloc[0]
     raised = plan_rows(input_row(min_cover_days=30.0, max_cover_days=np.nan)).iloc[0]
     unclipped = plan_rows(input_row(min_cover_days=np.nan, max_cover_days=np.nan, review_period_days=30.0))
+    # Cover counts from the ship date: a Wednesday lane planned on Monday adds one day of demand before it.
+    capped_later = plan_rows(input_row(max_cover_days=8.0, ship_days="Wed")).iloc[0]
     assert capped["order_up_to"] == 80
     assert raised["order_up_to"] == 300
     assert unclipped.iloc[0]["order_up_to"] > 300
+    assert capped_later["order_up_to"] == 90
 
 
 def test_reorder_point_position_already_at_capped_order_up_to_is_no_action():
@@ -177,15 +269,19 @@ rows = st.fixed_dictionaries(
         "max_cover_days": st.one_of(st.just(np.nan), st.floats(min_value=10, max_value=120)),
         "case_pack": packs,
         "moq": st.one_of(st.just(0.0), st.floats(min_value=0, max_value=200)),
+        "ship_days": st.sampled_from([None, "Mon", "Mon,Thu", "Mon,Wed,Fri", "Tue,Sat", "Sun", "Mon,Tue,Wed,Thu,Fri"]),
+        "observation_age_days": st.sampled_from([0.0, 1.0, 5.0]),
+        "data_gate_status": st.sampled_from(["pass", "warn", "held"]),
     }
 )
+plan_dates = st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))
 
 
 @settings(deadline=None)
-@given(st.lists(rows, min_size=1, max_size=12))
-def test_plan_properties(row_dicts):
-    inputs = pd.DataFrame(row_dicts, columns=INPUT_COLUMNS)
-    plan = plan_replenishment(inputs, PLAN_DATE)
+@given(st.lists(rows, min_size=1, max_size=12), plan_dates)
+def test_plan_properties(row_dicts, plan_date):
+    inputs = pd.DataFrame(row_dicts)
+    plan = plan_replenishment(inputs, plan_date)
     ship = plan["ship_qty"].to_numpy()
     demand = plan["demand_daily_mean"].to_numpy()
 
@@ -195,15 +291,27 @@ def test_plan_properties(row_dicts):
     cases = ship[shipping] / plan["case_pack"].to_numpy()[shipping]
     np.testing.assert_allclose(cases, np.round(cases), atol=TOLERANCE)
     assert (ship[shipping] >= plan["moq"].to_numpy()[shipping] - TOLERANCE).all()
+    held = inputs["data_gate_status"].eq("held") | (inputs["observation_age_days"] > 3)
+    assert (ship[held.to_numpy()] == 0).all()
 
-    order_up_to = plan["order_up_to"].to_numpy()
+    for ship_date, lane in zip(plan["ship_date"], inputs["ship_days"], strict=True):
+        assert ship_date.date() > plan_date
+        assert ship_date.weekday() in parse_ship_days(lane)
+        assert (ship_date.date() - plan_date).days <= 7
+
+    # Cover bounds apply on the ship date, after the w = days_to_ship - 1 days of sales before it.
+    order_up_to = plan["order_up_to"].to_numpy() - demand * (plan["days_to_ship"].to_numpy() - 1)
     min_cover, max_cover = inputs["min_cover_days"].to_numpy(), inputs["max_cover_days"].to_numpy()
     has_min, has_max = ~np.isnan(min_cover), ~np.isnan(max_cover)
     assert (order_up_to[has_min] >= (demand * min_cover)[has_min] - TOLERANCE).all()
     assert (order_up_to[has_max] <= (demand * max_cover)[has_max] + TOLERANCE).all()
 
-    expected_reason = np.where(shipping, BELOW_REORDER_POINT, np.where(demand == 0, NO_DEMAND, NO_ACTION))
-    assert plan["reason_code"].tolist() == expected_reason.tolist()
+    reasons = plan["reason_code"].to_numpy()
+    assert set(reasons[shipping]) <= {BELOW_REORDER_POINT, BELOW_MIN_COVER}
+    not_held = ~held.to_numpy() & ~shipping
+    expected_idle = np.where(demand == 0, NO_DEMAND, NO_ACTION)
+    assert reasons[not_held].tolist() == expected_idle[not_held].tolist()
+    assert (plan["allocated_qty"].to_numpy() == ship).all()
 
 
 def test_allocation_serves_the_lowest_cover_first_in_case_packs():
@@ -253,8 +361,7 @@ def test_allocation_rejects_negative_stock():
     st.dictionaries(st.sampled_from(["A", "B"]), st.floats(min_value=0, max_value=5000)),
 )
 def test_allocation_properties(row_dicts, available):
-    plan = plan_replenishment(pd.DataFrame(row_dicts, columns=INPUT_COLUMNS), PLAN_DATE)
-    result = allocate_fairly(plan, available)
+    result = plan_replenishment(pd.DataFrame(row_dicts), PLAN_DATE, supplier_stock=available)
     allocated = result["allocated_qty"].to_numpy()
     assert (allocated >= 0).all()
     assert (allocated <= result["ship_qty"].to_numpy() + TOLERANCE).all()
@@ -267,3 +374,12 @@ def test_allocation_properties(row_dicts, available):
             assert not result.loc[rows_of_product, "allocation_shortfall"].any()
     unconstrained = ~result["product_id"].isin(list(available))
     np.testing.assert_array_equal(allocated[unconstrained], result.loc[unconstrained, "ship_qty"])
+    shortfall = result["allocation_shortfall"].to_numpy()
+    assert (result["reason_code"].to_numpy()[shortfall] == ALLOCATION_SHORTFALL).all()
+
+
+def test_current_caller_without_the_new_columns_still_plans():
+    plan = plan_replenishment(pd.DataFrame([input_row()], columns=INPUT_COLUMNS), PLAN_DATE)
+    assert plan["ship_qty"].tolist() == [108]
+    assert plan["observation_age_days"].tolist() == [0]
+    assert plan["reason_code"].tolist() == [BELOW_REORDER_POINT]

@@ -88,3 +88,36 @@ def test_plan_history_gains_columns_the_plan_adds_and_keeps_old_versions(conn):
         "select version, ship_date from replenishment.plan_history order by version, location_id"
     ).fetchall()
     assert rows == [(1, None), (1, None), (2, date(2025, 7, 1)), (2, date(2025, 7, 1))]
+
+
+def test_plan_version_reads_the_newest_version_of_a_date_or_the_latest_date_before(conn):
+    from forecasts.store import plan_version
+
+    assert plan_version(conn, date(2025, 6, 30)).empty
+    save_plan(conn, plan_frame(date(2025, 6, 29), [6, 0]), plan_date=date(2025, 6, 29), run_id="a")
+    save_plan(conn, plan_frame(date(2025, 6, 30), [12, 0]), plan_date=date(2025, 6, 30), run_id="b")
+    save_plan(conn, plan_frame(date(2025, 6, 30), [18, 0]), plan_date=date(2025, 6, 30), run_id="c")
+    today = plan_version(conn, date(2025, 6, 30))
+    assert today["run_id"].unique().tolist() == ["c"] and today["ship_qty"].tolist() == [18.0, 0.0]
+    assert plan_version(conn, date(2025, 6, 30), before=True)["run_id"].unique().tolist() == ["a"]
+
+
+def test_exceptions_are_replaced_per_plan_date(conn):
+    from forecasts.store import save_exceptions
+
+    found = pd.DataFrame(
+        {
+            "plan_date": [date(2025, 6, 30)],
+            "partner_id": ["p"],
+            "location_id": ["L"],
+            "product_id": ["A"],
+            "exception_type": ["excess_stock"],
+            "severity": ["warning"],
+            "detail": ["on hand 400 > 2x max cover"],
+        }
+    )
+    save_exceptions(conn, found, plan_date=date(2025, 6, 30))
+    save_exceptions(conn, found, plan_date=date(2025, 6, 30))
+    assert conn.execute("select count(*) from replenishment.exceptions").fetchone()[0] == 1
+    save_exceptions(conn, found.iloc[0:0], plan_date=date(2025, 6, 30))
+    assert conn.execute("select count(*) from replenishment.exceptions").fetchone()[0] == 0

@@ -1,0 +1,107 @@
+"""`cmi simulate`: replay the replenishment policy against history it did not see, next to the partners' rule."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from forecasts.simulate import ReplayReport
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from error
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {value!r}")
+    return number
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    simulate = commands.add_parser(
+        "simulate",
+        help="replay the replenishment policy over recent history against the partners' min/max rule",
+        description="Replay our replenishment policy day by day over past days it did not see: plan each evening "
+        "with the data known then, ship on the lanes' ship days with the agreed lead time (spread drawn from a "
+        "seeded generator), and let the actual sales consume stock. The partners' weekly min/max rule runs on "
+        "the same days for comparison. Reads the warehouse read-only.",
+    )
+    simulate.add_argument(
+        "--start",
+        type=_parse_date,
+        help="the evening the replay starts from, YYYY-MM-DD; the first replayed day is the day after "
+        "(default: DAYS + 1 days before the last sales date, so the last sales date is left out)",
+    )
+    simulate.add_argument("--days", type=_positive_int, default=90, help="days to replay after --start (default 90)")
+    simulate.add_argument("--seed", type=int, default=7, help="seed of the lead-time draws (default 7)")
+    simulate.add_argument("--json", action="store_true", help='print {"policy": {...}, "baseline": {...}} as JSON')
+    simulate.add_argument("--warehouse", metavar="PATH", help="DuckDB file (default: $CMI_DUCKDB_PATH or the demo)")
+    simulate.set_defaults(handler=cmd_simulate)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from forecasts.simulate import default_start, last_sales_date, load_replay_data, replay_policies
+    from orchestration import settings
+
+    warehouse = Path(args.warehouse).resolve() if args.warehouse else settings.warehouse_path()
+    if not warehouse.exists():
+        print(f"no warehouse at {warehouse}: run `cmi run` first", file=sys.stderr)
+        return 1
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as conn:
+            start = args.start or default_start(last_sales_date(conn), args.days)
+            data = load_replay_data(conn, start, args.days)
+        report = replay_policies(data, start, args.days, seed=args.seed)
+    except (duckdb.Error, ValueError) as error:
+        print(f"cannot replay: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def format_report(report: ReplayReport) -> str:
+    """The replay as a plain-text table: overall, then per partner, each with its target service level."""
+    from forecasts.simulate import FORECASTER, LEAD_TIME_RULE
+
+    scopes = [("all partners", report.target_service_level, report.policy, report.baseline)]
+    scopes += [
+        (partner.partner_id, partner.target_service_level, partner.policy, partner.baseline)
+        for partner in report.by_partner
+    ]
+    width = max(len(scope) for scope, *_ in scopes)
+    lines = [
+        f"Policy replay {report.first_day} to {report.last_day} ({report.days} days, {report.series} series, "
+        f"seed {report.seed})",
+        "",
+        f"{'scope':<{width}} {'target':>6}  {'rule':<8} {'fill rate':>9} {'stock-out days':>14} "
+        f"{'avg inventory':>13} {'shipments':>9}",
+    ]
+    for scope, target, policy, baseline in scopes:
+        for rule, outcome in (("policy", policy), ("baseline", baseline)):
+            label, goal = (scope, f"{target:.1%}") if rule == "policy" else ("", "")
+            lines.append(
+                f"{label:<{width}} {goal:>6}  {rule:<8} {outcome.fill_rate:>9.1%} {outcome.stockout_days:>14,} "
+                f"{outcome.avg_inventory_units:>13,.0f} {outcome.shipments:>9,}"
+            )
+    lines += [
+        "",
+        "target: the agreements' service level, weighted by demand; avg inventory: units on hand at the end of a day",
+        f"forecast: {FORECASTER}",
+        f"lead time: {LEAD_TIME_RULE}",
+    ]
+    return "\n".join(lines)
