@@ -135,7 +135,7 @@ def test_report_opens_in_a_browser_with_its_plots(first_run, browser):
     page = settings.data_dir() / "reports" / AS_OF.isoformat() / "index.html"
     assert page.exists()
     browser.get(page.as_uri())
-    assert f"CMI nightly report — {AS_OF}" in browser.title
+    assert browser.title == f"CMI nightly report {AS_OF}"
     for plot in ("plot-units-to-ship", "plot-forecast"):
         image = browser.find_element("id", plot)
         width = browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)
