@@ -12,8 +12,9 @@ from expectations.assets import SUITE_CHECKS, build_partner_gate, build_quality_
 from forecasts.assets import build_forecast_assets
 from orchestration import settings
 from orchestration.dbt import dbt_executable, dbt_project, ensure_manifest
-from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.jobs import ingest_job, nightly_job, nightly_schedule
 from orchestration.resources import FeedFolders, Warehouse
+from orchestration.sensors import landing_sensor
 
 
 @dg.definitions
@@ -48,7 +49,8 @@ def defs() -> dg.Definitions:
             warehouse_snapshot,
         ],
         asset_checks=build_quality_checks(mart_keys),
-        jobs=[nightly_job],
+        jobs=[nightly_job, ingest_job],
+        sensors=[landing_sensor(ingest_job)],
         schedules=[nightly_schedule(settings.schedule_timezone())],
         resources={
             "warehouse": Warehouse(),

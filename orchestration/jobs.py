@@ -21,6 +21,16 @@ nightly_job = dg.define_asset_job(
 )
 
 
+# Ingestion alone, for deliveries during the day: feeds land in `raw` and are ready when the night starts.
+ingest_job = dg.define_asset_job(
+    name="ingest_feeds",
+    selection=dg.AssetSelection.groups("feeds"),
+    partitions_def=NIGHTLY_PARTITIONS,
+    executor_def=dg.in_process_executor,
+    description="Load new partner deliveries and supplier master data into the raw schema.",
+)
+
+
 def nightly_schedule(timezone: str) -> dg.ScheduleDefinition:
     """Fire at 02:00 in the supplier's time zone and plan for the business day that just ended there."""
 

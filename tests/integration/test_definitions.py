@@ -50,3 +50,25 @@ def test_the_nightly_job_selects_the_whole_graph():
     in_job = set(job.asset_layer.asset_graph.get_all_asset_keys())
     assert in_job == set(definitions.resolve_asset_graph().get_all_asset_keys())
     assert {dg.AssetKey(["raw", "sales"]), dg.AssetKey(["replenishment", "replenishment_plan"])} <= in_job
+
+
+def test_landing_sensor_requests_one_ingest_run_per_new_delivery(monkeypatch, tmp_path):
+    import os
+
+    from orchestration.definitions import defs
+
+    delivered = tmp_path / "redwood_grocers" / "sales_20250630.csv"
+    delivered.parent.mkdir()
+    delivered.write_text("store_nbr,upc,sales_date,units\n")
+    os.utime(delivered, (1_700_000_000, 1_700_000_000))
+    monkeypatch.setenv(settings.LANDING_ENV, str(tmp_path))
+    definitions = defs()
+    sensor = definitions.resolve_sensor_def("partner_landing")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=definitions))
+        assert [request.tags["cmi/folders"] for request in first.run_requests] == ["redwood_grocers"]
+        assert sensor.job_name == "ingest_feeds"
+        again = sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, definitions=definitions, cursor=first.cursor)
+        )
+        assert again.run_requests == [] and again.skip_message == "no new partner files"
