@@ -1,4 +1,4 @@
-"""What leaves the warehouse after a night: the static run report for planners and stakeholders."""
+"""What leaves the warehouse after a night: per-partner plan files, the run report, the analyst snapshot."""
 
 import os
 import shutil
@@ -9,15 +9,18 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from assets.plan_exports import write_partner_exports
 from assets.reporting import ReportInputs, render_report
 from expectations.assets import PARTNER_GATE_KEY
 from forecasts.assets import EXCEPTIONS_KEY, FORECAST_KEY, PLAN_KEY
+from forecasts.store import plan_version
 from orchestration import settings
 from orchestration.partitions import NIGHTLY_PARTITIONS
 from orchestration.resources import Warehouse
 
 REPORT_KEY = dg.AssetKey(["reports", "nightly_report"])
 SNAPSHOT_KEY = dg.AssetKey(["reports", "warehouse_snapshot"])
+EXPORTS_KEY = dg.AssetKey(["replenishment", "partner_exports"])
 
 
 def report_dir(plan_date: date) -> Path:
@@ -147,3 +150,25 @@ def warehouse_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse) 
     """Read-only copy of the warehouse published after the night, for analysts to query while runs write."""
     target = publish_snapshot(warehouse.resolved_path(), snapshot_path())
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)), "bytes": target.stat().st_size})
+
+
+@dg.asset(
+    key=EXPORTS_KEY,
+    deps=[PLAN_KEY],
+    group_name="replenishment",
+    owners=["team:supply-planning"],
+    kinds={"csv", "json"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def partner_exports(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows."""
+    as_of = date.fromisoformat(context.partition_key)
+    with warehouse.connect(read_only=True) as conn:
+        plan = plan_version(conn, as_of)
+    paths = write_partner_exports(plan, settings.data_dir() / "exports", as_of)
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.md("\n".join(f"- `{path}`" for path in paths) or "_no plan rows_"),
+            "partners": plan["partner_id"].nunique() if not plan.empty else 0,
+        }
+    )

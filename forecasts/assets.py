@@ -11,7 +11,6 @@ from assets.metadata import markdown_preview, png_markdown
 from expectations.assets import PARTNER_GATE_KEY, plannable_partners
 from forecasts.engine import forecast_many
 from forecasts.exceptions import find_exceptions
-from forecasts.exports import write_partner_exports
 from forecasts.replenishment import plan_replenishment
 from forecasts.store import (
     SERIES_SEPARATOR,
@@ -21,14 +20,12 @@ from forecasts.store import (
     save_plan,
     series_id_for,
 )
-from orchestration import settings
 from orchestration.partitions import NIGHTLY_PARTITIONS
 from orchestration.resources import Warehouse
 
 FORECAST_KEY = dg.AssetKey(["forecasts", "demand_forecast"])
 PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
 EXCEPTIONS_KEY = dg.AssetKey(["replenishment", "exceptions"])
-EXPORTS_KEY = dg.AssetKey(["replenishment", "partner_exports"])
 
 # Forecast bias is judged on the last four weeks of one-day-ahead forecasts against in-stock sales.
 BIAS_WINDOW_DAYS = 28
@@ -187,28 +184,7 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
             }
         )
 
-    @dg.asset(
-        key=EXPORTS_KEY,
-        deps=[PLAN_KEY],
-        group_name="replenishment",
-        owners=["team:supply-planning"],
-        kinds={"csv", "json"},
-        partitions_def=NIGHTLY_PARTITIONS,
-    )
-    def partner_exports(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows."""
-        as_of = date.fromisoformat(context.partition_key)
-        with warehouse.connect(read_only=True) as conn:
-            plan = plan_version(conn, as_of)
-        paths = write_partner_exports(plan, settings.data_dir() / "exports", as_of)
-        return dg.MaterializeResult(
-            metadata={
-                "files": dg.MetadataValue.md("\n".join(f"- `{path}`" for path in paths) or "_no plan rows_"),
-                "partners": plan["partner_id"].nunique() if not plan.empty else 0,
-            }
-        )
-
-    return [demand_forecast, replenishment_plan, exceptions, partner_exports]
+    return [demand_forecast, replenishment_plan, exceptions]
 
 
 # Per series: Σ(forecast − sales) / Σ sales of one-day-ahead p50 over the window, on in-stock days only.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
-from assets.exports import nightly_report, warehouse_snapshot
+from assets.exports import nightly_report, partner_exports, warehouse_snapshot
 from assets.ingest import partner_feeds, supplier_master_data
 from assets.warehouse import build_warehouse_assets
 from expectations.assets import SUITE_CHECKS, build_partner_gate, build_quality_checks
@@ -45,6 +45,7 @@ def defs() -> dg.Definitions:
             warehouse_models,
             build_partner_gate(mart_keys),
             *build_forecast_assets(mart_keys),
+            partner_exports,
             nightly_report,
             warehouse_snapshot,
         ],

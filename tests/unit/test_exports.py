@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from forecasts.exports import EXPORT_COLUMNS, write_partner_exports
+from assets.plan_exports import EXPORT_COLUMNS, write_partner_exports
 from forecasts.replenishment import plan_replenishment
 
 PLAN_DATE = date(2025, 3, 3)
