@@ -32,7 +32,8 @@ FEED_DESCRIPTIONS = {
     "raw.stock_snapshots": "Stock on hand, on order and in transit as each partner reported it, one row per file line.",
     "raw.sales": "Units sold and returned per partner location, product and period, as reported.",
     "raw.partner_forecasts": "The partners' own demand forecasts, as sent.",
-    FEED_LEDGER_TABLE: "Feed ledger: one row per delivered file with its status (loaded, quarantined, duplicate).",
+    FEED_LEDGER_TABLE: "Feed ledger: one row per delivered file and its status (loaded, quarantined, duplicate, "
+    "superseded), with the reason.",
     "raw.feed_rejects": "Rows the parsers could not use, with file, line and reason.",
 }
 

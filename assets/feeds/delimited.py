@@ -1,11 +1,14 @@
-"""Delimited partner files (CSV, semicolon, tab) into canonical rows.
+"""Delimited partner files (CSV, semicolon, tab) into canonical rows, and the result types every parser returns.
 
 File in, canonical rows out: the partner's headers, date format, decimal and thousands marks and encoding
 come from its :class:`FileSpec`; every conversion is vectorised over whole columns, so a million-line file
-parses in seconds. Problems with the file as a whole raise :class:`FeedError` (the loader quarantines the
-file); problems with single lines become rejects with the physical line number, and the rest of the file is
-kept. Values are kept as sent (negative sales are returns, not errors): judging them is the quality
-layer's job.
+parses in about a second. Problems with the file as a whole raise :class:`FeedError` (the loader quarantines
+the file); problems with single lines become rejects with the physical line number, and the rest of the file is
+kept. Values are kept as sent (negative sales are returns, not errors): judging them is the quality layer's job.
+
+The same column pipeline reads Excel and JSON (``tabular.py`` turns them into text cells first), and
+:func:`result_from_records` types the rows the EDI parsers (``x12.py``, ``edifact.py``) assemble, so every
+format yields the same :class:`ParseResult` frames, collected per file in a :class:`ParsedFile`.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -23,7 +26,8 @@ import pandas as pd
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS, REJECT_COLUMNS
 from assets.feeds.errors import FeedError
-from assets.feeds.partner_config import LINEAGE_COLUMNS, REQUIRED_COLUMNS, FileSpec
+from assets.feeds.identity import gtin_problem
+from assets.feeds.partner_config import LINEAGE_COLUMNS, MEASURES, REQUIRED_COLUMNS, FileSpec
 
 DATE_COLUMNS = frozenset(
     {"as_of_date", "period_start", "period_end", "forecast_date", "target_period_start", "target_period_end"}
@@ -54,11 +58,12 @@ DEFAULT_VALUES: dict[str, object] = {
 QUOTE_CHAR = '"'
 BOM = "\ufeff"
 _BLANKS = "\u00a0\u202f"  # no-break spaces some spreadsheet exports put into numbers
+_UTF8_CODECS = ("utf-8", "utf-8-sig")
 
 
 @dataclass
 class ParseResult:
-    """Canonical rows of one file plus the lines that could not be used.
+    """Canonical rows of one record type from one file, plus the lines that could not be used.
 
     ``rows`` has exactly ``RAW_FEED_COLUMNS[record_type]`` in order; ``rejects`` has ``REJECT_COLUMNS``.
     """
@@ -77,6 +82,32 @@ class ParseResult:
         return len(self.rejects)
 
 
+@dataclass
+class ParsedFile:
+    """Everything one delivered file yields: a :class:`ParseResult` per record type it carries, and its envelope.
+
+    An X12 852 or an EDIFACT interchange reports stock and sales at once, so results are keyed by record type.
+    ``control_number`` is the interchange control number (X12 ISA13, EDIFACT UNB 0020) where the format has one;
+    ``position`` says what ``source_line`` counts in this format: line, row (Excel), record (JSON) or segment.
+    """
+
+    results: dict[str, ParseResult]
+    control_number: str | None = None
+    position: str = "line"
+
+    @classmethod
+    def of(cls, result: ParseResult, position: str = "line") -> ParsedFile:
+        return cls({result.record_type: result}, position=position)
+
+    @property
+    def rows_parsed(self) -> int:
+        return sum(result.rows_parsed for result in self.results.values())
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(result.rows_rejected for result in self.results.values())
+
+
 def parse_delimited(
     path: Path,
     spec: FileSpec,
@@ -92,28 +123,35 @@ def parse_delimited(
     headers or a file without data lines.
     """
     path = Path(path)
-    text = _decode(path.read_bytes(), spec.encoding, path)
-    table = _read_records(text, spec.delimiter, path)
-    headers = [_clean_header(value) for value in table.header]
-    positions = _locate_columns(headers, spec, path)
-    data, lines = _drop_blank_lines(table.data, table.lines)
-    if len(data) == 0 and not table.structural_rejects:
-        raise FeedError(path, None, "no data rows after the header line")
-    return _to_canonical(data, lines, table, headers, positions, spec, partner_id, source_file_id, default_currency)
+    data = path.read_bytes()
+    text = decode_text(data, spec.encoding, path)
+    table = _read_records(text, data, spec.encoding, spec.delimiter, path)
+    return records_to_result(table, spec, partner_id, source_file_id, path, default_currency=default_currency)
 
 
 # --- reading the file ---------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Records:
+class TextRecords:
+    """A file's records as text cells, before any canonical meaning is given to them.
+
+    ``data`` has integer column positions and one row per data record; ``lines`` holds where each record
+    starts (a physical line, an Excel row or a JSON record number, as ``unit`` says); ``header_location`` names
+    where the header is, for errors; ``raw_records`` renders rejected records for the reject table.
+    """
+
     header: list[str]
-    data: pd.DataFrame  # raw text, integer column positions, one row per data record
-    lines: np.ndarray  # physical line where each data record starts (header is line 1)
-    structural_rejects: list[tuple[int, str, str]]  # (line, reason, raw record)
+    data: pd.DataFrame
+    lines: np.ndarray
+    structural_rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, raw record)
+    unit: str = "line"
+    header_location: str | None = "line 1"
+    raw_records: Callable[[pd.DataFrame], list[str]] | None = None
 
 
-def _decode(data: bytes, encoding: str, path: Path) -> str:
+def decode_text(data: bytes, encoding: str, path: Path) -> str:
+    """Bytes as text in the partner's encoding; names the line and byte offset of undecodable bytes."""
     if not data:
         raise FeedError(path, None, "empty file (0 bytes)")
     try:
@@ -138,36 +176,49 @@ def _decode(data: bytes, encoding: str, path: Path) -> str:
     return text
 
 
-def _read_records(text: str, delimiter: str, path: Path) -> _Records:
+def _read_records(text: str, data: bytes, encoding: str, delimiter: str, path: Path) -> TextRecords:
     """Split text into records: pandas when each record is one line, else the csv module (exact, slower)."""
+    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE_CHAR), None)
+    if header is None:
+        raise FeedError(path, None, "empty file (no header line)")
+    # UTF-8 bytes go to the C tokenizer as they are, which is faster than handing it decoded text.
+    source: io.IOBase = io.StringIO(text)
+    if codecs.lookup(encoding).name in _UTF8_CODECS:
+        source = io.BytesIO(data[3:] if data.startswith(codecs.BOM_UTF8) else data)
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
+        body = pd.read_csv(
+            source,
             sep=delimiter,
             header=None,
-            dtype=str,
+            skiprows=1,
+            dtype=object,
             na_filter=False,
             keep_default_na=False,
             skip_blank_lines=False,
             quotechar=QUOTE_CHAR,
             engine="c",
+            low_memory=False,
         )
     except pd.errors.ParserError:
         return _read_records_slow(text, delimiter, path)
-    except pd.errors.EmptyDataError as exc:
-        raise FeedError(path, None, "empty file (no header line)") from exc
+    except pd.errors.EmptyDataError:
+        body = pd.DataFrame(columns=range(len(header)), dtype=object)
     physical_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-    if len(frame) != physical_lines:
-        # A quoted field spans lines (or lines end in bare CR): record numbers are not line numbers any more.
+    if len(body) + 1 != physical_lines or len(body.columns) > len(header):
+        # A quoted field spans lines (or lines end in bare CR), or a line is longer than the header: the csv
+        # module keeps exact line numbers and reports the long lines.
         return _read_records_slow(text, delimiter, path)
-    frame = frame.fillna("")
-    header = frame.iloc[0].tolist()
-    data = frame.iloc[1:].reset_index(drop=True)
-    lines = np.arange(2, len(frame) + 1, dtype=np.int64)
-    return _Records(header, data, lines, [])
+    if len(body.columns) < len(header):
+        for position in range(len(body.columns), len(header)):
+            body[position] = ""
+    # Short lines leave their missing trailing fields as NaN even without NA parsing; the last column shows them.
+    if len(body) and body[body.columns[-1]].isna().any():
+        body = body.fillna("")
+    lines = np.arange(2, len(body) + 2, dtype=np.int64)
+    return TextRecords(header, body, lines, [], raw_records=_joiner(delimiter))
 
 
-def _read_records_slow(text: str, delimiter: str, path: Path) -> _Records:
+def _read_records_slow(text: str, delimiter: str, path: Path) -> TextRecords:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE_CHAR)
     header: list[str] | None = None
     records: list[list[str]] = []
@@ -191,15 +242,48 @@ def _read_records_slow(text: str, delimiter: str, path: Path) -> _Records:
         raise FeedError(path, f"line {line_end + 1}", f"unreadable delimited text: {exc}") from exc
     if header is None:
         raise FeedError(path, None, "empty file (no header line)")
-    data = pd.DataFrame(records, columns=range(len(header)), dtype=str)
-    return _Records(header, data, np.asarray(lines, dtype=np.int64), structural)
+    data = pd.DataFrame(records, columns=range(len(header)), dtype=object)
+    return TextRecords(header, data, np.asarray(lines, dtype=np.int64), structural, raw_records=_joiner(delimiter))
 
 
-def _clean_header(value: str) -> str:
-    return value.replace(BOM, "").strip()
+def _joiner(delimiter: str) -> Callable[[pd.DataFrame], list[str]]:
+    def join(rejected: pd.DataFrame) -> list[str]:
+        return rejected.astype(object).agg(delimiter.join, axis=1).tolist()
+
+    return join
 
 
-def _locate_columns(headers: list[str], spec: FileSpec, path: Path) -> dict[str, int]:
+def _clean_header(value: object) -> str:
+    return str(value).replace(BOM, "").strip()
+
+
+def records_to_result(
+    table: TextRecords,
+    spec: FileSpec,
+    partner_id: str,
+    source_file_id: str,
+    path: Path,
+    *,
+    default_currency: str | None = None,
+) -> ParseResult:
+    """Text records of a column-mapped file (CSV, Excel, JSON) into canonical rows and record-level rejects."""
+    headers = [_clean_header(value) for value in table.header]
+    positions = _locate_columns(headers, spec, path, table.header_location)
+    data = table.data
+    columns = {position: _Column.of(data[data.columns[position]]) for position in sorted(set(positions.values()))}
+    records = np.arange(len(data))
+    blank = _blank_records(data, columns)
+    if blank is not None:
+        records = np.flatnonzero(~blank)
+        columns = {position: column.subset(records) for position, column in columns.items()}
+    if len(records) == 0 and not table.structural_rejects:
+        raise FeedError(path, None, f"no data rows after the header {table.unit}")
+    return _to_canonical(
+        table, records, columns, headers, positions, spec, partner_id, source_file_id, default_currency
+    )
+
+
+def _locate_columns(headers: list[str], spec: FileSpec, path: Path, header_location: str | None) -> dict[str, int]:
     """Position of each configured canonical column in the file; raises when a required header is absent."""
     exact: dict[str, int] = {}
     folded: dict[str, int] = {}
@@ -218,25 +302,27 @@ def _locate_columns(headers: list[str], spec: FileSpec, path: Path) -> dict[str,
             missing.append(f"'{header}' ({canonical})")
     if missing:
         found = ", ".join(f"'{name}'" for name in headers)
-        raise FeedError(path, "line 1", f"missing required column(s) {', '.join(missing)}; found headers: {found}")
+        raise FeedError(
+            path, header_location, f"missing required column(s) {', '.join(missing)}; found headers: {found}"
+        )
     return positions
 
 
-def _drop_blank_lines(data: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    if len(data) == 0:
-        return data, lines
-    blank = _is_blank(data[0])
+def _blank_records(data: pd.DataFrame, columns: dict[int, _Column]) -> np.ndarray | None:
+    """Mask of records whose every cell is blank, or None when there are none (the usual case, found cheaply)."""
+    if len(data) == 0 or len(data.columns) == 0:
+        return None
+    first = columns.get(0) or _Column.of(data[data.columns[0]])
+    blank = first.where(first.uniques == "")
     if not blank.any():
-        return data, lines
-    for column in data.columns[1:]:
-        blank[blank] &= _is_blank(data.loc[blank, column])
-    keep = ~blank
-    return data.loc[keep].reset_index(drop=True), lines[keep]
-
-
-def _is_blank(series: pd.Series) -> np.ndarray:
-    codes, uniques = pd.factorize(series)
-    return np.array([not value.strip() for value in uniques], dtype=bool)[codes]
+        return None
+    for position in range(1, len(data.columns)):
+        candidates = np.flatnonzero(blank)
+        cells = data[data.columns[position]].to_numpy()[candidates]
+        blank[candidates] = np.array([not str(value).strip() for value in cells], dtype=bool)
+        if not blank.any():
+            return None
+    return blank
 
 
 # --- converting columns -------------------------------------------------------------------------------------
@@ -247,7 +333,7 @@ class _Column:
     """One file column as its distinct stripped values plus a code per line.
 
     Conversions run on the distinct values only (dates and store ids repeat on every line), then are spread
-    back to all lines with a take: this is what keeps a million-line file to seconds.
+    back to all lines with a take: this is what keeps a million-line file to about a second.
     """
 
     codes: np.ndarray
@@ -256,12 +342,15 @@ class _Column:
     @classmethod
     def of(cls, series: pd.Series) -> _Column:
         codes, uniques = pd.factorize(series)
-        stripped = np.array([value.strip() for value in uniques], dtype=object)
+        stripped = np.array([str(value).strip() for value in uniques], dtype=object)
         return cls(codes, stripped)
 
     def where(self, unique_mask: np.ndarray) -> np.ndarray:
         """Spread a mask over distinct values to a mask over lines."""
         return unique_mask[self.codes]
+
+    def subset(self, records: np.ndarray) -> _Column:
+        return _Column(self.codes[records], self.uniques)
 
 
 class _Reasons:
@@ -275,7 +364,7 @@ class _Reasons:
         if not mask.any():
             return
         if self.text is None:
-            self.text = np.full(self.size, "", dtype=object)
+            self.text = _filled(self.size, "")
         index = np.flatnonzero(mask)
         existing = self.text[index]
         self.text[index] = np.where(existing == "", messages, existing + "; " + messages)
@@ -293,9 +382,9 @@ def _quoted(column: _Column, mask: np.ndarray, before: str, after: str) -> np.nd
 
 
 def _to_canonical(
-    data: pd.DataFrame,
-    lines: np.ndarray,
-    table: _Records,
+    table: TextRecords,
+    records: np.ndarray,
+    columns: dict[int, _Column],
     headers: list[str],
     positions: dict[str, int],
     spec: FileSpec,
@@ -303,12 +392,13 @@ def _to_canonical(
     source_file_id: str,
     default_currency: str | None,
 ) -> ParseResult:
+    """Canonical rows from the kept ``records`` (positions into ``table.data``) and their mapped columns."""
     record_type = spec.record_type
-    size = len(data)
+    size = len(records)
+    lines = table.lines[records]
     reasons = _Reasons(size)
     required = REQUIRED_COLUMNS[record_type]
     values: dict[str, np.ndarray] = {}
-    columns: dict[int, _Column] = {}
 
     def label(canonical: str) -> str:
         return f"{canonical} ({headers[positions[canonical]]})"
@@ -320,8 +410,6 @@ def _to_canonical(
         if position is None:
             values[canonical] = _constant_or_default(canonical, spec, default_currency, size)
             continue
-        if position not in columns:
-            columns[position] = _Column.of(data[position])
         column = columns[position]
         blank = column.where(column.uniques == "")
         if canonical in required:
@@ -349,11 +437,15 @@ def _to_canonical(
             parsed, bad = _parse_flags(column.uniques, spec.true_values, spec.false_values)
             bad_lines = column.where(bad)
             reasons.add(bad_lines, _quoted(column, bad_lines, "bad flag ", f" in {label(canonical)}"))
-            values[canonical] = parsed[column.codes]
+            unknown = np.array([value is pd.NA for value in parsed], dtype=bool)
+            flags = np.array([value is True for value in parsed], dtype=bool)
+            values[canonical] = pd.arrays.BooleanArray(flags[column.codes], unknown[column.codes])
         else:
             text = column.uniques.copy()
             if canonical not in required:
                 text[text == ""] = _constant_or_default(canonical, spec, default_currency, 1)[0]
+            if canonical == "product_ref" and spec.gtin_mode != "off":
+                text = _check_gtins(text, column, spec.gtin_mode, reasons, label(canonical))
             values[canonical] = text[column.codes]
 
     if record_type == "sales":
@@ -361,49 +453,81 @@ def _to_canonical(
         values["period_end"] = np.where(np.isnat(values["period_end"]), values["period_start"], values["period_end"])
 
     rejected = reasons.rejected
-    keep = ~rejected
-    kept = int(keep.sum())
+    keep = None if not rejected.any() else ~rejected
+    kept = size if keep is None else int(keep.sum())
     rows = pd.DataFrame(
         {
             canonical: _typed(canonical, values, keep, kept, lines, partner_id, source_file_id)
             for canonical in RAW_FEED_COLUMNS[record_type]
-        }
+        },
+        copy=False,
     )
-    rejects = _rejects_frame(
-        data.loc[rejected],
-        lines[rejected],
-        reasons.text[rejected] if reasons.text is not None else np.array([], dtype=object),
-        table.structural_rejects,
-        spec,
+    render = table.raw_records or _joiner(",")
+    raw = render(table.data.iloc[records[rejected]]) if rejected.any() else []
+    rejects = rejects_frame(
+        record_type,
+        [
+            *zip(
+                (int(line) for line in lines[rejected]),
+                reasons.text[rejected] if reasons.text is not None else [],
+                raw,
+                strict=True,
+            ),
+            *table.structural_rejects,
+        ],
         partner_id,
         source_file_id,
     )
     return ParseResult(record_type=record_type, rows=rows, rejects=rejects)
 
 
+def _check_gtins(text: np.ndarray, column: _Column, mode: str, reasons: _Reasons, label: str) -> np.ndarray:
+    """Reject lines whose product ref is not a valid GTIN; when normalising, return the refs as GTIN-14."""
+    problems = np.array([gtin_problem(value) or "" if value else "" for value in text], dtype=object)
+    bad = problems != ""
+    if bad.any():
+        bad_lines = column.where(bad)
+        reasons.add(bad_lines, problems[column.codes[bad_lines]] + f" in {label}")
+    if mode != "normalise":
+        return text
+    return np.array(
+        [value if problem or not value else value.zfill(14) for value, problem in zip(text, problems, strict=True)],
+        dtype=object,
+    )
+
+
 def _typed(
     canonical: str,
     values: dict[str, np.ndarray],
-    keep: np.ndarray,
+    keep: np.ndarray | None,
     kept: int,
     lines: np.ndarray,
     partner_id: str,
     source_file_id: str,
 ) -> pd.Series:
     if canonical == "partner_id":
-        return pd.Series(np.full(kept, partner_id, dtype=object), dtype=str)
+        return _typed_series(canonical, _filled(kept, partner_id))
     if canonical == "source_file_id":
-        return pd.Series(np.full(kept, source_file_id, dtype=object), dtype=str)
+        return _typed_series(canonical, _filled(kept, source_file_id))
     if canonical == "source_line":
-        return pd.Series(lines[keep], dtype="int64")
-    selected = values[canonical][keep]
+        return pd.Series(lines if keep is None else lines[keep], dtype="int64")
+    selected = values[canonical] if keep is None else values[canonical][keep]
+    return _typed_series(canonical, selected)
+
+
+def _typed_series(canonical: str, values: np.ndarray | Sequence) -> pd.Series:
+    """A canonical column with the dtype every parser gives it (text stays Python objects: cheap to load)."""
     if canonical in DATE_COLUMNS:
-        return pd.Series(selected, dtype="datetime64[s]")
+        return pd.Series(values, dtype="datetime64[s]", copy=False)
     if canonical in QUANTITY_COLUMNS:
-        return pd.Series(selected, dtype="float64")
+        return pd.Series(values, dtype="float64", copy=False)
     if canonical in FLAG_COLUMNS:
-        return pd.Series(selected, dtype="boolean")
-    return pd.Series(selected, dtype=str)
+        if isinstance(values, pd.arrays.BooleanArray):
+            return pd.Series(values, copy=False)
+        return pd.Series(values, dtype="boolean")
+    if canonical == "source_line":
+        return pd.Series(values, dtype="int64", copy=False)
+    return pd.Series(values, dtype=object, copy=False)
 
 
 def _constant_or_default(canonical: str, spec: FileSpec, default_currency: str | None, size: int) -> np.ndarray:
@@ -419,8 +543,16 @@ def _constant_or_default(canonical: str, spec: FileSpec, default_currency: str |
     if canonical in QUANTITY_COLUMNS:
         return np.full(size, np.nan if value is None else float(value), dtype=float)
     if canonical in FLAG_COLUMNS:
-        return np.full(size, pd.NA if value is None or value is pd.NA else bool(value), dtype=object)
-    return np.full(size, None if value is None else str(value), dtype=object)
+        unknown = value is None or value is pd.NA
+        return pd.arrays.BooleanArray(np.full(size, not unknown and bool(value)), np.full(size, unknown))
+    return _filled(size, None if value is None else str(value))
+
+
+def _filled(size: int, value: object) -> np.ndarray:
+    """An object array holding ``value`` everywhere (``np.full`` is an order of magnitude slower for objects)."""
+    array = np.empty(size, dtype=object)
+    array.fill(value)
+    return array
 
 
 def _constant_date(value: object, date_format: str) -> np.datetime64:
@@ -471,29 +603,198 @@ def _parse_flags(
     return mapped, bad
 
 
-def _rejects_frame(
-    rejected: pd.DataFrame,
-    lines: np.ndarray,
-    reasons: np.ndarray,
-    structural: list[tuple[int, str, str]],
-    spec: FileSpec,
+# --- frames shared by every parser --------------------------------------------------------------------------
+
+
+def rejects_frame(
+    record_type: str,
+    rejects: Iterable[tuple[int, str, str]],
     partner_id: str,
     source_file_id: str,
 ) -> pd.DataFrame:
-    raw_records = rejected.astype(object).agg(spec.delimiter.join, axis=1).tolist() if len(rejected) else []
-    line_list = [int(line) for line in lines] + [line for line, _, _ in structural]
-    reason_list = list(reasons) + [reason for _, reason, _ in structural]
-    raw_list = raw_records + [raw for _, _, raw in structural]
-    count = len(line_list)
+    """Rejects as ``REJECT_COLUMNS``, ordered by line: each is (line, reason, raw record)."""
+    listed = list(rejects)
+    count = len(listed)
     frame = pd.DataFrame(
         {
-            "source_file_id": pd.Series([source_file_id] * count, dtype=str),
-            "partner_id": pd.Series([partner_id] * count, dtype=str),
-            "record_type": pd.Series([spec.record_type] * count, dtype=str),
-            "source_line": pd.Series(line_list, dtype="int64"),
-            "reason": pd.Series(reason_list, dtype=str),
-            "raw_record": pd.Series(raw_list, dtype=str),
+            "source_file_id": pd.Series([source_file_id] * count, dtype=object),
+            "partner_id": pd.Series([partner_id] * count, dtype=object),
+            "record_type": pd.Series([record_type] * count, dtype=object),
+            "source_line": pd.Series([line for line, _, _ in listed], dtype="int64"),
+            "reason": pd.Series([reason for _, reason, _ in listed], dtype=object),
+            "raw_record": pd.Series([raw for _, _, raw in listed], dtype=object),
         },
         columns=list(REJECT_COLUMNS),
     )
     return frame.sort_values("source_line", kind="stable").reset_index(drop=True)
+
+
+def result_from_records(
+    record_type: str,
+    records: Sequence[Mapping[str, object]],
+    rejects: Iterable[tuple[int, str, str]],
+    partner_id: str,
+    source_file_id: str,
+    *,
+    constants: Mapping[str, object] | None = None,
+    default_currency: str | None = None,
+) -> ParseResult:
+    """Rows already assembled field by field (by the EDI parsers) as a typed :class:`ParseResult`.
+
+    Each record maps canonical columns to Python values (dates as ``date``) and must carry ``source_line``;
+    columns it leaves out take the spec's constant, the partner's currency or the canonical default.
+    """
+    constants = constants or {}
+    columns: dict[str, pd.Series] = {}
+    count = len(records)
+    for canonical in RAW_FEED_COLUMNS[record_type]:
+        if canonical == "partner_id":
+            values: list = [partner_id] * count
+        elif canonical == "source_file_id":
+            values = [source_file_id] * count
+        else:
+            if canonical in constants:
+                fallback = constants[canonical]
+            elif canonical == "currency":
+                fallback = default_currency
+            else:
+                fallback = DEFAULT_VALUES.get(canonical)
+            values = [record.get(canonical, fallback) for record in records]
+            if canonical in DATE_COLUMNS:
+                values = [np.datetime64(value, "D") if value is not None else np.datetime64("NaT") for value in values]
+            elif canonical in QUANTITY_COLUMNS:
+                values = [np.nan if value is None else float(value) for value in values]
+        columns[canonical] = _typed_series(canonical, values)
+    rows = pd.DataFrame(columns, columns=list(RAW_FEED_COLUMNS[record_type]))
+    return ParseResult(record_type, rows, rejects_frame(record_type, rejects, partner_id, source_file_id))
+
+
+# --- rows assembled from EDI measures -----------------------------------------------------------------------
+
+
+@dataclass
+class _MeasureRow:
+    record_type: str
+    location_id: str | None
+    product_ref: str | None
+    period: tuple[date, date]
+    line: int
+    measures: dict[str, tuple[float, int, str]] = field(default_factory=dict)  # measure -> (value, segment, code)
+    uom: str | None = None
+    problems: list[str] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+
+
+class MeasureRows:
+    """Canonical stock and sales rows assembled from EDI measures, one row per record type, store, item and period.
+
+    X12 and EDIFACT report a quantity per activity or quantity code (an 852 ``ZA*QS`` spread by ``SDQ``, an 846
+    ``QTY*33``, an EANCOM ``QTY+145``); each code maps to a canonical measure, and the measures of one store, item
+    and period make one row. Problems found on the way (a bad GTIN, no store, a quantity that is not a number, the
+    same measure twice) reject the whole row with every reason, never part of it. EDI reports leave out zero
+    activity, so a sales row without a sold quantity sold nothing; a stock row without an on-hand count is rejected.
+    """
+
+    def __init__(
+        self,
+        partner_id: str,
+        source_file_id: str,
+        codes_by_measure: Mapping[str, Sequence[str]],
+        *,
+        constants: Mapping[str, object] | None = None,
+        default_currency: str | None = None,
+    ) -> None:
+        self.partner_id = partner_id
+        self.source_file_id = source_file_id
+        self.codes_by_measure = codes_by_measure
+        self.constants = dict(constants or {})
+        self.default_currency = default_currency
+        self._rows: dict[tuple, _MeasureRow] = {}
+
+    def add(
+        self,
+        measure: str,
+        code: str,
+        quantity: str,
+        *,
+        location_id: str | None,
+        product_ref: str | None,
+        period: tuple[date, date],
+        segment: int,
+        raw: Sequence[str],
+        problems: Sequence[str] = (),
+        uom: str | None = None,
+    ) -> None:
+        """One reported quantity (text as sent, decimal point '.') of ``measure`` for a store, item and period."""
+        record_type = MEASURES[measure]
+        location_id = location_id or self.constants.get("location_id")
+        key_period = period if record_type == "sales" else (period[1], period[1])
+        key = (record_type, location_id, product_ref, key_period)
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = _MeasureRow(record_type, location_id, product_ref, key_period, segment)
+        for text in raw:
+            if text not in row.raw:
+                row.raw.append(text)
+        for problem in problems:
+            if problem not in row.problems:
+                row.problems.append(problem)
+        if not location_id and "no store given for this quantity" not in row.problems:
+            row.problems.append("no store given for this quantity")
+        if uom and row.uom is None:
+            row.uom = uom
+        try:
+            value = float(quantity)
+            if not np.isfinite(value):
+                raise ValueError(quantity)
+        except ValueError:
+            row.problems.append(f"bad quantity '{quantity}' for {code} at segment {segment}")
+            return
+        if measure in row.measures:
+            _, first_segment, first_code = row.measures[measure]
+            row.problems.append(
+                f"{measure} reported twice for this item and store ({first_code} at segment {first_segment}, "
+                f"{code} at segment {segment})"
+            )
+            return
+        row.measures[measure] = (value, segment, code)
+
+    def results(self) -> dict[str, ParseResult]:
+        """Stock and sales results (each present, possibly empty), rows in the order they were first reported."""
+        records: dict[str, list[dict]] = {"stock": [], "sales": []}
+        rejects: dict[str, list[tuple[int, str, str]]] = {"stock": [], "sales": []}
+        for row in sorted(self._rows.values(), key=lambda item: item.line):
+            problems = list(row.problems)
+            if row.record_type == "stock" and "on_hand_qty" not in row.measures and not problems:
+                codes = "/".join(self.codes_by_measure.get("on_hand_qty", ())) or "none mapped"
+                problems.append(f"no on-hand quantity ({codes}) reported for this item and store")
+            if problems:
+                rejects[row.record_type].append((row.line, "; ".join(problems), "\n".join(row.raw)))
+                continue
+            values = {measure: value for measure, (value, _, _) in row.measures.items()}
+            record: dict[str, object] = {
+                "location_id": row.location_id,
+                "product_ref": row.product_ref,
+                "source_line": row.line,
+                **values,
+            }
+            if row.record_type == "stock":
+                record["as_of_date"] = row.period[1]
+                if row.uom:
+                    record["uom"] = row.uom
+            else:
+                record["period_start"], record["period_end"] = row.period
+                record.setdefault("units_sold", 0.0)
+            records[row.record_type].append(record)
+        return {
+            record_type: result_from_records(
+                record_type,
+                records[record_type],
+                rejects[record_type],
+                self.partner_id,
+                self.source_file_id,
+                constants=self.constants,
+                default_currency=self.default_currency,
+            )
+            for record_type in ("stock", "sales")
+        }

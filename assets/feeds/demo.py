@@ -1,32 +1,39 @@
-"""Demo landing data: three partners with their own dialects, the supplier's master data and shipments.
+"""Demo landing data: three partners with their own dialects and formats, the supplier's master data and shipments.
 
 The generator simulates what really happens at each partner location, day by day: demand (popularity, store
 size, weekday pattern, yearly seasonality, trend, promotions, national holidays, negative-binomial noise, many
 slow movers), sales censored by the stock on the shelf, and the supplier's historical min/max replenishment
-with random lead times. Partners then report what they saw in their own file formats, with the imperfections
-real feeds have (an undecodable file, phantom negative stock, an unknown store, unknown items, a late file and
-a re-sent duplicate) so the quality layer has something to find.
+with random lead times. Partners then report what they saw in the formats partners really send (CSV/TSV dialects,
+weekly X12 852 and daily 846, EDIFACT INVRPT/SLSRPT, an Excel workbook, a JSON export), with the imperfections
+real feeds have, so the ledger, the quarantine and the quality layer have something to find.
 
 Same arguments, same bytes: every random draw comes from generators seeded by ``seed`` and the partner's
 ``demo.seed_offset``, and file modification times are set to the simulated delivery time.
 
-Each partner's files follow the first file spec of each record type in its config (the single ``*`` of the
-pattern becomes a date or date range). The ``demo:`` section of a partner config may set:
+Each partner's files follow its file specs (the single ``*`` of a pattern becomes a date or date range, with
+``_2`` for a resend). The ``demo:`` section of a partner config may set:
 ``locations``, ``products`` (counts at full scale), ``stores`` (list of ``{id, name, city}``), ``item_ref``
 (``upc`` | ``ean`` | ``sku``), ``sku_prefix``, ``gln_prefix`` (9 digits), ``size_factor``, ``price_factor``
 (partner currency per USD), ``weekly_pattern`` (7 factors, Monday first), ``forecast_bias``,
 ``forecast_noise``, ``delivery_window`` (local ``["HH:MM", "HH:MM"]``), ``line_ending``, ``extra_columns``
-(header -> ``description`` | ``description_zh``), ``seed_offset``, ``unknown_location`` (``{id, name}``) and
-``imperfections``: any of ``duplicate_file``, ``late_file``, ``undecodable_file``, ``negative_on_hand``,
-``unknown_location``, ``unknown_items``.
+(header -> ``description`` | ``description_zh``), ``seed_offset``, ``unknown_location`` (``{id, name}``),
+``edi_sender`` / ``edi_name`` (X12 sender id, EDIFACT trading name), the format mix ``x12_weeks`` (weekly 852s
+before the daily window, with daily 846 stock from then on), ``edifact_days`` (last days as INVRPT/SLSRPT) and
+``tabular_days`` (first days of the window as Excel stock and JSON sales), and ``imperfections``: any of
+``duplicate_file``, ``late_file``, ``undecodable_file``, ``negative_on_hand``, ``unknown_location``,
+``unknown_items``, ``truncated_interchange``, ``wrong_segment_count``, ``unknown_store``, ``control_number_reuse``
+(X12), ``bad_check_digit``, ``empty_file``, ``corrected_resend`` (EDIFACT).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
+import re
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -34,11 +41,13 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import numpy as np
+import openpyxl
 import pandas as pd
 
 from assets.feeds.contracts import MASTER_DATA_FILES, SUPPLIER_FOLDER
 from assets.feeds.delimited import DATE_COLUMNS, QUANTITY_COLUMNS
-from assets.feeds.partner_config import FileSpec, PartnerConfig, load_partner_configs
+from assets.feeds.identity import gs1_check_digit
+from assets.feeds.partner_config import SEGMENT_FORMATS, FileSpec, PartnerConfig, load_partner_configs
 from assets.feeds.raw_schema import RAW_TABLE_DDL
 
 DAILY_FILE_DAYS = 14  # the last two weeks arrive as one file per day; everything before as an onboarding backfill
@@ -100,7 +109,17 @@ IMPERFECTIONS = (
     "negative_on_hand",
     "unknown_location",
     "unknown_items",
+    "truncated_interchange",
+    "wrong_segment_count",
+    "unknown_store",
+    "control_number_reuse",
+    "bad_check_digit",
+    "empty_file",
+    "corrected_resend",
 )
+# How the supplier is addressed in partners' EDI envelopes (X12 ISA08/GS03, EDIFACT UNB recipient GLN).
+SUPPLIER_EDI_ID = "0" + UPC_COMPANY + "000000"
+SUPPLIER_GLN = "0" + UPC_COMPANY + "000000" + gs1_check_digit("0" + UPC_COMPANY + "000000")
 
 
 @dataclass(frozen=True)
@@ -118,20 +137,26 @@ class DemoSummary:
     shipments: int
     expected_quarantined: tuple[str, ...] = ()
     expected_duplicates: tuple[str, ...] = ()
+    expected_superseded: tuple[str, ...] = ()
+    expected_rejects: tuple[str, ...] = ()  # files loaded with planted row rejects
     late_files: tuple[str, ...] = ()
     injected: dict[str, int] = field(default_factory=dict)
+    files_per_format: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         files = ", ".join(f"{partner} {count}" for partner, count in self.files_per_partner.items())
+        formats = ", ".join(f"{file_format} {count}" for file_format, count in sorted(self.files_per_format.items()))
         rows = ", ".join(f"{record_type} {count:,}" for record_type, count in self.rows_per_record_type.items())
         lines = [
             f"demo landing data in {self.out_dir}: {self.start_date} .. {self.end_date}",
             f"  {self.series} series ({self.locations} locations, {self.products} products), "
             f"{self.shipments:,} shipments",
-            f"  files: {files}",
+            f"  files: {files} ({formats})",
             f"  rows: {rows}",
             f"  expected quarantined: {', '.join(self.expected_quarantined) or 'none'}",
             f"  expected duplicates: {', '.join(self.expected_duplicates) or 'none'}",
+            f"  expected superseded: {', '.join(self.expected_superseded) or 'none'}",
+            f"  expected row rejects in: {', '.join(self.expected_rejects) or 'none'}",
             f"  late deliveries: {', '.join(self.late_files) or 'none'}",
         ]
         return "\n".join(lines)
@@ -213,16 +238,23 @@ def generate_demo(
     rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0}
     quarantined: list[str] = []
     duplicates: list[str] = []
+    superseded: list[str] = []
+    rejected: list[str] = []
     late: list[str] = []
     injected: dict[str, int] = {}
+    files_per_format: dict[str, int] = {}
     for partner in partners:
         writer = _PartnerWriter(out_dir, partner, start, end, seed)
         writer.write_all()
         files_per_partner[partner.config.partner_id] = writer.files
         for record_type, rows in writer.rows.items():
             rows_per_record_type[record_type] += rows
+        for file_format, count in writer.files_per_format.items():
+            files_per_format[file_format] = files_per_format.get(file_format, 0) + count
         quarantined += writer.quarantined
         duplicates += writer.duplicates
+        superseded += writer.superseded
+        rejected += writer.rejected
         late += writer.late
         for name, count in writer.injected.items():
             injected[name] = injected.get(name, 0) + count
@@ -237,20 +269,17 @@ def generate_demo(
         products=len(products),
         locations=sum(len(partner.locations) for partner in partners),
         shipments=shipment_count,
-        expected_quarantined=tuple(quarantined),
-        expected_duplicates=tuple(duplicates),
+        expected_quarantined=tuple(sorted(quarantined)),
+        expected_duplicates=tuple(sorted(duplicates)),
+        expected_superseded=tuple(sorted(superseded)),
+        expected_rejects=tuple(sorted(rejected)),
         late_files=tuple(late),
         injected=injected,
+        files_per_format=files_per_format,
     )
 
 
 # --- identifiers --------------------------------------------------------------------------------------------
-
-
-def gs1_check_digit(digits: str) -> str:
-    """GS1 mod-10 check digit over the data digits of a GTIN or GLN (weights 3, 1, 3 ... from the right)."""
-    total = sum(int(digit) * (3 if index % 2 == 0 else 1) for index, digit in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
 
 
 def _upc_for(product_id: str) -> str:
@@ -808,7 +837,7 @@ def _write_supplier_files(folder: Path, partners: list[_PartnerData], products: 
         "partners.csv": partners_frame,
         "partner_locations.csv": pd.concat([p.locations for p in partners], ignore_index=True),
         "products.csv": products_frame,
-        "partner_items.csv": pd.concat([p.items for p in partners], ignore_index=True),
+        "partner_items.csv": pd.concat([_cross_references(p, products) for p in partners], ignore_index=True),
         "replenishment_agreements.csv": agreements,
         "shipments.csv": shipments,
     }
@@ -818,6 +847,19 @@ def _write_supplier_files(folder: Path, partners: list[_PartnerData], products: 
         frame[list(_table_columns(MASTER_DATA_FILES[name]))].to_csv(buffer, index=False, lineterminator="\n")
         _write_file(folder / name, buffer.getvalue().encode("utf-8"), delivered)
     return len(shipments)
+
+
+def _cross_references(partner: _PartnerData, products: list[_Product]) -> pd.DataFrame:
+    """The partner's item refs, plus each product's GTIN-14 where its EDI files are loaded as normalised GTINs."""
+    config = partner.config
+    normalises = any(spec.format in SEGMENT_FORMATS and spec.gtin_mode == "normalise" for spec in config.files)
+    if not normalises or config.demo.get("item_ref", "upc") == "sku":
+        return partner.items
+    gtins = {product.product_id: product.gtin for product in products}
+    extra = partner.items.assign(
+        partner_item_ref=[gtins[product_id] for product_id in partner.items["product_id"]], ref_type="gtin"
+    )
+    return pd.concat([partner.items, extra], ignore_index=True)
 
 
 def _table_columns(table: str) -> tuple[str, ...]:
@@ -832,7 +874,16 @@ def _write_file(path: Path, content: bytes, mtime: float) -> None:
 
 
 class _PartnerWriter:
-    """Writes one partner's deliveries in its own dialect, with the imperfections its config asks for."""
+    """Writes one partner's deliveries in its own formats, with the imperfections its config asks for.
+
+    Every partner sends an onboarding backfill (CSV) and then one file per business day and record type for the
+    last ``DAILY_FILE_DAYS`` days. Where its ``demo:`` config says so, part of that comes in other formats:
+    ``x12_weeks`` whole weeks before the daily window as weekly X12 852s (sales of the week per store via SDQ,
+    plus the week-end stock), with a daily X12 846 for stock from the first of those weeks on; the last
+    ``edifact_days`` days as EDIFACT INVRPT and SLSRPT; the first ``tabular_days`` days of the window as an Excel
+    stock workbook and a JSON sales export. Each series, day and measure is reported by one file only (a weekly
+    852 replaces the daily sales files of its week), so nothing is counted twice.
+    """
 
     # Which day of the daily window carries which imperfection (days before the end date).
     UNDECODABLE_DAY = 5
@@ -841,6 +892,13 @@ class _PartnerWriter:
     UNKNOWN_LOCATION_DAY = 3
     NEGATIVE_STOCK_DAYS = (12, 9, 6)
     UNKNOWN_ITEM_DAYS = (11, 8, 4, 2)
+    TRUNCATED_DAY = 9
+    REUSED_CONTROL_DAY = 11
+    BAD_CHECK_DIGIT_DAY = 5
+    EMPTY_FILE_DAY = 2
+    CORRECTED_DAY = 3
+    WRONG_COUNT_WEEK = 1  # which weekly 852 (0 = the first) is sent with a wrong SE01 first
+    EDI_WEEK_DELIVERY = ("00:20", "00:45")  # weekly 852 and its corrected resend, before the daily 846s arrive
 
     def __init__(self, out_dir: Path, partner: _PartnerData, start: date, end: date, seed: int) -> None:
         self.partner = partner
@@ -857,17 +915,27 @@ class _PartnerWriter:
                 f"(expected any of {', '.join(IMPERFECTIONS)})"
             )
         self.files = 0
+        self.files_per_format: dict[str, int] = {}
         self.rows = {"stock": 0, "sales": 0, "forecast": 0}
         self.quarantined: list[str] = []
         self.duplicates: list[str] = []
+        self.superseded: list[str] = []
+        self.rejected: list[str] = []
         self.late: list[str] = []
         self.injected: dict[str, int] = {}
+        self.control_number = 100  # interchange control numbers, one per EDI file, as the partner's translator counts
         window = self.config.demo.get("delivery_window") or ["01:00", "05:00"]
-        self.window_minutes = tuple(int(text[:2]) * 60 + int(text[3:5]) for text in window)
+        self.window_minutes = tuple(_minutes(text) for text in window)
+        demo = self.config.demo
+        self.x12_weeks = int(demo.get("x12_weeks", 0))
+        self.edifact_days = int(demo.get("edifact_days", 0))
+        self.tabular_days = int(demo.get("tabular_days", 0))
+        self.names = dict(zip(partner.locations["location_id"], partner.locations["location_name"], strict=True))
 
     def write_all(self) -> None:
         first_daily = self.end - timedelta(days=DAILY_FILE_DAYS - 1)
-        history_end = first_daily - timedelta(days=1)
+        edi_start = first_daily - timedelta(days=7 * self.x12_weeks)
+        history_end = edi_start - timedelta(days=1)
         history_token = f"{self.start:%Y%m%d}_{history_end:%Y%m%d}"
         history_delivery = self._delivery_time(history_end)
         stock, sales = self.partner.stock, self.partner.sales
@@ -877,32 +945,20 @@ class _PartnerWriter:
         in_history = sales["period_start"] <= pd.Timestamp(history_end)
         self._write("sales", history_token, sales[in_history], history_delivery)
 
-        for offset in range(DAILY_FILE_DAYS - 1, -1, -1):
-            business_day = self.end - timedelta(days=offset)
-            token = f"{business_day:%Y%m%d}"
+        for week in range(self.x12_weeks):
+            week_start = edi_start + timedelta(days=7 * week)
+            self._weekly_852(week, week_start, week_start + timedelta(days=6))
+
+        business_day = edi_start
+        while business_day <= self.end:
+            offset = (self.end - business_day).days
             delivered = self._delivery_time(business_day)
             stock_rows = stock[stock["as_of_date"] == pd.Timestamp(business_day)].copy()
-            sales_rows = sales[sales["period_start"] == pd.Timestamp(business_day)].copy()
-            stock_rows = self._damage_stock(stock_rows, offset)
-            sales_rows = self._damage_sales(sales_rows, offset)
-            stock_delivery = delivered
-            if "late_file" in self.imperfections and offset == self.LATE_DAY:
-                stock_delivery = self._late_time(business_day)
-            path = self._write("stock", token, stock_rows, stock_delivery)
-            if stock_delivery != delivered:
-                self.late.append(self._relative(path))
-            encoding = None
-            if "undecodable_file" in self.imperfections and offset == self.UNDECODABLE_DAY:
-                encoding = "utf-16"
-            path = self._write("sales", token, sales_rows, delivered, encoding=encoding)
-            if encoding is not None:
-                self.quarantined.append(self._relative(path))
-            if "duplicate_file" in self.imperfections and offset == self.DUPLICATE_DAY:
-                copy = path.with_name(path.stem + "_resend" + path.suffix)
-                _write_file(copy, path.read_bytes(), delivered + 3 * 3600)
-                self.files += 1
-                self.rows["sales"] += len(sales_rows)
-                self.duplicates.append(self._relative(copy))
+            self._daily_stock(business_day, offset, self._damage_stock(stock_rows, offset), delivered)
+            if business_day >= first_daily:
+                sales_rows = sales[sales["period_start"] == pd.Timestamp(business_day)].copy()
+                self._daily_sales(business_day, offset, self._damage_sales(sales_rows, offset), delivered)
+            business_day += timedelta(days=1)
 
         forecasts = self.partner.forecasts
         issue_dates = sorted(forecasts["forecast_date"].unique())
@@ -917,8 +973,284 @@ class _PartnerWriter:
             rows = forecasts[forecasts["forecast_date"] == pd.Timestamp(issue_day)]
             self._write("forecast", f"{issue_day:%Y%m%d}", rows, self._issue_time(issue_day))
 
-    # --- imperfections ---
+    # --- deliveries by format ---
 
+    def _daily_stock(self, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
+        token = f"{business_day:%Y%m%d}"
+        if "late_file" in self.imperfections and offset == self.LATE_DAY:
+            delivered = self._late_time(business_day)
+            self.late.append(self._relative(_file_name(self._spec_for("stock", offset), token)))
+        spec = self._spec_for("stock", offset)
+        if spec.format == "x12":
+            self._daily_846(spec, business_day, offset, rows, delivered)
+        elif spec.format == "edifact":
+            content = self._invrpt(rows, business_day, delivered, self._next_control())
+            if "empty_file" in self.imperfections and offset == self.EMPTY_FILE_DAY:
+                self.quarantined.append(self._relative(self._emit(spec, token, b"", delivered, "stock", 0)))
+                content = self._invrpt(rows, business_day, delivered + 2 * 3600, self._next_control())
+                self._emit(spec, f"{token}_2", content, delivered + 2 * 3600, "stock", len(rows))
+            else:
+                self._emit(spec, token, content, delivered, "stock", len(rows))
+        elif spec.format == "xlsx":
+            content = _render_xlsx(rows, spec, self.config, self.partner.items, business_day)
+            self._emit(spec, token, content, delivered, "stock", len(rows))
+        else:
+            self._write("stock", token, rows, delivered)
+
+    def _daily_sales(self, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
+        token = f"{business_day:%Y%m%d}"
+        spec = self._spec_for("sales", offset)
+        if spec.format == "edifact":
+            self._daily_slsrpt(spec, business_day, offset, rows, delivered)
+        elif spec.format == "json":
+            content = _render_json(rows, spec, self.config, self.partner.items, delivered)
+            self._emit(spec, token, content, delivered, "sales", len(rows))
+        else:
+            encoding = None
+            if "undecodable_file" in self.imperfections and offset == self.UNDECODABLE_DAY:
+                encoding = "utf-16"
+            path = self._write("sales", token, rows, delivered, encoding=encoding)
+            if encoding is not None:
+                self.quarantined.append(self._relative(path))
+            if "duplicate_file" in self.imperfections and offset == self.DUPLICATE_DAY:
+                copy = path.with_name(path.stem + "_resend" + path.suffix)
+                _write_file(copy, path.read_bytes(), delivered + 3 * 3600)
+                self._count_file(spec, "sales", len(rows))
+                self.duplicates.append(self._relative(copy))
+
+    def _weekly_852(self, week: int, week_start: date, week_end: date) -> None:
+        """One week's sales per store and item (ZA*QS/QU spread by SDQ) and the week-end stock (ZA*QA)."""
+        spec = self._spec("sales", "x12", "852")
+        sales = self.partner.sales
+        in_week = sales[
+            (sales["period_start"] >= pd.Timestamp(week_start)) & (sales["period_start"] <= pd.Timestamp(week_end))
+        ]
+        totals = in_week.groupby(["product_ref", "location_id"], sort=False)[["units_sold", "units_returned"]].sum()
+        stock = self.partner.stock
+        closing = stock[stock["as_of_date"] == pd.Timestamp(week_end)].set_index(["product_ref", "location_id"])
+        extra_store = None
+        if "unknown_store" in self.imperfections and week == self.x12_weeks - 1:
+            extra_store = str((self.config.demo.get("unknown_location") or {"id": "9999"})["id"])
+        token = f"{week_start:%Y%m%d}_{week_end:%Y%m%d}"
+        delivered = self._local_timestamp(week_end + timedelta(days=1), _minutes(self.EDI_WEEK_DELIVERY[0]))
+        content, extra_rows = self._x12_852(totals, closing, week_start, week_end, delivered, extra_store)
+        if extra_rows:
+            self._count("unknown_store_rows", extra_rows)
+        if "wrong_segment_count" in self.imperfections and week == self.WRONG_COUNT_WEEK:
+            broken = _wrong_first_se_count(content)
+            self.quarantined.append(self._relative(self._emit(spec, token, broken, delivered, "sales", len(totals))))
+            self.rows["stock"] += len(closing)
+            delivered = self._local_timestamp(week_end + timedelta(days=1), _minutes(self.EDI_WEEK_DELIVERY[1]))
+            content, _ = self._x12_852(totals, closing, week_start, week_end, delivered, extra_store)
+            token += "_2"
+        self._emit(spec, token, content, delivered, "sales", len(totals))
+        self.rows["stock"] += len(closing)
+
+    def _daily_846(self, spec: FileSpec, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
+        token = f"{business_day:%Y%m%d}"
+        control = self._next_control()
+        content = self._x12_846(rows, business_day, delivered, control)
+        if "truncated_interchange" in self.imperfections and offset == self.TRUNCATED_DAY:
+            # The partner's transfer broke off; a complete copy (new control number) follows three hours later.
+            cut = content[: int(len(content) * 0.6)]
+            self.quarantined.append(self._relative(self._emit(spec, token, cut, delivered, "stock", len(rows))))
+            resent = delivered + 3 * 3600
+            content = self._x12_846(rows, business_day, resent, self._next_control())
+            self._emit(spec, f"{token}_2", content, resent, "stock", len(rows))
+            return
+        self._emit(spec, token, content, delivered, "stock", len(rows))
+        if "control_number_reuse" in self.imperfections and offset == self.REUSED_CONTROL_DAY:
+            # The translator retransmits the interchange with a fresh timestamp but the same control number.
+            retransmitted = delivered + 6 * 3600
+            content = self._x12_846(rows, business_day, retransmitted, control)
+            path = self._emit(spec, f"{token}_2", content, retransmitted, "stock", len(rows))
+            self.quarantined.append(self._relative(path))
+
+    def _daily_slsrpt(
+        self, spec: FileSpec, business_day: date, offset: int, rows: pd.DataFrame, delivered: float
+    ) -> None:
+        token = f"{business_day:%Y%m%d}"
+        if "bad_check_digit" in self.imperfections and offset == self.BAD_CHECK_DIGIT_DAY and len(rows):
+            # A keying slip in one item number; chosen on a line without sales so the truth loses nothing.
+            quiet = rows.index[(rows["units_sold"] == 0) & (rows["units_returned"] == 0)]
+            victim = quiet[0] if len(quiet) else rows.index[0]
+            rows = rows.copy()
+            rows["product_ref"] = rows["product_ref"].astype(object)
+            ref = str(rows.loc[victim, "product_ref"])
+            rows.loc[victim, "product_ref"] = ref[:-1] + str((int(ref[-1]) + 1) % 10)
+            self._count("bad_check_digit_rows")
+            path = self._emit(
+                spec,
+                token,
+                self._slsrpt(rows, business_day, delivered, self._next_control()),
+                delivered,
+                "sales",
+                len(rows),
+            )
+            self.rejected.append(self._relative(path))
+            return
+        if "corrected_resend" in self.imperfections and offset == self.CORRECTED_DAY and len(rows):
+            # The first report miscounts one line; the partner resends the whole day corrected that afternoon.
+            wrong = rows.copy()
+            victim = wrong.index[int(self.rng.integers(0, len(wrong)))]
+            wrong.loc[victim, "units_sold"] = wrong.loc[victim, "units_sold"] + 2
+            path = self._emit(
+                spec,
+                token,
+                self._slsrpt(wrong, business_day, delivered, self._next_control()),
+                delivered,
+                "sales",
+                len(rows),
+            )
+            self.superseded.append(self._relative(path))
+            delivered += 8 * 3600
+            token += "_2"
+        self._emit(
+            spec,
+            token,
+            self._slsrpt(rows, business_day, delivered, self._next_control()),
+            delivered,
+            "sales",
+            len(rows),
+        )
+
+    # --- X12 and EDIFACT documents ---
+
+    def _item_qualifier(self) -> str:
+        ref_type = self.partner.items["ref_type"].iloc[0]
+        return {"upc": "UP", "ean": "EN"}.get(ref_type, "VN")
+
+    def _x12_envelope(self, functional_id: str, sets: list[list[str]], delivered: float, control: int) -> str:
+        when = datetime.fromtimestamp(delivered, ZoneInfo(self.config.timezone))
+        sender = self._sender()
+        segments = [
+            f"ISA*00*{'':10}*00*{'':10}*ZZ*{sender:<15}*ZZ*{SUPPLIER_EDI_ID:<15}*{when:%y%m%d}*{when:%H%M}*U*00401*"
+            f"{control:09d}*0*P*>",
+            f"GS*{functional_id}*{sender}*{SUPPLIER_EDI_ID}*{when:%Y%m%d}*{when:%H%M}*{control}*X*004010",
+        ]
+        for transaction in sets:
+            segments += transaction
+        segments += [f"GE*{len(sets)}*{control}", f"IEA*1*{control:09d}"]
+        return "".join(segment + "~\n" for segment in segments)
+
+    def _sender(self) -> str:
+        return str(self.config.demo.get("edi_sender", self.config.partner_id.upper()))[:15]
+
+    def _x12_852(
+        self,
+        totals: pd.DataFrame,
+        closing: pd.DataFrame,
+        week_start: date,
+        week_end: date,
+        delivered: float,
+        extra_store: str | None,
+    ) -> tuple[bytes, int]:
+        """852 with the items split over two transaction sets, as large reports are."""
+        qualifier = self._item_qualifier()
+        products = list(dict.fromkeys(totals.index.get_level_values(0)))
+        halves = [products[: (len(products) + 1) // 2], products[(len(products) + 1) // 2 :]]
+        extra_rows = 0
+        sets = []
+        for number, half in enumerate(halves, start=1):
+            if not half:
+                continue
+            body = [
+                f"XQ*H*{week_start:%Y%m%d}*{week_end:%Y%m%d}",
+                f"N1*BY*{self.config.name.upper()}*92*{self._sender()}",
+            ]
+            for product_ref in half:
+                sold = totals.loc[product_ref]
+                body.append(f"LIN**{qualifier}*{product_ref}")
+                pairs = [(store, int(value)) for store, value in sold["units_sold"].items()]
+                if extra_store is not None:
+                    pairs.append((extra_store, int(self.rng.integers(1, 6))))
+                    extra_rows += 1
+                body += ["ZA*QS", *_sdq(pairs)]
+                returned = [(store, int(value)) for store, value in sold["units_returned"].items() if value > 0]
+                if returned:
+                    body += ["ZA*QU", *_sdq(returned)]
+                if product_ref in closing.index.get_level_values(0):
+                    on_hand = closing.loc[product_ref, "on_hand_qty"]
+                    body += ["ZA*QA", *_sdq([(store, int(value)) for store, value in on_hand.items()])]
+            body.append(f"CTT*{len(half)}")
+            sets.append(_x12_set("852", number, body))
+        return self._x12_envelope("PD", sets, delivered, self._next_control()).encode("ascii"), extra_rows
+
+    def _x12_846(self, rows: pd.DataFrame, business_day: date, delivered: float, control: int) -> bytes:
+        """846 with one transaction set per store: BIA date, N1 store, then LIN + QTY*33 per item."""
+        qualifier = self._item_qualifier()
+        sets = []
+        for number, (store, store_rows) in enumerate(rows.groupby("location_id", sort=False), start=1):
+            body = [
+                f"BIA*00*SI*INV{business_day:%Y%m%d}{number:02d}*{business_day:%Y%m%d}",
+                f"N1*ST*{self.names.get(store, store)}*92*{store}",
+            ]
+            for product_ref, on_hand in zip(store_rows["product_ref"], store_rows["on_hand_qty"], strict=True):
+                body += [f"LIN**{qualifier}*{product_ref}", f"QTY*33*{int(on_hand)}*EA"]
+            body.append(f"CTT*{len(store_rows)}")
+            sets.append(_x12_set("846", number, body))
+        return self._x12_envelope("IB", sets, delivered, control).encode("ascii")
+
+    def _edifact(self, message: str, version: str, body: list[str], delivered: float, control: int) -> bytes:
+        when = datetime.fromtimestamp(delivered, ZoneInfo(self.config.timezone))
+        reference = f"{self.config.partner_id[:2].upper()}{control:08d}"
+        sender = _gln(str(self.config.demo.get("gln_prefix", "000000000")), 0)
+        segments = [
+            f"UNB+UNOC:3+{sender}:14+{SUPPLIER_GLN}:14+{when:%y%m%d}:{when:%H%M}+{reference}++{message}",
+            f"UNH+1+{message}:{version}:UN:EAN008",
+            *body,
+        ]
+        segments.append(f"UNT+{len(segments)}+1")
+        segments.append(f"UNZ+1+{reference}")
+        line_ending = self.config.demo.get("line_ending", "\n")
+        return ("UNA:+.? '" + line_ending + "".join(f"{segment}'{line_ending}" for segment in segments)).encode(
+            "latin-1"
+        )
+
+    def _edifact_heading(self, document: str, business_day: date, delivered: float) -> list[str]:
+        when = datetime.fromtimestamp(delivered, ZoneInfo(self.config.timezone))
+        name = _edifact_text(str(self.config.demo.get("edi_name", self.config.name)))
+        gln = _gln(str(self.config.demo.get("gln_prefix", "000000000")), 0)
+        return [
+            f"BGM+{document}+{business_day:%Y%m%d}+9",
+            f"DTM+137:{when:%Y%m%d}:102",
+            f"NAD+BY+{gln}::9++{name}",
+            f"NAD+SU+{SUPPLIER_GLN}::9",
+        ]
+
+    def _invrpt(self, rows: pd.DataFrame, business_day: date, delivered: float, control: int) -> bytes:
+        body = self._edifact_heading("35", business_day, delivered)
+        body[2:2] = [f"DTM+90:{business_day:%Y%m%d}:102", f"DTM+91:{business_day:%Y%m%d}:102"]
+        line = 0
+        for store, store_rows in rows.groupby("location_id", sort=False):
+            body.append(f"LOC+162+{_edifact_text(store)}::92")
+            for product_ref, on_hand in zip(store_rows["product_ref"], store_rows["on_hand_qty"], strict=True):
+                line += 1
+                body += [f"LIN+{line}++{product_ref}:{self._item_qualifier()}", f"QTY+145:{int(on_hand)}:PCE"]
+        body.append(f"CNT+2:{line}")
+        return self._edifact("INVRPT", "D:96A", body, delivered, control)
+
+    def _slsrpt(self, rows: pd.DataFrame, business_day: date, delivered: float, control: int) -> bytes:
+        body = self._edifact_heading("73E::9", business_day, delivered)
+        body[2:2] = [f"DTM+356:{business_day:%Y%m%d}:102", f"DTM+357:{business_day:%Y%m%d}:102"]
+        line = 0
+        for store, store_rows in rows.groupby("location_id", sort=False):
+            body.append(f"LOC+162+{_edifact_text(store)}::92")
+            for product_ref, sold, returned in zip(
+                store_rows["product_ref"], store_rows["units_sold"], store_rows["units_returned"], strict=True
+            ):
+                line += 1
+                body += [f"LIN+{line}++{product_ref}:{self._item_qualifier()}", f"QTY+153:{int(sold)}"]
+                if returned > 0:
+                    body.append(f"QTY+61:{int(returned)}")
+        body.append(f"CNT+2:{line}")
+        return self._edifact("SLSRPT", "D:01B", body, delivered, control)
+
+    def _next_control(self) -> int:
+        self.control_number += 1
+        return self.control_number
+
+    # --- imperfections ---
     def _damage_stock(self, rows: pd.DataFrame, offset: int) -> pd.DataFrame:
         if "negative_on_hand" in self.imperfections and offset in self.NEGATIVE_STOCK_DAYS and len(rows):
             victim = rows.index[int(self.rng.integers(0, len(rows)))]
@@ -974,24 +1306,48 @@ class _PartnerWriter:
         minutes = int(self.rng.integers(self.window_minutes[0], self.window_minutes[1] + 1))
         return self._local_timestamp(issue_day, minutes)
 
-    # --- rendering ---
+    # --- files ---
 
-    def _relative(self, path: Path) -> str:
-        return f"{self.config.partner_id}/{path.name}"
+    def _relative(self, path: Path | str) -> str:
+        return f"{self.config.partner_id}/{Path(path).name}"
+
+    def _spec(self, record_type: str, file_format: str, message: str | None = None) -> FileSpec:
+        for spec in self.config.files:
+            if spec.record_type == record_type and spec.format == file_format and message in (None, spec.message):
+                return spec
+        wanted = f"{file_format} {message or record_type}"
+        raise ValueError(f"{self.config.source_path}: the demo needs a {wanted} file spec for its demo settings")
+
+    def _spec_for(self, record_type: str, offset: int) -> FileSpec:
+        """Which of the partner's file specs carries this record type on the day ``offset`` days before the end."""
+        if record_type == "stock" and self.x12_weeks:
+            return self._spec("stock", "x12", "846")
+        if offset < self.edifact_days:
+            return self._spec(record_type, "edifact", "INVRPT" if record_type == "stock" else "SLSRPT")
+        if offset >= DAILY_FILE_DAYS - self.tabular_days:
+            return self._spec(record_type, "xlsx" if record_type == "stock" else "json")
+        return self._spec(record_type, "csv")
+
+    def _emit(self, spec: FileSpec, token: str, content: bytes, mtime: float, record_type: str, rows: int) -> Path:
+        name = _file_name(spec, token)
+        if self.config.spec_for(name) is not spec:
+            raise ValueError(f"{self.config.source_path}: demo file name {name} is not read by the spec {spec.pattern}")
+        path = self.folder / name
+        _write_file(path, content, mtime)
+        self._count_file(spec, record_type, rows)
+        return path
+
+    def _count_file(self, spec: FileSpec, record_type: str, rows: int) -> None:
+        self.files += 1
+        self.files_per_format[spec.format] = self.files_per_format.get(spec.format, 0) + 1
+        self.rows[record_type] += rows
 
     def _write(
         self, record_type: str, token: str, rows: pd.DataFrame, mtime: float, encoding: str | None = None
     ) -> Path:
-        spec = self.config.specs_for(record_type)[0]
-        name = _file_name(spec, token)
-        if self.config.spec_for(name) is not spec:
-            raise ValueError(f"{self.config.source_path}: demo file name {name} is not read by the {record_type} spec")
+        spec = self._spec(record_type, "csv")
         text = _render(rows, spec, self.config, self.partner.items)
-        path = self.folder / name
-        _write_file(path, text.encode(encoding or spec.encoding), mtime)
-        self.files += 1
-        self.rows[record_type] += len(rows)
-        return path
+        return self._emit(spec, token, text.encode(encoding or spec.encoding), mtime, record_type, len(rows))
 
 
 def _file_name(spec: FileSpec, token: str) -> str:
@@ -1049,3 +1405,140 @@ def _descriptions(config: PartnerConfig, items: pd.DataFrame) -> dict[str, dict[
         result["description"][ref] = item.description
         result["description_zh"][ref] = item.description_zh
     return result
+
+
+# --- EDI, Excel and JSON documents ---------------------------------------------------------------------------
+
+
+def _minutes(text: str) -> int:
+    return int(text[:2]) * 60 + int(text[3:5])
+
+
+def _gln(prefix: str, number: int) -> str:
+    body = f"{prefix}{number:03d}"
+    return body + gs1_check_digit(body)
+
+
+def _sdq(pairs: list[tuple[str, int]]) -> list[str]:
+    """SDQ segments (unit EA, stores assigned by the buyer: qualifier 92), at most ten store/quantity pairs each."""
+    segments = []
+    for start in range(0, len(pairs), 10):
+        chunk = pairs[start : start + 10]
+        segments.append("SDQ*EA*92*" + "*".join(f"{store}*{quantity}" for store, quantity in chunk))
+    return segments
+
+
+def _x12_set(kind: str, number: int, body: list[str]) -> list[str]:
+    control = f"{number:04d}"
+    segments = [f"ST*{kind}*{control}", *body]
+    return [*segments, f"SE*{len(segments) + 1}*{control}"]
+
+
+def _wrong_first_se_count(content: bytes) -> bytes:
+    """The interchange with its first SE01 one higher than the segments really sent (a translator bug)."""
+    text = content.decode("ascii")
+    start = text.index("\nSE*") + 1
+    end = text.index("*", start + 3)
+    return (text[: start + 3] + str(int(text[start + 3 : end]) + 1) + text[end:]).encode("ascii")
+
+
+def _edifact_text(text: str) -> str:
+    """Free text with EDIFACT's service characters released (``?`` first, so releases are not doubled)."""
+    for char in "?:+'":
+        text = text.replace(char, "?" + char)
+    return text
+
+
+def _render_xlsx(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame, day: date) -> bytes:
+    """A stock workbook as a store system exports it: a title row, a blank row, then the header and typed cells."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = spec.sheet or "Sheet1"
+    sheet.append([f"{config.name} {spec.sheet or ''}".strip(), day.strftime(spec.date_format)])
+    for _ in range(spec.header_row - 2):
+        sheet.append([])
+    extra_columns = dict(config.demo.get("extra_columns") or {})
+    descriptions = _descriptions(config, items)
+    headers: list[str] = []
+    for canonical, header in spec.columns.items():
+        headers.append(header)
+        if canonical == "product_ref":
+            headers += list(extra_columns)
+    sheet.append(headers)
+    for record in rows.to_dict("records"):
+        cells: list[object] = []
+        for canonical in spec.columns:
+            value = record[canonical]
+            if canonical in DATE_COLUMNS:
+                cells.append(pd.Timestamp(value).to_pydatetime())
+            elif canonical in QUANTITY_COLUMNS:
+                cells.append(int(value) if float(value).is_integer() else float(value))
+            else:
+                cells.append(str(value))
+            if canonical == "product_ref":
+                cells += [descriptions.get(attribute, {}).get(str(value), "") for attribute in extra_columns.values()]
+        sheet.append(cells)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, datetime):
+                cell.number_format = "yyyy/mm/dd"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _deterministic_zip(buffer.getvalue(), datetime.combine(day, time(0, 0)))
+
+
+def _deterministic_zip(archive: bytes, stamp: datetime) -> bytes:
+    """The workbook with fixed member times and document dates, so the same data gives the same bytes."""
+    moment = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = zipfile.ZipFile(io.BytesIO(archive))
+    target_buffer = io.BytesIO()
+    with zipfile.ZipFile(target_buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                text = data.decode("utf-8")
+                for tag in ("dcterms:created", "dcterms:modified"):
+                    text = re.sub(f"(<{tag}[^>]*>)[^<]*(</{tag}>)", rf"\g<1>{moment}\g<2>", text)
+                data = text.encode("utf-8")
+            member = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            member.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(member, data)
+    return target_buffer.getvalue()
+
+
+def _render_json(
+    rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame, delivered: float
+) -> bytes:
+    """A sales export as a web shop system writes it: metadata, then nested records under ``records_path``."""
+    extra_columns = dict(config.demo.get("extra_columns") or {})
+    descriptions = _descriptions(config, items)
+    records = []
+    for row in rows.to_dict("records"):
+        record: dict = {}
+        for canonical, header in spec.columns.items():
+            value = row[canonical]
+            if canonical in DATE_COLUMNS:
+                value = pd.Timestamp(value).strftime(spec.date_format)
+            elif canonical == "net_sales_amount":
+                value = round(float(value), 2)
+            elif canonical in QUANTITY_COLUMNS:
+                value = int(value)
+            elif canonical == "promo_flag":
+                value = bool(value)
+            else:
+                value = str(value)
+            _set_path(record, header, value)
+            if canonical == "product_ref":
+                for extra_header, attribute in extra_columns.items():
+                    _set_path(record, extra_header, descriptions.get(attribute, {}).get(str(row["product_ref"]), ""))
+        records.append(record)
+    exported = datetime.fromtimestamp(delivered, ZoneInfo(config.timezone)).replace(tzinfo=None)
+    document: dict = {"exported_at": exported.isoformat(timespec="seconds"), "record_count": len(records)}
+    _set_path(document, spec.records_path or "records", records)
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _set_path(target: dict, dotted: str, value: object) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        target = target.setdefault(key, {})
+    target[leaf] = value

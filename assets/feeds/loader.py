@@ -3,7 +3,15 @@
 Every delivered file gets exactly one ledger row (``raw.feed_files``) keyed by the SHA-256 of its bytes, so a
 rerun over the same landing folder changes nothing, a re-sent copy under another name is recorded as a
 duplicate, and a file that cannot be used is quarantined with its reason. Each loaded file is written in one
-transaction (its rows, its rejects and its ledger row), so a failure never leaves half a file behind.
+transaction (its rows of every record type, its rejects and its ledger row), so a failure never leaves half a
+file behind.
+
+The parser is chosen by the format the partner's file spec names. EDI files carry an interchange control
+number, recorded in the ledger: a second file of the same partner and format reusing a number with other content
+is quarantined ("control number N already used by file X"). A corrected resend supersedes: when every
+(record type, location, period) key of a loaded file is also reported by files received later, the earlier
+file's ledger status becomes ``superseded`` (dbt staging reads only ``loaded`` files, and already lets the
+latest received file win per key).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -30,9 +38,10 @@ from assets.feeds.contracts import (
     RAW_FEED_TABLES,
     REJECT_COLUMNS,
 )
-from assets.feeds.delimited import ParseResult, parse_delimited
+from assets.feeds.delimited import ParsedFile, ParseResult
+from assets.feeds.detect import parse_file
 from assets.feeds.errors import FeedError, MasterDataError
-from assets.feeds.partner_config import FileSpec, PartnerConfig
+from assets.feeds.partner_config import FILE_FORMATS, FileSpec, PartnerConfig
 from assets.feeds.raw_schema import ensure_raw_schema
 
 # Master data the plan cannot be made without; shipments only sharpen in-transit and reconciliation.
@@ -47,15 +56,18 @@ REQUIRED_MASTER_FILES = (
 # Outcome of a file whose parser crashed: no ledger row is written, so the next run tries it again.
 FAILED = "failed"
 
-Parser = Callable[[Path, FileSpec, PartnerConfig, str], ParseResult]
+# Ledger statuses of files whose rows are (or were) in the raw tables.
+LOADED_STATUSES = ("loaded", "superseded")
+
+Parser = Callable[[Path, FileSpec, PartnerConfig, str], ParsedFile | ParseResult]
 
 
-def _parse_delimited_file(path: Path, spec: FileSpec, config: PartnerConfig, source_file_id: str) -> ParseResult:
-    return parse_delimited(path, spec, config.partner_id, source_file_id, default_currency=config.currency)
+def _parse_partner_file(path: Path, spec: FileSpec, config: PartnerConfig, source_file_id: str) -> ParsedFile:
+    return parse_file(path, spec, config.partner_id, source_file_id, default_currency=config.currency)
 
 
-# One parser per `format` a file spec may name.
-PARSERS: dict[str, Parser] = {"csv": _parse_delimited_file}
+# One parser per `format` a file spec may name (tests replace entries to simulate crashes).
+PARSERS: dict[str, Parser] = dict.fromkeys(FILE_FORMATS, _parse_partner_file)
 
 
 @dataclass(frozen=True)
@@ -64,28 +76,34 @@ class FileOutcome:
 
     partner_id: str
     path: str  # relative to the landing folder, with forward slashes
-    status: str  # loaded | quarantined | duplicate | failed
+    status: str  # loaded | quarantined | duplicate | superseded | failed
     rows: int = 0
     rejected: int = 0
     reason: str | None = None
     source_file_id: str | None = None
     record_type: str | None = None
+    control_number: str | None = None
 
 
 @dataclass
 class IngestReport:
-    """Per-file outcomes of one ingest run; files already in the ledger are only counted in ``unchanged``."""
+    """Per-file outcomes of one ingest run; files already in the ledger are only counted in ``unchanged``.
+
+    ``superseded`` lists earlier files (landing-relative paths) that this run's files superseded.
+    """
 
     outcomes: list[FileOutcome] = field(default_factory=list)
     unchanged: int = 0
+    superseded: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
-        """Number of new files per status (every ledger status is present, zero when none)."""
+        """Number of new files per status: loaded, quarantined and duplicate always; superseded and failed if any."""
         tally = Counter(outcome.status for outcome in self.outcomes)
         counts = {status: tally.get(status, 0) for status in LEDGER_STATUSES if status != "superseded"}
-        if tally.get(FAILED):
-            counts[FAILED] = tally[FAILED]
+        for status in ("superseded", FAILED):
+            if tally.get(status):
+                counts[status] = tally[status]
         return counts
 
     def with_status(self, status: str) -> list[FileOutcome]:
@@ -94,17 +112,34 @@ class IngestReport:
 
 @dataclass
 class _Ledger:
-    """Which (content hash, path) pairs the ledger already knows, kept current during the run."""
+    """Which (content hash, path) pairs and control numbers the ledger already knows, kept current during the run."""
 
     paths_by_file_id: dict[str, list[str]]
+    control_owners: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (partner, format, n) -> path
 
     @classmethod
     def read(cls, conn: duckdb.DuckDBPyConnection) -> _Ledger:
-        rows = _run(conn, f"select source_file_id, path from {FEED_LEDGER_TABLE} order by loaded_at, path")
-        paths: dict[str, list[str]] = {}
-        for file_id, path in rows:
-            paths.setdefault(file_id, []).append(path)
-        return cls(paths)
+        rows = _run(
+            conn,
+            f"""select source_file_id, path, partner_id, format, control_number, status from {FEED_LEDGER_TABLE}
+                order by loaded_at, path""",
+        )
+        ledger = cls({})
+        for file_id, path, partner_id, file_format, control_number, status in rows:
+            ledger.add(file_id, path)
+            if status in LOADED_STATUSES:
+                ledger.claim(partner_id, file_format, control_number, path)
+        return ledger
+
+    def claim(self, partner_id: str, file_format: str | None, control_number: str | None, path: str) -> None:
+        if control_number:
+            self.control_owners.setdefault((partner_id, file_format or "", control_number), path)
+
+    def control_owner(self, partner_id: str, file_format: str, control_number: str | None) -> str | None:
+        """The file that already used this control number (same partner and format), if any."""
+        if not control_number:
+            return None
+        return self.control_owners.get((partner_id, file_format, control_number))
 
     def seen(self, file_id: str, path: str) -> bool:
         return path in self.paths_by_file_id.get(file_id, ())
@@ -160,6 +195,7 @@ def ingest_landing(
                 report.unchanged += 1
             else:
                 report.outcomes.append(outcome)
+    report.superseded = run.superseded
     return report
 
 
@@ -181,6 +217,7 @@ class _Run:
     quarantine_dir: Path | None
     now: datetime
     types: dict[str, dict[str, str]]
+    superseded: list[str] = field(default_factory=list)
 
 
 def _ingest_file(
@@ -202,8 +239,10 @@ def _ingest_file(
         "rows_rejected": 0,
     }
 
-    def record(status: str, reason: str | None, spec: FileSpec | None = None) -> FileOutcome:
-        row = ledger_row | {"status": status, "reason": reason}
+    def record(
+        status: str, reason: str | None, spec: FileSpec | None = None, control_number: str | None = None
+    ) -> FileOutcome:
+        row = ledger_row | {"status": status, "reason": reason, "control_number": control_number}
         if spec is not None:
             row |= {"format": spec.format, "record_type": spec.record_type}
         if status == "quarantined" and quarantine_dir is not None:
@@ -219,6 +258,7 @@ def _ingest_file(
             reason=reason,
             source_file_id=file_id,
             record_type=row.get("record_type"),
+            control_number=control_number,
         )
 
     spec = config.spec_for(file.relative_to(partner_dir)) if config is not None else None
@@ -234,7 +274,7 @@ def _ingest_file(
     if parser is None:
         return record("quarantined", f"no parser for format '{spec.format}'", spec)
     try:
-        result = parser(file, spec, config, file_id)
+        parsed = parser(file, spec, config, file_id)
     except FeedError as err:
         return record("quarantined", str(err), spec)
     except Exception as exc:
@@ -247,49 +287,191 @@ def _ingest_file(
             source_file_id=file_id,
             record_type=spec.record_type,
         )
+    if isinstance(parsed, ParseResult):
+        parsed = ParsedFile.of(parsed)
+    control_number = parsed.control_number
+    owner = ledger.control_owner(partner_id, spec.format, control_number)
+    if owner is not None:
+        return record(
+            "quarantined", f"control number {control_number} already used by file {owner}", spec, control_number
+        )
 
     row = ledger_row | {
         "status": "loaded",
         "reason": None,
         "format": spec.format,
         "record_type": spec.record_type,
-        "rows_parsed": result.rows_parsed,
-        "rows_rejected": result.rows_rejected,
+        "control_number": control_number,
+        "rows_parsed": parsed.rows_parsed,
+        "rows_rejected": parsed.rows_rejected,
     }
-    _load_parsed_file(conn, file_id, result, row, run.types)
+    superseded = _load_parsed_file(conn, file_id, parsed, row, run.types)
     ledger.add(file_id, relative)
+    ledger.claim(partner_id, spec.format, control_number, relative)
+    status, reason = "loaded", None
+    for superseded_id, superseded_path, superseded_reason in superseded:
+        if superseded_id == file_id:
+            status, reason = "superseded", superseded_reason
+        else:
+            run.superseded.append(superseded_path)
     return FileOutcome(
         partner_id,
         relative,
-        "loaded",
-        rows=result.rows_parsed,
-        rejected=result.rows_rejected,
+        status,
+        rows=parsed.rows_parsed,
+        rejected=parsed.rows_rejected,
+        reason=reason,
         source_file_id=file_id,
         record_type=spec.record_type,
+        control_number=control_number,
     )
 
 
 def _load_parsed_file(
     conn: duckdb.DuckDBPyConnection,
     file_id: str,
-    result: ParseResult,
+    parsed: ParsedFile,
     ledger_row: dict,
     types: dict[str, dict[str, str]],
-) -> None:
-    """Rows, rejects and the ledger row of one file, all or nothing."""
-    table = RAW_FEED_TABLES[result.record_type]
+) -> list[tuple[str, str, str]]:
+    """Rows of every record type, rejects and the ledger row of one file, all or nothing.
+
+    Returns the files (id, path, reason) this load marked superseded, the new file itself included when files
+    received after it already cover everything it reports.
+    """
     _run(conn, "begin transaction")
     try:
         # A file re-offered after its ledger row was removed replaces its earlier rows, never doubles them.
-        _run(conn, f"delete from {table} where source_file_id = ?", [file_id])
+        for record_type in parsed.results:
+            _run(conn, f"delete from {RAW_FEED_TABLES[record_type]} where source_file_id = ?", [file_id])
         _run(conn, f"delete from {FEED_REJECTS_TABLE} where source_file_id = ?", [file_id])
-        insert_frame(conn, table, result.rows, RAW_FEED_COLUMNS[result.record_type], types[table])
-        insert_frame(conn, FEED_REJECTS_TABLE, result.rejects, REJECT_COLUMNS, types[FEED_REJECTS_TABLE])
+        rejects = []
+        for record_type, result in parsed.results.items():
+            table = RAW_FEED_TABLES[record_type]
+            insert_frame(conn, table, result.rows, RAW_FEED_COLUMNS[record_type], types[table])
+            if len(result.rejects):
+                rejects.append(result.rejects)
+        if rejects:
+            frame = rejects[0] if len(rejects) == 1 else pd.concat(rejects, ignore_index=True)
+            insert_frame(conn, FEED_REJECTS_TABLE, frame, REJECT_COLUMNS, types[FEED_REJECTS_TABLE])
         _insert_ledger_row(conn, ledger_row)
+        superseded = _supersede(conn, ledger_row["partner_id"], file_id, _first_days(parsed))
         _run(conn, "commit")
     except BaseException:
         _rollback(conn)
         raise
+    return superseded
+
+
+# Every (record type, location, period) a partner's loaded files report; forecasts add their issue date.
+_SUPERSEDE_SQL = f"""
+with feed_keys as (
+    select source_file_id, 'stock' as record_type, location_id,
+           as_of_date as first_day, as_of_date as last_day, date '0001-01-01' as issued
+    from {RAW_FEED_TABLES["stock"]} where partner_id = $partner
+    union all
+    select source_file_id, 'sales', location_id, period_start, period_end, date '0001-01-01'
+    from {RAW_FEED_TABLES["sales"]} where partner_id = $partner
+    union all
+    select source_file_id, 'forecast', location_id, target_period_start, target_period_end, forecast_date
+    from {RAW_FEED_TABLES["forecast"]} where partner_id = $partner
+),
+deliveries as (
+    select source_file_id, min(path) as path, min(received_at) as received_at, bool_or(status = 'loaded') as loaded
+    from {FEED_LEDGER_TABLE}
+    where partner_id = $partner and status in ('loaded', 'superseded')
+    group by source_file_id
+),
+file_keys as (
+    select distinct keys.source_file_id, keys.record_type, coalesce(keys.location_id, '') as location_id,
+           keys.first_day, keys.last_day, keys.issued, deliveries.received_at, deliveries.path
+    from feed_keys as keys
+    inner join deliveries using (source_file_id)
+),
+new_keys as (
+    select record_type, location_id, first_day, last_day, issued from file_keys where source_file_id = $file
+),
+touched as (
+    -- The new file and every loaded file that shares a key with it: only these can change status.
+    select distinct file_keys.source_file_id
+    from file_keys
+    semi join new_keys using (record_type, location_id, first_day, last_day, issued)
+    semi join deliveries on deliveries.source_file_id = file_keys.source_file_id and deliveries.loaded
+),
+later_reports as (
+    select mine.source_file_id, mine.record_type, mine.location_id, mine.first_day, mine.last_day, mine.issued,
+           newer.path as newer_path
+    from file_keys as mine
+    inner join file_keys as newer using (record_type, location_id, first_day, last_day, issued)
+    where mine.source_file_id in (select source_file_id from touched)
+      and (newer.received_at > mine.received_at
+           or (newer.received_at = mine.received_at and newer.source_file_id > mine.source_file_id))
+),
+uncovered as (
+    select mine.source_file_id
+    from file_keys as mine
+    anti join later_reports using (source_file_id, record_type, location_id, first_day, last_day, issued)
+    where mine.source_file_id in (select source_file_id from touched)
+)
+select touched.source_file_id, any_value(deliveries.path),
+       string_agg(distinct later_reports.newer_path, ', ' order by later_reports.newer_path)
+from touched
+inner join deliveries using (source_file_id)
+inner join later_reports using (source_file_id)
+where touched.source_file_id not in (select source_file_id from uncovered)
+group by touched.source_file_id
+order by 2
+"""
+
+
+def _supersede(
+    conn: duckdb.DuckDBPyConnection, partner_id: str, file_id: str, first_days: dict[str, tuple[date, date]]
+) -> list[tuple[str, str, str]]:
+    """Mark loaded files superseded whose every key a later-received file reports again; returns them."""
+    if not first_days or not _others_report_days(conn, partner_id, file_id, first_days):
+        return []
+    superseded = []
+    for superseded_id, path, newer_paths in _run(conn, _SUPERSEDE_SQL, {"partner": partner_id, "file": file_id}):
+        reason = f"every location and period it reports was re-sent later, by {newer_paths}"
+        _run(
+            conn,
+            f"update {FEED_LEDGER_TABLE} set status = 'superseded', reason = ? "
+            "where source_file_id = ? and status = 'loaded'",
+            [reason, superseded_id],
+        )
+        superseded.append((superseded_id, path, reason))
+    return superseded
+
+
+# A day every key carries, per raw feed table: two files can only share a key if they share such a day.
+_FIRST_DAY_COLUMNS = {"stock": "as_of_date", "sales": "period_start", "forecast": "forecast_date"}
+
+
+def _first_days(parsed: ParsedFile) -> dict[str, tuple[date, date]]:
+    """Per record type with rows: the earliest and latest key day the file reports."""
+    days = {}
+    for record_type, result in parsed.results.items():
+        if result.rows_parsed:
+            column = result.rows[_FIRST_DAY_COLUMNS[record_type]]
+            days[record_type] = (column.min().date(), column.max().date())
+    return days
+
+
+def _others_report_days(
+    conn: duckdb.DuckDBPyConnection, partner_id: str, file_id: str, first_days: dict[str, tuple[date, date]]
+) -> bool:
+    """Cheap pre-check: does another file of the partner report the same record type on one of these days?"""
+    probes = []
+    parameters: dict[str, object] = {"partner": partner_id, "file": file_id}
+    for record_type, (first, last) in first_days.items():
+        column = _FIRST_DAY_COLUMNS[record_type]
+        probes.append(
+            f"""(select 1 from {RAW_FEED_TABLES[record_type]} where partner_id = $partner and source_file_id <> $file
+                 and {column} between $first_{record_type} and $last_{record_type} limit 1)"""
+        )
+        parameters |= {f"first_{record_type}": first, f"last_{record_type}": last}
+    rows = _run(conn, f"select count(*) from ({' union all '.join(probes)})", parameters)
+    return rows[0][0] > 0
 
 
 def _rollback(conn: duckdb.DuckDBPyConnection) -> None:

@@ -7,10 +7,22 @@ loaded so that a typo fails loudly with the file and key named, instead of quara
 
 Keys: ``partner_id`` (must equal the file name), ``name``, ``country`` (ISO alpha-2, for holidays),
 ``timezone`` (IANA), ``currency`` (ISO 4217), ``feed_cutoff`` ("HH:MM" local), ``files`` and ``demo`` (free
-form, read only by the demo generator). Each entry of ``files``: ``record_type`` (stock | sales | forecast),
-``pattern`` (glob), ``format`` (csv), ``delimiter``, ``encoding``, ``decimal``, ``thousands``,
-``date_format`` (strptime), ``columns`` (canonical column -> header text), ``constants`` (canonical column ->
-value for columns the file does not carry), ``true_values`` / ``false_values`` (flag texts, quoted).
+form, read only by the demo generator). Each entry of ``files``: ``record_type`` (stock | sales | forecast;
+for X12 and EDIFACT the main one, recorded in the ledger: an 852 also carries stock), ``pattern`` (glob),
+``format`` (csv | xlsx | json | x12 | edifact), ``constants`` (canonical column -> value for columns the file
+does not carry) and ``gtin`` (off | verify | normalise: check product refs as GS1 GTINs and, when normalising,
+load them as GTIN-14; default off for column files, normalise for GTIN-qualified X12/EDIFACT items).
+
+Column-mapped formats (csv, xlsx, json) also take ``columns`` (canonical column -> header text; for JSON a dotted
+path into nested records such as ``store.id``), ``date_format`` (strptime), ``decimal``, ``thousands`` and
+``true_values`` / ``false_values`` (flag texts, quoted); csv and json take ``encoding``, csv ``delimiter``, xlsx
+``sheet`` (name; default the first) and ``header_row`` (1-based; title rows above it are skipped), json
+``records_path`` (dotted path to the list of records; default the top level).
+
+Segment formats (x12, edifact) take ``message`` (852 | 846, INVRPT | SLSRPT: other messages in the file are
+refused), ``item_qualifiers`` (which item id to use as product_ref, in order of preference, e.g. [UP, VN]),
+``activity_codes`` (X12 852 ZA01 code -> canonical measure, merged over the defaults; null drops a code) and
+``quantity_codes`` (X12 846 QTY01 or EDIFACT QTY qualifier -> canonical measure, merged likewise).
 """
 
 from __future__ import annotations
@@ -47,7 +59,20 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 # Filled by the loader, never read from a partner's file.
 LINEAGE_COLUMNS = ("partner_id", "source_file_id", "source_line")
 
-FILE_FORMATS = ("csv",)
+COLUMN_FORMATS = ("csv", "xlsx", "json")  # rows and columns, read through the `columns` mapping
+SEGMENT_FORMATS = ("x12", "edifact")  # EDI envelopes whose segments say what each value is
+FILE_FORMATS = (*COLUMN_FORMATS, *SEGMENT_FORMATS)
+GTIN_MODES = ("off", "verify", "normalise")
+MESSAGES = {"x12": ("852", "846"), "edifact": ("INVRPT", "SLSRPT")}
+
+# Canonical measures an EDI activity or quantity code may feed, and the record type each belongs to.
+MEASURES = {
+    "on_hand_qty": "stock",
+    "on_order_qty": "stock",
+    "in_transit_qty": "stock",
+    "units_sold": "sales",
+    "units_returned": "sales",
+}
 
 DEFAULT_TRUE_VALUES = ("1", "y", "yes", "true", "t", "x")
 DEFAULT_FALSE_VALUES = ("0", "n", "no", "false", "f")
@@ -66,6 +91,32 @@ _FILE_KEYS = {
     "constants",
     "true_values",
     "false_values",
+    "gtin",
+    "sheet",
+    "header_row",
+    "records_path",
+    "message",
+    "item_qualifiers",
+    "activity_codes",
+    "quantity_codes",
+}
+# Keys that only mean something for some formats; a key given for another format is a config mistake.
+_FORMAT_KEYS = {
+    "delimiter": ("csv",),
+    "encoding": ("csv", "json"),
+    "decimal": COLUMN_FORMATS,
+    "thousands": COLUMN_FORMATS,
+    "date_format": COLUMN_FORMATS,
+    "columns": COLUMN_FORMATS,
+    "true_values": COLUMN_FORMATS,
+    "false_values": COLUMN_FORMATS,
+    "sheet": ("xlsx",),
+    "header_row": ("xlsx",),
+    "records_path": ("json",),
+    "message": SEGMENT_FORMATS,
+    "item_qualifiers": SEGMENT_FORMATS,
+    "activity_codes": ("x12",),
+    "quantity_codes": SEGMENT_FORMATS,
 }
 _PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -87,6 +138,21 @@ class FileSpec:
     date_format: str = "%Y-%m-%d"
     true_values: tuple[str, ...] = DEFAULT_TRUE_VALUES
     false_values: tuple[str, ...] = DEFAULT_FALSE_VALUES
+    gtin: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+    records_path: str | None = None
+    message: str | None = None
+    item_qualifiers: tuple[str, ...] | None = None
+    activity_codes: dict[str, str | None] = field(default_factory=dict, hash=False)
+    quantity_codes: dict[str, str | None] = field(default_factory=dict, hash=False)
+
+    @property
+    def gtin_mode(self) -> str:
+        """How product refs are checked: as configured, else normalise for EDI item ids and off for columns."""
+        if self.gtin is not None:
+            return self.gtin
+        return "normalise" if self.format in SEGMENT_FORMATS else "off"
 
     def matches(self, relative_path: str | PurePath) -> bool:
         """True when the file (path relative to the partner folder) matches this spec's glob pattern.
@@ -229,6 +295,11 @@ def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
     file_format = _optional_str(entry, "format", path, key, "csv")
     if file_format not in FILE_FORMATS:
         raise PartnerConfigError(path, f"{key}.format", f"unknown format '{file_format}' (expected {FILE_FORMATS})")
+    for name, formats in _FORMAT_KEYS.items():
+        if entry.get(name) is not None and file_format not in formats:
+            raise PartnerConfigError(
+                path, f"{key}.{name}", f"does not apply to format {file_format} (only to {', '.join(formats)})"
+            )
     delimiter = _optional_str(entry, "delimiter", path, key, ",")
     if len(delimiter) != 1:
         raise PartnerConfigError(path, f"{key}.delimiter", f"{delimiter!r} must be a single character")
@@ -250,30 +321,55 @@ def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
     date_format = _optional_str(entry, "date_format", path, key, "%Y-%m-%d")
     if "%" not in date_format:
         raise PartnerConfigError(path, f"{key}.date_format", f"'{date_format}' has no strftime directive")
+    gtin = entry.get("gtin")
+    if gtin is not None and gtin not in GTIN_MODES:
+        raise PartnerConfigError(path, f"{key}.gtin", f"{gtin!r} is not one of {', '.join(GTIN_MODES)}")
 
-    allowed = [column for column in RAW_FEED_COLUMNS[record_type] if column not in LINEAGE_COLUMNS]
     columns = _string_mapping(entry.get("columns"), path, f"{key}.columns")
     constants = entry.get("constants") or {}
     if not isinstance(constants, Mapping):
         raise PartnerConfigError(path, f"{key}.constants", "expected a mapping of canonical column to value")
+    if file_format in COLUMN_FORMATS:
+        carried: tuple[str, ...] = (record_type,)
+        allowed = [column for column in RAW_FEED_COLUMNS[record_type] if column not in LINEAGE_COLUMNS]
+    else:
+        # An EDI message can carry several record types (an 852 reports stock and sales); its measures come from
+        # the message's codes, so constants may only fill the descriptive columns (uom, currency) of either.
+        carried = ("stock", "sales")
+        allowed = [
+            column
+            for carried_type in carried
+            for column in RAW_FEED_COLUMNS[carried_type]
+            if column not in LINEAGE_COLUMNS and column not in MEASURES
+        ]
     for section, names in (("columns", columns), ("constants", constants)):
         for canonical in names:
             if canonical not in allowed:
                 raise PartnerConfigError(
                     path,
                     f"{key}.{section}.{canonical}",
-                    f"not a canonical {record_type} column (expected one of {', '.join(allowed)})",
+                    f"not a canonical {'/'.join(carried)} column (expected one of {', '.join(dict.fromkeys(allowed))})",
                 )
     for canonical in constants:
         if canonical in columns:
             raise PartnerConfigError(
                 path, f"{key}.constants.{canonical}", "given both as a file column and as a constant"
             )
-    missing = [column for column in REQUIRED_COLUMNS[record_type] if column not in columns and column not in constants]
-    if missing:
-        raise PartnerConfigError(
-            path, f"{key}.columns", f"missing required {record_type} column(s): {', '.join(missing)}"
-        )
+    if file_format in COLUMN_FORMATS:
+        missing = [
+            column for column in REQUIRED_COLUMNS[record_type] if column not in columns and column not in constants
+        ]
+        if missing:
+            raise PartnerConfigError(
+                path, f"{key}.columns", f"missing required {record_type} column(s): {', '.join(missing)}"
+            )
+    message = entry.get("message")
+    if message is not None:
+        message = str(message).strip().upper()
+        if message not in MESSAGES[file_format]:
+            raise PartnerConfigError(
+                path, f"{key}.message", f"'{message}' is not one of {', '.join(MESSAGES[file_format])}"
+            )
     return FileSpec(
         record_type=record_type,
         pattern=pattern,
@@ -287,7 +383,54 @@ def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
         date_format=date_format,
         true_values=_flag_values(entry, "true_values", path, key, DEFAULT_TRUE_VALUES),
         false_values=_flag_values(entry, "false_values", path, key, DEFAULT_FALSE_VALUES),
+        gtin=gtin,
+        sheet=_optional_str(entry, "sheet", path, key, "") or None,
+        header_row=_header_row(entry, path, key),
+        records_path=_optional_str(entry, "records_path", path, key, "") or None,
+        message=message,
+        item_qualifiers=_qualifiers(entry, path, key),
+        activity_codes=_code_mapping(entry, "activity_codes", path, key, width=2),
+        quantity_codes=_code_mapping(entry, "quantity_codes", path, key, width=2 if file_format == "x12" else 1),
     )
+
+
+def _header_row(document: Mapping, path: Path, key: str) -> int:
+    value = document.get("header_row", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PartnerConfigError(path, f"{key}.header_row", f"expected a row number from 1, got {value!r}")
+    return value
+
+
+def _qualifiers(document: Mapping, path: Path, key: str) -> tuple[str, ...] | None:
+    value = document.get("item_qualifiers")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) and item.strip() for item in value):
+        raise PartnerConfigError(path, f"{key}.item_qualifiers", "expected a non-empty list of qualifier codes")
+    return tuple(item.strip().upper() for item in value)
+
+
+def _code_mapping(document: Mapping, name: str, path: Path, key: str, width: int) -> dict[str, str | None]:
+    """EDI code -> canonical measure (or None to drop the code); numeric codes are zero-padded to ``width``."""
+    value = document.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise PartnerConfigError(path, f"{key}.{name}", "expected a mapping of code to canonical measure")
+    mapping: dict[str, str | None] = {}
+    for code, measure in value.items():
+        if isinstance(code, bool) or not isinstance(code, str | int):
+            raise PartnerConfigError(path, f"{key}.{name}", f"code {code!r} must be text such as 'QS' or '33'")
+        text = str(code).strip().upper()
+        text = text.zfill(width) if text.isdigit() else text
+        if measure is not None and measure not in MEASURES:
+            raise PartnerConfigError(
+                path,
+                f"{key}.{name}.{text}",
+                f"'{measure}' is not a canonical measure (expected one of {', '.join(MEASURES)} or null)",
+            )
+        mapping[text] = measure
+    return mapping
 
 
 def _reject_unknown_keys(document: Mapping, allowed: set[str], path: Path, key: str) -> None:

@@ -180,6 +180,23 @@ def test_headers_match_case_insensitively_and_ignore_surrounding_spaces(tmp_path
     assert rows["on_hand_qty"].tolist() == [5.0]
 
 
+def test_gtin_refs_can_be_verified_or_normalised(tmp_path):
+    import dataclasses
+
+    text = (
+        "store_nbr,upc,inventory_date,on_hand_units\n1042,084215010016,2025-06-28,5\n1042,084215010017,2025-06-28,6\n"
+    )
+    path = write(tmp_path, "inventory_x.csv", text, "utf-8")
+    for mode, ref in (("verify", "084215010016"), ("normalise", "00084215010016")):
+        gtin_spec = dataclasses.replace(spec("redwood_grocers", "stock"), gtin=mode)
+        result = parse_delimited(path, gtin_spec, "redwood_grocers", "file-1")
+        assert result.rows["product_ref"].tolist() == [ref]
+        assert result.rejects["reason"].tolist() == [
+            "GTIN '084215010017' has check digit 7, expected 6 in product_ref (upc)"
+        ]
+        assert result.rejects["source_line"].tolist() == [3]
+
+
 # --- file-level errors -------------------------------------------------------------------------------------
 
 

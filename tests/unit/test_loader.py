@@ -309,3 +309,164 @@ def test_missing_master_column_and_null_key_are_errors(conn, supplier):
 def test_missing_supplier_folder_is_an_error(conn, tmp_path):
     with pytest.raises(MasterDataError, match="does not exist"):
         load_master_data(conn, tmp_path / "_supplier")
+
+
+# --- EDI files: several record types per file, control numbers, corrected resends ---------------------------
+
+
+def interchange_852(control: str, store_qty: int = 48, week: tuple[str, str] = ("20250616", "20250622")) -> str:
+    return (
+        f"ISA*00*          *00*          *ZZ*REDWOODGROC    *ZZ*084215000000   *250623*0215*U*00401*{control}*0*P*>~\n"
+        f"GS*PD*REDWOODGROC*084215000000*20250623*0215*{int(control)}*X*004010~\n"
+        f"ST*852*0001~\nXQ*H*{week[0]}*{week[1]}~\nLIN**UP*084215010016~\n"
+        f"ZA*QS~\nSDQ*EA*92*1042*{store_qty}*1107*37~\nZA*QA~\nSDQ*EA*92*1042*26*1107*90~\n"
+        f"CTT*1~\nSE*9*0001~\nGE*1*{int(control)}~\nIEA*1*{control}~\n"
+    )
+
+
+def slsrpt(reference: str, day: str, lines: list[tuple[str, str, int]]) -> str:
+    body = [f"DTM+356:{day}:102", f"DTM+357:{day}:102"]
+    current = None
+    for number, (store, ean, sold) in enumerate(lines, start=1):
+        if store != current:
+            body.append(f"LOC+162+{store}::92")
+            current = store
+        body += [f"LIN+{number}++{ean}:EN", f"QTY+153:{sold}"]
+    segments = ["UNH+1+SLSRPT:D:01B:UN:EAN008", *body]
+    segments.append(f"UNT+{len(segments) + 1}+1")
+    text = f"UNA:+.? '\nUNB+UNOC:3+4012345000009:14+0842150000000:14+250630:0315+{reference}++SLSRPT'\n"
+    return text + "".join(f"{segment}'\n" for segment in segments) + f"UNZ+1+{reference}'\n"
+
+
+def deliver_at(landing: Path, relative: str, text: str, when: datetime) -> Path:
+    path = deliver(landing, relative, text)
+    os.utime(path, (when.timestamp(), when.timestamp()))
+    return path
+
+
+def test_an_852_loads_stock_and_sales_with_one_ledger_row(conn, tmp_path):
+    landing = tmp_path / "landing"
+    deliver(landing, "redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"))
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW)
+    (outcome,) = report.outcomes
+    assert (outcome.status, outcome.rows, outcome.control_number, outcome.record_type) == (
+        "loaded",
+        4,
+        "000000412",
+        "sales",
+    )
+    ledger_row = conn.execute(
+        f"select format, record_type, control_number, rows_parsed, status from {FEED_LEDGER_TABLE}"
+    ).fetchall()
+    assert ledger_row == [("x12", "sales", "000000412", 4, "loaded")]
+    assert conn.execute("select location_id, units_sold from raw.sales order by 1").fetchall() == [
+        ("1042", 48.0),
+        ("1107", 37.0),
+    ]
+    assert conn.execute(
+        "select product_ref, as_of_date, on_hand_qty from raw.stock_snapshots order by 3"
+    ).fetchall() == [
+        ("00084215010016", datetime(2025, 6, 22).date(), 26.0),
+        ("00084215010016", datetime(2025, 6, 22).date(), 90.0),
+    ]
+
+
+def test_control_number_reuse_with_other_content_is_quarantined(conn, tmp_path):
+    landing = tmp_path / "landing"
+    deliver(landing, "redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"))
+    deliver(landing, "redwood_grocers/852_20250616_20250622_x.x12", interchange_852("000000412", store_qty=50))
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW)
+    assert [(o.path, o.status) for o in report.outcomes] == [
+        ("redwood_grocers/852_20250616_20250622.x12", "loaded"),
+        ("redwood_grocers/852_20250616_20250622_x.x12", "quarantined"),
+    ]
+    reason = "control number 000000412 already used by file redwood_grocers/852_20250616_20250622.x12"
+    assert report.outcomes[1].reason == reason
+    assert ledger(conn)["redwood_grocers/852_20250616_20250622_x.x12"][:1] == ("quarantined",)
+
+    # The ledger remembers across runs; a new number is fine, and the same bytes stay a duplicate.
+    deliver(landing, "redwood_grocers/852_later.x12", interchange_852("000000412", store_qty=51))
+    deliver(landing, "redwood_grocers/852_new_number.x12", interchange_852("000000413", store_qty=52))
+    shutil.copy2(landing / "redwood_grocers/852_20250616_20250622.x12", landing / "redwood_grocers/852_copy.x12")
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW)
+    assert {o.path: o.status for o in report.outcomes} == {
+        "redwood_grocers/852_copy.x12": "duplicate",
+        "redwood_grocers/852_later.x12": "quarantined",
+        "redwood_grocers/852_new_number.x12": "loaded",
+    }
+
+
+def test_a_corrected_resend_supersedes_the_file_it_fully_covers(conn, tmp_path):
+    landing = tmp_path / "landing"
+    first = datetime(2025, 6, 30, 4, 0, tzinfo=UTC)
+    lines = [("F012", "0084215010016", 4), ("F027", "0084215010016", 3)]
+    deliver_at(landing, "hansa_handel/SLSRPT_20250629.edi", slsrpt("HH1", "20250629", lines), first)
+    deliver_at(
+        landing,
+        "hansa_handel/SLSRPT_20250628.edi",
+        slsrpt("HH0", "20250628", [("F012", "0084215010016", 1)]),
+        first.replace(day=29),
+    )
+    ingest_landing(conn, landing, CONFIGS, now=NOW)
+
+    # A resend of one store only covers part of the day: both files stay loaded.
+    deliver_at(
+        landing, "hansa_handel/SLSRPT_20250629_2.edi", slsrpt("HH2", "20250629", lines[1:]), first.replace(hour=9)
+    )
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW)
+    assert report.superseded == []
+    # The full corrected resend covers every store of the day: the original is superseded, the partial one too.
+    corrected = [("F012", "0084215010016", 5), ("F027", "0084215010016", 3)]
+    deliver_at(
+        landing, "hansa_handel/SLSRPT_20250629_3.edi", slsrpt("HH3", "20250629", corrected), first.replace(hour=11)
+    )
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW)
+    assert report.superseded == ["hansa_handel/SLSRPT_20250629.edi", "hansa_handel/SLSRPT_20250629_2.edi"]
+    statuses = {path: row[0] for path, row in ledger(conn).items()}
+    assert statuses == {
+        "hansa_handel/SLSRPT_20250628.edi": "loaded",
+        "hansa_handel/SLSRPT_20250629.edi": "superseded",
+        "hansa_handel/SLSRPT_20250629_2.edi": "superseded",
+        "hansa_handel/SLSRPT_20250629_3.edi": "loaded",
+    }
+    (reason,) = conn.execute(
+        f"select reason from {FEED_LEDGER_TABLE} where path = 'hansa_handel/SLSRPT_20250629.edi'"
+    ).fetchone()
+    assert reason == (
+        "every location and period it reports was re-sent later, by hansa_handel/SLSRPT_20250629_2.edi, "
+        "hansa_handel/SLSRPT_20250629_3.edi"
+    )
+    assert conn.execute("select count(*) from raw.sales").fetchall() == [(6,)], "superseded rows stay for audit"
+
+
+def test_an_older_file_loaded_after_its_correction_is_superseded_at_once(conn, tmp_path):
+    landing = tmp_path / "landing"
+    sent = datetime(2025, 6, 30, 4, 0, tzinfo=UTC)
+    lines = [("F012", "0084215010016", 4)]
+    # Sorted by path the correction comes first, but it was received later.
+    deliver_at(landing, "hansa_handel/SLSRPT_a.edi", slsrpt("HH2", "20250629", lines), sent.replace(hour=9))
+    deliver_at(landing, "hansa_handel/SLSRPT_b.edi", slsrpt("HH1", "20250629", [("F012", "0084215010016", 9)]), sent)
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW)
+    assert [(o.path, o.status) for o in report.outcomes] == [
+        ("hansa_handel/SLSRPT_a.edi", "loaded"),
+        ("hansa_handel/SLSRPT_b.edi", "superseded"),
+    ]
+    assert report.counts == {"loaded": 1, "quarantined": 0, "duplicate": 0, "superseded": 1}
+
+
+def test_a_crash_while_loading_an_852_leaves_neither_its_stock_nor_its_sales(conn, tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    deliver(landing, "redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"))
+    real_insert = loader.insert_frame
+
+    def fail_on_sales(connection, table, frame, columns, types=None):
+        if table == RAW_FEED_TABLES["sales"]:
+            raise RuntimeError("disk full")
+        real_insert(connection, table, frame, columns, types)
+
+    monkeypatch.setattr(loader, "insert_frame", fail_on_sales)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest_landing(conn, landing, CONFIGS, now=NOW)
+    assert all(rows == [] for rows in snapshot(conn).values()), "the stock rows were rolled back with the rest"
+    monkeypatch.setattr(loader, "insert_frame", real_insert)
+    assert ingest_landing(conn, landing, CONFIGS, now=NOW).counts["loaded"] == 1

@@ -81,6 +81,45 @@ def test_committed_partner_configs_describe_three_dialects():
     assert huaxin.demo["item_ref"] == "sku"
 
 
+def test_committed_partner_configs_cover_every_format():
+    configs = load_partner_configs(CONFIG_DIR)
+    formats = {
+        partner_id: {(spec.format, spec.message) for spec in config.files} for partner_id, config in configs.items()
+    }
+    assert formats["redwood_grocers"] == {("csv", None), ("x12", "852"), ("x12", "846")}
+    assert formats["hansa_handel"] == {("csv", None), ("edifact", "INVRPT"), ("edifact", "SLSRPT")}
+    assert formats["huaxin_retail"] == {("csv", None), ("xlsx", None), ("json", None)}
+    redwood = configs["redwood_grocers"]
+    weekly = redwood.spec_for("852_20250616_20250622.x12")
+    assert (weekly.record_type, weekly.item_qualifiers, weekly.gtin_mode) == ("sales", ("UP", "EN", "VN"), "normalise")
+    assert weekly.activity_codes == {"QR": None}
+    workbook = configs["huaxin_retail"].spec_for("kucun_20250629.xlsx")
+    assert (workbook.sheet, workbook.header_row, workbook.gtin_mode) == ("库存日报", 3, "off")
+    export = configs["huaxin_retail"].spec_for("xiaoshou_20250629.json")
+    assert (export.records_path, export.columns["location_id"]) == ("data.records", "门店.编号")
+
+
+def test_edi_spec_needs_no_columns_and_takes_code_mappings(tmp_path):
+    document = copy.deepcopy(VALID)
+    document["files"].append(
+        {
+            "record_type": "sales",
+            "pattern": "*.edi",
+            "format": "x12",
+            "message": 852,
+            "item_qualifiers": ["up", "VN"],
+            "activity_codes": {"TS": "units_sold", "QA": None},
+            "quantity_codes": {33: "on_hand_qty", "2": "on_order_qty"},
+            "constants": {"currency": "USD", "uom": "EA"},
+        }
+    )
+    write_config(tmp_path, document)
+    spec = load_partner_configs(tmp_path)["acme"].files[2]
+    assert (spec.message, spec.item_qualifiers) == ("852", ("UP", "VN"))
+    assert spec.activity_codes == {"TS": "units_sold", "QA": None}
+    assert spec.quantity_codes == {"33": "on_hand_qty", "02": "on_order_qty"}, "X12 codes are two characters"
+
+
 def test_spec_for_returns_the_first_matching_pattern(tmp_path):
     write_config(tmp_path, VALID)
     config = load_partner_configs(tmp_path)["acme"]
@@ -131,6 +170,34 @@ def test_bad_yaml_names_the_file_and_line(tmp_path):
         (lambda d: d.update(feed_cutoff="6am"), "feed_cutoff", "HH:MM"),
         (lambda d: d.pop("currency"), "currency", "missing"),
         (lambda d: d.update(files=[]), "files", "non-empty"),
+        (lambda d: d["files"][0].update(format="xml"), "files[0].format", "unknown format"),
+        (lambda d: d["files"][0].update(sheet="Stock"), "files[0].sheet", "does not apply to format csv"),
+        (lambda d: d["files"][0].update(gtin="maybe"), "files[0].gtin", "not one of off, verify, normalise"),
+        (
+            lambda d: d["files"][0].update(format="xlsx", header_row=0),
+            "files[0].header_row",
+            "expected a row number from 1",
+        ),
+        (
+            lambda d: d["files"][0].update(format="x12", columns=None, message="810"),
+            "files[0].message",
+            "'810' is not one of 852, 846",
+        ),
+        (
+            lambda d: d["files"][0].update(format="x12", columns=None, activity_codes={"QS": "sold"}),
+            "files[0].activity_codes.QS",
+            "not a canonical measure",
+        ),
+        (
+            lambda d: d["files"][0].update(format="edifact", columns=None, constants={"on_hand_qty": 1}),
+            "files[0].constants.on_hand_qty",
+            "not a canonical stock/sales column",
+        ),
+        (
+            lambda d: d["files"][0].update(format="edifact", columns=None, activity_codes={"QS": "units_sold"}),
+            "files[0].activity_codes",
+            "only to x12",
+        ),
     ],
 )
 def test_invalid_config_names_file_and_key(tmp_path, change, key, fragment):

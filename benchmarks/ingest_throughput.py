@@ -1,0 +1,120 @@
+"""Ingest throughput: our parse + validate + load of a large partner CSV against DuckDB's bare ``read_csv``.
+
+Both sides read the same generated file (Redwood Grocers' sales dialect, one million lines by default) into a
+fresh in-memory DuckDB, in the same run, alternating, best of ``--repeat``:
+
+- baseline: ``create table ... as select * from read_csv(file)``, DuckDB's own sniffing loader;
+- ours: ``ingest_landing`` on a landing folder holding that one file: content hash, ledger lookups, the
+  partner's column mapping, per-line validation (dates, numbers, flags, required values) with rejects, the typed
+  insert into ``raw.sales``, the ledger row and the supersede check, all in one transaction.
+
+Run: ``.venv/bin/python benchmarks/ingest_throughput.py [--rows 1000000] [--repeat 3]``. Prints both rates and
+the ratio (the goal is ours at least half as fast as the bare load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from assets.feeds.loader import ingest_landing  # noqa: E402
+from assets.feeds.partner_config import load_partner_configs  # noqa: E402
+
+PARTNER_ID = "redwood_grocers"
+STORES = ("1042", "1107", "2231", "3310", "4471", "5120", "6001", "7310")
+
+
+def write_sales_file(path: Path, rows: int, seed: int = 7) -> None:
+    """A Redwood-style daily sales export: stores x UPCs x days, realistic value spread, a few promo lines."""
+    rng = np.random.default_rng(seed)
+    upcs = np.array([f"084215{number:05d}" for number in range(1, 401)])
+    upcs = np.array([upc + _check_digit(upc) for upc in upcs])
+    days = pd.date_range("2023-01-01", periods=900, freq="D").strftime("%Y-%m-%d").to_numpy()
+    sold = rng.negative_binomial(2, 0.3, rows)
+    frame = pd.DataFrame(
+        {
+            "store_nbr": np.array(STORES)[rng.integers(0, len(STORES), rows)],
+            "upc": upcs[rng.integers(0, len(upcs), rows)],
+            "business_date": days[rng.integers(0, len(days), rows)],
+            "units_sold": sold,
+            "units_returned": (rng.random(rows) < 0.02).astype(int),
+            "net_sales_usd": np.round(sold * rng.uniform(0.8, 12.0, rows), 2),
+            "on_promo": np.where(rng.random(rows) < 0.1, "Y", "N"),
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+def _check_digit(digits: str) -> str:
+    total = sum(int(digit) * (3 if index % 2 == 0 else 1) for index, digit in enumerate(reversed(digits)))
+    return str((10 - total % 10) % 10)
+
+
+def time_read_csv(path: Path) -> tuple[float, int]:
+    conn = duckdb.connect()
+    try:
+        started = time.perf_counter()
+        conn.execute(f"create table bare_sales as select * from read_csv('{path.as_posix()}')")
+        elapsed = time.perf_counter() - started
+        loaded = conn.execute("select count(*) from bare_sales").fetchone()[0]
+    finally:
+        conn.close()
+    return elapsed, loaded
+
+
+def time_ours(landing: Path, configs: dict) -> tuple[float, int]:
+    conn = duckdb.connect()
+    try:
+        started = time.perf_counter()
+        report = ingest_landing(conn, landing, configs, now=datetime(2025, 7, 1, 2))
+        elapsed = time.perf_counter() - started
+        (outcome,) = report.outcomes
+        if outcome.status != "loaded":
+            raise RuntimeError(f"benchmark file was not loaded: {outcome.status} {outcome.reason}")
+        loaded = conn.execute("select count(*) from raw.sales").fetchone()[0]
+    finally:
+        conn.close()
+    return elapsed, loaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="data lines in the generated CSV")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each side; the best counts")
+    args = parser.parse_args(argv)
+    configs = load_partner_configs(PROJECT_ROOT / "data" / "partners")
+    with tempfile.TemporaryDirectory(prefix="cmi-bench-") as folder:
+        landing = Path(folder) / "landing"
+        path = landing / PARTNER_ID / "sales_20230101_20250619.csv"
+        write_sales_file(path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+        baseline_times, our_times = [], []
+        for _ in range(args.repeat):
+            elapsed, loaded = time_read_csv(path)
+            baseline_times.append(elapsed)
+            assert loaded == args.rows, loaded
+            elapsed, loaded = time_ours(landing, configs)
+            our_times.append(elapsed)
+            assert loaded == args.rows, loaded
+    baseline, ours = min(baseline_times), min(our_times)
+    print(f"file: {args.rows:,} lines, {size_mb:.1f} MB ({PARTNER_ID} sales dialect), best of {args.repeat}")
+    print(f"duckdb read_csv into a table    {baseline:7.3f} s  {args.rows / baseline:>12,.0f} rows/s")
+    print(f"ours: parse + validate + load   {ours:7.3f} s  {args.rows / ours:>12,.0f} rows/s")
+    print(f"ratio ours / read_csv           {baseline / ours:7.2f}   (goal: at least 0.50)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
