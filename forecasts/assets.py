@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from assets.metadata import markdown_preview, png_markdown
 from expectations.assets import PARTNER_GATE_KEY, plannable_partners
+from forecasts.accuracy import score_forecast_history
 from forecasts.engine import forecast_many
 from forecasts.exceptions import find_exceptions
 from forecasts.replenishment import plan_replenishment
@@ -96,6 +97,10 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
         )
         with warehouse.connect() as conn:
             rows = save_forecast(conn, forecast, as_of_date=as_of, run_id=context.run_id)
+            scored = score_forecast_history(conn, as_of)
+            accuracy = conn.execute(
+                "select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10"
+            ).df()
         by_model = forecast.drop_duplicates("series_id")["model"].value_counts().to_dict()
         top_series = history.groupby("series_id")["qty"].sum().sort_values(ascending=False).index[:1]
         metadata = {
@@ -104,6 +109,8 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
             "partners": dg.MetadataValue.json(partners),
             "series_by_model": dg.MetadataValue.json({str(k): int(v) for k, v in by_model.items()}),
             "preview": dg.MetadataValue.md(markdown_preview(forecast)),
+            "past_forecasts_scored": scored,
+            "accuracy_by_model": dg.MetadataValue.md(markdown_preview(accuracy)),
         }
         if len(top_series):
             metadata["top_series_plot"] = dg.MetadataValue.md(_forecast_plot(history, forecast, top_series[0]))

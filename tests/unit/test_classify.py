@@ -112,3 +112,9 @@ def test_demand_class_is_frozen():
     result = classify_demand(np.full(60, 4.0))
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.label = LUMPY
+
+
+def test_weekly_series_with_demand_every_other_week_is_intermittent():
+    weeks = np.tile([40.0, 0.0], 20)
+    result = classify_demand(weeks, min_obs=min_observations(1))
+    assert (result.label, result.adi) == (INTERMITTENT, pytest.approx(2.0))

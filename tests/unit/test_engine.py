@@ -93,7 +93,7 @@ def test_weekly_forecast_dates_keep_the_weekday_of_the_history():
     rng = np.random.default_rng(2)
     history = pd.DataFrame({"date": wednesdays, "qty": rng.poisson(100, 70)})
     result = forecast_series(history, horizon=6, freq="W")
-    assert result.model == models.PROPHET
+    assert result.model == models.PROPHET_BLEND
     assert (result.forecast["date"].dt.day_of_week == 2).all()
     assert result.forecast["date"].iloc[0] == wednesdays[-1] + pd.Timedelta(days=7)
     short = forecast_series(history.tail(5), horizon=3, freq="W")
@@ -130,7 +130,7 @@ def test_prophet_failure_falls_back_to_a_baseline(monkeypatch):
     def failing_prophet(*args, **kwargs):
         raise RuntimeError("optimisation failed")
 
-    monkeypatch.setattr(engine.models, "prophet_forecast", failing_prophet)
+    monkeypatch.setattr(engine.models, "prophet_fit_predict", failing_prophet)
     result = forecast_series(daily_history(smooth_weekly_pattern(100)), horizon=7)
     assert result.model == models.SEASONAL_NAIVE
     assert result.fallback_reason == "RuntimeError: optimisation failed"
@@ -172,7 +172,8 @@ def long_frame() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=0)
 
 
-def test_forecast_many_in_parallel_equals_in_process_and_reports_progress():
+def test_forecast_many_in_parallel_equals_in_process_and_reports_progress(monkeypatch):
+    monkeypatch.setattr(engine, "MIN_SERIES_PER_WORKER", 1)
     frame = long_frame()
     calls: list[tuple[int, int]] = []
     in_process = forecast_many(frame, horizon=7, chunk_size=2, countries={"smooth-a": "DE"})
@@ -221,3 +222,51 @@ def test_forecast_many_matches_forecast_series_and_passes_regressors():
 def test_forecast_many_with_no_rows_returns_the_columns():
     empty = pd.DataFrame({"series_id": [], "date": pd.to_datetime([]), "qty": []})
     assert list(forecast_many(empty, horizon=3).columns) == MANY_COLUMNS
+
+
+def test_weekly_series_with_a_year_and_a_quarter_blend_prophet_with_the_level_adjusted_seasonal_naive():
+    mondays = pd.date_range("2022-01-03", periods=80, freq="7D")
+    rng = np.random.default_rng(8)
+    yearly = 100 + 30 * np.sin(2 * np.pi * np.arange(80) / 52.18)
+    history = pd.DataFrame({"date": mondays, "qty": rng.normal(yearly, 5)})
+    blended = forecast_series(history, horizon=13, freq="W")
+    alone = forecast_series(history.tail(40), horizon=13, freq="W")
+    assert blended.model == models.PROPHET_BLEND
+    assert alone.model == models.PROPHET
+    for result in (blended, alone):
+        assert_valid_quantiles(result.forecast)
+        assert (result.forecast["date"].dt.day_of_week == 0).all()
+
+
+def test_regular_series_fills_the_grid():
+    days = np.array([3, 0, 1, 5], dtype=np.int64)  # out of order, days 2 and 4 absent
+    series = engine.regular_series(
+        days,
+        qty=np.array([4.0, -2.0, 7.0, 9.0]),
+        freq="D",
+        censored=np.array([False, False, True, False]),
+        regressors=np.array([[2.0], [1.0], [np.nan], [3.0]]),
+        regressor_names=["price"],
+    )
+    assert series.days.tolist() == [0, 1, 2, 3, 4, 5]
+    # Returns count as zero demand, a stock-out as unknown, an absent day as zero demand.
+    np.testing.assert_array_equal(series.y, [0.0, np.nan, 0.0, 4.0, 0.0, 9.0])
+    # A price holds until it changes.
+    np.testing.assert_array_equal(series.regressors[:, 0], [1.0, 1.0, 1.0, 2.0, 2.0, 3.0])
+    assert series.future_days(2, "D").tolist() == [6, 7]
+
+
+def test_forecast_many_names_the_series_a_problem_is_in():
+    frame = long_frame()
+    duplicate = frame[frame["series_id"] == "lumpy"].head(1)
+    with pytest.raises(ValueError, match="series 'lumpy': history has more than one row"):
+        forecast_many(pd.concat([frame, duplicate]), horizon=3)
+
+
+def test_forecast_many_starts_no_workers_for_a_few_series(monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(engine, "ProcessPoolExecutor", no_pool)
+    result = forecast_many(long_frame(), horizon=2, n_jobs=4, chunk_size=1)
+    assert result["series_id"].nunique() == 6

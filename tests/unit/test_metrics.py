@@ -49,3 +49,9 @@ def test_bad_arguments_are_rejected():
         pinball([1], [1], 1.0)
     with pytest.raises(ValueError, match="season"):
         mase([1], [1], [1, 2], season=0)
+
+
+def test_mase_scale_skips_censored_in_sample_pairs():
+    nan = float("nan")
+    # Known seasonal differences (season 1): |3 - 1| and |4 - 3| only; the pairs touching NaN are left out.
+    assert mase([2.0], [3.5], insample=[1, 3, 4, nan, 9], season=1) == pytest.approx(1.5 / 1.5)
