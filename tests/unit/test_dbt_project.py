@@ -380,3 +380,70 @@ def test_relative_warehouse_path_is_relative_to_the_project_root(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     assert warehouse.exists()
     assert not (DBT_PROJECT_DIR / relative).exists()
+
+
+def test_a_due_shipment_no_count_contradicts_is_delivered_on_its_expected_date(built_warehouse):
+    """SH-1 was due on 06-09 and Acme has not counted S001 since 06-08: nothing says it is late."""
+    warehouse, _ = built_warehouse
+    assert query(
+        warehouse,
+        "select shipment_id, status, receipt_date, receipt_source from marts.fct_shipments order by 1",
+    ) == [
+        ("SH-1", "delivered", day(9), "expected_date"),
+        ("SH-2", "in_transit", None, None),
+        ("SH-3", "planned", None, None),
+    ]
+
+
+def test_stock_reconciliation_checks_each_count_against_the_previous_one(built_warehouse):
+    """Acme S001 counted 20 on 06-05; 2 + 4 sold since (06-07 unreported): 14 expected, 8 counted."""
+    warehouse, _ = built_warehouse
+    assert query(
+        warehouse,
+        """select partner_id, location_id, product_id, reconciliation_date, previous_count_date, received_qty,
+                  units_sold, unreported_sales_days, expected_on_hand_qty, reported_on_hand_qty, gap_qty,
+                  is_above_tolerance
+           from marts.stock_reconciliation""",
+    ) == [("ACME", "S001", "SKU-100", day(8), day(5), 0.0, 6.0, 1, 14.0, 8.0, -6.0, True)]
+
+
+def test_feed_files_are_due_the_morning_after_at_the_partners_cut_off(built_warehouse):
+    """Acme's cut-off is 06:00 New York (10:00 UTC in June), Nordkauf's 05:00 Berlin (03:00 UTC)."""
+    warehouse, _ = built_warehouse
+    rows = query(
+        warehouse,
+        """select source_file_id, business_date, round(hours_late, 2), is_late
+           from intermediate.int_feed_files_dated where is_daily_feed order by 1""",
+    )
+    assert rows == [
+        ("acme-sales-0609", day(9), -4.0, False),
+        # The corrected resend of 06-08 came on 06-10 at 14:00 UTC.
+        ("acme-sales-0609-v2", day(8), 28.0, True),
+        ("acme-stock-0605", day(5), -3.83, False),
+        # One line is dated 06-11, after the file came: the file still reports 06-08.
+        ("acme-stock-0608", day(8), -3.92, False),
+        ("acme-stock-0609", day(9), -4.0, False),
+        ("nord-852-w23", day(8), 0.0, False),
+        ("nord-stock-0608", day(8), 0.08, True),
+    ]
+
+
+def test_the_scorecard_shows_each_partners_weeks(built_warehouse):
+    warehouse, _ = built_warehouse
+    rows = query(
+        warehouse,
+        """select partner_id, iso_week, days_in_week, feed_files_received, feed_files_late, files_quarantined,
+                  rows_rejected, rows_unknown_item, rows_unknown_location, stock_series_days_reported,
+                  series_days_expected, reconciled_rows, reconciled_within_tolerance
+           from marts.partner_scorecard order by partner_id, week_start""",
+    )
+    assert rows == [
+        # Acme went live on Thursday 06-05: two stores x two items x four days expected.
+        ("ACME", "2025-W23", 4, 3, 1, 0, 0, 0, 1, 3, 16, 1, 0),
+        ("ACME", "2025-W24", 2, 2, 0, 1, 1, 0, 0, 0, 8, 0, 0),
+        # Nordkauf's weekly 852 starts on Monday 06-02; one line names an item nobody mapped.
+        ("NORD", "2025-W23", 7, 2, 1, 0, 0, 1, 0, 2, 14, 0, 0),
+        ("NORD", "2025-W24", 2, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0),
+    ]
+    # Acme's only forecast is for a week that is not over yet: nothing to score.
+    assert query(warehouse, "select count(*) from marts.partner_scorecard where forecast_wape is not null") == [(0,)]

@@ -1,3 +1,18 @@
+{#- Columns an existing table must have to be extended; one built before them is re-built whole. -#}
+{%- set current_columns = ['received_at', 'is_location_counted'] -%}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['partner_id', 'location_id', 'product_id', 'inventory_date'],
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_fact_window('inventory_date', " ~ current_columns ~ ") }}",
+    )
+}}
+
+{%- set incremental_run = incremental_target_is_current(current_columns) %}
+
 with
 
 snapshots as (
@@ -19,15 +34,96 @@ series as (
 
 ),
 
+{%- if incremental_run %}
+
+built_series as (
+
+    select distinct partner_id, location_id, product_id
+    from {{ this }}
+
+),
+
+late_counts as (
+
+    -- Counts delivered after everything the table holds, whatever day they describe.
+    select
+        partner_id,
+        location_id,
+        product_id,
+        min(snapshot_date) as first_late_date
+
+    from snapshots
+    where received_at > (select max(received_at) from {{ this }})
+    group by partner_id, location_id, product_id
+
+),
+
+rebuild_windows as (
+
+    select
+        series.partner_id,
+        series.location_id,
+        series.product_id,
+        case
+            when built_series.partner_id is null then series.first_snapshot_date
+            else greatest(
+                series.first_snapshot_date,
+                least(
+                    {{ fact_window_start('inventory_date') }},
+                    coalesce(late_counts.first_late_date, {{ as_of_date() }})
+                )
+            )
+        end as rebuild_from_date
+
+    from series
+    left join built_series
+        on series.partner_id = built_series.partner_id
+        and series.location_id = built_series.location_id
+        and series.product_id = built_series.product_id
+    left join late_counts
+        on series.partner_id = late_counts.partner_id
+        and series.location_id = late_counts.location_id
+        and series.product_id = late_counts.product_id
+
+),
+
+{%- else %}
+
+rebuild_windows as (
+
+    select
+        partner_id,
+        location_id,
+        product_id,
+        first_snapshot_date as rebuild_from_date
+
+    from series
+
+),
+
+{%- endif %}
+
+counted_locations as (
+
+    -- A location the partner counted that day: an item missing from that count is news, not just silence.
+    select distinct
+        partner_id,
+        location_id,
+        snapshot_date
+
+    from snapshots
+
+),
+
 day_spine as (
 
     select
         partner_id,
         location_id,
         product_id,
-        {{ days_between('first_snapshot_date', as_of_date()) }} as inventory_date
+        {{ days_between('rebuild_from_date', as_of_date()) }} as inventory_date
 
-    from series
+    from rebuild_windows
 
 ),
 
@@ -44,7 +140,8 @@ carried_forward as (
         snapshots.in_transit_qty,
         snapshots.uom,
         snapshots.snapshot_date as observed_date,
-        snapshots.source_file_id
+        snapshots.source_file_id,
+        snapshots.received_at
 
     from day_spine
     asof left join snapshots
@@ -60,28 +157,34 @@ final as (
     select
 
         ---------- ids
-        partner_id,
-        location_id,
-        product_id,
+        carried_forward.partner_id,
+        carried_forward.location_id,
+        carried_forward.product_id,
 
         ---------- day
-        inventory_date,
+        carried_forward.inventory_date,
 
         ---------- stock as last known
-        on_hand_qty,
-        on_order_qty,
-        in_transit_qty,
-        uom,
+        carried_forward.on_hand_qty,
+        carried_forward.on_order_qty,
+        carried_forward.in_transit_qty,
+        carried_forward.uom,
 
         ---------- how old the knowledge is
-        observed_date,
-        date_diff('day', observed_date, inventory_date) as observation_age_days,
-        observed_date = inventory_date as is_observed,
+        carried_forward.observed_date,
+        date_diff('day', carried_forward.observed_date, carried_forward.inventory_date) as observation_age_days,
+        carried_forward.observed_date = carried_forward.inventory_date as is_observed,
+        counted_locations.location_id is not null as is_location_counted,
 
         ---------- lineage
-        source_file_id
+        carried_forward.source_file_id,
+        carried_forward.received_at
 
     from carried_forward
+    left join counted_locations
+        on carried_forward.partner_id = counted_locations.partner_id
+        and carried_forward.location_id = counted_locations.location_id
+        and carried_forward.inventory_date = counted_locations.snapshot_date
 
 )
 

@@ -1,3 +1,18 @@
+{#- Columns an existing table must have to be extended; one built before them is re-built whole. -#}
+{%- set current_columns = ['received_at'] -%}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['partner_id', 'location_id', 'product_id', 'sales_date'],
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_fact_window('sales_date', " ~ current_columns ~ ") }}",
+    )
+}}
+
+{%- set incremental_run = incremental_target_is_current(current_columns) %}
+
 with
 
 sales as (
@@ -12,24 +27,125 @@ inventory as (
 
 ),
 
-spread_over_days as (
+series as (
 
-    -- A multi-day period (a weekly 852) gives each of its days an equal share; totals are kept exactly.
     select
         partner_id,
         location_id,
         product_id,
-        {{ days_between('period_start', 'period_end') }} as sales_date,
-        units_sold / period_days as units_sold,
-        units_returned / period_days as units_returned,
-        net_sales_amount / period_days as net_sales_amount,
-        promo_flag,
-        period_days,
-        received_at,
-        source_file_id,
-        source_line
+        min(period_start) as first_sales_date
 
     from sales
+    group by partner_id, location_id, product_id
+
+),
+
+{%- if incremental_run %}
+
+built_series as (
+
+    select distinct partner_id, location_id, product_id
+    from {{ this }}
+
+),
+
+late_days as (
+
+    -- Sales delivered after everything the table holds, and stock that changed since (it sets is_stockout).
+    select partner_id, location_id, product_id, period_start as late_date
+    from sales
+    where received_at > (select max(received_at) from {{ this }})
+
+    union all
+
+    select partner_id, location_id, product_id, inventory_date as late_date
+    from inventory
+    where received_at > (select max(received_at) from {{ this }})
+
+),
+
+first_late_days as (
+
+    select
+        partner_id,
+        location_id,
+        product_id,
+        min(late_date) as first_late_date
+
+    from late_days
+    group by partner_id, location_id, product_id
+
+),
+
+rebuild_windows as (
+
+    select
+        series.partner_id,
+        series.location_id,
+        series.product_id,
+        case
+            when built_series.partner_id is null then series.first_sales_date
+            else greatest(
+                series.first_sales_date,
+                least(
+                    {{ fact_window_start('sales_date') }},
+                    coalesce(first_late_days.first_late_date, {{ as_of_date() }})
+                )
+            )
+        end as rebuild_from_date
+
+    from series
+    left join built_series
+        on series.partner_id = built_series.partner_id
+        and series.location_id = built_series.location_id
+        and series.product_id = built_series.product_id
+    left join first_late_days
+        on series.partner_id = first_late_days.partner_id
+        and series.location_id = first_late_days.location_id
+        and series.product_id = first_late_days.product_id
+
+),
+
+{%- else %}
+
+rebuild_windows as (
+
+    select
+        partner_id,
+        location_id,
+        product_id,
+        first_sales_date as rebuild_from_date
+
+    from series
+
+),
+
+{%- endif %}
+
+spread_over_days as (
+
+    -- A multi-day period (a weekly 852) gives each of its days an equal share; totals are kept exactly.
+    select
+        sales.partner_id,
+        sales.location_id,
+        sales.product_id,
+        {{ days_between('sales.period_start', 'sales.period_end') }} as sales_date,
+        sales.units_sold / sales.period_days as units_sold,
+        sales.units_returned / sales.period_days as units_returned,
+        sales.net_sales_amount / sales.period_days as net_sales_amount,
+        sales.promo_flag,
+        sales.period_days,
+        sales.received_at,
+        sales.source_file_id,
+        sales.source_line,
+        rebuild_windows.rebuild_from_date
+
+    from sales
+    inner join rebuild_windows
+        on sales.partner_id = rebuild_windows.partner_id
+        and sales.location_id = rebuild_windows.location_id
+        and sales.product_id = rebuild_windows.product_id
+    where sales.period_end >= rebuild_windows.rebuild_from_date
 
 ),
 
@@ -37,6 +153,7 @@ reported_days as (
 
     select *
     from spread_over_days
+    where sales_date >= rebuild_from_date
     -- Where periods overlap (a weekly total and daily figures for the same days) the finest period wins,
     -- then the latest delivery.
     qualify row_number() over (
@@ -46,28 +163,15 @@ reported_days as (
 
 ),
 
-series as (
-
-    select
-        partner_id,
-        location_id,
-        product_id,
-        min(sales_date) as first_sales_date
-
-    from reported_days
-    group by partner_id, location_id, product_id
-
-),
-
 day_spine as (
 
     select
         partner_id,
         location_id,
         product_id,
-        {{ days_between('first_sales_date', as_of_date()) }} as sales_date
+        {{ days_between('rebuild_from_date', as_of_date()) }} as sales_date
 
-    from series
+    from rebuild_windows
 
 ),
 
@@ -83,7 +187,8 @@ filled as (
         coalesce(reported_days.net_sales_amount, 0) as net_sales_amount,
         coalesce(reported_days.promo_flag, false) as promo_flag,
         reported_days.sales_date is null as is_zero_filled,
-        reported_days.period_days as reported_period_days
+        reported_days.period_days as reported_period_days,
+        reported_days.received_at
 
     from day_spine
     left join reported_days
@@ -117,7 +222,19 @@ final as (
         filled.reported_period_days,
 
         ---------- censored demand: nothing on the shelf, so sales say nothing about demand
-        coalesce(inventory.on_hand_qty <= 0, false) as is_stockout
+        case
+            -- No count yet: nothing tells a stock-out from a slow day.
+            when inventory.on_hand_qty is null then false
+            -- Counted that day at or below zero: the shelf was empty or emptied during the day.
+            when inventory.is_observed then inventory.on_hand_qty <= 0
+            -- Not counted that day: sales stopped and either the last count was empty or the partner's count of
+            -- the location that day left the item out.
+            else filled.units_sold <= 0
+                and (inventory.on_hand_qty <= 0 or coalesce(inventory.is_location_counted, false))
+        end as is_stockout,
+
+        ---------- lineage
+        filled.received_at
 
     from filled
     left join inventory

@@ -1,0 +1,149 @@
+"""Incremental facts on the small fixture of test_dbt_project: a night that re-computes only its window (plus late
+deliveries and new series) must leave exactly the rows a --full-refresh gives, also when an earlier night is
+replayed.
+
+Night 1 builds as of 2025-06-08. Before night 2 (2025-06-10, two-day lookback: the window is 06-09..06-10) Acme
+resends its 06-06 count, a day outside the window, and the cross-reference learns a Nordkauf item whose counts
+came in an old file: a late delivery and a new series, both older than the window.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dbt.cli.main import dbtRunner
+
+from tests.unit.test_dbt_project import ACME, DBT_PROJECT_DIR, NORD, UPC_100, ledger, stock, write_fixture
+
+LOOKBACK_DAYS = 2
+SERIES = ["partner_id", "location_id", "product_id"]
+# Each incremental fact and its key, to line the rows of two builds up.
+MART_KEYS = {
+    "fct_inventory_daily": [*SERIES, "inventory_date"],
+    "fct_sales_daily": [*SERIES, "sales_date"],
+}
+INCREMENTAL_FACTS = list(MART_KEYS)
+# A row outside night 2's window whose series got no late delivery: night 2 must leave it as it was.
+UNTOUCHED_ROW = "partner_id = 'ACME' and location_id = 'S002' and inventory_date = '2025-06-05'"
+
+
+def dbt(args: list[str], scratch: Path) -> None:
+    """dbt in this process (one start-up for all nights); artefacts go to `scratch`, never into the repo."""
+    result = dbtRunner().invoke(
+        [
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(scratch / "target"),
+            "--log-path",
+            str(scratch / "logs"),
+            "--quiet",
+        ]
+    )
+    assert result.success, result.exception
+
+
+def night(as_of: date, scratch: Path, full_refresh: bool = False) -> None:
+    """The incremental facts and what they read; the marts downstream of them are tables, re-built whole anyway."""
+    variables = f"{{as_of_date: {as_of.isoformat()}, fact_lookback_days: {LOOKBACK_DAYS}}}"
+    refresh = ["--full-refresh"] if full_refresh else []
+    dbt(["run", "--select", *[f"+{fact}" for fact in INCREMENTAL_FACTS], "--vars", variables, *refresh], scratch)
+
+
+def tables(warehouse: Path) -> dict[str, pd.DataFrame]:
+    # Read-write like dbt's own connection: DuckDB shares one instance per file and configuration in a process.
+    with duckdb.connect(str(warehouse)) as conn:
+        return {
+            name: conn.execute(f"select * from marts.{name}").df().sort_values(keys).reset_index(drop=True)
+            for name, keys in MART_KEYS.items()
+        }
+
+
+def mark_untouched_row(warehouse: Path, uom: str) -> str:
+    """Set the sentinel row's uom and return what it held before."""
+    with duckdb.connect(str(warehouse)) as conn:
+        (before,) = conn.execute(f"select uom from marts.fct_inventory_daily where {UNTOUCHED_ROW}").fetchone()
+        conn.execute(f"update marts.fct_inventory_daily set uom = ? where {UNTOUCHED_ROW}", [uom])
+    return before
+
+
+def deliver_between_nights(warehouse: Path) -> None:
+    """What arrives after night 1: a resend of an old count, and a cross-reference for an item sent long ago."""
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute(
+            "insert into raw.feed_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ledger("acme-stock-0606-fix", ACME, datetime(2025, 6, 10, 7, 0), "stock"),
+        )
+        conn.execute(
+            "insert into raw.stock_snapshots values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            stock(ACME, "S001", UPC_100, date(2025, 6, 6), 17.0, "acme-stock-0606-fix", 2),
+        )
+        conn.execute("insert into raw.partner_items values (?, ?, ?, ?)", (NORD, "N-200", "SKU-200", "sku"))
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory) -> dict:
+    scratch = tmp_path_factory.mktemp("dbt_incremental")
+    warehouse = scratch / "warehouse.duckdb"
+    write_fixture(warehouse)
+    with duckdb.connect(str(warehouse)) as conn:
+        # Counted in Nordkauf's 06-08 file (received 06-09), unmapped until the cross-reference learns it.
+        conn.execute(
+            "insert into raw.stock_snapshots values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            stock(NORD, "DC1", "N-200", date(2025, 6, 3), 11.0, "nord-stock-0608", 4),
+        )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CMI_DUCKDB_PATH", str(warehouse))
+        night(date(2025, 6, 8), scratch)
+        original_uom = mark_untouched_row(warehouse, "night 1")
+        deliver_between_nights(warehouse)
+        night(date(2025, 6, 10), scratch)
+        # Still marked: night 2 re-computed its window and the late series, not all history.
+        untouched_after_night_2 = mark_untouched_row(warehouse, original_uom)
+        incremental = tables(warehouse)
+        night(date(2025, 6, 10), scratch, full_refresh=True)
+        full = tables(warehouse)
+        # Replaying an earlier night on top of a later one must not leave the later days behind.
+        night(date(2025, 6, 9), scratch)
+        replayed = tables(warehouse)
+        night(date(2025, 6, 9), scratch, full_refresh=True)
+        replayed_full = tables(warehouse)
+    return {
+        "incremental": incremental,
+        "full": full,
+        "replayed": replayed,
+        "replayed_full": replayed_full,
+        "untouched_after_night_2": untouched_after_night_2,
+    }
+
+
+def test_night_2_left_rows_outside_its_window_alone(nights):
+    assert nights["untouched_after_night_2"] == "night 1"
+
+
+@pytest.mark.parametrize("name", list(MART_KEYS))
+def test_an_incremental_night_gives_the_rows_of_a_full_refresh(nights, name):
+    pd.testing.assert_frame_equal(nights["incremental"][name], nights["full"][name])
+
+
+@pytest.mark.parametrize("name", INCREMENTAL_FACTS)
+def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name):
+    replayed = nights["replayed"][name]
+    assert replayed[MART_KEYS[name][-1]].max() == pd.Timestamp(2025, 6, 9)
+    pd.testing.assert_frame_equal(replayed, nights["replayed_full"][name])
+
+
+def test_the_late_resend_and_the_new_series_reach_back_before_the_window(nights):
+    inventory = nights["incremental"]["fct_inventory_daily"].set_index([*SERIES, "inventory_date"])
+    assert inventory.loc[(ACME, "S001", "SKU-100", pd.Timestamp(2025, 6, 6)), "on_hand_qty"] == 17.0
+    assert inventory.loc[(ACME, "S001", "SKU-100", pd.Timestamp(2025, 6, 7)), "on_hand_qty"] == 17.0
+    new_series = inventory.loc[(NORD, "DC1", "SKU-200")]
+    assert new_series.index.min() == pd.Timestamp(2025, 6, 3)
+    assert len(new_series) == 8
