@@ -10,9 +10,12 @@ import pandas as pd
 
 from assets.metadata import markdown_preview
 from expectations.inventory import inventory_daily_suite
+from expectations.raw_feeds import raw_sales_suite, raw_stock_snapshots_suite
+from expectations.reconciliation import stock_reconciliation_suite
 from expectations.runner import SEVERITY_ERROR, blocking_partners, validate_by_partner
 from expectations.sales import sales_daily_suite
 from expectations.store import CHECK_RESULTS_TABLE, ensure_quality_schema, store_outcomes
+from expectations.volume import feed_volume_suite, partner_daily_volume
 from orchestration.partitions import NIGHTLY_PARTITIONS
 from orchestration.resources import Warehouse
 
@@ -27,22 +30,47 @@ PARTNER_GATE_KEY = dg.AssetKey(["quality", "partner_data_gate"])
 
 @dataclass(frozen=True)
 class SuiteCheck:
+    """One GX suite run per partner on the recent rows of the table it guards."""
+
     name: str
     table: str
     date_column: str
     build_suite: Callable[[date], gx.ExpectationSuite]
+    # Turns the recent rows into what the suite judges (e.g. one volume ratio per partner); None = the rows as read.
+    prepare: Callable[[pd.DataFrame, date], pd.DataFrame] | None = None
+    window_days: int = RECENT_WINDOW_DAYS
 
 
 SUITE_CHECKS = (
+    SuiteCheck("gx_raw_sales", "raw.sales", "period_end", raw_sales_suite),
+    SuiteCheck("gx_raw_stock_snapshots", "raw.stock_snapshots", "as_of_date", raw_stock_snapshots_suite),
+    # 28 trailing days plus the business date itself give the volume rule a full 28-day median.
+    SuiteCheck(
+        "gx_feed_volume",
+        "raw.sales",
+        "period_end",
+        feed_volume_suite,
+        prepare=lambda rows, as_of: partner_daily_volume(rows, as_of, "period_end", "units_sold"),
+        window_days=RECENT_WINDOW_DAYS + 1,
+    ),
     SuiteCheck("gx_fct_sales_daily", "marts.fct_sales_daily", "sales_date", sales_daily_suite),
     SuiteCheck("gx_fct_inventory_daily", "marts.fct_inventory_daily", "inventory_date", inventory_daily_suite),
+    SuiteCheck(
+        "gx_stock_reconciliation", "marts.stock_reconciliation", "reconciliation_date", stock_reconciliation_suite
+    ),
 )
 
 
+def guarded_key(table: str, model_keys: dict[str, dg.AssetKey]) -> dg.AssetKey:
+    """dbt models are keyed from the manifest; `raw.*` tables are the ingest assets' own `raw/<table>` keys."""
+    return model_keys[table] if table in model_keys else dg.AssetKey(table.split("."))
+
+
 def _recent_rows(conn, check: SuiteCheck, as_of: date) -> pd.DataFrame:
-    start = as_of - timedelta(days=RECENT_WINDOW_DAYS - 1)
+    start = as_of - timedelta(days=check.window_days - 1)
     # Future-dated rows are selected too: they are exactly what the "no future dates" rule must see.
-    return conn.execute(f"select * from {check.table} where {check.date_column} >= ?", [start]).df()
+    rows = conn.execute(f"select * from {check.table} where {check.date_column} >= ?", [start]).df()
+    return check.prepare(rows, as_of) if check.prepare is not None and not rows.empty else rows
 
 
 def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDefinition:
@@ -104,13 +132,13 @@ def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDef
 
 def build_quality_checks(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
     """One blocking GX check per guarded mart; `mart_keys` maps `schema.table` to the dbt asset's key."""
-    return [_build_check(check, mart_keys[check.table]) for check in SUITE_CHECKS]
+    return [_build_check(check, guarded_key(check.table, mart_keys)) for check in SUITE_CHECKS]
 
 
 def build_partner_gate(mart_keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=PARTNER_GATE_KEY,
-        deps=[mart_keys[check.table] for check in SUITE_CHECKS],
+        deps=sorted({guarded_key(check.table, mart_keys) for check in SUITE_CHECKS}, key=str),
         group_name=GROUP,
         owners=[OWNER],
         kinds={"duckdb", "great_expectations"},

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from assets.feeds.demo import generate_demo
+from expectations.assets import SUITE_CHECKS
 from orchestration import settings
 from orchestration.jobs import NIGHTLY_JOB_NAME
 from orchestration.summary import table_row_counts
@@ -99,7 +100,7 @@ def test_marts_and_quality_results_are_filled(first_run):
     ):
         assert counts.get(table, 0) > 0, table
     results = query("select * from quality.check_results where as_of_date = ?", [AS_OF])
-    assert set(results["check_name"]) == {"gx_fct_sales_daily", "gx_fct_inventory_daily"}
+    assert set(results["check_name"]) == {check.name for check in SUITE_CHECKS}
     assert results["partner_id"].nunique() == 3
 
 
