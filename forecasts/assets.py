@@ -6,12 +6,14 @@ from datetime import date, timedelta
 import dagster as dg
 import pandas as pd
 from matplotlib.figure import Figure
+from pydantic import Field, field_validator
 
 from assets.metadata import markdown_preview, png_markdown
 from expectations.assets import PARTNER_GATE_KEY, plannable_partners
 from forecasts.accuracy import score_forecast_history
 from forecasts.engine import forecast_many
 from forecasts.exceptions import find_exceptions
+from forecasts.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
 from forecasts.replenishment import plan_replenishment
 from forecasts.store import (
     SERIES_SEPARATOR,
@@ -30,6 +32,24 @@ EXCEPTIONS_KEY = dg.AssetKey(["replenishment", "exceptions"])
 
 # Forecast bias is judged on the last four weeks of one-day-ahead forecasts against in-stock sales.
 BIAS_WINDOW_DAYS = 28
+
+
+class ForecastConfig(dg.Config):
+    """Run configuration of the forecast (set it in the launchpad, or in run config for `cmi`-less runs)."""
+
+    level: str = Field(
+        default=LOCATION,
+        description="location: one series per partner location x product; partner: one per partner x product, "
+        "split back to locations by their share of the last 8 weeks' sales.",
+    )
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value not in LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+        return value
+
 
 # Long enough to cover the longest lead time plus review period, and to project stock-outs a few weeks out.
 HORIZON_DAYS = 28
@@ -61,7 +81,9 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
         kinds={"prophet", "duckdb"},
         partitions_def=NIGHTLY_PARTITIONS,
     )
-    def demand_forecast(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def demand_forecast(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, config: ForecastConfig
+    ) -> dg.MaterializeResult:
         """Daily demand forecast (p50, p90) per partner location and product for the next 28 days."""
         as_of = date.fromisoformat(context.partition_key)
         with warehouse.connect() as conn:
@@ -78,29 +100,31 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
             ).df()
             countries = dict(conn.execute("select partner_id, country from marts.dim_partner").fetchall())
         history["series_id"] = series_id_for(history)
+        series = aggregate_history(history, config.level)
+        # Every series id starts with its partner, at either level.
         series_countries = {
-            sid: countries.get(partner)
-            for sid, partner in zip(history["series_id"], history["partner_id"], strict=True)
+            sid: countries.get(sid.split(SERIES_SEPARATOR, 1)[0]) for sid in series["series_id"].unique()
         }
-        total = history["series_id"].nunique()
-        context.log.info(f"forecasting {total} series for {len(partners)} partners as of {as_of}")
+        total = len(series_countries)
+        context.log.info(
+            f"forecasting {total} series at the {config.level} level for {len(partners)} partners as of {as_of}"
+        )
 
         def report(done: int, of: int) -> None:
             context.log.info(f"forecast progress: {done}/{of} series")
 
         forecast = forecast_many(
-            history[["series_id", "date", "qty", "censored"]],
+            series,
             horizon=HORIZON_DAYS,
             countries=series_countries,
             n_jobs=max(1, min(os.cpu_count() or 1, 4)),
             progress=report,
         )
+        forecast = split_to_locations(forecast, history, config.level)
         with warehouse.connect() as conn:
             rows = save_forecast(conn, forecast, as_of_date=as_of, run_id=context.run_id)
             scored = score_forecast_history(conn, as_of)
-            accuracy = conn.execute(
-                "select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10"
-            ).df()
+            accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
         by_model = forecast.drop_duplicates("series_id")["model"].value_counts().to_dict()
         top_series = history.groupby("series_id")["qty"].sum().sort_values(ascending=False).index[:1]
         metadata = {

@@ -144,3 +144,21 @@ def test_report_opens_in_a_browser_with_its_plots(first_run, browser):
     body = browser.find_element("tag name", "body").text
     for partner in ("hansa_handel", "huaxin_retail", "redwood_grocers"):
         assert partner in body
+
+
+def test_forecast_at_partner_level_is_split_back_to_every_planned_location(first_run):
+    from orchestration.definitions import defs
+
+    job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
+    result = job.execute_in_process(
+        partition_key=AS_OF.isoformat(),
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"forecasts__demand_forecast": {"config": {"level": "partner"}}}},
+        raise_on_error=False,
+    )
+    assert result.success
+    forecast = query("select * from forecasts.demand_forecast")
+    assert forecast["model"].str.endswith("@partner").all()
+    assert forecast["series_id"].str.count(r"\|").eq(2).all(), "still one series per location for the plan"
+    plan = query("select count(*) as n from replenishment.replenishment_plan where plan_date = ?", [AS_OF])
+    assert plan["n"].iloc[0] > 0
