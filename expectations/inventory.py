@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+
+from expectations.rules import filled, non_negative, not_after_business_date
 
 SUITE_NAME = "fct_inventory_daily"
 KEY_COLUMNS = ["location_id", "product_id", "inventory_date"]
@@ -19,28 +21,11 @@ def inventory_daily_suite(as_of_date: date) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name=SUITE_NAME,
         expectations=[
-            *[gxe.ExpectColumnValuesToNotBeNull(column=column, severity="critical") for column in KEY_COLUMNS],
+            *filled(KEY_COLUMNS),
             gxe.ExpectCompoundColumnsToBeUnique(column_list=KEY_COLUMNS, severity="critical"),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="inventory_date",
-                max_value=datetime.combine(as_of_date, time.min),
-                severity="critical",
-                description="No stock dated after the business date.",
-            ),
+            not_after_business_date("inventory_date", as_of_date, "No stock dated after the business date."),
             # Phantom negative stock happens in store systems; a sizeable share means the counts are broken.
-            gxe.ExpectColumnValuesToBeBetween(
-                column="on_hand_qty",
-                min_value=0,
-                mostly=0.98,
-                severity="critical",
-                description="At most 2 % of stock rows negative.",
-            ),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="on_hand_qty",
-                min_value=0,
-                severity="warning",
-                description="No negative stock.",
-            ),
+            *non_negative("on_hand_qty", 0.02, "stock rows"),
             gxe.ExpectColumnValuesToBeBetween(
                 column="observation_age_days",
                 max_value=MAX_OBSERVATION_AGE_DAYS,

@@ -8,10 +8,12 @@ within one file is suspicious (staging keeps its last line).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+
+from expectations.rules import filled, non_negative, not_after_business_date
 
 SALES_SUITE_NAME = "raw_sales"
 SALES_TABLE = "raw.sales"
@@ -43,10 +45,6 @@ STOCK_REQUIRED_COLUMNS = [
 STOCK_KEY_COLUMNS = ["source_file_id", "location_id", "product_ref", "as_of_date"]
 
 
-def _end_of(as_of_date: date) -> datetime:
-    return datetime.combine(as_of_date, time.min)
-
-
 def _door_rules(required_columns: list[str], not_null_columns: list[str]) -> list:
     """Rules without which no line can be used: the columns exist and the keys and quantities are filled."""
     return [
@@ -56,7 +54,7 @@ def _door_rules(required_columns: list[str], not_null_columns: list[str]) -> lis
             severity="critical",
             description="The parser delivered every required column.",
         ),
-        *[gxe.ExpectColumnValuesToNotBeNull(column=column, severity="critical") for column in not_null_columns],
+        *filled(not_null_columns),
     ]
 
 
@@ -69,12 +67,7 @@ def raw_sales_suite(as_of_date: date) -> gx.ExpectationSuite:
                 SALES_REQUIRED_COLUMNS,
                 ["location_id", "product_ref", "period_start", "period_end", "units_sold", "source_file_id"],
             ),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="period_end",
-                max_value=_end_of(as_of_date),
-                severity="critical",
-                description="No sales period ending after the business date (a swapped day and month looks so).",
-            ),
+            not_after_business_date("period_end", as_of_date, "No sales period ending after the business date."),
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="period_end",
                 column_B="period_start",
@@ -83,19 +76,7 @@ def raw_sales_suite(as_of_date: date) -> gx.ExpectationSuite:
                 description="Periods end on or after they start (others are listed as invalid periods).",
             ),
             # Partners send negative corrections now and then; many of them means the file is wrong.
-            gxe.ExpectColumnValuesToBeBetween(
-                column="units_sold",
-                min_value=0,
-                mostly=0.99,
-                severity="critical",
-                description="At most 1 % of sales lines negative.",
-            ),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="units_sold",
-                min_value=0,
-                severity="warning",
-                description="No negative sales lines.",
-            ),
+            *non_negative("units_sold", 0.01, "sales lines"),
             gxe.ExpectColumnValuesToBeBetween(
                 column="units_returned",
                 min_value=0,
@@ -120,26 +101,9 @@ def raw_stock_snapshots_suite(as_of_date: date) -> gx.ExpectationSuite:
                 STOCK_REQUIRED_COLUMNS,
                 ["location_id", "product_ref", "as_of_date", "on_hand_qty", "source_file_id"],
             ),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="as_of_date",
-                max_value=_end_of(as_of_date),
-                severity="critical",
-                description="No stock counted after the business date.",
-            ),
+            not_after_business_date("as_of_date", as_of_date, "No stock counted after the business date."),
             # Phantom negative stock happens in store systems; a sizeable share means the counts are broken.
-            gxe.ExpectColumnValuesToBeBetween(
-                column="on_hand_qty",
-                min_value=0,
-                mostly=0.98,
-                severity="critical",
-                description="At most 2 % of stock lines negative.",
-            ),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="on_hand_qty",
-                min_value=0,
-                severity="warning",
-                description="No negative stock.",
-            ),
+            *non_negative("on_hand_qty", 0.02, "stock lines"),
             *[
                 gxe.ExpectColumnValuesToBeBetween(
                     column=column,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+
+from expectations.rules import filled, non_negative, not_after_business_date
 
 SUITE_NAME = "fct_sales_daily"
 KEY_COLUMNS = ["location_id", "product_id", "sales_date"]
@@ -16,27 +18,10 @@ def sales_daily_suite(as_of_date: date) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name=SUITE_NAME,
         expectations=[
-            *[gxe.ExpectColumnValuesToNotBeNull(column=column, severity="critical") for column in KEY_COLUMNS],
+            *filled(KEY_COLUMNS),
             gxe.ExpectCompoundColumnsToBeUnique(column_list=KEY_COLUMNS, severity="critical"),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="sales_date",
-                max_value=datetime.combine(as_of_date, time.min),
-                severity="critical",
-                description="No sales dated after the business date.",
-            ),
+            not_after_business_date("sales_date", as_of_date, "No sales dated after the business date."),
             # Partners send negative corrections now and then; many of them means the feed is wrong.
-            gxe.ExpectColumnValuesToBeBetween(
-                column="units_sold",
-                min_value=0,
-                mostly=0.99,
-                severity="critical",
-                description="At most 1 % of sales rows negative.",
-            ),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="units_sold",
-                min_value=0,
-                severity="warning",
-                description="No negative sales rows.",
-            ),
+            *non_negative("units_sold", 0.01, "sales rows"),
         ],
     )
