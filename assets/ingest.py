@@ -26,6 +26,7 @@ MASTER_DATA_DESCRIPTIONS = {
     "raw.partner_items": "Partner item cross-reference: each partner's SKU / UPC / EAN to our product_id.",
     "raw.replenishment_agreements": "Replenishment terms per partner (default) and product (override).",
     "raw.shipments": "Our own shipments to partner locations, with expected receipt dates.",
+    "raw.supplier_stock": "Our own stock available to ship per product and date: what allocation shares out.",
 }
 
 FEED_DESCRIPTIONS = {

@@ -148,6 +148,7 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
             mart_keys["marts.fct_inventory_daily"],
             mart_keys["marts.fct_shipments"],
             mart_keys["marts.replenishment_policy"],
+            mart_keys["staging.stg_supplier__supplier_stock"],
         ],
         group_name="replenishment",
         owners=["team:supply-planning"],
@@ -160,7 +161,8 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
         with warehouse.connect() as conn:
             partners = plannable_partners(conn, as_of)
             inputs = conn.execute(REPLENISHMENT_INPUTS_SQL, {"as_of": as_of, "partners": partners}).df()
-            plan = plan_replenishment(inputs, plan_date=as_of)
+            available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"as_of": as_of}).fetchall())
+            plan = plan_replenishment(inputs, plan_date=as_of, supplier_stock=available or None)
             saved = save_plan(conn, plan, plan_date=as_of, run_id=context.run_id)
         shipping = plan[plan["ship_qty"] > 0].sort_values("ship_qty", ascending=False)
         return dg.MaterializeResult(
@@ -169,6 +171,7 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
                 "lines_to_ship": int((plan["ship_qty"] > 0).sum()),
                 "units_to_ship": float(plan["ship_qty"].sum()),
                 "history_version": saved.version_note,
+                "lines_cut_by_our_stock": int(plan["allocation_shortfall"].sum()),
                 "by_reason": dg.MetadataValue.json(plan["reason_code"].value_counts().to_dict()),
                 "top_lines": dg.MetadataValue.md(
                     markdown_preview(
@@ -236,6 +239,14 @@ group by all
 having sum(sales.units_sold) > 0
 """
 
+
+# Our stock per product: the latest figure on or before the business date (none: allocation is not limited).
+SUPPLIER_STOCK_SQL = """
+select product_id, available_qty
+from staging.stg_supplier__supplier_stock
+where as_of_date <= $as_of
+qualify as_of_date = max(as_of_date) over (partition by product_id)
+"""
 
 # One row per plannable partner location x product: stock position, in-transit, the forecast over the policy's
 # lead time + review period, and the agreed policy.

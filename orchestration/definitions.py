@@ -35,6 +35,7 @@ def defs() -> dg.Definitions:
             "marts.fct_inventory_daily",
             "marts.fct_shipments",
             "marts.replenishment_policy",
+            "staging.stg_supplier__supplier_stock",
             "marts.dim_partner",
         }
     }

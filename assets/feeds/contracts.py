@@ -95,6 +95,7 @@ MASTER_DATA_FILES = {
     "partner_items.csv": "raw.partner_items",
     "replenishment_agreements.csv": "raw.replenishment_agreements",
     "shipments.csv": "raw.shipments",
+    "supplier_stock.csv": "raw.supplier_stock",
 }
 
 LEDGER_STATUSES = ("loaded", "quarantined", "duplicate", "superseded")

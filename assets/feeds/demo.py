@@ -788,6 +788,29 @@ def _partner_forecasts(
 # --- writing files ------------------------------------------------------------------------------------------
 
 
+# Our warehouse normally holds six weeks of what partners draw; the two most-drawn products are short, as fast
+# movers are when a production run slips, so the plan must share them out.
+SUPPLIER_COVER_WEEKS = 6.0
+SHORT_PRODUCTS = 2
+SHORT_COVER_WEEKS = 0.02
+
+
+def _supplier_stock(shipments: pd.DataFrame, products: list[_Product], end: date) -> pd.DataFrame:
+    """Units we hold per product on the last business date, from what partners drew in the last four weeks."""
+    recent = shipments[pd.to_datetime(shipments["ship_date"]) > pd.Timestamp(end) - pd.Timedelta(days=28)]
+    weekly = recent["qty"].astype(float).groupby(recent["product_id"]).sum() / 4.0
+    weekly = weekly.reindex([p.product_id for p in products], fill_value=0.0)
+    short = set(weekly.sort_values(ascending=False, kind="stable").index[:SHORT_PRODUCTS])
+    cover = [SHORT_COVER_WEEKS if product in short else SUPPLIER_COVER_WEEKS for product in weekly.index]
+    return pd.DataFrame(
+        {
+            "product_id": weekly.index,
+            "as_of_date": end.isoformat(),
+            "available_qty": [str(int(round(units * weeks))) for units, weeks in zip(weekly, cover, strict=True)],
+        }
+    )
+
+
 def _write_supplier_files(folder: Path, partners: list[_PartnerData], products: list[_Product], end: date) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     partners_frame = pd.DataFrame(
@@ -834,6 +857,7 @@ def _write_supplier_files(folder: Path, partners: list[_PartnerData], products: 
     shipments["qty"] = shipments["qty"].astype(int).astype(str)
 
     frames = {
+        "supplier_stock.csv": _supplier_stock(shipments, products, end),
         "partners.csv": partners_frame,
         "partner_locations.csv": pd.concat([p.locations for p in partners], ignore_index=True),
         "products.csv": products_frame,

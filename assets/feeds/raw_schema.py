@@ -42,6 +42,8 @@ RAW_TABLE_DDL: dict[str, str] = {
     "raw.shipments": """
         shipment_id varchar not null, partner_id varchar not null, location_id varchar not null,
         product_id varchar not null, ship_date date, expected_receipt_date date, qty double""",
+    "raw.supplier_stock": """
+        product_id varchar not null, as_of_date date not null, available_qty double""",
 }
 
 

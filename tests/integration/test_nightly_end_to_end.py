@@ -77,6 +77,22 @@ def test_plan_is_non_empty_and_respects_case_packs_and_moq(first_run):
     assert (not_due["ship_qty"] == 0).all()
 
 
+def test_short_products_are_shared_out_without_shipping_more_than_we_hold(first_run):
+    shipped = query(
+        """select plan.product_id, stock.available_qty, sum(plan.allocated_qty) as allocated,
+                  sum(plan.ship_qty) as required, count(*) filter (where plan.allocation_shortfall) as cut_lines
+           from replenishment.replenishment_plan as plan
+           join staging.stg_supplier__supplier_stock as stock using (product_id)
+           where plan.plan_date = ? group by all""",
+        [AS_OF],
+    )
+    assert len(shipped) > 0
+    assert (shipped["allocated"] <= shipped["available_qty"]).all()
+    short = shipped[shipped["required"] > shipped["available_qty"]]
+    assert len(short) > 0, "the demo holds too little of its fastest movers for every partner"
+    assert (short["cut_lines"] > 0).all()
+
+
 def test_forecast_is_non_negative_and_ordered(first_run):
     forecast = query("select * from forecasts.demand_forecast")
     assert len(forecast) > 0

@@ -126,6 +126,7 @@ def test_summary_matches_what_is_on_disk(demo):
         "products.csv",
         "replenishment_agreements.csv",
         "shipments.csv",
+        "supplier_stock.csv",
     ]
     assert all(rows > 0 for rows in summary.rows_per_record_type.values())
     assert "huaxin_retail/" in str(summary) and "superseded" in str(summary)

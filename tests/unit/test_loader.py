@@ -238,6 +238,7 @@ MASTER_FILES = {
     'redwood_grocers,,3,0.8,2,0.95,6,14,,,"Mon,Wed,Fri"\n',
     "shipments.csv": "shipment_id,partner_id,location_id,product_id,ship_date,expected_receipt_date,qty\n"
     "SHP-1,redwood_grocers,1042,P1001,2025-06-27,2025-06-30,24\n",
+    "supplier_stock.csv": "product_id,as_of_date,available_qty\nP1001,2025-06-30,480\n",
 }
 
 
