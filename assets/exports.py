@@ -44,7 +44,7 @@ def read_report_inputs(conn: duckdb.DuckDBPyConnection, plan_date: date, run_id:
             conn,
             "replenishment.replenishment_plan",
             "select partner_id, location_id, product_id, on_hand, inventory_position, safety_stock, reorder_point, "
-            "order_up_to, ship_qty, case_pack, moq, days_of_cover, reason_code "
+            "order_up_to, ship_qty, allocated_qty, case_pack, moq, days_of_cover, reason_code "
             "from replenishment.replenishment_plan where plan_date = ? order by partner_id, location_id, product_id",
             [plan_date],
         ),

@@ -44,9 +44,11 @@ def plan_summary(plan: pd.DataFrame) -> pd.DataFrame:
     """Per partner: rows planned, lines and units to ship, and how many rows are below their reorder point."""
     if plan.empty:
         return pd.DataFrame(columns=["partner_id", "locations", "rows", "lines_to_ship", "units_to_ship"])
-    shipping = plan["ship_qty"] > 0
+    # What ships: the allocation where our own stock was short, the policy's quantity otherwise.
+    shipped = plan["allocated_qty"].fillna(plan["ship_qty"]) if "allocated_qty" in plan else plan["ship_qty"]
+    shipping = shipped > 0
     return (
-        plan.assign(shipping=shipping, units=plan["ship_qty"].where(shipping, 0.0))
+        plan.assign(shipping=shipping, units=shipped.where(shipping, 0.0))
         .groupby("partner_id", as_index=False)
         .agg(
             locations=("location_id", "nunique"),

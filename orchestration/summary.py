@@ -44,18 +44,19 @@ def print_summary(warehouse: Path, as_of: date, top: int = 10) -> None:
         if _exists(conn, "replenishment", "replenishment_plan"):
             lines = conn.execute(
                 f"""select partner_id, location_id, product_id, round(inventory_position, 1),
-                           round(reorder_point, 1), round(order_up_to, 1), ship_qty, reason_code
+                           round(reorder_point, 1), round(order_up_to, 1), ship_qty,
+                           coalesce(allocated_qty, ship_qty) as shipping, reason_code
                     from replenishment.replenishment_plan where plan_date = ? and ship_qty > 0
-                    order by ship_qty desc, partner_id, location_id, product_id limit {top}""",
+                    order by shipping desc, partner_id, location_id, product_id limit {top}""",
                 [as_of],
             ).fetchall()
             print(f"\nTop replenishment lines for {as_of}:")
             print(
                 f"  {'partner':<16} {'location':<10} {'product':<10} {'position':>9} {'ROP':>8} "
-                f"{'up-to':>8} {'ship':>7}  reason"
+                f"{'up-to':>8} {'needed':>7} {'ship':>7}  reason"
             )
-            for p, loc, prod, ip, rop, up, ship, reason in lines:
-                print(f"  {p:<16} {loc:<10} {prod:<10} {ip:>9} {rop:>8} {up:>8} {ship:>7.0f}  {reason}")
+            for p, loc, prod, ip, rop, up, needed, ship, reason in lines:
+                print(f"  {p:<16} {loc:<10} {prod:<10} {ip:>9} {rop:>8} {up:>8} {needed:>7.0f} {ship:>7.0f}  {reason}")
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -84,3 +84,9 @@ def test_empty_sections_say_so_instead_of_disappearing(tmp_path):
     assert "No plan rows for this date." in text
     assert "No forecast for this date." in text
     assert "Every quality rule passed." in text
+
+
+def test_units_to_ship_count_the_allocation_when_our_stock_was_short():
+    short = plan().assign(allocated_qty=[12.0, 0.0, 12.0])
+    summary = plan_summary(short).set_index("partner_id")
+    assert summary.loc["a", "units_to_ship"] == 12.0
