@@ -59,3 +59,53 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    The `rebuild_windows` CTE both daily facts share: per series, the first day to re-build (see the rule above).
+    `late_relation` is the model's CTE of `first_late_date` per series for rows delivered since the last build.
+-#}
+{% macro rebuild_windows(incremental_run, first_date_column, date_column, late_relation) -%}
+rebuild_windows as (
+
+{%- if incremental_run %}
+
+    select
+        series.partner_id,
+        series.location_id,
+        series.product_id,
+        case
+            when built_series.partner_id is null then series.{{ first_date_column }}
+            else greatest(
+                series.{{ first_date_column }},
+                least(
+                    {{ fact_window_start(date_column) }},
+                    coalesce({{ late_relation }}.first_late_date, {{ as_of_date() }})
+                )
+            )
+        end as rebuild_from_date
+
+    from series
+    left join built_series
+        on series.partner_id = built_series.partner_id
+        and series.location_id = built_series.location_id
+        and series.product_id = built_series.product_id
+    left join {{ late_relation }}
+        on series.partner_id = {{ late_relation }}.partner_id
+        and series.location_id = {{ late_relation }}.location_id
+        and series.product_id = {{ late_relation }}.product_id
+
+{%- else %}
+
+    select
+        partner_id,
+        location_id,
+        product_id,
+        {{ first_date_column }} as rebuild_from_date
+
+    from series
+
+{%- endif %}
+
+),
+{%- endmacro %}

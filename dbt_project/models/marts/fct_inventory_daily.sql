@@ -58,50 +58,9 @@ late_counts as (
 
 ),
 
-rebuild_windows as (
-
-    select
-        series.partner_id,
-        series.location_id,
-        series.product_id,
-        case
-            when built_series.partner_id is null then series.first_snapshot_date
-            else greatest(
-                series.first_snapshot_date,
-                least(
-                    {{ fact_window_start('inventory_date') }},
-                    coalesce(late_counts.first_late_date, {{ as_of_date() }})
-                )
-            )
-        end as rebuild_from_date
-
-    from series
-    left join built_series
-        on series.partner_id = built_series.partner_id
-        and series.location_id = built_series.location_id
-        and series.product_id = built_series.product_id
-    left join late_counts
-        on series.partner_id = late_counts.partner_id
-        and series.location_id = late_counts.location_id
-        and series.product_id = late_counts.product_id
-
-),
-
-{%- else %}
-
-rebuild_windows as (
-
-    select
-        partner_id,
-        location_id,
-        product_id,
-        first_snapshot_date as rebuild_from_date
-
-    from series
-
-),
-
 {%- endif %}
+
+{{ rebuild_windows(incremental_run, 'first_snapshot_date', 'inventory_date', 'late_counts') }}
 
 counted_locations as (
 

@@ -77,50 +77,9 @@ first_late_days as (
 
 ),
 
-rebuild_windows as (
-
-    select
-        series.partner_id,
-        series.location_id,
-        series.product_id,
-        case
-            when built_series.partner_id is null then series.first_sales_date
-            else greatest(
-                series.first_sales_date,
-                least(
-                    {{ fact_window_start('sales_date') }},
-                    coalesce(first_late_days.first_late_date, {{ as_of_date() }})
-                )
-            )
-        end as rebuild_from_date
-
-    from series
-    left join built_series
-        on series.partner_id = built_series.partner_id
-        and series.location_id = built_series.location_id
-        and series.product_id = built_series.product_id
-    left join first_late_days
-        on series.partner_id = first_late_days.partner_id
-        and series.location_id = first_late_days.location_id
-        and series.product_id = first_late_days.product_id
-
-),
-
-{%- else %}
-
-rebuild_windows as (
-
-    select
-        partner_id,
-        location_id,
-        product_id,
-        first_sales_date as rebuild_from_date
-
-    from series
-
-),
-
 {%- endif %}
+
+{{ rebuild_windows(incremental_run, 'first_sales_date', 'sales_date', 'first_late_days') }}
 
 spread_over_days as (
 
