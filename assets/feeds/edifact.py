@@ -24,7 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from assets.feeds.delimited import MeasureRows, ParsedFile
-from assets.feeds.errors import FeedError
+from assets.feeds.errors import FeedError, check_control_count
 from assets.feeds.identity import gln_problem, gtin_problem
 from assets.feeds.partner_config import MEASURES, FileSpec
 
@@ -263,7 +263,7 @@ def _check_envelope(segments: list[Segment], path: Path) -> tuple[str, list[_Mes
             if group is not None:
                 raise FeedError(path, where, f"UNZ before UNE closed group {group.get(5)}")
             counted, what = (groups, "functional groups (UNG)") if groups else (len(messages), "messages (UNH)")
-            _expect_count(path, segment, counted, what, "UNZ")
+            check_control_count(path, segment.number, "UNZ", segment.get(1), counted, what)
             if segment.get(2) != reference:
                 raise FeedError(path, where, f"UNZ reference '{segment.get(2)}' differs from UNB '{reference}'")
             if segment is not segments[-1]:
@@ -278,7 +278,7 @@ def _check_envelope(segments: list[Segment], path: Path) -> tuple[str, list[_Mes
         if tag == "UNE":
             if group is None or current is not None:
                 raise FeedError(path, where, "UNE without an open group, or before UNT")
-            _expect_count(path, segment, group_messages, "messages (UNH)", "UNE")
+            check_control_count(path, segment.number, "UNE", segment.get(1), group_messages, "messages (UNH)")
             if segment.get(2) != group.get(5):
                 raise FeedError(path, where, f"UNE reference '{segment.get(2)}' differs from UNG '{group.get(5)}'")
             groups += 1
@@ -301,14 +301,15 @@ def _check_envelope(segments: list[Segment], path: Path) -> tuple[str, list[_Mes
         current.segments.append(segment)
         if tag == "UNT":
             counted = len(current.segments)
-            declared = segment.get(1)
-            if not declared.isdigit() or int(declared) != counted:
-                raise FeedError(
-                    path,
-                    where,
-                    f"UNT says {declared or 'nothing'} segments but message {current.reference} has {counted} "
-                    "(UNH to UNT)",
-                )
+            check_control_count(
+                path,
+                segment.number,
+                "UNT",
+                segment.get(1),
+                counted,
+                "segments",
+                f"message {current.reference} has {counted} (UNH to UNT)",
+            )
             if segment.get(2) != current.reference:
                 raise FeedError(path, where, f"UNT reference '{segment.get(2)}' differs from UNH '{current.reference}'")
             messages.append(current)
@@ -321,14 +322,6 @@ def _check_envelope(segments: list[Segment], path: Path) -> tuple[str, list[_Mes
     else:
         reason = "interchange is truncated: no UNZ trailer"
     raise FeedError(path, f"segment {last.number + 1}", reason)
-
-
-def _expect_count(path: Path, segment: Segment, counted: int, what: str, tag: str) -> None:
-    declared = segment.get(1)
-    if not declared.isdigit() or int(declared) != counted:
-        raise FeedError(
-            path, f"segment {segment.number}", f"{tag} says {declared or 'nothing'} {what} but {counted} were sent"
-        )
 
 
 # --- messages -----------------------------------------------------------------------------------------------

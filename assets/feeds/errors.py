@@ -29,6 +29,22 @@ class FeedError(Exception):
         return (type(self), (self.path, self.location, self.reason))
 
 
+def check_control_count(
+    path: Path | str, segment_number: int, label: str, declared: str, counted: int, noun: str, actual: str | None = None
+) -> None:
+    """An EDI trailer's control count (SE01, CTT01, GE01, IEA01, UNT, UNE, UNZ) must equal what the file holds.
+
+    A mismatch means the interchange was cut or edited in transit, so the whole file is refused, naming the segment.
+    """
+    if declared.isdigit() and int(declared) == counted:
+        return
+    raise FeedError(
+        path,
+        f"segment {segment_number}",
+        f"{label} says {declared or 'nothing'} {noun} but {actual or f'{counted} were sent'}",
+    )
+
+
 class PartnerConfigError(ValueError):
     """A partner YAML file that is malformed or describes an impossible feed; names the file and the key."""
 

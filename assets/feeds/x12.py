@@ -29,7 +29,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from assets.feeds.delimited import MeasureRows, ParsedFile
-from assets.feeds.errors import FeedError
+from assets.feeds.errors import FeedError, check_control_count
 from assets.feeds.identity import gln_problem, gtin_problem
 from assets.feeds.partner_config import FileSpec
 
@@ -207,7 +207,7 @@ def _check_envelope(segments: list[Segment], path: Path) -> _Interchange:
             if current is not None or group is not None:
                 open_part = f"transaction set {current.control}" if current is not None else f"group {group[6]}"
                 raise FeedError(path, where, f"IEA before the end of {open_part}")
-            _expect_count(path, segment, 1, groups, "functional groups (GS)", "IEA01")
+            check_control_count(path, segment.number, "IEA01", segment[1], groups, "functional groups (GS)")
             if segment[2] != control_number:
                 raise FeedError(path, where, f"IEA02 '{segment[2]}' differs from ISA13 '{control_number}'")
             if segment is not segments[-1]:
@@ -224,7 +224,7 @@ def _check_envelope(segments: list[Segment], path: Path) -> _Interchange:
                 raise FeedError(path, where, "GE without GS")
             if current is not None:
                 raise FeedError(path, where, f"GE before SE closed transaction set {current.control}")
-            _expect_count(path, segment, 1, group_sets, "transaction sets (ST)", "GE01")
+            check_control_count(path, segment.number, "GE01", segment[1], group_sets, "transaction sets (ST)")
             if segment[2] != group[6]:
                 raise FeedError(path, where, f"GE02 '{segment[2]}' differs from GS06 '{group[6]}'")
             groups += 1
@@ -248,13 +248,15 @@ def _check_envelope(segments: list[Segment], path: Path) -> _Interchange:
         current.segments.append(segment)
         if tag == "SE":
             counted = len(current.segments)
-            if not segment[1].isdigit() or int(segment[1]) != counted:
-                raise FeedError(
-                    path,
-                    where,
-                    f"SE01 says {segment[1] or 'nothing'} segments but transaction set {current.control} has "
-                    f"{counted} (ST to SE)",
-                )
+            check_control_count(
+                path,
+                segment.number,
+                "SE01",
+                segment[1],
+                counted,
+                "segments",
+                f"transaction set {current.control} has {counted} (ST to SE)",
+            )
             if segment[2] != current.control:
                 raise FeedError(path, where, f"SE02 '{segment[2]}' differs from ST02 '{current.control}'")
             _check_line_count(current, path)
@@ -270,26 +272,19 @@ def _check_envelope(segments: list[Segment], path: Path) -> _Interchange:
     raise FeedError(path, f"segment {last.number + 1}", reason)
 
 
-def _expect_count(path: Path, segment: Segment, index: int, counted: int, what: str, element: str) -> None:
-    declared = segment[index]
-    if not declared.isdigit() or int(declared) != counted:
-        raise FeedError(
-            path, f"segment {segment.number}", f"{element} says {declared or 'nothing'} {what} but {counted} were sent"
-        )
-
-
 def _check_line_count(transaction: _TransactionSet, path: Path) -> None:
     items = sum(1 for segment in transaction.segments if segment.tag == "LIN")
     for segment in transaction.segments:
         if segment.tag == "CTT":
-            declared = segment[1]
-            if not declared.isdigit() or int(declared) != items:
-                raise FeedError(
-                    path,
-                    f"segment {segment.number}",
-                    f"CTT01 says {declared or 'nothing'} line items but transaction set {transaction.control} "
-                    f"has {items} LIN segments",
-                )
+            check_control_count(
+                path,
+                segment.number,
+                "CTT01",
+                segment[1],
+                items,
+                "line items",
+                f"transaction set {transaction.control} has {items} LIN segments",
+            )
 
 
 # --- transaction sets ---------------------------------------------------------------------------------------
