@@ -18,18 +18,6 @@ forecasts as (
 
 ),
 
-partner_items as (
-
-    select * from {{ ref('stg_supplier__partner_items') }}
-
-),
-
-products as (
-
-    select * from {{ ref('stg_supplier__products') }}
-
-),
-
 partner_locations as (
 
     select * from {{ ref('stg_supplier__partner_locations') }}
@@ -38,14 +26,7 @@ partner_locations as (
 
 known_items as (
 
-    select
-        partner_items.partner_id,
-        partner_items.partner_item_ref,
-        partner_items.product_id
-
-    from partner_items
-    inner join products
-        on partner_items.product_id = products.product_id
+    select * from {{ ref('int_partner_items_known') }}
 
 ),
 
