@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from orchestration import settings
+from orchestration.alerts import ALERTS_TAG
 
 DAGSTER_YAML = """\
 # Written by `cmi`: one run at a time, because the DuckDB warehouse has a single writer.
@@ -38,7 +39,8 @@ def prepare_environment(
 ) -> None:
     """Export the run's paths so Dagster resources and the dbt subprocess read the same ones.
 
-    This happens in the CLI process when a command starts (never at import), and only for values given.
+    This happens in the CLI process when a command starts (never at import). Precedence: the command's options,
+    then the environment, then the config file (cmi.env), then the defaults.
     """
     if warehouse:
         os.environ[settings.WAREHOUSE_ENV] = str(Path(warehouse).resolve())
@@ -82,15 +84,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}}}
     # dbt's own console output is long; it goes to the run's log file unless asked for.
     with log_path.open("w") as log, contextlib.redirect_stdout(sys.stdout if args.verbose else log):
+        instance = DagsterInstance.get()
         result = job.execute_in_process(
             partition_key=as_of.isoformat(),
-            instance=DagsterInstance.get(),
+            instance=instance,
             run_config=run_config,
+            tags={ALERTS_TAG: "cli"},
             raise_on_error=False,
         )
     if not args.verbose:
         print(f"dbt output: {log_path}", file=sys.stderr)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
+    _raise_alerts(instance, result, as_of, failed)
     print_summary(settings.warehouse_path(), as_of)
     report = settings.data_dir() / "reports" / as_of.isoformat() / "index.html"
     if report.exists():
@@ -102,6 +107,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"nightly run for {as_of} succeeded (run {result.run_id})", file=sys.stderr)
+    return 0
+
+
+def _raise_alerts(instance, result, as_of: date, failed: list[str]) -> None:
+    """The alerts the daemon's sensors raise for scheduled runs, raised here for a run the CLI executed."""
+    from orchestration.alert_sensors import held_partners_of_run
+    from orchestration.alerts import deliver, failure_alert, held_partners_alert
+
+    job, partition = result.job_def.name, as_of.isoformat()
+    if not result.success:
+        errors = [event.message for event in result.all_events if event.is_step_failure and event.message]
+        alert = failure_alert(job, result.run_id, partition, failed, errors[0] if errors else None)
+    elif held := held_partners_of_run(instance, result.run_id):
+        alert = held_partners_alert(job, result.run_id, partition, held)
+    else:
+        return
+    for outcome in deliver(alert, settings.data_dir(), settings.alert_webhook_url()):
+        print(f"alert: {outcome}", file=sys.stderr)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(f"config file: {settings.config_file()}{'' if settings.config_file().is_file() else ' (not present)'}")
+    width = max(len(name) for name in settings.SETTINGS)
+    for name, value, source in settings.describe():
+        print(f"{name:<{width}}  {value or '(unset)'}  [{source}]")
     return 0
 
 
@@ -181,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_path_options(run)
     run.set_defaults(handler=cmd_run)
 
+    config = commands.add_parser(
+        "config",
+        help="show every setting, its value and where it came from",
+        description="Show each setting (environment variable) with its value and source: the environment, the "
+        "config file (cmi.env or $CMI_CONFIG_FILE) or the default. Secrets are never printed.",
+    )
+    config.set_defaults(handler=cmd_config)
+
     ui = commands.add_parser(
         "ui",
         help="start the Dagster UI on 127.0.0.1",
@@ -208,6 +246,11 @@ def _command_modules() -> list:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings.apply_config_file()
+    except settings.ConfigFileError as error:
+        print(f"cmi: {error}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -2,6 +2,10 @@
 
 One environment variable, ``CMI_DUCKDB_PATH``, names the warehouse for both Dagster and dbt
 (``dbt_project/profiles.yml`` resolves it the same way: relative paths are relative to the project root).
+
+Every setting is an environment variable. The one config file, ``cmi.env`` in the project root (or the file named by
+``CMI_CONFIG_FILE``), holds the same variables as ``NAME=value`` lines for a machine's defaults; a variable set in the
+environment always wins over the file. ``cmi.env.example`` documents every setting.
 """
 
 from __future__ import annotations
@@ -17,9 +21,96 @@ LANDING_ENV = "CMI_LANDING_DIR"
 PARTNER_CONFIG_ENV = "CMI_PARTNER_CONFIG_DIR"
 TIMEZONE_ENV = "CMI_TIMEZONE"
 DATA_DIR_ENV = "CMI_DATA_DIR"
-
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_TIMEZONE = "UTC"
+ALERT_WEBHOOK_ENV = "CMI_ALERT_WEBHOOK_URL"
+CONFIG_FILE_ENV = "CMI_CONFIG_FILE"
+DEFAULT_CONFIG_FILE = "cmi.env"
+
+# Every setting the config file may hold, with its default ("" = unset) and whether it is a secret.
+SETTINGS: dict[str, tuple[str, bool]] = {
+    WAREHOUSE_ENV: (DEFAULT_WAREHOUSE, False),
+    LANDING_ENV: ("data/landing", False),
+    PARTNER_CONFIG_ENV: ("data/partners", False),
+    DATA_DIR_ENV: ("data", False),
+    TIMEZONE_ENV: (DEFAULT_TIMEZONE, False),
+    ALERT_WEBHOOK_ENV: ("", True),
+}
+
+
+class ConfigFileError(ValueError):
+    """The config file has a line that is not ``NAME=value`` for a known setting."""
+
+    def __init__(self, path: Path, line: int, reason: str):
+        super().__init__(f"{path}:{line}: {reason}")
+
+
+def config_file() -> Path:
+    """The config file: ``$CMI_CONFIG_FILE`` or ``cmi.env`` in the project root (it need not exist)."""
+    return _project_path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines (``#`` comments, blank lines, optional quotes, optional ``export``) of known settings."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not name:
+            raise ConfigFileError(path, number, "expected NAME=value")
+        if name not in SETTINGS:
+            raise ConfigFileError(path, number, f"unknown setting {name} (known: {', '.join(SETTINGS)})")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+def apply_config_file() -> dict[str, str]:
+    """Export the config file's settings that the environment does not already set; returns what it exported.
+
+    Called when a command starts or the Dagster code location loads, so resources and the dbt subprocess see them.
+    """
+    exported = {name: value for name, value in read_config_file(config_file()).items() if name not in os.environ}
+    os.environ.update(exported)
+    return exported
+
+
+def redact(name: str, value: str) -> str:
+    """A setting as it may appear in output: secrets show only that they are set (and a URL's host)."""
+    if not value or not SETTINGS.get(name, ("", False))[1]:
+        return value
+    host = value.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1] if "://" in value else ""
+    return f"<secret set{' for ' + host if host else ''}>"
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(setting, value as it may be shown, where it came from) for every setting: environment, file or default."""
+    in_file = read_config_file(config_file())
+    rows = []
+    for name, (default, _secret) in SETTINGS.items():
+        if name in os.environ and in_file.get(name) != os.environ[name]:
+            value, source = os.environ[name], "environment"
+        elif name in in_file:
+            value, source = in_file[name], str(config_file())
+        else:
+            value, source = default, "default"
+        rows.append((name, redact(name, value), source))
+    return rows
+
+
+def alert_webhook_url() -> str | None:
+    """Where alerts are posted (a secret: it usually carries a token); unset means alerts only go to the log file."""
+    return os.environ.get(ALERT_WEBHOOK_ENV) or None
+
+
+def _setting(name: str) -> str:
+    return os.environ.get(name) or SETTINGS[name][0]
 
 
 def _project_path(value: str) -> Path:
@@ -29,24 +120,24 @@ def _project_path(value: str) -> Path:
 
 def warehouse_path() -> Path:
     """The DuckDB file that Dagster resources and dbt both use."""
-    return _project_path(os.environ.get(WAREHOUSE_ENV, DEFAULT_WAREHOUSE))
+    return _project_path(_setting(WAREHOUSE_ENV))
 
 
 def data_dir() -> Path:
     """Root for run artefacts (reports, exports, snapshots, Dagster home)."""
-    return _project_path(os.environ.get(DATA_DIR_ENV, "data"))
+    return _project_path(_setting(DATA_DIR_ENV))
 
 
 def landing_dir() -> Path:
     """Where partners drop files: ``<landing>/<partner_id>/...``; supplier master data in ``_supplier/``."""
-    return _project_path(os.environ.get(LANDING_ENV, "data/landing"))
+    return _project_path(_setting(LANDING_ENV))
 
 
 def partner_config_dir() -> Path:
     """One YAML file per partner describing its feed dialect (see data/partners/)."""
-    return _project_path(os.environ.get(PARTNER_CONFIG_ENV, "data/partners"))
+    return _project_path(_setting(PARTNER_CONFIG_ENV))
 
 
 def schedule_timezone() -> str:
     """IANA time zone in which the nightly schedule fires at 02:00."""
-    return os.environ.get(TIMEZONE_ENV, DEFAULT_TIMEZONE)
+    return _setting(TIMEZONE_ENV)

@@ -1,3 +1,5 @@
+import pytest
+
 from assets.warehouse import dbt_build_args
 from orchestration import settings
 
@@ -28,3 +30,61 @@ def test_dbt_build_passes_the_business_date_as_a_var():
     args = dbt_build_args("2025-06-30")
     assert args[0] == "build"
     assert args[args.index("--vars") + 1] == '{"as_of_date": "2025-06-30"}'
+
+
+def _config(tmp_path, monkeypatch, text: str):
+    path = tmp_path / "cmi.env"
+    path.write_text(text)
+    monkeypatch.setenv(settings.CONFIG_FILE_ENV, str(path))
+    return path
+
+
+def test_the_config_file_sets_what_the_environment_does_not(monkeypatch, tmp_path):
+    _config(
+        tmp_path,
+        monkeypatch,
+        "# machine defaults\n\nexport CMI_TIMEZONE=Europe/Berlin\nCMI_DUCKDB_PATH='warehouse/night.duckdb'\n",
+    )
+    monkeypatch.delenv(settings.TIMEZONE_ENV, raising=False)
+    monkeypatch.setenv(settings.WAREHOUSE_ENV, str(tmp_path / "from-env.duckdb"))
+    exported = settings.apply_config_file()
+    assert exported == {settings.TIMEZONE_ENV: "Europe/Berlin"}
+    assert settings.schedule_timezone() == "Europe/Berlin"
+    assert settings.warehouse_path() == tmp_path / "from-env.duckdb"
+
+
+def test_a_bad_config_line_names_the_file_line_and_reason(monkeypatch, tmp_path):
+    path = _config(tmp_path, monkeypatch, "CMI_TIMEZONE=UTC\nCMI_WAREHOUSE=x.duckdb\n")
+    with pytest.raises(settings.ConfigFileError, match=rf"{path}:2: unknown setting CMI_WAREHOUSE"):
+        settings.apply_config_file()
+    _config(tmp_path, monkeypatch, "just words\n")
+    with pytest.raises(settings.ConfigFileError, match=r"cmi.env:1: expected NAME=value"):
+        settings.apply_config_file()
+
+
+def test_a_missing_config_file_changes_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv(settings.CONFIG_FILE_ENV, str(tmp_path / "absent.env"))
+    assert settings.apply_config_file() == {}
+
+
+def test_secrets_are_described_without_their_value(monkeypatch, tmp_path):
+    secret = "https://hooks.example.com/services/T000/B000/s3cr3t-token"
+    _config(tmp_path, monkeypatch, f"CMI_ALERT_WEBHOOK_URL={secret}\n")
+    monkeypatch.delenv(settings.ALERT_WEBHOOK_ENV, raising=False)
+    monkeypatch.setenv(settings.TIMEZONE_ENV, "Asia/Shanghai")
+    rows = {name: (value, source) for name, value, source in settings.describe()}
+    assert rows[settings.ALERT_WEBHOOK_ENV] == ("<secret set for hooks.example.com>", str(tmp_path / "cmi.env"))
+    assert rows[settings.TIMEZONE_ENV] == ("Asia/Shanghai", "environment")
+    assert rows[settings.LANDING_ENV][1] == "default" or rows[settings.LANDING_ENV][1] == "environment"
+    assert all(secret not in value and "s3cr3t" not in value for value, _ in rows.values())
+
+
+def test_cmi_config_prints_settings_and_never_the_secret(monkeypatch, tmp_path, capsys):
+    from orchestration.cli import main
+
+    _config(tmp_path, monkeypatch, "CMI_ALERT_WEBHOOK_URL=https://user:pw@hooks.example.com/x/s3cr3t\n")
+    monkeypatch.delenv(settings.ALERT_WEBHOOK_ENV, raising=False)
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "CMI_DUCKDB_PATH" in out and "<secret set for hooks.example.com>" in out
+    assert "s3cr3t" not in out and "pw@" not in out
