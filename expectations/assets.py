@@ -184,6 +184,7 @@ def build_partner_gate(mart_keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition
             metadata={
                 "dagster/row_count": len(gate),
                 "partners_held": len(held),
+                "held_partner_ids": ", ".join(held),
                 "gate": dg.MetadataValue.md(markdown_preview(gate.drop(columns=["run_id"]))),
             }
         )

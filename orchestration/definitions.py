@@ -11,6 +11,7 @@ from assets.warehouse import build_warehouse_assets
 from expectations.assets import SUITE_CHECKS, build_partner_gate, build_quality_checks
 from forecasts.assets import build_forecast_assets
 from orchestration import settings
+from orchestration.alert_sensors import held_partner_alerts_sensor, run_failure_alerts
 from orchestration.dbt import dbt_executable, dbt_project, ensure_manifest
 from orchestration.jobs import ingest_job, nightly_job, nightly_schedule
 from orchestration.resources import FeedFolders, Warehouse
@@ -20,6 +21,7 @@ from orchestration.sensors import landing_sensor
 @dg.definitions
 def defs() -> dg.Definitions:
     """Built when the code location loads, so the dbt manifest and settings are read then, not at import."""
+    settings.apply_config_file()
     project = dbt_project()
     ensure_manifest(project)
     warehouse_models = build_warehouse_assets(project)
@@ -52,7 +54,7 @@ def defs() -> dg.Definitions:
         ],
         asset_checks=build_quality_checks(mart_keys),
         jobs=[nightly_job, ingest_job],
-        sensors=[landing_sensor(ingest_job)],
+        sensors=[landing_sensor(ingest_job), run_failure_alerts, held_partner_alerts_sensor([nightly_job])],
         schedules=[nightly_schedule(settings.schedule_timezone())],
         resources={
             "warehouse": Warehouse(),
