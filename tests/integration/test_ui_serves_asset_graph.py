@@ -11,16 +11,34 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from assets.feeds.demo import generate_demo
 from orchestration import settings
 
 pytestmark = pytest.mark.integration
 
 ASSET_NODES_QUERY = "{ assetNodes { assetKey { path } groupName } }"
 STARTUP_TIMEOUT_S = 180
+RUN_TIMEOUT_S = 600
+NIGHT = date(2025, 6, 30)
+
+# What the launchpad's "Launch run" button sends: the job, and the night as its partition.
+LAUNCH_RUN_MUTATION = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+RUN_STATUS_QUERY = "query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }"
 
 
 def free_port() -> int:
@@ -29,23 +47,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def graphql(port: int, query: str) -> dict:
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
-@pytest.fixture
-def running_ui(tmp_path):
+@pytest.fixture(scope="module")
+def running_ui(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("ui")
+    landing = tmp_path / "landing"
+    generate_demo(landing, settings.partner_config_dir(), seed=11, days=120, end_date=NIGHT, scale="small")
     port = free_port()
     env = {
         **os.environ,
         "CMI_DUCKDB_PATH": str(tmp_path / "w.duckdb"),
         "CMI_DATA_DIR": str(tmp_path),
+        "CMI_LANDING_DIR": str(landing),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
     }
     cmi = Path(sys.executable).with_name("cmi")
@@ -69,7 +91,7 @@ def running_ui(tmp_path):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"dagster dev did not serve assets: {(tmp_path / 'ui.log').read_text()[-3000:]}")
             time.sleep(2)
-        yield port, nodes
+        yield port, nodes, tmp_path
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -80,7 +102,7 @@ def running_ui(tmp_path):
 
 
 def test_ui_serves_every_group_of_the_lineage(running_ui):
-    _, nodes = running_ui
+    _, nodes, _ = running_ui
     keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
     groups = {node["groupName"] for node in nodes}
     assert {"feeds", "warehouse", "quality", "forecasts", "replenishment"} <= groups
@@ -122,7 +144,7 @@ def _wait_for_text(driver, texts: list[str], timeout_s: float = 60) -> str:
 
 
 def test_browser_shows_every_group_and_its_assets(running_ui, browser):
-    port, _ = running_ui
+    port, _, _ = running_ui
     browser.get(f"http://127.0.0.1:{port}/asset-groups")
     body = _wait_for_text(browser, list(GROUP_ASSETS))
     _dismiss_welcome_dialog(browser)
@@ -138,3 +160,34 @@ def test_browser_shows_every_group_and_its_assets(running_ui, browser):
         body = _wait_for_text(browser, assets)
         missing = [asset for asset in assets if asset not in body]
         assert not missing, f"group {group} page does not show {missing}"
+
+
+def test_a_night_launched_from_the_ui_runs_and_its_report_opens(running_ui, browser):
+    port, _, root = running_ui
+    params = {
+        "selector": {"repositoryLocationName": "cmi", "repositoryName": "__repository__", "jobName": "nightly"},
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": NIGHT.isoformat()}]},
+    }
+    launched = graphql(port, LAUNCH_RUN_MUTATION, {"params": params})["data"]["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    # The run queue (one run at a time, for DuckDB's single writer) is served by the daemon `dagster dev` starts.
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    status = None
+    while time.monotonic() < deadline:
+        status = graphql(port, RUN_STATUS_QUERY, {"runId": run_id})["data"]["runOrError"]["status"]
+        if status in {"SUCCESS", "FAILURE", "CANCELED"}:
+            break
+        time.sleep(3)
+    assert status == "SUCCESS", f"run {run_id} ended {status}: {(root / 'ui.log').read_text()[-3000:]}"
+
+    browser.get(f"http://127.0.0.1:{port}/runs/{run_id}")
+    body = _wait_for_text(browser, ["Success", "replenishment_plan"])
+    _dismiss_welcome_dialog(browser)
+    assert "Success" in body and NIGHT.isoformat() in body
+
+    report = root / "reports" / NIGHT.isoformat() / "index.html"
+    assert report.is_file(), "the night launched from the UI writes its report"
+    browser.get(report.as_uri())
+    assert "huaxin_retail" in browser.find_element("tag name", "body").text
