@@ -1,10 +1,22 @@
-"""Feed ingestion assets: supplier master data and partner deliveries into the `raw` schema."""
+"""Feed ingestion assets: supplier master data and partner deliveries into the `raw` schema.
+
+The partner dimension is run configuration, not a Dagster partition. Every asset of one job must share one
+partitions definition, and the nightly job runs the whole graph on the daily business-date partitions; a
+(date x partner) definition on the feed assets would split them off the nightly job, and one nightly run could
+no longer load every partner. So each run keeps the business date as its partition and ``PartnerFeedsConfig``
+names the partners it covers: the landing sensor starts one run per partner, the nightly job covers all.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES, SUPPLIER_FOLDER
+from assets.feeds.errors import PartnerConfigError
 from assets.feeds.loader import ingest_landing, load_master_data
-from assets.feeds.partner_config import load_partner_configs
+from assets.feeds.partner_config import PartnerConfig, load_partner_config, load_partner_configs
 from assets.metadata import markdown_preview
 from orchestration.partitions import NIGHTLY_PARTITIONS
 from orchestration.resources import FeedFolders, Warehouse
@@ -64,7 +76,56 @@ def supplier_master_data(warehouse: Warehouse, feed_folders: FeedFolders):
         )
 
 
+# The landing sensor's runs each select one of these, so a partner's delivery never reloads master data.
+SUPPLIER_MASTER_DATA_KEYS = [raw_key(table) for table in MASTER_DATA_FILES.values()]
+PARTNER_FEED_KEYS = [raw_key(table) for table in FEED_DESCRIPTIONS]
+
+# The op that run configuration addresses: `ops: {partner_feeds: {config: {partners: [...]}}}`.
+PARTNER_FEEDS_OP = "partner_feeds"
+
+
+class PartnerFeedsConfig(dg.Config):
+    """Which partners' landing folders one run ingests."""
+
+    partners: list[str] = Field(
+        default_factory=list,
+        description="Partner ids (landing folder names) to ingest; empty: every partner folder, as the nightly "
+        "job does. The landing sensor starts one run per partner, so one partner's failure stays in its own run.",
+    )
+
+
+def partner_configs_for(config_dir: Path, partners: Sequence[str]) -> dict[str, PartnerConfig]:
+    """Every partner's feed config, or only the named partners': one partner's broken YAML fails only its runs.
+
+    A named partner without a YAML file gets no entry, so its files are quarantined with that reason.
+    """
+    if not partners:
+        return load_partner_configs(config_dir)
+    config_dir = Path(config_dir)
+    if not config_dir.is_dir():
+        raise PartnerConfigError(config_dir, None, "partner config folder does not exist")
+    configs: dict[str, PartnerConfig] = {}
+    for path in sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")]):
+        if path.stem not in partners:
+            continue
+        config = load_partner_config(path)
+        if config.partner_id in configs:
+            other = configs[config.partner_id].source_path
+            raise PartnerConfigError(path, "partner_id", f"'{config.partner_id}' is also configured in {other}")
+        configs[config.partner_id] = config
+    return configs
+
+
+def partner_folders(landing: Path, partners: Sequence[str]) -> list[str]:
+    """The partner folders a run covers: the named ones that exist, or every partner folder when none is named."""
+    if not Path(landing).is_dir():
+        return []
+    folders = sorted(p.name for p in Path(landing).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    return [folder for folder in folders if not partners or folder in partners]
+
+
 @dg.multi_asset(
+    name=PARTNER_FEEDS_OP,
     specs=[
         dg.AssetSpec(
             raw_key(table),
@@ -77,32 +138,49 @@ def supplier_master_data(warehouse: Warehouse, feed_folders: FeedFolders):
     ],
     partitions_def=NIGHTLY_PARTITIONS,
 )
-def partner_feeds(context: dg.AssetExecutionContext, warehouse: Warehouse, feed_folders: FeedFolders):
+def partner_feeds(
+    context: dg.AssetExecutionContext, config: PartnerFeedsConfig, warehouse: Warehouse, feed_folders: FeedFolders
+):
     """Parse every new partner delivery into the raw tables; bad files are quarantined, the rest keeps flowing."""
-    configs = load_partner_configs(feed_folders.partner_configs())
+    landing = feed_folders.landing()
+    covered = partner_folders(landing, config.partners)
+    scope = "selected partners" if config.partners else "all partners"
+    context.log.info(f"ingesting {scope}: {', '.join(covered) or 'no partner folder'}")
+    configs = partner_configs_for(feed_folders.partner_configs(), config.partners)
     with warehouse.connect() as conn:
         report = ingest_landing(
             conn,
-            feed_folders.landing(),
+            landing,
             configs,
             quarantine_dir=feed_folders.quarantine(),
             on_file=lambda path: context.log.debug(f"ingesting {path}"),
+            partners=config.partners or None,
         )
         row_counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in FEED_DESCRIPTIONS}
+        # A partner run summarises its own partners' ledger rows; the nightly run every partner's.
+        in_scope = {"all": not config.partners, "partners": covered}
         ledger = conn.execute(
             f"""select partner_id, status, count(*) as files, sum(rows_parsed) as rows_parsed,
                        sum(rows_rejected) as rows_rejected
-                from {FEED_LEDGER_TABLE} group by all order by all"""
+                from {FEED_LEDGER_TABLE} where $all or list_contains($partners, partner_id)
+                group by all order by all""",
+            in_scope,
         ).df()
         problems = conn.execute(
             f"""select partner_id, path, status, reason from {FEED_LEDGER_TABLE}
-                where status <> 'loaded' order by received_at desc limit 20"""
+                where status <> 'loaded' and ($all or list_contains($partners, partner_id))
+                order by received_at desc limit 20""",
+            in_scope,
         ).df()
     for outcome in report.outcomes:
         if outcome.status == "quarantined":
             context.log.warning(f"quarantined {outcome.path}: {outcome.reason}")
     for table in FEED_DESCRIPTIONS:
-        metadata: dict = {"dagster/row_count": row_counts[table]}
+        metadata: dict = {
+            "dagster/row_count": row_counts[table],
+            "partners": dg.MetadataValue.json(covered),
+            "partner_scope": scope,
+        }
         if table == FEED_LEDGER_TABLE:
             metadata["new_files_by_status"] = dict(report.counts)
             metadata["ledger"] = dg.MetadataValue.md(markdown_preview(ledger))

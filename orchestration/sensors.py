@@ -1,4 +1,9 @@
-"""The landing sensor: new partner files start an ingestion run without waiting for the night."""
+"""The landing sensor: new partner files start ingestion runs without waiting for the night, one run per partner.
+
+A run per landing folder keeps partners apart: one partner's unreadable file or crashing run fails only that
+partner's run, and the others' deliveries still reach `raw`. The business date stays the run's partition; the
+partner is run configuration of the `partner_feeds` asset (see assets/ingest.py for why it is not a partition).
+"""
 
 import hashlib
 import json
@@ -8,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from assets.feeds.contracts import SUPPLIER_FOLDER
+from assets.ingest import PARTNER_FEED_KEYS, PARTNER_FEEDS_OP, SUPPLIER_MASTER_DATA_KEYS
 from orchestration import settings
 
 INGEST_JOB_NAME = "ingest_feeds"
@@ -15,16 +22,34 @@ INGEST_JOB_NAME = "ingest_feeds"
 # Files still being written are left for the next tick: a delivery is picked up once it has been quiet this long.
 QUIET_SECONDS = 30
 
+# Run tags: the landing folder a run ingests (a partner id, or `_supplier` for master data) and what started the run.
+PARTNER_TAG = "cmi/partner"
+TRIGGER_TAG = "cmi/trigger"
+LANDING_TRIGGER = "landing"
+
+
+def is_delivery(relative: Path) -> bool:
+    """A file the ingestion reads: inside a partner folder or `_supplier`, outside hidden and `_` subfolders."""
+    folder, *inside = relative.parts
+    if not inside:
+        return False  # directly in the landing folder: no partner to load it for
+    if folder != SUPPLIER_FOLDER and folder.startswith(("_", ".")):
+        return False
+    return not any(part.startswith((".", "_")) for part in inside)
+
 
 def landing_fingerprints(landing: Path, now: float, quiet_seconds: float = QUIET_SECONDS) -> dict[str, str]:
-    """`partner/file` -> `size:mtime` for every settled file under the landing folder (partners and `_supplier`)."""
+    """`partner/file` -> `size:mtime` for every settled delivery under the landing folder (partners and `_supplier`)."""
     if not landing.is_dir():
         return {}
     found = {}
-    for path in sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        relative = path.relative_to(landing)
+        if not is_delivery(relative):
+            continue
         stat = path.stat()
         if now - stat.st_mtime >= quiet_seconds:
-            found[str(path.relative_to(landing))] = f"{stat.st_size}:{int(stat.st_mtime)}"
+            found[relative.as_posix()] = f"{stat.st_size}:{int(stat.st_mtime)}"
     return found
 
 
@@ -37,29 +62,63 @@ def new_deliveries(previous: dict[str, str], current: dict[str, str]) -> dict[st
     return grouped
 
 
+def folder_run_key(folder: str, current: dict[str, str]) -> str:
+    """`<folder>:<digest of every settled file of the folder and its fingerprint>`.
+
+    The key names the folder's state, not the tick: a sensor whose cursor was reset asks again for a state it
+    already ingested, and Dagster skips a run key it has seen; a new or re-sent file gives a new key.
+    """
+    state = {name: print_ for name, print_ in current.items() if name.split("/", 1)[0] == folder}
+    digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{folder}:{digest}"
+
+
+def partner_run_config(partner_id: str) -> dict:
+    """Run configuration that scopes `partner_feeds` to one partner's landing folder."""
+    return {"ops": {PARTNER_FEEDS_OP: {"config": {"partners": [partner_id]}}}}
+
+
+def ingest_run_requests(previous: dict[str, str], current: dict[str, str], partition_key: str) -> list[dg.RunRequest]:
+    """One ingestion run per landing folder with new or changed files, in folder order.
+
+    A partner folder's run loads only that partner's feeds; `_supplier`'s run only the master data, so neither
+    reloads (or waits on) what the other delivered.
+    """
+    requests = []
+    for folder in sorted(new_deliveries(previous, current)):
+        if folder == SUPPLIER_FOLDER:
+            selection, run_config = SUPPLIER_MASTER_DATA_KEYS, {}
+        else:
+            selection, run_config = PARTNER_FEED_KEYS, partner_run_config(folder)
+        requests.append(
+            dg.RunRequest(
+                run_key=folder_run_key(folder, current),
+                partition_key=partition_key,
+                run_config=run_config,
+                asset_selection=selection,
+                tags={PARTNER_TAG: folder, TRIGGER_TAG: LANDING_TRIGGER},
+            )
+        )
+    return requests
+
+
 def landing_sensor(ingest_job) -> dg.SensorDefinition:
     @dg.sensor(
         name="partner_landing",
         job=ingest_job,
         minimum_interval_seconds=60,
-        description="Starts an ingestion run when partners deliver new files; the ledger skips what was loaded.",
+        description="Starts one ingestion run per partner folder with new files (and one for supplier master "
+        "data); the ledger skips what was loaded.",
         default_status=dg.DefaultSensorStatus.STOPPED,
     )
-    def _sensor(context: dg.SensorEvaluationContext):
-        now = datetime.now().timestamp()
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         previous = json.loads(context.cursor) if context.cursor else {}
-        current = landing_fingerprints(settings.landing_dir(), now)
-        deliveries = new_deliveries(previous, current)
-        if not deliveries:
-            yield dg.SkipReason("no new partner files")
-            return
+        current = landing_fingerprints(settings.landing_dir(), datetime.now().timestamp())
         business_date = (datetime.now(ZoneInfo(settings.schedule_timezone())) - timedelta(days=1)).date()
-        run_key = hashlib.sha256(json.dumps(deliveries, sort_keys=True).encode()).hexdigest()[:16]
-        yield dg.RunRequest(
-            run_key=run_key,
-            partition_key=business_date.isoformat(),
-            tags={"cmi/trigger": "landing", "cmi/folders": ",".join(sorted(deliveries))[:200]},
-        )
-        context.update_cursor(json.dumps(current, sort_keys=True))
+        requests = ingest_run_requests(previous, current, business_date.isoformat())
+        cursor = json.dumps(current, sort_keys=True)
+        if not requests:
+            return dg.SensorResult(skip_reason="no new partner files", cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return _sensor

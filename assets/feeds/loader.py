@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -159,6 +159,7 @@ def ingest_landing(
     quarantine_dir: Path | None = None,
     now: datetime | None = None,
     on_file: Callable[[str], None] | None = None,
+    partners: Collection[str] | None = None,
 ) -> IngestReport:
     """Load every new file under ``landing_dir/<partner_id>/`` into the raw tables and the feed ledger.
 
@@ -168,7 +169,7 @@ def ingest_landing(
     without partner config, matching no pattern or failing to parse is ``quarantined`` (and copied unchanged
     to ``quarantine_dir/<partner_id>/`` when given). A crashing parser gives a ``failed`` outcome without a
     ledger row, so the file is retried next run. Database errors roll back the file being loaded and
-    propagate.
+    propagate. ``partners`` limits the run to those partners' folders (None: every partner folder).
     """
     landing_dir = Path(landing_dir)
     if not landing_dir.is_dir():
@@ -183,7 +184,7 @@ def ingest_landing(
     )
     report = IngestReport()
     for partner_dir in sorted(path for path in landing_dir.iterdir() if path.is_dir()):
-        if partner_dir.name.startswith(("_", ".")):
+        if partner_dir.name.startswith(("_", ".")) or (partners is not None and partner_dir.name not in partners):
             continue
         partner_id = partner_dir.name
         for file in _delivered_files(partner_dir):

@@ -66,7 +66,7 @@ def test_landing_sensor_requests_one_ingest_run_per_new_delivery(monkeypatch, tm
     sensor = definitions.resolve_sensor_def("partner_landing")
     with dg.DagsterInstance.ephemeral() as instance:
         first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=definitions))
-        assert [request.tags["cmi/folders"] for request in first.run_requests] == ["redwood_grocers"]
+        assert [request.tags["cmi/partner"] for request in first.run_requests] == ["redwood_grocers"]
         assert sensor.job_name == "ingest_feeds"
         again = sensor.evaluate_tick(
             dg.build_sensor_context(instance=instance, definitions=definitions, cursor=first.cursor)
