@@ -13,6 +13,7 @@ from forecasts.assets import build_forecast_assets
 from orchestration import settings
 from orchestration.alert_sensors import held_partner_alerts_sensor, run_failure_alerts
 from orchestration.dbt import dbt_executable, dbt_project, ensure_manifest
+from orchestration.freshness import feed_freshness_definitions
 from orchestration.jobs import ingest_job, nightly_job, nightly_schedule
 from orchestration.resources import FeedFolders, Warehouse
 from orchestration.sensors import landing_sensor
@@ -41,6 +42,7 @@ def defs() -> dg.Definitions:
             "marts.dim_partner",
         }
     }
+    freshness = feed_freshness_definitions(settings.partner_config_dir(), settings.schedule_timezone())
     return dg.Definitions(
         assets=[
             supplier_master_data,
@@ -52,10 +54,10 @@ def defs() -> dg.Definitions:
             nightly_report,
             warehouse_snapshot,
         ],
-        asset_checks=build_quality_checks(mart_keys),
-        jobs=[nightly_job, ingest_job],
+        asset_checks=[*build_quality_checks(mart_keys), *freshness.asset_checks],
+        jobs=[nightly_job, ingest_job, *freshness.jobs],
         sensors=[landing_sensor(ingest_job), run_failure_alerts, held_partner_alerts_sensor([nightly_job])],
-        schedules=[nightly_schedule(settings.schedule_timezone())],
+        schedules=[nightly_schedule(settings.schedule_timezone()), *freshness.schedules],
         resources={
             "warehouse": Warehouse(),
             "feed_folders": FeedFolders(),
