@@ -3,19 +3,22 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import great_expectations as gx
 import pandas as pd
 
 from assets.metadata import markdown_preview
+from expectations.docs import write_validation_record
 from expectations.inventory import inventory_daily_suite
 from expectations.raw_feeds import raw_sales_suite, raw_stock_snapshots_suite
 from expectations.reconciliation import stock_reconciliation_suite
-from expectations.runner import SEVERITY_ERROR, blocking_partners, validate_by_partner
+from expectations.runner import SEVERITY_ERROR, blocking_partners, run_suite_by_partner
 from expectations.sales import sales_daily_suite
 from expectations.store import CHECK_RESULTS_TABLE, ensure_quality_schema, store_outcomes
 from expectations.volume import feed_volume_suite, partner_daily_volume
+from orchestration import settings
 from orchestration.partitions import NIGHTLY_PARTITIONS
 from orchestration.resources import Warehouse
 
@@ -61,6 +64,11 @@ SUITE_CHECKS = (
 )
 
 
+def validation_results_dir(as_of: date) -> Path:
+    """GX's own results of a night, one JSON file per check: what the night's Data Docs are rendered from."""
+    return settings.data_dir() / "quality_results" / as_of.isoformat()
+
+
 def guarded_key(table: str, model_keys: dict[str, dg.AssetKey]) -> dg.AssetKey:
     """dbt models are keyed from the manifest; `raw.*` tables are the ingest assets' own `raw/<table>` keys."""
     return model_keys[table] if table in model_keys else dg.AssetKey(table.split("."))
@@ -87,7 +95,8 @@ def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDef
         as_of = date.fromisoformat(context.partition_key)
         with warehouse.connect() as conn:
             rows = _recent_rows(conn, check, as_of)
-            outcomes = validate_by_partner(rows, check.build_suite(as_of)) if not rows.empty else []
+            run = run_suite_by_partner(rows, check.build_suite(as_of)) if not rows.empty else None
+            outcomes = run.outcomes if run is not None else []
             store_outcomes(
                 conn,
                 outcomes,
@@ -96,6 +105,7 @@ def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDef
                 asset_key=asset_key.to_user_string(),
                 check_name=check.name,
             )
+        write_validation_record(validation_results_dir(as_of), check.name, run)
         held = blocking_partners(outcomes)
         partners = sorted({o.partner_id for o in outcomes})
         failed = pd.DataFrame([o.as_row() for o in outcomes if not o.passed])

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
+from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 SEVERITY_ERROR = "error"
@@ -57,10 +59,22 @@ def _quiet_context() -> gx.data_context.AbstractDataContext:
     return context
 
 
-def validate_by_partner(
+@dataclass(frozen=True)
+class SuiteRun:
+    """One suite validated per partner: the flat outcomes, and GX's own results that Data Docs render."""
+
+    suite: gx.ExpectationSuite
+    results: dict[str, ExpectationSuiteValidationResult]
+    outcomes: list[ExpectationOutcome]
+
+
+def run_suite_by_partner(
     frame: pd.DataFrame, suite: gx.ExpectationSuite, partner_column: str = "partner_id"
-) -> list[ExpectationOutcome]:
-    """Validate each partner's slice of `frame` on its own, so one partner's failure never masks another's pass."""
+) -> SuiteRun:
+    """Validate each partner's slice of `frame` on its own, so one partner's failure never masks another's pass.
+
+    Each partner's validation is its own GX run named after the partner, so Data Docs list one page per partner.
+    """
     context = _quiet_context()
     source = context.data_sources.add_pandas("cmi_frames")
     batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("per_partner")
@@ -68,11 +82,24 @@ def validate_by_partner(
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite.name}_by_partner", data=batch, suite=suite)
     )
+    results: dict[str, ExpectationSuiteValidationResult] = {}
     outcomes: list[ExpectationOutcome] = []
     for partner_id, rows in frame.groupby(partner_column, sort=True):
-        result = definition.run(batch_parameters={"dataframe": rows.reset_index(drop=True)}, result_format="SUMMARY")
+        result = definition.run(
+            batch_parameters={"dataframe": rows.reset_index(drop=True)},
+            result_format="SUMMARY",
+            run_id=RunIdentifier(run_name=str(partner_id)),
+        )
+        results[str(partner_id)] = result
         outcomes.extend(_outcomes(suite.name, str(partner_id), result.results))
-    return outcomes
+    return SuiteRun(suite=suite, results=results, outcomes=outcomes)
+
+
+def validate_by_partner(
+    frame: pd.DataFrame, suite: gx.ExpectationSuite, partner_column: str = "partner_id"
+) -> list[ExpectationOutcome]:
+    """The outcomes of `run_suite_by_partner`, for callers that only need the rows of `quality.check_results`."""
+    return run_suite_by_partner(frame, suite, partner_column).outcomes
 
 
 def _outcomes(suite_name: str, partner_id: str, results: Iterable) -> list[ExpectationOutcome]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
+from assets.docs import build_dbt_docs, build_quality_docs
 from assets.exports import nightly_report, partner_exports, warehouse_snapshot
 from assets.ingest import partner_feeds, supplier_master_data
 from assets.warehouse import build_warehouse_assets
@@ -49,6 +50,8 @@ def defs() -> dg.Definitions:
             partner_feeds,
             warehouse_models,
             build_partner_gate(mart_keys),
+            build_quality_docs(mart_keys),
+            build_dbt_docs(warehouse_models.keys),
             *build_forecast_assets(mart_keys),
             partner_exports,
             nightly_report,
