@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from assets.docs import DBT_DOCS_KEY, QUALITY_DOCS_KEY, dbt_docs_dir, quality_docs_dir
 from assets.plan_exports import write_partner_exports
 from assets.reporting import ReportInputs, render_report
 from expectations.assets import PARTNER_GATE_KEY
@@ -99,7 +100,7 @@ def read_report_inputs(conn: duckdb.DuckDBPyConnection, plan_date: date, run_id:
 
 @dg.asset(
     key=REPORT_KEY,
-    deps=[PLAN_KEY, FORECAST_KEY, PARTNER_GATE_KEY, EXCEPTIONS_KEY],
+    deps=[PLAN_KEY, FORECAST_KEY, PARTNER_GATE_KEY, EXCEPTIONS_KEY, QUALITY_DOCS_KEY, DBT_DOCS_KEY],
     group_name="replenishment",
     owners=["team:supply-planning"],
     kinds={"html"},
@@ -110,6 +111,10 @@ def nightly_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     plan_date = date.fromisoformat(context.partition_key)
     with warehouse.connect(read_only=True) as conn:
         inputs = read_report_inputs(conn, plan_date, context.run_id)
+    inputs.docs_links = {
+        "Data quality results (Great Expectations Data Docs)": quality_docs_dir(plan_date) / "index.html",
+        "Warehouse models, lineage and columns (dbt docs)": dbt_docs_dir() / "static_index.html",
+    }
     page = render_report(inputs, report_dir(plan_date))
     return dg.MaterializeResult(
         metadata={

@@ -6,6 +6,7 @@ Pure rendering: frames in, files out. No Dagster and no warehouse access here; `
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,7 @@ class ReportInputs:
     exceptions: pd.DataFrame = field(default_factory=pd.DataFrame)
     scorecard: pd.DataFrame = field(default_factory=pd.DataFrame)
     feed_ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+    docs_links: dict[str, Path] = field(default_factory=dict)  # label -> page; only pages that exist are linked
 
 
 def _table(frame: pd.DataFrame, empty_note: str, max_rows: int = 25) -> str:
@@ -162,6 +164,14 @@ def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
     sections.append("<h2>Failed quality checks</h2>" + _table(inputs.check_failures, "Every quality rule passed."))
     sections.append("<h2>Partner scorecards</h2>" + _table(inputs.scorecard, "No scorecard rows yet."))
     sections.append("<h2>Partner files not loaded</h2>" + _table(inputs.feed_ledger, "Every delivered file loaded."))
+    # Relative links, so the report and the docs move together as one data folder.
+    links = [
+        f'<li><a href="{html.escape(os.path.relpath(path, out_dir))}">{html.escape(label)}</a></li>'
+        for label, path in inputs.docs_links.items()
+        if path.exists()
+    ]
+    if links:
+        sections.append(f'<h2>Documentation</h2><ul id="docs-links">{"".join(links)}</ul>')
 
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CMI nightly report {inputs.plan_date}</title>

@@ -181,3 +181,16 @@ def test_forecast_at_partner_level_is_split_back_to_every_planned_location(first
     assert forecast["series_id"].str.count(r"\|").eq(2).all(), "still one series per location for the plan"
     plan = query("select count(*) as n from replenishment.replenishment_plan where plan_date = ?", [AS_OF])
     assert plan["n"].iloc[0] > 0
+
+
+def test_quality_and_dbt_docs_are_built_and_linked_from_the_report(first_run):
+    gx_index = settings.data_dir() / "quality_docs" / AS_OF.isoformat() / "index.html"
+    dbt_page = settings.data_dir() / "dbt_docs" / "static_index.html"
+    assert gx_index.is_file() and dbt_page.is_file()
+    index = gx_index.read_text(encoding="utf-8")
+    for partner in ("hansa_handel", "huaxin_retail", "redwood_grocers"):
+        assert partner in index
+    assert "model.cmi.fct_sales_daily" in dbt_page.read_text(encoding="utf-8")
+    report = (settings.data_dir() / "reports" / AS_OF.isoformat() / "index.html").read_text(encoding="utf-8")
+    assert f'href="../../quality_docs/{AS_OF.isoformat()}/index.html"' in report
+    assert 'href="../../dbt_docs/static_index.html"' in report

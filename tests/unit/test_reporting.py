@@ -90,3 +90,22 @@ def test_units_to_ship_count_the_allocation_when_our_stock_was_short():
     short = plan().assign(allocated_qty=[12.0, 0.0, 12.0])
     summary = plan_summary(short).set_index("partner_id")
     assert summary.loc["a", "units_to_ship"] == 12.0
+
+
+def test_docs_are_linked_relative_to_the_report_only_when_built(tmp_path):
+    gx_index = tmp_path / "quality_docs" / "2025-06-30" / "index.html"
+    gx_index.parent.mkdir(parents=True)
+    gx_index.write_text("<html></html>")
+    inputs = ReportInputs(
+        plan_date=date(2025, 6, 30),
+        run_id="r",
+        plan=pd.DataFrame(),
+        gate=pd.DataFrame(),
+        check_failures=pd.DataFrame(),
+        forecast=pd.DataFrame(),
+        sales_history=pd.DataFrame(),
+        docs_links={"GX": gx_index, "dbt": tmp_path / "dbt_docs" / "static_index.html"},
+    )
+    page = render_report(inputs, tmp_path / "reports" / "2025-06-30").read_text()
+    assert '<a href="../../quality_docs/2025-06-30/index.html">GX</a>' in page
+    assert "dbt_docs" not in page
