@@ -1,7 +1,9 @@
 """Canonical data contracts every parser emits and every raw table stores.
 
 Names are the contract: add columns, never rename (see ARCHITECTURE.md, "Canonical data contracts").
-Each tuple lists the columns of one raw table in load order.
+Each tuple lists the columns of one raw table in load order. A column added later goes at the end of its tuple and
+is optional (null when a file does not carry it), so a warehouse created before it gains it in place
+(:func:`assets.feeds.raw_schema.ensure_raw_schema`) with the same column order a new one has.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ SALES_COLUMNS = (
     "promo_flag",
     "source_file_id",
     "source_line",
+    # Period activity partners may also report: units received at the location (X12 852 ZA*QR), and units the
+    # location could not supply because it was out of stock (852 ZA*QO, EANCOM SLSRPT QTY+217). Null: not reported.
+    "units_received",
+    "units_out_of_stock",
 )
 
 FORECAST_COLUMNS = (
@@ -47,6 +53,25 @@ FORECAST_COLUMNS = (
     "source_file_id",
     "source_line",
 )
+
+# What each feed column holds, so every reader types a column alike (the rest are text, lineage an integer line).
+DATE_COLUMNS = frozenset(
+    {"as_of_date", "period_start", "period_end", "forecast_date", "target_period_start", "target_period_end"}
+)
+QUANTITY_COLUMNS = frozenset(
+    {
+        "on_hand_qty",
+        "on_order_qty",
+        "in_transit_qty",
+        "units_sold",
+        "units_returned",
+        "net_sales_amount",
+        "units_received",
+        "units_out_of_stock",
+        "forecast_qty",
+    }
+)
+FLAG_COLUMNS = frozenset({"promo_flag"})
 
 SHIPMENT_COLUMNS = (
     "shipment_id",

@@ -44,8 +44,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from assets.feeds.contracts import MASTER_DATA_FILES, SUPPLIER_FOLDER
-from assets.feeds.delimited import DATE_COLUMNS, QUANTITY_COLUMNS
+from assets.feeds.contracts import DATE_COLUMNS, MASTER_DATA_FILES, QUANTITY_COLUMNS, SUPPLIER_FOLDER
 from assets.feeds.identity import gs1_check_digit
 from assets.feeds.partner_config import SEGMENT_FORMATS, FileSpec, PartnerConfig, load_partner_configs
 from assets.feeds.raw_schema import RAW_TABLE_DDL
@@ -427,7 +426,7 @@ def _simulate_partner(
     dispersion = np.where(slow, 1.0, 4.0)[:, None]
     demand = demand_rng.negative_binomial(dispersion, dispersion / (dispersion + expected[:, :days]))
 
-    sold, on_hand, shipments = _simulate_stock(
+    sold, on_hand, received, shipments = _simulate_stock(
         demand, base_rate, listed_from, terms, prod_index, calendar[:days], ship_rng
     )
     returned = ((demand_rng.random(sold.shape) < 0.012) & (sold > 0)) * demand_rng.integers(1, 3, sold.shape)
@@ -458,6 +457,9 @@ def _simulate_partner(
             "units_returned": returned[grid_series, grid_day],
             "net_sales_amount": np.round(net_units * price[grid_series] * np.where(on_promo, 0.8, 1.0), 2),
             "promo_flag": on_promo,
+            # What the store's own books know besides sales: our goods arriving, and demand it lost to an empty shelf.
+            "units_received": received[grid_series, grid_day],
+            "units_out_of_stock": (demand - sold)[grid_series, grid_day],
         }
     )
     forecasts = _partner_forecasts(config, expected, listed_from, calendar, days, forecast_rng)
@@ -654,15 +656,16 @@ def _simulate_stock(
     prod_index: np.ndarray,
     dates: pd.DatetimeIndex,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """Day by day: receive, sell what the shelf allows, and ship by the partners' habitual min/max rule.
 
     Before CMI, replenishment was reviewed once a week (on the lane's first ship day): below `lead + 7` days of
     trailing sales, order up to `lead + 14` days. Between reviews stock runs down, so some items dip under a
     daily-reviewed reorder point and some stock out, as they do in real histories.
 
-    Returns sold units and end-of-day on hand (series x day) and the shipments; a shipment's actual receipt
-    differs from its expected date by the lead-time noise, and one arriving after the last day is in transit.
+    Returns sold units, end-of-day on hand and units received (series x day) and the shipments; a shipment's
+    actual receipt differs from its expected date by the lead-time noise, and one arriving after the last day is in
+    transit.
     """
     n_series, days = demand.shape
     lead = terms.lead_time[prod_index]
@@ -745,7 +748,7 @@ def _simulate_stock(
     shipments["ship_date"] = first + pd.to_timedelta(shipments.pop("ship_day"), unit="D")
     shipments["expected_receipt_date"] = first + pd.to_timedelta(shipments.pop("expected_day"), unit="D")
     shipments = shipments[["series", "ship_date", "expected_receipt_date", "qty"]]
-    return sold, on_hand_history, shipments
+    return sold, on_hand_history, arrivals[:, :days].copy(), shipments
 
 
 def _partner_forecasts(
@@ -902,11 +905,12 @@ class _PartnerWriter:
 
     Every partner sends an onboarding backfill (CSV) and then one file per business day and record type for the
     last ``DAILY_FILE_DAYS`` days. Where its ``demo:`` config says so, part of that comes in other formats:
-    ``x12_weeks`` whole weeks before the daily window as weekly X12 852s (sales of the week per store via SDQ,
-    plus the week-end stock), with a daily X12 846 for stock from the first of those weeks on; the last
-    ``edifact_days`` days as EDIFACT INVRPT and SLSRPT; the first ``tabular_days`` days of the window as an Excel
-    stock workbook and a JSON sales export. Each series, day and measure is reported by one file only (a weekly
-    852 replaces the daily sales files of its week), so nothing is counted twice.
+    ``x12_weeks`` whole weeks before the daily window as weekly X12 852s (sales, returns, receipts of our
+    shipments and lost sales of the week per store via SDQ, plus the week-end stock), with a daily X12 846 for stock
+    from the first of those weeks on; the last ``edifact_days`` days as EDIFACT INVRPT and SLSRPT; the first
+    ``tabular_days`` days of the window as an Excel stock workbook and a JSON sales export. Each series, day and
+    measure is reported by one file only (a weekly 852 replaces the daily sales files of its week), so nothing is
+    counted twice.
     """
 
     # Which day of the daily window carries which imperfection (days before the end date).
@@ -1043,13 +1047,19 @@ class _PartnerWriter:
                 self.duplicates.append(self._relative(copy))
 
     def _weekly_852(self, week: int, week_start: date, week_end: date) -> None:
-        """One week's sales per store and item (ZA*QS/QU spread by SDQ) and the week-end stock (ZA*QA)."""
+        """One week's activity per store and item, spread by SDQ, and the week-end stock (ZA*QA).
+
+        ZA*QS sold and ZA*QU returned; ZA*QR the units of our shipments that arrived that week (the simulated
+        arrivals, so late and early deliveries show in the week they really came) and ZA*QO the demand the store
+        lost to an empty shelf, each only for the stores it concerns.
+        """
         spec = self._spec("sales", "x12", "852")
         sales = self.partner.sales
         in_week = sales[
             (sales["period_start"] >= pd.Timestamp(week_start)) & (sales["period_start"] <= pd.Timestamp(week_end))
         ]
-        totals = in_week.groupby(["product_ref", "location_id"], sort=False)[["units_sold", "units_returned"]].sum()
+        measures = ["units_sold", "units_returned", "units_received", "units_out_of_stock"]
+        totals = in_week.groupby(["product_ref", "location_id"], sort=False)[measures].sum()
         stock = self.partner.stock
         closing = stock[stock["as_of_date"] == pd.Timestamp(week_end)].set_index(["product_ref", "location_id"])
         extra_store = None
@@ -1190,9 +1200,10 @@ class _PartnerWriter:
                     pairs.append((extra_store, int(self.rng.integers(1, 6))))
                     extra_rows += 1
                 body += ["ZA*QS", *_sdq(pairs)]
-                returned = [(store, int(value)) for store, value in sold["units_returned"].items() if value > 0]
-                if returned:
-                    body += ["ZA*QU", *_sdq(returned)]
+                for code, measure in (("QU", "units_returned"), ("QR", "units_received"), ("QO", "units_out_of_stock")):
+                    reported = [(store, int(value)) for store, value in sold[measure].items() if value > 0]
+                    if reported:
+                        body += [f"ZA*{code}", *_sdq(reported)]
                 if product_ref in closing.index.get_level_values(0):
                     on_hand = closing.loc[product_ref, "on_hand_qty"]
                     body += ["ZA*QA", *_sdq([(store, int(value)) for store, value in on_hand.items()])]

@@ -10,9 +10,9 @@ counts and every reference pair; a mismatch, a truncated interchange or an unsup
 
 Within a message ``LOC+162`` names the store for the quantities that follow it, ``LIN`` (with optional ``PIA``)
 the item (``:EN`` / ``:SRV`` GTINs are check-digit verified), ``QTY+145`` the stock on hand, ``QTY+152`` / ``153``
-the units sold and ``QTY+61`` returns (qualifiers are mapped per partner); ``DTM+90/91`` or ``356/357`` give the
-period (format 718 gives both ends at once) and ``DTM+137`` the document date, which dates stock counts when no
-period is sent. ``CNT+2`` line counts are checked when present.
+the units sold, ``QTY+61`` returns and ``QTY+217`` the units out of inventory, a stock-out (qualifiers are mapped
+per partner); ``DTM+90/91`` or ``356/357`` give the period (format 718 gives both ends at once) and ``DTM+137`` the
+document date, which dates stock counts when no period is sent. ``CNT+2`` line counts are checked when present.
 """
 
 from __future__ import annotations
@@ -30,11 +30,15 @@ from assets.feeds.partner_config import MEASURES, FileSpec
 
 DEFAULT_ITEM_QUALIFIERS = ("SRV", "EN", "UP", "SA", "IN")
 GTIN_QUALIFIERS = frozenset({"SRV", "EN", "UP"})
+# EANCOM QTY qualifiers (DE 6063). 217, out of inventory quantity, is what SLSRPT offers for the X12 852's QO. The
+# EANCOM INVRPT and SLSRPT code lists name no received quantity (48 belongs to RECADV); a partner that agrees one
+# bilaterally maps it with `quantity_codes`.
 DEFAULT_QUANTITY_CODES: dict[str, str | None] = {
     "145": "on_hand_qty",
     "152": "units_sold",
     "153": "units_sold",
     "61": "units_returned",
+    "217": "units_out_of_stock",
 }
 SUPPORTED_MESSAGES = ("INVRPT", "SLSRPT")
 STORE_QUALIFIER = "162"

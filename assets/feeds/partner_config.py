@@ -22,7 +22,9 @@ path into nested records such as ``store.id``), ``date_format`` (strptime), ``de
 Segment formats (x12, edifact) take ``message`` (852 | 846, INVRPT | SLSRPT: other messages in the file are
 refused), ``item_qualifiers`` (which item id to use as product_ref, in order of preference, e.g. [UP, VN]),
 ``activity_codes`` (X12 852 ZA01 code -> canonical measure, merged over the defaults; null drops a code) and
-``quantity_codes`` (X12 846 QTY01 or EDIFACT QTY qualifier -> canonical measure, merged likewise).
+``quantity_codes`` (X12 846 QTY01 or EDIFACT QTY qualifier -> canonical measure, merged likewise). Besides stock
+and sales, a code may feed ``units_received`` (the 852's QR by default) and ``units_out_of_stock`` (QO; EANCOM
+SLSRPT QTY+217); column-mapped files may carry both as columns of a sales file.
 """
 
 from __future__ import annotations
@@ -65,13 +67,16 @@ FILE_FORMATS = (*COLUMN_FORMATS, *SEGMENT_FORMATS)
 GTIN_MODES = ("off", "verify", "normalise")
 MESSAGES = {"x12": ("852", "846"), "edifact": ("INVRPT", "SLSRPT")}
 
-# Canonical measures an EDI activity or quantity code may feed, and the record type each belongs to.
+# Canonical measures an EDI activity or quantity code may feed, and the record type each belongs to. Receipts and
+# out-of-stock quantities are activity over the reported period, like sales, so they land on the sales rows.
 MEASURES = {
     "on_hand_qty": "stock",
     "on_order_qty": "stock",
     "in_transit_qty": "stock",
     "units_sold": "sales",
     "units_returned": "sales",
+    "units_received": "sales",
+    "units_out_of_stock": "sales",
 }
 
 DEFAULT_TRUE_VALUES = ("1", "y", "yes", "true", "t", "x")

@@ -1,4 +1,8 @@
-"""DDL of the `raw` schema: the landing tables analysts and dbt sources rely on (extend, never rename)."""
+"""DDL of the `raw` schema: the landing tables analysts and dbt sources rely on (extend, never rename).
+
+A column is only ever added at the end of a table, and nullable, so a warehouse created by an earlier version is
+brought up to date in place: :func:`ensure_raw_schema` adds what its tables lack and leaves their rows alone.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ RAW_TABLE_DDL: dict[str, str] = {
         partner_id varchar not null, location_id varchar, product_ref varchar,
         period_start date, period_end date, units_sold double, units_returned double,
         net_sales_amount double, currency varchar, promo_flag boolean,
-        source_file_id varchar not null, source_line integer""",
+        source_file_id varchar not null, source_line integer,
+        units_received double, units_out_of_stock double""",
     "raw.partner_forecasts": """
         partner_id varchar not null, location_id varchar, product_ref varchar, forecast_date date,
         target_period_start date, target_period_end date, forecast_qty double,
@@ -47,8 +52,27 @@ RAW_TABLE_DDL: dict[str, str] = {
 }
 
 
+def column_definitions(table: str) -> list[str]:
+    """The table's column definitions in order, e.g. ``["partner_id varchar not null", ...]``."""
+    return [" ".join(definition.split()) for definition in RAW_TABLE_DDL[table].split(",")]
+
+
 def ensure_raw_schema(conn) -> None:
-    """Create the `raw` schema and its tables when missing; existing tables are left untouched."""
+    """Create the `raw` schema and its tables when missing, and add the columns an older table lacks.
+
+    Rows already loaded keep their values; the added columns are null on them (not reported).
+    """
     conn.execute("create schema if not exists raw")
+    existing: dict[str, set[str]] = {}
+    for table_name, column_name in conn.execute(
+        """select table_name, column_name from information_schema.columns
+           where table_catalog = current_database() and table_schema = 'raw'"""
+    ).fetchall():
+        existing.setdefault(f"raw.{table_name}", set()).add(column_name)
     for table, columns in RAW_TABLE_DDL.items():
-        conn.execute(f"create table if not exists {table} ({columns})")
+        if table not in existing:
+            conn.execute(f"create table if not exists {table} ({columns})")
+            continue
+        for definition in column_definitions(table):
+            if definition.split()[0] not in existing[table]:
+                conn.execute(f"alter table {table} add column if not exists {definition}")

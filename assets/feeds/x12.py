@@ -9,7 +9,8 @@ number (counted from ISA = 1) and the reason, and the loader quarantines the fil
 
 852: ``XQ`` gives the reporting period; each ``LIN`` names an item (the first qualifier of the spec's
 ``item_qualifiers`` found: UP = UPC-A, EN = EAN-13, UK = GTIN-14, VN = vendor item, IN = buyer item, ...);
-each ``ZA`` gives an activity code, mapped to a canonical measure per partner, and the ``SDQ`` segments after it
+each ``ZA`` gives an activity code (QA/OH on hand, QS/TS sold, QU returned, QP on order, QI in transit, QR
+received, QO out of stock), mapped to a canonical measure per partner, and the ``SDQ`` segments after it
 spread its quantity over up to ten ``store, quantity`` pairs (SDQ01 unit, SDQ02 store id qualifier). A ``ZA``
 with a quantity and no ``SDQ`` reports for the store named in the heading ``N1``. Stock rows are dated at the end
 of the period, sales rows carry the period.
@@ -35,7 +36,9 @@ from assets.feeds.partner_config import FileSpec
 
 DEFAULT_ITEM_QUALIFIERS = ("UP", "EN", "UK", "VN", "IN", "SK")
 GTIN_QUALIFIERS = frozenset({"UP", "EN", "UK"})
-# 852 ZA01 activity codes. QR (received) and QO (out of stock) have no canonical column and are not loaded.
+# 852 ZA01 activity codes. QR, quantity received: units that reached the location in the period. QO, quantity out
+# of stock: units the location could not supply for want of stock in the period (store orders a warehouse could
+# not fill, or a store's shelf out of stock), so any quantity means the item ran out there during the period.
 DEFAULT_ACTIVITY_CODES: dict[str, str | None] = {
     "QA": "on_hand_qty",
     "OH": "on_hand_qty",
@@ -44,6 +47,8 @@ DEFAULT_ACTIVITY_CODES: dict[str, str | None] = {
     "QP": "on_order_qty",
     "QI": "in_transit_qty",
     "QU": "units_returned",
+    "QR": "units_received",
+    "QO": "units_out_of_stock",
 }
 # 846 QTY01 quantity qualifiers: 33 available for sale (stock quantity), 63 on order.
 DEFAULT_QUANTITY_CODES: dict[str, str | None] = {"33": "on_hand_qty", "63": "on_order_qty"}

@@ -24,7 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="print the canonical rows of one partner file as JSON Lines",
         description="Parse one partner file (CSV/TSV, Excel, JSON, X12 852/846, EDIFACT INVRPT/SLSRPT) and print "
         "its canonical rows on stdout as JSON Lines, one object per row with record_type and the canonical "
-        "columns. Rejected rows are listed on stderr. Exit code 0: all rows parsed; 1: some rows rejected; "
+        "columns (a measure the file does not report is null, e.g. units_received or units_out_of_stock on a "
+        "sales row). Rejected rows are listed on stderr. Exit code 0: all rows parsed; 1: some rows rejected; "
         "2: the file cannot be used (one line on stderr names the file, the line or segment and the reason).",
     )
     parse.add_argument("file", metavar="FILE", help="the delivered file")
@@ -124,8 +125,7 @@ def _candidate_specs(config, path: Path, file_format: str) -> list:
 
 
 def _write_rows(parsed, stream) -> None:
-    from assets.feeds.contracts import RECORD_TYPES
-    from assets.feeds.delimited import DATE_COLUMNS
+    from assets.feeds.contracts import DATE_COLUMNS, RECORD_TYPES
 
     for record_type in RECORD_TYPES:
         result = parsed.results.get(record_type)

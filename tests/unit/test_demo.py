@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from itertools import combinations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,7 @@ PLANTED_QUARANTINE = {
         "control number 000000128 already used by file redwood_grocers/846_20250619.x12"
     ),
     "redwood_grocers/846_20250621.x12": "interchange is truncated",
-    "redwood_grocers/852_20250603_20250609.x12": "SE01 says 21 segments but transaction set 0001 has 20",
+    "redwood_grocers/852_20250603_20250609.x12": "SE01 says 27 segments but transaction set 0001 has 26",
 }
 
 # Loaded files only, one row per partner, location, product and day: weekly 852 sales spread evenly over their
@@ -228,6 +229,57 @@ def test_each_series_and_day_is_reported_once(warehouse):
     assert disagreeing == [(0,)], "the 852 week-end stock and the 846 of that day agree"
     week_ends = conn.execute("select count(*) from stock_days where reports > 1").fetchall()[0][0]
     assert week_ends == 3 * 2 * 5, "three week ends, two stores, five items"
+
+
+# Lines of the loaded weekly 852s, in our product ids, with the case pack our shipments come in.
+WEEKLY_852_LINES = """
+    select s.location_id, i.product_id, s.period_start, s.period_end, s.units_received, s.units_out_of_stock,
+           p.case_pack
+    from raw.sales s
+    join raw.feed_files f using (source_file_id)
+    join raw.partner_items i on i.partner_id = s.partner_id and i.partner_item_ref = s.product_ref
+    join raw.products p on p.product_id = i.product_id
+    where f.status = 'loaded' and f.format = 'x12' and s.partner_id = 'redwood_grocers'
+"""
+
+
+def test_redwood_852s_report_receipts_of_whole_shipments_in_the_weeks_they_arrived(warehouse):
+    conn, _ = warehouse
+    receipts = conn.execute(f"select * from ({WEEKLY_852_LINES}) where units_received is not null").fetchall()
+    assert len(receipts) >= 10
+    for location_id, product_id, week_start, week_end, received, _, case_pack in receipts:
+        assert received > 0 and received % case_pack == 0, "our shipments come in whole case packs"
+        shipped = [
+            qty
+            for (qty,) in conn.execute(
+                """select qty from raw.shipments
+                   where partner_id = 'redwood_grocers' and location_id = ? and product_id = ?
+                     and ship_date < ? and ship_date >= ? - interval 21 day""",
+                [location_id, product_id, week_end, week_end],
+            ).fetchall()
+        ]
+        sums = {sum(chosen) for count in range(1, len(shipped) + 1) for chosen in combinations(shipped, count)}
+        assert received in sums, (location_id, product_id, week_start, received, shipped)
+    elsewhere = conn.execute(
+        """select count(*) from raw.sales s join raw.feed_files f using (source_file_id)
+           where f.format <> 'x12' and (s.units_received is not null or s.units_out_of_stock is not null)"""
+    ).fetchall()
+    assert elsewhere == [(0,)], "only the 852 reports receipts and stock-outs"
+
+
+def test_redwood_852s_report_stock_outs_now_and_then_where_the_shelf_ran_empty(warehouse):
+    conn, _ = warehouse
+    lines = conn.execute(WEEKLY_852_LINES).fetchall()
+    stock_outs = [line for line in lines if line[5] is not None]
+    assert 0 < len(stock_outs) < len(lines) / 3
+    for location_id, product_id, week_start, week_end, *_ in stock_outs:
+        emptied = conn.execute(
+            """select count(*) from stock_days
+               where partner_id = 'redwood_grocers' and location_id = ? and product = ?
+                 and as_of_date between ? and ? and on_hand_qty = 0""",
+            [location_id, product_id, week_start, week_end],
+        ).fetchall()[0][0]
+        assert emptied > 0, (location_id, product_id, week_start)
 
 
 def test_master_data_identifiers_are_valid_gs1_codes(warehouse):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS
@@ -108,6 +109,20 @@ def test_partner_codes_and_qualifiers(tmp_path):
     sales = parse(write(tmp_path, SALES_REPORT), spec).results["sales"].rows
     assert sales["product_ref"].tolist() == ["00084215010016", "HH-77", "00084215010016"]
     assert sales["units_returned"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_out_of_inventory_quantity_is_a_stock_out_and_a_received_quantity_needs_a_partner_mapping(tmp_path):
+    """EANCOM SLSRPT's QTY+217 (out of inventory quantity) is the 852's QO; its code lists name no received
+    quantity, so a QTY+48 (received quantity, from RECADV) is only read where the partner agreed it."""
+    text = SALES_REPORT.replace("QTY+61:1'", "QTY+61:1'\nQTY+217:3'\nQTY+48:24'").replace("UNT+19", "UNT+21")
+    sales = parse(write(tmp_path, text)).results["sales"].rows
+    first = sales.iloc[0]
+    assert (first.units_sold, first.units_out_of_stock) == (4.0, 3.0)
+    assert pd.isna(first.units_received), "48 is not an EANCOM SLSRPT qualifier: not read by default"
+    assert sales.iloc[1:]["units_out_of_stock"].isna().all()
+    agreed = FileSpec(record_type="sales", pattern="*", format="edifact", quantity_codes={"48": "units_received"})
+    sales = parse(write(tmp_path, text, "SLSRPT_agreed.edi"), agreed).results["sales"].rows
+    assert sales.iloc[0].units_received == 24.0
 
 
 def test_bad_gtin_bad_gln_and_bad_quantity_reject_rows(tmp_path):

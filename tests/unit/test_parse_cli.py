@@ -62,6 +62,18 @@ def test_x12_without_partner_uses_the_default_activity_codes(tmp_path, capsys):
     assert (rows[1]["location_id"], rows[1]["on_hand_qty"], rows[1]["as_of_date"]) == ("1107", 90.0, "2025-06-22")
 
 
+def test_an_852_shows_its_receipts_and_stock_outs_with_the_default_codes_and_the_partners(tmp_path, capsys):
+    text = WEEKLY_852.replace("ZA*QA~", "ZA*QR~\nSDQ*EA*92*1042*24~\nZA*QO~\nSDQ*EA*92*1107*5~\nZA*QA~")
+    text = text.replace("SE*9*0001", "SE*13*0001")
+    path = write(tmp_path, "852_20250616_20250622.x12", text)
+    for partner in ([], ["--partner", "redwood_grocers"]):
+        code, rows, err = run(capsys, str(path), *partner)
+        assert (code, err) == (0, [])
+        sales = {row["location_id"]: row for row in rows if row["record_type"] == "sales"}
+        assert (sales["1042"]["units_received"], sales["1042"]["units_out_of_stock"]) == (24.0, None)
+        assert (sales["1107"]["units_received"], sales["1107"]["units_out_of_stock"]) == (None, 5.0)
+
+
 def test_csv_without_partner_needs_canonical_column_names(tmp_path, capsys):
     text = "location_id;product_ref;period_start;units_sold;net_sales_amount\nS1;A-1;2025-06-29;3;9.5\n"
     code, rows, _ = run(capsys, str(write(tmp_path, "sales.csv", text, "utf-8-sig")))
@@ -81,6 +93,8 @@ def test_csv_without_partner_needs_canonical_column_names(tmp_path, capsys):
             "promo_flag": None,
             "source_file_id": rows[0]["source_file_id"],
             "source_line": 2,
+            "units_received": None,
+            "units_out_of_stock": None,
         }
     ]
     code, rows, err = run(capsys, str(write(tmp_path, "other.csv", "store,item\n1,2\n")))

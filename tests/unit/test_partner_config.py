@@ -92,7 +92,7 @@ def test_committed_partner_configs_cover_every_format():
     redwood = configs["redwood_grocers"]
     weekly = redwood.spec_for("852_20250616_20250622.x12")
     assert (weekly.record_type, weekly.item_qualifiers, weekly.gtin_mode) == ("sales", ("UP", "EN", "VN"), "normalise")
-    assert weekly.activity_codes == {"QR": None}
+    assert weekly.activity_codes == {"QR": "units_received", "QO": "units_out_of_stock"}
     workbook = configs["huaxin_retail"].spec_for("kucun_20250629.xlsx")
     assert (workbook.sheet, workbook.header_row, workbook.gtin_mode) == ("库存日报", 3, "off")
     export = configs["huaxin_retail"].spec_for("xiaoshou_20250629.json")
@@ -118,6 +118,38 @@ def test_edi_spec_needs_no_columns_and_takes_code_mappings(tmp_path):
     assert (spec.message, spec.item_qualifiers) == ("852", ("UP", "VN"))
     assert spec.activity_codes == {"TS": "units_sold", "QA": None}
     assert spec.quantity_codes == {"33": "on_hand_qty", "02": "on_order_qty"}, "X12 codes are two characters"
+
+
+def test_a_sales_file_may_carry_receipts_and_stock_outs_as_columns_and_edi_codes_may_feed_them(tmp_path):
+    document = copy.deepcopy(VALID)
+    document["files"][1]["columns"].update(units_received="Wareneingang", units_out_of_stock="Fehlmenge")
+    document["files"].append(
+        {"record_type": "sales", "pattern": "*.x12", "format": "x12", "activity_codes": {"LS": "units_out_of_stock"}}
+    )
+    write_config(tmp_path, document)
+    files = load_partner_configs(tmp_path)["acme"].files
+    assert (files[1].columns["units_received"], files[1].columns["units_out_of_stock"]) == ("Wareneingang", "Fehlmenge")
+    assert files[2].activity_codes == {"LS": "units_out_of_stock"}
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda d: d["files"][0]["columns"].update(units_received="in"), "files[0].columns.units_received"),
+        (
+            lambda d: d["files"][0].update(format="x12", columns=None, constants={"units_out_of_stock": 0}),
+            "files[0].constants.units_out_of_stock",
+        ),
+    ],
+)
+def test_receipts_and_stock_outs_are_sales_measures_only(tmp_path, change, key):
+    """A stock file reports no period activity, and an EDI file reports measures by its codes, never as constants."""
+    document = copy.deepcopy(VALID)
+    change(document)
+    write_config(tmp_path, document)
+    with pytest.raises(PartnerConfigError) as error:
+        load_partner_configs(tmp_path)
+    assert error.value.key == key
 
 
 def test_spec_for_returns_the_first_matching_pattern(tmp_path):

@@ -206,6 +206,35 @@ def test_top_level_list_and_json_lines(tmp_path):
     assert result.rows["source_line"].tolist() == [1, 2], "JSON Lines count physical lines"
 
 
+def test_a_sales_export_may_carry_receipts_and_stock_outs(tmp_path):
+    spec = FileSpec(
+        record_type="sales",
+        pattern="*.json",
+        format="json",
+        decimal=",",
+        columns={
+            "location_id": "store",
+            "product_ref": "item",
+            "period_start": "from",
+            "period_end": "to",
+            "units_sold": "sold",
+            "units_received": "goods_in",
+            "units_out_of_stock": "lost_sales",
+        },
+    )
+    records = [
+        {"store": "S1", "item": "A", "from": "2025-06-16", "to": "2025-06-22", "sold": 30, "goods_in": 24},
+        {"store": "S2", "item": "A", "from": "2025-06-16", "to": "2025-06-22", "sold": 7, "lost_sales": "2,5"},
+        {"store": "S3", "item": "A", "from": "2025-06-16", "to": "2025-06-22", "sold": 1, "goods_in": "x"},
+    ]
+    result = parse_json(write_json(tmp_path, records, "weekly.json"), spec, "p", "f")
+    rows = result.rows
+    assert rows["units_received"].tolist()[0] == 24.0 and rows["units_received"].isna().tolist() == [False, True]
+    assert rows["units_out_of_stock"].isna().tolist() == [True, False]
+    assert rows["units_out_of_stock"].tolist()[1] == 2.5, "the partner's decimal comma"
+    assert result.rejects["reason"].tolist() == ["bad number 'x' in units_received (goods_in)"]
+
+
 @pytest.mark.parametrize(
     ("text", "location", "fragment"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS, REJECT_COLUMNS
@@ -76,6 +77,11 @@ def parse(path: Path, spec: FileSpec = SPEC):
     return parse_x12(path, spec, "redwood_grocers", "file-1", default_currency="USD")
 
 
+def reported(rows: pd.DataFrame, measure: str) -> dict:
+    """A measure per row key, None where the file does not report it."""
+    return {key: None if pd.isna(value) else float(value) for key, value in rows[measure].items()}
+
+
 def test_852_spreads_sdq_pairs_to_one_row_per_store(tmp_path):
     parsed = parse(write(tmp_path, PRODUCT_ACTIVITY))
     assert parsed.control_number == "000000412" and parsed.position == "segment"
@@ -103,8 +109,11 @@ def test_852_spreads_sdq_pairs_to_one_row_per_store(tmp_path):
         ("2231", "00084215010016"): 0.0,
         ("3310", "00084215010016"): 14.0,
         ("1042", "00084215010023"): 11.0,
-    }, "QR (received) has no canonical column and is dropped; OH is on hand"
+    }, "QR is a receipt, not a count; OH is on hand"
     assert (stock.rows["as_of_date"].dt.date == date(2025, 6, 22)).all(), "stock is dated at the period end"
+    received = reported(sales.rows.set_index(["location_id", "product_ref"]), "units_received")
+    assert received.pop(("1042", "00084215010016")) == 24.0, "ZA*QR lands on the sales row of its store and week"
+    assert set(received.values()) == {None}, "a store the QR does not name reports no receipt"
     assert sales.rows["source_line"].iloc[0] == 9, "the SDQ segment, counted from ISA = 1"
     assert parsed.rows_rejected == 0
 
@@ -141,6 +150,33 @@ def test_partner_mapping_overrides_codes_and_qualifiers(tmp_path):
     assert sales["product_ref"].tolist() == ["RG-1001"] * 4 + ["RG-1030"], "TS dropped: item 2 reports no sales"
     assert parsed.results["stock"].rows_parsed == 0, "QA and OH dropped"
     assert parsed.rows_rejected == 0
+
+
+def test_receipts_and_stock_outs_are_period_activity_on_the_sales_rows(tmp_path):
+    """QR received and QO out of stock, spread by SDQ like sales; a store with only a QO still gets a sales row."""
+    text = PRODUCT_ACTIVITY.replace(
+        "ZA*QR~\r\nSDQ*EA*92*1042*24~", "ZA*QR~\r\nSDQ*EA*92*1042*24*2231*12~\r\nZA*QO~\r\nSDQ*EA*92*2231*3*4471*2~"
+    ).replace("SE*20*0001", "SE*22*0001")
+    parsed = parse(write(tmp_path, text))
+    sales = parsed.results["sales"].rows
+    first_item = sales[sales["product_ref"] == "00084215010016"].set_index("location_id")
+    received, out_of_stock = (reported(first_item, measure) for measure in ("units_received", "units_out_of_stock"))
+    assert received == {"1042": 24.0, "1107": None, "2231": 12.0, "3310": None, "4471": None}
+    assert out_of_stock == {"1042": None, "1107": None, "2231": 3.0, "3310": None, "4471": 2.0}
+    assert first_item.loc["4471", "units_sold"] == 0, "nothing sold where only the stock-out is reported"
+    assert parsed.results["stock"].rows_parsed == 5, "neither QR nor QO is a stock count"
+
+
+def test_a_partner_can_drop_or_rename_the_receipt_and_stock_out_codes(tmp_path):
+    text = PRODUCT_ACTIVITY.replace("ZA*QR~", "ZA*QO~")
+    dropped = FileSpec(record_type="sales", pattern="*", format="x12", activity_codes={"QO": None})
+    sales = parse(write(tmp_path, text), dropped).results["sales"].rows
+    assert set(reported(sales, "units_out_of_stock").values()) == {None}
+    renamed = FileSpec(record_type="sales", pattern="*", format="x12", activity_codes={"LS": "units_out_of_stock"})
+    text = PRODUCT_ACTIVITY.replace("ZA*QR~", "ZA*LS~")
+    sales = parse(write(tmp_path, text, "lost_sales.x12"), renamed).results["sales"].rows
+    assert max(filter(None, reported(sales, "units_out_of_stock").values())) == 24.0, "LS read as out of stock"
+    assert set(reported(sales, "units_received").values()) == {None}
 
 
 def test_zero_activity_left_out_means_nothing_sold(tmp_path):
