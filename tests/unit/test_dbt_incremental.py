@@ -147,3 +147,21 @@ def test_the_late_resend_and_the_new_series_reach_back_before_the_window(nights)
     new_series = inventory.loc[(NORD, "DC1", "SKU-200")]
     assert new_series.index.min() == pd.Timestamp(2025, 6, 3)
     assert len(new_series) == 8
+
+
+def test_a_fact_built_before_the_reported_stockout_column_is_rebuilt_whole(tmp_path, monkeypatch):
+    """A warehouse whose fct_sales_daily predates is_reported_stockout gets every row re-computed, not only the window:
+    appending the column to old rows would leave it null where the partner did report a stock-out."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    night(date(2025, 6, 10), tmp_path)
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("alter table marts.fct_sales_daily drop column is_reported_stockout")
+    night(date(2025, 6, 10), tmp_path)
+    sales = tables(warehouse)["fct_sales_daily"]
+    nord_tea = sales[(sales["partner_id"] == NORD) & (sales["product_id"] == "SKU-300")]
+    censored = nord_tea.loc[nord_tea["is_reported_stockout"], "sales_date"]
+    assert list(censored.dt.day) == [2, 3, 4, 5, 6, 7, 8], "the 852's week 23 reports the tea out of stock"
+    assert nord_tea["is_stockout"][nord_tea["is_reported_stockout"]].all()
+    assert sales["is_reported_stockout"].notna().all()

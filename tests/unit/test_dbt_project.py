@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.feeds.raw_schema import ensure_raw_schema
+from assets.feeds.raw_schema import column_definitions, ensure_raw_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -89,6 +89,8 @@ def sales(
     line: int,
     returned: float = 0.0,
     promo: bool = False,
+    received: float | None = None,
+    out_of_stock: float | None = None,
 ) -> tuple:
     currency = "USD" if partner_id == ACME else "EUR"
     return (
@@ -104,6 +106,8 @@ def sales(
         promo,
         file_id,
         line,
+        received,
+        out_of_stock,
     )
 
 
@@ -134,6 +138,8 @@ FIXTURE: dict[str, list[tuple]] = {
         (NORD, None, 10.0, 2.0, 14, 0.97, 14.0, 42.0, 48, None, "Tue"),
     ],
     "raw.shipments": [
+        # Nordkauf's 852 reports it received: delivered on the partner's word, not on the schedule.
+        ("SH-0", NORD, "DC1", "SKU-100", day(1), day(5), 48.0),
         ("SH-1", ACME, "S001", "SKU-100", day(5), day(9), 24.0),
         ("SH-2", ACME, "S002", "SKU-200", day(9), day(12), 48.0),
         ("SH-3", NORD, "DC1", "SKU-300", day(12), day(20), 96.0),
@@ -185,9 +191,10 @@ FIXTURE: dict[str, list[tuple]] = {
         sales(ACME, "S002", UPC_200, day(7), day(7), 4.0, 15.96, "acme-sales-0609", 6, returned=1.0),
         # The corrected resend: 4 units on 2025-06-08, not 40.
         sales(ACME, "S001", UPC_100, day(8), day(8), 4.0, 39.96, "acme-sales-0609-v2", 2, promo=True),
-        # One weekly 852 (Monday 2 to Sunday 8 June); one of its lines is for an item nobody mapped.
-        sales(NORD, "DC1", "N-100", day(2), day(8), 21.0, 189.00, "nord-852-w23", 7),
-        sales(NORD, "DC1", "4006381333931", day(2), day(8), 7.0, 24.50, "nord-852-w23", 12),
+        # One weekly 852 (Monday 2 to Sunday 8 June); one of its lines is for an item nobody mapped. It reports
+        # receipts (ZA*QR) and, for the tea, units out of stock (ZA*QO).
+        sales(NORD, "DC1", "N-100", day(2), day(8), 21.0, 189.00, "nord-852-w23", 7, received=48.0),
+        sales(NORD, "DC1", "4006381333931", day(2), day(8), 7.0, 24.50, "nord-852-w23", 12, out_of_stock=2.0),
         sales(NORD, "DC1", "N-999", day(2), day(8), 5.0, 30.00, "nord-852-w23", 17),
     ],
     "raw.partner_forecasts": [
@@ -198,12 +205,14 @@ FIXTURE: dict[str, list[tuple]] = {
 }
 
 
-def write_fixture(warehouse: Path) -> None:
+def write_fixture(warehouse: Path, fixture: dict[str, list[tuple]] = FIXTURE) -> None:
+    """Rows give a table's leading columns in order; columns the contract added later stay null (not reported)."""
     with duckdb.connect(str(warehouse)) as conn:
         ensure_raw_schema(conn)
-        for table, rows in FIXTURE.items():
-            placeholders = ", ".join("?" * len(rows[0]))
-            conn.executemany(f"insert into {table} values ({placeholders})", rows)
+        for table, rows in fixture.items():
+            columns = [definition.split()[0] for definition in column_definitions(table)][: len(rows[0])]
+            placeholders = ", ".join("?" * len(columns))
+            conn.executemany(f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows)
 
 
 def run_dbt(args: list[str], warehouse: str, scratch: Path) -> subprocess.CompletedProcess:
@@ -362,6 +371,7 @@ def test_policy_terms_resolve_override_then_default_then_product(built_warehouse
 def test_shipment_status_and_partner_forecasts_follow_the_business_date(built_warehouse):
     warehouse, _ = built_warehouse
     assert query(warehouse, "select shipment_id, status from marts.fct_shipments order by 1") == [
+        ("SH-0", "delivered"),
         ("SH-1", "delivered"),
         ("SH-2", "in_transit"),
         ("SH-3", "planned"),
@@ -389,6 +399,7 @@ def test_a_due_shipment_no_count_contradicts_is_delivered_on_its_expected_date(b
         warehouse,
         "select shipment_id, status, receipt_date, receipt_source from marts.fct_shipments order by 1",
     ) == [
+        ("SH-0", "delivered", day(5), "reported_receipt"),
         ("SH-1", "delivered", day(9), "expected_date"),
         ("SH-2", "in_transit", None, None),
         ("SH-3", "planned", None, None),
@@ -447,3 +458,29 @@ def test_the_scorecard_shows_each_partners_weeks(built_warehouse):
     ]
     # Acme's only forecast is for a week that is not over yet: nothing to score.
     assert query(warehouse, "select count(*) from marts.partner_scorecard where forecast_wape is not null") == [(0,)]
+
+
+def test_the_partners_reported_receipts_and_stock_outs_reach_the_marts(built_warehouse):
+    """Nordkauf's 852 says 48 espresso arrived in week 23 (none of the tea) and 2 tea were out of stock."""
+    warehouse, _ = built_warehouse
+    assert query(
+        warehouse,
+        """select product_id, period_start, units_received, is_zero_inferred
+           from intermediate.int_partner_receipts_reported order by all""",
+    ) == [("SKU-100", day(2), 48.0, False), ("SKU-300", day(2), 0.0, True)]
+    assert query(
+        warehouse,
+        """select receipt_reported_period_start, receipt_reported_period_end, receipt_delay_days
+           from marts.fct_shipments where shipment_id = 'SH-0'""",
+    ) == [(day(2), day(8), 0)]
+    censored = query(
+        warehouse,
+        """select min(sales_date), max(sales_date), count(*) from marts.fct_sales_daily
+           where partner_id = 'NORD' and product_id = 'SKU-300' and is_reported_stockout and is_stockout""",
+    )
+    assert censored == [(day(2), day(8), 7)], "every day of the week whose total the stock-out cut short"
+    assert query(
+        warehouse,
+        """select count(*) from marts.fct_sales_daily
+           where partner_id = 'NORD' and product_id = 'SKU-300' and sales_date > '2025-06-08' and is_stockout""",
+    ) == [(0,)]

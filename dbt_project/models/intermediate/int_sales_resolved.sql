@@ -39,6 +39,8 @@ resolved as (
         sales.net_sales_amount,
         sales.currency,
         sales.promo_flag,
+        sales.units_received,
+        sales.units_out_of_stock,
 
         ---------- lineage
         sales.source_file_id,

@@ -1,5 +1,5 @@
 {#- Columns an existing table must have to be extended; one built before them is re-built whole. -#}
-{%- set current_columns = ['received_at'] -%}
+{%- set current_columns = ['received_at', 'is_reported_stockout'] -%}
 
 {{
     config(
@@ -93,6 +93,7 @@ spread_over_days as (
         sales.units_returned / sales.period_days as units_returned,
         sales.net_sales_amount / sales.period_days as net_sales_amount,
         sales.promo_flag,
+        coalesce(sales.units_out_of_stock, 0) > 0 as is_reported_stockout,
         sales.period_days,
         sales.received_at,
         sales.source_file_id,
@@ -145,6 +146,7 @@ filled as (
         coalesce(reported_days.units_returned, 0) as units_returned,
         coalesce(reported_days.net_sales_amount, 0) as net_sales_amount,
         coalesce(reported_days.promo_flag, false) as promo_flag,
+        coalesce(reported_days.is_reported_stockout, false) as is_reported_stockout,
         reported_days.sales_date is null as is_zero_filled,
         reported_days.period_days as reported_period_days,
         reported_days.received_at
@@ -181,7 +183,11 @@ final as (
         filled.reported_period_days,
 
         ---------- censored demand: nothing on the shelf, so sales say nothing about demand
+        filled.is_reported_stockout,
         case
+            -- The partner reported units out of stock for the period the day's figure comes from. A period's
+            -- total is spread over its days, so every day's share falls short of demand, not only the empty days.
+            when filled.is_reported_stockout then true
             -- No count yet: nothing tells a stock-out from a slow day.
             when inventory.on_hand_qty is null then false
             -- Counted that day at or below zero: the shelf was empty or emptied during the day.

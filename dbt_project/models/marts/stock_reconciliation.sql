@@ -15,6 +15,34 @@ shipments as (
 
 ),
 
+reported_receipts as (
+
+    select * from {{ ref('int_partner_receipts_reported') }}
+
+),
+
+reported_per_interval as (
+
+    -- Receipts the partner reported for periods within the interval (after the previous count, up to this one):
+    -- its own figure is used for those days. A period that straddles a count cannot be split between intervals.
+    select
+        stock_changes.partner_id,
+        stock_changes.location_id,
+        stock_changes.product_id,
+        stock_changes.count_date,
+        sum(reported_receipts.units_received) as reported_received_qty
+
+    from stock_changes
+    inner join reported_receipts
+        on stock_changes.partner_id = reported_receipts.partner_id
+        and stock_changes.location_id = reported_receipts.location_id
+        and stock_changes.product_id = reported_receipts.product_id
+        and reported_receipts.period_start > stock_changes.previous_count_date
+        and reported_receipts.period_end <= stock_changes.count_date
+    group by stock_changes.partner_id, stock_changes.location_id, stock_changes.product_id, stock_changes.count_date
+
+),
+
 received as (
 
     select
@@ -29,7 +57,7 @@ received as (
 
 ),
 
-received_per_interval as (
+received_in_interval as (
 
     -- A receipt belongs to the first count on or after the day it arrived, if it arrived after the count before.
     select
@@ -37,8 +65,18 @@ received_per_interval as (
         stock_changes.location_id,
         stock_changes.product_id,
         stock_changes.count_date,
-        sum(received.qty) as received_qty,
-        count(*) as shipments_received
+        received.qty,
+        -- Already in the partner's own figure when a period it reported receipts for, within the interval, holds it.
+        exists (
+            select 1
+            from reported_receipts
+            where reported_receipts.partner_id = received.partner_id
+              and reported_receipts.location_id = received.location_id
+              and reported_receipts.product_id = received.product_id
+              and received.receipt_date between reported_receipts.period_start and reported_receipts.period_end
+              and reported_receipts.period_start > stock_changes.previous_count_date
+              and reported_receipts.period_end <= stock_changes.count_date
+        ) as is_in_reported_period
 
     from received
     asof inner join stock_changes
@@ -47,7 +85,21 @@ received_per_interval as (
         and received.product_id = stock_changes.product_id
         and received.receipt_date <= stock_changes.count_date
     where received.receipt_date > stock_changes.previous_count_date
-    group by stock_changes.partner_id, stock_changes.location_id, stock_changes.product_id, stock_changes.count_date
+
+),
+
+received_per_interval as (
+
+    select
+        partner_id,
+        location_id,
+        product_id,
+        count_date,
+        coalesce(sum(qty) filter (where not is_in_reported_period), 0) as shipped_received_qty,
+        count(*) as shipments_received
+
+    from received_in_interval
+    group by partner_id, location_id, product_id, count_date
 
 ),
 
@@ -55,12 +107,10 @@ expected as (
 
     select
         stock_changes.*,
-        coalesce(received_per_interval.received_qty, 0) as received_qty,
-        coalesce(received_per_interval.shipments_received, 0) as shipments_received,
-        stock_changes.previous_on_hand_qty
-            + coalesce(received_per_interval.received_qty, 0)
-            - stock_changes.units_sold
-            + stock_changes.units_returned as expected_on_hand_qty
+        reported_per_interval.reported_received_qty,
+        coalesce(reported_per_interval.reported_received_qty, 0)
+            + coalesce(received_per_interval.shipped_received_qty, 0) as received_qty,
+        coalesce(received_per_interval.shipments_received, 0) as shipments_received
 
     from stock_changes
     left join received_per_interval
@@ -68,6 +118,21 @@ expected as (
         and stock_changes.location_id = received_per_interval.location_id
         and stock_changes.product_id = received_per_interval.product_id
         and stock_changes.count_date = received_per_interval.count_date
+    left join reported_per_interval
+        on stock_changes.partner_id = reported_per_interval.partner_id
+        and stock_changes.location_id = reported_per_interval.location_id
+        and stock_changes.product_id = reported_per_interval.product_id
+        and stock_changes.count_date = reported_per_interval.count_date
+
+),
+
+with_expected_on_hand as (
+
+    select
+        *,
+        previous_on_hand_qty + received_qty - units_sold + units_returned as expected_on_hand_qty
+
+    from expected
 
 ),
 
@@ -88,6 +153,7 @@ final as (
         ---------- the movement: previous count + received - sold + returned
         previous_on_hand_qty,
         received_qty,
+        reported_received_qty,
         shipments_received,
         units_sold,
         units_returned,
@@ -104,7 +170,7 @@ final as (
         abs(on_hand_qty - expected_on_hand_qty)
             > greatest({{ tolerance_units }}, {{ tolerance_share }} * abs(expected_on_hand_qty)) as is_above_tolerance
 
-    from expected
+    from with_expected_on_hand
 
 )
 

@@ -37,28 +37,14 @@ renamed as (
 
 ),
 
-loaded_rows as (
-
-    select
-        renamed.*,
-        feed_files.received_at
-
-    from renamed
-    inner join feed_files
-        on renamed.source_file_id = feed_files.source_file_id
-        and feed_files.status = 'loaded'
-
-),
-
 final as (
 
-    select *
-    from loaded_rows
-    -- A corrected resend supersedes the earlier forecast for the same target period.
-    qualify row_number() over (
-        partition by partner_id, location_id, product_ref, forecast_date, target_period_start, target_period_end
-        order by received_at desc nulls last, source_file_id desc, source_line desc nulls last
-    ) = 1
+    -- One forecast per item, location, issue date and target period: a corrected resend supersedes the earlier one.
+    {{ latest_loaded_delivery(
+        'renamed',
+        'feed_files',
+        ['partner_id', 'location_id', 'product_ref', 'forecast_date', 'target_period_start', 'target_period_end']
+    ) }}
 
 )
 

@@ -31,6 +31,9 @@ renamed as (
         cast(net_sales_amount as double) as net_sales_amount,
         upper(trim(currency)) as currency,
         cast(promo_flag as boolean) as promo_flag,
+        -- Null when the file does not report them.
+        cast(units_received as double) as units_received,
+        cast(units_out_of_stock as double) as units_out_of_stock,
 
         ---------- lineage
         source_file_id,
@@ -40,28 +43,12 @@ renamed as (
 
 ),
 
-loaded_rows as (
-
-    select
-        renamed.*,
-        feed_files.received_at
-
-    from renamed
-    inner join feed_files
-        on renamed.source_file_id = feed_files.source_file_id
-        and feed_files.status = 'loaded'
-
-),
-
 final as (
 
-    select *
-    from loaded_rows
-    -- A corrected resend supersedes earlier figures for the same period; within one file the last line wins.
-    qualify row_number() over (
-        partition by partner_id, location_id, product_ref, period_start, period_end
-        order by received_at desc nulls last, source_file_id desc, source_line desc nulls last
-    ) = 1
+    -- One figure per item, location and period: a corrected resend supersedes the earlier one for that period.
+    {{ latest_loaded_delivery(
+        'renamed', 'feed_files', ['partner_id', 'location_id', 'product_ref', 'period_start', 'period_end']
+    ) }}
 
 )
 

@@ -38,28 +38,10 @@ renamed as (
 
 ),
 
-loaded_rows as (
-
-    select
-        renamed.*,
-        feed_files.received_at
-
-    from renamed
-    inner join feed_files
-        on renamed.source_file_id = feed_files.source_file_id
-        and feed_files.status = 'loaded'
-
-),
-
 final as (
 
-    select *
-    from loaded_rows
-    -- A corrected resend supersedes earlier counts of the same day; within one file the last line wins.
-    qualify row_number() over (
-        partition by partner_id, location_id, product_ref, snapshot_date
-        order by received_at desc nulls last, source_file_id desc, source_line desc nulls last
-    ) = 1
+    -- One count per item, location and day: a corrected resend supersedes the earlier count of that day.
+    {{ latest_loaded_delivery('renamed', 'feed_files', ['partner_id', 'location_id', 'product_ref', 'snapshot_date']) }}
 
 )
 
