@@ -24,26 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from assets.feeds.contracts import RAW_FEED_COLUMNS, REJECT_COLUMNS
+from assets.feeds.contracts import DATE_COLUMNS, FLAG_COLUMNS, QUANTITY_COLUMNS, RAW_FEED_COLUMNS, REJECT_COLUMNS
 from assets.feeds.errors import FeedError
 from assets.feeds.identity import gtin_problem
 from assets.feeds.partner_config import LINEAGE_COLUMNS, MEASURES, REQUIRED_COLUMNS, FileSpec
-
-DATE_COLUMNS = frozenset(
-    {"as_of_date", "period_start", "period_end", "forecast_date", "target_period_start", "target_period_end"}
-)
-QUANTITY_COLUMNS = frozenset(
-    {
-        "on_hand_qty",
-        "on_order_qty",
-        "in_transit_qty",
-        "units_sold",
-        "units_returned",
-        "net_sales_amount",
-        "forecast_qty",
-    }
-)
-FLAG_COLUMNS = frozenset({"promo_flag"})
 
 # What an optional column holds when the file does not carry it (or leaves it blank on a line).
 DEFAULT_VALUES: dict[str, object] = {
@@ -215,7 +199,7 @@ def _read_records(text: str, data: bytes, encoding: str, delimiter: str, path: P
     if len(body) and body[body.columns[-1]].isna().any():
         body = body.fillna("")
     lines = np.arange(2, len(body) + 2, dtype=np.int64)
-    return TextRecords(header, body, lines, [], raw_records=_joiner(delimiter))
+    return TextRecords(header, body, lines, [], raw_records=joiner(delimiter))
 
 
 def _read_records_slow(text: str, delimiter: str, path: Path) -> TextRecords:
@@ -243,17 +227,19 @@ def _read_records_slow(text: str, delimiter: str, path: Path) -> TextRecords:
     if header is None:
         raise FeedError(path, None, "empty file (no header line)")
     data = pd.DataFrame(records, columns=range(len(header)), dtype=object)
-    return TextRecords(header, data, np.asarray(lines, dtype=np.int64), structural, raw_records=_joiner(delimiter))
+    return TextRecords(header, data, np.asarray(lines, dtype=np.int64), structural, raw_records=joiner(delimiter))
 
 
-def _joiner(delimiter: str) -> Callable[[pd.DataFrame], list[str]]:
+def joiner(delimiter: str) -> Callable[[pd.DataFrame], list[str]]:
+    """Renders records as the line they came from (cells joined by the delimiter), for the reject table."""
+
     def join(rejected: pd.DataFrame) -> list[str]:
         return rejected.astype(object).agg(delimiter.join, axis=1).tolist()
 
     return join
 
 
-def _clean_header(value: object) -> str:
+def clean_header(value: object) -> str:
     return str(value).replace(BOM, "").strip()
 
 
@@ -265,10 +251,15 @@ def records_to_result(
     path: Path,
     *,
     default_currency: str | None = None,
+    require_rows: bool = True,
 ) -> ParseResult:
-    """Text records of a column-mapped file (CSV, Excel, JSON) into canonical rows and record-level rejects."""
-    headers = [_clean_header(value) for value in table.header]
-    positions = _locate_columns(headers, spec, path, table.header_location)
+    """Text records of a column-mapped file (CSV, Excel, JSON) into canonical rows and record-level rejects.
+
+    ``require_rows=False`` accepts records without a single data line (they are the rest of a file whose other
+    lines were loaded elsewhere, by ``delimited_duckdb``).
+    """
+    headers = [clean_header(value) for value in table.header]
+    positions = locate_columns(headers, spec, path, table.header_location)
     data = table.data
     columns = {position: _Column.of(data[data.columns[position]]) for position in sorted(set(positions.values()))}
     records = np.arange(len(data))
@@ -276,14 +267,14 @@ def records_to_result(
     if blank is not None:
         records = np.flatnonzero(~blank)
         columns = {position: column.subset(records) for position, column in columns.items()}
-    if len(records) == 0 and not table.structural_rejects:
+    if require_rows and len(records) == 0 and not table.structural_rejects:
         raise FeedError(path, None, f"no data rows after the header {table.unit}")
     return _to_canonical(
         table, records, columns, headers, positions, spec, partner_id, source_file_id, default_currency
     )
 
 
-def _locate_columns(headers: list[str], spec: FileSpec, path: Path, header_location: str | None) -> dict[str, int]:
+def locate_columns(headers: list[str], spec: FileSpec, path: Path, header_location: str | None) -> dict[str, int]:
     """Position of each configured canonical column in the file; raises when a required header is absent."""
     exact: dict[str, int] = {}
     folded: dict[str, int] = {}
@@ -408,7 +399,7 @@ def _to_canonical(
             continue
         position = positions.get(canonical)
         if position is None:
-            values[canonical] = _constant_or_default(canonical, spec, default_currency, size)
+            values[canonical] = constant_or_default(canonical, spec, default_currency, size)
             continue
         column = columns[position]
         blank = column.where(column.uniques == "")
@@ -429,7 +420,7 @@ def _to_canonical(
             if canonical not in required:
                 parsed = np.where(
                     column.uniques == "",
-                    _constant_or_default(canonical, spec, default_currency, 1)[0],
+                    constant_or_default(canonical, spec, default_currency, 1)[0],
                     parsed,
                 )
             values[canonical] = parsed[column.codes]
@@ -443,7 +434,7 @@ def _to_canonical(
         else:
             text = column.uniques.copy()
             if canonical not in required:
-                text[text == ""] = _constant_or_default(canonical, spec, default_currency, 1)[0]
+                text[text == ""] = constant_or_default(canonical, spec, default_currency, 1)[0]
             if canonical == "product_ref" and spec.gtin_mode != "off":
                 text = _check_gtins(text, column, spec.gtin_mode, reasons, label(canonical))
             values[canonical] = text[column.codes]
@@ -462,7 +453,7 @@ def _to_canonical(
         },
         copy=False,
     )
-    render = table.raw_records or _joiner(",")
+    render = table.raw_records or joiner(",")
     raw = render(table.data.iloc[records[rejected]]) if rejected.any() else []
     rejects = rejects_frame(
         record_type,
@@ -530,7 +521,7 @@ def _typed_series(canonical: str, values: np.ndarray | Sequence) -> pd.Series:
     return pd.Series(values, dtype=object, copy=False)
 
 
-def _constant_or_default(canonical: str, spec: FileSpec, default_currency: str | None, size: int) -> np.ndarray:
+def constant_or_default(canonical: str, spec: FileSpec, default_currency: str | None, size: int) -> np.ndarray:
     """Column-wide value for a canonical column the file does not carry (or leaves blank on a line)."""
     if canonical in spec.constants:
         value = spec.constants[canonical]
