@@ -14,6 +14,7 @@ from dagster_dbt import (
 )
 
 from orchestration.partitions import NIGHTLY_PARTITIONS
+from orchestration.retries import retry_on_transient
 
 GROUP = "warehouse"
 OWNER = "team:analytics-engineering"
@@ -56,6 +57,8 @@ def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
     )
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """Clean, resolve and join the partner feeds into the marts the forecast and plan read."""
-        yield from dbt.cli(dbt_build_args(context.partition_key), context=context).stream()
+        # dbt killed from outside or stopped on a lock is run again; a failed model or test fails the step at once.
+        with retry_on_transient():
+            yield from dbt.cli(dbt_build_args(context.partition_key), context=context).stream()
 
     return warehouse_models

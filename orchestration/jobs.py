@@ -11,6 +11,8 @@ from orchestration.partitions import NIGHTLY_PARTITIONS
 NIGHTLY_JOB_NAME = "nightly"
 
 # DuckDB has one writer: steps of a night run one after another in one process, never side by side.
+# No job-wide `op_retry_policy`: it would also retry a failed dbt model or a bug, which fail the same way every
+# time. Steps ask for a retry themselves, only on transient failures (orchestration/retries.py).
 nightly_job = dg.define_asset_job(
     name=NIGHTLY_JOB_NAME,
     selection=dg.AssetSelection.all(),

@@ -5,6 +5,7 @@ Paths are resolved when a run opens them, so one code location serves any ``CMI_
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.retries import NIGHTLY_BACKOFF, retry_on_transient
+from orchestration.transient import Backoff, is_transient
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -27,30 +30,51 @@ class Warehouse(dg.ConfigurableResource):
     # Another process (a dbt run, an analyst with a write connection) may hold DuckDB's file lock for a while.
     lock_retries: int = 6
     lock_backoff_seconds: float = 1.0
+    # A transient failure while a step works on the warehouse or the files around it (see orchestration.retries)
+    # re-runs the step after an exponential, jittered wait; any other failure fails it at once.
+    step_retries: int = NIGHTLY_BACKOFF.max_retries
+    step_retry_base_seconds: float = NIGHTLY_BACKOFF.base_seconds
+
+    def step_backoff(self) -> Backoff:
+        return Backoff(max_retries=self.step_retries, base_seconds=self.step_retry_base_seconds)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the warehouse for one step; the connection is closed before dbt (another process) writes."""
+        """Open the warehouse for one step; the connection is closed before dbt (another process) writes.
+
+        A transient failure inside the block (lock, I/O error, time-out) asks Dagster to retry the step.
+        """
         path = self.resolved_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = connect_with_backoff(path, read_only, self.lock_retries, self.lock_backoff_seconds)
-        try:
-            yield conn
-        finally:
-            conn.close()
+        with retry_on_transient(self.step_backoff()):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = connect_with_backoff(
+                path, read_only, self.lock_retries, self.lock_backoff_seconds, jitter=NIGHTLY_BACKOFF.jitter
+            )
+            try:
+                yield conn
+            finally:
+                conn.close()
 
 
 def connect_with_backoff(
-    path: Path, read_only: bool, retries: int, backoff_seconds: float, sleep=time.sleep
+    path: Path,
+    read_only: bool,
+    retries: int,
+    backoff_seconds: float,
+    sleep=time.sleep,
+    jitter: float = 0.0,
 ) -> duckdb.DuckDBPyConnection:
-    """Retry a lock conflict with exponential back-off (1, 2, 4 … s); any other error is raised at once."""
+    """Retry a transient error (a lock conflict, an I/O error) with exponential back-off (1, 2, 4 … s, ± ``jitter``).
+
+    Any other error, such as a file that is not a DuckDB database, is raised at once.
+    """
     for attempt in range(retries + 1):
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or attempt == retries:
+        except duckdb.Error as error:
+            if not is_transient(error) or attempt == retries:
                 raise
-            sleep(backoff_seconds * 2**attempt)
+            sleep(backoff_seconds * 2**attempt * (1 + jitter * (2 * random.random() - 1)))
     raise AssertionError("unreachable")
 
 
