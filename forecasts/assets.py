@@ -14,6 +14,7 @@ from forecasts.accuracy import score_forecast_history
 from forecasts.engine import forecast_many
 from forecasts.exceptions import find_exceptions
 from forecasts.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
+from forecasts.projection import project_lines, projection_lines
 from forecasts.replenishment import plan_replenishment
 from forecasts.store import (
     SERIES_SEPARATOR,
@@ -25,6 +26,7 @@ from forecasts.store import (
 )
 from orchestration.partitions import NIGHTLY_PARTITIONS
 from orchestration.resources import Warehouse
+from orchestration.retries import retry_on_transient
 
 FORECAST_KEY = dg.AssetKey(["forecasts", "demand_forecast"])
 PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
@@ -72,6 +74,42 @@ def _forecast_plot(history: pd.DataFrame, forecast: pd.DataFrame, series_id: str
     return png_markdown(figure)
 
 
+def _inventory_projection_plot(lines: pd.DataFrame, projections: list[pd.DataFrame]) -> str:
+    figure = Figure(figsize=(8, 2.8 * len(lines)))
+    axes = figure.subplots(len(lines), 1, squeeze=False)[:, 0]
+    for axis, line, projection in zip(axes, lines.itertuples(index=False), projections, strict=True):
+        shipped = float(line.allocated_qty)
+        # Start from the night's count, so the first day's drop is visible too.
+        dates = [pd.Timestamp(line.plan_date), *projection["date"]]
+        start = [max(float(line.on_hand), 0.0)]
+        axis.plot(
+            dates,
+            start + projection["on_hand_without_shipment"].tolist(),
+            color="#d62728",
+            linestyle="--",
+            label="on hand without the shipment",
+        )
+        axis.plot(
+            dates,
+            start + projection["on_hand_with_shipment"].tolist(),
+            color="#1f77b4",
+            label=f"on hand with {shipped:g} units shipped",
+        )
+        axis.axhline(line.reorder_point, color="#ff7f0e", linestyle=":", label="reorder point")
+        axis.axhline(line.safety_stock, color="#7f7f7f", linestyle=":", label="safety stock")
+        if shipped > 0 and not pd.isna(line.expected_receipt_date):
+            axis.axvline(line.expected_receipt_date, color="#1f77b4", alpha=0.3, linewidth=6)
+        title = f"{line.partner_id} / {line.location_id} / {line.product_id}"
+        if shipped > 0:
+            title += f": ships {pd.Timestamp(line.ship_date):%Y-%m-%d}, arrives {line.expected_receipt_date:%Y-%m-%d}"
+        axis.set_title(title, fontsize=9)
+        axis.set_ylabel("units")
+        axis.set_ylim(bottom=0)
+        axis.legend(loc="upper right", fontsize=7)
+    figure.autofmt_xdate()
+    return png_markdown(figure)
+
+
 def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=FORECAST_KEY,
@@ -113,13 +151,15 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
         def report(done: int, of: int) -> None:
             context.log.info(f"forecast progress: {done}/{of} series")
 
-        forecast = forecast_many(
-            series,
-            horizon=HORIZON_DAYS,
-            countries=series_countries,
-            n_jobs=max(1, min(os.cpu_count() or 1, 4)),
-            progress=report,
-        )
+        # A worker process killed from outside is transient; a model error in the maths is not.
+        with retry_on_transient():
+            forecast = forecast_many(
+                series,
+                horizon=HORIZON_DAYS,
+                countries=series_countries,
+                n_jobs=max(1, min(os.cpu_count() or 1, 4)),
+                progress=report,
+            )
         forecast = split_to_locations(forecast, history, config.level)
         with warehouse.connect() as conn:
             rows = save_forecast(conn, forecast, as_of_date=as_of, run_id=context.run_id)
@@ -164,7 +204,14 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
             available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"as_of": as_of}).fetchall())
             plan = plan_replenishment(inputs, plan_date=as_of, supplier_stock=available or None)
             saved = save_plan(conn, plan, plan_date=as_of, run_id=context.run_id)
+            lines = projection_lines(plan)
+            demand = conn.execute(PROJECTION_DEMAND_SQL, {"as_of": as_of}).df()
+            receipts = conn.execute(IN_TRANSIT_RECEIPTS_SQL, {"as_of": as_of}).df()
         shipping = plan[plan["ship_qty"] > 0].sort_values("ship_qty", ascending=False)
+        plots = {}
+        if not lines.empty:
+            projections = project_lines(lines, demand, receipts, as_of, horizon=HORIZON_DAYS)
+            plots["inventory_projection_plot"] = dg.MetadataValue.md(_inventory_projection_plot(lines, projections))
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(plan),
@@ -189,6 +236,7 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
                         ]
                     )
                 ),
+                **plots,
             }
         )
 
@@ -237,6 +285,25 @@ where forecast.forecast_date = forecast.as_of_date + 1
     and not sales.is_stockout
 group by all
 having sum(sales.units_sold) > 0
+"""
+
+
+# What the projection plot needs for its lines: the night's daily forecast, and our shipments still on their way by
+# the day they are expected (an overdue one is expected tomorrow).
+PROJECTION_DEMAND_SQL = """
+select partner_id, location_id, product_id, forecast_date, p50
+from forecasts.forecast_history
+where as_of_date = $as_of
+"""
+
+IN_TRANSIT_RECEIPTS_SQL = """
+select
+    partner_id, location_id, product_id,
+    greatest(coalesce(expected_receipt_date, $as_of + 1), $as_of + 1) as receipt_date,
+    sum(qty) as qty
+from marts.fct_shipments
+where status = 'in_transit'
+group by all
 """
 
 

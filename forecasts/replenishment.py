@@ -450,3 +450,63 @@ def allocate_fairly(plan: pd.DataFrame, available: Mapping[Hashable, float]) -> 
             result["demand_daily_mean"].to_numpy(dtype=float),
         )
     return result
+
+
+PROJECTION_COLUMNS = ["date", "demand", "receipts", "on_hand_without_shipment", "on_hand_with_shipment"]
+
+
+def project_on_hand(
+    plan_date: date,
+    on_hand: float,
+    daily_demand: ArrayLike,
+    *,
+    receipts: ArrayLike | None = None,
+    shipment_qty: float = 0.0,
+    shipment_receipt_date: date | None = None,
+) -> pd.DataFrame:
+    """Projected end-of-day stock on hand for the days after ``plan_date``, without and with the planned shipment.
+
+    ``daily_demand[k]`` is the expected demand on day ``plan_date + k + 1`` (the forecast's p50) and
+    ``receipts[k]`` what arrives that day already (our shipments in transit); ``shipment_qty`` arrives on
+    ``shipment_receipt_date``, which may lie beyond the horizon (then both projections are equal). As in the
+    policy, goods received on a day can be sold that day. A store cannot sell stock it does not have, so on hand
+    stops at zero and demand it cannot meet is lost rather than carried as a negative balance; a negative count
+    at the start is treated as nothing on hand.
+
+    Returns one row per day (``PROJECTION_COLUMNS``): the date, its demand and receipts (without the planned
+    shipment) and the two projections.
+    """
+    demand = np.clip(np.asarray(daily_demand, dtype=float), 0.0, None)
+    if demand.ndim != 1 or np.isnan(demand).any():
+        raise ValueError("daily_demand must be a flat series of numbers")
+    horizon = len(demand)
+    arriving = np.zeros(horizon) if receipts is None else np.asarray(receipts, dtype=float)
+    if arriving.shape != demand.shape:
+        raise ValueError(f"receipts cover {arriving.size} days, daily_demand {horizon}")
+    planned = np.zeros(horizon)
+    if shipment_receipt_date is not None and shipment_qty > 0:
+        offset = (shipment_receipt_date - plan_date).days - 1
+        if offset < 0:
+            raise ValueError("the planned shipment cannot arrive on or before the plan date")
+        if offset < horizon:
+            planned[offset] = shipment_qty
+
+    def project(arrivals: np.ndarray) -> np.ndarray:
+        level = max(float(on_hand), 0.0)
+        path = np.empty(horizon)
+        for day in range(horizon):
+            level = max(level + arrivals[day] - demand[day], 0.0)
+            path[day] = level
+        return path
+
+    dates = pd.date_range(pd.Timestamp(plan_date) + pd.Timedelta(days=1), periods=horizon, freq="D")
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "demand": demand,
+            "receipts": arriving,
+            "on_hand_without_shipment": project(arriving),
+            "on_hand_with_shipment": project(arriving + planned),
+        },
+        columns=PROJECTION_COLUMNS,
+    )
