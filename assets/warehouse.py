@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -13,7 +14,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.partitions import NIGHTLY_PARTITIONS
+from orchestration.partitions import NIGHTLY_PARTITIONS, known_before
 from orchestration.retries import retry_on_transient
 
 GROUP = "warehouse"
@@ -39,8 +40,13 @@ TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_as
 
 
 def dbt_build_args(as_of_date: str) -> list[str]:
-    """`dbt build` for one business date: models and their tests run together so tests gate what follows."""
-    return ["build", "--vars", json.dumps({"as_of_date": as_of_date})]
+    """`dbt build` for one business date: models and their tests run together so tests gate what follows.
+
+    The date and the deliveries it may see (``known_before``): a past night is built from the files that had
+    arrived by then, so a backfill writes what the night itself would have.
+    """
+    cut = known_before(date.fromisoformat(as_of_date))
+    return ["build", "--vars", json.dumps({"as_of_date": as_of_date, "known_before": cut.isoformat(sep=" ")})]
 
 
 def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:

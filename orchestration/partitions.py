@@ -6,6 +6,8 @@ which date a night plans for, so the partitions need no time zone of their own.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 import dagster as dg
 
 # The first business date a backfill may ask for; partner history in the demo starts later than this.
@@ -13,3 +15,13 @@ PARTITIONS_START = "2024-01-01"
 
 # end_offset=1 lets today's date be planned: a supplier east of UTC closes its day before UTC does.
 NIGHTLY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+
+# A night sees the partner files received before midnight UTC at the end of the day after its business date: all
+# of a live run's deliveries, and for a past night only what had arrived then. Later files (next days' feeds,
+# resends) would otherwise make a backfilled night judge and plan on data it could not have had.
+KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE = 2
+
+
+def known_before(as_of: date) -> datetime:
+    """The first instant (UTC, naive as the ledger's ``received_at``) whose deliveries night ``as_of`` does not see."""
+    return datetime.combine(as_of + timedelta(days=KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE), time())

@@ -1,7 +1,10 @@
 {#-
-    The rows of a partner feed staging model that count: those of files the ledger has `loaded`, one per key,
-    the latest delivery winning. A corrected resend (received later) supersedes what an earlier file said for the
-    same key; within one file the last line wins. Rows of quarantined, duplicate or superseded files never appear.
+    The rows of a partner feed staging model that count: those of files the ledger has `loaded` and received
+    before the run's knowledge cut (macros/known_before.sql), one per key, the latest delivery winning. A
+    corrected resend (received later) supersedes what an earlier file said for the same key; within one file the
+    last line wins. Rows of quarantined and duplicate files never appear. A `superseded` file counts like a loaded
+    one: every key it reports was re-sent by a later file, which wins that key whenever it is in view; when the
+    later file came after the cut (a past night replayed), the superseded file is what the night knew.
 
     `feed_rows` is the model's CTE of renamed and cast rows (with `source_file_id` and `source_line`), `feed_files`
     its import of stg_partner_feeds__feed_files, `key_columns` the columns one reported figure is keyed by. Returns
@@ -15,7 +18,8 @@
     from {{ feed_rows }}
     inner join {{ feed_files }}
         on {{ feed_rows }}.source_file_id = {{ feed_files }}.source_file_id
-        and {{ feed_files }}.status = 'loaded'
+        and {{ feed_files }}.status in ('loaded', 'superseded')
+        and coalesce({{ feed_files }}.received_at < {{ known_before() }}, true)
     qualify row_number() over (
         partition by {% for column in key_columns %}{{ feed_rows }}.{{ column }}{{ ", " if not loop.last }}{% endfor %}
         order by

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from assets.warehouse import dbt_build_args
@@ -26,10 +28,13 @@ def test_settings_are_read_when_called_not_at_import(monkeypatch):
     assert settings.schedule_timezone() == "Asia/Shanghai"
 
 
-def test_dbt_build_passes_the_business_date_as_a_var():
+def test_dbt_build_passes_the_business_date_and_its_knowledge_cut_as_vars():
     args = dbt_build_args("2025-06-30")
     assert args[0] == "build"
-    assert args[args.index("--vars") + 1] == '{"as_of_date": "2025-06-30"}'
+    assert json.loads(args[args.index("--vars") + 1]) == {
+        "as_of_date": "2025-06-30",
+        "known_before": "2025-07-02 00:00:00",
+    }
 
 
 def _config(tmp_path, monkeypatch, text: str):

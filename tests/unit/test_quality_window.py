@@ -1,0 +1,64 @@
+"""Which rows a night's GX suites judge: the recent ones, of the files the night could have had."""
+
+from datetime import date, datetime
+
+import duckdb
+import pytest
+
+from assets.feeds.raw_schema import ensure_raw_schema
+from expectations.assets import SUITE_CHECKS, _recent_rows
+from orchestration.partitions import known_before
+
+RAW_SALES = next(check for check in SUITE_CHECKS if check.name == "gx_raw_sales")
+
+
+@pytest.fixture
+def conn():
+    connection = duckdb.connect()
+    ensure_raw_schema(connection)
+    files = [
+        ("on-time", "2025-06-29 06:10:00"),  # the night's own delivery
+        ("next-day", "2025-06-30 06:05:00"),  # the next business date's file: after the night's cut
+        ("week-later", "2025-07-05 06:00:00"),  # arrived after the night: a replay must not judge it
+    ]
+    for file_id, received in files:
+        connection.execute(
+            "insert into raw.feed_files (source_file_id, partner_id, path, received_at, status) "
+            "values (?, 'p1', ?, ?, 'loaded')",
+            [file_id, f"p1/{file_id}.csv", datetime.fromisoformat(received)],
+        )
+        day = {"on-time": "2025-06-28", "next-day": "2025-06-29", "week-later": "2025-07-04"}[file_id]
+        connection.execute(
+            "insert into raw.sales (partner_id, location_id, product_ref, period_start, period_end, units_sold, "
+            "source_file_id, source_line) values ('p1', 'S1', 'A', ?, ?, 3, ?, 2)",
+            [date.fromisoformat(day), date.fromisoformat(day), file_id],
+        )
+    yield connection
+    connection.close()
+
+
+def test_the_cut_is_midnight_at_the_end_of_the_day_after_the_business_date():
+    assert known_before(date(2025, 6, 28)) == datetime(2025, 6, 30)
+
+
+def test_a_replayed_night_judges_only_the_files_received_before_its_cut(conn):
+    rows = _recent_rows(conn, RAW_SALES, date(2025, 6, 28))
+    assert sorted(rows["source_file_id"]) == ["on-time"]
+
+
+def test_later_nights_see_every_file_received_before_their_cut(conn):
+    rows = _recent_rows(conn, RAW_SALES, date(2025, 6, 29))
+    assert sorted(rows["source_file_id"]) == ["next-day", "on-time"]
+    rows = _recent_rows(conn, RAW_SALES, date(2025, 7, 4))
+    assert sorted(rows["source_file_id"]) == ["next-day", "on-time", "week-later"]
+
+
+def test_mart_checks_read_their_recent_rows_without_a_file_filter():
+    connection = duckdb.connect()
+    connection.execute("create schema marts")
+    connection.execute(
+        "create table marts.fct_sales_daily as select date '2025-06-28' as sales_date, 'p1' as partner_id"
+    )
+    check = next(check for check in SUITE_CHECKS if check.table == "marts.fct_sales_daily")
+    assert len(_recent_rows(connection, check, date(2025, 6, 28))) == 1
+    connection.close()
