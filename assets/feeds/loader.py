@@ -39,6 +39,7 @@ from assets.feeds.contracts import (
     REJECT_COLUMNS,
 )
 from assets.feeds.delimited import ParsedFile, ParseResult
+from assets.feeds.delimited_duckdb import NativeReadUnsupported, load_native, plan_native_read
 from assets.feeds.detect import parse_file
 from assets.feeds.errors import FeedError, MasterDataError
 from assets.feeds.partner_config import FILE_FORMATS, FileSpec, PartnerConfig
@@ -226,7 +227,8 @@ def _ingest_file(
 ) -> FileOutcome | None:
     conn, ledger, quarantine_dir, now = run.conn, run.ledger, run.quarantine_dir, run.now
     partner_id = partner_dir.name
-    file_id = hashlib.sha256(file.read_bytes()).hexdigest()
+    data = file.read_bytes()
+    file_id = hashlib.sha256(data).hexdigest()
     if ledger.seen(file_id, relative):
         return None
     received_at = datetime.fromtimestamp(file.stat().st_mtime, UTC).replace(tzinfo=None)
@@ -274,11 +276,8 @@ def _ingest_file(
     parser = PARSERS.get(spec.format)
     if parser is None:
         return record("quarantined", f"no parser for format '{spec.format}'", spec)
-    try:
-        parsed = parser(file, spec, config, file_id)
-    except FeedError as err:
-        return record("quarantined", str(err), spec)
-    except Exception as exc:
+
+    def crashed(exc: Exception) -> FileOutcome:
         # A crashing parser is our bug, not the partner's: keep the other files flowing and retry this one.
         return FileOutcome(
             partner_id,
@@ -288,25 +287,43 @@ def _ingest_file(
             source_file_id=file_id,
             record_type=spec.record_type,
         )
-    if isinstance(parsed, ParseResult):
-        parsed = ParsedFile.of(parsed)
-    control_number = parsed.control_number
-    owner = ledger.control_owner(partner_id, spec.format, control_number)
-    if owner is not None:
-        return record(
-            "quarantined", f"control number {control_number} already used by file {owner}", spec, control_number
-        )
 
-    row = ledger_row | {
-        "status": "loaded",
-        "reason": None,
-        "format": spec.format,
-        "record_type": spec.record_type,
-        "control_number": control_number,
-        "rows_parsed": parsed.rows_parsed,
-        "rows_rejected": parsed.rows_rejected,
-    }
-    superseded = _load_parsed_file(conn, file_id, parsed, row, run.types)
+    loaded: _Loaded | None = None
+    if parser is _parse_partner_file and spec.format == "csv":
+        try:
+            loaded = _load_delimited_natively(run, file, data, spec, config, ledger_row)
+        except FeedError as err:
+            return record("quarantined", str(err), spec)
+        except _ReaderCrash as crash:
+            return crashed(crash.error)
+    if loaded is None:
+        try:
+            parsed = parser(file, spec, config, file_id)
+        except FeedError as err:
+            return record("quarantined", str(err), spec)
+        except Exception as exc:
+            return crashed(exc)
+        if isinstance(parsed, ParseResult):
+            parsed = ParsedFile.of(parsed)
+        control_number = parsed.control_number
+        owner = ledger.control_owner(partner_id, spec.format, control_number)
+        if owner is not None:
+            return record(
+                "quarantined", f"control number {control_number} already used by file {owner}", spec, control_number
+            )
+        row = ledger_row | {
+            "status": "loaded",
+            "reason": None,
+            "format": spec.format,
+            "record_type": spec.record_type,
+            "control_number": control_number,
+            "rows_parsed": parsed.rows_parsed,
+            "rows_rejected": parsed.rows_rejected,
+        }
+        superseded = _load_parsed_file(conn, file_id, parsed, row, run.types)
+        loaded = _Loaded(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded)
+
+    control_number, superseded = loaded.control_number, loaded.superseded
     ledger.add(file_id, relative)
     ledger.claim(partner_id, spec.format, control_number, relative)
     status, reason = "loaded", None
@@ -319,13 +336,102 @@ def _ingest_file(
         partner_id,
         relative,
         status,
-        rows=parsed.rows_parsed,
-        rejected=parsed.rows_rejected,
+        rows=loaded.rows_parsed,
+        rejected=loaded.rows_rejected,
         reason=reason,
         source_file_id=file_id,
         record_type=spec.record_type,
         control_number=control_number,
     )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What loading one file wrote: row counts, its control number and the files it superseded."""
+
+    rows_parsed: int
+    rows_rejected: int
+    control_number: str | None
+    superseded: list[tuple[str, str, str]]
+
+
+class _ReaderCrash(Exception):
+    """The native delimited reader failed on a file for a reason of ours (a bug), not the partner's."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+def _load_delimited_natively(
+    run: _Run, file: Path, data: bytes, spec: FileSpec, config: PartnerConfig, ledger_row: dict
+) -> _Loaded | None:
+    """Load a delimited file through DuckDB's CSV reader (``delimited_duckdb``); None when it needs pandas.
+
+    The same rows, rejects and ledger row as parsing with ``parse_delimited`` and ``_load_parsed_file``, in one
+    transaction likewise. A file the native reader cannot vouch for, up front or once read, leaves nothing
+    behind (rolled back) and returns None, and the caller parses it with pandas. FeedError (an unusable file)
+    propagates after the rollback; so do database errors.
+    """
+    conn, file_id, record_type = run.conn, ledger_row["source_file_id"], spec.record_type
+    try:
+        plan = plan_native_read(file, data, spec)
+    except NativeReadUnsupported:
+        return None
+    except FeedError:
+        raise
+    except Exception as exc:
+        raise _ReaderCrash(exc) from exc
+    table, columns = RAW_FEED_TABLES[record_type], RAW_FEED_COLUMNS[record_type]
+    _run(conn, "begin transaction")
+    try:
+        _delete_file_rows(conn, file_id, [record_type])
+        try:
+            native = load_native(
+                conn,
+                plan,
+                table,
+                columns,
+                run.types[table],
+                config.partner_id,
+                file_id,
+                default_currency=config.currency,
+            )
+        except (FeedError, NativeReadUnsupported, duckdb.Error):
+            raise
+        except Exception as exc:
+            raise _ReaderCrash(exc) from exc
+        insert_frame(conn, table, native.remainder.rows, columns, run.types[table])
+        if native.rows_rejected:
+            rejects_types = run.types[FEED_REJECTS_TABLE]
+            insert_frame(conn, FEED_REJECTS_TABLE, native.remainder.rejects, REJECT_COLUMNS, rejects_types)
+        row = ledger_row | {
+            "status": "loaded",
+            "reason": None,
+            "format": spec.format,
+            "record_type": record_type,
+            "control_number": None,
+            "rows_parsed": native.rows_parsed,
+            "rows_rejected": native.rows_rejected,
+        }
+        _insert_ledger_row(conn, row)
+        days = _key_days(conn, record_type, config.partner_id, file_id) if native.rows_parsed else {}
+        superseded = _supersede(conn, ledger_row["partner_id"], file_id, days)
+        _run(conn, "commit")
+    except NativeReadUnsupported:
+        _rollback(conn)
+        return None
+    except BaseException:
+        _rollback(conn)
+        raise
+    return _Loaded(native.rows_parsed, native.rows_rejected, None, superseded)
+
+
+def _delete_file_rows(conn: duckdb.DuckDBPyConnection, file_id: str, record_types: list[str]) -> None:
+    """A file re-offered after its ledger row was removed replaces its earlier rows, never doubles them."""
+    for record_type in record_types:
+        _run(conn, f"delete from {RAW_FEED_TABLES[record_type]} where source_file_id = ?", [file_id])
+    _run(conn, f"delete from {FEED_REJECTS_TABLE} where source_file_id = ?", [file_id])
 
 
 def _load_parsed_file(
@@ -342,10 +448,7 @@ def _load_parsed_file(
     """
     _run(conn, "begin transaction")
     try:
-        # A file re-offered after its ledger row was removed replaces its earlier rows, never doubles them.
-        for record_type in parsed.results:
-            _run(conn, f"delete from {RAW_FEED_TABLES[record_type]} where source_file_id = ?", [file_id])
-        _run(conn, f"delete from {FEED_REJECTS_TABLE} where source_file_id = ?", [file_id])
+        _delete_file_rows(conn, file_id, list(parsed.results))
         rejects = []
         for record_type, result in parsed.results.items():
             table = RAW_FEED_TABLES[record_type]
@@ -456,6 +559,20 @@ def _first_days(parsed: ParsedFile) -> dict[str, tuple[date, date]]:
             column = result.rows[_FIRST_DAY_COLUMNS[record_type]]
             days[record_type] = (column.min().date(), column.max().date())
     return days
+
+
+def _key_days(
+    conn: duckdb.DuckDBPyConnection, record_type: str, partner_id: str, file_id: str
+) -> dict[str, tuple[date, date]]:
+    """Like :func:`_first_days`, for a file whose rows were written straight into its raw table."""
+    column = _FIRST_DAY_COLUMNS[record_type]
+    first, last = _run(
+        conn,
+        f"select min({column}), max({column}) from {RAW_FEED_TABLES[record_type]} "
+        "where partner_id = ? and source_file_id = ?",
+        [partner_id, file_id],
+    )[0]
+    return {} if first is None else {record_type: (first, last)}
 
 
 def _others_report_days(

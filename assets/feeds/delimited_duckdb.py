@@ -1,0 +1,567 @@
+"""Delimited partner files read by DuckDB's own CSV reader and inserted in place: the loader's fast path.
+
+:func:`~assets.feeds.delimited.parse_delimited` tokenises a file with pandas on one core and hands the loader
+frames to insert; here DuckDB reads the file in parallel and one ``insert ... select`` writes the canonical rows
+straight into the raw table, inside the loader's transaction. The outcome is the same as parsing with
+``parse_delimited`` and inserting its frames: the same rows (values, ``source_line``, ``source_file_id``), the
+same rejects with the same reasons, the same :class:`FeedError` for a file that cannot be used.
+
+1. :func:`plan_native_read` looks at the bytes first and decides whether DuckDB reads this file exactly as the
+   csv module does: UTF-8 (with or without BOM), one kind of line ending, no NUL, a header on line 1, no blanks
+   around quoted fields, no line longer than the csv module's field limit, a date format made of ``%Y``, ``%m``,
+   ``%d`` and separators, GTIN checks off. It counts the physical lines and finds the empty ones (DuckDB skips
+   them, ``source_line`` counts them). A file it cannot vouch for raises :class:`NativeReadUnsupported` and takes
+   the pandas path.
+2. :func:`load_native` inserts the *plain* lines: every mapped cell passes a conservative SQL test under which
+   DuckDB's conversion is known to equal the pandas path's (a date ``strptime`` reads with a four-digit year, a
+   number ``try_cast`` reads without '_' or '+', with at most 15 characters and not perhaps a negative zero, a
+   flag spelled as configured, no blanks to strip). The test may refuse a good line; it never accepts one the
+   pandas path would read otherwise.
+3. When fewer lines went in than the file holds, a second read fetches the refused lines and the pandas path's
+   own column pipeline (:func:`~assets.feeds.delimited.records_to_result`) turns them into rows and rejects, so
+   every reason text comes from one place. If the records do not then add up to the file's lines (a quoted field
+   spans lines), or a refused line holds a possible negative zero (whose sign pandas takes from the whole column),
+   :class:`NativeReadUnsupported` tells the loader to roll back and use the pandas path.
+
+Other encodings (GBK, UTF-16) stay on the pandas path: decoding is most of their cost there anyway.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from assets.feeds.contracts import DATE_COLUMNS, FLAG_COLUMNS, QUANTITY_COLUMNS
+from assets.feeds.delimited import (
+    QUOTE_CHAR,
+    ParseResult,
+    TextRecords,
+    clean_header,
+    constant_or_default,
+    decode_text,
+    joiner,
+    locate_columns,
+    records_to_result,
+)
+from assets.feeds.errors import FeedError
+from assets.feeds.partner_config import LINEAGE_COLUMNS, REQUIRED_COLUMNS, FileSpec
+
+# Characters str.strip() removes: ASCII ones, and the rest of Unicode's white space (a test keeps this list whole).
+ASCII_SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+UNICODE_SPACES = (
+    "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_UNICODE_SPACE_BYTES = tuple(char.encode("utf-8") for char in UNICODE_SPACES)
+_SPACE_CLASS = "".join(f"\\x{{{ord(char):x}}}" for char in ASCII_SPACES + UNICODE_SPACES)  # for a RE2 [class]
+
+# Extra columns read past the header: a trailing delimiter (or two) still reads natively; a longer line makes
+# DuckDB raise and the file takes the pandas path, which reports it as a structural reject.
+EXTRA_COLUMNS = 2
+# DuckDB reads a cell equal to ``nullstr`` as NULL. Padding of short lines is NULL too, so with a value no file
+# holds (files containing it are refused), NULL means "no such field" and '' an empty field.
+_NULL_TEXT = "\x01"
+# Empty lines shift every later line number; past this many distinct shifts the CASE gets long: pandas path.
+MAX_LINE_SHIFTS = 64
+_DATE_FORMAT = re.compile(r"^(?:%[Ymd]|[-./])+$")
+# DuckDB's strptime also reads 'epoch' and 'infinity' and years of fewer digits: such dates are left to pandas.
+_PLAIN_DATE = "between date '1000-01-01' and date '9999-12-30' and {day} <> date '1970-01-01'"
+_MAX_NUMBER_CHARS = 15  # digits beyond double precision are left to pandas
+# A minus and zeros, no other digit: perhaps a negative zero ("-0", "0-", "-0,00"). pd.to_numeric reads "-0" as
+# 0.0 when every other distinct text of its column is an integer too, else as -0.0: only the whole file says.
+_SIGNED_ZERO = (
+    "coalesce(strpos({cell}, '-') > 0 and strpos({cell}, '0') > 0 and not regexp_matches({cell}, '[1-9]'), false)"
+)
+
+
+class NativeReadUnsupported(Exception):
+    """This file needs the pandas path; ``reason`` says why (for logs and tests)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class NativeRead:
+    """What the up-front look at one file found: enough to read it with DuckDB exactly as the pandas path would."""
+
+    path: Path
+    spec: FileSpec
+    header: list[str]  # as the file has it, for the reject records of the pandas pipeline
+    headers: list[str]  # cleaned, as columns are matched and named in reasons
+    positions: dict[str, int]  # canonical column -> position in the line
+    new_line: str  # as DuckDB's ``new_line`` option spells it
+    lines: int  # physical lines, header included
+    empty_lines: int  # empty lines after the header (DuckDB skips them)
+    shifts: tuple[tuple[int, int], ...]  # (records before an empty-line run, lines in the run), in file order
+    blanks: str  # "none" | "spaces" | "any": which white space may surround a cell
+    number_guards: tuple[str, ...]  # characters a cell must not hold to be read as a number by DuckDB
+
+    @property
+    def width(self) -> int:
+        return len(self.header)
+
+
+@dataclass
+class NativeLoad:
+    """What :func:`load_native` wrote and what the loader still has to write (rows and rejects of refused lines)."""
+
+    inserted: int
+    remainder: ParseResult
+
+    @property
+    def rows_parsed(self) -> int:
+        return self.inserted + self.remainder.rows_parsed
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.remainder.rows_rejected
+
+
+# --- deciding up front --------------------------------------------------------------------------------------
+
+
+def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
+    """Check that DuckDB can read ``data`` (the bytes of ``path``) exactly as the pandas path would.
+
+    Raises FeedError for what makes the file unusable on either path (empty, undecodable, missing required
+    headers), with the pandas path's message; NativeReadUnsupported when only the pandas path can read it.
+    """
+    path = Path(path)
+    if spec.format != "csv":
+        raise NativeReadUnsupported(f"format {spec.format} is not delimited text")
+    if codecs.lookup(spec.encoding).name not in ("utf-8", "utf-8-sig"):
+        raise NativeReadUnsupported(f"encoding {spec.encoding} is not UTF-8")
+    if spec.gtin_mode != "off":
+        raise NativeReadUnsupported("GTIN checks on product refs")
+    delimiter = spec.delimiter
+    if len(delimiter) != 1 or delimiter in f"{QUOTE_CHAR}\r\n{_NULL_TEXT}\x00" or not delimiter.isascii():
+        raise NativeReadUnsupported(f"delimiter {delimiter!r}")
+    if any(canonical in DATE_COLUMNS for canonical in spec.columns) and not _DATE_FORMAT.match(spec.date_format):
+        raise NativeReadUnsupported(f"date format {spec.date_format}")
+
+    ascii_only = data.isascii()
+    if ascii_only:
+        if not data:
+            raise FeedError(path, None, "empty file (0 bytes)")
+        if not data.strip(ASCII_SPACES.encode()):
+            raise FeedError(path, None, "empty file (no text)")
+    else:
+        decode_text(data, spec.encoding, path)  # the pandas path's checks and messages
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if b"\x00" in data or _NULL_TEXT.encode() in data:
+        raise NativeReadUnsupported("control characters NUL or SOH in the file")
+    carriage_returns = data.count(b"\r")
+    if carriage_returns:
+        crlf = data.count(b"\r\n")
+        if crlf != carriage_returns or crlf != data.count(b"\n"):
+            raise NativeReadUnsupported("mixed or bare carriage-return line endings")
+    new_line = "\\r\\n" if carriage_returns else "\\n"
+
+    header = _header(data, start, spec.encoding, delimiter)
+    headers = [clean_header(value) for value in header]
+    positions = locate_columns(headers, spec, path, "line 1")
+    lines, empty_runs = _line_layout(data, start, crlf=bool(carriage_returns))
+    if _longest_line(data, start) > csv.field_size_limit():
+        # Once any line sends the pandas path to the csv module, a field this long makes the file unusable there.
+        raise NativeReadUnsupported(f"a line longer than the csv module's field limit ({csv.field_size_limit()})")
+    if len(empty_runs) > MAX_LINE_SHIFTS:
+        raise NativeReadUnsupported(f"more than {MAX_LINE_SHIFTS} runs of empty lines")
+    blanks = _blanks(data, start, delimiter, ascii_only)
+    guards = tuple(char for char in "_+" if char.encode() in data)
+    return NativeRead(
+        path=path,
+        spec=spec,
+        header=header,
+        headers=headers,
+        positions=positions,
+        new_line=new_line,
+        lines=lines,
+        empty_lines=sum(count for _, count in empty_runs),
+        shifts=tuple(empty_runs),
+        blanks=blanks,
+        number_guards=guards,
+    )
+
+
+def _header(data: bytes, start: int, encoding: str, delimiter: str) -> list[str]:
+    """The header record, read by the csv module as the pandas path does; it must end on line 1."""
+    first = data.find(b"\n", start)
+    second = data.find(b"\n", first + 1) if first >= 0 else -1
+    head = data[start : len(data) if second < 0 else second + 1]
+    text = head.decode("utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE_CHAR)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise NativeReadUnsupported(f"header is not plain delimited text: {exc}") from exc
+    if reader.line_num > 1:
+        raise NativeReadUnsupported("a quoted header field spans lines")
+    return header
+
+
+def _line_layout(data: bytes, start: int, *, crlf: bool) -> tuple[int, list[tuple[int, int]]]:
+    """Physical lines (as the pandas path counts them) and the runs of empty lines after the header.
+
+    Each run is (data records before it, its length): DuckDB numbers records without the empty lines, so a
+    record's line is its number + 1 (header) + the lengths of the runs before it.
+    """
+    body = np.frombuffer(data, dtype=np.uint8)[start:]
+    ends = np.flatnonzero(body == ord("\n"))
+    lines = len(ends) + (0 if len(body) and body[-1] == ord("\n") else 1)
+    if len(ends) < 2:
+        return lines, []
+    starts = ends[:-1] + 1
+    empty = np.flatnonzero(ends[1:] - starts == (1 if crlf else 0)) + 2  # 1-based line numbers, header is line 1
+    if len(empty) == 0:
+        return lines, []
+    runs: list[tuple[int, int]] = []
+    previous = -2
+    for line in empty.tolist():
+        if line == previous + 1:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            empty_before = sum(count for _, count in runs)
+            runs.append((line - 2 - empty_before, 1))
+        previous = line
+    return lines, runs
+
+
+def _longest_line(data: bytes, start: int) -> int:
+    """Bytes in the longest physical line (at least the characters of its longest field)."""
+    body = np.frombuffer(data, dtype=np.uint8)[start:]
+    bounds = np.concatenate(([-1], np.flatnonzero(body == ord("\n")), [len(body)]))
+    return int(np.diff(bounds).max()) - 1
+
+
+def _blanks(data: bytes, start: int, delimiter: str, ascii_only: bool) -> str:
+    """Which white space may start or end a cell: 'none', 'spaces' (only ' ') or 'any'.
+
+    Cells need no stripping when no white-space byte touches a delimiter, a line end or a quote. DuckDB drops
+    blanks around a quoted field where the csv module keeps them, so a blank next to a quote sends the file to
+    the pandas path.
+    """
+    spaces = [char for char in ASCII_SPACES if char not in "\r\n" and char != delimiter]
+    present = [char for char in spaces if char.encode() in data]
+    # White space only the per-cell test can judge: Unicode spaces, and a white-space delimiter inside a quoted
+    # cell ("\tA1" in a tab file, stripped by the pandas path), which bytes cannot tell from the delimiters beside
+    # every quote.
+    per_cell = (not ascii_only and _has_unicode_space(data)) or (
+        delimiter in ASCII_SPACES and QUOTE_CHAR.encode() in data
+    )
+    if not present:
+        return "any" if per_cell else "none"
+    body = np.frombuffer(data, dtype=np.uint8)[start:]
+    is_space = np.zeros(256, dtype=bool)
+    is_space[[ord(char) for char in present]] = True
+    space = is_space[body]
+    is_quote = body == ord(QUOTE_CHAR)
+    if (space[1:] & is_quote[:-1]).any() or (space[:-1] & is_quote[1:]).any():
+        raise NativeReadUnsupported("white space next to a quote")
+    edge = np.zeros(256, dtype=bool)
+    edge[[ord(delimiter), ord("\n"), ord("\r")]] = True
+    boundary = edge[body]
+    touching = (space[1:] & boundary[:-1]).any() or (space[:-1] & boundary[1:]).any()
+    touching = touching or bool(space[0]) or bool(space[-1])
+    if not touching and not per_cell:
+        return "none"
+    return "spaces" if present == [" "] and not per_cell else "any"
+
+
+def _has_unicode_space(data: bytes) -> bool:
+    """Whether UTF-8 ``data`` holds a white-space character beyond ASCII (no-break space, ideographic space ...)."""
+    body = np.frombuffer(data, dtype=np.uint8)
+    leads = np.flatnonzero((body == 0xC2) | ((body >= 0xE1) & (body <= 0xE3)))
+    if len(leads) == 0:
+        return False
+    for sequence in _UNICODE_SPACE_BYTES:
+        candidates = leads[body[leads] == sequence[0]]
+        for offset, byte in enumerate(sequence[1:], start=1):
+            candidates = candidates[candidates + offset < len(body)]
+            candidates = candidates[body[candidates + offset] == byte]
+        if len(candidates):
+            return True
+    return False
+
+
+# --- reading and inserting ----------------------------------------------------------------------------------
+
+
+def load_native(
+    conn: duckdb.DuckDBPyConnection,
+    plan: NativeRead,
+    table: str,
+    columns: Sequence[str],
+    types: Mapping[str, str],
+    partner_id: str,
+    source_file_id: str,
+    *,
+    default_currency: str | None = None,
+) -> NativeLoad:
+    """Insert the plain lines of the planned file into ``table`` (its ``columns``, cast to ``types``).
+
+    Runs inside the caller's transaction. Returns the count inserted and, as a :class:`ParseResult`, the rows
+    and rejects of the other lines for the caller to write. Raises FeedError when the file has no data lines,
+    NativeReadUnsupported when DuckDB cannot read it as planned (the caller rolls back and uses the pandas path).
+    """
+    query = _Query(plan, columns, types, partner_id, source_file_id, default_currency)
+    inserted = _execute(conn, query.insert(table), query.parameters)[0][0]
+    refused: list[tuple] = []
+    if inserted + plan.empty_lines + 1 != plan.lines:
+        refused = _execute(conn, query.refused(), query.read_parameters)
+        if inserted + len(refused) + plan.empty_lines + 1 != plan.lines:
+            raise NativeReadUnsupported("records do not add up to the lines (a quoted field spans lines)")
+        if any(signed_zero for _, signed_zero, *_ in refused):
+            raise NativeReadUnsupported("a quantity may be a negative zero, whose sign depends on the whole column")
+    remainder = records_to_result(
+        query.records(refused),
+        plan.spec,
+        partner_id,
+        source_file_id,
+        plan.path,
+        default_currency=default_currency,
+        require_rows=inserted == 0,
+    )
+    return NativeLoad(inserted, remainder)
+
+
+def _execute(conn: duckdb.DuckDBPyConnection, sql: str, parameters: dict) -> list[tuple]:
+    try:
+        return conn.execute(sql, parameters).fetchall()
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        # DuckDB refused the text (a line longer than the header plus two, an unterminated quote ...).
+        raise NativeReadUnsupported(f"DuckDB cannot read the file: {str(exc).splitlines()[0]}") from exc
+    except duckdb.Error as exc:
+        # The parallel reader refuses a quoted field spanning lines (with null padding) by a bare duckdb.Error;
+        # only CSV errors mean "not this way", anything else is the database's and propagates.
+        if type(exc) is not duckdb.Error or "CSV Error" not in str(exc):
+            raise
+        raise NativeReadUnsupported(f"DuckDB cannot read the file: {str(exc).splitlines()[0]}") from exc
+
+
+class _Query:
+    """The SQL of one planned file: the insert of its plain lines and the select of the others."""
+
+    def __init__(
+        self,
+        plan: NativeRead,
+        columns: Sequence[str],
+        types: Mapping[str, str],
+        partner_id: str,
+        source_file_id: str,
+        default_currency: str | None,
+    ) -> None:
+        self.plan = plan
+        self.columns = list(columns)
+        self.types = types
+        self.parameters: dict[str, object] = {
+            "path": plan.path.as_posix(),
+            "delimiter": plan.spec.delimiter,
+            "null_text": _NULL_TEXT,
+            "partner_id": partner_id,
+            "source_file_id": source_file_id,
+        }
+        self.default_currency = default_currency
+        self.expressions: dict[str, str] = {}
+        self.tests: list[str] = []
+        self.signed_zeros: list[str] = []
+        self._build()
+
+    @property
+    def cell_count(self) -> int:
+        return self.plan.width + EXTRA_COLUMNS
+
+    @property
+    def read_parameters(self) -> dict[str, object]:
+        """The parameters of :meth:`refused`: DuckDB refuses a statement handed parameters it does not use."""
+        return {name: value for name, value in self.parameters.items() if name not in ("partner_id", "source_file_id")}
+
+    def source(self) -> str:
+        cells = ", ".join(f"'c{index}': 'VARCHAR'" for index in range(self.cell_count))
+        read = (
+            "read_csv($path, header = false, skip = 1, auto_detect = false, "
+            f"columns = {{{cells}}}, delim = $delimiter, quote = '\"', escape = '\"', "
+            f"new_line = '{self.plan.new_line}', null_padding = true, nullstr = $null_text)"
+        )
+        # row_number() over () numbers records in file order (DuckDB preserves the scan order for an empty OVER).
+        return f"(select *, row_number() over () as record from {read})"
+
+    def line(self) -> str:
+        """A record's physical line: its number, the header and the empty lines before it."""
+        if not self.plan.shifts:
+            return "record + 1"
+        cases = []
+        shift = 0
+        for records_before, count in self.plan.shifts:
+            cases.append(f"when record <= {records_before} then record + {1 + shift}")
+            shift += count
+        return f"case {' '.join(cases)} else record + {1 + shift} end"
+
+    def plain(self) -> str:
+        return " and ".join(self.tests) if self.tests else "true"
+
+    def insert(self, table: str) -> str:
+        selected = ", ".join(f"cast({self.expressions[column]} as {self.types[column]})" for column in self.columns)
+        return (
+            f"insert into {table} ({', '.join(self.columns)}) "
+            f"select {selected} from {self.source()} where coalesce({self.plain()}, false)"
+        )
+
+    def refused(self) -> str:
+        cells = ", ".join(f"c{index}" for index in range(self.cell_count))
+        signed_zero = " or ".join(self.signed_zeros) or "false"
+        return (
+            f"select {self.line()} as line, {signed_zero} as signed_zero, {cells} from {self.source()} "
+            f"where not coalesce({self.plain()}, false) order by record"
+        )
+
+    def records(self, refused: list[tuple]) -> TextRecords:
+        """Refused lines as the text records the pandas path builds (short lines padded, long ones rejected)."""
+        width = self.plan.width
+        delimiter = self.plan.spec.delimiter
+        kept: list[list[str]] = []
+        lines: list[int] = []
+        structural: list[tuple[int, str, str]] = []
+        for line, _, *cells in refused:
+            fields = [cell for cell in cells if cell is not None]
+            if len(fields) > width and any(value.strip() for value in fields[width:]):
+                structural.append((line, f"expected {width} fields, found {len(fields)}", delimiter.join(fields)))
+                continue
+            kept.append((fields + [""] * width)[:width])
+            lines.append(line)
+        data = pd.DataFrame(kept, columns=range(width), dtype=object)
+        return TextRecords(
+            self.plan.header, data, np.asarray(lines, dtype=np.int64), structural, raw_records=joiner(delimiter)
+        )
+
+    # -- per column --------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        spec = self.plan.spec
+        required = REQUIRED_COLUMNS[spec.record_type]
+        for canonical in self.columns:
+            if canonical in LINEAGE_COLUMNS:
+                continue
+            position = self.plan.positions.get(canonical)
+            if position is None:
+                self.expressions[canonical] = self._constant(canonical)
+                continue
+            cell = f"c{position}"
+            if self.plan.blanks == "spaces":
+                cell = f"trim({cell})"
+            blank = f"({cell} is null or {cell} = '')"
+            if canonical in DATE_COLUMNS:
+                self._date(canonical, cell, blank, canonical in required)
+            elif canonical in QUANTITY_COLUMNS:
+                self._quantity(canonical, cell, blank, canonical in required)
+            elif canonical in FLAG_COLUMNS:
+                self._flag(canonical, cell, blank, canonical in required)
+            else:
+                self._text(canonical, cell, blank, canonical in required)
+        if "period_end" in self.expressions and "period_start" in self.expressions:
+            # Daily feeds carry one date; a blank or absent end means a one-day period.
+            self.expressions["period_end"] = (
+                f"coalesce({self.expressions['period_end']}, {self.expressions['period_start']})"
+            )
+        self.expressions["partner_id"] = "$partner_id"
+        self.expressions["source_file_id"] = "$source_file_id"
+        self.expressions["source_line"] = self.line()
+        for index in range(self.plan.width, self.cell_count):
+            self.tests.append(f"coalesce(c{index}, '') = ''")
+
+    def _unpadded(self, cell: str) -> None:
+        """Refuse cells that start or end with white space the pandas path would strip (only where some might)."""
+        if self.plan.blanks == "any":
+            self.tests.append(f"not regexp_matches({cell}, '^[{_SPACE_CLASS}]|[{_SPACE_CLASS}]$')")
+
+    def _text(self, canonical: str, cell: str, blank: str, required: bool) -> None:
+        if required:
+            self.tests.append(f"{cell} <> ''")
+            self._unpadded(cell)
+            self.expressions[canonical] = cell
+            return
+        self._unpadded(f"coalesce({cell}, '')")
+        fallback = self._constant(canonical)
+        self.expressions[canonical] = f"case when {blank} then {fallback} else {cell} end"
+
+    def _date(self, canonical: str, cell: str, blank: str, required: bool) -> None:
+        day = f"try_strptime({cell}, '{self.plan.spec.date_format}')::date"
+        plain = f"{day} {_PLAIN_DATE.format(day=day)}"
+        if required:
+            self.tests.append(plain)
+            self.expressions[canonical] = day
+            return
+        # An optional date left blank stays empty (a sales period end then defaults to its start).
+        self.tests.append(f"({blank} or ({plain}))")
+        self.expressions[canonical] = f"case when {blank} then null::date else {day} end"
+
+    def _quantity(self, canonical: str, cell: str, blank: str, required: bool) -> None:
+        spec = self.plan.spec
+        text = cell
+        if spec.thousands:
+            text = f"replace({text}, {_literal(spec.thousands)}, '')"
+        if spec.decimal != ".":
+            text = f"replace({text}, {_literal(spec.decimal)}, '.')"
+        number = f"try_cast({text} as double)"
+        signed_zero = _SIGNED_ZERO.format(cell=cell)
+        self.signed_zeros.append(signed_zero)
+        tests = [f"isfinite({number})", f"strlen({cell}) <= {_MAX_NUMBER_CHARS}", f"not {signed_zero}"]
+        tests += [f"strpos({cell}, {_literal(char)}) = 0" for char in self.plan.number_guards]
+        plain = " and ".join(tests)
+        if required:
+            self.tests.append(plain)
+            self.expressions[canonical] = number
+            return
+        self.tests.append(f"({blank} or ({plain}))")
+        self.expressions[canonical] = f"case when {blank} then {self._constant(canonical)} else {number} end"
+
+    def _flag(self, canonical: str, cell: str, blank: str, required: bool) -> None:
+        meanings = _flag_spellings(self.plan.spec.true_values, self.plan.spec.false_values)
+        self._unpadded(f"coalesce({cell}, '')")
+        spelled = ", ".join(_literal(spelling) for spelling in meanings)
+        known = f"{cell} in ({spelled})" if meanings else "false"
+        self.tests.append(f"{cell} <> '' and {known}" if required else f"({blank} or {known})")
+        truths = ", ".join(_literal(spelling) for spelling, meaning in meanings.items() if meaning)
+        # No spelling may mean true (a text configured as both reads as false): "in (null)" would be NULL.
+        true = f"{cell} in ({truths})" if truths else "false"
+        self.expressions[canonical] = f"case when {blank} then null::boolean else {true} end"
+
+    def _constant(self, canonical: str) -> str:
+        """The SQL literal of a column the file does not carry (or leaves blank): the pandas path's value."""
+        value = constant_or_default(canonical, self.plan.spec, self.default_currency, 1)[0]
+        if canonical in DATE_COLUMNS:
+            if np.isnat(value):
+                return "null::date"
+            return f"date '{np.datetime64(value, 'D')}'"
+        if canonical in QUANTITY_COLUMNS:
+            return "null::double" if np.isnan(value) else f"{float(value)!r}::double"
+        if canonical in FLAG_COLUMNS:
+            return "null::boolean" if value is pd.NA else ("true" if value else "false")
+        return "null::varchar" if value is None else _literal(str(value))
+
+
+def _flag_spellings(true_values: Sequence[str], false_values: Sequence[str]) -> dict[str, bool]:
+    """Exact cell texts and what they mean to the pandas path (which compares case-folded): the usual casings."""
+    lookup = {value.casefold(): True for value in true_values} | {value.casefold(): False for value in false_values}
+    spellings: dict[str, bool] = {}
+    for value in (*true_values, *false_values):
+        for spelling in (value, value.lower(), value.upper(), value.casefold(), value.title()):
+            meaning = lookup.get(spelling.casefold())
+            if spelling and meaning is not None:
+                spellings.setdefault(spelling, meaning)
+    return spellings
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
