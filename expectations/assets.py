@@ -83,7 +83,8 @@ def _recent_rows(conn, check: SuiteCheck, as_of: date) -> pd.DataFrame:
         # Only files the night could have had: a past night replayed does not judge deliveries that came later.
         sql += f" and source_file_id in ({KNOWN_FILES_SQL})"
         parameters["known_before"] = known_before(as_of)
-    rows = conn.execute(sql, parameters).df()
+    # In a fixed order: a suite's example values (and so quality.check_results) are the same on every rerun.
+    rows = conn.execute(f"{sql} order by all", parameters).df()
     return check.prepare(rows, as_of) if check.prepare is not None and not rows.empty else rows
 
 

@@ -62,3 +62,25 @@ def test_mart_checks_read_their_recent_rows_without_a_file_filter():
     check = next(check for check in SUITE_CHECKS if check.table == "marts.fct_sales_daily")
     assert len(_recent_rows(connection, check, date(2025, 6, 28))) == 1
     connection.close()
+
+
+def test_rows_come_in_the_same_order_however_they_were_loaded():
+    rows = [
+        ("p1", f"S{store}", "A", date(2025, 6, 28), date(2025, 6, 28), float(store), "f", store) for store in range(50)
+    ]
+    frames = []
+    for ordered in (rows, rows[::-1]):
+        connection = duckdb.connect()
+        ensure_raw_schema(connection)
+        connection.execute(
+            "insert into raw.feed_files (source_file_id, partner_id, path, received_at, status) "
+            "values ('f', 'p1', 'p1/f.csv', timestamp '2025-06-29 06:00:00', 'loaded')"
+        )
+        connection.executemany(
+            "insert into raw.sales (partner_id, location_id, product_ref, period_start, period_end, units_sold, "
+            "source_file_id, source_line) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            ordered,
+        )
+        frames.append(_recent_rows(connection, RAW_SALES, date(2025, 6, 28)))
+        connection.close()
+    assert frames[0]["location_id"].tolist() == frames[1]["location_id"].tolist()
