@@ -182,12 +182,16 @@ def build_partner_gate(mart_keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition
                             else 'pass' end as status,
                        count(*) filter (where not passed and severity = ?) as failed_errors,
                        count(*) filter (where not passed and severity <> ?) as failed_warnings,
-                       string_agg(distinct case when not passed then suite || ': ' || expectation
-                                  || coalesce('(' || "column" || ')', '') || ' [' || severity || ']' end, '; ')
-                           as reasons,
+                       -- Ordered, so a rerun of the night writes the same text.
+                       string_agg(distinct failure, '; ' order by failure) as reasons,
                        ? as run_id
-                from {CHECK_RESULTS_TABLE}
-                where as_of_date = ?
+                from (
+                    select *,
+                           case when not passed then suite || ': ' || expectation
+                                || coalesce('(' || "column" || ')', '') || ' [' || severity || ']' end as failure
+                    from {CHECK_RESULTS_TABLE}
+                    where as_of_date = ?
+                )
                 group by partner_id order by partner_id
                 """,
                 [as_of, SEVERITY_ERROR, SEVERITY_ERROR, SEVERITY_ERROR, context.run_id, as_of],

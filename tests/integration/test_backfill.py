@@ -190,7 +190,7 @@ def stop(process: subprocess.Popen) -> None:
 def nights_and_backfill(tmp_path_factory):
     root = tmp_path_factory.mktemp("backfill")
     generate_demo(
-        root / "landing", settings.partner_config_dir(), seed=11, days=200, end_date=NIGHTS[-1], scale="small"
+        root / "landing", settings.partner_config_dir(), seed=11, days=120, end_date=NIGHTS[-1], scale="small"
     )
     nights, backfill = root / "nights", root / "backfill"
     backfill.mkdir()
