@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -34,21 +36,30 @@ def manifest_is_stale(project: DbtProject) -> bool:
 
 
 def ensure_manifest(project: DbtProject) -> Path:
-    """Run `dbt parse` when the manifest is stale; parsing needs no warehouse connection."""
+    """Run `dbt parse` when the manifest is stale; parsing needs no warehouse connection.
+
+    Several processes load the definitions at once (`dagster dev`'s webserver and daemon, a backfill beside the
+    daemon), and on a fresh checkout each finds the manifest missing. Each parses into a scratch folder of its own
+    and renames the manifest into place, so a reader never sees a half-written file.
+    """
+    manifest = Path(project.manifest_path)
     if manifest_is_stale(project):
-        subprocess.run(
-            [
-                str(dbt_executable()),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(project.project_dir),
-                "--profiles-dir",
-                str(project.profiles_dir),
-                "--target-path",
-                str(project.target_path),
-            ],
-            check=True,
-            cwd=project.project_dir,
-        )
-    return Path(project.manifest_path)
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as scratch:
+            subprocess.run(
+                [
+                    str(dbt_executable()),
+                    "parse",
+                    "--quiet",
+                    "--project-dir",
+                    str(project.project_dir),
+                    "--profiles-dir",
+                    str(project.profiles_dir),
+                    "--target-path",
+                    scratch,
+                ],
+                check=True,
+                cwd=project.project_dir,
+            )
+            os.replace(Path(scratch) / manifest.name, manifest)
+    return manifest

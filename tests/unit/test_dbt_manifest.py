@@ -1,0 +1,53 @@
+"""The dbt manifest the definitions load: parsed when stale, and never seen half written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.dbt import ensure_manifest, manifest_is_stale
+from orchestration.settings import DBT_PROJECT_DIR
+
+
+def test_processes_loading_a_fresh_checkout_together_only_ever_read_a_whole_manifest(tmp_path):
+    project_dir = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project_dir, ignore=shutil.ignore_patterns("target", "logs"))
+    project = DbtProject(project_dir=project_dir, profiles_dir=project_dir)
+    manifest = Path(project.manifest_path)
+    assert manifest_is_stale(project)
+
+    parsers_done = threading.Event()
+    torn_reads: list[str] = []
+    whole_reads = 0
+
+    def read_while_parsing() -> None:
+        nonlocal whole_reads
+        while not parsers_done.is_set():
+            try:
+                text = manifest.read_bytes()
+            except FileNotFoundError:
+                continue
+            try:
+                json.loads(text)
+                whole_reads += 1
+            except ValueError as error:
+                torn_reads.append(str(error))
+
+    reader = threading.Thread(target=read_while_parsing)
+    reader.start()
+    parsers = [threading.Thread(target=ensure_manifest, args=(project,)) for _ in range(2)]
+    for parser in parsers:
+        parser.start()
+    for parser in parsers:
+        parser.join()
+    parsers_done.set()
+    reader.join()
+
+    assert torn_reads == []
+    assert "nodes" in json.loads(manifest.read_bytes())
+    assert not manifest_is_stale(project)
+    assert [path.name for path in manifest.parent.iterdir() if path.name.startswith(".parse-")] == []
