@@ -63,6 +63,21 @@ def test_every_check_in_the_job_was_executed(first_run):
     assert evaluated == expected
 
 
+def test_forecast_and_plan_materializations_carry_their_plots(first_run):
+    plots = {
+        dg.AssetKey(["forecasts", "demand_forecast"]): "top_series_plot",
+        dg.AssetKey(["replenishment", "replenishment_plan"]): "inventory_projection_plot",
+    }
+    materializations = {
+        event.asset_key: event.event_specific_data.materialization
+        for event in first_run.all_events
+        if event.is_step_materialization and event.asset_key in plots
+    }
+    for key, name in plots.items():
+        text = materializations[key].metadata[name].value
+        assert text.startswith("![plot](data:image/png;base64,"), (key, text[:60])
+
+
 def test_plan_is_non_empty_and_respects_case_packs_and_moq(first_run):
     plan = query("select * from replenishment.replenishment_plan where plan_date = ?", [AS_OF])
     assert len(plan) > 0
