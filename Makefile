@@ -52,4 +52,5 @@ ui: setup
 
 clean:
 	rm -rf data/warehouse.duckdb* data/dagster_home data/quarantine data/snapshots data/exports data/reports \
+	       data/quality_docs data/quality_results data/dbt_docs data/alerts data/logs \
 	       dbt_project/target dbt_project/logs
