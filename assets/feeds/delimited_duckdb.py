@@ -376,6 +376,8 @@ class _Query:
         self.expressions: dict[str, str] = {}
         self.tests: list[str] = []
         self.signed_zeros: list[str] = []
+        # Conversions the tests and the inserted value share, computed once per record (alias -> expression).
+        self.derived: dict[str, str] = {}
         self._build()
 
     @property
@@ -395,7 +397,11 @@ class _Query:
             f"new_line = '{self.plan.new_line}', null_padding = true, nullstr = $null_text)"
         )
         # row_number() over () numbers records in file order (DuckDB preserves the scan order for an empty OVER).
-        return f"(select *, row_number() over () as record from {read})"
+        numbered = f"(select *, row_number() over () as record from {read})"
+        if not self.derived:
+            return numbered
+        derived = ", ".join(f"{expression} as {alias}" for alias, expression in self.derived.items())
+        return f"(select *, {derived} from {numbered})"
 
     def line(self) -> str:
         """A record's physical line: its number, the header and the empty lines before it."""
@@ -495,8 +501,13 @@ class _Query:
         fallback = self._constant(canonical)
         self.expressions[canonical] = f"case when {blank} then {fallback} else {cell} end"
 
+    def _derive(self, alias: str, expression: str) -> str:
+        """A conversion read by both the plain-line test and the inserted value: the name of its one computation."""
+        self.derived[alias] = expression
+        return alias
+
     def _date(self, canonical: str, cell: str, blank: str, required: bool) -> None:
-        day = f"try_strptime({cell}, '{self.plan.spec.date_format}')::date"
+        day = self._derive(f"day_{canonical}", f"try_strptime({cell}, '{self.plan.spec.date_format}')::date")
         plain = f"{day} {_PLAIN_DATE.format(day=day)}"
         if required:
             self.tests.append(plain)
@@ -513,7 +524,7 @@ class _Query:
             text = f"replace({text}, {_literal(spec.thousands)}, '')"
         if spec.decimal != ".":
             text = f"replace({text}, {_literal(spec.decimal)}, '.')"
-        number = f"try_cast({text} as double)"
+        number = self._derive(f"number_{canonical}", f"try_cast({text} as double)")
         signed_zero = _SIGNED_ZERO.format(cell=cell)
         self.signed_zeros.append(signed_zero)
         tests = [f"isfinite({number})", f"strlen({cell}) <= {_MAX_NUMBER_CHARS}", f"not {signed_zero}"]
