@@ -36,8 +36,8 @@ def project_lines(
     projections = []
     for line in lines.itertuples(index=False):
         key = (line.partner_id, line.location_id, line.product_id)
-        own_demand = demand[demand[KEY_COLUMNS].apply(tuple, axis=1) == key] if not demand.empty else demand
-        own_receipts = receipts[receipts[KEY_COLUMNS].apply(tuple, axis=1) == key] if not receipts.empty else receipts
+        own_demand = _rows_of(demand, key)
+        own_receipts = _rows_of(receipts, key)
         daily_demand = (
             own_demand.set_index(pd.to_datetime(own_demand["forecast_date"]))["p50"]
             .reindex(days)
@@ -60,3 +60,8 @@ def project_lines(
             )
         )
     return projections
+
+
+def _rows_of(frame: pd.DataFrame, key: tuple) -> pd.DataFrame:
+    """The rows of one partner location x product, compared column by column (no per-row tuples)."""
+    return frame[(frame[KEY_COLUMNS] == pd.Series(key, index=KEY_COLUMNS)).all(axis=1)]

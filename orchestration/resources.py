@@ -5,7 +5,6 @@ Paths are resolved when a run opens them, so one code location serves any ``CMI_
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,13 +67,14 @@ def connect_with_backoff(
 
     Any other error, such as a file that is not a DuckDB database, is raised at once.
     """
+    backoff = Backoff(max_retries=retries, base_seconds=backoff_seconds, jitter=jitter)
     for attempt in range(retries + 1):
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as error:
             if not is_transient(error) or attempt == retries:
                 raise
-            sleep(backoff_seconds * 2**attempt * (1 + jitter * (2 * random.random() - 1)))
+            sleep(backoff.delay_before(attempt + 1))
     raise AssertionError("unreachable")
 
 

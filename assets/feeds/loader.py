@@ -311,15 +311,7 @@ def _ingest_file(
             return record(
                 "quarantined", f"control number {control_number} already used by file {owner}", spec, control_number
             )
-        row = ledger_row | {
-            "status": "loaded",
-            "reason": None,
-            "format": spec.format,
-            "record_type": spec.record_type,
-            "control_number": control_number,
-            "rows_parsed": parsed.rows_parsed,
-            "rows_rejected": parsed.rows_rejected,
-        }
+        row = _loaded_row(ledger_row, spec, control_number, parsed.rows_parsed, parsed.rows_rejected)
         superseded = _load_parsed_file(conn, file_id, parsed, row, run.types)
         loaded = _Loaded(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded)
 
@@ -353,6 +345,21 @@ class _Loaded:
     rows_rejected: int
     control_number: str | None
     superseded: list[tuple[str, str, str]]
+
+
+def _loaded_row(
+    ledger_row: dict, spec: FileSpec, control_number: str | None, rows_parsed: int, rows_rejected: int
+) -> dict:
+    """The ledger row of a file that loads, whichever path read it."""
+    return ledger_row | {
+        "status": "loaded",
+        "reason": None,
+        "format": spec.format,
+        "record_type": spec.record_type,
+        "control_number": control_number,
+        "rows_parsed": rows_parsed,
+        "rows_rejected": rows_rejected,
+    }
 
 
 class _ReaderCrash(Exception):
@@ -405,16 +412,7 @@ def _load_delimited_natively(
         if native.rows_rejected:
             rejects_types = run.types[FEED_REJECTS_TABLE]
             insert_frame(conn, FEED_REJECTS_TABLE, native.remainder.rejects, REJECT_COLUMNS, rejects_types)
-        row = ledger_row | {
-            "status": "loaded",
-            "reason": None,
-            "format": spec.format,
-            "record_type": record_type,
-            "control_number": None,
-            "rows_parsed": native.rows_parsed,
-            "rows_rejected": native.rows_rejected,
-        }
-        _insert_ledger_row(conn, row)
+        _insert_ledger_row(conn, _loaded_row(ledger_row, spec, None, native.rows_parsed, native.rows_rejected))
         days = _key_days(conn, record_type, config.partner_id, file_id) if native.rows_parsed else {}
         superseded = _supersede(conn, ledger_row["partner_id"], file_id, days)
         _run(conn, "commit")
