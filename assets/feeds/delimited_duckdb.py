@@ -8,20 +8,24 @@ same rejects with the same reasons, the same :class:`FeedError` for a file that 
 
 1. :func:`plan_native_read` looks at the bytes first and decides whether DuckDB reads this file exactly as the
    csv module does: UTF-8 (with or without BOM), one kind of line ending, no NUL, a header on line 1, no blanks
-   around quoted fields, no line longer than the csv module's field limit, a date format made of ``%Y``, ``%m``,
-   ``%d`` and separators, GTIN checks off. It counts the physical lines and finds the empty ones (DuckDB skips
-   them, ``source_line`` counts them). A file it cannot vouch for raises :class:`NativeReadUnsupported` and takes
-   the pandas path.
-2. :func:`load_native` inserts the *plain* lines: every mapped cell passes a conservative SQL test under which
-   DuckDB's conversion is known to equal the pandas path's (a date ``strptime`` reads with a four-digit year, a
-   number ``try_cast`` reads without '_' or '+', with at most 15 characters and not perhaps a negative zero, a
-   flag spelled as configured, no blanks to strip). The test may refuse a good line; it never accepts one the
-   pandas path would read otherwise.
-3. When fewer lines went in than the file holds, a second read fetches the refused lines and the pandas path's
-   own column pipeline (:func:`~assets.feeds.delimited.records_to_result`) turns them into rows and rejects, so
-   every reason text comes from one place. If the records do not then add up to the file's lines (a quoted field
-   spans lines), or a refused line holds a possible negative zero (whose sign pandas takes from the whole column),
-   :class:`NativeReadUnsupported` tells the loader to roll back and use the pandas path.
+   around quoted fields, a date format made of ``%Y``, ``%m``, ``%d`` and separators, GTIN checks off. It counts
+   the physical lines. A file it cannot vouch for raises :class:`NativeReadUnsupported` and takes the pandas
+   path; so does a line longer than the csv module's field limit, at which DuckDB's reader stops.
+2. :func:`load_native` inserts every record in one parallel ``insert ... select``, marking the ones that are not
+   *plain*. A plain line has every mapped cell pass a conservative SQL test under which DuckDB's conversion is
+   known to equal the pandas path's (a date ``strptime`` reads with a four-digit year, a number ``try_cast``
+   reads without '_' or '+', with at most 15 characters and not a negative zero, a flag spelled as configured,
+   no blanks to strip). The test may refuse a good line; it never accepts one the pandas path would read
+   otherwise.
+3. DuckDB keeps the rows in the order of the file, so the n-th row id of the file's rows is its n-th record:
+   one ``update`` turns row ids into ``source_line``. Records that do not match lines (DuckDB skips empty
+   lines; a quoted field may span lines) are found by counting: fewer records than lines sends the planner
+   looking for the empty lines, and a count they do not explain sends the file to the pandas path. Numbering
+   inside the insert (``row_number() over ()``) would run the whole read on one thread.
+4. The marked records are deleted, and a second read fetches those lines for the pandas path's own column
+   pipeline (:func:`~assets.feeds.delimited.records_to_result`), which turns them into rows and rejects, so every
+   reason text comes from one place. A refused line holding a possible negative zero (whose sign pandas takes
+   from the whole column) raises :class:`NativeReadUnsupported`: the loader rolls back and uses the pandas path.
 
 Other encodings (GBK, UTF-16) stay on the pandas path: decoding is most of their cost there anyway.
 """
@@ -33,7 +37,8 @@ import csv
 import io
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -71,9 +76,12 @@ EXTRA_COLUMNS = 2
 _NULL_TEXT = "\x01"
 # Empty lines shift every later line number; past this many distinct shifts the CASE gets long: pandas path.
 MAX_LINE_SHIFTS = 64
+# ``source_line`` of a record the plain-line test refused, until load_native deletes it; no line is numbered < 1.
+REFUSED_MARK = -1
 _DATE_FORMAT = re.compile(r"^(?:%[Ymd]|[-./])+$")
 # DuckDB's strptime also reads 'epoch' and 'infinity' and years of fewer digits: such dates are left to pandas.
 _PLAIN_DATE = "between date '1000-01-01' and date '9999-12-30' and {day} <> date '1970-01-01'"
+_TEXT_BYTE = re.compile(b"[^" + re.escape(ASCII_SPACES.encode()) + b"]")  # a file without one is blank
 _MAX_NUMBER_CHARS = 15  # digits beyond double precision are left to pandas
 # A minus and zeros, no other digit: perhaps a negative zero ("-0", "0-", "-0,00"). pd.to_numeric reads "-0" as
 # 0.0 when every other distinct text of its column is an integer too, else as -0.0: only the whole file says.
@@ -101,14 +109,27 @@ class NativeRead:
     positions: dict[str, int]  # canonical column -> position in the line
     new_line: str  # as DuckDB's ``new_line`` option spells it
     lines: int  # physical lines, header included
-    empty_lines: int  # empty lines after the header (DuckDB skips them)
-    shifts: tuple[tuple[int, int], ...]  # (records before an empty-line run, lines in the run), in file order
     blanks: str  # "none" | "spaces" | "any": which white space may surround a cell
     number_guards: tuple[str, ...]  # characters a cell must not hold to be read as a number by DuckDB
+    data: bytes = field(repr=False, compare=False)  # the file's bytes, for the empty lines if DuckDB skipped any
+    start: int = 0  # where the text starts (after a BOM)
 
     @property
     def width(self) -> int:
         return len(self.header)
+
+    @cached_property
+    def shifts(self) -> tuple[tuple[int, int], ...]:
+        """(records before an empty-line run, lines in the run), in file order; looked for only when needed."""
+        runs = _empty_line_runs(self.data, self.start, crlf=self.new_line == "\\r\\n")
+        if len(runs) > MAX_LINE_SHIFTS:
+            raise NativeReadUnsupported(f"more than {MAX_LINE_SHIFTS} runs of empty lines")
+        return tuple(runs)
+
+    @property
+    def empty_lines(self) -> int:
+        """Empty lines after the header (DuckDB skips them)."""
+        return sum(count for _, count in self.shifts)
 
 
 @dataclass
@@ -116,15 +137,15 @@ class NativeLoad:
     """What :func:`load_native` wrote and what the loader still has to write (rows and rejects of refused lines)."""
 
     inserted: int
-    remainder: ParseResult
+    remainder: ParseResult | None  # None when every line went in
 
     @property
     def rows_parsed(self) -> int:
-        return self.inserted + self.remainder.rows_parsed
+        return self.inserted + (self.remainder.rows_parsed if self.remainder else 0)
 
     @property
     def rows_rejected(self) -> int:
-        return self.remainder.rows_rejected
+        return self.remainder.rows_rejected if self.remainder else 0
 
 
 # --- deciding up front --------------------------------------------------------------------------------------
@@ -153,14 +174,14 @@ def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
     if ascii_only:
         if not data:
             raise FeedError(path, None, "empty file (0 bytes)")
-        if not data.strip(ASCII_SPACES.encode()):
+        if not _TEXT_BYTE.search(data):
             raise FeedError(path, None, "empty file (no text)")
     else:
         decode_text(data, spec.encoding, path)  # the pandas path's checks and messages
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     if b"\x00" in data or _NULL_TEXT.encode() in data:
         raise NativeReadUnsupported("control characters NUL or SOH in the file")
-    carriage_returns = data.count(b"\r")
+    carriage_returns = data.count(b"\r") if b"\r" in data else 0
     if carriage_returns:
         crlf = data.count(b"\r\n")
         if crlf != carriage_returns or crlf != data.count(b"\n"):
@@ -170,14 +191,11 @@ def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
     header = _header(data, start, spec.encoding, delimiter)
     headers = [clean_header(value) for value in header]
     positions = locate_columns(headers, spec, path, "line 1")
-    lines, empty_runs = _line_layout(data, start, crlf=bool(carriage_returns))
-    if _longest_line(data, start) > csv.field_size_limit():
-        # Once any line sends the pandas path to the csv module, a field this long makes the file unusable there.
-        raise NativeReadUnsupported(f"a line longer than the csv module's field limit ({csv.field_size_limit()})")
-    if len(empty_runs) > MAX_LINE_SHIFTS:
-        raise NativeReadUnsupported(f"more than {MAX_LINE_SHIFTS} runs of empty lines")
+    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8)[start:] == ord("\n")))
+    lines = newlines + (0 if len(data) > start and data.endswith(b"\n") else 1)
     blanks = _blanks(data, start, delimiter, ascii_only)
-    guards = tuple(char for char in "_+" if char.encode() in data)
+    body_start = data.find(b"\n", start) + 1  # the header ends on line 1
+    guards = tuple(char for char in "_+" if body_start and data.find(char.encode(), body_start) >= 0)
     return NativeRead(
         path=path,
         spec=spec,
@@ -186,10 +204,10 @@ def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
         positions=positions,
         new_line=new_line,
         lines=lines,
-        empty_lines=sum(count for _, count in empty_runs),
-        shifts=tuple(empty_runs),
         blanks=blanks,
         number_guards=guards,
+        data=data,
+        start=start,
     )
 
 
@@ -211,21 +229,20 @@ def _header(data: bytes, start: int, encoding: str, delimiter: str) -> list[str]
     return header
 
 
-def _line_layout(data: bytes, start: int, *, crlf: bool) -> tuple[int, list[tuple[int, int]]]:
-    """Physical lines (as the pandas path counts them) and the runs of empty lines after the header.
+def _empty_line_runs(data: bytes, start: int, *, crlf: bool) -> list[tuple[int, int]]:
+    """The runs of empty lines after the header, each as (data records before it, its length).
 
-    Each run is (data records before it, its length): DuckDB numbers records without the empty lines, so a
-    record's line is its number + 1 (header) + the lengths of the runs before it.
+    DuckDB numbers records without the empty lines, so a record's line is its number + 1 (header) + the lengths
+    of the runs before it.
     """
     body = np.frombuffer(data, dtype=np.uint8)[start:]
     ends = np.flatnonzero(body == ord("\n"))
-    lines = len(ends) + (0 if len(body) and body[-1] == ord("\n") else 1)
     if len(ends) < 2:
-        return lines, []
+        return []
     starts = ends[:-1] + 1
     empty = np.flatnonzero(ends[1:] - starts == (1 if crlf else 0)) + 2  # 1-based line numbers, header is line 1
     if len(empty) == 0:
-        return lines, []
+        return []
     runs: list[tuple[int, int]] = []
     previous = -2
     for line in empty.tolist():
@@ -235,14 +252,7 @@ def _line_layout(data: bytes, start: int, *, crlf: bool) -> tuple[int, list[tupl
             empty_before = sum(count for _, count in runs)
             runs.append((line - 2 - empty_before, 1))
         previous = line
-    return lines, runs
-
-
-def _longest_line(data: bytes, start: int) -> int:
-    """Bytes in the longest physical line (at least the characters of its longest field)."""
-    body = np.frombuffer(data, dtype=np.uint8)[start:]
-    bounds = np.concatenate(([-1], np.flatnonzero(body == ord("\n")), [len(body)]))
-    return int(np.diff(bounds).max()) - 1
+    return runs
 
 
 def _blanks(data: bytes, start: int, delimiter: str, ascii_only: bool) -> str:
@@ -311,19 +321,44 @@ def load_native(
 ) -> NativeLoad:
     """Insert the plain lines of the planned file into ``table`` (its ``columns``, cast to ``types``).
 
-    Runs inside the caller's transaction. Returns the count inserted and, as a :class:`ParseResult`, the rows
-    and rejects of the other lines for the caller to write. Raises FeedError when the file has no data lines,
-    NativeReadUnsupported when DuckDB cannot read it as planned (the caller rolls back and uses the pandas path).
+    Runs inside the caller's transaction. Returns the count inserted and, as a :class:`ParseResult` (None when
+    there are none), the rows and rejects of the other lines for the caller to write. Raises FeedError when the
+    file has no data lines, NativeReadUnsupported when DuckDB cannot read it as planned (the caller rolls back
+    and uses the pandas path).
     """
     query = _Query(plan, columns, types, partner_id, source_file_id, default_currency)
-    inserted = _execute(conn, query.insert(table), query.parameters)[0][0]
-    refused: list[tuple] = []
-    if inserted + plan.empty_lines + 1 != plan.lines:
-        refused = _execute(conn, query.refused(), query.read_parameters)
-        if inserted + len(refused) + plan.empty_lines + 1 != plan.lines:
+    _require_insertion_order(conn)
+    _execute(conn, query.insert(table), query.parameters)
+    refused_count, count, first, last = conn.execute(
+        f"select count(*) filter (where source_line = {REFUSED_MARK}), count(*), min(rowid), max(rowid) "
+        f"from {table} where source_file_id = ?",
+        [source_file_id],
+    ).fetchone()
+    if count != plan.lines - 1:
+        # Fewer records than lines: DuckDB skipped empty lines, or a quoted field spans lines. Only the first
+        # keeps each record on its own line.
+        query.shifts = plan.shifts
+        if count != plan.lines - 1 - plan.empty_lines:
             raise NativeReadUnsupported("records do not add up to the lines (a quoted field spans lines)")
+    if count and last - first + 1 != count:
+        raise NativeReadUnsupported("the file's rows did not get consecutive row ids")
+    # Rows are stored in file order: the i-th row of the file is its i-th record.
+    conn.execute(
+        f"update {table} set source_line = {query.line(f'(rowid - {first or 0} + 1)')} "
+        f"where source_file_id = ? and source_line is null",
+        [source_file_id],
+    )
+    inserted = count - refused_count
+    refused: list[tuple] = []
+    if refused_count:
+        conn.execute(f"delete from {table} where source_file_id = ? and source_line = {REFUSED_MARK}", [source_file_id])
+        refused = _execute(conn, query.refused(), query.read_parameters)
+        if len(refused) != refused_count:
+            raise NativeReadUnsupported("a second read of the file refused other lines than the first")
         if any(signed_zero for _, signed_zero, *_ in refused):
             raise NativeReadUnsupported("a quantity may be a negative zero, whose sign depends on the whole column")
+    if inserted and not refused:
+        return NativeLoad(inserted, None)
     remainder = records_to_result(
         query.records(refused),
         plan.spec,
@@ -334,6 +369,13 @@ def load_native(
         require_rows=inserted == 0,
     )
     return NativeLoad(inserted, remainder)
+
+
+def _require_insertion_order(conn: duckdb.DuckDBPyConnection) -> None:
+    """Line numbers come from row ids, which follow the file only while DuckDB preserves insertion order."""
+    (preserved,) = conn.execute("select current_setting('preserve_insertion_order')").fetchone()
+    if not preserved:
+        raise NativeReadUnsupported("preserve_insertion_order is off: row ids would not follow the file")
 
 
 def _execute(conn: duckdb.DuckDBPyConnection, sql: str, parameters: dict) -> list[tuple]:
@@ -373,6 +415,8 @@ class _Query:
             "source_file_id": source_file_id,
         }
         self.default_currency = default_currency
+        # Runs of empty lines (see NativeRead.shifts), once the read showed there are any.
+        self.shifts: tuple[tuple[int, int], ...] = ()
         self.expressions: dict[str, str] = {}
         self.tests: list[str] = []
         self.signed_zeros: list[str] = []
@@ -389,46 +433,52 @@ class _Query:
         """The parameters of :meth:`refused`: DuckDB refuses a statement handed parameters it does not use."""
         return {name: value for name, value in self.parameters.items() if name not in ("partner_id", "source_file_id")}
 
-    def source(self) -> str:
+    def source(self, *, numbered: bool = False) -> str:
         cells = ", ".join(f"'c{index}': 'VARCHAR'" for index in range(self.cell_count))
         read = (
             "read_csv($path, header = false, skip = 1, auto_detect = false, "
             f"columns = {{{cells}}}, delim = $delimiter, quote = '\"', escape = '\"', "
-            f"new_line = '{self.plan.new_line}', null_padding = true, nullstr = $null_text)"
+            f"new_line = '{self.plan.new_line}', null_padding = true, nullstr = $null_text, "
+            # Once any line sends the pandas path to the csv module, a field longer than its limit makes the
+            # file unusable there: a longer line makes DuckDB stop, and the file takes the pandas path.
+            f"max_line_size = {csv.field_size_limit()})"
         )
-        # row_number() over () numbers records in file order (DuckDB preserves the scan order for an empty OVER).
-        numbered = f"(select *, row_number() over () as record from {read})"
+        if numbered:
+            # row_number() over () numbers records in file order, but runs the whole read on one thread.
+            read = f"(select *, row_number() over () as record from {read})"
         if not self.derived:
-            return numbered
+            return read
         derived = ", ".join(f"{expression} as {alias}" for alias, expression in self.derived.items())
-        return f"(select *, {derived} from {numbered})"
+        return f"(select *, {derived} from {read})"
 
-    def line(self) -> str:
+    def line(self, record: str = "record") -> str:
         """A record's physical line: its number, the header and the empty lines before it."""
-        if not self.plan.shifts:
-            return "record + 1"
+        if not self.shifts:
+            return f"{record} + 1"
         cases = []
         shift = 0
-        for records_before, count in self.plan.shifts:
-            cases.append(f"when record <= {records_before} then record + {1 + shift}")
+        for records_before, count in self.shifts:
+            cases.append(f"when {record} <= {records_before} then {record} + {1 + shift}")
             shift += count
-        return f"case {' '.join(cases)} else record + {1 + shift} end"
+        return f"case {' '.join(cases)} else {record} + {1 + shift} end"
 
     def plain(self) -> str:
         return " and ".join(self.tests) if self.tests else "true"
 
     def insert(self, table: str) -> str:
+        """Every record, in file order; a refused one carries ``REFUSED_MARK`` as its line, the others none yet.
+
+        No filter and no numbering: both would cost more than the read (a filter makes the insert gather rows,
+        numbering runs the read on one thread). :func:`load_native` numbers the rows by row id afterwards.
+        """
         selected = ", ".join(f"cast({self.expressions[column]} as {self.types[column]})" for column in self.columns)
-        return (
-            f"insert into {table} ({', '.join(self.columns)}) "
-            f"select {selected} from {self.source()} where coalesce({self.plain()}, false)"
-        )
+        return f"insert into {table} ({', '.join(self.columns)}) select {selected} from {self.source()}"
 
     def refused(self) -> str:
         cells = ", ".join(f"c{index}" for index in range(self.cell_count))
         signed_zero = " or ".join(self.signed_zeros) or "false"
         return (
-            f"select {self.line()} as line, {signed_zero} as signed_zero, {cells} from {self.source()} "
+            f"select {self.line()} as line, {signed_zero} as signed_zero, {cells} from {self.source(numbered=True)} "
             f"where not coalesce({self.plain()}, false) order by record"
         )
 
@@ -482,9 +532,10 @@ class _Query:
             )
         self.expressions["partner_id"] = "$partner_id"
         self.expressions["source_file_id"] = "$source_file_id"
-        self.expressions["source_line"] = self.line()
         for index in range(self.plan.width, self.cell_count):
             self.tests.append(f"coalesce(c{index}, '') = ''")
+        # A test that is NULL (a cell missing) refuses the line too: CASE takes only a true condition.
+        self.expressions["source_line"] = f"case when {self.plain()} then null else {REFUSED_MARK} end"
 
     def _unpadded(self, cell: str) -> None:
         """Refuse cells that start or end with white space the pandas path would strip (only where some might)."""
@@ -525,8 +576,10 @@ class _Query:
         if spec.decimal != ".":
             text = f"replace({text}, {_literal(spec.decimal)}, '.')"
         number = self._derive(f"number_{canonical}", f"try_cast({text} as double)")
-        signed_zero = _SIGNED_ZERO.format(cell=cell)
-        self.signed_zeros.append(signed_zero)
+        self.signed_zeros.append(_SIGNED_ZERO.format(cell=cell))
+        # A zero written with a minus: a plain line reads as a number, so its zero and minus suffice (and cost
+        # less than the text test, which a refused line needs for "0-" and the like).
+        signed_zero = f"({number} = 0 and strpos({cell}, '-') > 0)"
         tests = [f"isfinite({number})", f"strlen({cell}) <= {_MAX_NUMBER_CHARS}", f"not {signed_zero}"]
         tests += [f"strpos({cell}, {_literal(char)}) = 0" for char in self.plan.number_guards]
         plain = " and ".join(tests)

@@ -408,8 +408,8 @@ def _load_delimited_natively(
             raise
         except Exception as exc:
             raise _ReaderCrash(exc) from exc
-        insert_frame(conn, table, native.remainder.rows, columns, run.types[table])
-        if native.rows_rejected:
+        if native.remainder is not None:
+            insert_frame(conn, table, native.remainder.rows, columns, run.types[table])
             rejects_types = run.types[FEED_REJECTS_TABLE]
             insert_frame(conn, FEED_REJECTS_TABLE, native.remainder.rejects, REJECT_COLUMNS, rejects_types)
         _insert_ledger_row(conn, _loaded_row(ledger_row, spec, None, native.rows_parsed, native.rows_rejected))

@@ -546,6 +546,43 @@ def test_a_field_longer_than_the_csv_modules_limit_is_quarantined_alike(tmp_path
     assert loaded.ledger["status"] == "quarantined"
 
 
+def test_line_numbers_follow_the_file_in_a_large_parallel_load(tmp_path: Path) -> None:
+    """Row ids number the lines: they must follow the file when DuckDB reads it in many pieces at once.
+
+    A file of several read buffers and row groups goes into a warehouse on disk (large inserts are written
+    straight to its blocks) with more threads than the machine has cores. Every line's units sold is its own
+    line number, so any row stored out of order, or numbered from the wrong first row id, shows. Lines with bad
+    dates and runs of empty lines are spread through the file.
+    """
+    bad_lines, empty_after = {2_000, 150_001, 399_998}, {1_000: 2, 250_000: 1}
+    text = [REDWOOD_SALES_HEADER]
+    for _ in range(2, 400_001):
+        line = len(text) + 1
+        day = "2025-13-01" if line in bad_lines else f"2025-06-{line % 28 + 1:02d}"
+        text.append(f"{1042 + line % 7},0842150{line % 9973:05d},{day},{line},0,{line % 100}.25,N")
+        text.extend([""] * empty_after.get(line, 0))
+    path = tmp_path / "landing" / "redwood_grocers" / "feed.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(lines(*text))
+    config = dataclasses.replace(CONFIGS["redwood_grocers"], files=(REDWOOD_SALES,))
+    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), config={"threads": 4})
+    try:
+        with routed(native=True) as routes:
+            (outcome,) = ingest_landing(conn, path.parents[1], {"redwood_grocers": config}, now=NOW).outcomes
+        assert routes == [(NATIVE, None)] and outcome.status == "loaded"
+        stored, misnumbered, first, last = conn.execute(
+            "select count(*), count(*) filter (where units_sold <> source_line), min(source_line), max(source_line) "
+            "from raw.sales"
+        ).fetchone()
+        rejected = [line for (line,) in conn.execute("select source_line from raw.feed_rejects order by 1").fetchall()]
+    finally:
+        conn.close()
+    data_lines = len(text) - 1 - sum(empty_after.values())
+    assert (stored, misnumbered) == (data_lines - len(bad_lines), 0)
+    assert rejected == sorted(bad_lines)
+    assert (first, last) == (2, len(text))
+
+
 def test_the_white_space_lists_hold_every_character_str_strip_removes() -> None:
     stripped = {chr(code) for code in range(0x110000) if chr(code).isspace()}
     assert set(delimited_duckdb.ASCII_SPACES + delimited_duckdb.UNICODE_SPACES) == stripped
