@@ -22,10 +22,11 @@ same rejects with the same reasons, the same :class:`FeedError` for a file that 
    lines; a quoted field may span lines) are found by counting: fewer records than lines sends the planner
    looking for the empty lines, and a count they do not explain sends the file to the pandas path. Numbering
    inside the insert (``row_number() over ()``) would run the whole read on one thread.
-4. The marked records are deleted, and a second read fetches those lines for the pandas path's own column
-   pipeline (:func:`~assets.feeds.delimited.records_to_result`), which turns them into rows and rejects, so every
-   reason text comes from one place. A refused line holding a possible negative zero (whose sign pandas takes
-   from the whole column) raises :class:`NativeReadUnsupported`: the loader rolls back and uses the pandas path.
+4. The marked records are deleted, and their lines, split by the csv module from the bytes already in memory,
+   go through the pandas path's own column pipeline (:func:`~assets.feeds.delimited.records_to_result`), which
+   turns them into rows and rejects, so every reason text comes from one place. A refused line holding a
+   possible negative zero (whose sign pandas takes from the whole column) raises
+   :class:`NativeReadUnsupported`: the loader rolls back and uses the pandas path.
 
 Other encodings (GBK, UTF-16) stay on the pandas path: decoding is most of their cost there anyway.
 """
@@ -82,12 +83,12 @@ _DATE_FORMAT = re.compile(r"^(?:%[Ymd]|[-./])+$")
 # DuckDB's strptime also reads 'epoch' and 'infinity' and years of fewer digits: such dates are left to pandas.
 _PLAIN_DATE = "between date '1000-01-01' and date '9999-12-30' and {day} <> date '1970-01-01'"
 _TEXT_BYTE = re.compile(b"[^" + re.escape(ASCII_SPACES.encode()) + b"]")  # a file without one is blank
+_NULL_LITERAL = re.compile(r"^null::\w+$")  # what _Query._constant gives for a column without a value
 _MAX_NUMBER_CHARS = 15  # digits beyond double precision are left to pandas
 # A minus and zeros, no other digit: perhaps a negative zero ("-0", "0-", "-0,00"). pd.to_numeric reads "-0" as
 # 0.0 when every other distinct text of its column is an integer too, else as -0.0: only the whole file says.
-_SIGNED_ZERO = (
-    "coalesce(strpos({cell}, '-') > 0 and strpos({cell}, '0') > 0 and not regexp_matches({cell}, '[1-9]'), false)"
-)
+# A plain line must not hold one; a refused line holding one sends the file to the pandas path.
+_NONZERO_DIGIT = re.compile("[1-9]")
 
 
 class NativeReadUnsupported(Exception):
@@ -349,13 +350,17 @@ def load_native(
         [source_file_id],
     )
     inserted = count - refused_count
-    refused: list[tuple] = []
+    refused: list[tuple[int, list[str]]] = []
     if refused_count:
+        records = conn.execute(
+            f"select rowid - {first} + 1 from {table} where source_file_id = ? and source_line = {REFUSED_MARK} "
+            "order by 1",
+            [source_file_id],
+        ).fetchall()
         conn.execute(f"delete from {table} where source_file_id = ? and source_line = {REFUSED_MARK}", [source_file_id])
-        refused = _execute(conn, query.refused(), query.read_parameters)
-        if len(refused) != refused_count:
-            raise NativeReadUnsupported("a second read of the file refused other lines than the first")
-        if any(signed_zero for _, signed_zero, *_ in refused):
+        refused = _refused_lines(plan, [_line_of(record, query.shifts) for (record,) in records])
+        quantities = [position for name, position in plan.positions.items() if name in QUANTITY_COLUMNS]
+        if any(_perhaps_signed_zero(fields, quantities) for _, fields in refused):
             raise NativeReadUnsupported("a quantity may be a negative zero, whose sign depends on the whole column")
     if inserted and not refused:
         return NativeLoad(inserted, None)
@@ -369,6 +374,44 @@ def load_native(
         require_rows=inserted == 0,
     )
     return NativeLoad(inserted, remainder)
+
+
+def _line_of(record: int, shifts: Sequence[tuple[int, int]]) -> int:
+    """A record's physical line, as :meth:`_Query.line` computes it in SQL."""
+    line = record + 1
+    for records_before, count in shifts:
+        if record <= records_before:
+            break
+        line += count
+    return line
+
+
+def _refused_lines(plan: NativeRead, lines: Sequence[int]) -> list[tuple[int, list[str]]]:
+    """The fields of these lines of the file, split by the csv module (which DuckDB's reader matches here).
+
+    Taken from the bytes already in memory: reading the file again in DuckDB would need its records numbered,
+    which runs the read on one thread.
+    """
+    body = np.frombuffer(plan.data, dtype=np.uint8)
+    ends = np.flatnonzero(body == ord("\n"))
+    crlf = plan.new_line == "\\r\\n"
+    refused = []
+    for line in lines:  # lines >= 2: the header is line 1
+        begin = int(ends[line - 2]) + 1
+        end = int(ends[line - 1]) if line - 1 < len(ends) else len(plan.data)
+        text = plan.data[begin : end - 1 if crlf and end < len(plan.data) else end].decode("utf-8")
+        reader = csv.reader([text], delimiter=plan.spec.delimiter, quotechar=QUOTE_CHAR)
+        refused.append((line, next(reader, [])))
+    return refused
+
+
+def _perhaps_signed_zero(fields: Sequence[str], positions: Sequence[int]) -> bool:
+    """A quantity cell with a minus and zeros and no other digit ("-0", "0-", "-0,00"): see ``_NONZERO_DIGIT``."""
+    for position in positions:
+        cell = fields[position] if position < len(fields) else ""
+        if "-" in cell and "0" in cell and not _NONZERO_DIGIT.search(cell):
+            return True
+    return False
 
 
 def _require_insertion_order(conn: duckdb.DuckDBPyConnection) -> None:
@@ -419,7 +462,6 @@ class _Query:
         self.shifts: tuple[tuple[int, int], ...] = ()
         self.expressions: dict[str, str] = {}
         self.tests: list[str] = []
-        self.signed_zeros: list[str] = []
         # Conversions the tests and the inserted value share, computed once per record (alias -> expression).
         self.derived: dict[str, str] = {}
         self._build()
@@ -428,12 +470,7 @@ class _Query:
     def cell_count(self) -> int:
         return self.plan.width + EXTRA_COLUMNS
 
-    @property
-    def read_parameters(self) -> dict[str, object]:
-        """The parameters of :meth:`refused`: DuckDB refuses a statement handed parameters it does not use."""
-        return {name: value for name, value in self.parameters.items() if name not in ("partner_id", "source_file_id")}
-
-    def source(self, *, numbered: bool = False) -> str:
+    def source(self) -> str:
         cells = ", ".join(f"'c{index}': 'VARCHAR'" for index in range(self.cell_count))
         read = (
             "read_csv($path, header = false, skip = 1, auto_detect = false, "
@@ -443,16 +480,13 @@ class _Query:
             # file unusable there: a longer line makes DuckDB stop, and the file takes the pandas path.
             f"max_line_size = {csv.field_size_limit()})"
         )
-        if numbered:
-            # row_number() over () numbers records in file order, but runs the whole read on one thread.
-            read = f"(select *, row_number() over () as record from {read})"
         if not self.derived:
             return read
         derived = ", ".join(f"{expression} as {alias}" for alias, expression in self.derived.items())
         return f"(select *, {derived} from {read})"
 
-    def line(self, record: str = "record") -> str:
-        """A record's physical line: its number, the header and the empty lines before it."""
+    def line(self, record: str) -> str:
+        """A record's physical line: its number, the header and the empty lines before it (see ``_line_of``)."""
         if not self.shifts:
             return f"{record} + 1"
         cases = []
@@ -471,26 +505,20 @@ class _Query:
         No filter and no numbering: both would cost more than the read (a filter makes the insert gather rows,
         numbering runs the read on one thread). :func:`load_native` numbers the rows by row id afterwards.
         """
-        selected = ", ".join(f"cast({self.expressions[column]} as {self.types[column]})" for column in self.columns)
-        return f"insert into {table} ({', '.join(self.columns)}) select {selected} from {self.source()}"
+        # A column the file leaves null throughout is left out: the raw tables have no defaults, so it stays null,
+        # and writing a million nulls costs as much as writing values.
+        written = [column for column in self.columns if not _NULL_LITERAL.match(self.expressions[column])]
+        selected = ", ".join(f"cast({self.expressions[column]} as {self.types[column]})" for column in written)
+        return f"insert into {table} ({', '.join(written)}) select {selected} from {self.source()}"
 
-    def refused(self) -> str:
-        cells = ", ".join(f"c{index}" for index in range(self.cell_count))
-        signed_zero = " or ".join(self.signed_zeros) or "false"
-        return (
-            f"select {self.line()} as line, {signed_zero} as signed_zero, {cells} from {self.source(numbered=True)} "
-            f"where not coalesce({self.plain()}, false) order by record"
-        )
-
-    def records(self, refused: list[tuple]) -> TextRecords:
+    def records(self, refused: list[tuple[int, list[str]]]) -> TextRecords:
         """Refused lines as the text records the pandas path builds (short lines padded, long ones rejected)."""
         width = self.plan.width
         delimiter = self.plan.spec.delimiter
         kept: list[list[str]] = []
         lines: list[int] = []
         structural: list[tuple[int, str, str]] = []
-        for line, _, *cells in refused:
-            fields = [cell for cell in cells if cell is not None]
+        for line, fields in refused:
             if len(fields) > width and any(value.strip() for value in fields[width:]):
                 structural.append((line, f"expected {width} fields, found {len(fields)}", delimiter.join(fields)))
                 continue
@@ -576,9 +604,8 @@ class _Query:
         if spec.decimal != ".":
             text = f"replace({text}, {_literal(spec.decimal)}, '.')"
         number = self._derive(f"number_{canonical}", f"try_cast({text} as double)")
-        self.signed_zeros.append(_SIGNED_ZERO.format(cell=cell))
-        # A zero written with a minus: a plain line reads as a number, so its zero and minus suffice (and cost
-        # less than the text test, which a refused line needs for "0-" and the like).
+        # A zero written with a minus (see _NONZERO_DIGIT): a plain line reads as a number, so its zero and its
+        # minus suffice.
         signed_zero = f"({number} = 0 and strpos({cell}, '-') > 0)"
         tests = [f"isfinite({number})", f"strlen({cell}) <= {_MAX_NUMBER_CHARS}", f"not {signed_zero}"]
         tests += [f"strpos({cell}, {_literal(char)}) = 0" for char in self.plan.number_guards]
