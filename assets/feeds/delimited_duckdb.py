@@ -344,21 +344,21 @@ def load_native(
     if count and last - first + 1 != count:
         raise NativeReadUnsupported("the file's rows did not get consecutive row ids")
     # Rows are stored in file order: the i-th row of the file is its i-th record.
+    line_of_row = query.line(f"(rowid - {first or 0} + 1)")
     conn.execute(
-        f"update {table} set source_line = {query.line(f'(rowid - {first or 0} + 1)')} "
-        f"where source_file_id = ? and source_line is null",
+        f"update {table} set source_line = {line_of_row} where source_file_id = ? and source_line is null",
         [source_file_id],
     )
     inserted = count - refused_count
     refused: list[tuple[int, list[str]]] = []
     if refused_count:
-        records = conn.execute(
-            f"select rowid - {first} + 1 from {table} where source_file_id = ? and source_line = {REFUSED_MARK} "
-            "order by 1",
+        lines = conn.execute(
+            f"select {line_of_row} as line from {table} "
+            f"where source_file_id = ? and source_line = {REFUSED_MARK} order by line",
             [source_file_id],
         ).fetchall()
         conn.execute(f"delete from {table} where source_file_id = ? and source_line = {REFUSED_MARK}", [source_file_id])
-        refused = _refused_lines(plan, [_line_of(record, query.shifts) for (record,) in records])
+        refused = _refused_lines(plan, [line for (line,) in lines])
         quantities = [position for name, position in plan.positions.items() if name in QUANTITY_COLUMNS]
         if any(_perhaps_signed_zero(fields, quantities) for _, fields in refused):
             raise NativeReadUnsupported("a quantity may be a negative zero, whose sign depends on the whole column")
@@ -374,16 +374,6 @@ def load_native(
         require_rows=inserted == 0,
     )
     return NativeLoad(inserted, remainder)
-
-
-def _line_of(record: int, shifts: Sequence[tuple[int, int]]) -> int:
-    """A record's physical line, as :meth:`_Query.line` computes it in SQL."""
-    line = record + 1
-    for records_before, count in shifts:
-        if record <= records_before:
-            break
-        line += count
-    return line
 
 
 def _refused_lines(plan: NativeRead, lines: Sequence[int]) -> list[tuple[int, list[str]]]:
@@ -486,7 +476,7 @@ class _Query:
         return f"(select *, {derived} from {read})"
 
     def line(self, record: str) -> str:
-        """A record's physical line: its number, the header and the empty lines before it (see ``_line_of``)."""
+        """A record's physical line: its number, the header and the empty lines before it."""
         if not self.shifts:
             return f"{record} + 1"
         cases = []
