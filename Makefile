@@ -36,8 +36,10 @@ run: setup
 	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then $(BIN)/cmi demo; fi
 	$(BIN)/cmi run
 
+# One worker per core, each taking whole test files (a module's fixtures build its warehouse once). Most of a
+# test's time is one Python process or one dbt subprocess, so two files at once use both cores.
 test: setup browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile --durations=10
 
 lint: setup
 	$(BIN)/ruff check .
