@@ -11,7 +11,8 @@ fresh in-memory DuckDB, in the same run, alternating, best of ``--repeat``:
 - ours on the pandas path: the same with that reader switched off, as GBK or UTF-16 files and files it cannot
   vouch for are loaded;
 - ours on a file with rejects: the same file with one line in a thousand carrying an impossible date. Those
-  lines are read a second time, on one thread, for the pandas pipeline's reject reasons.
+  rows are deleted again (DuckDB then rewrites the file's rows at commit) and their lines go through the pandas
+  pipeline for the reject reasons.
 
 Run: ``.venv/bin/python benchmarks/ingest_throughput.py [--rows 1000000] [--repeat 3]``. Prints the rates and
 the ratios (the goal is ours at least half as fast as the bare load).

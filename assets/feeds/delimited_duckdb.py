@@ -112,17 +112,25 @@ class NativeRead:
     lines: int  # physical lines, header included
     blanks: str  # "none" | "spaces" | "any": which white space may surround a cell
     number_guards: tuple[str, ...]  # characters a cell must not hold to be read as a number by DuckDB
-    data: bytes = field(repr=False, compare=False)  # the file's bytes, for the empty lines if DuckDB skipped any
-    start: int = 0  # where the text starts (after a BOM)
+    data: bytes = field(repr=False, compare=False)  # the file's bytes, for its empty and its refused lines
 
     @property
     def width(self) -> int:
         return len(self.header)
 
+    @property
+    def crlf(self) -> bool:
+        return self.new_line == "\\r\\n"
+
+    @cached_property
+    def line_ends(self) -> np.ndarray:
+        """Offsets of every "\\n" in the file, found when the empty or the refused lines are needed."""
+        return np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == ord("\n"))
+
     @cached_property
     def shifts(self) -> tuple[tuple[int, int], ...]:
         """(records before an empty-line run, lines in the run), in file order; looked for only when needed."""
-        runs = _empty_line_runs(self.data, self.start, crlf=self.new_line == "\\r\\n")
+        runs = _empty_line_runs(self.line_ends, crlf=self.crlf)
         if len(runs) > MAX_LINE_SHIFTS:
             raise NativeReadUnsupported(f"more than {MAX_LINE_SHIFTS} runs of empty lines")
         return tuple(runs)
@@ -208,7 +216,6 @@ def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
         blanks=blanks,
         number_guards=guards,
         data=data,
-        start=start,
     )
 
 
@@ -230,14 +237,12 @@ def _header(data: bytes, start: int, encoding: str, delimiter: str) -> list[str]
     return header
 
 
-def _empty_line_runs(data: bytes, start: int, *, crlf: bool) -> list[tuple[int, int]]:
+def _empty_line_runs(ends: np.ndarray, *, crlf: bool) -> list[tuple[int, int]]:
     """The runs of empty lines after the header, each as (data records before it, its length).
 
-    DuckDB numbers records without the empty lines, so a record's line is its number + 1 (header) + the lengths
-    of the runs before it.
+    ``ends`` are the offsets of the file's line ends. DuckDB numbers records without the empty lines, so a
+    record's line is its number + 1 (header) + the lengths of the runs before it.
     """
-    body = np.frombuffer(data, dtype=np.uint8)[start:]
-    ends = np.flatnonzero(body == ord("\n"))
     if len(ends) < 2:
         return []
     starts = ends[:-1] + 1
@@ -335,16 +340,17 @@ def load_native(
         f"from {table} where source_file_id = ?",
         [source_file_id],
     ).fetchone()
+    shifts: Sequence[tuple[int, int]] = ()
     if count != plan.lines - 1:
         # Fewer records than lines: DuckDB skipped empty lines, or a quoted field spans lines. Only the first
         # keeps each record on its own line.
-        query.shifts = plan.shifts
+        shifts = plan.shifts
         if count != plan.lines - 1 - plan.empty_lines:
             raise NativeReadUnsupported("records do not add up to the lines (a quoted field spans lines)")
     if count and last - first + 1 != count:
         raise NativeReadUnsupported("the file's rows did not get consecutive row ids")
     # Rows are stored in file order: the i-th row of the file is its i-th record.
-    line_of_row = query.line(f"(rowid - {first or 0} + 1)")
+    line_of_row = _line_sql(f"(rowid - {first or 0} + 1)", shifts)
     conn.execute(
         f"update {table} set source_line = {line_of_row} where source_file_id = ? and source_line is null",
         [source_file_id],
@@ -376,15 +382,25 @@ def load_native(
     return NativeLoad(inserted, remainder)
 
 
+def _line_sql(record: str, shifts: Sequence[tuple[int, int]]) -> str:
+    """SQL for a record's physical line: its number, the header and the empty lines before it."""
+    if not shifts:
+        return f"{record} + 1"
+    cases = []
+    shift = 0
+    for records_before, count in shifts:
+        cases.append(f"when {record} <= {records_before} then {record} + {1 + shift}")
+        shift += count
+    return f"case {' '.join(cases)} else {record} + {1 + shift} end"
+
+
 def _refused_lines(plan: NativeRead, lines: Sequence[int]) -> list[tuple[int, list[str]]]:
     """The fields of these lines of the file, split by the csv module (which DuckDB's reader matches here).
 
     Taken from the bytes already in memory: reading the file again in DuckDB would need its records numbered,
     which runs the read on one thread.
     """
-    body = np.frombuffer(plan.data, dtype=np.uint8)
-    ends = np.flatnonzero(body == ord("\n"))
-    crlf = plan.new_line == "\\r\\n"
+    ends, crlf = plan.line_ends, plan.crlf
     refused = []
     for line in lines:  # lines >= 2: the header is line 1
         begin = int(ends[line - 2]) + 1
@@ -448,8 +464,6 @@ class _Query:
             "source_file_id": source_file_id,
         }
         self.default_currency = default_currency
-        # Runs of empty lines (see NativeRead.shifts), once the read showed there are any.
-        self.shifts: tuple[tuple[int, int], ...] = ()
         self.expressions: dict[str, str] = {}
         self.tests: list[str] = []
         # Conversions the tests and the inserted value share, computed once per record (alias -> expression).
@@ -474,17 +488,6 @@ class _Query:
             return read
         derived = ", ".join(f"{expression} as {alias}" for alias, expression in self.derived.items())
         return f"(select *, {derived} from {read})"
-
-    def line(self, record: str) -> str:
-        """A record's physical line: its number, the header and the empty lines before it."""
-        if not self.shifts:
-            return f"{record} + 1"
-        cases = []
-        shift = 0
-        for records_before, count in self.shifts:
-            cases.append(f"when {record} <= {records_before} then {record} + {1 + shift}")
-            shift += count
-        return f"case {' '.join(cases)} else {record} + {1 + shift} end"
 
     def plain(self) -> str:
         return " and ".join(self.tests) if self.tests else "true"
