@@ -39,6 +39,7 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -147,6 +148,7 @@ class NativeLoad:
 
     inserted: int
     remainder: ParseResult | None  # None when every line went in
+    days: tuple[date, date] | None = None  # earliest and latest ``key_day`` of the inserted rows
 
     @property
     def rows_parsed(self) -> int:
@@ -188,21 +190,25 @@ def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
     else:
         decode_text(data, spec.encoding, path)  # the pandas path's checks and messages
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    if b"\x00" in data or _NULL_TEXT.encode() in data:
+    body = np.frombuffer(data, dtype=np.uint8)
+    newlines = int(np.count_nonzero(body == ord("\n")))  # the BOM holds none
+    # Bytes below "!" besides line feeds: carriage returns, white space, control characters. Most files have
+    # none, which answers the questions about each of them without a scan per byte.
+    other_low = int(np.count_nonzero(body < ord("!"))) - newlines
+    if other_low and (b"\x00" in data or _NULL_TEXT.encode() in data):
         raise NativeReadUnsupported("control characters NUL or SOH in the file")
-    carriage_returns = data.count(b"\r") if b"\r" in data else 0
+    carriage_returns = data.count(b"\r") if other_low and b"\r" in data else 0
     if carriage_returns:
         crlf = data.count(b"\r\n")
-        if crlf != carriage_returns or crlf != data.count(b"\n"):
+        if crlf != carriage_returns or crlf != newlines:
             raise NativeReadUnsupported("mixed or bare carriage-return line endings")
     new_line = "\\r\\n" if carriage_returns else "\\n"
 
     header = _header(data, start, spec.encoding, delimiter)
     headers = [clean_header(value) for value in header]
     positions = locate_columns(headers, spec, path, "line 1")
-    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8)[start:] == ord("\n")))
     lines = newlines + (0 if len(data) > start and data.endswith(b"\n") else 1)
-    blanks = _blanks(data, start, delimiter, ascii_only)
+    blanks = _blanks(data, start, delimiter, ascii_only, spaces=other_low > carriage_returns)
     body_start = data.find(b"\n", start) + 1  # the header ends on line 1
     guards = tuple(char for char in "_+" if body_start and data.find(char.encode(), body_start) >= 0)
     return NativeRead(
@@ -261,15 +267,15 @@ def _empty_line_runs(ends: np.ndarray, *, crlf: bool) -> list[tuple[int, int]]:
     return runs
 
 
-def _blanks(data: bytes, start: int, delimiter: str, ascii_only: bool) -> str:
+def _blanks(data: bytes, start: int, delimiter: str, ascii_only: bool, *, spaces: bool = True) -> str:
     """Which white space may start or end a cell: 'none', 'spaces' (only ' ') or 'any'.
 
     Cells need no stripping when no white-space byte touches a delimiter, a line end or a quote. DuckDB drops
     blanks around a quoted field where the csv module keeps them, so a blank next to a quote sends the file to
-    the pandas path.
+    the pandas path. ``spaces=False``: the caller knows the file holds no ASCII white space but line ends.
     """
-    spaces = [char for char in ASCII_SPACES if char not in "\r\n" and char != delimiter]
-    present = [char for char in spaces if char.encode() in data]
+    candidates = [char for char in ASCII_SPACES if char not in "\r\n" and char != delimiter]
+    present = [char for char in candidates if char.encode() in data] if spaces else []
     # White space only the per-cell test can judge: Unicode spaces, and a white-space delimiter inside a quoted
     # cell ("\tA1" in a tab file, stripped by the pandas path), which bytes cannot tell from the delimiters beside
     # every quote.
@@ -324,22 +330,29 @@ def load_native(
     source_file_id: str,
     *,
     default_currency: str | None = None,
+    key_day: str | None = None,
 ) -> NativeLoad:
     """Insert the plain lines of the planned file into ``table`` (its ``columns``, cast to ``types``).
 
-    Runs inside the caller's transaction. Returns the count inserted and, as a :class:`ParseResult` (None when
-    there are none), the rows and rejects of the other lines for the caller to write. Raises FeedError when the
-    file has no data lines, NativeReadUnsupported when DuckDB cannot read it as planned (the caller rolls back
-    and uses the pandas path).
+    Runs inside the caller's transaction. Returns the count inserted, the range of the ``key_day`` column over
+    the inserted rows and, as a :class:`ParseResult` (None when there are none), the rows and rejects of the
+    other lines for the caller to write. Raises FeedError when the file has no data lines,
+    NativeReadUnsupported when DuckDB cannot read it as planned (the caller rolls back and uses the pandas path).
     """
     query = _Query(plan, columns, types, partner_id, source_file_id, default_currency)
     _require_insertion_order(conn)
     _execute(conn, query.insert(table), query.parameters)
-    refused_count, count, first, last = conn.execute(
-        f"select count(*) filter (where source_line = {REFUSED_MARK}), count(*), min(rowid), max(rowid) "
-        f"from {table} where source_file_id = ?",
+    # One scan of the file's rows answers every question about them (each scan compares every row's file id).
+    day_range = "null, null"
+    if key_day is not None:
+        plain = "filter (where source_line is null)"
+        day_range = f"min({key_day}) {plain}, max({key_day}) {plain}"
+    refused_count, count, first, last, first_day, last_day = conn.execute(
+        f"select count(*) filter (where source_line = {REFUSED_MARK}), count(*), min(rowid), max(rowid), "
+        f"{day_range} from {table} where source_file_id = ?",
         [source_file_id],
     ).fetchone()
+    days = (first_day, last_day) if first_day is not None else None
     shifts: Sequence[tuple[int, int]] = ()
     if count != plan.lines - 1:
         # Fewer records than lines: DuckDB skipped empty lines, or a quoted field spans lines. Only the first
@@ -369,7 +382,7 @@ def load_native(
         if any(_perhaps_signed_zero(fields, quantities) for _, fields in refused):
             raise NativeReadUnsupported("a quantity may be a negative zero, whose sign depends on the whole column")
     if inserted and not refused:
-        return NativeLoad(inserted, None)
+        return NativeLoad(inserted, None, days)
     remainder = records_to_result(
         query.records(refused),
         plan.spec,
@@ -379,7 +392,7 @@ def load_native(
         default_currency=default_currency,
         require_rows=inserted == 0,
     )
-    return NativeLoad(inserted, remainder)
+    return NativeLoad(inserted, remainder, days)
 
 
 def _line_sql(record: str, shifts: Sequence[tuple[int, int]]) -> str:

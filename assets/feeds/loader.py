@@ -21,6 +21,7 @@ import hashlib
 import shutil
 from collections import Counter
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,7 +40,13 @@ from assets.feeds.contracts import (
     REJECT_COLUMNS,
 )
 from assets.feeds.delimited import ParsedFile, ParseResult
-from assets.feeds.delimited_duckdb import NativeReadUnsupported, load_native, plan_native_read
+from assets.feeds.delimited_duckdb import (
+    NativeLoad,
+    NativeRead,
+    NativeReadUnsupported,
+    load_native,
+    plan_native_read,
+)
 from assets.feeds.detect import parse_file
 from assets.feeds.errors import FeedError, MasterDataError
 from assets.feeds.partner_config import FILE_FORMATS, FileSpec, PartnerConfig
@@ -176,27 +183,29 @@ def ingest_landing(
     if not landing_dir.is_dir():
         raise FileNotFoundError(f"landing folder {landing_dir} does not exist")
     ensure_raw_schema(conn)
-    run = _Run(
-        conn=conn,
-        ledger=_Ledger.read(conn),
-        quarantine_dir=Path(quarantine_dir) if quarantine_dir is not None else None,
-        now=now or datetime.now(UTC).replace(tzinfo=None),
-        types={table: column_types(conn, table) for table in [*RAW_FEED_TABLES.values(), FEED_REJECTS_TABLE]},
-    )
     report = IngestReport()
-    for partner_dir in sorted(path for path in landing_dir.iterdir() if path.is_dir()):
-        if partner_dir.name.startswith(("_", ".")) or (partners is not None and partner_dir.name not in partners):
-            continue
-        partner_id = partner_dir.name
-        for file in _delivered_files(partner_dir):
-            relative = file.relative_to(landing_dir).as_posix()
-            if on_file is not None:
-                on_file(relative)
-            outcome = _ingest_file(run, file, relative, partner_dir, configs.get(partner_id))
-            if outcome is None:
-                report.unchanged += 1
-            else:
-                report.outcomes.append(outcome)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmi-plan") as planner:
+        run = _Run(
+            conn=conn,
+            ledger=_Ledger.read(conn),
+            quarantine_dir=Path(quarantine_dir) if quarantine_dir is not None else None,
+            now=now or datetime.now(UTC).replace(tzinfo=None),
+            types=table_column_types(conn, [*RAW_FEED_TABLES.values(), FEED_REJECTS_TABLE]),
+            planner=planner,
+        )
+        for partner_dir in sorted(path for path in landing_dir.iterdir() if path.is_dir()):
+            if partner_dir.name.startswith(("_", ".")) or (partners is not None and partner_dir.name not in partners):
+                continue
+            partner_id = partner_dir.name
+            for file in _delivered_files(partner_dir):
+                relative = file.relative_to(landing_dir).as_posix()
+                if on_file is not None:
+                    on_file(relative)
+                outcome = _ingest_file(run, file, relative, partner_dir, configs.get(partner_id))
+                if outcome is None:
+                    report.unchanged += 1
+                else:
+                    report.outcomes.append(outcome)
     report.superseded = run.superseded
     return report
 
@@ -219,6 +228,7 @@ class _Run:
     quarantine_dir: Path | None
     now: datetime
     types: dict[str, dict[str, str]]
+    planner: ThreadPoolExecutor  # plans native reads of delimited files while their bytes are hashed
     superseded: list[str] = field(default_factory=list)
 
 
@@ -227,7 +237,14 @@ def _ingest_file(
 ) -> FileOutcome | None:
     conn, ledger, quarantine_dir, now = run.conn, run.ledger, run.quarantine_dir, run.now
     partner_id = partner_dir.name
+    spec = config.spec_for(file.relative_to(partner_dir)) if config is not None else None
+    parser = PARSERS.get(spec.format) if spec is not None else None
     data = file.read_bytes()
+    # A delimited file's native read is planned while its bytes are hashed. Both read every byte, and hashing
+    # releases the GIL, so on two cores one hides the other.
+    planned = None
+    if parser is _parse_partner_file and spec.format == "csv":
+        planned = run.planner.submit(plan_native_read, file, data, spec)
     file_id = hashlib.sha256(data).hexdigest()
     if ledger.seen(file_id, relative):
         return None
@@ -264,7 +281,6 @@ def _ingest_file(
             control_number=control_number,
         )
 
-    spec = config.spec_for(file.relative_to(partner_dir)) if config is not None else None
     original = ledger.first_path(file_id)
     if original is not None:
         return record("duplicate", f"same content as {original}", spec)
@@ -273,7 +289,6 @@ def _ingest_file(
     if spec is None:
         patterns = ", ".join(file_spec.pattern for file_spec in config.files)
         return record("quarantined", f"file name matches no pattern configured for {partner_id} ({patterns})")
-    parser = PARSERS.get(spec.format)
     if parser is None:
         return record("quarantined", f"no parser for format '{spec.format}'", spec)
 
@@ -289,9 +304,9 @@ def _ingest_file(
         )
 
     loaded: _Loaded | None = None
-    if parser is _parse_partner_file and spec.format == "csv":
+    if planned is not None:
         try:
-            loaded = _load_delimited_natively(run, file, data, spec, config, ledger_row)
+            loaded = _load_delimited_natively(run, file, planned, spec, config, ledger_row)
         except FeedError as err:
             return record("quarantined", str(err), spec)
         except _ReaderCrash as crash:
@@ -371,9 +386,11 @@ class _ReaderCrash(Exception):
 
 
 def _load_delimited_natively(
-    run: _Run, file: Path, data: bytes, spec: FileSpec, config: PartnerConfig, ledger_row: dict
+    run: _Run, file: Path, planned: Future[NativeRead], spec: FileSpec, config: PartnerConfig, ledger_row: dict
 ) -> _Loaded | None:
     """Load a delimited file through DuckDB's CSV reader (``delimited_duckdb``); None when it needs pandas.
+
+    ``planned`` is :func:`plan_native_read` of the file, running or done.
 
     The same rows, rejects and ledger row as parsing with ``parse_delimited`` and ``_load_parsed_file``, in one
     transaction likewise. A file the native reader cannot vouch for, up front or once read, leaves nothing
@@ -382,7 +399,7 @@ def _load_delimited_natively(
     """
     conn, file_id, record_type = run.conn, ledger_row["source_file_id"], spec.record_type
     try:
-        plan = plan_native_read(file, data, spec)
+        plan = planned.result()
     except NativeReadUnsupported:
         return None
     except FeedError:
@@ -403,6 +420,7 @@ def _load_delimited_natively(
                 config.partner_id,
                 file_id,
                 default_currency=config.currency,
+                key_day=_FIRST_DAY_COLUMNS[record_type],
             )
         except (FeedError, NativeReadUnsupported, duckdb.Error):
             raise
@@ -413,7 +431,7 @@ def _load_delimited_natively(
             rejects_types = run.types[FEED_REJECTS_TABLE]
             insert_frame(conn, FEED_REJECTS_TABLE, native.remainder.rejects, REJECT_COLUMNS, rejects_types)
         _insert_ledger_row(conn, _loaded_row(ledger_row, spec, None, native.rows_parsed, native.rows_rejected))
-        days = _key_days(conn, record_type, config.partner_id, file_id) if native.rows_parsed else {}
+        days = _native_key_days(record_type, native)
         superseded = _supersede(conn, ledger_row["partner_id"], file_id, days)
         _run(conn, "commit")
     except NativeReadUnsupported:
@@ -559,18 +577,14 @@ def _first_days(parsed: ParsedFile) -> dict[str, tuple[date, date]]:
     return days
 
 
-def _key_days(
-    conn: duckdb.DuckDBPyConnection, record_type: str, partner_id: str, file_id: str
-) -> dict[str, tuple[date, date]]:
-    """Like :func:`_first_days`, for a file whose rows were written straight into its raw table."""
-    column = _FIRST_DAY_COLUMNS[record_type]
-    first, last = _run(
-        conn,
-        f"select min({column}), max({column}) from {RAW_FEED_TABLES[record_type]} "
-        "where partner_id = ? and source_file_id = ?",
-        [partner_id, file_id],
-    )[0]
-    return {} if first is None else {record_type: (first, last)}
+def _native_key_days(record_type: str, native: NativeLoad) -> dict[str, tuple[date, date]]:
+    """Like :func:`_first_days`, for a file loaded natively: its inserted rows and those of its refused lines."""
+    ranges = [native.days] if native.days is not None else []
+    if native.remainder is not None:
+        ranges += _first_days(ParsedFile.of(native.remainder)).values()
+    if not ranges:
+        return {}
+    return {record_type: (min(first for first, _ in ranges), max(last for _, last in ranges))}
 
 
 def _others_report_days(
@@ -613,14 +627,22 @@ def _run(conn: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = No
 
 def column_types(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     """Declared type of every column of ``schema.table``, in table order."""
-    schema, name = table.split(".")
+    return table_column_types(conn, [table])[table]
+
+
+def table_column_types(conn: duckdb.DuckDBPyConnection, tables: Collection[str]) -> dict[str, dict[str, str]]:
+    """:func:`column_types` of several tables, from one catalogue query."""
     rows = _run(
         conn,
-        """select column_name, data_type from information_schema.columns
-           where table_schema = ? and table_name = ? order by ordinal_position""",
-        [schema, name],
+        """select table_schema || '.' || table_name, column_name, data_type from information_schema.columns
+           where table_catalog = current_database() and table_schema || '.' || table_name in (select unnest($tables))
+           order by table_schema, table_name, ordinal_position""",
+        {"tables": list(tables)},
     )
-    return dict(rows)
+    types: dict[str, dict[str, str]] = {table: {} for table in tables}
+    for table, column, data_type in rows:
+        types[table][column] = data_type
+    return types
 
 
 def insert_frame(
