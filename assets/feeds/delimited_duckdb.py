@@ -6,11 +6,12 @@ straight into the raw table, inside the loader's transaction. The outcome is the
 ``parse_delimited`` and inserting its frames: the same rows (values, ``source_line``, ``source_file_id``), the
 same rejects with the same reasons, the same :class:`FeedError` for a file that cannot be used.
 
-1. :func:`plan_native_read` looks at the bytes first and decides whether DuckDB reads this file exactly as the
-   csv module does: UTF-8 (with or without BOM), one kind of line ending, no NUL, a header on line 1, no blanks
-   around quoted fields, a date format made of ``%Y``, ``%m``, ``%d`` and separators, GTIN checks off. It counts
-   the physical lines. A file it cannot vouch for raises :class:`NativeReadUnsupported` and takes the pandas
-   path; so does a line longer than the csv module's field limit, at which DuckDB's reader stops.
+1. :func:`plan_native_read` decides from a :class:`ByteProfile` of the bytes (gathered while the loader hashes
+   the file, without holding it in memory) whether DuckDB reads this file exactly as the csv module does:
+   UTF-8 (with or without BOM), one kind of line ending, no NUL, a header on line 1, no blanks around quoted
+   fields, a date format made of ``%Y``, ``%m``, ``%d`` and separators, GTIN checks off. It counts the physical
+   lines. A file it cannot vouch for raises :class:`NativeReadUnsupported` and takes the pandas path; so does a
+   line longer than the csv module's field limit, at which DuckDB's reader stops.
 2. :func:`load_native` inserts every record in one parallel ``insert ... select``, marking the ones that are not
    *plain*. A plain line has every mapped cell pass a conservative SQL test under which DuckDB's conversion is
    known to equal the pandas path's (a date ``strptime`` reads with a four-digit year, a number ``try_cast``
@@ -22,11 +23,11 @@ same rejects with the same reasons, the same :class:`FeedError` for a file that 
    lines; a quoted field may span lines) are found by counting: fewer records than lines sends the planner
    looking for the empty lines, and a count they do not explain sends the file to the pandas path. Numbering
    inside the insert (``row_number() over ()``) would run the whole read on one thread.
-4. The marked records are deleted, and their lines, split by the csv module from the bytes already in memory,
-   go through the pandas path's own column pipeline (:func:`~assets.feeds.delimited.records_to_result`), which
-   turns them into rows and rejects, so every reason text comes from one place. A refused line holding a
-   possible negative zero (whose sign pandas takes from the whole column) raises
-   :class:`NativeReadUnsupported`: the loader rolls back and uses the pandas path.
+4. The marked records are deleted, and their lines, split by the csv module from the file's bytes (read
+   again, and checked to be the ones hashed), go through the pandas path's own column pipeline
+   (:func:`~assets.feeds.delimited.records_to_result`), which turns them into rows and rejects, so every reason
+   text comes from one place. A refused line holding a possible negative zero (whose sign pandas takes from the
+   whole column) raises :class:`NativeReadUnsupported`: the loader rolls back and uses the pandas path.
 
 Other encodings (GBK, UTF-16) stay on the pandas path: decoding is most of their cost there anyway.
 """
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Mapping, Sequence
@@ -83,7 +85,10 @@ REFUSED_MARK = -1
 _DATE_FORMAT = re.compile(r"^(?:%[Ymd]|[-./])+$")
 # DuckDB's strptime also reads 'epoch' and 'infinity' and years of fewer digits: such dates are left to pandas.
 _PLAIN_DATE = "between date '1000-01-01' and date '9999-12-30' and {day} <> date '1970-01-01'"
-_TEXT_BYTE = re.compile(b"[^" + re.escape(ASCII_SPACES.encode()) + b"]")  # a file without one is blank
+_LOW = ord("!")  # bytes below it are line ends, ASCII white space and control characters
+_CONTROL_CODES = [code for code in range(_LOW) if chr(code) not in ASCII_SPACES]  # text, if nothing else is
+HEAD_BYTES = 1 << 16  # kept from the start of a file: the header record must end within them
+_PROBES = (b"_", b"+", QUOTE_CHAR.encode())  # bytes whose last occurrence the planner asks about
 _NULL_LITERAL = re.compile(r"^null::\w+$")  # what _Query._constant gives for a column without a value
 _MAX_NUMBER_CHARS = 15  # digits beyond double precision are left to pandas
 # A minus and zeros, no other digit: perhaps a negative zero ("-0", "0-", "-0,00"). pd.to_numeric reads "-0" as
@@ -113,7 +118,7 @@ class NativeRead:
     lines: int  # physical lines, header included
     blanks: str  # "none" | "spaces" | "any": which white space may surround a cell
     number_guards: tuple[str, ...]  # characters a cell must not hold to be read as a number by DuckDB
-    data: bytes = field(repr=False, compare=False)  # the file's bytes, for its empty and its refused lines
+    sha256: str = field(repr=False, compare=False)  # of the bytes planned on
 
     @property
     def width(self) -> int:
@@ -124,8 +129,13 @@ class NativeRead:
         return self.new_line == "\\r\\n"
 
     @cached_property
+    def data(self) -> bytes:
+        """The file's bytes, read when its empty or its refused lines are needed: still the ones planned on."""
+        return _content(self.path, self.sha256)
+
+    @cached_property
     def line_ends(self) -> np.ndarray:
-        """Offsets of every "\\n" in the file, found when the empty or the refused lines are needed."""
+        """Offsets of every "\\n" in the file."""
         return np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == ord("\n"))
 
     @cached_property
@@ -159,11 +169,167 @@ class NativeLoad:
         return self.remainder.rows_rejected if self.remainder else 0
 
 
+# --- looking at the bytes -----------------------------------------------------------------------------------
+
+
+class ByteProfile:
+    """What :func:`plan_native_read` needs to know about a file's bytes, gathered chunk by chunk.
+
+    A :class:`~assets.feeds.file_scan.ChunkObserver`: the loader shows it the file while hashing it, so the
+    bytes are read once, and each question costs a pass over a chunk still in the CPU cache. Every answer is the
+    same however the file is cut into chunks (a test cuts files into chunks of a few bytes).
+    """
+
+    def __init__(self, delimiter: str) -> None:
+        self.delimiter = delimiter
+        self.size = 0
+        self.head = b""  # the first HEAD_BYTES bytes: the header record and the start of the body
+        self.tail = b""  # the last two bytes so far
+        self.ascii = True
+        self.utf8 = True  # whether the bytes so far can be UTF-8 (decoded only once a byte beyond ASCII shows)
+        self.beyond_ascii = 0  # bytes >= 0x80
+        self.low = np.zeros(_LOW, dtype=np.int64)  # how often each byte below "!" occurs: line ends, blanks, controls
+        self.crlf = 0  # "\r\n" pairs
+        self.last_at = dict.fromkeys(_PROBES, -1)  # offset of each probe byte's last occurrence
+        self.unicode_space = False
+        self.space_by_quote = False  # an ASCII blank (not a line end or the delimiter) next to a quote
+        self.space_on_edge = False  # such a blank next to a delimiter or a line end
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._closed = False
+        self._is_space = np.zeros(256, dtype=bool)
+        self._is_space[[ord(char) for char in self.blank_candidates]] = True
+        self._is_edge = np.zeros(256, dtype=bool)
+        self._is_edge[[ord("\n"), ord("\r")]] = True
+        if len(delimiter) == 1 and ord(delimiter) < 256:
+            self._is_edge[ord(delimiter)] = True
+
+    @classmethod
+    def of(cls, data: bytes, delimiter: str, *, chunk_bytes: int | None = None) -> ByteProfile:
+        """The profile of bytes in memory, looked at in chunks of ``chunk_bytes`` (all at once by default)."""
+        profile = cls(delimiter)
+        step = chunk_bytes or max(len(data), 1)
+        for begin in range(0, len(data), step):
+            chunk = data[begin : begin + step]
+            profile.observe(chunk, len(chunk))
+        return profile.close()
+
+    @property
+    def blank_candidates(self) -> list[str]:
+        """ASCII white space the pandas path strips from a cell: not a line end, not the delimiter."""
+        return [char for char in ASCII_SPACES if char not in "\r\n" and char != self.delimiter]
+
+    def observe(self, buffer: bytes | bytearray, length: int) -> None:
+        if self._closed:
+            raise RuntimeError("the profile is closed")
+        if not length:
+            return
+        chunk = memoryview(buffer)[:length]
+        codes = np.frombuffer(buffer, dtype=np.uint8, count=length)
+        offset, previous = self.size, self.tail
+        if len(self.head) < HEAD_BYTES:
+            self.head += bytes(chunk[: HEAD_BYTES - len(self.head)])
+        line_feeds = int(np.count_nonzero(codes == ord("\n")))
+        low = int(np.count_nonzero(codes < _LOW))
+        blanks_here = False
+        if low == line_feeds:
+            self.low[ord("\n")] += line_feeds
+        else:
+            counts = np.bincount(codes[codes < _LOW], minlength=_LOW)
+            self.low += counts
+            if counts[ord("\r")]:
+                self.crlf += buffer.count(b"\r\n", 0, length)
+            blanks_here = bool(counts[self._is_space[:_LOW]].any())
+        if previous.endswith(b"\r") and codes[0] == ord("\n"):
+            self.crlf += 1
+        # A blank at the end of the last chunk may touch a quote or an edge at the start of this one.
+        if blanks_here or (previous and self._is_space[previous[-1]]):
+            self._look_at_blanks(np.frombuffer(previous[-1:] + bytes(chunk), dtype=np.uint8))
+        if not (buffer.isascii() if length == len(buffer) else bytes(chunk).isascii()):
+            self._beyond_ascii(previous + bytes(chunk), codes)
+        elif self.utf8 and self._decoder.getstate()[0]:
+            self.utf8 = False  # a multi-byte character cut short by ASCII
+        for probe in _PROBES:
+            found = buffer.rfind(probe, 0, length)
+            if found >= 0:
+                self.last_at[probe] = offset + found
+        self.size += length
+        self.tail = (previous + bytes(chunk[-2:]))[-2:]
+
+    def _look_at_blanks(self, window: np.ndarray) -> None:
+        space = self._is_space[window]
+        quote = window == ord(QUOTE_CHAR)
+        edge = self._is_edge[window]
+        self.space_by_quote = self.space_by_quote or bool(
+            (space[1:] & quote[:-1]).any() or (space[:-1] & quote[1:]).any()
+        )
+        self.space_on_edge = self.space_on_edge or bool((space[1:] & edge[:-1]).any() or (space[:-1] & edge[1:]).any())
+
+    def _beyond_ascii(self, window: bytes, codes: np.ndarray) -> None:
+        """A chunk with bytes beyond ASCII; ``window`` is it with the last two bytes before it."""
+        self.ascii = False
+        self.beyond_ascii += int(np.count_nonzero(codes >= 0x80))
+        # A white-space character of up to three bytes may start in the bytes before the chunk.
+        self.unicode_space = self.unicode_space or _has_unicode_space(window)
+        if self.utf8:
+            try:
+                self._decoder.decode(window[len(window) - len(codes) :])
+            except UnicodeDecodeError:
+                self.utf8 = False
+
+    def close(self) -> ByteProfile:
+        """Call once the whole file was observed (a character cut short at its end is not UTF-8)."""
+        if not self._closed:
+            self._closed = True
+            if self.utf8:
+                try:
+                    self._decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    self.utf8 = False
+        return self
+
+    @property
+    def text_surely(self) -> bool:
+        """Whether some byte is ASCII and neither white space nor a control character (so the file has text)."""
+        return self.size - int(self.low.sum()) - self.beyond_ascii > 0
+
+    def blanks(self, start: int) -> str:
+        """Which white space may start or end a cell: 'none', 'spaces' (only ' ') or 'any'.
+
+        Cells need no stripping when no white-space byte touches a delimiter, a line end or a quote. DuckDB drops
+        blanks around a quoted field where the csv module keeps them, so a blank next to a quote sends the file
+        to the pandas path. ``start``: where the body starts (after a BOM).
+        """
+        present = [char for char in self.blank_candidates if self.low[ord(char)]]
+        # White space only the per-cell test can judge: Unicode spaces, and a white-space delimiter inside a quoted
+        # cell ("\tA1" in a tab file, stripped by the pandas path), which bytes cannot tell from the delimiters
+        # beside every quote.
+        per_cell = (not self.ascii and self.unicode_space) or (
+            self.delimiter in ASCII_SPACES and self.last_at[QUOTE_CHAR.encode()] >= 0
+        )
+        if not present:
+            return "any" if per_cell else "none"
+        if self.space_by_quote:
+            raise NativeReadUnsupported("white space next to a quote")
+        ends = {self.head[start : start + 1], self.tail[-1:]}  # the body's first and the file's last byte
+        touching = self.space_on_edge or any(end.decode("latin-1") in present for end in ends if end)
+        if not touching and not per_cell:
+            return "none"
+        return "spaces" if present == [" "] and not per_cell else "any"
+
+
+def _content(path: Path, sha256: str) -> bytes:
+    """The file's bytes, which must be those it was planned on (the file may have been replaced since)."""
+    data = Path(path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise NativeReadUnsupported("the file changed while it was being loaded")
+    return data
+
+
 # --- deciding up front --------------------------------------------------------------------------------------
 
 
-def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
-    """Check that DuckDB can read ``data`` (the bytes of ``path``) exactly as the pandas path would.
+def plan_native_read(path: Path, profile: ByteProfile, spec: FileSpec, sha256: str) -> NativeRead:
+    """Check that DuckDB can read the file (``profile`` of its bytes, hashed ``sha256``) as the pandas path would.
 
     Raises FeedError for what makes the file unusable on either path (empty, undecodable, missing required
     headers), with the pandas path's message; NativeReadUnsupported when only the pandas path can read it.
@@ -180,37 +346,33 @@ def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
         raise NativeReadUnsupported(f"delimiter {delimiter!r}")
     if any(canonical in DATE_COLUMNS for canonical in spec.columns) and not _DATE_FORMAT.match(spec.date_format):
         raise NativeReadUnsupported(f"date format {spec.date_format}")
+    if profile.delimiter != delimiter:
+        raise ValueError(f"profile made for delimiter {profile.delimiter!r}, file spec has {delimiter!r}")
+    profile.close()
 
-    ascii_only = data.isascii()
-    if ascii_only:
-        if not data:
-            raise FeedError(path, None, "empty file (0 bytes)")
-        if not _TEXT_BYTE.search(data):
+    if not profile.size:
+        raise FeedError(path, None, "empty file (0 bytes)")
+    if profile.ascii:
+        if not profile.text_surely and not profile.low[_CONTROL_CODES].any():
             raise FeedError(path, None, "empty file (no text)")
-    else:
-        decode_text(data, spec.encoding, path)  # the pandas path's checks and messages
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    body = np.frombuffer(data, dtype=np.uint8)
-    newlines = int(np.count_nonzero(body == ord("\n")))  # the BOM holds none
-    # Bytes below "!" besides line feeds: carriage returns, white space, control characters. Most files have
-    # none, which answers the questions about each of them without a scan per byte.
-    other_low = int(np.count_nonzero(body < ord("!"))) - newlines
-    if other_low and (b"\x00" in data or _NULL_TEXT.encode() in data):
+    elif not profile.utf8 or not profile.text_surely:
+        decode_text(_content(path, sha256), spec.encoding, path)  # the pandas path's checks and messages
+    start = len(codecs.BOM_UTF8) if profile.head.startswith(codecs.BOM_UTF8) else 0
+    if profile.low[0] or profile.low[ord(_NULL_TEXT)]:
         raise NativeReadUnsupported("control characters NUL or SOH in the file")
-    carriage_returns = data.count(b"\r") if other_low and b"\r" in data else 0
-    if carriage_returns:
-        crlf = data.count(b"\r\n")
-        if crlf != carriage_returns or crlf != newlines:
-            raise NativeReadUnsupported("mixed or bare carriage-return line endings")
+    newlines = int(profile.low[ord("\n")])  # the BOM holds none
+    carriage_returns = int(profile.low[ord("\r")])
+    if carriage_returns and (profile.crlf != carriage_returns or profile.crlf != newlines):
+        raise NativeReadUnsupported("mixed or bare carriage-return line endings")
     new_line = "\\r\\n" if carriage_returns else "\\n"
 
-    header = _header(data, start, spec.encoding, delimiter)
+    header = _header(profile, start, spec.encoding, delimiter)
     headers = [clean_header(value) for value in header]
     positions = locate_columns(headers, spec, path, "line 1")
-    lines = newlines + (0 if len(data) > start and data.endswith(b"\n") else 1)
-    blanks = _blanks(data, start, delimiter, ascii_only, spaces=other_low > carriage_returns)
-    body_start = data.find(b"\n", start) + 1  # the header ends on line 1
-    guards = tuple(char for char in "_+" if body_start and data.find(char.encode(), body_start) >= 0)
+    lines = newlines + (0 if profile.size > start and profile.tail.endswith(b"\n") else 1)
+    blanks = profile.blanks(start)
+    body_start = profile.head.find(b"\n", start) + 1  # the header ends on line 1
+    guards = tuple(char for char in "_+" if body_start and profile.last_at[char.encode()] >= body_start)
     return NativeRead(
         path=path,
         spec=spec,
@@ -221,14 +383,17 @@ def plan_native_read(path: Path, data: bytes, spec: FileSpec) -> NativeRead:
         lines=lines,
         blanks=blanks,
         number_guards=guards,
-        data=data,
+        sha256=sha256,
     )
 
 
-def _header(data: bytes, start: int, encoding: str, delimiter: str) -> list[str]:
+def _header(profile: ByteProfile, start: int, encoding: str, delimiter: str) -> list[str]:
     """The header record, read by the csv module as the pandas path does; it must end on line 1."""
+    data = profile.head
     first = data.find(b"\n", start)
     second = data.find(b"\n", first + 1) if first >= 0 else -1
+    if second < 0 and profile.size > len(data):
+        raise NativeReadUnsupported(f"the first two lines are longer than {HEAD_BYTES} bytes")
     head = data[start : len(data) if second < 0 else second + 1]
     text = head.decode("utf-8")
     if text.startswith("\ufeff"):
@@ -265,40 +430,6 @@ def _empty_line_runs(ends: np.ndarray, *, crlf: bool) -> list[tuple[int, int]]:
             runs.append((line - 2 - empty_before, 1))
         previous = line
     return runs
-
-
-def _blanks(data: bytes, start: int, delimiter: str, ascii_only: bool, *, spaces: bool = True) -> str:
-    """Which white space may start or end a cell: 'none', 'spaces' (only ' ') or 'any'.
-
-    Cells need no stripping when no white-space byte touches a delimiter, a line end or a quote. DuckDB drops
-    blanks around a quoted field where the csv module keeps them, so a blank next to a quote sends the file to
-    the pandas path. ``spaces=False``: the caller knows the file holds no ASCII white space but line ends.
-    """
-    candidates = [char for char in ASCII_SPACES if char not in "\r\n" and char != delimiter]
-    present = [char for char in candidates if char.encode() in data] if spaces else []
-    # White space only the per-cell test can judge: Unicode spaces, and a white-space delimiter inside a quoted
-    # cell ("\tA1" in a tab file, stripped by the pandas path), which bytes cannot tell from the delimiters beside
-    # every quote.
-    per_cell = (not ascii_only and _has_unicode_space(data)) or (
-        delimiter in ASCII_SPACES and QUOTE_CHAR.encode() in data
-    )
-    if not present:
-        return "any" if per_cell else "none"
-    body = np.frombuffer(data, dtype=np.uint8)[start:]
-    is_space = np.zeros(256, dtype=bool)
-    is_space[[ord(char) for char in present]] = True
-    space = is_space[body]
-    is_quote = body == ord(QUOTE_CHAR)
-    if (space[1:] & is_quote[:-1]).any() or (space[:-1] & is_quote[1:]).any():
-        raise NativeReadUnsupported("white space next to a quote")
-    edge = np.zeros(256, dtype=bool)
-    edge[[ord(delimiter), ord("\n"), ord("\r")]] = True
-    boundary = edge[body]
-    touching = (space[1:] & boundary[:-1]).any() or (space[:-1] & boundary[1:]).any()
-    touching = touching or bool(space[0]) or bool(space[-1])
-    if not touching and not per_cell:
-        return "none"
-    return "spaces" if present == [" "] and not per_cell else "any"
 
 
 def _has_unicode_space(data: bytes) -> bool:
@@ -410,8 +541,8 @@ def _line_sql(record: str, shifts: Sequence[tuple[int, int]]) -> str:
 def _refused_lines(plan: NativeRead, lines: Sequence[int]) -> list[tuple[int, list[str]]]:
     """The fields of these lines of the file, split by the csv module (which DuckDB's reader matches here).
 
-    Taken from the bytes already in memory: reading the file again in DuckDB would need its records numbered,
-    which runs the read on one thread.
+    Taken from the file's bytes (:attr:`NativeRead.data`): reading the file again in DuckDB would need its records
+    numbered, which runs the read on one thread.
     """
     ends, crlf = plan.line_ends, plan.crlf
     refused = []

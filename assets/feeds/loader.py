@@ -17,11 +17,9 @@ latest received file win per key).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import shutil
 from collections import Counter
 from collections.abc import Callable, Collection
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,14 +39,15 @@ from assets.feeds.contracts import (
 )
 from assets.feeds.delimited import ParsedFile, ParseResult
 from assets.feeds.delimited_duckdb import (
+    ByteProfile,
     NativeLoad,
-    NativeRead,
     NativeReadUnsupported,
     load_native,
     plan_native_read,
 )
 from assets.feeds.detect import parse_file
 from assets.feeds.errors import FeedError, MasterDataError
+from assets.feeds.file_scan import hash_file
 from assets.feeds.partner_config import FILE_FORMATS, FileSpec, PartnerConfig
 from assets.feeds.raw_schema import ensure_raw_schema
 
@@ -183,29 +182,27 @@ def ingest_landing(
     if not landing_dir.is_dir():
         raise FileNotFoundError(f"landing folder {landing_dir} does not exist")
     ensure_raw_schema(conn)
+    run = _Run(
+        conn=conn,
+        ledger=_Ledger.read(conn),
+        quarantine_dir=Path(quarantine_dir) if quarantine_dir is not None else None,
+        now=now or datetime.now(UTC).replace(tzinfo=None),
+        types=table_column_types(conn, [*RAW_FEED_TABLES.values(), FEED_REJECTS_TABLE]),
+    )
     report = IngestReport()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmi-plan") as planner:
-        run = _Run(
-            conn=conn,
-            ledger=_Ledger.read(conn),
-            quarantine_dir=Path(quarantine_dir) if quarantine_dir is not None else None,
-            now=now or datetime.now(UTC).replace(tzinfo=None),
-            types=table_column_types(conn, [*RAW_FEED_TABLES.values(), FEED_REJECTS_TABLE]),
-            planner=planner,
-        )
-        for partner_dir in sorted(path for path in landing_dir.iterdir() if path.is_dir()):
-            if partner_dir.name.startswith(("_", ".")) or (partners is not None and partner_dir.name not in partners):
-                continue
-            partner_id = partner_dir.name
-            for file in _delivered_files(partner_dir):
-                relative = file.relative_to(landing_dir).as_posix()
-                if on_file is not None:
-                    on_file(relative)
-                outcome = _ingest_file(run, file, relative, partner_dir, configs.get(partner_id))
-                if outcome is None:
-                    report.unchanged += 1
-                else:
-                    report.outcomes.append(outcome)
+    for partner_dir in sorted(path for path in landing_dir.iterdir() if path.is_dir()):
+        if partner_dir.name.startswith(("_", ".")) or (partners is not None and partner_dir.name not in partners):
+            continue
+        partner_id = partner_dir.name
+        for file in _delivered_files(partner_dir):
+            relative = file.relative_to(landing_dir).as_posix()
+            if on_file is not None:
+                on_file(relative)
+            outcome = _ingest_file(run, file, relative, partner_dir, configs.get(partner_id))
+            if outcome is None:
+                report.unchanged += 1
+            else:
+                report.outcomes.append(outcome)
     report.superseded = run.superseded
     return report
 
@@ -228,7 +225,6 @@ class _Run:
     quarantine_dir: Path | None
     now: datetime
     types: dict[str, dict[str, str]]
-    planner: ThreadPoolExecutor  # plans native reads of delimited files while their bytes are hashed
     superseded: list[str] = field(default_factory=list)
 
 
@@ -239,13 +235,11 @@ def _ingest_file(
     partner_id = partner_dir.name
     spec = config.spec_for(file.relative_to(partner_dir)) if config is not None else None
     parser = PARSERS.get(spec.format) if spec is not None else None
-    data = file.read_bytes()
-    # A delimited file's native read is planned while its bytes are hashed. Both read every byte, and hashing
-    # releases the GIL, so on two cores one hides the other.
-    planned = None
+    # A delimited file may take DuckDB's reader, which needs facts about its bytes: gathered while hashing them.
+    profile = None
     if parser is _parse_partner_file and spec.format == "csv":
-        planned = run.planner.submit(plan_native_read, file, data, spec)
-    file_id = hashlib.sha256(data).hexdigest()
+        profile = ByteProfile(spec.delimiter)
+    file_id = hash_file(file, [profile] if profile is not None else [])
     if ledger.seen(file_id, relative):
         return None
     received_at = datetime.fromtimestamp(file.stat().st_mtime, UTC).replace(tzinfo=None)
@@ -304,9 +298,9 @@ def _ingest_file(
         )
 
     loaded: _Loaded | None = None
-    if planned is not None:
+    if profile is not None:
         try:
-            loaded = _load_delimited_natively(run, file, planned, spec, config, ledger_row)
+            loaded = _load_delimited_natively(run, file, profile, spec, config, ledger_row)
         except FeedError as err:
             return record("quarantined", str(err), spec)
         except _ReaderCrash as crash:
@@ -386,11 +380,11 @@ class _ReaderCrash(Exception):
 
 
 def _load_delimited_natively(
-    run: _Run, file: Path, planned: Future[NativeRead], spec: FileSpec, config: PartnerConfig, ledger_row: dict
+    run: _Run, file: Path, profile: ByteProfile, spec: FileSpec, config: PartnerConfig, ledger_row: dict
 ) -> _Loaded | None:
     """Load a delimited file through DuckDB's CSV reader (``delimited_duckdb``); None when it needs pandas.
 
-    ``planned`` is :func:`plan_native_read` of the file, running or done.
+    ``profile`` holds the facts about the file's bytes gathered while they were hashed.
 
     The same rows, rejects and ledger row as parsing with ``parse_delimited`` and ``_load_parsed_file``, in one
     transaction likewise. A file the native reader cannot vouch for, up front or once read, leaves nothing
@@ -399,7 +393,7 @@ def _load_delimited_natively(
     """
     conn, file_id, record_type = run.conn, ledger_row["source_file_id"], spec.record_type
     try:
-        plan = planned.result()
+        plan = plan_native_read(file, profile, spec, ledger_row["source_file_id"])
     except NativeReadUnsupported:
         return None
     except FeedError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import math
 import tempfile
 from collections.abc import Iterator
@@ -711,3 +712,20 @@ def test_any_small_file_of_good_and_nasty_cells_loads_alike() -> None:
     loads_alike()
     # Equality proves nothing about files the native path never loads: most of these it should load itself.
     assert routes.count(NATIVE) >= len(routes) // 3, routes
+
+
+def test_a_file_replaced_after_planning_is_not_read_as_planned(tmp_path: Path) -> None:
+    """Empty and refused lines are taken from the file again later: it must still hold the bytes planned on."""
+    path = tmp_path / "sales_20250628.csv"
+    data = lines(
+        "store_nbr,upc,business_date,units_sold,units_returned,net_sales_usd,on_promo",
+        "1042,084215000017,2025-06-28,7,0,83.65,N",
+    )
+    path.write_bytes(data)
+    spec = REDWOOD_SALES
+    plan = delimited_duckdb.plan_native_read(
+        path, delimited_duckdb.ByteProfile.of(data, spec.delimiter), spec, hashlib.sha256(data).hexdigest()
+    )
+    path.write_bytes(data + b"1042,084215000017,2025-06-29,5,0,51.00,N\n")
+    with pytest.raises(NativeReadUnsupported, match="changed"):
+        _ = plan.data
