@@ -123,6 +123,8 @@ class _Ledger:
 
     paths_by_file_id: dict[str, list[str]]
     control_owners: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (partner, format, n) -> path
+    # Partners with a loaded (or superseded) file: only a file of theirs can supersede or be superseded.
+    loaded_partners: set[str] = field(default_factory=set)
 
     @classmethod
     def read(cls, conn: duckdb.DuckDBPyConnection) -> _Ledger:
@@ -136,6 +138,7 @@ class _Ledger:
             ledger.add(file_id, path)
             if status in LOADED_STATUSES:
                 ledger.claim(partner_id, file_format, control_number, path)
+                ledger.loaded_partners.add(partner_id)
         return ledger
 
     def claim(self, partner_id: str, file_format: str | None, control_number: str | None, path: str) -> None:
@@ -321,12 +324,13 @@ def _ingest_file(
                 "quarantined", f"control number {control_number} already used by file {owner}", spec, control_number
             )
         row = _loaded_row(ledger_row, spec, control_number, parsed.rows_parsed, parsed.rows_rejected)
-        superseded = _load_parsed_file(conn, file_id, parsed, row, run.types)
+        superseded = _load_parsed_file(conn, file_id, parsed, row, run.types, partner_id in ledger.loaded_partners)
         loaded = _Loaded(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded)
 
     control_number, superseded = loaded.control_number, loaded.superseded
     ledger.add(file_id, relative)
     ledger.claim(partner_id, spec.format, control_number, relative)
+    ledger.loaded_partners.add(partner_id)
     status, reason = "loaded", None
     for superseded_id, superseded_path, superseded_reason in superseded:
         if superseded_id == file_id:
@@ -425,8 +429,9 @@ def _load_delimited_natively(
             rejects_types = run.types[FEED_REJECTS_TABLE]
             insert_frame(conn, FEED_REJECTS_TABLE, native.remainder.rejects, REJECT_COLUMNS, rejects_types)
         _insert_ledger_row(conn, _loaded_row(ledger_row, spec, None, native.rows_parsed, native.rows_rejected))
-        days = _native_key_days(record_type, native)
-        superseded = _supersede(conn, ledger_row["partner_id"], file_id, days)
+        superseded = []
+        if ledger_row["partner_id"] in run.ledger.loaded_partners:
+            superseded = _supersede(conn, ledger_row["partner_id"], file_id, _native_key_days(record_type, native))
         _run(conn, "commit")
     except NativeReadUnsupported:
         _rollback(conn)
@@ -450,11 +455,12 @@ def _load_parsed_file(
     parsed: ParsedFile,
     ledger_row: dict,
     types: dict[str, dict[str, str]],
+    partner_loaded_before: bool,
 ) -> list[tuple[str, str, str]]:
     """Rows of every record type, rejects and the ledger row of one file, all or nothing.
 
     Returns the files (id, path, reason) this load marked superseded, the new file itself included when files
-    received after it already cover everything it reports.
+    received after it already cover everything it reports (only possible when ``partner_loaded_before``).
     """
     _run(conn, "begin transaction")
     try:
@@ -469,7 +475,9 @@ def _load_parsed_file(
             frame = rejects[0] if len(rejects) == 1 else pd.concat(rejects, ignore_index=True)
             insert_frame(conn, FEED_REJECTS_TABLE, frame, REJECT_COLUMNS, types[FEED_REJECTS_TABLE])
         _insert_ledger_row(conn, ledger_row)
-        superseded = _supersede(conn, ledger_row["partner_id"], file_id, _first_days(parsed))
+        superseded = []
+        if partner_loaded_before:
+            superseded = _supersede(conn, ledger_row["partner_id"], file_id, _first_days(parsed))
         _run(conn, "commit")
     except BaseException:
         _rollback(conn)

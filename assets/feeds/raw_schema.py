@@ -69,10 +69,13 @@ def ensure_raw_schema(conn) -> None:
            where table_catalog = current_database() and table_schema = 'raw'"""
     ).fetchall():
         existing.setdefault(f"raw.{table_name}", set()).add(column_name)
+    statements = []
     for table, columns in RAW_TABLE_DDL.items():
         if table not in existing:
-            conn.execute(f"create table if not exists {table} ({columns})")
+            statements.append(f"create table if not exists {table} ({columns})")
             continue
         for definition in column_definitions(table):
             if definition.split()[0] not in existing[table]:
-                conn.execute(f"alter table {table} add column if not exists {definition}")
+                statements.append(f"alter table {table} add column if not exists {definition}")
+    if statements:  # one round trip: a new warehouse needs a dozen tables
+        conn.execute(";\n".join(statements))
