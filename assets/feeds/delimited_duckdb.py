@@ -714,8 +714,7 @@ class _Query:
             self.expressions[canonical] = cell
             return
         self._unpadded(f"coalesce({cell}, '')")
-        fallback = self._constant(canonical)
-        self.expressions[canonical] = f"case when {blank} then {fallback} else {cell} end"
+        self.expressions[canonical] = f"coalesce(nullif({cell}, ''), {self._constant(canonical)})"
 
     def _derive(self, alias: str, expression: str) -> str:
         """A conversion read by both the plain-line test and the inserted value: the name of its one computation."""
@@ -729,9 +728,10 @@ class _Query:
             self.tests.append(plain)
             self.expressions[canonical] = day
             return
-        # An optional date left blank stays empty (a sales period end then defaults to its start).
+        # An optional date left blank stays empty (a sales period end then defaults to its start): a blank cell
+        # reads as NULL, and a cell that is neither blank nor plain refuses the line.
         self.tests.append(f"({blank} or ({plain}))")
-        self.expressions[canonical] = f"case when {blank} then null::date else {day} end"
+        self.expressions[canonical] = day
 
     def _quantity(self, canonical: str, cell: str, blank: str, required: bool) -> None:
         spec = self.plan.spec
@@ -752,7 +752,8 @@ class _Query:
             self.expressions[canonical] = number
             return
         self.tests.append(f"({blank} or ({plain}))")
-        self.expressions[canonical] = f"case when {blank} then {self._constant(canonical)} else {number} end"
+        # Blank reads as NULL, so the default; any other cell that does not read refuses the line.
+        self.expressions[canonical] = f"coalesce({number}, {self._constant(canonical)})"
 
     def _flag(self, canonical: str, cell: str, blank: str, required: bool) -> None:
         meanings = _flag_spellings(self.plan.spec.true_values, self.plan.spec.false_values)
@@ -761,9 +762,10 @@ class _Query:
         known = f"{cell} in ({spelled})" if meanings else "false"
         self.tests.append(f"{cell} <> '' and {known}" if required else f"({blank} or {known})")
         truths = ", ".join(_literal(spelling) for spelling, meaning in meanings.items() if meaning)
-        # No spelling may mean true (a text configured as both reads as false): "in (null)" would be NULL.
-        true = f"{cell} in ({truths})" if truths else "false"
-        self.expressions[canonical] = f"case when {blank} then null::boolean else {true} end"
+        if truths:  # blank (NULL or '') stays NULL
+            self.expressions[canonical] = f"nullif({cell}, '') in ({truths})"
+        else:  # no spelling means true (a text configured as both reads as false): "in ()" is not SQL
+            self.expressions[canonical] = f"case when {blank} then null::boolean else false end"
 
     def _constant(self, canonical: str) -> str:
         """The SQL literal of a column the file does not carry (or leaves blank): the pandas path's value."""
