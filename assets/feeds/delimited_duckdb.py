@@ -119,6 +119,7 @@ class NativeRead:
     blanks: str  # "none" | "spaces" | "any": which white space may surround a cell
     number_guards: tuple[str, ...]  # characters a cell must not hold to be read as a number by DuckDB
     sha256: str = field(repr=False, compare=False)  # of the bytes planned on
+    extra_columns: int = EXTRA_COLUMNS  # read past the header's fields
 
     @property
     def width(self) -> int:
@@ -190,6 +191,7 @@ class ByteProfile:
         self.beyond_ascii = 0  # bytes >= 0x80
         self.low = np.zeros(_LOW, dtype=np.int64)  # how often each byte below "!" occurs: line ends, blanks, controls
         self.crlf = 0  # "\r\n" pairs
+        self.delimiters = 0  # occurrences of the delimiter byte, quoted or not
         self.last_at = dict.fromkeys(_PROBES, -1)  # offset of each probe byte's last occurrence
         self.unicode_space = False
         self.space_by_quote = False  # an ASCII blank (not a line end or the delimiter) next to a quote
@@ -200,8 +202,9 @@ class ByteProfile:
         self._is_space[[ord(char) for char in self.blank_candidates]] = True
         self._is_edge = np.zeros(256, dtype=bool)
         self._is_edge[[ord("\n"), ord("\r")]] = True
-        if len(delimiter) == 1 and ord(delimiter) < 256:
-            self._is_edge[ord(delimiter)] = True
+        self._delimiter_code = ord(delimiter) if len(delimiter) == 1 and ord(delimiter) < 128 else None
+        if self._delimiter_code is not None:
+            self._is_edge[self._delimiter_code] = True
 
     @classmethod
     def of(cls, data: bytes, delimiter: str, *, chunk_bytes: int | None = None) -> ByteProfile:
@@ -229,6 +232,8 @@ class ByteProfile:
         if len(self.head) < HEAD_BYTES:
             self.head += bytes(chunk[: HEAD_BYTES - len(self.head)])
         line_feeds = int(np.count_nonzero(codes == ord("\n")))
+        if self._delimiter_code is not None:
+            self.delimiters += int(np.count_nonzero(codes == self._delimiter_code))
         low = int(np.count_nonzero(codes < _LOW))
         blanks_here = False
         if low == line_feeds:
@@ -373,6 +378,10 @@ def plan_native_read(path: Path, profile: ByteProfile, spec: FileSpec, sha256: s
     blanks = profile.blanks(start)
     body_start = profile.head.find(b"\n", start) + 1  # the header ends on line 1
     guards = tuple(char for char in "_+" if body_start and profile.last_at[char.encode()] >= body_start)
+    # Without quotes, a file whose delimiters number exactly the header's per line most likely has no line with
+    # more fields: then no extra column is read. Should one have more after all, DuckDB raises (pandas path).
+    unquoted = profile.last_at[QUOTE_CHAR.encode()] < 0
+    extra_columns = 0 if unquoted and profile.delimiters == (len(header) - 1) * lines else EXTRA_COLUMNS
     return NativeRead(
         path=path,
         spec=spec,
@@ -384,6 +393,7 @@ def plan_native_read(path: Path, profile: ByteProfile, spec: FileSpec, sha256: s
         blanks=blanks,
         number_guards=guards,
         sha256=sha256,
+        extra_columns=extra_columns,
     )
 
 
@@ -616,7 +626,7 @@ class _Query:
 
     @property
     def cell_count(self) -> int:
-        return self.plan.width + EXTRA_COLUMNS
+        return self.plan.width + self.plan.extra_columns
 
     def source(self) -> str:
         cells = ", ".join(f"'c{index}': 'VARCHAR'" for index in range(self.cell_count))

@@ -286,6 +286,19 @@ def test_lines_longer_than_the_header_are_rejected_alike(tmp_path: Path, extra: 
     load_both_ways(tmp_path, data, REDWOOD_STOCK, "redwood_grocers", route=route)
 
 
+def test_a_long_line_evened_out_by_a_short_one_sends_the_file_to_pandas(tmp_path: Path) -> None:
+    """Delimiters number the header's per line on average: no cell past the header is read, so DuckDB meets the
+    long line's extra cell and raises, and the file is read by pandas (which rejects that line)."""
+    data = lines(
+        REDWOOD_STOCK_HEADER,
+        "1042,084215010016,2025-06-29",
+        "1042,084215010023,2025-06-29,12,x",
+        "1107,084215010016,2025-06-29,1",
+    )
+    loaded = load_both_ways(tmp_path, data, REDWOOD_STOCK, "redwood_grocers", route=PANDAS)
+    assert [reason for *_, reason, _ in loaded.rejects if "fields" in str(reason)], loaded.rejects
+
+
 def test_lines_shorter_than_the_header_are_padded_alike(tmp_path: Path) -> None:
     data = lines(
         REDWOOD_SALES_HEADER,
@@ -729,3 +742,18 @@ def test_a_file_replaced_after_planning_is_not_read_as_planned(tmp_path: Path) -
     path.write_bytes(data + b"1042,084215000017,2025-06-29,5,0,51.00,N\n")
     with pytest.raises(NativeReadUnsupported, match="changed"):
         _ = plan.data
+
+
+@pytest.mark.parametrize(
+    ("body", "extra_columns"),
+    [
+        (["1042,084215000017,2025-06-28,7,0,83.65,N"], 0),
+        (["1042,084215000017,2025-06-28,7,0,83.65,N,"], delimited_duckdb.EXTRA_COLUMNS),  # one delimiter more
+        (['1042,"0842150,00017",2025-06-28,7,0,83.65,N'], delimited_duckdb.EXTRA_COLUMNS),  # quotes may hide some
+    ],
+)
+def test_cells_past_the_header_are_read_only_where_a_line_may_have_them(body: list[str], extra_columns: int) -> None:
+    data = lines(REDWOOD_SALES_HEADER, *body)
+    profile = delimited_duckdb.ByteProfile.of(data, REDWOOD_SALES.delimiter)
+    plan = delimited_duckdb.plan_native_read(Path("sales.csv"), profile, REDWOOD_SALES, "unused")
+    assert plan.extra_columns == extra_columns

@@ -103,6 +103,7 @@ def whole_file_facts(data: bytes, delimiter: str) -> dict[str, object]:
         "beyond_ascii": int(np.count_nonzero(codes >= 0x80)),
         "low": np.bincount(codes[codes < 0x21], minlength=0x21).tolist(),
         "crlf": data.count(b"\r\n"),
+        "delimiters": data.count(delimiter.encode()),
         "last_at": {probe: data.rfind(probe) for probe in (b"_", b"+", b'"')},
         "unicode_space": _has_unicode_space(data),
         "space_by_quote": bool((space[1:] & quote[:-1]).any() or (space[:-1] & quote[1:]).any()),
