@@ -636,9 +636,9 @@ def table_column_types(conn: duckdb.DuckDBPyConnection, tables: Collection[str])
     """:func:`column_types` of several tables, from one catalogue query."""
     rows = _run(
         conn,
-        """select table_schema || '.' || table_name, column_name, data_type from information_schema.columns
-           where table_catalog = current_database() and table_schema || '.' || table_name in (select unnest($tables))
-           order by table_schema, table_name, ordinal_position""",
+        """select schema_name || '.' || table_name, column_name, data_type from duckdb_columns()
+           where database_name = current_database() and schema_name || '.' || table_name in (select unnest($tables))
+           order by schema_name, table_name, column_index""",
         {"tables": list(tables)},
     )
     types: dict[str, dict[str, str]] = {table: {} for table in tables}

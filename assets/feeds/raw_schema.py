@@ -65,8 +65,8 @@ def ensure_raw_schema(conn) -> None:
     conn.execute("create schema if not exists raw")
     existing: dict[str, set[str]] = {}
     for table_name, column_name in conn.execute(
-        """select table_name, column_name from information_schema.columns
-           where table_catalog = current_database() and table_schema = 'raw'"""
+        """select table_name, column_name from duckdb_columns()
+           where database_name = current_database() and schema_name = 'raw'"""
     ).fetchall():
         existing.setdefault(f"raw.{table_name}", set()).add(column_name)
     statements = []
