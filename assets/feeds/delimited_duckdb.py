@@ -82,6 +82,7 @@ _NULL_TEXT = "\x01"
 MAX_LINE_SHIFTS = 64
 # ``source_line`` of a record the plain-line test refused, until load_native deletes it; no line is numbered < 1.
 REFUSED_MARK = -1
+_UNNUMBERED = f"(source_line is null or source_line = {REFUSED_MARK})"  # the rows load_native just inserted
 _DATE_FORMAT = re.compile(r"^(?:%[Ymd]|[-./])+$")
 # DuckDB's strptime also reads 'epoch' and 'infinity' and years of fewer digits: such dates are left to pandas.
 _PLAIN_DATE = "between date '1000-01-01' and date '9999-12-30' and {day} <> date '1970-01-01'"
@@ -483,15 +484,17 @@ def load_native(
     query = _Query(plan, columns, types, partner_id, source_file_id, default_currency)
     _require_insertion_order(conn)
     _execute(conn, query.insert(table), query.parameters)
-    # One scan of the file's rows answers every question about them (each scan compares every row's file id).
+    # The file's rows are the table's only ones without a line yet (every loaded row has one), found by that
+    # integer rather than by comparing every row's file id: the row groups of loaded files are skipped whole.
+    # Should another row lack a line after all, the count or the row ids below do not add up: pandas path.
+    # One scan answers every question about them.
     day_range = "null, null"
     if key_day is not None:
         plain = "filter (where source_line is null)"
         day_range = f"min({key_day}) {plain}, max({key_day}) {plain}"
     refused_count, count, first, last, first_day, last_day = conn.execute(
         f"select count(*) filter (where source_line = {REFUSED_MARK}), count(*), min(rowid), max(rowid), "
-        f"{day_range} from {table} where source_file_id = ?",
-        [source_file_id],
+        f"{day_range} from {table} where {_UNNUMBERED}"
     ).fetchone()
     days = (first_day, last_day) if first_day is not None else None
     shifts: Sequence[tuple[int, int]] = ()
@@ -500,24 +503,21 @@ def load_native(
         # keeps each record on its own line.
         shifts = plan.shifts
         if count != plan.lines - 1 - plan.empty_lines:
-            raise NativeReadUnsupported("records do not add up to the lines (a quoted field spans lines)")
+            raise NativeReadUnsupported(
+                "records do not add up to the lines (a quoted field spans lines, or other rows lack a line)"
+            )
     if count and last - first + 1 != count:
         raise NativeReadUnsupported("the file's rows did not get consecutive row ids")
     # Rows are stored in file order: the i-th row of the file is its i-th record.
     line_of_row = _line_sql(f"(rowid - {first or 0} + 1)", shifts)
-    conn.execute(
-        f"update {table} set source_line = {line_of_row} where source_file_id = ? and source_line is null",
-        [source_file_id],
-    )
+    conn.execute(f"update {table} set source_line = {line_of_row} where source_line is null")
     inserted = count - refused_count
     refused: list[tuple[int, list[str]]] = []
     if refused_count:
         lines = conn.execute(
-            f"select {line_of_row} as line from {table} "
-            f"where source_file_id = ? and source_line = {REFUSED_MARK} order by line",
-            [source_file_id],
+            f"select {line_of_row} as line from {table} where source_line = {REFUSED_MARK} order by line"
         ).fetchall()
-        conn.execute(f"delete from {table} where source_file_id = ? and source_line = {REFUSED_MARK}", [source_file_id])
+        conn.execute(f"delete from {table} where source_line = {REFUSED_MARK}")
         refused = _refused_lines(plan, [line for (line,) in lines])
         quantities = [position for name, position in plan.positions.items() if name in QUANTITY_COLUMNS]
         if any(_perhaps_signed_zero(fields, quantities) for _, fields in refused):

@@ -757,3 +757,27 @@ def test_cells_past_the_header_are_read_only_where_a_line_may_have_them(body: li
     profile = delimited_duckdb.ByteProfile.of(data, REDWOOD_SALES.delimiter)
     plan = delimited_duckdb.plan_native_read(Path("sales.csv"), profile, REDWOOD_SALES, "unused")
     assert plan.extra_columns == extra_columns
+
+
+def test_a_row_without_a_line_already_in_the_table_sends_the_file_to_pandas_untouched(tmp_path: Path) -> None:
+    """The native path finds its rows as the table's rows without a line; another one must not be numbered."""
+    landing = tmp_path / "landing"
+    path = landing / "redwood_grocers" / "sales_20250628.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(lines(REDWOOD_SALES_HEADER, "1042,084215000017,2025-06-28,7,0,83.65,N"))
+    config = dataclasses.replace(CONFIGS["redwood_grocers"], files=(REDWOOD_SALES,))
+    conn = duckdb.connect()
+    try:
+        loader.ensure_raw_schema(conn)
+        conn.execute(
+            "insert into raw.sales (partner_id, location_id, product_ref, period_start, period_end, units_sold, "
+            "source_file_id) values ('redwood_grocers', '9999', 'x', date '2025-06-01', date '2025-06-01', 1, 'f')"
+        )
+        with routed(native=True) as routes:
+            report = ingest_landing(conn, landing, {"redwood_grocers": config}, now=NOW)
+        assert [outcome.status for outcome in report.outcomes] == ["loaded"]
+        assert [route for route, _ in routes] == [PANDAS], routes
+        rows = conn.execute("select location_id, source_line from raw.sales order by location_id").fetchall()
+        assert rows == [("1042", 2), ("9999", None)]
+    finally:
+        conn.close()
