@@ -199,6 +199,7 @@ class ByteProfile:
         self.space_on_edge = False  # such a blank next to a delimiter or a line end
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._closed = False
+        self.failure: Exception | None = None  # what went wrong looking at the bytes, if anything
         self._is_space = np.zeros(256, dtype=bool)
         self._is_space[[ord(char) for char in self.blank_candidates]] = True
         self._is_edge = np.zeros(256, dtype=bool)
@@ -225,6 +226,14 @@ class ByteProfile:
     def observe(self, buffer: bytes | bytearray, length: int) -> None:
         if self._closed:
             raise RuntimeError("the profile is closed")
+        if self.failure is not None:
+            return
+        try:
+            self._observe(buffer, length)
+        except Exception as exc:  # a bug of ours must not stop the hash: the planner raises it for this file only
+            self.failure = exc
+
+    def _observe(self, buffer: bytes | bytearray, length: int) -> None:
         if not length:
             return
         chunk = memoryview(buffer)[:length]
@@ -355,6 +364,8 @@ def plan_native_read(path: Path, profile: ByteProfile, spec: FileSpec, sha256: s
     if profile.delimiter != delimiter:
         raise ValueError(f"profile made for delimiter {profile.delimiter!r}, file spec has {delimiter!r}")
     profile.close()
+    if profile.failure is not None:
+        raise profile.failure
 
     if not profile.size:
         raise FeedError(path, None, "empty file (0 bytes)")

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.feeds import loader
+from assets.feeds import delimited_duckdb, loader
 from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES
 from assets.feeds.errors import MasterDataError
 from assets.feeds.loader import ingest_landing, load_master_data
@@ -208,6 +208,21 @@ def test_crashing_parser_is_reported_and_retried_next_run(conn, landing, monkeyp
     assert report.counts["failed"] == 4
     assert report.outcomes[0].reason == "parser error: ValueError: unexpected"
     assert conn.execute(f"select count(*) from {FEED_LEDGER_TABLE}").fetchall() == [(0,)]
+
+
+def test_a_crash_while_profiling_a_file_fails_that_file_only(conn, landing, monkeypatch):
+    """A bug in the byte profile the native path plans on stops neither the hash nor the other files."""
+
+    def crash(self, buffer, length):
+        raise IndexError("profile bug")
+
+    monkeypatch.setattr(delimited_duckdb.ByteProfile, "_observe", crash)
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW)
+    failed = report.with_status(loader.FAILED)
+    # GBK is read by pandas only, so its file needs no profile; the three UTF-8 files fail and are retried.
+    assert len(failed) == 3 and {outcome.reason for outcome in failed} == {"parser error: IndexError: profile bug"}
+    assert all(outcome.source_file_id for outcome in failed)
+    assert report.counts["loaded"] == 1
 
 
 def test_missing_landing_folder_is_an_error(conn, tmp_path):
