@@ -78,8 +78,13 @@ EXTRA_COLUMNS = 2
 # DuckDB reads a cell equal to ``nullstr`` as NULL. Padding of short lines is NULL too, so with a value no file
 # holds (files containing it are refused), NULL means "no such field" and '' an empty field.
 _NULL_TEXT = "\x01"
-# Empty lines shift every later line number; past this many distinct shifts the CASE gets long: pandas path.
-MAX_LINE_SHIFTS = 64
+# Lines without a record (empty ones, those DuckDB skipped) shift every later line number. Up to this many runs
+# of them, a balanced CASE numbers the rows; past it, planning that CASE costs more than an ASOF join.
+CASE_RUNS = 64
+_RUNS_TABLE = "_cmi_line_runs"
+# Where DuckDB's reader records the lines it skipped because a typed cell did not convert (temporary tables).
+_REJECTS_TABLE = "_cmi_csv_rejects"
+_REJECT_SCANS_TABLE = "_cmi_csv_reject_scans"
 # ``source_line`` of a record the plain-line test refused, until load_native deletes it; no line is numbered < 1.
 REFUSED_MARK = -1
 _UNNUMBERED = f"(source_line is null or source_line = {REFUSED_MARK})"  # the rows load_native just inserted
@@ -141,17 +146,29 @@ class NativeRead:
         return np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == ord("\n"))
 
     @cached_property
-    def shifts(self) -> tuple[tuple[int, int], ...]:
-        """(records before an empty-line run, lines in the run), in file order; looked for only when needed."""
-        runs = _empty_line_runs(self.line_ends, crlf=self.crlf)
-        if len(runs) > MAX_LINE_SHIFTS:
-            raise NativeReadUnsupported(f"more than {MAX_LINE_SHIFTS} runs of empty lines")
-        return tuple(runs)
+    def empty_lines(self) -> np.ndarray:
+        """Numbers of the empty lines after the header (DuckDB skips them); looked for only when needed."""
+        ends = self.line_ends
+        if len(ends) < 2:
+            return np.zeros(0, dtype=np.int64)
+        lengths = ends[1:] - (ends[:-1] + 1)
+        return np.flatnonzero(lengths == (1 if self.crlf else 0)) + 2  # 1-based; the header is line 1
+
+    def line_text(self, line: int) -> str:
+        """A line of the file (>= 2: after the header), without its line end."""
+        ends, data = self.line_ends, self.data
+        begin = int(ends[line - 2]) + 1
+        end = int(ends[line - 1]) if line - 1 < len(ends) else len(data)
+        return data[begin : end - 1 if self.crlf and end < len(data) else end].decode("utf-8")
 
     @property
-    def empty_lines(self) -> int:
-        """Empty lines after the header (DuckDB skips them)."""
-        return sum(count for _, count in self.shifts)
+    def typed_dates(self) -> bool:
+        """Whether DuckDB's reader converts the date cells itself: they hold no blanks the pandas path strips.
+
+        Its conversion is ``strptime``'s; a cell it cannot convert makes it skip the line and record it, and the
+        line is refused like any other.
+        """
+        return self.blanks == "none" and any(name in DATE_COLUMNS for name in self.positions)
 
 
 @dataclass
@@ -430,26 +447,19 @@ def _header(profile: ByteProfile, start: int, encoding: str, delimiter: str) -> 
     return header
 
 
-def _empty_line_runs(ends: np.ndarray, *, crlf: bool) -> list[tuple[int, int]]:
-    """The runs of empty lines after the header, each as (data records before it, its length).
+def _runs(lines: Sequence[int]) -> list[tuple[int, int]]:
+    """Lines without a record (sorted numbers, after the header) as runs: (data records before it, its length).
 
-    ``ends`` are the offsets of the file's line ends. DuckDB numbers records without the empty lines, so a
-    record's line is its number + 1 (header) + the lengths of the runs before it.
+    DuckDB numbers records without them, so a record's line is its number + 1 (header) + the lengths of the
+    runs before it.
     """
-    if len(ends) < 2:
-        return []
-    starts = ends[:-1] + 1
-    empty = np.flatnonzero(ends[1:] - starts == (1 if crlf else 0)) + 2  # 1-based line numbers, header is line 1
-    if len(empty) == 0:
-        return []
     runs: list[tuple[int, int]] = []
     previous = -2
-    for line in empty.tolist():
+    for without_record_before, line in enumerate(lines):
         if line == previous + 1:
             runs[-1] = (runs[-1][0], runs[-1][1] + 1)
         else:
-            empty_before = sum(count for _, count in runs)
-            runs.append((line - 2 - empty_before, 1))
+            runs.append((line - 2 - without_record_before, 1))
         previous = line
     return runs
 
@@ -494,7 +504,10 @@ def load_native(
     """
     query = _Query(plan, columns, types, partner_id, source_file_id, default_currency)
     _require_insertion_order(conn)
+    if plan.typed_dates:
+        _drop_rejects_tables(conn)
     _execute(conn, query.insert(table), query.parameters)
+    skipped = _skipped_lines(conn, plan) if plan.typed_dates else []
     # The file's rows are the table's only ones without a line yet (every loaded row has one), found by that
     # integer rather than by comparing every row's file id: the row groups of loaded files are skipped whole.
     # Should another row lack a line after all, the count or the row ids below do not add up: pandas path.
@@ -508,28 +521,30 @@ def load_native(
         f"{day_range} from {table} where {_UNNUMBERED}"
     ).fetchone()
     days = (first_day, last_day) if first_day is not None else None
-    shifts: Sequence[tuple[int, int]] = ()
-    if count != plan.lines - 1:
+    without_record = skipped
+    if count != plan.lines - 1 - len(skipped):
         # Fewer records than lines: DuckDB skipped empty lines, or a quoted field spans lines. Only the first
         # keeps each record on its own line.
-        shifts = plan.shifts
-        if count != plan.lines - 1 - plan.empty_lines:
+        empty = plan.empty_lines.tolist()
+        if count != plan.lines - 1 - len(skipped) - len(empty):
             raise NativeReadUnsupported(
                 "records do not add up to the lines (a quoted field spans lines, or other rows lack a line)"
             )
+        without_record = sorted(skipped + empty)
     if count and last - first + 1 != count:
         raise NativeReadUnsupported("the file's rows did not get consecutive row ids")
     # Rows are stored in file order: the i-th row of the file is its i-th record.
-    line_of_row = _line_sql(f"(rowid - {first or 0} + 1)", shifts)
-    conn.execute(f"update {table} set source_line = {line_of_row} where source_line is null")
+    numbering = _Numbering(conn, table, first or 0, _runs(without_record))
+    numbering.number_plain_rows()
     inserted = count - refused_count
     refused: list[tuple[int, list[str]]] = []
-    if refused_count:
-        lines = conn.execute(
-            f"select {line_of_row} as line from {table} where source_line = {REFUSED_MARK} order by line"
-        ).fetchall()
-        conn.execute(f"delete from {table} where source_line = {REFUSED_MARK}")
-        refused = _refused_lines(plan, [line for (line,) in lines])
+    if refused_count or skipped:
+        marked: list[int] = []
+        if refused_count:
+            marked = numbering.refused_lines()
+            conn.execute(f"delete from {table} where source_line = {REFUSED_MARK}")
+        numbering.close()
+        refused = _refused_lines(plan, sorted(marked + skipped))
         quantities = [position for name, position in plan.positions.items() if name in QUANTITY_COLUMNS]
         if any(_perhaps_signed_zero(fields, quantities) for _, fields in refused):
             raise NativeReadUnsupported("a quantity may be a negative zero, whose sign depends on the whole column")
@@ -547,16 +562,97 @@ def load_native(
     return NativeLoad(inserted, remainder, days)
 
 
-def _line_sql(record: str, shifts: Sequence[tuple[int, int]]) -> str:
-    """SQL for a record's physical line: its number, the header and the empty lines before it."""
-    if not shifts:
-        return f"{record} + 1"
-    cases = []
-    shift = 0
-    for records_before, count in shifts:
-        cases.append(f"when {record} <= {records_before} then {record} + {1 + shift}")
-        shift += count
-    return f"case {' '.join(cases)} else {record} + {1 + shift} end"
+class _Numbering:
+    """Line numbers for the rows just inserted, from their row ids and the runs of lines without a record."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, table: str, first: int, runs: list[tuple[int, int]]) -> None:
+        self.conn, self.table, self.runs = conn, table, runs
+        self.record = f"(rowid - {first} + 1)"  # the row's record number in the file, from 1
+
+    def number_plain_rows(self) -> None:
+        if len(self.runs) <= CASE_RUNS:
+            line = _line_sql(self.record, self.runs)
+            self.conn.execute(f"update {self.table} set source_line = {line} where source_line is null")
+            return
+        self._create_runs_table()
+        self.conn.execute(
+            f"update {self.table} as target set source_line = numbered.line "
+            f"from ({self._numbered('source_line is null')}) as numbered where target.rowid = numbered.row_id"
+        )
+
+    def refused_lines(self) -> list[int]:
+        """The lines of the rows marked refused."""
+        refused = f"source_line = {REFUSED_MARK}"
+        if len(self.runs) <= CASE_RUNS:
+            sql = f"select {_line_sql(self.record, self.runs)} from {self.table} where {refused}"
+        else:
+            sql = f"select line from ({self._numbered(refused)})"
+        return [line for (line,) in self.conn.execute(sql).fetchall()]
+
+    def close(self) -> None:
+        self.conn.execute(f"drop table if exists temp.main.{_RUNS_TABLE}")
+
+    def _create_runs_table(self) -> None:
+        shifts = np.cumsum([length for _, length in self.runs]).tolist()
+        self.conn.execute(
+            f"create or replace temp table {_RUNS_TABLE} as "
+            "select unnest($bounds)::bigint as records_before, unnest($shifts)::bigint as shift",
+            {"bounds": [records_before for records_before, _ in self.runs], "shifts": shifts},
+        )
+
+    def _numbered(self, condition: str) -> str:
+        """Rows matching ``condition`` with their line: each takes the shift of the last run before it."""
+        record = self.record.replace("rowid", "row.rowid")
+        return (
+            f"select row.rowid as row_id, {record} + 1 + coalesce(runs.shift, 0) as line "
+            f"from {self.table} as row asof left join temp.main.{_RUNS_TABLE} as runs "
+            f"on {record} > runs.records_before where row.{condition}"
+        )
+
+
+def _line_sql(record: str, runs: Sequence[tuple[int, int]]) -> str:
+    """SQL for a record's physical line: its number, the header and the lines without a record before it.
+
+    A balanced CASE over the ``runs`` (see :func:`_runs`): each record passes about log2(runs) comparisons.
+    """
+    bounds = [records_before for records_before, _ in runs]
+    shifts = [0]
+    for _, length in runs:
+        shifts.append(shifts[-1] + length)
+
+    def between(low: int, high: int) -> str:  # records after run low - 1 and up to run high
+        if low == high:
+            return f"{record} + {1 + shifts[low]}"
+        middle = (low + high) // 2
+        return (
+            f"case when {record} <= {bounds[middle]} then {between(low, middle)} else {between(middle + 1, high)} end"
+        )
+
+    return between(0, len(runs))
+
+
+def _drop_rejects_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        f"drop table if exists temp.main.{_REJECTS_TABLE}; drop table if exists temp.main.{_REJECT_SCANS_TABLE}"
+    )
+
+
+def _skipped_lines(conn: duckdb.DuckDBPyConnection, plan: NativeRead) -> list[int]:
+    """The lines DuckDB's reader skipped because a date did not convert (sorted); the rejects tables are dropped.
+
+    Any other reason it skipped a line for (a line longer than the header plus the extra cells, a stray quote)
+    means the file is not as planned: NativeReadUnsupported.
+    """
+    rows = conn.execute(f"select line, error_type, csv_line from temp.main.{_REJECTS_TABLE} order by line").fetchall()
+    _drop_rejects_tables(conn)
+    reasons = {error_type for _, error_type, _ in rows}
+    if reasons - {"CAST"}:
+        raise NativeReadUnsupported(f"DuckDB's reader skipped lines: {', '.join(sorted(reasons))}")
+    # Lines are numbered from these: each must be the line the file has there.
+    for line, _, text in rows:
+        if not 2 <= line <= plan.lines or text is None or plan.line_text(line) != text.strip("\r\n"):
+            raise NativeReadUnsupported(f"DuckDB's reader skipped a line it places elsewhere than line {line}")
+    return sorted({line for line, _, _ in rows})
 
 
 def _refused_lines(plan: NativeRead, lines: Sequence[int]) -> list[tuple[int, list[str]]]:
@@ -565,13 +661,9 @@ def _refused_lines(plan: NativeRead, lines: Sequence[int]) -> list[tuple[int, li
     Taken from the file's bytes (:attr:`NativeRead.data`): reading the file again in DuckDB would need its records
     numbered, which runs the read on one thread.
     """
-    ends, crlf = plan.line_ends, plan.crlf
     refused = []
     for line in lines:  # lines >= 2: the header is line 1
-        begin = int(ends[line - 2]) + 1
-        end = int(ends[line - 1]) if line - 1 < len(ends) else len(plan.data)
-        text = plan.data[begin : end - 1 if crlf and end < len(plan.data) else end].decode("utf-8")
-        reader = csv.reader([text], delimiter=plan.spec.delimiter, quotechar=QUOTE_CHAR)
+        reader = csv.reader([plan.line_text(line)], delimiter=plan.spec.delimiter, quotechar=QUOTE_CHAR)
         refused.append((line, next(reader, [])))
     return refused
 
@@ -629,6 +721,12 @@ class _Query:
             "source_file_id": source_file_id,
         }
         self.default_currency = default_currency
+        # Cells the reader converts to dates itself (see NativeRead.typed_dates).
+        self.typed_positions = (
+            {position for name, position in plan.positions.items() if name in DATE_COLUMNS}
+            if plan.typed_dates
+            else set()
+        )
         self.expressions: dict[str, str] = {}
         self.tests: list[str] = []
         # Conversions the tests and the inserted value share, computed once per record (alias -> expression).
@@ -640,13 +738,23 @@ class _Query:
         return self.plan.width + self.plan.extra_columns
 
     def source(self) -> str:
-        cells = ", ".join(f"'c{index}': 'VARCHAR'" for index in range(self.cell_count))
+        cells = ", ".join(
+            f"'c{index}': '{'DATE' if index in self.typed_positions else 'VARCHAR'}'"
+            for index in range(self.cell_count)
+        )
+        typed = ""
+        if self.typed_positions:
+            # The date format is made of %Y, %m, %d and separators only (plan_native_read checked).
+            typed = (
+                f"dateformat = '{self.plan.spec.date_format}', store_rejects = true, "
+                f"rejects_table = '{_REJECTS_TABLE}', rejects_scan = '{_REJECT_SCANS_TABLE}', "
+            )
         read = (
             "read_csv($path, header = false, skip = 1, auto_detect = false, "
-            f"columns = {{{cells}}}, delim = $delimiter, quote = '\"', escape = '\"', "
+            f"columns = {{{cells}}}, delim = $delimiter, quote = '\"', escape = '\"', {typed}"
             f"new_line = '{self.plan.new_line}', null_padding = true, nullstr = $null_text, "
             # Once any line sends the pandas path to the csv module, a field longer than its limit makes the
-            # file unusable there: a longer line makes DuckDB stop, and the file takes the pandas path.
+            # file unusable there: a longer line makes DuckDB stop (or skip it), and the file takes the pandas path.
             f"max_line_size = {csv.field_size_limit()})"
         )
         if not self.derived:
@@ -702,7 +810,7 @@ class _Query:
             cell = f"c{position}"
             if self.plan.blanks == "spaces":
                 cell = f"trim({cell})"
-            blank = f"({cell} is null or {cell} = '')"
+            blank = f"({cell} is null)" if position in self.typed_positions else f"({cell} is null or {cell} = '')"
             if canonical in DATE_COLUMNS:
                 self._date(canonical, cell, blank, canonical in required)
             elif canonical in QUANTITY_COLUMNS:
@@ -743,7 +851,10 @@ class _Query:
         return alias
 
     def _date(self, canonical: str, cell: str, blank: str, required: bool) -> None:
-        day = self._derive(f"day_{canonical}", f"try_strptime({cell}, '{self.plan.spec.date_format}')::date")
+        if self.plan.positions[canonical] in self.typed_positions:
+            day = cell  # converted by the reader, which skips a line whose date does not convert
+        else:
+            day = self._derive(f"day_{canonical}", f"try_strptime({cell}, '{self.plan.spec.date_format}')::date")
         plain = f"{day} {_PLAIN_DATE.format(day=day)}"
         if required:
             self.tests.append(plain)

@@ -487,10 +487,19 @@ def test_a_sales_period_end_absent_or_blank_defaults_alike(
 # --- files the native path leaves to pandas, or finds unusable alike --------------------------------------
 
 
-def test_many_runs_of_empty_lines_fall_back_to_pandas_with_the_same_line_numbers(tmp_path: Path) -> None:
-    records = [f"1042,0842150{line:05},2025-06-29,{line}" for line in range(100)]
-    data = lines(REDWOOD_STOCK_HEADER, *(text for record in records for text in (record, "")))
-    load_both_ways(tmp_path, data, REDWOOD_STOCK, "redwood_grocers", route=PANDAS)
+@pytest.mark.parametrize("case_runs", [delimited_duckdb.CASE_RUNS, 1000], ids=["asof-join", "case"])
+def test_many_runs_of_empty_lines_and_bad_dates_load_natively_with_the_same_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case_runs: int
+) -> None:
+    """Every run of lines without a record (empty, or skipped by DuckDB for a bad date) shifts the later lines;
+    hundreds of them still number every line as the file has it, by either way of numbering."""
+    monkeypatch.setattr(delimited_duckdb, "CASE_RUNS", case_runs)
+    records = [f"1042,0842150{line:05},2025-{'13' if line % 7 == 3 else '06'}-29,{line}" for line in range(300)]
+    texts = (text for line, record in enumerate(records) for text in (record, "")[: 1 + line % 2])
+    loaded = load_both_ways(
+        tmp_path, lines(REDWOOD_STOCK_HEADER, *texts), REDWOOD_STOCK, "redwood_grocers", route=NATIVE
+    )
+    assert len(loaded.rejects) == len([line for line in range(300) if line % 7 == 3])
 
 
 def test_a_quoted_field_spanning_lines_falls_back_to_pandas(tmp_path: Path) -> None:
