@@ -10,9 +10,9 @@ fresh in-memory DuckDB, in the same run, alternating, best of ``--repeat``:
   files take DuckDB's reader (``assets.feeds.delimited_duckdb``);
 - ours on the pandas path: the same with that reader switched off, as GBK or UTF-16 files and files it cannot
   vouch for are loaded;
-- ours on a file with rejects: the same file with one line in a thousand carrying an impossible date. Those
-  rows are deleted again (DuckDB then rewrites the file's rows at commit) and their lines go through the pandas
-  pipeline for the reject reasons.
+- ours on a file with rejects: the same file with one line in a thousand carrying an impossible date. DuckDB's
+  reader skips those lines (their dates do not convert), the other rows are numbered around them, and their
+  lines go through the pandas pipeline for the reject reasons.
 
 Run: ``.venv/bin/python benchmarks/ingest_throughput.py [--rows 1000000] [--repeat 3]``. Prints the rates and
 the ratios (the goal is ours at least half as fast as the bare load).

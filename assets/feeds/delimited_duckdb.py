@@ -17,17 +17,19 @@ same rejects with the same reasons, the same :class:`FeedError` for a file that 
    known to equal the pandas path's (a date ``strptime`` reads with a four-digit year, a number ``try_cast``
    reads without '_' or '+', with at most 15 characters and not a negative zero, a flag spelled as configured,
    no blanks to strip). The test may refuse a good line; it never accepts one the pandas path would read
-   otherwise.
+   otherwise. Where no blank touches a cell, the reader converts the dates itself (the same ``strptime``): a
+   line whose date does not convert it skips and records, and that line is refused too.
 3. DuckDB keeps the rows in the order of the file, so the n-th row id of the file's rows is its n-th record:
-   one ``update`` turns row ids into ``source_line``. Records that do not match lines (DuckDB skips empty
-   lines; a quoted field may span lines) are found by counting: fewer records than lines sends the planner
-   looking for the empty lines, and a count they do not explain sends the file to the pandas path. Numbering
-   inside the insert (``row_number() over ()``) would run the whole read on one thread.
-4. The marked records are deleted, and their lines, split by the csv module from the file's bytes (read
-   again, and checked to be the ones hashed), go through the pandas path's own column pipeline
-   (:func:`~assets.feeds.delimited.records_to_result`), which turns them into rows and rejects, so every reason
-   text comes from one place. A refused line holding a possible negative zero (whose sign pandas takes from the
-   whole column) raises :class:`NativeReadUnsupported`: the loader rolls back and uses the pandas path.
+   one ``update`` turns row ids into ``source_line``, around the lines without a record (empty lines, which
+   DuckDB skips, and the lines it skipped for a date). Those are found by counting: fewer records than lines
+   sends the planner looking for the empty lines, and a count they do not explain (a quoted field spanning
+   lines) sends the file to the pandas path. Numbering inside the insert (``row_number() over ()``) would run
+   the whole read on one thread.
+4. The marked records are deleted, and their lines and the skipped ones, split by the csv module from the
+   file's bytes (read again, and checked to be the ones hashed), go through the pandas path's own column
+   pipeline (:func:`~assets.feeds.delimited.records_to_result`), which turns them into rows and rejects, so every
+   reason text comes from one place. A refused line holding a possible negative zero (whose sign pandas takes
+   from the whole column) raises :class:`NativeReadUnsupported`: the loader rolls back and uses the pandas path.
 
 Other encodings (GBK, UTF-16) stay on the pandas path: decoding is most of their cost there anyway.
 """
