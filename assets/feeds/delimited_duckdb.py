@@ -538,14 +538,13 @@ def load_native(
     # Rows are stored in file order: the i-th row of the file is its i-th record.
     numbering = _Numbering(conn, table, first or 0, _runs(without_record))
     numbering.number_plain_rows()
+    marked = numbering.refused_lines() if refused_count else []
+    numbering.close()
     inserted = count - refused_count
     refused: list[tuple[int, list[str]]] = []
     if refused_count or skipped:
-        marked: list[int] = []
         if refused_count:
-            marked = numbering.refused_lines()
             conn.execute(f"delete from {table} where source_line = {REFUSED_MARK}")
-        numbering.close()
         refused = _refused_lines(plan, sorted(marked + skipped))
         quantities = [position for name, position in plan.positions.items() if name in QUANTITY_COLUMNS]
         if any(_perhaps_signed_zero(fields, quantities) for _, fields in refused):
@@ -592,7 +591,8 @@ class _Numbering:
         return [line for (line,) in self.conn.execute(sql).fetchall()]
 
     def close(self) -> None:
-        self.conn.execute(f"drop table if exists temp.main.{_RUNS_TABLE}")
+        if len(self.runs) > CASE_RUNS:
+            self.conn.execute(f"drop table if exists temp.main.{_RUNS_TABLE}")
 
     def _create_runs_table(self) -> None:
         shifts = np.cumsum([length for _, length in self.runs]).tolist()

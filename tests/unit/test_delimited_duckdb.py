@@ -790,3 +790,21 @@ def test_a_row_without_a_line_already_in_the_table_sends_the_file_to_pandas_unto
         assert rows == [("1042", 2), ("9999", None)]
     finally:
         conn.close()
+
+
+def test_the_native_path_leaves_no_temporary_tables_behind(tmp_path: Path) -> None:
+    """Skipped lines and runs of empty lines are passed through temporary tables, dropped in the same load."""
+    records = [f"1042,0842150{line:05},2025-{'13' if line % 9 == 4 else '06'}-29,{line}" for line in range(200)]
+    landing = tmp_path / "landing"
+    path = landing / "redwood_grocers" / "inventory_20250629.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(lines(REDWOOD_STOCK_HEADER, *(text for record in records for text in (record, ""))))
+    config = dataclasses.replace(CONFIGS["redwood_grocers"], files=(REDWOOD_STOCK,))
+    conn = duckdb.connect()
+    try:
+        with routed(native=True) as routes:
+            report = ingest_landing(conn, landing, {"redwood_grocers": config}, now=NOW)
+        assert [route for route, _ in routes] == [NATIVE] and report.outcomes[0].rejected == 22
+        assert conn.execute("select table_name from duckdb_tables() where temporary").fetchall() == []
+    finally:
+        conn.close()
