@@ -43,7 +43,7 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -128,6 +128,9 @@ class NativeRead:
     number_guards: tuple[str, ...]  # characters a cell must not hold to be read as a number by DuckDB
     sha256: str = field(repr=False, compare=False)  # of the bytes planned on
     extra_columns: int = EXTRA_COLUMNS  # read past the header's fields
+    # Whether DuckDB's reader converts the date cells itself (``strptime``, as the SQL would): a line whose date
+    # does not convert it skips and records, and the line is refused like any other. See _reader_converts_dates.
+    typed_dates: bool = False
 
     @property
     def width(self) -> int:
@@ -162,15 +165,6 @@ class NativeRead:
         begin = int(ends[line - 2]) + 1
         end = int(ends[line - 1]) if line - 1 < len(ends) else len(data)
         return data[begin : end - 1 if self.crlf and end < len(data) else end].decode("utf-8")
-
-    @property
-    def typed_dates(self) -> bool:
-        """Whether DuckDB's reader converts the date cells itself: they hold no blanks the pandas path strips.
-
-        Its conversion is ``strptime``'s; a cell it cannot convert makes it skip the line and record it, and the
-        line is refused like any other.
-        """
-        return self.blanks == "none" and any(name in DATE_COLUMNS for name in self.positions)
 
 
 @dataclass
@@ -413,6 +407,8 @@ def plan_native_read(path: Path, profile: ByteProfile, spec: FileSpec, sha256: s
     # more fields: then no extra column is read. Should one have more after all, DuckDB raises (pandas path).
     unquoted = profile.last_at[QUOTE_CHAR.encode()] < 0
     extra_columns = 0 if unquoted and profile.delimiters == (len(header) - 1) * lines else EXTRA_COLUMNS
+    dates = [position for name, position in positions.items() if name in DATE_COLUMNS]
+    typed_dates = blanks == "none" and bool(dates) and _reader_converts_dates(profile, body_start, dates, spec)
     return NativeRead(
         path=path,
         spec=spec,
@@ -425,7 +421,45 @@ def plan_native_read(path: Path, profile: ByteProfile, spec: FileSpec, sha256: s
         number_guards=guards,
         sha256=sha256,
         extra_columns=extra_columns,
+        typed_dates=typed_dates,
     )
+
+
+# A large file with more than this share of its lines refused is read by the pandas path (see load_native).
+_REFUSED_SHARE_MAX = 0.1
+_REFUSED_SHARE_MIN_RECORDS = 10_000
+# Lines of the file's start whose dates decide whether DuckDB's reader converts them (see _reader_converts_dates).
+_DATE_SAMPLE_LINES = 100
+
+
+def _reader_converts_dates(profile: ByteProfile, body_start: int, positions: list[int], spec: FileSpec) -> bool:
+    """Whether the dates at the file's start mostly convert, so the reader may convert them itself.
+
+    A line whose date does not convert costs DuckDB's reader microseconds to skip and record, against nothing
+    for a text cell: a file whose dates are all in another format (a partner changed it) would take seconds.
+    Only the speed depends on this guess; a date the reader cannot convert is refused either way.
+    """
+    if not body_start:
+        return False
+    texts = profile.head[body_start:].split(b"\n")
+    if len(profile.head) < profile.size:
+        texts = texts[:-1]  # the last one may be cut short
+    sample = [text for text in texts[:_DATE_SAMPLE_LINES] if text.strip()]
+    try:
+        rows = list(csv.reader([text.decode("utf-8") for text in sample], delimiter=spec.delimiter))
+    except (UnicodeDecodeError, csv.Error):
+        return False
+    tried = failed = 0
+    for row in rows:
+        for position in positions:
+            cell = row[position] if position < len(row) else ""
+            if cell:
+                tried += 1
+                try:
+                    datetime.strptime(cell, spec.date_format)
+                except ValueError:
+                    failed += 1
+    return failed * 10 <= tried
 
 
 def _header(profile: ByteProfile, start: int, encoding: str, delimiter: str) -> list[str]:
@@ -523,6 +557,11 @@ def load_native(
         f"{day_range} from {table} where {_UNNUMBERED}"
     ).fetchone()
     days = (first_day, last_day) if first_day is not None else None
+    records = count + len(skipped)
+    if records >= _REFUSED_SHARE_MIN_RECORDS and (refused_count + len(skipped)) > _REFUSED_SHARE_MAX * records:
+        # Each refused line goes through the csv module and the pandas pipeline on its own; past this share the
+        # pandas path reads the whole file faster (a partner who changed its date format refuses every line).
+        raise NativeReadUnsupported(f"{refused_count + len(skipped)} of {records} lines refused")
     without_record = skipped
     if count != plan.lines - 1 - len(skipped):
         # Fewer records than lines: DuckDB skipped empty lines, or a quoted field spans lines. Only the first
@@ -663,10 +702,15 @@ def _refused_lines(plan: NativeRead, lines: Sequence[int]) -> list[tuple[int, li
     Taken from the file's bytes (:attr:`NativeRead.data`): reading the file again in DuckDB would need its records
     numbered, which runs the read on one thread.
     """
+    texts = [plan.line_text(line) for line in lines]  # lines >= 2: the header is line 1
+    # One reader for all of them, faster than one per line: each text is a whole record (DuckDB read it so).
+    reader = csv.reader(texts, delimiter=plan.spec.delimiter, quotechar=QUOTE_CHAR)
     refused = []
-    for line in lines:  # lines >= 2: the header is line 1
-        reader = csv.reader([plan.line_text(line)], delimiter=plan.spec.delimiter, quotechar=QUOTE_CHAR)
-        refused.append((line, next(reader, [])))
+    for index, line in enumerate(lines):
+        fields = next(reader, [])
+        if reader.line_num != index + 1:
+            raise NativeReadUnsupported(f"line {line} is not one whole record for the csv module")
+        refused.append((line, fields))
     return refused
 
 

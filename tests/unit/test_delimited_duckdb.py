@@ -808,3 +808,28 @@ def test_the_native_path_leaves_no_temporary_tables_behind(tmp_path: Path) -> No
         assert conn.execute("select table_name from duckdb_tables() where temporary").fetchall() == []
     finally:
         conn.close()
+
+
+def test_a_large_file_with_most_lines_refused_is_read_by_pandas_alike(tmp_path: Path) -> None:
+    """A partner that changed its date format refuses every line: pandas reads such a file faster, and alike."""
+    body = [f"1042,0842150{line % 400:05},{29 - line % 28:02d}.06.2025,{line % 13}" for line in range(12_000)]
+    loaded = load_both_ways(
+        tmp_path, lines(REDWOOD_STOCK_HEADER, *body), REDWOOD_STOCK, "redwood_grocers", route=PANDAS
+    )
+    assert len(loaded.rejects) == 12_000 and loaded.rows == []
+
+
+@pytest.mark.parametrize(
+    ("dates", "typed"),
+    [
+        (["2025-06-29"] * 30, True),
+        (["2025-06-29"] * 28 + ["2025-13-01", ""], True),  # a bad date or a blank now and then
+        (["29.06.2025"] * 30, False),  # another format throughout: every line would be skipped one by one
+    ],
+    ids=["good", "mostly-good", "other-format"],
+)
+def test_the_reader_converts_dates_itself_where_they_mostly_convert(dates: list[str], typed: bool) -> None:
+    data = lines(REDWOOD_STOCK_HEADER, *(f"1042,0842150{index:05},{day},3" for index, day in enumerate(dates)))
+    profile = delimited_duckdb.ByteProfile.of(data, REDWOOD_STOCK.delimiter)
+    plan = delimited_duckdb.plan_native_read(Path("inventory.csv"), profile, REDWOOD_STOCK, "unused")
+    assert plan.typed_dates is typed
