@@ -397,7 +397,7 @@ def _load_delimited_natively(
     """
     conn, file_id, record_type = run.conn, ledger_row["source_file_id"], spec.record_type
     try:
-        plan = plan_native_read(file, profile, spec, ledger_row["source_file_id"])
+        plan = plan_native_read(file, profile, spec, file_id)
     except NativeReadUnsupported:
         return None
     except FeedError:
@@ -429,9 +429,9 @@ def _load_delimited_natively(
             rejects_types = run.types[FEED_REJECTS_TABLE]
             insert_frame(conn, FEED_REJECTS_TABLE, native.remainder.rejects, REJECT_COLUMNS, rejects_types)
         _insert_ledger_row(conn, _loaded_row(ledger_row, spec, None, native.rows_parsed, native.rows_rejected))
-        superseded = []
-        if ledger_row["partner_id"] in run.ledger.loaded_partners:
-            superseded = _supersede(conn, ledger_row["partner_id"], file_id, _native_key_days(record_type, native))
+        partner_id = ledger_row["partner_id"]
+        days = _native_key_days(record_type, native)
+        superseded = _supersede(conn, partner_id, file_id, days, others_loaded=partner_id in run.ledger.loaded_partners)
         _run(conn, "commit")
     except NativeReadUnsupported:
         _rollback(conn)
@@ -475,9 +475,9 @@ def _load_parsed_file(
             frame = rejects[0] if len(rejects) == 1 else pd.concat(rejects, ignore_index=True)
             insert_frame(conn, FEED_REJECTS_TABLE, frame, REJECT_COLUMNS, types[FEED_REJECTS_TABLE])
         _insert_ledger_row(conn, ledger_row)
-        superseded = []
-        if partner_loaded_before:
-            superseded = _supersede(conn, ledger_row["partner_id"], file_id, _first_days(parsed))
+        superseded = _supersede(
+            conn, ledger_row["partner_id"], file_id, _first_days(parsed), others_loaded=partner_loaded_before
+        )
         _run(conn, "commit")
     except BaseException:
         _rollback(conn)
@@ -547,10 +547,19 @@ order by 2
 
 
 def _supersede(
-    conn: duckdb.DuckDBPyConnection, partner_id: str, file_id: str, first_days: dict[str, tuple[date, date]]
+    conn: duckdb.DuckDBPyConnection,
+    partner_id: str,
+    file_id: str,
+    first_days: dict[str, tuple[date, date]],
+    *,
+    others_loaded: bool,
 ) -> list[tuple[str, str, str]]:
-    """Mark loaded files superseded whose every key a later-received file reports again; returns them."""
-    if not first_days or not _others_report_days(conn, partner_id, file_id, first_days):
+    """Mark loaded files superseded whose every key a later-received file reports again; returns them.
+
+    ``others_loaded``: whether the ledger holds another loaded (or superseded) file of the partner; if not,
+    there is nothing to compare with.
+    """
+    if not others_loaded or not first_days or not _others_report_days(conn, partner_id, file_id, first_days):
         return []
     superseded = []
     for superseded_id, path, newer_paths in _run(conn, _SUPERSEDE_SQL, {"partner": partner_id, "file": file_id}):
