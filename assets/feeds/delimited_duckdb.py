@@ -90,6 +90,9 @@ _REJECT_SCANS_TABLE = "_cmi_csv_reject_scans"
 # ``source_line`` of a record the plain-line test refused, until load_native deletes it; no line is numbered < 1.
 REFUSED_MARK = -1
 _UNNUMBERED = f"(source_line is null or source_line = {REFUSED_MARK})"  # the rows load_native just inserted
+# A large file with more than this share of its lines refused is read by the pandas path (see load_native).
+_REFUSED_SHARE_MAX = 0.1
+_REFUSED_SHARE_MIN_RECORDS = 10_000
 _DATE_FORMAT = re.compile(r"^(?:%[Ymd]|[-./])+$")
 # DuckDB's strptime also reads 'epoch' and 'infinity' and years of fewer digits: such dates are left to pandas.
 _PLAIN_DATE = "between date '1000-01-01' and date '9999-12-30' and {day} <> date '1970-01-01'"
@@ -269,11 +272,17 @@ class ByteProfile:
             blanks_here = bool(counts[self._is_space[:_LOW]].any())
         if previous.endswith(b"\r") and codes[0] == ord("\n"):
             self.crlf += 1
+        # The str methods below need the chunk alone: a last, shorter chunk is copied once, others when needed.
+        own = bytes(chunk) if length != len(buffer) else None
+        ascii_chunk = (buffer if own is None else own).isascii()
         # A blank at the end of the last chunk may touch a quote or an edge at the start of this one.
-        if blanks_here or (previous and self._is_space[previous[-1]]):
-            self._look_at_blanks(np.frombuffer(previous[-1:] + bytes(chunk), dtype=np.uint8))
-        if not (buffer.isascii() if length == len(buffer) else bytes(chunk).isascii()):
-            self._beyond_ascii(previous + bytes(chunk), codes)
+        blanks_near = blanks_here or bool(previous and self._is_space[previous[-1]])
+        if own is None and (blanks_near or not ascii_chunk):
+            own = bytes(chunk)
+        if blanks_near:
+            self._look_at_blanks(np.frombuffer(previous[-1:] + own, dtype=np.uint8))
+        if not ascii_chunk:
+            self._beyond_ascii(previous + own, codes)
         elif self.utf8 and self._decoder.getstate()[0]:
             self.utf8 = False  # a multi-byte character cut short by ASCII
         for probe in _PROBES:
@@ -425,9 +434,6 @@ def plan_native_read(path: Path, profile: ByteProfile, spec: FileSpec, sha256: s
     )
 
 
-# A large file with more than this share of its lines refused is read by the pandas path (see load_native).
-_REFUSED_SHARE_MAX = 0.1
-_REFUSED_SHARE_MIN_RECORDS = 10_000
 # Lines of the file's start whose dates decide whether DuckDB's reader converts them (see _reader_converts_dates).
 _DATE_SAMPLE_LINES = 100
 
