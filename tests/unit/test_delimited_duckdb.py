@@ -724,7 +724,9 @@ def delimited_files(draw: st.DrawFn) -> tuple[Dialect, bytes]:
 def test_any_small_file_of_good_and_nasty_cells_loads_alike() -> None:
     routes: list[str | None] = []
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # The same 60 files every run: their share of native loads is a fixed fact, not a draw that fell under a third
+    # about once in 50 runs (over 600 random files the native path loads about two thirds).
+    @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(delimited_files())
     def loads_alike(file: tuple[Dialect, bytes]) -> None:
         dialect, data = file
