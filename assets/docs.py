@@ -17,14 +17,14 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from assets.quality import GROUP as QUALITY_GROUP
+from assets.quality import OWNER as QUALITY_OWNER
+from assets.quality import SUITE_CHECKS, guarded_key, validation_results_dir
 from assets.warehouse import GROUP as WAREHOUSE_GROUP
 from assets.warehouse import OWNER as WAREHOUSE_OWNER
-from expectations.assets import GROUP as QUALITY_GROUP
-from expectations.assets import OWNER as QUALITY_OWNER
-from expectations.assets import SUITE_CHECKS, guarded_key, validation_results_dir
 from expectations.docs import SITE_NAME, build_quality_site, partners_in, read_validation_records
-from orchestration import settings
-from orchestration.partitions import NIGHTLY_PARTITIONS
+from orchestration.runtime import settings
+from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 
 QUALITY_DOCS_KEY = dg.AssetKey(["quality", "data_docs"])
 DBT_DOCS_KEY = dg.AssetKey(["warehouse", "dbt_docs"])

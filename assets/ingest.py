@@ -15,11 +15,11 @@ from pydantic import Field
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES, SUPPLIER_FOLDER
 from assets.feeds.errors import PartnerConfigError
-from assets.feeds.loader import ingest_landing, load_master_data
+from assets.feeds.loading.loader import ingest_landing, load_master_data
 from assets.feeds.partner_config import PartnerConfig, load_partner_config, load_partner_configs
-from assets.metadata import markdown_preview
-from orchestration.partitions import NIGHTLY_PARTITIONS
-from orchestration.resources import FeedFolders, Warehouse
+from assets.renderers.metadata import markdown_preview
+from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
+from orchestration.runtime.resources import FeedFolders, Warehouse
 
 GROUP = "feeds"
 OWNER = "team:data-engineering"

@@ -14,8 +14,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.partitions import NIGHTLY_PARTITIONS, known_before
-from orchestration.retries import retry_on_transient
+from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
+from orchestration.runtime.retries import retry_on_transient
 
 GROUP = "warehouse"
 OWNER = "team:analytics-engineering"

@@ -1,6 +1,6 @@
 """Forecast throughput: the engine against a naive loop of default Prophet fits, in one run on the same data.
 
-The data mirrors the demo partner feeds (``assets/feeds/demo.py``): per store and product a daily demand with a
+The data mirrors the demo partner feeds (``assets/feeds/demo``): per store and product a daily demand with a
 weekday pattern, a yearly season and a trend, negative-binomial noise; about a quarter slow movers; a few new
 products with a short history; some series with a stretch of stock-out days (censored: sales are zero, demand
 is not). Every series is forecast 28 days past its history and scored against the 28 days that follow.
@@ -38,9 +38,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from forecasts import engine, models  # noqa: E402
-from forecasts.engine import forecast_many  # noqa: E402
-from forecasts.metrics import wape  # noqa: E402
+from forecasts.forecasting import engine, models  # noqa: E402
+from forecasts.forecasting.engine import forecast_many  # noqa: E402
+from forecasts.forecasting.metrics import wape  # noqa: E402
 
 HISTORY_DAYS = 730
 HORIZON = 28

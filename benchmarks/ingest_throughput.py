@@ -7,7 +7,7 @@ fresh in-memory DuckDB, in the same run, alternating, best of ``--repeat``:
 - ours: ``ingest_landing`` on a landing folder holding that one file: content hash, ledger lookups, the
   partner's column mapping, per-line validation (dates, numbers, flags, required values) with rejects, the typed
   insert into ``raw.sales``, the ledger row and the supersede check, all in one transaction. UTF-8 delimited
-  files take DuckDB's reader (``assets.feeds.delimited_duckdb``);
+  files take DuckDB's reader (``assets.feeds.loading.delimited_duckdb``);
 - ours on the pandas path: the same with that reader switched off, as GBK or UTF-16 files and files it cannot
   vouch for are loaded;
 - ours on a file with rejects: the same file with one line in a thousand carrying an impossible date. DuckDB's
@@ -35,9 +35,9 @@ import pandas as pd
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from assets.feeds import loader  # noqa: E402
-from assets.feeds.delimited_duckdb import NativeReadUnsupported  # noqa: E402
-from assets.feeds.loader import ingest_landing  # noqa: E402
+from assets.feeds.loading import loader  # noqa: E402
+from assets.feeds.loading.delimited_duckdb import NativeReadUnsupported  # noqa: E402
+from assets.feeds.loading.loader import ingest_landing  # noqa: E402
 from assets.feeds.partner_config import load_partner_configs  # noqa: E402
 
 PARTNER_ID = "redwood_grocers"

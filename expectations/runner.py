@@ -1,6 +1,6 @@
 """Run a Great Expectations 1.x suite per partner and flatten the results into rows for `quality.check_results`.
 
-Pure of Dagster: the asset checks in `expectations/checks.py` call this and decide what the run does with it.
+Pure of Dagster: the asset checks in `assets/quality.py` call this and decide what the run does with it.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration import settings
 from orchestration.alerts import ALERTS_TAG, deliver, failure_alert, held_partners_alert
+from orchestration.runtime import settings
 
 GATE_KEY = dg.AssetKey(["quality", "partner_data_gate"])
 HELD_METADATA = "held_partner_ids"

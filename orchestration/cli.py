@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from orchestration import settings
 from orchestration.alerts import ALERTS_TAG
+from orchestration.runtime import settings
 
 DAGSTER_YAML = """\
 # Written by `cmi`: one run at a time, because the DuckDB warehouse has a single writer.

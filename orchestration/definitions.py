@@ -6,17 +6,16 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
 from assets.docs import build_dbt_docs, build_quality_docs
-from assets.exports import nightly_report, partner_exports, warehouse_snapshot
+from assets.forecasts import build_forecast_assets
 from assets.ingest import partner_feeds, supplier_master_data
+from assets.quality import SUITE_CHECKS, build_partner_gate, build_quality_checks
+from assets.reports import nightly_report, partner_exports, warehouse_snapshot
 from assets.warehouse import build_warehouse_assets
-from expectations.assets import SUITE_CHECKS, build_partner_gate, build_quality_checks
-from forecasts.assets import build_forecast_assets
-from orchestration import settings
 from orchestration.alert_sensors import held_partner_alerts_sensor, run_failure_alerts
-from orchestration.dbt import dbt_executable, dbt_project, ensure_manifest
-from orchestration.freshness import feed_freshness_definitions
-from orchestration.jobs import ingest_job, nightly_job, nightly_schedule
-from orchestration.resources import FeedFolders, Warehouse
+from orchestration.jobs import feed_freshness_definitions, ingest_job, nightly_job, nightly_schedule
+from orchestration.runtime import settings
+from orchestration.runtime.dbt import dbt_executable, dbt_project, ensure_manifest
+from orchestration.runtime.resources import FeedFolders, Warehouse
 from orchestration.sensors import landing_sensor
 
 

@@ -15,7 +15,7 @@ import dagster as dg
 
 from assets.feeds.contracts import SUPPLIER_FOLDER
 from assets.ingest import PARTNER_FEED_KEYS, PARTNER_FEEDS_OP, SUPPLIER_MASTER_DATA_KEYS
-from orchestration import settings
+from orchestration.runtime import settings
 
 INGEST_JOB_NAME = "ingest_feeds"
 

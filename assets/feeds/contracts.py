@@ -3,7 +3,7 @@
 Names are the contract: add columns, never rename (see ARCHITECTURE.md, "Canonical data contracts").
 Each tuple lists the columns of one raw table in load order. A column added later goes at the end of its tuple and
 is optional (null when a file does not carry it), so a warehouse created before it gains it in place
-(:func:`assets.feeds.raw_schema.ensure_raw_schema`) with the same column order a new one has.
+(:func:`assets.feeds.loading.raw_schema.ensure_raw_schema`) with the same column order a new one has.
 """
 
 from __future__ import annotations

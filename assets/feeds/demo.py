@@ -46,8 +46,8 @@ import pandas as pd
 
 from assets.feeds.contracts import DATE_COLUMNS, MASTER_DATA_FILES, QUANTITY_COLUMNS, SUPPLIER_FOLDER
 from assets.feeds.identity import gs1_check_digit
+from assets.feeds.loading.raw_schema import RAW_TABLE_DDL
 from assets.feeds.partner_config import SEGMENT_FORMATS, FileSpec, PartnerConfig, load_partner_configs
-from assets.feeds.raw_schema import RAW_TABLE_DDL
 
 DAILY_FILE_DAYS = 14  # the last two weeks arrive as one file per day; everything before as an onboarding backfill
 FORECAST_FILE_WEEKS = 16  # weekly partner forecasts delivered as separate files

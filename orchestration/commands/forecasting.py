@@ -138,7 +138,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         frame, regressors = read_series_csv(path)
     except InputError as error:
         return _fail("forecast", path, str(error))
-    from forecasts.engine import forecast_many
+    from forecasts.forecasting.engine import forecast_many
 
     history, future = _split_history(frame, regressors)
     if regressors and future.empty:
@@ -185,7 +185,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         frame, regressors = read_series_csv(path)
     except InputError as error:
         return _fail("backtest", path, str(error))
-    from forecasts.backtest import run_backtest, summarise
+    from forecasts.forecasting.backtest import run_backtest, summarise
 
     frame, _ = _split_history(frame, regressors)  # rows after a series' last quantity have nothing to score
     started = time.perf_counter()

@@ -63,8 +63,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def _parse(path: Path, partner_id: str | None, file_format: str):
-    from assets.feeds.detect import default_spec, detect_format, parse_file
     from assets.feeds.errors import FeedError
+    from assets.feeds.parsers.detect import default_spec, detect_format, parse_file
 
     if not path.is_file():
         raise FeedError(path, None, "no such file")
@@ -90,7 +90,7 @@ def _parse(path: Path, partner_id: str | None, file_format: str):
 def _partner_config(partner_id: str, path: Path):
     from assets.feeds.errors import FeedError
     from assets.feeds.partner_config import load_partner_configs
-    from orchestration import settings
+    from orchestration.runtime import settings
 
     configs = load_partner_configs(settings.partner_config_dir())
     config = configs.get(partner_id)

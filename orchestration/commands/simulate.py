@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from forecasts.simulate import ReplayReport
+    from forecasts.replenishment.replay import ReplayReport
 
 
 def _parse_date(value: str) -> date:
@@ -52,8 +52,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     import duckdb
 
-    from forecasts.simulate import default_start, last_sales_date, load_replay_data, replay_policies
-    from orchestration import settings
+    from forecasts.replenishment.replay import default_start, last_sales_date, load_replay_data, replay_policies
+    from orchestration.runtime import settings
 
     warehouse = Path(args.warehouse).resolve() if args.warehouse else settings.warehouse_path()
     if not warehouse.exists():
@@ -76,7 +76,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def format_report(report: ReplayReport) -> str:
     """The replay as a plain-text table: overall, then per partner, each with its target service level."""
-    from forecasts.simulate import FORECASTER, LEAD_TIME_RULE
+    from forecasts.replenishment.replay import FORECASTER, LEAD_TIME_RULE
 
     scopes = [("all partners", report.target_service_level, report.policy, report.baseline)]
     scopes += [

@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from assets.feeds.demo import generate_demo
-from orchestration import settings
 from orchestration.cli import DAGSTER_YAML
 from orchestration.jobs import NIGHTLY_JOB_NAME
+from orchestration.runtime import settings
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from orchestration import settings
 from orchestration.jobs import NIGHTLY_JOB_NAME
+from orchestration.runtime import settings
 
 pytestmark = pytest.mark.integration
 

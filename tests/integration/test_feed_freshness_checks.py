@@ -12,17 +12,17 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.feeds.raw_schema import ensure_raw_schema
-from expectations.freshness_checks import FEED_ASSET_KEYS
-from orchestration import settings
-from orchestration.freshness import (
+from assets.feeds.loading.raw_schema import ensure_raw_schema
+from assets.freshness import FEED_ASSET_KEYS
+from orchestration.jobs import (
     FEED_FRESHNESS_JOB_NAME,
     FEED_FRESHNESS_SCHEDULE_NAME,
+    NIGHTLY_JOB_NAME,
     feed_freshness_definitions,
 )
-from orchestration.jobs import NIGHTLY_JOB_NAME
-from orchestration.partitions import NIGHTLY_PARTITIONS
-from orchestration.resources import Warehouse
+from orchestration.runtime import settings
+from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
+from orchestration.runtime.resources import Warehouse
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from assets.feeds.demo import generate_demo
-from expectations.assets import SUITE_CHECKS
-from orchestration import settings
+from assets.quality import SUITE_CHECKS
 from orchestration.jobs import NIGHTLY_JOB_NAME
+from orchestration.runtime import settings
 from orchestration.summary import table_row_counts
 
 pytestmark = pytest.mark.integration

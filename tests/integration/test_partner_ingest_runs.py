@@ -14,12 +14,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.feeds import loader
 from assets.feeds.contracts import FEED_LEDGER_TABLE
+from assets.feeds.loading import loader
 from assets.ingest import PARTNER_FEED_KEYS, partner_feeds, supplier_master_data
-from orchestration import settings
 from orchestration.jobs import ingest_job
-from orchestration.resources import FeedFolders, Warehouse
+from orchestration.runtime import settings
+from orchestration.runtime.resources import FeedFolders, Warehouse
 from orchestration.sensors import landing_sensor
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from assets.feeds.demo import generate_demo
-from orchestration import settings
+from orchestration.runtime import settings
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from forecasts.accuracy import ACCURACY_TABLE, score_forecast_history
+from forecasts.forecasting.accuracy import ACCURACY_TABLE, score_forecast_history
 
 HISTORY_START = date(2024, 1, 1)
 RUN_DATE = date(2024, 2, 29)

@@ -6,8 +6,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import dagster as dg
 import pytest
 
-from orchestration import alert_sensors, settings
+from orchestration import alert_sensors
 from orchestration.alerts import ALERT_FILE, Alert, deliver, failure_alert, held_partners_alert
+from orchestration.runtime import settings
 
 SECRET_URL_PATH = "/services/T000/s3cr3t-token"
 

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts import models
-from forecasts.backtest import ENGINE, NAIVE, SEASONAL_NAIVE, run_backtest, summarise
+from forecasts.forecasting import models
+from forecasts.forecasting.backtest import ENGINE, NAIVE, SEASONAL_NAIVE, run_backtest, summarise
 
 START = pd.Timestamp("2024-01-01")
 BASE_WEEK = np.arange(1.0, 8.0)  # 1..7

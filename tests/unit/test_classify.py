@@ -3,7 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from forecasts.classify import (
+from forecasts.forecasting.classify import (
     ERRATIC,
     INTERMITTENT,
     LUMPY,

@@ -14,7 +14,7 @@ import pytest
 from dagster_dbt import DbtCliResource
 
 from assets.docs import DBT_DOCS_KEY, DBT_DOCS_PAGE, build_dbt_docs, dbt_docs_args, dbt_docs_dir, dbt_docs_summary
-from orchestration.dbt import dbt_executable, dbt_project
+from orchestration.runtime.dbt import dbt_executable, dbt_project
 from tests.unit.test_dbt_project import AS_OF, write_fixture
 
 MODEL_KEYS = [dg.AssetKey(["marts", "fct_sales_daily"]), dg.AssetKey(["marts", "fct_inventory_daily"])]

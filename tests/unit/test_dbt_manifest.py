@@ -9,8 +9,8 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.dbt import ensure_manifest, manifest_is_stale
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.runtime.dbt import ensure_manifest, manifest_is_stale
+from orchestration.runtime.settings import DBT_PROJECT_DIR
 
 
 def test_processes_loading_a_fresh_checkout_together_only_ever_read_a_whole_manifest(tmp_path):

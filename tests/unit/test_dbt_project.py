@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.feeds.raw_schema import column_definitions, ensure_raw_schema
+from assets.feeds.loading.raw_schema import column_definitions, ensure_raw_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"

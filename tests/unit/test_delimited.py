@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS, REJECT_COLUMNS
-from assets.feeds.delimited import parse_delimited
 from assets.feeds.errors import FeedError
+from assets.feeds.parsers.delimited import parse_delimited
 from assets.feeds.partner_config import load_partner_configs
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"

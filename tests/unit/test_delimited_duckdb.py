@@ -22,7 +22,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets.feeds import delimited_duckdb, loader
 from assets.feeds.contracts import (
     FEED_LEDGER_COLUMNS,
     FEED_LEDGER_TABLE,
@@ -31,9 +30,10 @@ from assets.feeds.contracts import (
     REJECT_COLUMNS,
     STOCK_COLUMNS,
 )
-from assets.feeds.delimited_duckdb import NativeReadUnsupported
 from assets.feeds.errors import FeedError
-from assets.feeds.loader import ingest_landing
+from assets.feeds.loading import delimited_duckdb, loader
+from assets.feeds.loading.delimited_duckdb import NativeReadUnsupported
+from assets.feeds.loading.loader import ingest_landing
 from assets.feeds.partner_config import FileSpec, PartnerConfig, load_partner_configs
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"

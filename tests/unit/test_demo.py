@@ -12,10 +12,10 @@ import pytest
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, RAW_FEED_TABLES, SUPPLIER_FOLDER
 from assets.feeds.demo import generate_demo
-from assets.feeds.detect import parse_file
 from assets.feeds.errors import FeedError
 from assets.feeds.identity import gs1_check_digit
-from assets.feeds.loader import ingest_landing, load_master_data
+from assets.feeds.loading.loader import ingest_landing, load_master_data
+from assets.feeds.parsers.detect import parse_file
 from assets.feeds.partner_config import load_partner_configs
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"

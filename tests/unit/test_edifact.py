@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS
-from assets.feeds.edifact import parse_edifact
 from assets.feeds.errors import FeedError
+from assets.feeds.parsers.edifact import parse_edifact
 from assets.feeds.partner_config import FileSpec
 
 SPEC = FileSpec(record_type="sales", pattern="*.edi", format="edifact")

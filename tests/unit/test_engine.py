@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts import engine, models
-from forecasts.engine import MANY_COLUMNS, forecast_many, forecast_series
+from forecasts.forecasting import engine, models
+from forecasts.forecasting.engine import MANY_COLUMNS, forecast_many, forecast_series
 
 START = pd.Timestamp("2024-01-01")
 

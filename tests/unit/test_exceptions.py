@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.exceptions import (
+from forecasts.replenishment.planner_exceptions import (
     ABOVE_MAX_COVER,
     ALLOCATION_SHORTFALL,
     CRITICAL,
@@ -21,7 +21,7 @@ from forecasts.exceptions import (
     ExceptionThresholds,
     find_exceptions,
 )
-from forecasts.replenishment import plan_replenishment
+from forecasts.replenishment.policy import plan_replenishment
 
 PLAN_DATE = date(2025, 3, 3)  # a Monday
 

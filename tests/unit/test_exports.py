@@ -5,8 +5,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from assets.plan_exports import EXPORT_COLUMNS, write_partner_exports
-from forecasts.replenishment import plan_replenishment
+from assets.renderers.partner_exports import EXPORT_COLUMNS, write_partner_exports
+from forecasts.replenishment.policy import plan_replenishment
 
 PLAN_DATE = date(2025, 3, 3)
 

@@ -24,7 +24,7 @@ from expectations.freshness import (
     judge_partner,
     parse_cutoff,
 )
-from orchestration import settings
+from orchestration.runtime import settings
 
 FEEDS = {"stock": DAILY, "sales": DAILY, "forecast": WEEKLY}
 BERLIN = DeliverySchedule("hansa_handel", "Europe/Berlin", time(6), FEEDS)

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assets.feeds.delimited_duckdb import ASCII_SPACES, HEAD_BYTES, ByteProfile, _has_unicode_space
-from assets.feeds.file_scan import hash_file
+from assets.feeds.loading.delimited_duckdb import ASCII_SPACES, HEAD_BYTES, ByteProfile, _has_unicode_space
+from assets.feeds.loading.file_scan import hash_file
 
 # Byte sequences that matter to the profile, and some that do not.
 PIECES = [

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.backtest import run_backtest, summarise
+from forecasts.forecasting.backtest import run_backtest, summarise
 from orchestration.cli import main
 
 

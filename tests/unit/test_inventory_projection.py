@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forecasts.assets import _inventory_projection_plot
-from forecasts.projection import project_lines, projection_lines
-from forecasts.replenishment import PROJECTION_COLUMNS, plan_replenishment, project_on_hand
+from assets.forecasts import _inventory_projection_plot
+from forecasts.replenishment.policy import PROJECTION_COLUMNS, plan_replenishment, project_on_hand
+from forecasts.replenishment.projection import project_lines, projection_lines
 
 PLAN_DATE = date(2025, 6, 30)
 

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from forecasts.levels import LOCATION, PARTNER, aggregate_history, location_shares, split_to_locations
+from forecasts.forecasting.levels import LOCATION, PARTNER, aggregate_history, location_shares, split_to_locations
 
 
 def history() -> pd.DataFrame:

@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.feeds import delimited_duckdb, loader
 from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES
 from assets.feeds.errors import MasterDataError
-from assets.feeds.loader import ingest_landing, load_master_data
+from assets.feeds.loading import delimited_duckdb, loader
+from assets.feeds.loading.loader import ingest_landing, load_master_data
 from assets.feeds.partner_config import load_partner_configs
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from forecasts.metrics import bias, mase, pinball, wape
+from forecasts.forecasting.metrics import bias, mase, pinball, wape
 
 ACTUAL = [10, 0, 5, 5]
 FORECAST = [8, 2, 5, 7]

@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from forecasts import models
-from forecasts.models import (
+from forecasts.forecasting import models
+from forecasts.forecasting.models import (
     QuantileForecast,
     _map_design,
     blend_forecasts,

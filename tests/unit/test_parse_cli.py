@@ -9,8 +9,8 @@ import openpyxl
 import pytest
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS
-from orchestration import settings
 from orchestration.cli import build_parser, main
+from orchestration.runtime import settings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from assets.docs import QUALITY_DOCS_KEY, build_quality_docs, quality_docs_dir, staged_directory
-from expectations.assets import validation_results_dir
+from assets.quality import validation_results_dir
 from expectations.docs import (
     build_quality_site,
     read_validation_records,

@@ -5,9 +5,9 @@ from datetime import date, datetime
 import duckdb
 import pytest
 
-from assets.feeds.raw_schema import ensure_raw_schema
-from expectations.assets import SUITE_CHECKS, _recent_rows
-from orchestration.partitions import known_before
+from assets.feeds.loading.raw_schema import ensure_raw_schema
+from assets.quality import SUITE_CHECKS, _recent_rows
+from orchestration.runtime.partitions import known_before
 
 RAW_SALES = next(check for check in SUITE_CHECKS if check.name == "gx_raw_sales")
 

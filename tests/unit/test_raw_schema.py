@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS, RAW_FEED_TABLES
-from assets.feeds.loader import ingest_landing
+from assets.feeds.loading.loader import ingest_landing
+from assets.feeds.loading.raw_schema import RAW_TABLE_DDL, column_definitions, ensure_raw_schema
 from assets.feeds.partner_config import load_partner_configs
-from assets.feeds.raw_schema import RAW_TABLE_DDL, column_definitions, ensure_raw_schema
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"
 

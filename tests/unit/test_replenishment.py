@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecasts.replenishment import (
+from forecasts.replenishment.policy import (
     ALLOCATION_SHORTFALL,
     BELOW_MIN_COVER,
     BELOW_REORDER_POINT,

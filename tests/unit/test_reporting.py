@@ -2,7 +2,7 @@ from datetime import date
 
 import pandas as pd
 
-from assets.reporting import ReportInputs, plan_summary, render_report
+from assets.renderers.report import ReportInputs, plan_summary, render_report
 
 DAY = date(2025, 6, 30)
 

@@ -13,10 +13,10 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 import assets.ingest
 from assets.feeds.demo import generate_demo
 from assets.ingest import supplier_master_data
-from orchestration import settings
-from orchestration.resources import FeedFolders, Warehouse
-from orchestration.retries import is_transient_failure, retry_on_transient
-from orchestration.transient import Backoff
+from orchestration.runtime import settings
+from orchestration.runtime.resources import FeedFolders, Warehouse
+from orchestration.runtime.retries import is_transient_failure, retry_on_transient
+from orchestration.runtime.transient import Backoff
 
 PARTITION = "2025-06-30"
 

@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 
 from assets.ingest import PARTNER_FEED_KEYS, SUPPLIER_MASTER_DATA_KEYS, partner_feeds, supplier_master_data
-from orchestration import settings
 from orchestration.jobs import ingest_job
-from orchestration.resources import FeedFolders, Warehouse
+from orchestration.runtime import settings
+from orchestration.runtime.resources import FeedFolders, Warehouse
 from orchestration.sensors import (
     folder_run_key,
     ingest_run_requests,

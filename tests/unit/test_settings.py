@@ -3,7 +3,7 @@ import json
 import pytest
 
 from assets.warehouse import dbt_build_args
-from orchestration import settings
+from orchestration.runtime import settings
 
 
 def test_warehouse_path_defaults_under_the_project(monkeypatch):

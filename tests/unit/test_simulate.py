@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.simulate import (
+from forecasts.replenishment.replay import (
     TRAILING_DAYS,
     ReplayData,
     default_start,

@@ -11,8 +11,8 @@ import pytest
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS
 from assets.feeds.errors import FeedError
+from assets.feeds.parsers.tabular import parse_excel, parse_json
 from assets.feeds.partner_config import FileSpec, load_partner_configs
-from assets.feeds.tabular import parse_excel, parse_json
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"
 HUAXIN = load_partner_configs(CONFIG_DIR)["huaxin_retail"]

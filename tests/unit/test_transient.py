@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestration.transient import Backoff, dbt_exit_code, dbt_failure_is_transient, is_transient
+from orchestration.runtime.transient import Backoff, dbt_exit_code, dbt_failure_is_transient, is_transient
 
 LOCK_MESSAGE = (
     'IO Error: Could not set lock on file "/data/warehouse.duckdb": Conflicting lock is held in '

@@ -4,8 +4,8 @@ import sys
 import duckdb
 import pytest
 
-from assets.exports import publish_snapshot
-from orchestration.resources import connect_with_backoff
+from assets.reports import publish_snapshot
+from orchestration.runtime.resources import connect_with_backoff
 
 
 def test_lock_conflicts_are_retried_with_growing_waits(tmp_path, monkeypatch):

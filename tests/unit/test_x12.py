@@ -10,8 +10,8 @@ import pytest
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS, REJECT_COLUMNS
 from assets.feeds.errors import FeedError
+from assets.feeds.parsers.x12 import parse_x12
 from assets.feeds.partner_config import FileSpec
-from assets.feeds.x12 import parse_x12
 
 SPEC = FileSpec(record_type="sales", pattern="*.x12", format="x12")
 

@@ -37,19 +37,19 @@ from assets.feeds.contracts import (
     RAW_FEED_TABLES,
     REJECT_COLUMNS,
 )
-from assets.feeds.delimited import ParsedFile, ParseResult
-from assets.feeds.delimited_duckdb import (
+from assets.feeds.errors import FeedError, MasterDataError
+from assets.feeds.loading.delimited_duckdb import (
     ByteProfile,
     NativeLoad,
     NativeReadUnsupported,
     load_native,
     plan_native_read,
 )
-from assets.feeds.detect import parse_file
-from assets.feeds.errors import FeedError, MasterDataError
-from assets.feeds.file_scan import hash_file
+from assets.feeds.loading.file_scan import hash_file
+from assets.feeds.loading.raw_schema import ensure_raw_schema
+from assets.feeds.parsers.delimited import ParsedFile, ParseResult
+from assets.feeds.parsers.detect import parse_file
 from assets.feeds.partner_config import FILE_FORMATS, FileSpec, PartnerConfig
-from assets.feeds.raw_schema import ensure_raw_schema
 
 # Master data the plan cannot be made without; shipments only sharpen in-transit and reconciliation.
 REQUIRED_MASTER_FILES = (

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasts import models
-from forecasts.classify import (
+from forecasts.forecasting import models
+from forecasts.forecasting.classify import (
     ERRATIC,
     INTERMITTENT,
     LUMPY,
@@ -34,7 +34,7 @@ from forecasts.classify import (
     classify_demand,
     min_observations,
 )
-from forecasts.models import DAILY, DAYS_PER_PERIOD, WEEKLY, QuantileForecast
+from forecasts.forecasting.models import DAILY, DAYS_PER_PERIOD, WEEKLY, QuantileForecast
 
 logger = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ import pandas as pd
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, RAW_FEED_TABLES
 from assets.feeds.errors import PartnerConfigError
+from assets.feeds.loading.raw_schema import ensure_raw_schema
 from assets.feeds.partner_config import PartnerConfig, load_partner_config
-from assets.feeds.raw_schema import ensure_raw_schema
-from assets.metadata import markdown_preview
+from assets.renderers.metadata import markdown_preview
 from expectations.freshness import (
     DEFAULT_GRACE,
     LEVEL_ERROR,
@@ -45,8 +45,8 @@ from expectations.freshness import (
 )
 from expectations.runner import SEVERITY_WARNING, ExpectationOutcome
 from expectations.store import store_outcomes
-from orchestration import settings
-from orchestration.resources import Warehouse
+from orchestration.runtime import settings
+from orchestration.runtime.resources import Warehouse
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasts.replenishment import (
+from forecasts.replenishment.policy import (
     DEFAULT_STALE_AFTER_DAYS,
     HELD_DATA_FAILED_CHECKS,
     HELD_STALE_FEED,

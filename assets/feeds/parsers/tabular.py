@@ -2,7 +2,7 @@
 
 Both are turned into text cells first, written the way the partner writes text (dates in its ``date_format``,
 decimals with its decimal mark, flags as its first true/false value), so one validation pipeline
-(:func:`assets.feeds.delimited.records_to_result`) judges every column-mapped format alike.
+(:func:`assets.feeds.parsers.delimited.records_to_result`) judges every column-mapped format alike.
 
 Excel: the configured sheet (default the first) with its header on ``header_row`` (title rows above it are
 skipped); ``source_line`` is the worksheet row number. JSON: a list of records at the top level or at a dotted
@@ -25,8 +25,8 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from assets.feeds.delimited import ParseResult, TextRecords, decode_text, records_to_result
 from assets.feeds.errors import FeedError
+from assets.feeds.parsers.delimited import ParseResult, TextRecords, decode_text, records_to_result
 from assets.feeds.partner_config import FileSpec
 
 

@@ -8,14 +8,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import Field, field_validator
 
-from assets.metadata import markdown_preview, png_markdown
-from expectations.assets import PARTNER_GATE_KEY, plannable_partners
-from forecasts.accuracy import score_forecast_history
-from forecasts.engine import forecast_many
-from forecasts.exceptions import find_exceptions
-from forecasts.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
-from forecasts.projection import project_lines, projection_lines
-from forecasts.replenishment import plan_replenishment
+from assets.quality import PARTNER_GATE_KEY, plannable_partners
+from assets.renderers.metadata import markdown_preview, png_markdown
+from forecasts.forecasting.accuracy import score_forecast_history
+from forecasts.forecasting.engine import forecast_many
+from forecasts.forecasting.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
+from forecasts.replenishment.planner_exceptions import find_exceptions
+from forecasts.replenishment.policy import plan_replenishment
+from forecasts.replenishment.projection import project_lines, projection_lines
 from forecasts.store import (
     SERIES_SEPARATOR,
     plan_version,
@@ -24,9 +24,9 @@ from forecasts.store import (
     save_plan,
     series_id_for,
 )
-from orchestration.partitions import NIGHTLY_PARTITIONS
-from orchestration.resources import Warehouse
-from orchestration.retries import retry_on_transient
+from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
+from orchestration.runtime.resources import Warehouse
+from orchestration.runtime.retries import retry_on_transient
 
 FORECAST_KEY = dg.AssetKey(["forecasts", "demand_forecast"])
 PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])

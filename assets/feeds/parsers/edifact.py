@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from assets.feeds.delimited import MeasureRows, ParsedFile
 from assets.feeds.errors import FeedError, check_control_count
 from assets.feeds.identity import gln_problem, gtin_problem
+from assets.feeds.parsers.delimited import MeasureRows, ParsedFile
 from assets.feeds.partner_config import MEASURES, FileSpec
 
 DEFAULT_ITEM_QUALIFIERS = ("SRV", "EN", "UP", "SA", "IN")

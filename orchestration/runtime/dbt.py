@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.runtime.settings import DBT_PROJECT_DIR
 
 
 def dbt_project() -> DbtProject:

@@ -2,7 +2,7 @@
 
 A job-wide `dg.RetryPolicy` cannot be used: it retries every exception, including a failed dbt model (dagster-dbt
 raises those as a retryable `Failure`) and plain bugs. Instead the code that touches the warehouse, the file systems
-and dbt runs inside `retry_on_transient`, which turns a transient failure (`orchestration.transient.is_transient`)
+and dbt runs inside `retry_on_transient`, which turns a transient failure (`transient.is_transient`)
 into `dg.RetryRequested` with an exponential, jittered wait, and lets every other failure through unchanged, so it
 fails the step at once. Dagster then re-runs the whole step: every step of the night is idempotent (files load in
 one transaction each, tables are replaced per date, plan history only grows when the plan changes).
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import dagster as dg
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-from orchestration.transient import Backoff, dbt_exit_code, dbt_failure_is_transient, is_transient
+from orchestration.runtime.transient import Backoff, dbt_exit_code, dbt_failure_is_transient, is_transient
 
 # The night's steps: five attempts over about two and a half minutes (see `Backoff`).
 NIGHTLY_BACKOFF = Backoff()

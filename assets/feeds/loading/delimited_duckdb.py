@@ -1,6 +1,6 @@
 """Delimited partner files read by DuckDB's own CSV reader and inserted in place: the loader's fast path.
 
-:func:`~assets.feeds.delimited.parse_delimited` tokenises a file with pandas on one core and hands the loader
+:func:`~assets.feeds.parsers.delimited.parse_delimited` tokenises a file with pandas on one core and hands the loader
 frames to insert; here DuckDB reads the file in parallel and one ``insert ... select`` writes the canonical rows
 straight into the raw table, inside the loader's transaction. The outcome is the same as parsing with
 ``parse_delimited`` and inserting its frames: the same rows (values, ``source_line``, ``source_file_id``), the
@@ -27,7 +27,8 @@ same rejects with the same reasons, the same :class:`FeedError` for a file that 
    the whole read on one thread.
 4. The marked records are deleted, and their lines and the skipped ones, split by the csv module from the
    file's bytes (read again, and checked to be the ones hashed), go through the pandas path's own column
-   pipeline (:func:`~assets.feeds.delimited.records_to_result`), which turns them into rows and rejects, so every
+   pipeline (:func:`~assets.feeds.parsers.delimited.records_to_result`), which turns them into rows and
+   rejects, so every
    reason text comes from one place. A refused line holding a possible negative zero (whose sign pandas takes
    from the whole column) raises :class:`NativeReadUnsupported`: the loader rolls back and uses the pandas path.
 
@@ -52,7 +53,8 @@ import numpy as np
 import pandas as pd
 
 from assets.feeds.contracts import DATE_COLUMNS, FLAG_COLUMNS, QUANTITY_COLUMNS
-from assets.feeds.delimited import (
+from assets.feeds.errors import FeedError
+from assets.feeds.parsers.delimited import (
     QUOTE_CHAR,
     ParseResult,
     TextRecords,
@@ -63,7 +65,6 @@ from assets.feeds.delimited import (
     locate_columns,
     records_to_result,
 )
-from assets.feeds.errors import FeedError
 from assets.feeds.partner_config import LINEAGE_COLUMNS, REQUIRED_COLUMNS, FileSpec
 
 # Characters str.strip() removes: ASCII ones, and the rest of Unicode's white space (a test keeps this list whole).
@@ -193,7 +194,7 @@ class NativeLoad:
 class ByteProfile:
     """What :func:`plan_native_read` needs to know about a file's bytes, gathered chunk by chunk.
 
-    A :class:`~assets.feeds.file_scan.ChunkObserver`: the loader shows it the file while hashing it, so the
+    A :class:`~assets.feeds.loading.file_scan.ChunkObserver`: the loader shows it the file while hashing it, so the
     bytes are read once, and each question costs a pass over a chunk still in the CPU cache. Every answer is the
     same however the file is cut into chunks (a test cuts files into chunks of a few bytes).
     """

@@ -9,7 +9,7 @@ import dagster as dg
 import great_expectations as gx
 import pandas as pd
 
-from assets.metadata import markdown_preview
+from assets.renderers.metadata import markdown_preview
 from expectations.docs import write_validation_record
 from expectations.inventory import inventory_daily_suite
 from expectations.raw_feeds import raw_sales_suite, raw_stock_snapshots_suite
@@ -18,9 +18,9 @@ from expectations.runner import SEVERITY_ERROR, blocking_partners, run_suite_by_
 from expectations.sales import sales_daily_suite
 from expectations.store import CHECK_RESULTS_TABLE, ensure_quality_schema, store_outcomes
 from expectations.volume import feed_volume_suite, partner_daily_volume
-from orchestration import settings
-from orchestration.partitions import NIGHTLY_PARTITIONS, known_before
-from orchestration.resources import Warehouse
+from orchestration.runtime import settings
+from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
+from orchestration.runtime.resources import Warehouse
 
 GROUP = "quality"
 OWNER = "team:data-quality"

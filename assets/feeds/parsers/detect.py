@@ -17,12 +17,12 @@ from pathlib import Path
 import openpyxl
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS
-from assets.feeds.delimited import ParsedFile, ParseResult, decode_text, parse_delimited
-from assets.feeds.edifact import parse_edifact
 from assets.feeds.errors import FeedError
+from assets.feeds.parsers.delimited import ParsedFile, ParseResult, decode_text, parse_delimited
+from assets.feeds.parsers.edifact import parse_edifact
+from assets.feeds.parsers.tabular import flatten_record, parse_excel, parse_json, read_json_records
+from assets.feeds.parsers.x12 import parse_x12
 from assets.feeds.partner_config import COLUMN_FORMATS, FILE_FORMATS, LINEAGE_COLUMNS, REQUIRED_COLUMNS, FileSpec
-from assets.feeds.tabular import flatten_record, parse_excel, parse_json, read_json_records
-from assets.feeds.x12 import parse_x12
 
 # How source_line counts in each format, for messages that point into a file.
 POSITIONS = {"csv": "line", "xlsx": "row", "json": "record", "x12": "segment", "edifact": "segment"}

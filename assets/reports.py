@@ -10,14 +10,14 @@ import duckdb
 import pandas as pd
 
 from assets.docs import DBT_DOCS_KEY, QUALITY_DOCS_KEY, dbt_docs_dir, quality_docs_dir
-from assets.plan_exports import write_partner_exports
-from assets.reporting import ReportInputs, render_report
-from expectations.assets import PARTNER_GATE_KEY
-from forecasts.assets import EXCEPTIONS_KEY, FORECAST_KEY, PLAN_KEY
+from assets.forecasts import EXCEPTIONS_KEY, FORECAST_KEY, PLAN_KEY
+from assets.quality import PARTNER_GATE_KEY
+from assets.renderers.partner_exports import write_partner_exports
+from assets.renderers.report import ReportInputs, render_report
 from forecasts.store import plan_version
-from orchestration import settings
-from orchestration.partitions import NIGHTLY_PARTITIONS
-from orchestration.resources import Warehouse
+from orchestration.runtime import settings
+from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
+from orchestration.runtime.resources import Warehouse
 
 REPORT_KEY = dg.AssetKey(["reports", "nightly_report"])
 SNAPSHOT_KEY = dg.AssetKey(["reports", "warehouse_snapshot"])

@@ -266,7 +266,7 @@ def _create_objects(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"create table if not exists {ACCURACY_TABLE} ({_COLUMNS})")
     conn.execute(
         f"comment on table {ACCURACY_TABLE} is 'Forecast runs scored against the sales that arrived since: "
-        "one row per as-of date and series (see forecasts/accuracy.py for the metric definitions).'"
+        "one row per as-of date and series (see forecasts/forecasting/accuracy.py for the metric definitions).'"
     )
     for column, text in _COLUMN_COMMENTS.items():
         quoted = text.replace("'", "''")

@@ -8,7 +8,7 @@ baselines are measured in the same run on the same windows:
 - ``seasonal_naive``: the last observed season repeated (``models.seasonal_naive_forecast``);
 - ``naive``: the last observed value repeated (``models.naive_forecast``).
 
-Metrics (``forecasts.metrics``), on p50 against the actual demand of every forecast period; censored periods
+Metrics (``forecasts.forecasting.metrics``), on p50 against the actual demand of every forecast period; censored periods
 (unknown demand) are not scored:
 
 - WAPE ``Σ|y − ŷ| / Σy`` and bias ``Σ(ŷ − y) / Σy``, pooled over all series, origins and periods, so large
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasts import metrics, models
-from forecasts.engine import SEASON_LENGTH, RegularSeries, forecast_many, regular_series
-from forecasts.models import DAILY
+from forecasts.forecasting import metrics, models
+from forecasts.forecasting.engine import SEASON_LENGTH, RegularSeries, forecast_many, regular_series
+from forecasts.forecasting.models import DAILY
 
 ENGINE = "engine"
 SEASONAL_NAIVE = "seasonal_naive"

@@ -1,7 +1,7 @@
 """The inventory projection a planner checks a plan line against: which lines, and their stock day by day.
 
 Pure: plan rows, the night's forecast and our shipments in transit in; one projected frame per line out
-(:func:`forecasts.replenishment.project_on_hand`). The plan asset draws them.
+(:func:`forecasts.replenishment.policy.project_on_hand`). The plan asset draws them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import date
 
 import pandas as pd
 
-from forecasts.replenishment import KEY_COLUMNS, project_on_hand
+from forecasts.replenishment.policy import KEY_COLUMNS, project_on_hand
 
 # The plan lines a planner looks at first: among those we ship, the soonest projected stock-outs, then the largest.
 PROJECTION_LINES = 3

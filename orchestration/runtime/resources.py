@@ -13,9 +13,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration import settings
-from orchestration.retries import NIGHTLY_BACKOFF, retry_on_transient
-from orchestration.transient import Backoff, is_transient
+from orchestration.runtime import settings
+from orchestration.runtime.retries import NIGHTLY_BACKOFF, retry_on_transient
+from orchestration.runtime.transient import Backoff, is_transient
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -29,7 +29,7 @@ class Warehouse(dg.ConfigurableResource):
     # Another process (a dbt run, an analyst with a write connection) may hold DuckDB's file lock for a while.
     lock_retries: int = 6
     lock_backoff_seconds: float = 1.0
-    # A transient failure while a step works on the warehouse or the files around it (see orchestration.retries)
+    # A transient failure while a step works on the warehouse or the files around it (see orchestration.runtime.retries)
     # re-runs the step after an exponential, jittered wait; any other failure fails it at once.
     step_retries: int = NIGHTLY_BACKOFF.max_retries
     step_retry_base_seconds: float = NIGHTLY_BACKOFF.base_seconds

@@ -43,8 +43,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from forecasts.models import moving_average_forecast
-from forecasts.replenishment import (
+from forecasts.forecasting.models import moving_average_forecast
+from forecasts.replenishment.policy import (
     KEY_COLUMNS,
     demand_std_from_quantiles,
     parse_ship_days,
