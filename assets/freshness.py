@@ -31,7 +31,7 @@ import pandas as pd
 from assets.feeds.contracts import FEED_LEDGER_TABLE, RAW_FEED_TABLES
 from assets.feeds.errors import PartnerConfigError
 from assets.feeds.loading.raw_schema import ensure_raw_schema
-from assets.feeds.partner_config import PartnerConfig, load_partner_config
+from assets.feeds.partner_config import PartnerConfig, load_partner_configs
 from assets.renderers.metadata import markdown_preview
 from expectations.freshness import (
     DEFAULT_GRACE,
@@ -71,19 +71,11 @@ def readable_partner_configs(config_dir: Path) -> dict[str, PartnerConfig]:
     The checks are made when the code location loads: one partner's typo must not take the nightly schedule and
     every other partner's checks down with it (its ingestion runs fail on it, loudly, anyway).
     """
-    config_dir = Path(config_dir)
-    if not config_dir.is_dir():
-        logger.warning("no feed freshness checks: partner config folder %s does not exist", config_dir)
-        return {}
-    configs: dict[str, PartnerConfig] = {}
-    for path in sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")]):
-        try:
-            config = load_partner_config(path)
-        except PartnerConfigError as error:
-            logger.warning("no feed freshness checks for %s: %s", path.name, error)
-            continue
-        configs.setdefault(config.partner_id, config)
-    return configs
+
+    def skip(path: Path, error: PartnerConfigError) -> None:
+        logger.warning("no feed freshness checks for %s: %s", path.name, error)
+
+    return load_partner_configs(config_dir, on_error=skip)
 
 
 def build_feed_freshness_checks(

@@ -14,12 +14,11 @@ import dagster as dg
 from pydantic import Field
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES, SUPPLIER_FOLDER
-from assets.feeds.errors import PartnerConfigError
 from assets.feeds.loading.loader import ingest_landing, load_master_data
-from assets.feeds.partner_config import PartnerConfig, load_partner_config, load_partner_configs
+from assets.feeds.partner_config import PartnerConfig, load_partner_configs
 from assets.renderers.metadata import markdown_preview
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
-from orchestration.runtime.resources import FeedFolders, Warehouse
+from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
 
 GROUP = "feeds"
 OWNER = "team:data-engineering"
@@ -99,21 +98,7 @@ def partner_configs_for(config_dir: Path, partners: Sequence[str]) -> dict[str, 
 
     A named partner without a YAML file gets no entry, so its files are quarantined with that reason.
     """
-    if not partners:
-        return load_partner_configs(config_dir)
-    config_dir = Path(config_dir)
-    if not config_dir.is_dir():
-        raise PartnerConfigError(config_dir, None, "partner config folder does not exist")
-    configs: dict[str, PartnerConfig] = {}
-    for path in sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")]):
-        if path.stem not in partners:
-            continue
-        config = load_partner_config(path)
-        if config.partner_id in configs:
-            other = configs[config.partner_id].source_path
-            raise PartnerConfigError(path, "partner_id", f"'{config.partner_id}' is also configured in {other}")
-        configs[config.partner_id] = config
-    return configs
+    return load_partner_configs(config_dir, partners)
 
 
 def partner_folders(landing: Path, partners: Sequence[str]) -> list[str]:
@@ -139,7 +124,11 @@ def partner_folders(landing: Path, partners: Sequence[str]) -> list[str]:
     partitions_def=NIGHTLY_PARTITIONS,
 )
 def partner_feeds(
-    context: dg.AssetExecutionContext, config: PartnerFeedsConfig, warehouse: Warehouse, feed_folders: FeedFolders
+    context: dg.AssetExecutionContext,
+    config: PartnerFeedsConfig,
+    warehouse: Warehouse,
+    feed_folders: FeedFolders,
+    artefacts: Artefacts,
 ):
     """Parse every new partner delivery into the raw tables; bad files are quarantined, the rest keeps flowing."""
     landing = feed_folders.landing()
@@ -152,7 +141,7 @@ def partner_feeds(
             conn,
             landing,
             configs,
-            quarantine_dir=feed_folders.quarantine(),
+            quarantine_dir=artefacts.quarantine(),
             on_file=lambda path: context.log.debug(f"ingesting {path}"),
             partners=config.partners or None,
         )

@@ -1,16 +1,25 @@
-"""Quality gates in Dagster: GX suites as blocking asset checks on the marts, and the per-partner data gate."""
+"""Quality gates in Dagster: GX suites as blocking asset checks on the marts, the per-partner data gate, and the
+night's Great Expectations Data Docs."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import dagster as dg
 import great_expectations as gx
 import pandas as pd
 
 from assets.renderers.metadata import markdown_preview
-from expectations.docs import write_validation_record
+from assets.renderers.sites import staged_directory
+from assets.warehouse import model_key
+from expectations.docs import (
+    SITE_NAME,
+    build_quality_site,
+    partners_in,
+    read_validation_records,
+    write_validation_record,
+)
 from expectations.inventory import inventory_daily_suite
 from expectations.raw_feeds import raw_sales_suite, raw_stock_snapshots_suite
 from expectations.reconciliation import stock_reconciliation_suite
@@ -18,9 +27,9 @@ from expectations.runner import SEVERITY_ERROR, blocking_partners, run_suite_by_
 from expectations.sales import sales_daily_suite
 from expectations.store import CHECK_RESULTS_TABLE, ensure_quality_schema, store_outcomes
 from expectations.volume import feed_volume_suite, partner_daily_volume
-from orchestration.runtime import settings
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
-from orchestration.runtime.resources import Warehouse
+from orchestration.runtime.resources import Artefacts, Warehouse
+from orchestration.runtime.warehouse_tables import replace_date_rows
 
 GROUP = "quality"
 OWNER = "team:data-quality"
@@ -29,6 +38,7 @@ OWNER = "team:data-quality"
 RECENT_WINDOW_DAYS = 28
 
 PARTNER_GATE_KEY = dg.AssetKey(["quality", "partner_data_gate"])
+QUALITY_DOCS_KEY = dg.AssetKey(["quality", "data_docs"])
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ SUITE_CHECKS = (
         "raw.sales",
         "period_end",
         feed_volume_suite,
-        prepare=lambda rows, as_of: partner_daily_volume(rows, as_of, "period_end", "units_sold"),
+        prepare=lambda rows, business_date: partner_daily_volume(rows, business_date, "period_end", "units_sold"),
         window_days=RECENT_WINDOW_DAYS + 1,
     ),
     SuiteCheck("gx_fct_sales_daily", "marts.fct_sales_daily", "sales_date", sales_daily_suite),
@@ -64,34 +74,30 @@ SUITE_CHECKS = (
 )
 
 
-def validation_results_dir(as_of: date) -> Path:
-    """GX's own results of a night, one JSON file per check: what the night's Data Docs are rendered from."""
-    return settings.data_dir() / "quality_results" / as_of.isoformat()
+# Raw tables are keyed like dbt models, `schema/table`, so one rule names every table a suite guards.
+GUARDED_KEYS = sorted({model_key(check.table) for check in SUITE_CHECKS}, key=str)
 
 
-def guarded_key(table: str, model_keys: dict[str, dg.AssetKey]) -> dg.AssetKey:
-    """dbt models are keyed from the manifest; `raw.*` tables are the ingest assets' own `raw/<table>` keys."""
-    return model_keys[table] if table in model_keys else dg.AssetKey(table.split("."))
-
-
-def _recent_rows(conn, check: SuiteCheck, as_of: date) -> pd.DataFrame:
-    start = as_of - timedelta(days=check.window_days - 1)
+def _recent_rows(conn, check: SuiteCheck, business_date: date) -> pd.DataFrame:
+    start = business_date - timedelta(days=check.window_days - 1)
     # Future-dated rows are selected too: they are exactly what the "no future dates" rule must see.
     sql = f"select * from {check.table} where {check.date_column} >= $start"
     parameters: dict[str, object] = {"start": start}
     if check.table.startswith("raw."):
         # Only files the night could have had: a past night replayed does not judge deliveries that came later.
         sql += f" and source_file_id in ({KNOWN_FILES_SQL})"
-        parameters["known_before"] = known_before(as_of)
+        parameters["known_before"] = known_before(business_date)
     # In a fixed order: a suite's example values (and so quality.check_results) are the same on every rerun.
     rows = conn.execute(f"{sql} order by all", parameters).df()
-    return check.prepare(rows, as_of) if check.prepare is not None and not rows.empty else rows
+    return check.prepare(rows, business_date) if check.prepare is not None and not rows.empty else rows
 
 
 KNOWN_FILES_SQL = "select source_file_id from raw.feed_files where coalesce(received_at < $known_before, true)"
 
 
-def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDefinition:
+def _build_check(check: SuiteCheck) -> dg.AssetChecksDefinition:
+    asset_key = model_key(check.table)
+
     @dg.asset_check(
         asset=asset_key,
         name=check.name,
@@ -101,21 +107,23 @@ def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDef
         "no partner can be planned.",
         partitions_def=NIGHTLY_PARTITIONS,
     )
-    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        as_of = date.fromisoformat(context.partition_key)
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, artefacts: Artefacts
+    ) -> dg.AssetCheckResult:
+        business_date = date.fromisoformat(context.partition_key)
         with warehouse.connect() as conn:
-            rows = _recent_rows(conn, check, as_of)
-            run = run_suite_by_partner(rows, check.build_suite(as_of)) if not rows.empty else None
+            rows = _recent_rows(conn, check, business_date)
+            run = run_suite_by_partner(rows, check.build_suite(business_date)) if not rows.empty else None
             outcomes = run.outcomes if run is not None else []
             store_outcomes(
                 conn,
                 outcomes,
                 run_id=context.run.run_id,
-                as_of_date=as_of,
+                as_of_date=business_date,
                 asset_key=asset_key.to_user_string(),
                 check_name=check.name,
             )
-        write_validation_record(validation_results_dir(as_of), check.name, run)
+        write_validation_record(artefacts.quality_results(business_date), check.name, run)
         held = blocking_partners(outcomes)
         partners = sorted({o.partner_id for o in outcomes})
         failed = pd.DataFrame([o.as_row() for o in outcomes if not o.passed])
@@ -150,79 +158,102 @@ def _build_check(check: SuiteCheck, asset_key: dg.AssetKey) -> dg.AssetChecksDef
     return _check
 
 
-def build_quality_checks(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
-    """One blocking GX check per guarded mart; `mart_keys` maps `schema.table` to the dbt asset's key."""
-    return [_build_check(check, guarded_key(check.table, mart_keys)) for check in SUITE_CHECKS]
+# One blocking GX check per guarded table.
+QUALITY_CHECKS = [_build_check(check) for check in SUITE_CHECKS]
 
 
-def build_partner_gate(mart_keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=PARTNER_GATE_KEY,
-        deps=sorted({guarded_key(check.table, mart_keys) for check in SUITE_CHECKS}, key=str),
-        group_name=GROUP,
-        owners=[OWNER],
-        kinds={"duckdb", "great_expectations"},
-        partitions_def=NIGHTLY_PARTITIONS,
-    )
-    def partner_data_gate(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        """One row per partner and business date: may its data reach the forecast and plan (pass, warn or held)?"""
-        as_of = date.fromisoformat(context.partition_key)
-        with warehouse.connect() as conn:
-            ensure_quality_schema(conn)
-            conn.execute(
-                """create table if not exists quality.partner_data_gate (
-                       as_of_date date, partner_id varchar, status varchar, failed_errors integer,
-                       failed_warnings integer, reasons varchar, run_id varchar)"""
-            )
-            gate = conn.execute(
-                f"""
-                select ?::date as as_of_date, partner_id,
-                       case when count(*) filter (where not passed and severity = ?) > 0 then 'held'
-                            when count(*) filter (where not passed) > 0 then 'warn'
-                            else 'pass' end as status,
-                       count(*) filter (where not passed and severity = ?) as failed_errors,
-                       count(*) filter (where not passed and severity <> ?) as failed_warnings,
-                       -- Ordered, so a rerun of the night writes the same text.
-                       string_agg(distinct failure, '; ' order by failure) as reasons,
-                       ? as run_id
-                from (
-                    select *,
-                           case when not passed then suite || ': ' || expectation
-                                || coalesce('(' || "column" || ')', '') || ' [' || severity || ']' end as failure
-                    from {CHECK_RESULTS_TABLE}
-                    where as_of_date = ?
-                )
-                group by partner_id order by partner_id
-                """,
-                [as_of, SEVERITY_ERROR, SEVERITY_ERROR, SEVERITY_ERROR, context.run_id, as_of],
-            ).df()
-            conn.execute("begin")
-            conn.execute("delete from quality.partner_data_gate where as_of_date = ?", [as_of])
-            conn.register("gate_frame", gate)
-            conn.execute("insert into quality.partner_data_gate select * from gate_frame")
-            conn.execute("commit")
-        held = gate.loc[gate["status"] == "held", "partner_id"].tolist()
-        if held:
-            context.log.warning(f"partners held from forecast and plan on {as_of}: {', '.join(held)}")
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": len(gate),
-                "partners_held": len(held),
-                "held_partner_ids": ", ".join(held),
-                "gate": dg.MetadataValue.md(markdown_preview(gate.drop(columns=["run_id"]))),
-            }
+@dg.asset(
+    key=PARTNER_GATE_KEY,
+    deps=GUARDED_KEYS,
+    group_name=GROUP,
+    owners=[OWNER],
+    kinds={"duckdb", "great_expectations"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def partner_data_gate(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """One row per partner and business date: may its data reach the forecast and plan (pass, warn or held)?"""
+    business_date = date.fromisoformat(context.partition_key)
+    with warehouse.connect() as conn:
+        ensure_quality_schema(conn)
+        conn.execute(
+            """create table if not exists quality.partner_data_gate (
+                   as_of_date date, partner_id varchar, status varchar, failed_errors integer,
+                   failed_warnings integer, reasons varchar, run_id varchar)"""
         )
+        gate = conn.execute(
+            f"""
+            select ?::date as as_of_date, partner_id,
+                   case when count(*) filter (where not passed and severity = ?) > 0 then 'held'
+                        when count(*) filter (where not passed) > 0 then 'warn'
+                        else 'pass' end as status,
+                   count(*) filter (where not passed and severity = ?) as failed_errors,
+                   count(*) filter (where not passed and severity <> ?) as failed_warnings,
+                   -- Ordered, so a rerun of the night writes the same text.
+                   string_agg(distinct failure, '; ' order by failure) as reasons,
+                   ? as run_id
+            from (
+                select *,
+                       case when not passed then suite || ': ' || expectation
+                            || coalesce('(' || "column" || ')', '') || ' [' || severity || ']' end as failure
+                from {CHECK_RESULTS_TABLE}
+                where as_of_date = ?
+            )
+            group by partner_id order by partner_id
+            """,
+            [business_date, SEVERITY_ERROR, SEVERITY_ERROR, SEVERITY_ERROR, context.run_id, business_date],
+        ).df()
+        replace_date_rows(conn, "quality.partner_data_gate", "as_of_date", business_date, gate)
+    held = gate.loc[gate["status"] == "held", "partner_id"].tolist()
+    if held:
+        context.log.warning(f"partners held from forecast and plan on {business_date}: {', '.join(held)}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(gate),
+            "partners_held": len(held),
+            "held_partner_ids": ", ".join(held),
+            "gate": dg.MetadataValue.md(markdown_preview(gate.drop(columns=["run_id"]))),
+        }
+    )
 
-    return partner_data_gate
 
-
-def plannable_partners(conn, as_of: date) -> list[str]:
+def plannable_partners(conn, business_date: date) -> list[str]:
     """Partners whose data passed the error-severity rules for this business date."""
     return [
         row[0]
         for row in conn.execute(
             "select partner_id from quality.partner_data_gate where as_of_date = ? and status <> 'held' "
             "order by partner_id",
-            [as_of],
+            [business_date],
         ).fetchall()
     ]
+
+
+@dg.asset(
+    key=QUALITY_DOCS_KEY,
+    deps=GUARDED_KEYS,
+    group_name=GROUP,
+    owners=[OWNER],
+    kinds={"great_expectations", "html"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def data_docs(context: dg.AssetExecutionContext, artefacts: Artefacts) -> dg.MaterializeResult:
+    """Great Expectations Data Docs of the night: each suite's result per partner, expectation by expectation."""
+    business_date = date.fromisoformat(context.partition_key)
+    records = read_validation_records(artefacts.quality_results(business_date))
+    if not records:
+        context.log.warning(f"no GX validation results kept for {business_date}: the Data Docs index will be empty")
+    started = time.perf_counter()
+    target = artefacts.quality_docs(business_date)
+    with staged_directory(target) as site_dir:
+        site = build_quality_site(records, site_dir, f"{SITE_NAME} {business_date.isoformat()}")
+    failed = site.failed_validations
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target / "index.html")),
+            "validation_pages": len(site.validation_pages),
+            "suite_pages": len(site.suite_pages),
+            "partners": len(partners_in(records)),
+            "failed_validations": dg.MetadataValue.md("\n".join(f"- {item}" for item in failed) or "_none_"),
+            "build_seconds": round(time.perf_counter() - started, 2),
+        }
+    )

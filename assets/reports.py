@@ -1,4 +1,4 @@
-"""What leaves the warehouse after a night: per-partner plan files, the run report, the analyst snapshot."""
+"""What people open after a night: the run report and the analysts' read-only snapshot of the warehouse."""
 
 import os
 import shutil
@@ -9,37 +9,27 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from assets.docs import DBT_DOCS_KEY, QUALITY_DOCS_KEY, dbt_docs_dir, quality_docs_dir
-from assets.forecasts import EXCEPTIONS_KEY, FORECAST_KEY, PLAN_KEY
-from assets.quality import PARTNER_GATE_KEY
-from assets.renderers.partner_exports import write_partner_exports
+from assets.forecasts import FORECAST_KEY
+from assets.quality import PARTNER_GATE_KEY, QUALITY_DOCS_KEY
 from assets.renderers.report import ReportInputs, render_report
-from forecasts.store import plan_version
-from orchestration.runtime import settings
+from assets.replenishment import EXCEPTIONS_KEY, PLAN_KEY
+from assets.warehouse import DBT_DOCS_KEY, DBT_DOCS_PAGE
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
-from orchestration.runtime.resources import Warehouse
+from orchestration.runtime.resources import Artefacts, Warehouse
+from orchestration.runtime.warehouse_tables import table_exists
 
 REPORT_KEY = dg.AssetKey(["reports", "nightly_report"])
 SNAPSHOT_KEY = dg.AssetKey(["reports", "warehouse_snapshot"])
-EXPORTS_KEY = dg.AssetKey(["replenishment", "partner_exports"])
-
-
-def report_dir(plan_date: date) -> Path:
-    return settings.data_dir() / "reports" / plan_date.isoformat()
 
 
 def _frame_if_exists(conn: duckdb.DuckDBPyConnection, table: str, sql: str, params: list) -> pd.DataFrame:
-    schema, name = table.split(".")
-    exists = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()[0]
-    return conn.execute(sql, params).df() if exists else pd.DataFrame()
+    return conn.execute(sql, params).df() if table_exists(conn, table) else pd.DataFrame()
 
 
-def read_report_inputs(conn: duckdb.DuckDBPyConnection, plan_date: date, run_id: str) -> ReportInputs:
+def read_report_inputs(conn: duckdb.DuckDBPyConnection, business_date: date, run_id: str) -> ReportInputs:
     """Everything the report shows for one business date, from the tables analysts query too."""
     return ReportInputs(
-        plan_date=plan_date,
+        plan_date=business_date,
         run_id=run_id,
         plan=_frame_if_exists(
             conn,
@@ -47,40 +37,40 @@ def read_report_inputs(conn: duckdb.DuckDBPyConnection, plan_date: date, run_id:
             "select partner_id, location_id, product_id, on_hand, inventory_position, safety_stock, reorder_point, "
             "order_up_to, ship_qty, allocated_qty, case_pack, moq, days_of_cover, reason_code "
             "from replenishment.replenishment_plan where plan_date = ? order by partner_id, location_id, product_id",
-            [plan_date],
+            [business_date],
         ),
         gate=_frame_if_exists(
             conn,
             "quality.partner_data_gate",
             "select partner_id, status, reasons from quality.partner_data_gate where as_of_date = ? order by 1",
-            [plan_date],
+            [business_date],
         ),
         check_failures=_frame_if_exists(
             conn,
             "quality.check_results",
             """select check_name, partner_id, expectation, "column", severity, unexpected_count, examples
                from quality.check_results where as_of_date = ? and not passed order by severity, partner_id""",
-            [plan_date],
+            [business_date],
         ),
         forecast=_frame_if_exists(
             conn,
             "forecasts.forecast_history",
             "select partner_id, location_id, product_id, forecast_date, p50, p90 from forecasts.forecast_history "
             "where as_of_date = ?",
-            [plan_date],
+            [business_date],
         ),
         sales_history=_frame_if_exists(
             conn,
             "marts.fct_sales_daily",
             "select partner_id, location_id, product_id, sales_date, units_sold from marts.fct_sales_daily "
             "where sales_date between ? - interval 120 day and ? order by sales_date",
-            [plan_date, plan_date],
+            [business_date, business_date],
         ),
         exceptions=_frame_if_exists(
             conn,
             "replenishment.exceptions",
             "select * exclude (plan_date) from replenishment.exceptions where plan_date = ? order by 1, 2, 3",
-            [plan_date],
+            [business_date],
         ),
         scorecard=_frame_if_exists(
             conn,
@@ -101,21 +91,23 @@ def read_report_inputs(conn: duckdb.DuckDBPyConnection, plan_date: date, run_id:
 @dg.asset(
     key=REPORT_KEY,
     deps=[PLAN_KEY, FORECAST_KEY, PARTNER_GATE_KEY, EXCEPTIONS_KEY, QUALITY_DOCS_KEY, DBT_DOCS_KEY],
-    group_name="replenishment",
+    group_name="reports",
     owners=["team:supply-planning"],
     kinds={"html"},
     partitions_def=NIGHTLY_PARTITIONS,
 )
-def nightly_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def nightly_report(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, artefacts: Artefacts
+) -> dg.MaterializeResult:
     """Static HTML report of the night: plan per partner, data gate, exceptions, quality results, plots."""
-    plan_date = date.fromisoformat(context.partition_key)
+    business_date = date.fromisoformat(context.partition_key)
     with warehouse.connect(read_only=True) as conn:
-        inputs = read_report_inputs(conn, plan_date, context.run_id)
+        inputs = read_report_inputs(conn, business_date, context.run_id)
     inputs.docs_links = {
-        "Data quality results (Great Expectations Data Docs)": quality_docs_dir(plan_date) / "index.html",
-        "Warehouse models, lineage and columns (dbt docs)": dbt_docs_dir() / "static_index.html",
+        "Data quality results (Great Expectations Data Docs)": artefacts.quality_docs(business_date) / "index.html",
+        "Warehouse models, lineage and columns (dbt docs)": artefacts.dbt_docs() / DBT_DOCS_PAGE,
     }
-    page = render_report(inputs, report_dir(plan_date))
+    page = render_report(inputs, artefacts.report(business_date))
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(page)),
@@ -123,10 +115,6 @@ def nightly_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
             "failed_checks": len(inputs.check_failures),
         }
     )
-
-
-def snapshot_path() -> Path:
-    return settings.data_dir() / "snapshots" / "warehouse.duckdb"
 
 
 def publish_snapshot(source: Path, target: Path) -> Path:
@@ -146,34 +134,14 @@ def publish_snapshot(source: Path, target: Path) -> Path:
 @dg.asset(
     key=SNAPSHOT_KEY,
     deps=[REPORT_KEY],
-    group_name="replenishment",
+    group_name="reports",
     owners=["team:data-engineering"],
     kinds={"duckdb"},
     partitions_def=NIGHTLY_PARTITIONS,
 )
-def warehouse_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def warehouse_snapshot(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, artefacts: Artefacts
+) -> dg.MaterializeResult:
     """Read-only copy of the warehouse published after the night, for analysts to query while runs write."""
-    target = publish_snapshot(warehouse.resolved_path(), snapshot_path())
+    target = publish_snapshot(warehouse.resolved_path(), artefacts.snapshot())
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(target)), "bytes": target.stat().st_size})
-
-
-@dg.asset(
-    key=EXPORTS_KEY,
-    deps=[PLAN_KEY],
-    group_name="replenishment",
-    owners=["team:supply-planning"],
-    kinds={"csv", "json"},
-    partitions_def=NIGHTLY_PARTITIONS,
-)
-def partner_exports(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows."""
-    as_of = date.fromisoformat(context.partition_key)
-    with warehouse.connect(read_only=True) as conn:
-        plan = plan_version(conn, as_of)
-    paths = write_partner_exports(plan, settings.data_dir() / "exports", as_of)
-    return dg.MaterializeResult(
-        metadata={
-            "files": dg.MetadataValue.md("\n".join(f"- `{path}`" for path in paths) or "_no plan rows_"),
-            "partners": plan["partner_id"].nunique() if not plan.empty else 0,
-        }
-    )

@@ -1,8 +1,13 @@
-"""The dbt project as Dagster assets: staging, intermediate and mart models with dbt tests as asset checks."""
+"""The dbt project as Dagster assets: staging, intermediate and mart models with dbt tests as asset checks, and
+dbt's own docs of the warehouse."""
 
 import json
+import shutil
+import tempfile
+import time
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -14,20 +19,46 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from assets.renderers.sites import staged_directory
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
+from orchestration.runtime.resources import Artefacts, Warehouse
 from orchestration.runtime.retries import retry_on_transient
 
 GROUP = "warehouse"
 OWNER = "team:analytics-engineering"
 
+DBT_DOCS_KEY = dg.AssetKey(["warehouse", "dbt_docs"])
+# `static_index.html` is the page to open: manifest and catalog are embedded, so it works from file://.
+# `index.html` fetches the two JSON files beside it, which browsers allow only over http.
+DBT_DOCS_PAGE = "static_index.html"
+DBT_DOCS_FILES = (DBT_DOCS_PAGE, "index.html", "manifest.json", "catalog.json")
+
+
+def model_key(table: str) -> dg.AssetKey:
+    """The asset key of the dbt model that builds `schema.table`.
+
+    Keys mirror `schema.table` in the warehouse, so a key tells an analyst where to query it, and Python assets
+    can name the models they read without loading the manifest.
+    """
+    return dg.AssetKey(table.split("."))
+
+
+# The marts (and the one staging view) that the Python assets downstream of dbt read.
+FCT_SALES_DAILY = model_key("marts.fct_sales_daily")
+FCT_INVENTORY_DAILY = model_key("marts.fct_inventory_daily")
+FCT_SHIPMENTS = model_key("marts.fct_shipments")
+REPLENISHMENT_POLICY = model_key("marts.replenishment_policy")
+DIM_PARTNER = model_key("marts.dim_partner")
+SUPPLIER_STOCK = model_key("staging.stg_supplier__supplier_stock")
+
 
 class WarehouseTranslator(DagsterDbtTranslator):
-    """Asset keys mirror `schema.table` in the warehouse, so a key tells an analyst where to query it."""
+    """Models are keyed by `model_key`; sources keep dagster-dbt's keys (or the `meta.dagster.asset_key` they name)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)
-        return dg.AssetKey([dbt_resource_props["config"]["schema"], dbt_resource_props["name"]])
+        return model_key(f"{dbt_resource_props['config']['schema']}.{dbt_resource_props['name']}")
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
         return GROUP
@@ -39,18 +70,50 @@ class WarehouseTranslator(DagsterDbtTranslator):
 TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_build_args(as_of_date: str) -> list[str]:
+def dbt_vars(business_date: str, warehouse: Path) -> dict[str, str]:
+    """What every dbt command of a night is told: the business date, and the warehouse file it works on.
+
+    The warehouse path reaches dbt's profile as a var, so a run configured for another warehouse builds that one.
+    """
+    return {"as_of_date": business_date, "warehouse_path": str(warehouse)}
+
+
+def dbt_build_args(business_date: str, warehouse: Path) -> list[str]:
     """`dbt build` for one business date: models and their tests run together so tests gate what follows.
 
     The date and the deliveries it may see (``known_before``): a past night is built from the files that had
     arrived by then, so a backfill writes what the night itself would have.
     """
-    cut = known_before(date.fromisoformat(as_of_date))
-    return ["build", "--vars", json.dumps({"as_of_date": as_of_date, "known_before": cut.isoformat(sep=" ")})]
+    cut = known_before(date.fromisoformat(business_date))
+    variables = {**dbt_vars(business_date, warehouse), "known_before": cut.isoformat(sep=" ")}
+    return ["build", "--vars", json.dumps(variables)]
+
+
+def dbt_docs_args(business_date: str, warehouse: Path) -> list[str]:
+    """`dbt docs generate` for the business date just built.
+
+    The catalog step reads column types from the warehouse, so this runs after the models, in the same night.
+    `--static` writes `static_index.html` with manifest and catalog inside it; the as-of var makes the compiled
+    SQL in the docs the SQL that built the night.
+    """
+    return ["docs", "generate", "--static", "--vars", json.dumps(dbt_vars(business_date, warehouse))]
+
+
+def dbt_docs_summary(manifest: Mapping, catalog: Mapping) -> dict[str, int]:
+    """How much the docs cover: documented models and sources (a page each), tests, and tables in the catalog."""
+    nodes = manifest.get("nodes", {}).values()
+    models = [node for node in nodes if node.get("resource_type") == "model"]
+    return {
+        "models": len(models),
+        "models_described": sum(1 for node in models if node.get("description")),
+        "sources": len(manifest.get("sources", {})),
+        "tests": sum(1 for node in nodes if node.get("resource_type") in {"test", "unit_test"}),
+        "catalog_relations": len(catalog.get("nodes", {})) + len(catalog.get("sources", {})),
+    }
 
 
 def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
-    """Turn the prepared dbt project's manifest into one partitioned multi-asset."""
+    """Turn the prepared dbt project's manifest into one partitioned multi-asset (the manifest is read here)."""
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -61,10 +124,46 @@ def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
         name="warehouse_models",
     )
-    def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         """Clean, resolve and join the partner feeds into the marts the forecast and plan read."""
         # dbt killed from outside or stopped on a lock is run again; a failed model or test fails the step at once.
         with retry_on_transient():
-            yield from dbt.cli(dbt_build_args(context.partition_key), context=context).stream()
+            args = dbt_build_args(context.partition_key, warehouse.resolved_path())
+            yield from dbt.cli(args, context=context).stream()
 
     return warehouse_models
+
+
+@dg.asset(
+    key=DBT_DOCS_KEY,
+    # After the marts every later step reads: dbt builds the whole project in one step, so its catalog then sees
+    # every table of the night.
+    deps=[FCT_SALES_DAILY, FCT_INVENTORY_DAILY, FCT_SHIPMENTS, REPLENISHMENT_POLICY, DIM_PARTNER, SUPPLIER_STOCK],
+    group_name=GROUP,
+    owners=[OWNER],
+    kinds={"dbt", "html"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def dbt_docs(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, artefacts: Artefacts
+) -> dg.MaterializeResult:
+    """dbt docs of the warehouse: lineage from partner feeds to marts, model and column descriptions, tests."""
+    started = time.perf_counter()
+    target = artefacts.dbt_docs()
+    with staged_directory(target) as site_dir, tempfile.TemporaryDirectory(prefix="cmi-dbt-docs-") as scratch:
+        # Another process may hold the warehouse for a moment (an analyst, a second run): retried like dbt build.
+        with retry_on_transient():
+            dbt.cli(dbt_docs_args(context.partition_key, warehouse.resolved_path()), target_path=Path(scratch)).wait()
+        for name in DBT_DOCS_FILES:
+            shutil.copy2(Path(scratch) / name, site_dir / name)
+        summary = dbt_docs_summary(
+            json.loads((site_dir / "manifest.json").read_text(encoding="utf-8")),
+            json.loads((site_dir / "catalog.json").read_text(encoding="utf-8")),
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target / DBT_DOCS_PAGE)),
+            **summary,
+            "build_seconds": round(time.perf_counter() - started, 2),
+        }
+    )

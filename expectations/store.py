@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from expectations.runner import ExpectationOutcome
+from orchestration.runtime.warehouse_tables import replace_date_rows
 
 CHECK_RESULTS_TABLE = "quality.check_results"
 
@@ -41,18 +42,6 @@ def store_outcomes(
     frame.insert(0, "checked_at", datetime.now(UTC).replace(tzinfo=None))
     frame.insert(0, "as_of_date", as_of_date)
     frame.insert(0, "run_id", run_id)
-    conn.execute("begin")
-    try:
-        conn.execute(
-            f"delete from {CHECK_RESULTS_TABLE} where as_of_date = ? and check_name = ?",
-            [as_of_date, check_name],
-        )
-        conn.register("outcomes_frame", frame)
-        columns = ", ".join(f'"{c}"' for c in frame.columns)
-        conn.execute(f"insert into {CHECK_RESULTS_TABLE} ({columns}) select {columns} from outcomes_frame")
-        conn.unregister("outcomes_frame")
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
-    return len(frame)
+    return replace_date_rows(
+        conn, CHECK_RESULTS_TABLE, "as_of_date", as_of_date, frame, also_where={"check_name": check_name}
+    )

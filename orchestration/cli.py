@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,25 +35,54 @@ def _parse_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from error
 
 
-def prepare_environment(
-    warehouse: str | None = None, landing: str | None = None, partner_config: str | None = None
-) -> None:
-    """Export the run's paths so Dagster resources and the dbt subprocess read the same ones.
+@dataclass(frozen=True)
+class RunPaths:
+    """The paths one command works on: its options win over the environment, the config file and the defaults."""
 
-    This happens in the CLI process when a command starts (never at import). Precedence: the command's options,
-    then the environment, then the config file (cmi.env), then the defaults.
-    """
-    if warehouse:
-        os.environ[settings.WAREHOUSE_ENV] = str(Path(warehouse).resolve())
-    if landing:
-        os.environ[settings.LANDING_ENV] = str(Path(landing).resolve())
-    if partner_config:
-        os.environ[settings.PARTNER_CONFIG_ENV] = str(Path(partner_config).resolve())
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home")))
+    warehouse: Path
+    landing: Path
+    partner_config: Path
+    data_dir: Path
+
+    @classmethod
+    def from_options(
+        cls, warehouse: str | None = None, landing: str | None = None, partner_config: str | None = None
+    ) -> RunPaths:
+        return cls(
+            warehouse=Path(warehouse).resolve() if warehouse else settings.warehouse_path(),
+            landing=Path(landing).resolve() if landing else settings.landing_dir(),
+            partner_config=Path(partner_config).resolve() if partner_config else settings.partner_config_dir(),
+            data_dir=settings.data_dir(),
+        )
+
+    def resources_config(self) -> dict:
+        """Run configuration that points the Dagster resources at these paths (dbt gets the warehouse as a var)."""
+        return {
+            "warehouse": {"config": {"path": str(self.warehouse)}},
+            "feed_folders": {
+                "config": {"landing_dir": str(self.landing), "partner_config_dir": str(self.partner_config)}
+            },
+            "artefacts": {"config": {"data_dir": str(self.data_dir)}},
+        }
+
+    def environment(self) -> dict[str, str]:
+        """The same paths as settings, for a process this one starts (`dagster dev` and the runs it launches)."""
+        return {
+            settings.WAREHOUSE_ENV: str(self.warehouse),
+            settings.LANDING_ENV: str(self.landing),
+            settings.PARTNER_CONFIG_ENV: str(self.partner_config),
+            "DAGSTER_HOME": str(dagster_home(self.data_dir)),
+        }
+
+
+def dagster_home(data_dir: Path) -> Path:
+    """Dagster's instance folder (`$DAGSTER_HOME`, else `<data>/dagster_home`), with its one-run-at-a-time config."""
+    home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)
+    return home
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -69,22 +99,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    prepare_environment(args.warehouse, args.landing, args.partner_config)
+    paths = RunPaths.from_options(args.warehouse, args.landing, args.partner_config)
     from dagster import DagsterInstance
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
     from orchestration.jobs import NIGHTLY_JOB_NAME
     from orchestration.summary import print_summary
 
     as_of = args.as_of or _yesterday_in(settings.schedule_timezone())
-    log_path = settings.data_dir() / "logs" / f"nightly-{as_of.isoformat()}.log"
+    log_path = paths.data_dir / "logs" / f"nightly-{as_of.isoformat()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"nightly run for {as_of} on {settings.warehouse_path()}", file=sys.stderr)
-    job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
-    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}}}
+    print(f"nightly run for {as_of} on {paths.warehouse}", file=sys.stderr)
+    job = build_definitions(paths.partner_config).resolve_job_def(NIGHTLY_JOB_NAME)
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
+        "resources": paths.resources_config(),
+    }
     # dbt's own console output is long; it goes to the run's log file unless asked for.
     with log_path.open("w") as log, contextlib.redirect_stdout(sys.stdout if args.verbose else log):
-        instance = DagsterInstance.get()
+        instance = DagsterInstance.from_config(str(dagster_home(paths.data_dir)))
         result = job.execute_in_process(
             partition_key=as_of.isoformat(),
             instance=instance,
@@ -95,9 +128,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.verbose:
         print(f"dbt output: {log_path}", file=sys.stderr)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
-    _raise_alerts(instance, result, as_of, failed)
-    print_summary(settings.warehouse_path(), as_of)
-    report = settings.data_dir() / "reports" / as_of.isoformat() / "index.html"
+    _raise_alerts(instance, result, as_of, failed, paths.data_dir)
+    print_summary(paths.warehouse, as_of)
+    report = paths.data_dir / "reports" / as_of.isoformat() / "index.html"
     if report.exists():
         print(f"\nReport: {report}")
     if not result.success:
@@ -110,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _raise_alerts(instance, result, as_of: date, failed: list[str]) -> None:
+def _raise_alerts(instance, result, as_of: date, failed: list[str], data_dir: Path) -> None:
     """The alerts the daemon's sensors raise for scheduled runs, raised here for a run the CLI executed."""
     from orchestration.alert_sensors import held_partners_of_run
     from orchestration.alerts import deliver, failure_alert, held_partners_alert
@@ -123,7 +156,7 @@ def _raise_alerts(instance, result, as_of: date, failed: list[str]) -> None:
         alert = held_partners_alert(job, result.run_id, partition, held)
     else:
         return
-    for outcome in deliver(alert, settings.data_dir(), settings.alert_webhook_url()):
+    for outcome in deliver(alert, data_dir, settings.alert_webhook_url()):
         print(f"alert: {outcome}", file=sys.stderr)
 
 
@@ -136,7 +169,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    prepare_environment(args.warehouse, args.landing, args.partner_config)
+    paths = RunPaths.from_options(args.warehouse, args.landing, args.partner_config)
     dagster = Path(sys.executable).with_name("dagster")
     command = [
         str(dagster),
@@ -150,7 +183,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ]
     print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)", file=sys.stderr)
     os.chdir(settings.PROJECT_ROOT)
-    os.execv(command[0], command)
+    os.execve(command[0], command, settings.child_environment(paths.environment()))
     return 0  # pragma: no cover - execv does not return
 
 
@@ -247,7 +280,7 @@ def _command_modules() -> list:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        settings.apply_config_file()
+        settings.read_config_file(settings.config_file())
     except settings.ConfigFileError as error:
         print(f"cmi: {error}", file=sys.stderr)
         return 2

@@ -2,67 +2,66 @@
 
 from __future__ import annotations
 
-import dagster as dg
-from dagster_dbt import DbtCliResource, get_asset_key_for_model
+from pathlib import Path
 
-from assets.docs import build_dbt_docs, build_quality_docs
-from assets.forecasts import build_forecast_assets
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from assets.forecasts import demand_forecast
 from assets.ingest import partner_feeds, supplier_master_data
-from assets.quality import SUITE_CHECKS, build_partner_gate, build_quality_checks
-from assets.reports import nightly_report, partner_exports, warehouse_snapshot
-from assets.warehouse import build_warehouse_assets
+from assets.quality import QUALITY_CHECKS, data_docs, partner_data_gate
+from assets.replenishment import exceptions, partner_exports, replenishment_plan
+from assets.reports import nightly_report, warehouse_snapshot
+from assets.warehouse import build_warehouse_assets, dbt_docs
 from orchestration.alert_sensors import held_partner_alerts_sensor, run_failure_alerts
 from orchestration.jobs import feed_freshness_definitions, ingest_job, nightly_job, nightly_schedule
 from orchestration.runtime import settings
 from orchestration.runtime.dbt import dbt_executable, dbt_project, ensure_manifest
-from orchestration.runtime.resources import FeedFolders, Warehouse
+from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
 from orchestration.sensors import landing_sensor
 
 
-@dg.definitions
-def defs() -> dg.Definitions:
-    """Built when the code location loads, so the dbt manifest and settings are read then, not at import."""
-    settings.apply_config_file()
+def build_definitions(partner_config_dir: Path | None = None) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor, with resources that resolve their paths when a run starts.
+
+    The freshness checks are made from the partner configs (`partner_config_dir`, else the setting), and the dbt
+    assets from the manifest, which is parsed first if a model changed. A run may still point the resources at other
+    paths through its run configuration, as `cmi run --warehouse/--landing/--partner-config` does.
+    """
     project = dbt_project()
     ensure_manifest(project)
-    warehouse_models = build_warehouse_assets(project)
-
-    def mart_key(table: str) -> dg.AssetKey:
-        return get_asset_key_for_model([warehouse_models], table.split(".")[1])
-
-    mart_keys = {
-        table: mart_key(table)
-        for table in {check.table for check in SUITE_CHECKS if not check.table.startswith("raw.")}
-        | {
-            "marts.fct_sales_daily",
-            "marts.fct_inventory_daily",
-            "marts.fct_shipments",
-            "marts.replenishment_policy",
-            "staging.stg_supplier__supplier_stock",
-            "marts.dim_partner",
-        }
-    }
-    freshness = feed_freshness_definitions(settings.partner_config_dir(), settings.schedule_timezone())
+    freshness = feed_freshness_definitions(
+        partner_config_dir or settings.partner_config_dir(), settings.schedule_timezone()
+    )
     return dg.Definitions(
         assets=[
             supplier_master_data,
             partner_feeds,
-            warehouse_models,
-            build_partner_gate(mart_keys),
-            build_quality_docs(mart_keys),
-            build_dbt_docs(warehouse_models.keys),
-            *build_forecast_assets(mart_keys),
+            build_warehouse_assets(project),
+            partner_data_gate,
+            data_docs,
+            dbt_docs,
+            demand_forecast,
+            replenishment_plan,
+            exceptions,
             partner_exports,
             nightly_report,
             warehouse_snapshot,
         ],
-        asset_checks=[*build_quality_checks(mart_keys), *freshness.asset_checks],
+        asset_checks=[*QUALITY_CHECKS, *freshness.asset_checks],
         jobs=[nightly_job, ingest_job, *freshness.jobs],
         sensors=[landing_sensor(ingest_job), run_failure_alerts, held_partner_alerts_sensor([nightly_job])],
         schedules=[nightly_schedule(settings.schedule_timezone()), *freshness.schedules],
         resources={
             "warehouse": Warehouse(),
             "feed_folders": FeedFolders(),
+            "artefacts": Artefacts(),
             "dbt": DbtCliResource(project_dir=project, dbt_executable=str(dbt_executable())),
         },
     )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when the code location loads, so the dbt manifest and settings are read then, not at import."""
+    return build_definitions()

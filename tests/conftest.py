@@ -16,12 +16,3 @@ def _no_local_config_file():
         os.environ.pop("CMI_CONFIG_FILE", None)
     else:
         os.environ["CMI_CONFIG_FILE"] = previous
-
-
-@pytest.fixture(autouse=True)
-def _environment_restored():
-    """Code under test may export settings (as the CLI does); each test starts from the same environment."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)

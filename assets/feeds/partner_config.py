@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from fnmatch import fnmatchcase
@@ -207,22 +207,42 @@ class PartnerConfig:
         return ZoneInfo(self.timezone)
 
 
-def load_partner_configs(config_dir: Path) -> dict[str, PartnerConfig]:
-    """Read and validate every ``*.yaml`` / ``*.yml`` in ``config_dir``, keyed by partner id.
+def load_partner_configs(
+    config_dir: Path,
+    partners: Collection[str] = (),
+    on_error: Callable[[Path, PartnerConfigError], None] | None = None,
+) -> dict[str, PartnerConfig]:
+    """Read and validate every ``*.yaml`` / ``*.yml`` in ``config_dir`` (or only those named ``<partner>.yaml`` for
+    the given ``partners``), keyed by partner id.
 
-    Raises PartnerConfigError naming the file and key for bad YAML, unknown keys or record types, and missing
-    required canonical columns; a missing folder is an error too, since no partner could then be read.
+    Without ``on_error``, raises PartnerConfigError naming the file and key for bad YAML, unknown keys or record
+    types, missing required canonical columns or a partner id configured twice; a missing folder is an error too,
+    since no partner could then be read. With ``on_error``, each such error is handed to it and that file (or the
+    missing folder) is left out, so one partner's broken file cannot take the others' configs down with it.
     """
     config_dir = Path(config_dir)
-    if not config_dir.is_dir():
-        raise PartnerConfigError(config_dir, None, "partner config folder does not exist")
+
+    def failed(path: Path, error: PartnerConfigError) -> None:
+        if on_error is None:
+            raise error
+        on_error(path, error)
+
     configs: dict[str, PartnerConfig] = {}
+    if not config_dir.is_dir():
+        failed(config_dir, PartnerConfigError(config_dir, None, "partner config folder does not exist"))
+        return configs
     paths = sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")])
     for path in paths:
-        config = load_partner_config(path)
-        if config.partner_id in configs:
-            other = configs[config.partner_id].source_path
-            raise PartnerConfigError(path, "partner_id", f"'{config.partner_id}' is also configured in {other}")
+        if partners and path.stem not in partners:
+            continue
+        try:
+            config = load_partner_config(path)
+            if config.partner_id in configs:
+                other = configs[config.partner_id].source_path
+                raise PartnerConfigError(path, "partner_id", f"'{config.partner_id}' is also configured in {other}")
+        except PartnerConfigError as error:
+            failed(path, error)
+            continue
         configs[config.partner_id] = config
     return configs
 

@@ -1,4 +1,4 @@
-"""Dagster resources: the DuckDB warehouse and the folders partners deliver into.
+"""Dagster resources: the DuckDB warehouse, the folders partners deliver into, and where run artefacts go.
 
 Paths are resolved when a run opens them, so one code location serves any ``CMI_*`` environment.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -79,7 +80,7 @@ def connect_with_backoff(
 
 
 class FeedFolders(dg.ConfigurableResource):
-    """Where partner files land, how each partner's files are read, and where bad files are kept."""
+    """Where partner files land and how each partner's files are read."""
 
     landing_dir: str | None = None
     partner_config_dir: str | None = None
@@ -90,5 +91,35 @@ class FeedFolders(dg.ConfigurableResource):
     def partner_configs(self) -> Path:
         return Path(self.partner_config_dir) if self.partner_config_dir else settings.partner_config_dir()
 
+
+class Artefacts(dg.ConfigurableResource):
+    """Where a run writes what people open: reports, exports, docs, quality results, the snapshot, quarantine."""
+
+    data_dir: str | None = None
+
+    def root(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else settings.data_dir()
+
+    def quality_results(self, business_date: date) -> Path:
+        """GX's own results of a night, one JSON file per check: what the night's Data Docs are rendered from."""
+        return self.root() / "quality_results" / business_date.isoformat()
+
+    def quality_docs(self, business_date: date) -> Path:
+        """One Data Docs site per business date: a night's page set stays as it was when later nights run."""
+        return self.root() / "quality_docs" / business_date.isoformat()
+
+    def dbt_docs(self) -> Path:
+        """One dbt docs site, of the warehouse as the last night built it."""
+        return self.root() / "dbt_docs"
+
+    def report(self, business_date: date) -> Path:
+        return self.root() / "reports" / business_date.isoformat()
+
+    def exports(self) -> Path:
+        return self.root() / "exports"
+
+    def snapshot(self) -> Path:
+        return self.root() / "snapshots" / "warehouse.duckdb"
+
     def quarantine(self) -> Path:
-        return settings.data_dir() / "quarantine"
+        return self.root() / "quarantine"

@@ -5,7 +5,8 @@ One environment variable, ``CMI_DUCKDB_PATH``, names the warehouse for both Dags
 
 Every setting is an environment variable. The one config file, ``cmi.env`` in the project root (or the file named by
 ``CMI_CONFIG_FILE``), holds the same variables as ``NAME=value`` lines for a machine's defaults; a variable set in the
-environment always wins over the file. ``cmi.env.example`` documents every setting.
+environment always wins over the file. Nothing here writes the environment: each value is read when asked for.
+``cmi.env.example`` documents every setting.
 """
 
 from __future__ import annotations
@@ -71,14 +72,15 @@ def read_config_file(path: Path) -> dict[str, str]:
     return values
 
 
-def apply_config_file() -> dict[str, str]:
-    """Export the config file's settings that the environment does not already set; returns what it exported.
+def settings_from_file() -> dict[str, str]:
+    """The config file's settings that the environment does not set: what the file contributes to this process."""
+    return {name: value for name, value in read_config_file(config_file()).items() if name not in os.environ}
 
-    Called when a command starts or the Dagster code location loads, so resources and the dbt subprocess see them.
-    """
-    exported = {name: value for name, value in read_config_file(config_file()).items() if name not in os.environ}
-    os.environ.update(exported)
-    return exported
+
+def child_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a process this one starts (`dagster dev`): ours, the config file's settings that the
+    environment does not set, then ``overrides``. This process's own environment is never written."""
+    return {**os.environ, **settings_from_file(), **(overrides or {})}
 
 
 def redact(name: str, value: str) -> str:
@@ -106,11 +108,12 @@ def describe() -> list[tuple[str, str, str]]:
 
 def alert_webhook_url() -> str | None:
     """Where alerts are posted (a secret: it usually carries a token); unset means alerts only go to the log file."""
-    return os.environ.get(ALERT_WEBHOOK_ENV) or None
+    return _setting(ALERT_WEBHOOK_ENV) or None
 
 
 def _setting(name: str) -> str:
-    return os.environ.get(name) or SETTINGS[name][0]
+    """The environment's value, else the config file's, else the default: read when asked, never exported."""
+    return os.environ.get(name) or read_config_file(config_file()).get(name) or SETTINGS[name][0]
 
 
 def _project_path(value: str) -> Path:

@@ -105,7 +105,7 @@ def test_ui_serves_every_group_of_the_lineage(running_ui):
     _, nodes, _ = running_ui
     keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
     groups = {node["groupName"] for node in nodes}
-    assert {"feeds", "warehouse", "quality", "forecasts", "replenishment"} <= groups
+    assert {"feeds", "warehouse", "quality", "forecasts", "replenishment", "reports"} <= groups
     assert {
         "raw/sales",
         "marts/fct_sales_daily",
@@ -121,7 +121,8 @@ GROUP_ASSETS = {
     "warehouse": ["fct_sales_daily", "fct_inventory_daily", "dim_partner"],
     "quality": ["partner_data_gate"],
     "forecasts": ["demand_forecast"],
-    "replenishment": ["replenishment_plan", "nightly_report"],
+    "replenishment": ["replenishment_plan", "partner_exports"],
+    "reports": ["nightly_report", "warehouse_snapshot"],
 }
 
 

@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import dagster as dg
 import pytest
 from dagster_dbt import DbtCliResource
 
-from assets.docs import DBT_DOCS_KEY, DBT_DOCS_PAGE, build_dbt_docs, dbt_docs_args, dbt_docs_dir, dbt_docs_summary
+from assets.warehouse import DBT_DOCS_KEY, DBT_DOCS_PAGE, dbt_docs, dbt_docs_args, dbt_docs_summary
 from orchestration.runtime.dbt import dbt_executable, dbt_project
+from orchestration.runtime.resources import Artefacts, Warehouse
 from tests.unit.test_dbt_project import AS_OF, write_fixture
-
-MODEL_KEYS = [dg.AssetKey(["marts", "fct_sales_daily"]), dg.AssetKey(["marts", "fct_inventory_daily"])]
 
 
 def test_docs_are_generated_static_for_the_business_date():
-    args = dbt_docs_args("2025-06-10")
+    args = dbt_docs_args("2025-06-10", Path("/srv/cmi/warehouse.duckdb"))
     assert args[:3] == ["docs", "generate", "--static"]
-    assert json.loads(args[args.index("--vars") + 1]) == {"as_of_date": "2025-06-10"}
+    assert json.loads(args[args.index("--vars") + 1]) == {
+        "as_of_date": "2025-06-10",
+        "warehouse_path": "/srv/cmi/warehouse.duckdb",
+    }
 
 
 def test_the_summary_counts_models_sources_tests_and_catalog_relations():
@@ -51,12 +54,15 @@ def published_docs(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("dbt-docs")
     warehouse = scratch / "warehouse.duckdb"
     write_fixture(warehouse)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CMI_DUCKDB_PATH", str(warehouse))
-        env.setenv("CMI_DATA_DIR", str(scratch / "data"))
-        dbt = DbtCliResource(project_dir=dbt_project(), dbt_executable=str(dbt_executable()))
-        result = dg.materialize([build_dbt_docs(MODEL_KEYS)], partition_key=AS_OF.isoformat(), resources={"dbt": dbt})
-        site = dbt_docs_dir()
+    # The run's resources name the warehouse and the artefact folder: nothing is taken from the environment.
+    artefacts = Artefacts(data_dir=str(scratch / "data"))
+    resources = {
+        "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=str(dbt_executable())),
+        "warehouse": Warehouse(path=str(warehouse)),
+        "artefacts": artefacts,
+    }
+    result = dg.materialize([dbt_docs], partition_key=AS_OF.isoformat(), resources=resources)
+    site = artefacts.dbt_docs()
     assert result.success
     (materialization,) = result.asset_materializations_for_node("warehouse__dbt_docs")
     return site, materialization

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assets.forecasts import _inventory_projection_plot
+from assets.renderers.plots import inventory_projection_plot
 from forecasts.replenishment.policy import PROJECTION_COLUMNS, plan_replenishment, project_on_hand
 from forecasts.replenishment.projection import project_lines, projection_lines
 
@@ -146,6 +146,6 @@ def test_the_plan_lines_are_projected_from_their_forecast_and_rendered_as_a_png(
     gained = arrived.loc[receipt, "on_hand_with_shipment"] - arrived.loc[receipt, "on_hand_without_shipment"]
     assert 0 < gained <= first.allocated_qty
 
-    markdown = _inventory_projection_plot(lines, projections)
+    markdown = inventory_projection_plot(lines, projections)
     png = base64.b64decode(re.fullmatch(r"!\[plot\]\(data:image/png;base64,(.+)\)", markdown).group(1))
     assert png.startswith(b"\x89PNG")

@@ -12,8 +12,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from assets.docs import QUALITY_DOCS_KEY, build_quality_docs, quality_docs_dir, staged_directory
-from assets.quality import validation_results_dir
+from assets.quality import QUALITY_DOCS_KEY, data_docs
+from assets.renderers.sites import staged_directory
 from expectations.docs import (
     build_quality_site,
     read_validation_records,
@@ -22,6 +22,7 @@ from expectations.docs import (
 )
 from expectations.raw_feeds import raw_sales_suite, raw_stock_snapshots_suite
 from expectations.runner import run_suite_by_partner
+from orchestration.runtime.resources import Artefacts
 
 AS_OF = date(2025, 6, 10)
 DAYS = pd.date_range("2025-06-04", "2025-06-10")
@@ -167,15 +168,18 @@ def test_a_staged_site_is_swapped_in_whole_and_a_failed_build_keeps_the_last_one
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
-def test_the_data_docs_asset_renders_the_night_from_the_checks_records(tmp_path, monkeypatch):
-    monkeypatch.setenv("CMI_DATA_DIR", str(tmp_path))
-    keep_night(validation_results_dir(AS_OF))
-    result = dg.materialize([build_quality_docs({})], partition_key=AS_OF.isoformat())
+def test_the_data_docs_asset_renders_the_night_from_the_checks_records(tmp_path):
+    artefacts = Artefacts(data_dir=str(tmp_path))
+    keep_night(artefacts.quality_results(AS_OF))
+    # The guarded tables' assets are not part of this run: the docs asset is materialized alone.
+    result = dg.materialize(
+        [data_docs], partition_key=AS_OF.isoformat(), resources={"artefacts": artefacts}, selection=[QUALITY_DOCS_KEY]
+    )
     assert result.success
     (materialization,) = result.asset_materializations_for_node("quality__data_docs")
     assert materialization.asset_key == QUALITY_DOCS_KEY
     metadata = materialization.metadata
-    assert metadata["path"].value == str(quality_docs_dir(AS_OF) / "index.html")
+    assert metadata["path"].value == str(artefacts.quality_docs(AS_OF) / "index.html")
     assert (tmp_path / "quality_docs" / "2025-06-10" / "index.html").is_file()
     assert metadata["validation_pages"].value == 4
     assert metadata["partners"].value == 2

@@ -1,4 +1,6 @@
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -28,11 +30,12 @@ def test_settings_are_read_when_called_not_at_import(monkeypatch):
     assert settings.schedule_timezone() == "Asia/Shanghai"
 
 
-def test_dbt_build_passes_the_business_date_and_its_knowledge_cut_as_vars():
-    args = dbt_build_args("2025-06-30")
+def test_dbt_build_passes_the_business_date_its_knowledge_cut_and_the_warehouse_as_vars():
+    args = dbt_build_args("2025-06-30", Path("/srv/cmi/night.duckdb"))
     assert args[0] == "build"
     assert json.loads(args[args.index("--vars") + 1]) == {
         "as_of_date": "2025-06-30",
+        "warehouse_path": "/srv/cmi/night.duckdb",
         "known_before": "2025-07-02 00:00:00",
     }
 
@@ -52,24 +55,25 @@ def test_the_config_file_sets_what_the_environment_does_not(monkeypatch, tmp_pat
     )
     monkeypatch.delenv(settings.TIMEZONE_ENV, raising=False)
     monkeypatch.setenv(settings.WAREHOUSE_ENV, str(tmp_path / "from-env.duckdb"))
-    exported = settings.apply_config_file()
-    assert exported == {settings.TIMEZONE_ENV: "Europe/Berlin"}
+    from_file = settings.settings_from_file()
+    assert from_file == {settings.TIMEZONE_ENV: "Europe/Berlin"}
     assert settings.schedule_timezone() == "Europe/Berlin"
     assert settings.warehouse_path() == tmp_path / "from-env.duckdb"
+    assert settings.TIMEZONE_ENV not in os.environ, "reading the config file must not export it"
 
 
 def test_a_bad_config_line_names_the_file_line_and_reason(monkeypatch, tmp_path):
     path = _config(tmp_path, monkeypatch, "CMI_TIMEZONE=UTC\nCMI_WAREHOUSE=x.duckdb\n")
     with pytest.raises(settings.ConfigFileError, match=rf"{path}:2: unknown setting CMI_WAREHOUSE"):
-        settings.apply_config_file()
+        settings.settings_from_file()
     _config(tmp_path, monkeypatch, "just words\n")
     with pytest.raises(settings.ConfigFileError, match=r"cmi.env:1: expected NAME=value"):
-        settings.apply_config_file()
+        settings.settings_from_file()
 
 
 def test_a_missing_config_file_changes_nothing(monkeypatch, tmp_path):
     monkeypatch.setenv(settings.CONFIG_FILE_ENV, str(tmp_path / "absent.env"))
-    assert settings.apply_config_file() == {}
+    assert settings.settings_from_file() == {}
 
 
 def test_secrets_are_described_without_their_value(monkeypatch, tmp_path):

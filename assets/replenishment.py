@@ -1,0 +1,244 @@
+"""Replenishment assets: the night's ship plan, the exceptions planners look at, and the per-partner plan files."""
+
+from datetime import date
+
+import dagster as dg
+
+from assets.forecasts import FORECAST_KEY, HORIZON_DAYS
+from assets.quality import PARTNER_GATE_KEY, plannable_partners
+from assets.renderers.metadata import markdown_preview
+from assets.renderers.partner_exports import write_partner_exports
+from assets.renderers.plots import inventory_projection_plot
+from assets.warehouse import (
+    FCT_INVENTORY_DAILY,
+    FCT_SALES_DAILY,
+    FCT_SHIPMENTS,
+    REPLENISHMENT_POLICY,
+    SUPPLIER_STOCK,
+)
+from forecasts.replenishment.planner_exceptions import find_exceptions
+from forecasts.replenishment.policy import plan_replenishment
+from forecasts.replenishment.projection import project_lines, projection_lines
+from forecasts.store import plan_version, save_exceptions, save_plan
+from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
+from orchestration.runtime.resources import Artefacts, Warehouse
+
+PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
+EXCEPTIONS_KEY = dg.AssetKey(["replenishment", "exceptions"])
+EXPORTS_KEY = dg.AssetKey(["replenishment", "partner_exports"])
+
+# Forecast bias is judged on the last four weeks of one-day-ahead forecasts against in-stock sales.
+BIAS_WINDOW_DAYS = 28
+
+
+@dg.asset(
+    key=PLAN_KEY,
+    deps=[
+        FORECAST_KEY,
+        PARTNER_GATE_KEY,
+        FCT_INVENTORY_DAILY,
+        FCT_SHIPMENTS,
+        REPLENISHMENT_POLICY,
+        SUPPLIER_STOCK,
+    ],
+    group_name="replenishment",
+    owners=["team:supply-planning"],
+    kinds={"duckdb", "python"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """What to ship to each partner location and product for the business date, with the policy's reasons."""
+    business_date = date.fromisoformat(context.partition_key)
+    with warehouse.connect() as conn:
+        partners = plannable_partners(conn, business_date)
+        inputs = conn.execute(REPLENISHMENT_INPUTS_SQL, {"business_date": business_date, "partners": partners}).df()
+        available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"business_date": business_date}).fetchall())
+        plan = plan_replenishment(inputs, plan_date=business_date, supplier_stock=available or None)
+        saved = save_plan(conn, plan, plan_date=business_date, run_id=context.run_id)
+        lines = projection_lines(plan)
+        demand = conn.execute(PROJECTION_DEMAND_SQL, {"business_date": business_date}).df()
+        receipts = conn.execute(IN_TRANSIT_RECEIPTS_SQL, {"business_date": business_date}).df()
+    shipping = plan[plan["ship_qty"] > 0].sort_values("ship_qty", ascending=False)
+    plots = {}
+    if not lines.empty:
+        projections = project_lines(lines, demand, receipts, business_date, horizon=HORIZON_DAYS)
+        plots["inventory_projection_plot"] = dg.MetadataValue.md(inventory_projection_plot(lines, projections))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(plan),
+            "lines_to_ship": int((plan["ship_qty"] > 0).sum()),
+            "units_to_ship": float(plan["ship_qty"].sum()),
+            "history_version": saved.version_note,
+            "lines_cut_by_our_stock": int(plan["allocation_shortfall"].sum()),
+            "by_reason": dg.MetadataValue.json(plan["reason_code"].value_counts().to_dict()),
+            "top_lines": dg.MetadataValue.md(
+                markdown_preview(
+                    shipping[
+                        [
+                            "partner_id",
+                            "location_id",
+                            "product_id",
+                            "inventory_position",
+                            "reorder_point",
+                            "order_up_to",
+                            "ship_qty",
+                            "reason_code",
+                        ]
+                    ]
+                )
+            ),
+            **plots,
+        }
+    )
+
+
+@dg.asset(
+    key=EXCEPTIONS_KEY,
+    deps=[PLAN_KEY, FORECAST_KEY, FCT_SALES_DAILY],
+    group_name="replenishment",
+    owners=["team:supply-planning"],
+    kinds={"duckdb", "python"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def exceptions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """What a planner must look at today: stock-outs inside lead time, excess, stale feeds, bias, big changes."""
+    business_date = date.fromisoformat(context.partition_key)
+    with warehouse.connect() as conn:
+        plan = plan_version(conn, business_date)
+        previous = plan_version(conn, business_date, before=True)
+        bias = conn.execute(FORECAST_BIAS_SQL, {"business_date": business_date, "window": BIAS_WINDOW_DAYS}).df()
+        found = find_exceptions(plan, previous if not previous.empty else None, bias if not bias.empty else None)
+        rows = save_exceptions(conn, found, plan_date=business_date)
+    counts = found.groupby(["exception_type", "severity"]).size().reset_index(name="rows") if rows else found
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "by_type": dg.MetadataValue.md(markdown_preview(counts, rows=20)),
+            "preview": dg.MetadataValue.md(markdown_preview(found)),
+        }
+    )
+
+
+@dg.asset(
+    key=EXPORTS_KEY,
+    deps=[PLAN_KEY],
+    group_name="replenishment",
+    owners=["team:supply-planning"],
+    kinds={"csv", "json"},
+    partitions_def=NIGHTLY_PARTITIONS,
+)
+def partner_exports(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, artefacts: Artefacts
+) -> dg.MaterializeResult:
+    """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows."""
+    business_date = date.fromisoformat(context.partition_key)
+    with warehouse.connect(read_only=True) as conn:
+        plan = plan_version(conn, business_date)
+    paths = write_partner_exports(plan, artefacts.exports(), business_date)
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.md("\n".join(f"- `{path}`" for path in paths) or "_no plan rows_"),
+            "partners": plan["partner_id"].nunique() if not plan.empty else 0,
+        }
+    )
+
+
+# Per series: Σ(forecast − sales) / Σ sales of one-day-ahead p50 over the window, on in-stock days only.
+FORECAST_BIAS_SQL = """
+select
+    forecast.partner_id, forecast.location_id, forecast.product_id,
+    (sum(forecast.p50) - sum(sales.units_sold)) / nullif(sum(sales.units_sold), 0) as bias
+from forecasts.forecast_history as forecast
+join marts.fct_sales_daily as sales
+    on sales.partner_id = forecast.partner_id
+    and sales.location_id = forecast.location_id
+    and sales.product_id = forecast.product_id
+    and sales.sales_date = forecast.forecast_date
+where forecast.forecast_date = forecast.as_of_date + 1
+    and forecast.as_of_date between $business_date - $window and $business_date - 1
+    and not sales.is_stockout
+group by all
+having sum(sales.units_sold) > 0
+"""
+
+
+# What the projection plot needs for its lines: the night's daily forecast, and our shipments still on their way by
+# the day they are expected (an overdue one is expected tomorrow).
+PROJECTION_DEMAND_SQL = """
+select partner_id, location_id, product_id, forecast_date, p50
+from forecasts.forecast_history
+where as_of_date = $business_date
+"""
+
+IN_TRANSIT_RECEIPTS_SQL = """
+select
+    partner_id, location_id, product_id,
+    greatest(coalesce(expected_receipt_date, $business_date + 1), $business_date + 1) as receipt_date,
+    sum(qty) as qty
+from marts.fct_shipments
+where status = 'in_transit'
+group by all
+"""
+
+
+# Our stock per product: the latest figure on or before the business date (none: allocation is not limited).
+SUPPLIER_STOCK_SQL = """
+select product_id, available_qty
+from staging.stg_supplier__supplier_stock
+where as_of_date <= $business_date
+qualify as_of_date = max(as_of_date) over (partition by product_id)
+"""
+
+# One row per plannable partner location x product: stock position, in-transit, the forecast over the policy's
+# lead time + review period, and the agreed policy.
+REPLENISHMENT_INPUTS_SQL = """
+with policy as (
+    select * from marts.replenishment_policy
+    where partner_id in (select unnest($partners::varchar[]))
+),
+stock as (
+    select partner_id, location_id, product_id, on_hand_qty, on_order_qty, observation_age_days
+    from marts.fct_inventory_daily
+    where inventory_date = $business_date
+),
+in_transit as (
+    select partner_id, location_id, product_id, sum(qty) as in_transit_qty
+    from marts.fct_shipments
+    where status = 'in_transit'
+    group by all
+),
+forecast as (
+    select partner_id, location_id, product_id, forecast_date, p50, p90
+    from forecasts.forecast_history
+    where as_of_date = $business_date
+),
+demand as (
+    select
+        policy.partner_id, policy.location_id, policy.product_id,
+        avg(forecast.p50) as demand_daily_mean,
+        avg((forecast.p90 - forecast.p50) / 1.2815515655446004) as demand_daily_std
+    from policy
+    join forecast using (partner_id, location_id, product_id)
+    where forecast.forecast_date
+        <= $business_date + cast(ceil(policy.lead_time_days + policy.review_period_days) as integer)
+    group by all
+),
+final as (
+    select
+        policy.partner_id, policy.location_id, policy.product_id,
+        stock.on_hand_qty as on_hand,
+        coalesce(stock.on_order_qty, 0) as on_order,
+        coalesce(in_transit.in_transit_qty, 0) as in_transit,
+        0.0 as committed,
+        stock.observation_age_days,
+        demand.demand_daily_mean,
+        demand.demand_daily_std,
+        policy.lead_time_days, policy.lead_time_std_days, policy.review_period_days, policy.service_level,
+        policy.min_cover_days, policy.max_cover_days, policy.case_pack, policy.moq, policy.ship_days
+    from policy
+    join stock using (partner_id, location_id, product_id)
+    join demand using (partner_id, location_id, product_id)
+    left join in_transit using (partner_id, location_id, product_id)
+)
+select * from final order by partner_id, location_id, product_id
+"""

@@ -1,0 +1,58 @@
+"""Small DuckDB idioms every writer of the warehouse shares: does a table exist, and replace one date's rows.
+
+No Dagster here: the libraries that keep history tables (forecasts, plans, check results) and the wiring use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `schema.table` exists (as a table or a view) in the connected warehouse."""
+    schema, name = table.split(".")
+    return (
+        conn.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        ).fetchone()[0]
+        > 0
+    )
+
+
+def replace_date_rows(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    date_column: str,
+    business_date: date,
+    rows: pd.DataFrame,
+    *,
+    columns: Sequence[str] | None = None,
+    also_where: dict[str, object] | None = None,
+) -> int:
+    """Replace the rows of one business date (and, optionally, of one key within it) in one transaction.
+
+    A rerun of a night therefore writes the same rows again instead of adding to them, and a crash in between
+    leaves the previous rows in place. Columns are matched by name; `columns` picks the frame's columns to write
+    (default: all of them).
+    """
+    conditions = [f"{date_column} = ?"] + [f'"{column}" = ?' for column in (also_where or {})]
+    parameters = [business_date, *(also_where or {}).values()]
+    selected = ", ".join(columns) if columns is not None else "*"
+    conn.execute("begin")
+    try:
+        conn.execute(f"delete from {table} where {' and '.join(conditions)}", parameters)
+        if not rows.empty:
+            conn.register("replacement_rows", rows)
+            try:
+                conn.execute(f"insert into {table} by name select {selected} from replacement_rows")
+            finally:
+                conn.unregister("replacement_rows")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return len(rows)
