@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
+import assets.feeds.demo as demo_package
 from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, RAW_FEED_TABLES, SUPPLIER_FOLDER
 from assets.feeds.demo import generate_demo
 from assets.feeds.errors import FeedError
@@ -497,3 +499,20 @@ def test_bad_arguments_are_refused(tmp_path):
         generate_demo(tmp_path, CONFIG_DIR, scale="huge")
     with pytest.raises(ValueError, match="days"):
         generate_demo(tmp_path, CONFIG_DIR, days=10)
+
+
+def test_the_generator_is_a_package_of_small_modules_without_dagster():
+    modules = sorted(Path(demo_package.__file__).parent.glob("*.py"))
+    assert len(modules) > 5
+    for module in modules:
+        source = module.read_text(encoding="utf-8")
+        assert len(source.splitlines()) < 600, f"{module.name} is over 600 lines"
+        imported = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+        assert not {name for name in imported if name.split(".")[0] in {"dagster", "orchestration"}}, module.name
+    assert all(hasattr(demo_package, name) for name in demo_package.__all__)
+    assert "generate_demo" in demo_package.__all__ and "DemoSummary" in demo_package.__all__

@@ -1,0 +1,315 @@
+"""One partner's deliveries: which file carries which rows on which day, in which format, and when it arrives.
+
+The documents themselves come from the format modules (``tabular``, ``x12``, ``edifact``) and the planted
+imperfections from ``defects``; this module decides the schedule and keeps the count of what was written.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from assets.feeds.demo import defects, edifact, x12
+from assets.feeds.demo.defects import Defects
+from assets.feeds.demo.files import file_name, write_file
+from assets.feeds.demo.simulation import PartnerData
+from assets.feeds.demo.tabular import render_delimited, render_json, render_xlsx
+from assets.feeds.demo.world import gln, partner_rng
+from assets.feeds.partner_config import FileSpec
+
+DAILY_FILE_DAYS = 14  # the last two weeks arrive as one file per day; everything before as an onboarding backfill
+FORECAST_FILE_WEEKS = 16  # weekly partner forecasts delivered as separate files
+
+
+class PartnerWriter:
+    """Writes one partner's deliveries in its own formats, with the imperfections its config asks for.
+
+    Every partner sends an onboarding backfill (CSV) and then one file per business day and record type for the
+    last ``DAILY_FILE_DAYS`` days. Where its ``demo:`` config says so, part of that comes in other formats:
+    ``x12_weeks`` whole weeks before the daily window as weekly X12 852s (sales, returns, receipts of our
+    shipments and lost sales of the week per store via SDQ, plus the week-end stock), with a daily X12 846 for stock
+    from the first of those weeks on; the last ``edifact_days`` days as EDIFACT INVRPT and SLSRPT; the first
+    ``tabular_days`` days of the window as an Excel stock workbook and a JSON sales export. Each series, day and
+    measure is reported by one file only (a weekly 852 replaces the daily sales files of its week), so nothing is
+    counted twice.
+    """
+
+    EDI_WEEK_DELIVERY = ("00:20", "00:45")  # weekly 852 and its corrected resend, before the daily 846s arrive
+
+    def __init__(self, out_dir: Path, partner: PartnerData, start: date, end: date, seed: int) -> None:
+        self.partner = partner
+        self.config = partner.config
+        self.folder = out_dir / self.config.partner_id
+        self.start = start
+        self.end = end
+        self.rng = partner_rng(seed, self.config, 99)
+        ref_type = partner.items["ref_type"].iloc[0]
+        self.defects = Defects(self.config, ref_type, self.rng)
+        self.files = 0
+        self.files_per_format: dict[str, int] = {}
+        self.rows = {"stock": 0, "sales": 0, "forecast": 0}
+        self.quarantined: list[str] = []
+        self.duplicates: list[str] = []
+        self.superseded: list[str] = []
+        self.rejected: list[str] = []
+        self.late: list[str] = []
+        self.control_number = 100  # interchange control numbers, one per EDI file, as the partner's translator counts
+        window = self.config.demo.get("delivery_window") or ["01:00", "05:00"]
+        self.window_minutes = tuple(_minutes(text) for text in window)
+        demo = self.config.demo
+        self.x12_weeks = int(demo.get("x12_weeks", 0))
+        self.edifact_days = int(demo.get("edifact_days", 0))
+        self.tabular_days = int(demo.get("tabular_days", 0))
+        qualifier = {"upc": "UP", "ean": "EN"}.get(ref_type, "VN")
+        timezone = self.config.timezone
+        self.x12 = x12.X12Partner(
+            sender=str(demo.get("edi_sender", self.config.partner_id.upper()))[:15],
+            name=self.config.name,
+            timezone=timezone,
+            item_qualifier=qualifier,
+            store_names=dict(zip(partner.locations["location_id"], partner.locations["location_name"], strict=True)),
+        )
+        self.edifact = edifact.EdifactPartner(
+            partner_id=self.config.partner_id,
+            name=str(demo.get("edi_name", self.config.name)),
+            gln=gln(str(demo.get("gln_prefix", "000000000")), 0),
+            timezone=timezone,
+            item_qualifier=qualifier,
+            line_ending=demo.get("line_ending", "\n"),
+        )
+
+    def write_all(self) -> None:
+        first_daily = self.end - timedelta(days=DAILY_FILE_DAYS - 1)
+        edi_start = first_daily - timedelta(days=7 * self.x12_weeks)
+        history_end = edi_start - timedelta(days=1)
+        history_token = f"{self.start:%Y%m%d}_{history_end:%Y%m%d}"
+        history_delivery = self._delivery_time(history_end)
+        stock, sales = self.partner.stock, self.partner.sales
+
+        in_history = stock["as_of_date"] <= pd.Timestamp(history_end)
+        self._write("stock", history_token, stock[in_history], history_delivery)
+        in_history = sales["period_start"] <= pd.Timestamp(history_end)
+        self._write("sales", history_token, sales[in_history], history_delivery)
+
+        for week in range(self.x12_weeks):
+            week_start = edi_start + timedelta(days=7 * week)
+            self._weekly_852(week, week_start, week_start + timedelta(days=6))
+
+        business_day = edi_start
+        while business_day <= self.end:
+            offset = (self.end - business_day).days
+            delivered = self._delivery_time(business_day)
+            stock_rows = stock[stock["as_of_date"] == pd.Timestamp(business_day)].copy()
+            self._daily_stock(business_day, offset, self.defects.damage_stock(stock_rows, offset), delivered)
+            if business_day >= first_daily:
+                sales_rows = sales[sales["period_start"] == pd.Timestamp(business_day)].copy()
+                self._daily_sales(business_day, offset, self.defects.damage_sales(sales_rows, offset), delivered)
+            business_day += timedelta(days=1)
+
+        forecasts = self.partner.forecasts
+        issue_dates = sorted(forecasts["forecast_date"].unique())
+        weekly = issue_dates[-FORECAST_FILE_WEEKS:]
+        earlier = issue_dates[: len(issue_dates) - len(weekly)]
+        if earlier:
+            first, last = pd.Timestamp(earlier[0]).date(), pd.Timestamp(earlier[-1]).date()
+            rows = forecasts[forecasts["forecast_date"] <= pd.Timestamp(last)]
+            self._write("forecast", f"{first:%Y%m%d}_{last:%Y%m%d}", rows, self._issue_time(last))
+        for issue in weekly:
+            issue_day = pd.Timestamp(issue).date()
+            rows = forecasts[forecasts["forecast_date"] == pd.Timestamp(issue_day)]
+            self._write("forecast", f"{issue_day:%Y%m%d}", rows, self._issue_time(issue_day))
+
+    # --- deliveries by format ---
+
+    def _daily_stock(self, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
+        token = f"{business_day:%Y%m%d}"
+        if self.defects.planted("late_file", offset):
+            delivered = self._late_time(business_day)
+            self.late.append(self._relative(file_name(self._spec_for("stock", offset), token)))
+        spec = self._spec_for("stock", offset)
+        if spec.format == "x12":
+            self._daily_846(spec, business_day, offset, rows, delivered)
+        elif spec.format == "edifact":
+            content = edifact.inventory_report(self.edifact, rows, business_day, delivered, self._next_control())
+            if self.defects.planted("empty_file", offset):
+                self.quarantined.append(self._relative(self._emit(spec, token, b"", delivered, "stock", 0)))
+                resent = delivered + 2 * 3600
+                content = edifact.inventory_report(self.edifact, rows, business_day, resent, self._next_control())
+                self._emit(spec, f"{token}_2", content, resent, "stock", len(rows))
+            else:
+                self._emit(spec, token, content, delivered, "stock", len(rows))
+        elif spec.format == "xlsx":
+            content = render_xlsx(rows, spec, self.config, self.partner.items, business_day)
+            self._emit(spec, token, content, delivered, "stock", len(rows))
+        else:
+            self._write("stock", token, rows, delivered)
+
+    def _daily_sales(self, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
+        token = f"{business_day:%Y%m%d}"
+        spec = self._spec_for("sales", offset)
+        if spec.format == "edifact":
+            self._daily_slsrpt(spec, business_day, offset, rows, delivered)
+        elif spec.format == "json":
+            content = render_json(rows, spec, self.config, self.partner.items, delivered)
+            self._emit(spec, token, content, delivered, "sales", len(rows))
+        else:
+            encoding = None
+            if self.defects.planted("undecodable_file", offset):
+                encoding = defects.UNDECODABLE_ENCODING
+            path = self._write("sales", token, rows, delivered, encoding=encoding)
+            if encoding is not None:
+                self.quarantined.append(self._relative(path))
+            if self.defects.planted("duplicate_file", offset):
+                copy = path.with_name(path.stem + "_resend" + path.suffix)
+                write_file(copy, path.read_bytes(), delivered + 3 * 3600)
+                self._count_file(spec, "sales", len(rows))
+                self.duplicates.append(self._relative(copy))
+
+    def _weekly_852(self, week: int, week_start: date, week_end: date) -> None:
+        """One week's activity per store and item, spread by SDQ, and the week-end stock (ZA*QA).
+
+        ZA*QS sold and ZA*QU returned; ZA*QR the units of our shipments that arrived that week (the simulated
+        arrivals, so late and early deliveries show in the week they really came) and ZA*QO the demand the store
+        lost to an empty shelf, each only for the stores it concerns.
+        """
+        spec = self._spec("sales", "x12", "852")
+        sales = self.partner.sales
+        in_week = sales[
+            (sales["period_start"] >= pd.Timestamp(week_start)) & (sales["period_start"] <= pd.Timestamp(week_end))
+        ]
+        measures = ["units_sold", "units_returned", "units_received", "units_out_of_stock"]
+        totals = in_week.groupby(["product_ref", "location_id"], sort=False)[measures].sum()
+        stock = self.partner.stock
+        closing = stock[stock["as_of_date"] == pd.Timestamp(week_end)].set_index(["product_ref", "location_id"])
+        extra_store = self.defects.unknown_store_in(week, self.x12_weeks)
+        token = f"{week_start:%Y%m%d}_{week_end:%Y%m%d}"
+        delivered = self._local_timestamp(week_end + timedelta(days=1), _minutes(self.EDI_WEEK_DELIVERY[0]))
+        content, extra_rows = x12.product_activity_852(
+            self.x12, totals, closing, week_start, week_end, delivered, self._next_control(), extra_store, self.rng
+        )
+        if extra_rows:
+            self.defects.count("unknown_store_rows", extra_rows)
+        if self.defects.wrong_count_in(week):
+            broken = defects.wrong_first_se_count(content)
+            self.quarantined.append(self._relative(self._emit(spec, token, broken, delivered, "sales", len(totals))))
+            self.rows["stock"] += len(closing)
+            delivered = self._local_timestamp(week_end + timedelta(days=1), _minutes(self.EDI_WEEK_DELIVERY[1]))
+            content, _ = x12.product_activity_852(
+                self.x12, totals, closing, week_start, week_end, delivered, self._next_control(), extra_store, self.rng
+            )
+            token += "_2"
+        self._emit(spec, token, content, delivered, "sales", len(totals))
+        self.rows["stock"] += len(closing)
+
+    def _daily_846(self, spec: FileSpec, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
+        token = f"{business_day:%Y%m%d}"
+        control = self._next_control()
+        content = x12.inventory_846(self.x12, rows, business_day, delivered, control)
+        if self.defects.planted("truncated_interchange", offset):
+            # The partner's transfer broke off; a complete copy (new control number) follows three hours later.
+            cut = defects.truncated(content)
+            self.quarantined.append(self._relative(self._emit(spec, token, cut, delivered, "stock", len(rows))))
+            resent = delivered + 3 * 3600
+            content = x12.inventory_846(self.x12, rows, business_day, resent, self._next_control())
+            self._emit(spec, f"{token}_2", content, resent, "stock", len(rows))
+            return
+        self._emit(spec, token, content, delivered, "stock", len(rows))
+        if self.defects.planted("control_number_reuse", offset):
+            # The translator retransmits the interchange with a fresh timestamp but the same control number.
+            retransmitted = delivered + 6 * 3600
+            content = x12.inventory_846(self.x12, rows, business_day, retransmitted, control)
+            path = self._emit(spec, f"{token}_2", content, retransmitted, "stock", len(rows))
+            self.quarantined.append(self._relative(path))
+
+    def _daily_slsrpt(
+        self, spec: FileSpec, business_day: date, offset: int, rows: pd.DataFrame, delivered: float
+    ) -> None:
+        token = f"{business_day:%Y%m%d}"
+        if self.defects.planted("bad_check_digit", offset) and len(rows):
+            rows = self.defects.mistype_item_number(rows)
+            content = edifact.sales_report(self.edifact, rows, business_day, delivered, self._next_control())
+            self.rejected.append(self._relative(self._emit(spec, token, content, delivered, "sales", len(rows))))
+            return
+        if self.defects.planted("corrected_resend", offset) and len(rows):
+            # The first report miscounts one line; the partner resends the whole day corrected that afternoon.
+            wrong = self.defects.miscount_line(rows)
+            content = edifact.sales_report(self.edifact, wrong, business_day, delivered, self._next_control())
+            self.superseded.append(self._relative(self._emit(spec, token, content, delivered, "sales", len(rows))))
+            delivered += 8 * 3600
+            token += "_2"
+        content = edifact.sales_report(self.edifact, rows, business_day, delivered, self._next_control())
+        self._emit(spec, token, content, delivered, "sales", len(rows))
+
+    def _next_control(self) -> int:
+        self.control_number += 1
+        return self.control_number
+
+    # --- timing ---
+
+    def _local_timestamp(self, day: date, minutes: int) -> float:
+        local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=ZoneInfo(self.config.timezone))
+        return local.timestamp()
+
+    def _delivery_time(self, business_day: date) -> float:
+        """A business day's file arrives the next morning, inside the partner's usual delivery window."""
+        minutes = int(self.rng.integers(self.window_minutes[0], self.window_minutes[1] + 1))
+        return self._local_timestamp(business_day + timedelta(days=1), minutes)
+
+    def _late_time(self, business_day: date) -> float:
+        cutoff = self.config.cutoff_time
+        minutes = cutoff.hour * 60 + cutoff.minute + int(self.rng.integers(150, 420))
+        return self._local_timestamp(business_day + timedelta(days=1), min(minutes, 23 * 60 + 59))
+
+    def _issue_time(self, issue_day: date) -> float:
+        minutes = int(self.rng.integers(self.window_minutes[0], self.window_minutes[1] + 1))
+        return self._local_timestamp(issue_day, minutes)
+
+    # --- files ---
+
+    def _relative(self, path: Path | str) -> str:
+        return f"{self.config.partner_id}/{Path(path).name}"
+
+    def _spec(self, record_type: str, file_format: str, message: str | None = None) -> FileSpec:
+        for spec in self.config.files:
+            if spec.record_type == record_type and spec.format == file_format and message in (None, spec.message):
+                return spec
+        wanted = f"{file_format} {message or record_type}"
+        raise ValueError(f"{self.config.source_path}: the demo needs a {wanted} file spec for its demo settings")
+
+    def _spec_for(self, record_type: str, offset: int) -> FileSpec:
+        """Which of the partner's file specs carries this record type on the day ``offset`` days before the end."""
+        if record_type == "stock" and self.x12_weeks:
+            return self._spec("stock", "x12", "846")
+        if offset < self.edifact_days:
+            return self._spec(record_type, "edifact", "INVRPT" if record_type == "stock" else "SLSRPT")
+        if offset >= DAILY_FILE_DAYS - self.tabular_days:
+            return self._spec(record_type, "xlsx" if record_type == "stock" else "json")
+        return self._spec(record_type, "csv")
+
+    def _emit(self, spec: FileSpec, token: str, content: bytes, mtime: float, record_type: str, rows: int) -> Path:
+        name = file_name(spec, token)
+        if self.config.spec_for(name) is not spec:
+            raise ValueError(f"{self.config.source_path}: demo file name {name} is not read by the spec {spec.pattern}")
+        path = self.folder / name
+        write_file(path, content, mtime)
+        self._count_file(spec, record_type, rows)
+        return path
+
+    def _count_file(self, spec: FileSpec, record_type: str, rows: int) -> None:
+        self.files += 1
+        self.files_per_format[spec.format] = self.files_per_format.get(spec.format, 0) + 1
+        self.rows[record_type] += rows
+
+    def _write(
+        self, record_type: str, token: str, rows: pd.DataFrame, mtime: float, encoding: str | None = None
+    ) -> Path:
+        spec = self._spec(record_type, "csv")
+        text = render_delimited(rows, spec, self.config, self.partner.items)
+        return self._emit(spec, token, text.encode(encoding or spec.encoding), mtime, record_type, len(rows))
+
+
+def _minutes(text: str) -> int:
+    return int(text[:2]) * 60 + int(text[3:5])

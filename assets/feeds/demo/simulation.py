@@ -1,0 +1,275 @@
+"""One partner's history, day by day: demand met from the shelf, stock-outs, and the supplier's shipments.
+
+Slow movers draw intermittent demand (a low rate with negative-binomial noise); sales are censored by the stock
+on hand, and stock is replenished by the partners' habitual weekly min/max rule with random lead times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from assets.feeds.demo.demand import expected_demand, partner_forecasts
+from assets.feeds.demo.world import (
+    SMALL_LOCATIONS,
+    SMALL_PRODUCTS,
+    Product,
+    Terms,
+    choose_products,
+    draw_agreements,
+    partner_ref,
+    partner_rng,
+)
+from assets.feeds.identity import gs1_check_digit
+from assets.feeds.partner_config import PartnerConfig
+
+TRAILING_DEMAND_DAYS = 28  # window of the partners' habitual min/max rule
+HABITUAL_REVIEW_DAYS = 7  # that rule reviews once a week
+
+
+@dataclass
+class PartnerData:
+    """Simulated truth for one partner plus the canonical frames its files are written from."""
+
+    config: PartnerConfig
+    locations: pd.DataFrame
+    items: pd.DataFrame
+    agreements: pd.DataFrame
+    shipments: pd.DataFrame
+    stock: pd.DataFrame
+    sales: pd.DataFrame
+    forecasts: pd.DataFrame
+    series: int
+
+
+def simulate_partner(
+    config: PartnerConfig,
+    catalogue: list[Product],
+    calendar: pd.DatetimeIndex,
+    days: int,
+    seed: int,
+    scale: str,
+) -> PartnerData:
+    """One partner's stores, items, agreements and simulated history, as canonical frames."""
+    demo = config.demo
+    setup_rng, demand_rng, promo_rng, ship_rng, forecast_rng = (partner_rng(seed, config, k) for k in range(5))
+
+    stores = list(demo.get("stores") or [])
+    location_count = SMALL_LOCATIONS if scale == "small" else int(demo.get("locations", 4))
+    product_count = SMALL_PRODUCTS if scale == "small" else int(demo.get("products", 16))
+    if len(stores) < location_count:
+        raise ValueError(f"{config.source_path}: demo.stores lists {len(stores)} stores, need {location_count}")
+    stores = stores[:location_count]
+    carried = choose_products(catalogue, product_count, setup_rng)
+
+    gln_prefix = str(demo.get("gln_prefix", "000000000"))
+    locations = pd.DataFrame(
+        {
+            "partner_id": config.partner_id,
+            "location_id": [str(store["id"]) for store in stores],
+            "location_name": [str(store.get("name", store["id"])) for store in stores],
+            "gln": [
+                gln_prefix + f"{index + 1:03d}" + gs1_check_digit(gln_prefix + f"{index + 1:03d}")
+                for index in range(len(stores))
+            ],
+            "city": [str(store.get("city", "")) for store in stores],
+            "country": config.country,
+        }
+    )
+    refs = [partner_ref(product, config) for product in carried]
+    items = pd.DataFrame(
+        {
+            "partner_id": config.partner_id,
+            "partner_item_ref": [ref for ref, _ in refs],
+            "product_id": [product.product_id for product in carried],
+            "ref_type": [ref_type for _, ref_type in refs],
+        }
+    )
+    agreements, terms = draw_agreements(config, carried, setup_rng)
+
+    # Series = location x product, location-major.
+    n_loc, n_prod = len(stores), len(carried)
+    n_series = n_loc * n_prod
+    loc_index = np.repeat(np.arange(n_loc), n_prod)
+    prod_index = np.tile(np.arange(n_prod), n_loc)
+
+    size = setup_rng.uniform(0.6, 1.5, n_loc) * float(demo.get("size_factor", 1.0))
+    affinity = setup_rng.lognormal(0.0, 0.25, n_series)
+    popularity = np.array([product.popularity for product in carried])
+    base_rate = popularity[prod_index] * size[loc_index] * affinity
+    slow = np.array([product.slow for product in carried])[prod_index]
+    base_rate = np.where(slow, np.minimum(base_rate, 0.45), base_rate)
+
+    listed_from = np.zeros(n_series, dtype=int)
+    for index, product in enumerate(carried):
+        if product.lifecycle == "new":
+            listed_from[prod_index == index] = max(days - 120, days // 3)
+    expected, promo = expected_demand(config, carried, base_rate, prod_index, listed_from, calendar, promo_rng)
+    dispersion = np.where(slow, 1.0, 4.0)[:, None]
+    demand = demand_rng.negative_binomial(dispersion, dispersion / (dispersion + expected[:, :days]))
+
+    sold, on_hand, received, shipments = _simulate_stock(
+        demand, base_rate, listed_from, terms, prod_index, calendar[:days], ship_rng
+    )
+    returned = ((demand_rng.random(sold.shape) < 0.012) & (sold > 0)) * demand_rng.integers(1, 3, sold.shape)
+
+    location_ids = locations["location_id"].to_numpy()[loc_index]
+    product_refs = items["partner_item_ref"].to_numpy()[prod_index]
+    product_ids = items["product_id"].to_numpy()[prod_index]
+    price = np.array([product.list_price_usd for product in carried])[prod_index] * float(demo.get("price_factor", 1.0))
+
+    grid_series, grid_day = np.nonzero(np.arange(days)[None, :] >= listed_from[:, None])
+    grid_dates = calendar[:days].to_numpy()[grid_day]
+    on_promo = promo[prod_index][grid_series, grid_day]
+    net_units = sold[grid_series, grid_day] - returned[grid_series, grid_day]
+    stock_frame = pd.DataFrame(
+        {
+            "location_id": location_ids[grid_series],
+            "product_ref": product_refs[grid_series],
+            "as_of_date": grid_dates,
+            "on_hand_qty": on_hand[grid_series, grid_day],
+        }
+    )
+    sales_frame = pd.DataFrame(
+        {
+            "location_id": location_ids[grid_series],
+            "product_ref": product_refs[grid_series],
+            "period_start": grid_dates,
+            "units_sold": sold[grid_series, grid_day],
+            "units_returned": returned[grid_series, grid_day],
+            "net_sales_amount": np.round(net_units * price[grid_series] * np.where(on_promo, 0.8, 1.0), 2),
+            "promo_flag": on_promo,
+            # What the store's own books know besides sales: our goods arriving, and demand it lost to an empty shelf.
+            "units_received": received[grid_series, grid_day],
+            "units_out_of_stock": (demand - sold)[grid_series, grid_day],
+        }
+    )
+    forecasts = partner_forecasts(config, expected, listed_from, calendar, days, forecast_rng)
+    forecast_series = forecasts.pop("series").to_numpy()
+    forecasts.insert(0, "location_id", location_ids[forecast_series])
+    forecasts.insert(1, "product_ref", product_refs[forecast_series])
+
+    shipments.insert(0, "partner_id", config.partner_id)
+    shipments["location_id"] = location_ids[shipments["series"].to_numpy()]
+    shipments["product_id"] = product_ids[shipments["series"].to_numpy()]
+    shipments = shipments.drop(columns="series")
+
+    order = ["as_of_date", "location_id", "product_ref"]
+    return PartnerData(
+        config=config,
+        locations=locations,
+        items=items,
+        agreements=agreements,
+        shipments=shipments,
+        stock=stock_frame.sort_values(order, kind="stable").reset_index(drop=True),
+        sales=sales_frame.sort_values(["period_start", "location_id", "product_ref"], kind="stable").reset_index(
+            drop=True
+        ),
+        forecasts=forecasts,
+        series=n_series,
+    )
+
+
+def _simulate_stock(
+    demand: np.ndarray,
+    base_rate: np.ndarray,
+    listed_from: np.ndarray,
+    terms: Terms,
+    prod_index: np.ndarray,
+    dates: pd.DatetimeIndex,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Day by day: receive, sell what the shelf allows, and ship by the partners' habitual min/max rule.
+
+    Before CMI, replenishment was reviewed once a week (on the lane's first ship day): below `lead + 7` days of
+    trailing sales, order up to `lead + 14` days. Between reviews stock runs down, so some items dip under a
+    daily-reviewed reorder point and some stock out, as they do in real histories.
+
+    Returns sold units, end-of-day on hand and units received (series x day) and the shipments; a shipment's
+    actual receipt differs from its expected date by the lead-time noise, and one arriving after the last day is in
+    transit.
+    """
+    n_series, days = demand.shape
+    lead = terms.lead_time[prod_index]
+    lead_std = terms.lead_time_std[prod_index]
+    min_cover = lead + HABITUAL_REVIEW_DAYS
+    max_cover = lead + 2 * HABITUAL_REVIEW_DAYS
+    case_pack = terms.case_pack[prod_index]
+    moq = terms.moq[prod_index]
+    weekday = dates.dayofweek.to_numpy()
+    review_weekday = np.array([min(terms.ship_days[p]) for p in prod_index])
+
+    max_lead = int(lead.max() + 4 * lead_std.max()) + 2
+    arrivals = np.zeros((n_series, days + max_lead + 2))
+    sold = np.zeros((n_series, days))
+    on_hand_history = np.zeros((n_series, days))
+    shipped_series: list[np.ndarray] = []
+    shipped_day: list[np.ndarray] = []
+    shipped_expected: list[np.ndarray] = []
+    shipped_qty: list[np.ndarray] = []
+
+    def ship(mask: np.ndarray, day: int, quantity: np.ndarray) -> None:
+        noisy = np.rint(lead[mask] + rng.normal(0.0, 1.0, mask.sum()) * lead_std[mask])
+        actual = np.clip(noisy, 1, max_lead)
+        arrival_day = day + actual.astype(int)
+        np.add.at(arrivals, (np.flatnonzero(mask), arrival_day), quantity)
+        shipped_series.append(np.flatnonzero(mask))
+        shipped_day.append(np.full(mask.sum(), day))
+        shipped_expected.append(day + np.rint(lead[mask]).astype(int))
+        shipped_qty.append(quantity)
+
+    # A product launched mid-history gets its first fill shipped to arrive on launch day.
+    launch = listed_from > 0
+    if launch.any():
+        first_fill = np.ceil(base_rate[launch] * max_cover[launch] / case_pack[launch]) * case_pack[launch]
+        for series, quantity in zip(np.flatnonzero(launch), first_fill, strict=True):
+            ship_day = int(listed_from[series] - lead[series])
+            arrivals[series, listed_from[series]] += quantity
+            shipped_series.append(np.array([series]))
+            shipped_day.append(np.array([ship_day]))
+            shipped_expected.append(np.array([listed_from[series]]))
+            shipped_qty.append(np.array([quantity]))
+
+    start_cover = rng.uniform(min_cover, max_cover)
+    on_hand = np.where(listed_from == 0, np.ceil(base_rate * start_cover), 0.0)
+    in_transit = np.zeros(n_series)
+    for day in range(days):
+        received = arrivals[:, day]
+        available = on_hand + received
+        sold[:, day] = np.minimum(demand[:, day], available)
+        on_hand = available - sold[:, day]
+        in_transit = np.maximum(in_transit - received, 0.0)
+        on_hand_history[:, day] = on_hand
+
+        ship_day = day + 1
+        if ship_day >= days:
+            continue
+        window = sold[:, max(0, day - TRAILING_DEMAND_DAYS + 1) : day + 1]
+        # Censored sales understate demand; a floor keeps a stocked-out item from never being reordered.
+        trailing = window.mean(axis=1) if day >= TRAILING_DEMAND_DAYS else base_rate
+        estimate = np.maximum(trailing, 0.5 * base_rate)
+        min_units = np.maximum(1.0, np.ceil(estimate * min_cover))
+        max_units = np.maximum(min_units + case_pack, np.ceil(estimate * max_cover))
+        position = on_hand + in_transit
+        due = (review_weekday == weekday[ship_day]) & (position <= min_units) & (ship_day >= listed_from)
+        if due.any():
+            quantity = np.ceil((max_units[due] - position[due]) / case_pack[due]) * case_pack[due]
+            quantity = np.maximum(quantity, moq[due])
+            ship(due, ship_day, quantity)
+            in_transit[due] += quantity
+
+    shipments = pd.DataFrame(
+        {
+            "series": np.concatenate(shipped_series) if shipped_series else np.array([], dtype=int),
+            "ship_day": np.concatenate(shipped_day) if shipped_day else np.array([], dtype=int),
+            "expected_day": np.concatenate(shipped_expected) if shipped_expected else np.array([], dtype=int),
+            "qty": np.concatenate(shipped_qty) if shipped_qty else np.array([], dtype=float),
+        }
+    )
+    first = dates[0]
+    shipments["ship_date"] = first + pd.to_timedelta(shipments.pop("ship_day"), unit="D")
+    shipments["expected_receipt_date"] = first + pd.to_timedelta(shipments.pop("expected_day"), unit="D")
+    shipments = shipments[["series", "ship_date", "expected_receipt_date", "qty"]]
+    return sold, on_hand_history, arrivals[:, :days].copy(), shipments

@@ -1,0 +1,122 @@
+"""The supplier's own files under ``_supplier``: master data, replenishment agreements, shipments and stock.
+
+Written once per run from all partners' simulated worlds, with the headers of the raw tables they load into.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from assets.feeds.contracts import MASTER_DATA_FILES
+from assets.feeds.demo.files import write_file
+from assets.feeds.demo.simulation import PartnerData
+from assets.feeds.demo.world import Product
+from assets.feeds.loading.raw_schema import RAW_TABLE_DDL
+from assets.feeds.partner_config import SEGMENT_FORMATS
+
+# Our warehouse normally holds six weeks of what partners draw; the two most-drawn products are short, as fast
+# movers are when a production run slips, so the plan must share them out.
+SUPPLIER_COVER_WEEKS = 6.0
+SHORT_PRODUCTS = 2
+SHORT_COVER_WEEKS = 0.02
+
+
+def _supplier_stock(shipments: pd.DataFrame, products: list[Product], end: date) -> pd.DataFrame:
+    """Units we hold per product on the last business date, from what partners drew in the last four weeks."""
+    recent = shipments[pd.to_datetime(shipments["ship_date"]) > pd.Timestamp(end) - pd.Timedelta(days=28)]
+    weekly = recent["qty"].astype(float).groupby(recent["product_id"]).sum() / 4.0
+    weekly = weekly.reindex([p.product_id for p in products], fill_value=0.0)
+    short = set(weekly.sort_values(ascending=False, kind="stable").index[:SHORT_PRODUCTS])
+    cover = [SHORT_COVER_WEEKS if product in short else SUPPLIER_COVER_WEEKS for product in weekly.index]
+    return pd.DataFrame(
+        {
+            "product_id": weekly.index,
+            "as_of_date": end.isoformat(),
+            "available_qty": [str(int(round(units * weeks))) for units, weeks in zip(weekly, cover, strict=True)],
+        }
+    )
+
+
+def write_supplier_files(folder: Path, partners: list[PartnerData], products: list[Product], end: date) -> int:
+    """Write master data, agreements, shipments and stock, delivered just after ``end``; returns the shipment count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partners_frame = pd.DataFrame(
+        {
+            "partner_id": [p.config.partner_id for p in partners],
+            "partner_name": [p.config.name for p in partners],
+            "country": [p.config.country for p in partners],
+            "timezone": [p.config.timezone for p in partners],
+            "currency": [p.config.currency for p in partners],
+            "feed_cutoff_local": [p.config.feed_cutoff for p in partners],
+        }
+    )
+    products_frame = pd.DataFrame(
+        {
+            "product_id": [p.product_id for p in products],
+            "gtin": [p.gtin for p in products],
+            "description": [p.description for p in products],
+            "category": [p.category for p in products],
+            "case_pack": [p.case_pack for p in products],
+            "moq": [p.moq for p in products],
+            "pallet_qty": [p.pallet_qty for p in products],
+            "unit_cost": [f"{p.unit_cost:.2f}" for p in products],
+            "lifecycle": [p.lifecycle for p in products],
+        }
+    )
+    agreements = pd.concat([p.agreements for p in partners], ignore_index=True)
+    for column in ("moq", "case_pack", "review_period_days"):
+        agreements[column] = agreements[column].map(lambda value: "" if pd.isna(value) else str(int(value)))
+    for column in (
+        "lead_time_days",
+        "lead_time_std_days",
+        "min_cover_days",
+        "max_cover_days",
+        "service_level",
+    ):
+        agreements[column] = agreements[column].map(lambda value: f"{value:g}")
+    shipments = pd.concat([p.shipments for p in partners], ignore_index=True)
+    shipments = shipments.sort_values(
+        ["ship_date", "partner_id", "location_id", "product_id"], kind="stable"
+    ).reset_index(drop=True)
+    shipments.insert(0, "shipment_id", [f"SHP-{index + 1:07d}" for index in range(len(shipments))])
+    shipments["ship_date"] = shipments["ship_date"].dt.strftime("%Y-%m-%d")
+    shipments["expected_receipt_date"] = shipments["expected_receipt_date"].dt.strftime("%Y-%m-%d")
+    shipments["qty"] = shipments["qty"].astype(int).astype(str)
+
+    frames = {
+        "supplier_stock.csv": _supplier_stock(shipments, products, end),
+        "partners.csv": partners_frame,
+        "partner_locations.csv": pd.concat([p.locations for p in partners], ignore_index=True),
+        "products.csv": products_frame,
+        "partner_items.csv": pd.concat([_cross_references(p, products) for p in partners], ignore_index=True),
+        "replenishment_agreements.csv": agreements,
+        "shipments.csv": shipments,
+    }
+    delivered = datetime.combine(end + timedelta(days=1), time(0, 30), tzinfo=UTC).timestamp()
+    for name, frame in frames.items():
+        buffer = io.StringIO()
+        frame[list(_table_columns(MASTER_DATA_FILES[name]))].to_csv(buffer, index=False, lineterminator="\n")
+        write_file(folder / name, buffer.getvalue().encode("utf-8"), delivered)
+    return len(shipments)
+
+
+def _cross_references(partner: PartnerData, products: list[Product]) -> pd.DataFrame:
+    """The partner's item refs, plus each product's GTIN-14 where its EDI files are loaded as normalised GTINs."""
+    config = partner.config
+    normalises = any(spec.format in SEGMENT_FORMATS and spec.gtin_mode == "normalise" for spec in config.files)
+    if not normalises or config.demo.get("item_ref", "upc") == "sku":
+        return partner.items
+    gtins = {product.product_id: product.gtin for product in products}
+    extra = partner.items.assign(
+        partner_item_ref=[gtins[product_id] for product_id in partner.items["product_id"]], ref_type="gtin"
+    )
+    return pd.concat([partner.items, extra], ignore_index=True)
+
+
+def _table_columns(table: str) -> tuple[str, ...]:
+    """Column names of a raw table in DDL order: master data files carry exactly these headers."""
+    return tuple(definition.split()[0] for definition in RAW_TABLE_DDL[table].split(","))

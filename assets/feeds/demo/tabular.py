@@ -1,0 +1,168 @@
+"""Tabular partner files: delimited text (CSV/TSV dialects), Excel stock workbooks and JSON sales exports.
+
+Each renders canonical rows the way the partner's system writes them: its headers, column order, date and number
+formats, flags and extra description columns, and gives the same bytes for the same rows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import openpyxl
+import pandas as pd
+
+from assets.feeds.contracts import DATE_COLUMNS, QUANTITY_COLUMNS
+from assets.feeds.demo.world import CATALOGUE
+from assets.feeds.partner_config import FileSpec, PartnerConfig
+
+
+def _format_decimal(values: np.ndarray, places: int, spec: FileSpec) -> list[str]:
+    texts = [f"{value:,.{places}f}" for value in values]
+    thousands = spec.thousands or ""
+    if thousands == "," and spec.decimal == ".":
+        return texts
+    return [text.replace(",", "\0").replace(".", spec.decimal).replace("\0", thousands) for text in texts]
+
+
+def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame) -> str:
+    """Canonical rows as the partner writes them: its headers, column order, dates, numbers and flags."""
+    columns: dict[str, list[str] | pd.Series] = {}
+    extra_columns = dict(config.demo.get("extra_columns") or {})
+    descriptions = _descriptions(config, items)
+    for canonical, header in spec.columns.items():
+        values = rows[canonical]
+        if canonical in DATE_COLUMNS:
+            columns[header] = pd.to_datetime(values).dt.strftime(spec.date_format)
+        elif canonical == "net_sales_amount":
+            columns[header] = _format_decimal(values.to_numpy(dtype=float), 2, spec)
+        elif canonical == "forecast_qty":
+            columns[header] = _format_decimal(values.to_numpy(dtype=float), 1, spec)
+        elif canonical in QUANTITY_COLUMNS:
+            columns[header] = values.to_numpy(dtype=float).astype(np.int64).astype(str)
+        elif canonical == "promo_flag":
+            columns[header] = np.where(values.to_numpy(dtype=bool), spec.true_values[0], spec.false_values[0])
+        else:
+            columns[header] = values.astype(str).to_numpy()
+        if canonical == "product_ref":
+            for extra_header, attribute in extra_columns.items():
+                lookup = descriptions.get(attribute, {})
+                columns[extra_header] = [lookup.get(ref, "") for ref in rows["product_ref"]]
+    frame = pd.DataFrame(columns)
+    buffer = io.StringIO()
+    line_ending = config.demo.get("line_ending", "\n")
+    frame.to_csv(buffer, sep=spec.delimiter, index=False, lineterminator=line_ending)
+    return buffer.getvalue()
+
+
+_DESCRIPTION_ATTRIBUTES = {item.product_id: item for item in CATALOGUE}
+
+
+def _descriptions(config: PartnerConfig, items: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Partner item ref -> catalogue text, for extra columns partners add to their files."""
+    result: dict[str, dict[str, str]] = {"description": {}, "description_zh": {}}
+    for ref, product_id in zip(items["partner_item_ref"], items["product_id"], strict=True):
+        item = _DESCRIPTION_ATTRIBUTES[product_id]
+        result["description"][ref] = item.description
+        result["description_zh"][ref] = item.description_zh
+    return result
+
+
+def render_xlsx(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame, day: date) -> bytes:
+    """A stock workbook as a store system exports it: a title row, a blank row, then the header and typed cells."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = spec.sheet or "Sheet1"
+    sheet.append([f"{config.name} {spec.sheet or ''}".strip(), day.strftime(spec.date_format)])
+    for _ in range(spec.header_row - 2):
+        sheet.append([])
+    extra_columns = dict(config.demo.get("extra_columns") or {})
+    descriptions = _descriptions(config, items)
+    headers: list[str] = []
+    for canonical, header in spec.columns.items():
+        headers.append(header)
+        if canonical == "product_ref":
+            headers += list(extra_columns)
+    sheet.append(headers)
+    for record in rows.to_dict("records"):
+        cells: list[object] = []
+        for canonical in spec.columns:
+            value = record[canonical]
+            if canonical in DATE_COLUMNS:
+                cells.append(pd.Timestamp(value).to_pydatetime())
+            elif canonical in QUANTITY_COLUMNS:
+                cells.append(int(value) if float(value).is_integer() else float(value))
+            else:
+                cells.append(str(value))
+            if canonical == "product_ref":
+                cells += [descriptions.get(attribute, {}).get(str(value), "") for attribute in extra_columns.values()]
+        sheet.append(cells)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, datetime):
+                cell.number_format = "yyyy/mm/dd"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _deterministic_zip(buffer.getvalue(), datetime.combine(day, time(0, 0)))
+
+
+def _deterministic_zip(archive: bytes, stamp: datetime) -> bytes:
+    """The workbook with fixed member times and document dates, so the same data gives the same bytes."""
+    moment = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = zipfile.ZipFile(io.BytesIO(archive))
+    target_buffer = io.BytesIO()
+    with zipfile.ZipFile(target_buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                text = data.decode("utf-8")
+                for tag in ("dcterms:created", "dcterms:modified"):
+                    text = re.sub(f"(<{tag}[^>]*>)[^<]*(</{tag}>)", rf"\g<1>{moment}\g<2>", text)
+                data = text.encode("utf-8")
+            member = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            member.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(member, data)
+    return target_buffer.getvalue()
+
+
+def render_json(
+    rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame, delivered: float
+) -> bytes:
+    """A sales export as a web shop system writes it: metadata, then nested records under ``records_path``."""
+    extra_columns = dict(config.demo.get("extra_columns") or {})
+    descriptions = _descriptions(config, items)
+    records = []
+    for row in rows.to_dict("records"):
+        record: dict = {}
+        for canonical, header in spec.columns.items():
+            value = row[canonical]
+            if canonical in DATE_COLUMNS:
+                value = pd.Timestamp(value).strftime(spec.date_format)
+            elif canonical == "net_sales_amount":
+                value = round(float(value), 2)
+            elif canonical in QUANTITY_COLUMNS:
+                value = int(value)
+            elif canonical == "promo_flag":
+                value = bool(value)
+            else:
+                value = str(value)
+            _set_path(record, header, value)
+            if canonical == "product_ref":
+                for extra_header, attribute in extra_columns.items():
+                    _set_path(record, extra_header, descriptions.get(attribute, {}).get(str(row["product_ref"]), ""))
+        records.append(record)
+    exported = datetime.fromtimestamp(delivered, ZoneInfo(config.timezone)).replace(tzinfo=None)
+    document: dict = {"exported_at": exported.isoformat(timespec="seconds"), "record_count": len(records)}
+    _set_path(document, spec.records_path or "records", records)
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _set_path(target: dict, dotted: str, value: object) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        target = target.setdefault(key, {})
+    target[leaf] = value
