@@ -148,14 +148,16 @@ def judge_feeds(
     return results
 
 
-def store_results(conn: duckdb.DuckDBPyConnection, results: list[FeedFreshness], run_id: str, as_of: date) -> None:
+def store_results(
+    conn: duckdb.DuckDBPyConnection, results: list[FeedFreshness], run_id: str, business_date: date
+) -> None:
     """One `quality.check_results` row per feed, replacing that check's row for the business date."""
     for result in results:
         store_outcomes(
             conn,
             [as_outcome(result)],
             run_id=run_id,
-            as_of_date=as_of,
+            as_of_date=business_date,
             asset_key=FEED_ASSET_KEYS[result.record_type].to_user_string(),
             check_name=freshness_check_name(result.partner_id, result.record_type),
         )

@@ -106,10 +106,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.jobs import NIGHTLY_JOB_NAME
     from orchestration.summary import print_summary
 
-    as_of = args.as_of or _yesterday_in(settings.schedule_timezone())
-    log_path = paths.data_dir / "logs" / f"nightly-{as_of.isoformat()}.log"
+    business_date = args.as_of or _yesterday_in(settings.schedule_timezone())
+    log_path = paths.data_dir / "logs" / f"nightly-{business_date.isoformat()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"nightly run for {as_of} on {paths.warehouse}", file=sys.stderr)
+    print(f"nightly run for {business_date} on {paths.warehouse}", file=sys.stderr)
     job = build_definitions(paths.partner_config).resolve_job_def(NIGHTLY_JOB_NAME)
     run_config = {
         "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with log_path.open("w") as log, contextlib.redirect_stdout(sys.stdout if args.verbose else log):
         instance = DagsterInstance.from_config(str(dagster_home(paths.data_dir)))
         result = job.execute_in_process(
-            partition_key=as_of.isoformat(),
+            partition_key=business_date.isoformat(),
             instance=instance,
             run_config=run_config,
             tags={ALERTS_TAG: "cli"},
@@ -128,27 +128,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.verbose:
         print(f"dbt output: {log_path}", file=sys.stderr)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
-    _raise_alerts(instance, result, as_of, failed, paths.data_dir)
-    print_summary(paths.warehouse, as_of)
-    report = paths.data_dir / "reports" / as_of.isoformat() / "index.html"
+    _raise_alerts(instance, result, business_date, failed, paths.data_dir)
+    print_summary(paths.warehouse, business_date)
+    report = paths.data_dir / "reports" / business_date.isoformat() / "index.html"
     if report.exists():
         print(f"\nReport: {report}")
     if not result.success:
         print(
-            f"nightly run for {as_of} FAILED in: {', '.join(failed) or 'see the Dagster run log'}",
+            f"nightly run for {business_date} FAILED in: {', '.join(failed) or 'see the Dagster run log'}",
             file=sys.stderr,
         )
         return 1
-    print(f"nightly run for {as_of} succeeded (run {result.run_id})", file=sys.stderr)
+    print(f"nightly run for {business_date} succeeded (run {result.run_id})", file=sys.stderr)
     return 0
 
 
-def _raise_alerts(instance, result, as_of: date, failed: list[str], data_dir: Path) -> None:
+def _raise_alerts(instance, result, business_date: date, failed: list[str], data_dir: Path) -> None:
     """The alerts the daemon's sensors raise for scheduled runs, raised here for a run the CLI executed."""
     from orchestration.alert_sensors import held_partners_of_run
     from orchestration.alerts import deliver, failure_alert, held_partners_alert
 
-    job, partition = result.job_def.name, as_of.isoformat()
+    job, partition = result.job_def.name, business_date.isoformat()
     if not result.success:
         errors = [event.message for event in result.all_events if event.is_step_failure and event.message]
         alert = failure_alert(job, result.run_id, partition, failed, errors[0] if errors else None)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.runtime.warehouse_tables import table_exists
+
 SUMMARY_SCHEMAS = ("raw", "staging", "marts", "quality", "forecasts", "replenishment")
 
 
@@ -19,7 +21,7 @@ def table_row_counts(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     return [(f"{s}.{t}", conn.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]) for s, t in tables]
 
 
-def print_summary(warehouse: Path, as_of: date, top: int = 10) -> None:
+def print_summary(warehouse: Path, business_date: date, top: int = 10) -> None:
     if not warehouse.exists():
         print(f"no warehouse at {warehouse}")
         return
@@ -29,40 +31,31 @@ def print_summary(warehouse: Path, as_of: date, top: int = 10) -> None:
             print(f"  {table:<45} {rows:>10,} rows")
         ledger = (
             conn.execute("select status, count(*) from raw.feed_files group by 1 order by 1").fetchall()
-            if _exists(conn, "raw", "feed_files")
+            if table_exists(conn, "raw.feed_files")
             else []
         )
         if ledger:
             print("\nPartner files: " + ", ".join(f"{n} {status}" for status, n in ledger))
-        if _exists(conn, "quality", "partner_data_gate"):
+        if table_exists(conn, "quality.partner_data_gate"):
             gate = conn.execute(
                 "select partner_id, status, coalesce(reasons, '') from quality.partner_data_gate "
                 "where as_of_date = ? order by 1",
-                [as_of],
+                [business_date],
             ).fetchall()
             print("\nData gate: " + "; ".join(f"{p} {s}" for p, s, _ in gate))
-        if _exists(conn, "replenishment", "replenishment_plan"):
+        if table_exists(conn, "replenishment.replenishment_plan"):
             lines = conn.execute(
                 f"""select partner_id, location_id, product_id, round(inventory_position, 1),
                            round(reorder_point, 1), round(order_up_to, 1), ship_qty,
                            coalesce(allocated_qty, ship_qty) as shipping, reason_code
                     from replenishment.replenishment_plan where plan_date = ? and ship_qty > 0
                     order by shipping desc, partner_id, location_id, product_id limit {top}""",
-                [as_of],
+                [business_date],
             ).fetchall()
-            print(f"\nTop replenishment lines for {as_of}:")
+            print(f"\nTop replenishment lines for {business_date}:")
             print(
                 f"  {'partner':<16} {'location':<10} {'product':<10} {'position':>9} {'ROP':>8} "
                 f"{'up-to':>8} {'needed':>7} {'ship':>7}  reason"
             )
             for p, loc, prod, ip, rop, up, needed, ship, reason in lines:
                 print(f"  {p:<16} {loc:<10} {prod:<10} {ip:>9} {rop:>8} {up:>8} {needed:>7.0f} {ship:>7.0f}  {reason}")
-
-
-def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        conn.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )

@@ -22,6 +22,7 @@ NIGHTLY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, e
 KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE = 2
 
 
-def known_before(as_of: date) -> datetime:
-    """The first instant (UTC, naive as the ledger's ``received_at``) whose deliveries night ``as_of`` does not see."""
-    return datetime.combine(as_of + timedelta(days=KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE), time())
+def known_before(business_date: date) -> datetime:
+    """The first instant (UTC, naive as the ledger's ``received_at``) whose deliveries the night of
+    ``business_date`` does not see."""
+    return datetime.combine(business_date + timedelta(days=KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE), time())
