@@ -19,7 +19,7 @@ from assets.feeds.loading import loader
 from assets.ingest import PARTNER_FEED_KEYS, partner_feeds, supplier_master_data
 from orchestration.jobs import ingest_job
 from orchestration.runtime import settings
-from orchestration.runtime.resources import FeedFolders, Warehouse
+from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
 from orchestration.sensors import landing_sensor
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,7 @@ def definitions(site) -> dg.Definitions:
         assets=[supplier_master_data, partner_feeds],
         jobs=[ingest_job],
         sensors=[landing_sensor(ingest_job)],
-        resources={"warehouse": Warehouse(), "feed_folders": FeedFolders()},
+        resources={"warehouse": Warehouse(), "feed_folders": FeedFolders(), "artefacts": Artefacts()},
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 from assets.ingest import PARTNER_FEED_KEYS, SUPPLIER_MASTER_DATA_KEYS, partner_feeds, supplier_master_data
 from orchestration.jobs import ingest_job
 from orchestration.runtime import settings
-from orchestration.runtime.resources import FeedFolders, Warehouse
+from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
 from orchestration.sensors import (
     folder_run_key,
     ingest_run_requests,
@@ -114,7 +114,11 @@ def definitions() -> dg.Definitions:
         assets=[supplier_master_data, partner_feeds],
         jobs=[ingest_job],
         sensors=[landing_sensor(ingest_job)],
-        resources={"warehouse": Warehouse(), "feed_folders": FeedFolders()},  # resolved only when a run opens them
+        resources={
+            "warehouse": Warehouse(),
+            "feed_folders": FeedFolders(),
+            "artefacts": Artefacts(),
+        },  # resolved only when a run opens them
     )
 
 
