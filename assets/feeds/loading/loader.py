@@ -10,8 +10,9 @@ The parser is chosen by the format the partner's file spec names. EDI files carr
 number, recorded in the ledger: a second file of the same partner and format reusing a number with other content
 is quarantined ("control number N already used by file X"). A corrected resend supersedes: when every
 (record type, location, period) key of a loaded file is also reported by files received later, the earlier
-file's ledger status becomes ``superseded`` (dbt staging reads only ``loaded`` files, and already lets the
-latest received file win per key).
+file's ledger status becomes ``superseded``. Its rows stay: dbt staging reads the rows of ``loaded`` and
+``superseded`` files alike and lets the latest received file win per key (``latest_loaded_delivery``), so the
+status records that the file no longer wins any key.
 """
 
 from __future__ import annotations
