@@ -13,7 +13,7 @@ import pytest
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES
 from assets.feeds.errors import MasterDataError
-from assets.feeds.loading import delimited_duckdb, loader
+from assets.feeds.loading import byte_profile, loader
 from assets.feeds.loading.loader import ingest_landing, load_master_data
 from assets.feeds.partner_config import load_partner_configs
 
@@ -216,7 +216,7 @@ def test_a_crash_while_profiling_a_file_fails_that_file_only(conn, landing, monk
     def crash(self, buffer, length):
         raise IndexError("profile bug")
 
-    monkeypatch.setattr(delimited_duckdb.ByteProfile, "_observe", crash)
+    monkeypatch.setattr(byte_profile.ByteProfile, "_observe", crash)
     report = ingest_landing(conn, landing, CONFIGS, now=NOW)
     failed = report.with_status(loader.FAILED)
     # GBK is read by pandas only, so its file needs no profile; the three UTF-8 files fail and are retried.

@@ -39,17 +39,13 @@ from assets.feeds.contracts import (
     REJECT_COLUMNS,
 )
 from assets.feeds.errors import FeedError, MasterDataError
-from assets.feeds.loading.delimited_duckdb import (
-    ByteProfile,
-    NativeLoad,
-    NativeReadUnsupported,
-    load_native,
-    plan_native_read,
-)
+from assets.feeds.loading.byte_profile import ByteProfile
+from assets.feeds.loading.delimited_duckdb import NativeLoad, load_native
 from assets.feeds.loading.file_scan import hash_file
+from assets.feeds.loading.native_plan import NativeReadUnsupported, plan_native_read
 from assets.feeds.loading.raw_schema import ensure_raw_schema
-from assets.feeds.parsers.delimited import ParsedFile, ParseResult
 from assets.feeds.parsers.detect import parse_file
+from assets.feeds.parsers.results import ParsedFile, ParseResult
 from assets.feeds.partner_config import FILE_FORMATS, FileSpec, PartnerConfig
 
 # Master data the plan cannot be made without; shipments only sharpen in-transit and reconciliation.
