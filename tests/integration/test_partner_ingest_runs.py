@@ -139,7 +139,7 @@ def test_a_partner_run_that_fails_leaves_the_other_partners_rows_loaded(site, de
 
 
 def test_a_run_that_crashes_mid_load_does_not_touch_the_other_partner(site, definitions, monkeypatch):
-    real_ledger_row = loader._insert_ledger_row
+    real_ledger_row = loader.insert_ledger_row
 
     # The ledger row is written last in a file's transaction, after its rows (by pandas or by DuckDB's reader).
     def fail_for_redwood(connection, row):
@@ -147,7 +147,7 @@ def test_a_run_that_crashes_mid_load_does_not_touch_the_other_partner(site, defi
             raise RuntimeError("disk full")
         real_ledger_row(connection, row)
 
-    monkeypatch.setattr(loader, "_insert_ledger_row", fail_for_redwood)
+    monkeypatch.setattr(loader, "insert_ledger_row", fail_for_redwood)
     results = run_sensor_requests(definitions)
     assert not results["redwood_grocers"].success
     assert results["hansa_handel"].success

@@ -31,9 +31,11 @@ from assets.feeds.contracts import (
     STOCK_COLUMNS,
 )
 from assets.feeds.errors import FeedError
-from assets.feeds.loading import delimited_duckdb, loader
-from assets.feeds.loading.delimited_duckdb import NativeReadUnsupported
+from assets.feeds.loading import delimited_duckdb, loader, native_plan
+from assets.feeds.loading.byte_profile import ByteProfile
 from assets.feeds.loading.loader import ingest_landing
+from assets.feeds.loading.native_plan import NativeReadUnsupported
+from assets.feeds.parsers import cell_rules
 from assets.feeds.partner_config import FileSpec, PartnerConfig, load_partner_configs
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "data" / "partners"
@@ -88,7 +90,7 @@ def routed(*, native: bool) -> Iterator[list[tuple[str, str | None]]]:
     routes: list[tuple[str, str | None]] = []
     real_plan, real_load = loader.plan_native_read, loader.load_native
 
-    def plan(*args: object, **kwargs: object) -> delimited_duckdb.NativeRead:
+    def plan(*args: object, **kwargs: object) -> native_plan.NativeRead:
         if not native:
             raise NativeReadUnsupported("switched off by the test")
         try:
@@ -608,7 +610,7 @@ def test_line_numbers_follow_the_file_in_a_large_parallel_load(tmp_path: Path) -
 
 def test_the_white_space_lists_hold_every_character_str_strip_removes() -> None:
     stripped = {chr(code) for code in range(0x110000) if chr(code).isspace()}
-    assert set(delimited_duckdb.ASCII_SPACES + delimited_duckdb.UNICODE_SPACES) == stripped
+    assert set(cell_rules.ASCII_SPACES + cell_rules.UNICODE_SPACES) == stripped
 
 
 # --- property: any small file of good and nasty cells -----------------------------------------------------
@@ -747,8 +749,8 @@ def test_a_file_replaced_after_planning_is_not_read_as_planned(tmp_path: Path) -
     )
     path.write_bytes(data)
     spec = REDWOOD_SALES
-    plan = delimited_duckdb.plan_native_read(
-        path, delimited_duckdb.ByteProfile.of(data, spec.delimiter), spec, hashlib.sha256(data).hexdigest()
+    plan = native_plan.plan_native_read(
+        path, ByteProfile.of(data, spec.delimiter), spec, hashlib.sha256(data).hexdigest()
     )
     path.write_bytes(data + b"1042,084215000017,2025-06-29,5,0,51.00,N\n")
     with pytest.raises(NativeReadUnsupported, match="changed"):
@@ -759,14 +761,14 @@ def test_a_file_replaced_after_planning_is_not_read_as_planned(tmp_path: Path) -
     ("body", "extra_columns"),
     [
         (["1042,084215000017,2025-06-28,7,0,83.65,N"], 0),
-        (["1042,084215000017,2025-06-28,7,0,83.65,N,"], delimited_duckdb.EXTRA_COLUMNS),  # one delimiter more
-        (['1042,"0842150,00017",2025-06-28,7,0,83.65,N'], delimited_duckdb.EXTRA_COLUMNS),  # quotes may hide some
+        (["1042,084215000017,2025-06-28,7,0,83.65,N,"], native_plan.EXTRA_COLUMNS),  # one delimiter more
+        (['1042,"0842150,00017",2025-06-28,7,0,83.65,N'], native_plan.EXTRA_COLUMNS),  # quotes may hide some
     ],
 )
 def test_cells_past_the_header_are_read_only_where_a_line_may_have_them(body: list[str], extra_columns: int) -> None:
     data = lines(REDWOOD_SALES_HEADER, *body)
-    profile = delimited_duckdb.ByteProfile.of(data, REDWOOD_SALES.delimiter)
-    plan = delimited_duckdb.plan_native_read(Path("sales.csv"), profile, REDWOOD_SALES, "unused")
+    profile = ByteProfile.of(data, REDWOOD_SALES.delimiter)
+    plan = native_plan.plan_native_read(Path("sales.csv"), profile, REDWOOD_SALES, "unused")
     assert plan.extra_columns == extra_columns
 
 
@@ -832,6 +834,6 @@ def test_a_large_file_with_most_lines_refused_is_read_by_pandas_alike(tmp_path: 
 )
 def test_the_reader_converts_dates_itself_where_they_mostly_convert(dates: list[str], typed: bool) -> None:
     data = lines(REDWOOD_STOCK_HEADER, *(f"1042,0842150{index:05},{day},3" for index, day in enumerate(dates)))
-    profile = delimited_duckdb.ByteProfile.of(data, REDWOOD_STOCK.delimiter)
-    plan = delimited_duckdb.plan_native_read(Path("inventory.csv"), profile, REDWOOD_STOCK, "unused")
+    profile = ByteProfile.of(data, REDWOOD_STOCK.delimiter)
+    plan = native_plan.plan_native_read(Path("inventory.csv"), profile, REDWOOD_STOCK, "unused")
     assert plan.typed_dates is typed

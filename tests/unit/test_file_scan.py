@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assets.feeds.loading.delimited_duckdb import ASCII_SPACES, HEAD_BYTES, ByteProfile, _has_unicode_space
+from assets.feeds.loading.byte_profile import HEAD_BYTES, ByteProfile, has_unicode_space
 from assets.feeds.loading.file_scan import hash_file
+from assets.feeds.parsers.cell_rules import ASCII_SPACES
 
 # Byte sequences that matter to the profile, and some that do not.
 PIECES = [
@@ -105,7 +106,7 @@ def whole_file_facts(data: bytes, delimiter: str) -> dict[str, object]:
         "crlf": data.count(b"\r\n"),
         "delimiters": data.count(delimiter.encode()),
         "last_at": {probe: data.rfind(probe) for probe in (b"_", b"+", b'"')},
-        "unicode_space": _has_unicode_space(data),
+        "unicode_space": has_unicode_space(data),
         "space_by_quote": bool((space[1:] & quote[:-1]).any() or (space[:-1] & quote[1:]).any()),
         "space_on_edge": bool((space[1:] & boundary[:-1]).any() or (space[:-1] & boundary[1:]).any()),
     }

@@ -13,7 +13,7 @@ import pytest
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES
 from assets.feeds.errors import MasterDataError
-from assets.feeds.loading import delimited_duckdb, loader
+from assets.feeds.loading import byte_profile, loader, writer
 from assets.feeds.loading.loader import ingest_landing, load_master_data
 from assets.feeds.partner_config import load_partner_configs
 
@@ -169,20 +169,20 @@ def test_failure_mid_load_leaves_nothing_of_that_file(conn, landing, monkeypatch
     # Force a reload of one file: its ledger row goes, its rows stay (as after a manual ledger fix).
     conn.execute(f"delete from {FEED_LEDGER_TABLE} where path = 'redwood_grocers/sales_20250629.csv'")
     before = snapshot(conn)
-    real_insert = loader.insert_frame
+    real_insert = writer.insert_frame
 
     def insert_then_fail(connection, table, frame, columns, types=None):
         real_insert(connection, table, frame, columns, types)
         if table == FEED_REJECTS_TABLE:
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(loader, "insert_frame", insert_then_fail)
+    monkeypatch.setattr(writer, "insert_frame", insert_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
         ingest_landing(conn, landing, CONFIGS, now=NOW)
     assert snapshot(conn) == before, "the delete and inserts of the failed file were rolled back"
     assert conn.execute(REDWOOD_SALES_ROWS).fetchall() == [(2,)]
 
-    monkeypatch.setattr(loader, "insert_frame", real_insert)
+    monkeypatch.setattr(writer, "insert_frame", real_insert)
     report = ingest_landing(conn, landing, CONFIGS, now=NOW)
     assert [(o.path, o.status) for o in report.outcomes] == [("redwood_grocers/sales_20250629.csv", "loaded")]
     assert conn.execute(REDWOOD_SALES_ROWS).fetchall() == [(2,)], "reloaded, not doubled"
@@ -193,7 +193,7 @@ def test_failure_on_first_load_leaves_no_rows_and_no_ledger_row(conn, landing, m
     def fail_on_ledger(*args, **kwargs):
         raise RuntimeError("connection lost")
 
-    monkeypatch.setattr(loader, "_insert_ledger_row", fail_on_ledger)
+    monkeypatch.setattr(loader, "insert_ledger_row", fail_on_ledger)
     with pytest.raises(RuntimeError):
         ingest_landing(conn, landing, CONFIGS, now=NOW)
     assert all(rows == [] for rows in snapshot(conn).values())
@@ -216,7 +216,7 @@ def test_a_crash_while_profiling_a_file_fails_that_file_only(conn, landing, monk
     def crash(self, buffer, length):
         raise IndexError("profile bug")
 
-    monkeypatch.setattr(delimited_duckdb.ByteProfile, "_observe", crash)
+    monkeypatch.setattr(byte_profile.ByteProfile, "_observe", crash)
     report = ingest_landing(conn, landing, CONFIGS, now=NOW)
     failed = report.with_status(loader.FAILED)
     # GBK is read by pandas only, so its file needs no profile; the three UTF-8 files fail and are retried.
@@ -473,16 +473,16 @@ def test_an_older_file_loaded_after_its_correction_is_superseded_at_once(conn, t
 def test_a_crash_while_loading_an_852_leaves_neither_its_stock_nor_its_sales(conn, tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     deliver(landing, "redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"))
-    real_insert = loader.insert_frame
+    real_insert = writer.insert_frame
 
     def fail_on_sales(connection, table, frame, columns, types=None):
         if table == RAW_FEED_TABLES["sales"]:
             raise RuntimeError("disk full")
         real_insert(connection, table, frame, columns, types)
 
-    monkeypatch.setattr(loader, "insert_frame", fail_on_sales)
+    monkeypatch.setattr(writer, "insert_frame", fail_on_sales)
     with pytest.raises(RuntimeError, match="disk full"):
         ingest_landing(conn, landing, CONFIGS, now=NOW)
     assert all(rows == [] for rows in snapshot(conn).values()), "the stock rows were rolled back with the rest"
-    monkeypatch.setattr(loader, "insert_frame", real_insert)
+    monkeypatch.setattr(writer, "insert_frame", real_insert)
     assert ingest_landing(conn, landing, CONFIGS, now=NOW).counts["loaded"] == 1

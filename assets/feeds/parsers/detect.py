@@ -18,8 +18,9 @@ import openpyxl
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS
 from assets.feeds.errors import FeedError
-from assets.feeds.parsers.delimited import ParsedFile, ParseResult, decode_text, parse_delimited
+from assets.feeds.parsers.delimited import decode_text, parse_delimited
 from assets.feeds.parsers.edifact import parse_edifact
+from assets.feeds.parsers.results import ParsedFile, ParseResult
 from assets.feeds.parsers.tabular import flatten_record, parse_excel, parse_json, read_json_records
 from assets.feeds.parsers.x12 import parse_x12
 from assets.feeds.partner_config import COLUMN_FORMATS, FILE_FORMATS, LINEAGE_COLUMNS, REQUIRED_COLUMNS, FileSpec

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from assets.feeds.errors import FeedError, check_control_count
 from assets.feeds.identity import gln_problem, gtin_problem
-from assets.feeds.parsers.delimited import MeasureRows, ParsedFile
+from assets.feeds.parsers.measures import MeasureRows
+from assets.feeds.parsers.results import ParsedFile
 from assets.feeds.partner_config import MEASURES, FileSpec
 
 DEFAULT_ITEM_QUALIFIERS = ("SRV", "EN", "UP", "SA", "IN")

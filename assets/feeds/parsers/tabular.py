@@ -26,7 +26,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from assets.feeds.errors import FeedError
-from assets.feeds.parsers.delimited import ParseResult, TextRecords, decode_text, records_to_result
+from assets.feeds.parsers.delimited import TextRecords, decode_text, records_to_result
+from assets.feeds.parsers.results import ParseResult
 from assets.feeds.partner_config import FileSpec
 
 

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from assets.feeds.errors import FeedError, check_control_count
 from assets.feeds.identity import gln_problem, gtin_problem
-from assets.feeds.parsers.delimited import MeasureRows, ParsedFile
+from assets.feeds.parsers.measures import MeasureRows
+from assets.feeds.parsers.results import ParsedFile
 from assets.feeds.partner_config import FileSpec
 
 DEFAULT_ITEM_QUALIFIERS = ("UP", "EN", "UK", "VN", "IN", "SK")

@@ -1,0 +1,113 @@
+"""Delivered files into the `raw` tables: one transaction per file, frames inserted with their declared types.
+
+:class:`RawWriter` is what the loader writes through: :meth:`RawWriter.file_transaction` wraps everything one file
+writes (its rows of every record type, its rejects, and the ledger row and supersede decisions the loader adds)
+so that a failure never leaves half a file behind, and a file re-offered after its ledger row was removed
+replaces its earlier rows instead of doubling them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterable, Iterator
+
+import duckdb
+import pandas as pd
+
+from assets.feeds.contracts import FEED_REJECTS_TABLE, RAW_FEED_COLUMNS, RAW_FEED_TABLES, REJECT_COLUMNS
+from assets.feeds.parsers.results import ParseResult
+
+
+class RawWriter:
+    """Writes the files of one ingest run into the raw feed tables and ``raw.feed_rejects``.
+
+    The tables' column types are looked up once, when the writer is made (``types`` by table name).
+    """
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+        self.types = table_column_types(conn, [*RAW_FEED_TABLES.values(), FEED_REJECTS_TABLE])
+
+    @contextlib.contextmanager
+    def file_transaction(self, file_id: str, record_types: Iterable[str]) -> Iterator[None]:
+        """One file's writes, all or nothing; its earlier rows of ``record_types`` and its rejects go first.
+
+        Any exception rolls everything back and propagates.
+        """
+        fetch_all(self.conn, "begin transaction")
+        try:
+            for record_type in record_types:
+                fetch_all(self.conn, f"delete from {RAW_FEED_TABLES[record_type]} where source_file_id = ?", [file_id])
+            fetch_all(self.conn, f"delete from {FEED_REJECTS_TABLE} where source_file_id = ?", [file_id])
+            yield
+            fetch_all(self.conn, "commit")
+        except BaseException:
+            rollback(self.conn)
+            raise
+
+    def write(self, results: Iterable[ParseResult]) -> None:
+        """Rows of each result into its record type's table, then all their rejects in one insert."""
+        rejects = []
+        for result in results:
+            table = RAW_FEED_TABLES[result.record_type]
+            insert_frame(self.conn, table, result.rows, RAW_FEED_COLUMNS[result.record_type], self.types[table])
+            if len(result.rejects):
+                rejects.append(result.rejects)
+        if rejects:
+            frame = rejects[0] if len(rejects) == 1 else pd.concat(rejects, ignore_index=True)
+            insert_frame(self.conn, FEED_REJECTS_TABLE, frame, REJECT_COLUMNS, self.types[FEED_REJECTS_TABLE])
+
+
+def rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if the connection still can."""
+    # The error being raised matters more than one from a connection that is already gone.
+    with contextlib.suppress(duckdb.Error):
+        fetch_all(conn, "rollback")
+
+
+def fetch_all(conn: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[tuple]:
+    """Execute and fetch to the end: DuckDB refuses some later calls (unregister) while a result is open."""
+    return conn.execute(sql, parameters).fetchall()
+
+
+def column_types(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """Declared type of every column of ``schema.table``, in table order."""
+    return table_column_types(conn, [table])[table]
+
+
+def table_column_types(conn: duckdb.DuckDBPyConnection, tables: Collection[str]) -> dict[str, dict[str, str]]:
+    """:func:`column_types` of several tables, from one catalogue query."""
+    rows = fetch_all(
+        conn,
+        """select schema_name || '.' || table_name, column_name, data_type from duckdb_columns()
+           where database_name = current_database() and schema_name || '.' || table_name in (select unnest($tables))
+           order by schema_name, table_name, column_index""",
+        {"tables": list(tables)},
+    )
+    types: dict[str, dict[str, str]] = {table: {} for table in tables}
+    for table, column, data_type in rows:
+        types[table][column] = data_type
+    return types
+
+
+def insert_frame(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    columns: tuple[str, ...] | list[str],
+    types: dict[str, str] | None = None,
+) -> None:
+    """Append ``frame[columns]`` to ``table`` in one set-based insert, casting each column to its DDL type.
+
+    ``types`` (from :func:`column_types`) saves the catalogue lookup when many files go to the same table.
+    """
+    if len(frame) == 0:
+        return
+    types = types or column_types(conn, table)
+    view = "_cmi_insert_frame"
+    conn.register(view, frame)
+    try:
+        selected = ", ".join(f'cast("{column}" as {types[column]})' for column in columns)
+        fetch_all(conn, f"insert into {table} ({', '.join(columns)}) select {selected} from {view}")
+    finally:
+        conn.unregister(view)

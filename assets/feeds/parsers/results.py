@@ -1,0 +1,138 @@
+"""What every parser returns: canonical rows per record type and their rejects, as typed frames.
+
+A :class:`ParseResult` holds one record type's rows (exactly ``RAW_FEED_COLUMNS``, each with the dtype
+:func:`typed_series` gives it) and its line-level rejects (``REJECT_COLUMNS``); a :class:`ParsedFile` collects them
+for one delivered file. Column-mapped files get theirs from ``delimited.py``; the EDI parsers assemble rows field
+by field and type them with :func:`result_from_records`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from assets.feeds.contracts import DATE_COLUMNS, FLAG_COLUMNS, QUANTITY_COLUMNS, RAW_FEED_COLUMNS, REJECT_COLUMNS
+from assets.feeds.parsers.cell_rules import default_value
+
+
+@dataclass
+class ParseResult:
+    """Canonical rows of one record type from one file, plus the lines that could not be used.
+
+    ``rows`` has exactly ``RAW_FEED_COLUMNS[record_type]`` in order; ``rejects`` has ``REJECT_COLUMNS``.
+    """
+
+    record_type: str
+    rows: pd.DataFrame
+    rejects: pd.DataFrame
+
+    @property
+    def rows_parsed(self) -> int:
+        """Lines turned into canonical rows (rejected lines are not counted)."""
+        return len(self.rows)
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejects)
+
+
+@dataclass
+class ParsedFile:
+    """Everything one delivered file yields: a :class:`ParseResult` per record type it carries, and its envelope.
+
+    An X12 852 or an EDIFACT interchange reports stock and sales at once, so results are keyed by record type.
+    ``control_number`` is the interchange control number (X12 ISA13, EDIFACT UNB 0020) where the format has one;
+    ``position`` says what ``source_line`` counts in this format: line, row (Excel), record (JSON) or segment.
+    """
+
+    results: dict[str, ParseResult]
+    control_number: str | None = None
+    position: str = "line"
+
+    @classmethod
+    def of(cls, result: ParseResult, position: str = "line") -> ParsedFile:
+        return cls({result.record_type: result}, position=position)
+
+    @property
+    def rows_parsed(self) -> int:
+        return sum(result.rows_parsed for result in self.results.values())
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(result.rows_rejected for result in self.results.values())
+
+
+def typed_series(canonical: str, values: np.ndarray | Sequence) -> pd.Series:
+    """A canonical column with the dtype every parser gives it (text stays Python objects: cheap to load)."""
+    if canonical in DATE_COLUMNS:
+        return pd.Series(values, dtype="datetime64[s]", copy=False)
+    if canonical in QUANTITY_COLUMNS:
+        return pd.Series(values, dtype="float64", copy=False)
+    if canonical in FLAG_COLUMNS:
+        if isinstance(values, pd.arrays.BooleanArray):
+            return pd.Series(values, copy=False)
+        return pd.Series(values, dtype="boolean")
+    if canonical == "source_line":
+        return pd.Series(values, dtype="int64", copy=False)
+    return pd.Series(values, dtype=object, copy=False)
+
+
+def rejects_frame(
+    record_type: str,
+    rejects: Iterable[tuple[int, str, str]],
+    partner_id: str,
+    source_file_id: str,
+) -> pd.DataFrame:
+    """Rejects as ``REJECT_COLUMNS``, ordered by line: each is (line, reason, raw record)."""
+    listed = list(rejects)
+    count = len(listed)
+    frame = pd.DataFrame(
+        {
+            "source_file_id": pd.Series([source_file_id] * count, dtype=object),
+            "partner_id": pd.Series([partner_id] * count, dtype=object),
+            "record_type": pd.Series([record_type] * count, dtype=object),
+            "source_line": pd.Series([line for line, _, _ in listed], dtype="int64"),
+            "reason": pd.Series([reason for _, reason, _ in listed], dtype=object),
+            "raw_record": pd.Series([raw for _, _, raw in listed], dtype=object),
+        },
+        columns=list(REJECT_COLUMNS),
+    )
+    return frame.sort_values("source_line", kind="stable").reset_index(drop=True)
+
+
+def result_from_records(
+    record_type: str,
+    records: Sequence[Mapping[str, object]],
+    rejects: Iterable[tuple[int, str, str]],
+    partner_id: str,
+    source_file_id: str,
+    *,
+    constants: Mapping[str, object] | None = None,
+    default_currency: str | None = None,
+) -> ParseResult:
+    """Rows already assembled field by field (by the EDI parsers) as a typed :class:`ParseResult`.
+
+    Each record maps canonical columns to Python values (dates as ``date``) and must carry ``source_line``;
+    columns it leaves out take the spec's constant, the partner's currency or the canonical default.
+    """
+    constants = constants or {}
+    columns: dict[str, pd.Series] = {}
+    count = len(records)
+    for canonical in RAW_FEED_COLUMNS[record_type]:
+        if canonical == "partner_id":
+            values: list = [partner_id] * count
+        elif canonical == "source_file_id":
+            values = [source_file_id] * count
+        else:
+            fallback = default_value(canonical, constants, default_currency)
+            values = [record.get(canonical, fallback) for record in records]
+            if canonical in DATE_COLUMNS:
+                values = [np.datetime64(value, "D") if value is not None else np.datetime64("NaT") for value in values]
+            elif canonical in QUANTITY_COLUMNS:
+                values = [np.nan if value is None else float(value) for value in values]
+        columns[canonical] = typed_series(canonical, values)
+    rows = pd.DataFrame(columns, columns=list(RAW_FEED_COLUMNS[record_type]))
+    return ParseResult(record_type, rows, rejects_frame(record_type, rejects, partner_id, source_file_id))
