@@ -12,18 +12,12 @@ from assets.quality import PARTNER_GATE_KEY, plannable_partners
 from assets.renderers.metadata import markdown_preview, png_markdown
 from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import forecast_many
+from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, save_forecast, series_id_for
 from forecasts.forecasting.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
+from forecasts.replenishment.plan_history import plan_version, save_exceptions, save_plan
 from forecasts.replenishment.planner_exceptions import find_exceptions
 from forecasts.replenishment.policy import plan_replenishment
 from forecasts.replenishment.projection import project_lines, projection_lines
-from forecasts.store import (
-    SERIES_SEPARATOR,
-    plan_version,
-    save_exceptions,
-    save_forecast,
-    save_plan,
-    series_id_for,
-)
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 from orchestration.runtime.resources import Warehouse
 from orchestration.runtime.retries import retry_on_transient

@@ -14,7 +14,7 @@ from assets.forecasts import EXCEPTIONS_KEY, FORECAST_KEY, PLAN_KEY
 from assets.quality import PARTNER_GATE_KEY
 from assets.renderers.partner_exports import write_partner_exports
 from assets.renderers.report import ReportInputs, render_report
-from forecasts.store import plan_version
+from forecasts.replenishment.plan_history import plan_version
 from orchestration.runtime import settings
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 from orchestration.runtime.resources import Warehouse
