@@ -14,6 +14,7 @@ from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import forecast_many
 from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, save_forecast, series_id_for
 from forecasts.forecasting.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
+from forecasts.forecasting.quantiles import Z_P90
 from forecasts.replenishment.plan_history import plan_version, save_exceptions, save_plan
 from forecasts.replenishment.planner_exceptions import find_exceptions
 from forecasts.replenishment.policy import plan_replenishment
@@ -51,7 +52,6 @@ class ForecastConfig(dg.Config):
 HORIZON_DAYS = 28
 # Two years hold two yearly cycles; older history costs fit time without changing the forecast much.
 HISTORY_DAYS = 730
-Z_P90 = 1.2815515655446004
 
 
 def _forecast_plot(history: pd.DataFrame, forecast: pd.DataFrame, series_id: str) -> str:
@@ -194,7 +194,7 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
         as_of = date.fromisoformat(context.partition_key)
         with warehouse.connect() as conn:
             partners = plannable_partners(conn, as_of)
-            inputs = conn.execute(REPLENISHMENT_INPUTS_SQL, {"as_of": as_of, "partners": partners}).df()
+            inputs = conn.execute(REPLENISHMENT_INPUTS_SQL, {"as_of": as_of, "partners": partners, "z_p90": Z_P90}).df()
             available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"as_of": as_of}).fetchall())
             plan = plan_replenishment(inputs, plan_date=as_of, supplier_stock=available or None)
             saved = save_plan(conn, plan, plan_date=as_of, run_id=context.run_id)
@@ -336,7 +336,7 @@ demand as (
     select
         policy.partner_id, policy.location_id, policy.product_id,
         avg(forecast.p50) as demand_daily_mean,
-        avg((forecast.p90 - forecast.p50) / 1.2815515655446004) as demand_daily_std
+        avg((forecast.p90 - forecast.p50) / $z_p90) as demand_daily_std
     from policy
     join forecast using (partner_id, location_id, product_id)
     where forecast.forecast_date <= $as_of + cast(ceil(policy.lead_time_days + policy.review_period_days) as integer)

@@ -24,10 +24,22 @@ from forecasts.forecasting.prophet_model import (
     prophet_widening,
 )
 from forecasts.forecasting.prophet_reference import prophet_package
-from forecasts.forecasting.quantiles import QuantileForecast, negative_binomial_quantile, poisson_quantile
+from forecasts.forecasting.quantiles import (
+    Z_P90,
+    QuantileForecast,
+    negative_binomial_quantile,
+    poisson_quantile,
+    z_for,
+)
 
 demand_values = st.one_of(st.just(float("nan")), st.floats(min_value=-5, max_value=1e4))
 demand_series = st.lists(demand_values, min_size=0, max_size=60).map(np.asarray)
+
+
+def test_z_values_are_scipys_standard_normal_quantiles_to_the_last_bit():
+    assert float(stats.norm.ppf(0.9)) == Z_P90
+    levels = np.linspace(0.5, 0.9999, 10_001)
+    np.testing.assert_array_equal(z_for(levels), stats.norm.ppf(levels))
 
 
 def test_seasonal_naive_repeats_the_last_season():
