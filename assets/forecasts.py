@@ -15,8 +15,8 @@ from forecasts.forecasting.engine import forecast_many
 from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, save_forecast, series_id_for
 from forecasts.forecasting.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
 from forecasts.forecasting.quantiles import Z_P90
-from forecasts.replenishment.plan_history import plan_version, save_exceptions, save_plan
-from forecasts.replenishment.planner_exceptions import find_exceptions
+from forecasts.replenishment.plan_history import plan_version, save_plan, save_planner_exceptions
+from forecasts.replenishment.planner_exceptions import find_planner_exceptions
 from forecasts.replenishment.policy import plan_replenishment
 from forecasts.replenishment.projection import project_lines, projection_lines
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
@@ -249,8 +249,10 @@ def build_forecast_assets(mart_keys: dict[str, dg.AssetKey]) -> list[dg.AssetsDe
             plan = plan_version(conn, as_of)
             previous = plan_version(conn, as_of, before=True)
             bias = conn.execute(FORECAST_BIAS_SQL, {"as_of": as_of, "window": BIAS_WINDOW_DAYS}).df()
-            found = find_exceptions(plan, previous if not previous.empty else None, bias if not bias.empty else None)
-            rows = save_exceptions(conn, found, plan_date=as_of)
+            found = find_planner_exceptions(
+                plan, previous if not previous.empty else None, bias if not bias.empty else None
+            )
+            rows = save_planner_exceptions(conn, found, plan_date=as_of)
         counts = found.groupby(["exception_type", "severity"]).size().reset_index(name="rows") if rows else found
         return dg.MaterializeResult(
             metadata={

@@ -120,8 +120,8 @@ def plan_version(conn: duckdb.DuckDBPyConnection, plan_date: date, *, before: bo
     ).df()
 
 
-def save_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.DataFrame, *, plan_date: date) -> int:
-    """Replace the plan date's exceptions, so a rerun of a night leaves one set."""
+def save_planner_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.DataFrame, *, plan_date: date) -> int:
+    """Replace the plan date's planner exceptions, so a rerun of a night leaves one set."""
     conn.execute("create schema if not exists replenishment")
     conn.execute(
         """create table if not exists replenishment.exceptions (

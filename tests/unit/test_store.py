@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from forecasts.forecasting.forecast_history import save_forecast, series_id_for
-from forecasts.replenishment.plan_history import plan_version, save_exceptions, save_plan
+from forecasts.replenishment.plan_history import plan_version, save_plan, save_planner_exceptions
 
 
 @pytest.fixture
@@ -113,8 +113,8 @@ def test_exceptions_are_replaced_per_plan_date(conn):
             "detail": ["on hand 400 > 2x max cover"],
         }
     )
-    save_exceptions(conn, found, plan_date=date(2025, 6, 30))
-    save_exceptions(conn, found, plan_date=date(2025, 6, 30))
+    save_planner_exceptions(conn, found, plan_date=date(2025, 6, 30))
+    save_planner_exceptions(conn, found, plan_date=date(2025, 6, 30))
     assert conn.execute("select count(*) from replenishment.exceptions").fetchone()[0] == 1
-    save_exceptions(conn, found.iloc[0:0], plan_date=date(2025, 6, 30))
+    save_planner_exceptions(conn, found.iloc[0:0], plan_date=date(2025, 6, 30))
     assert conn.execute("select count(*) from replenishment.exceptions").fetchone()[0] == 0
