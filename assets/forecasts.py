@@ -12,12 +12,8 @@ from assets.renderers.plots import forecast_plot
 from assets.warehouse import DIM_PARTNER, FCT_SALES_DAILY
 from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import forecast_many
+from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, save_forecast, series_id_for
 from forecasts.forecasting.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
-from forecasts.store import (
-    SERIES_SEPARATOR,
-    save_forecast,
-    series_id_for,
-)
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 from orchestration.runtime.resources import Warehouse
 from orchestration.runtime.retries import retry_on_transient
@@ -46,7 +42,6 @@ class ForecastConfig(dg.Config):
 HORIZON_DAYS = 28
 # Two years hold two yearly cycles; older history costs fit time without changing the forecast much.
 HISTORY_DAYS = 730
-Z_P90 = 1.2815515655446004
 
 
 @dg.asset(

@@ -16,10 +16,11 @@ from assets.warehouse import (
     REPLENISHMENT_POLICY,
     SUPPLIER_STOCK,
 )
-from forecasts.replenishment.planner_exceptions import find_exceptions
+from forecasts.forecasting.quantiles import Z_P90
+from forecasts.replenishment.plan_history import plan_version, save_plan, save_planner_exceptions
+from forecasts.replenishment.planner_exceptions import find_planner_exceptions
 from forecasts.replenishment.policy import plan_replenishment
 from forecasts.replenishment.projection import project_lines, projection_lines
-from forecasts.store import plan_version, save_exceptions, save_plan
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 from orchestration.runtime.resources import Artefacts, Warehouse
 
@@ -51,7 +52,9 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
     business_date = date.fromisoformat(context.partition_key)
     with warehouse.connect() as conn:
         partners = plannable_partners(conn, business_date)
-        inputs = conn.execute(REPLENISHMENT_INPUTS_SQL, {"business_date": business_date, "partners": partners}).df()
+        inputs = conn.execute(
+            REPLENISHMENT_INPUTS_SQL, {"business_date": business_date, "partners": partners, "z_p90": Z_P90}
+        ).df()
         available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"business_date": business_date}).fetchall())
         plan = plan_replenishment(inputs, plan_date=business_date, supplier_stock=available or None)
         saved = save_plan(conn, plan, plan_date=business_date, run_id=context.run_id)
@@ -107,8 +110,10 @@ def exceptions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
         plan = plan_version(conn, business_date)
         previous = plan_version(conn, business_date, before=True)
         bias = conn.execute(FORECAST_BIAS_SQL, {"business_date": business_date, "window": BIAS_WINDOW_DAYS}).df()
-        found = find_exceptions(plan, previous if not previous.empty else None, bias if not bias.empty else None)
-        rows = save_exceptions(conn, found, plan_date=business_date)
+        found = find_planner_exceptions(
+            plan, previous if not previous.empty else None, bias if not bias.empty else None
+        )
+        rows = save_planner_exceptions(conn, found, plan_date=business_date)
     counts = found.groupby(["exception_type", "severity"]).size().reset_index(name="rows") if rows else found
     return dg.MaterializeResult(
         metadata={
@@ -216,7 +221,7 @@ demand as (
     select
         policy.partner_id, policy.location_id, policy.product_id,
         avg(forecast.p50) as demand_daily_mean,
-        avg((forecast.p90 - forecast.p50) / 1.2815515655446004) as demand_daily_std
+        avg((forecast.p90 - forecast.p50) / $z_p90) as demand_daily_std
     from policy
     join forecast using (partner_id, location_id, product_id)
     where forecast.forecast_date

@@ -5,7 +5,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from assets.renderers.metadata import png_markdown
-from forecasts.store import SERIES_SEPARATOR
+from forecasts.forecasting.forecast_history import SERIES_SEPARATOR
 
 
 def forecast_plot(history: pd.DataFrame, forecast: pd.DataFrame, series_id: str) -> str:

@@ -32,7 +32,7 @@ import pandas as pd
 
 from forecasts.forecasting import metrics, models
 from forecasts.forecasting.engine import SEASON_LENGTH, RegularSeries, forecast_many, regular_series
-from forecasts.forecasting.models import DAILY
+from forecasts.forecasting.periods import DAILY
 
 ENGINE = "engine"
 SEASONAL_NAIVE = "seasonal_naive"

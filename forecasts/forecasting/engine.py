@@ -34,7 +34,8 @@ from forecasts.forecasting.classify import (
     classify_demand,
     min_observations,
 )
-from forecasts.forecasting.models import DAILY, DAYS_PER_PERIOD, WEEKLY, QuantileForecast
+from forecasts.forecasting.periods import DAILY, DAYS_PER_PERIOD, WEEKLY
+from forecasts.forecasting.quantiles import QuantileForecast
 
 logger = logging.getLogger(__name__)
 

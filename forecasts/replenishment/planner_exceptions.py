@@ -1,4 +1,4 @@
-"""Replenishment exceptions: the plan lines a planner should look at, one row per line and kind of problem.
+"""Planner exceptions: the plan lines a planner should look at, one row per line and kind of problem.
 
 Kinds (``exception_type``) and their severity:
 
@@ -44,7 +44,7 @@ LARGE_CHANGE = "large_change"
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITY_RANK = {CRITICAL: 0, WARNING: 1, INFO: 2}
 
-EXCEPTION_COLUMNS = ["plan_date", *KEY_COLUMNS, "exception_type", "severity", "detail"]
+PLANNER_EXCEPTION_COLUMNS = ["plan_date", *KEY_COLUMNS, "exception_type", "severity", "detail"]
 PLAN_COLUMNS_USED = [
     *KEY_COLUMNS,
     "plan_date",
@@ -70,7 +70,7 @@ _TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
-class ExceptionThresholds:
+class PlannerExceptionThresholds:
     """When a plan line becomes an exception; see the module docstring."""
 
     stale_feed_days: float = DEFAULT_STALE_AFTER_DAYS
@@ -98,7 +98,7 @@ def _rows(
 
 
 def _empty() -> pd.DataFrame:
-    frame = pd.DataFrame({column: pd.Series(dtype=object) for column in EXCEPTION_COLUMNS})
+    frame = pd.DataFrame({column: pd.Series(dtype=object) for column in PLANNER_EXCEPTION_COLUMNS})
     return frame.assign(plan_date=pd.Series(dtype="datetime64[us]"))
 
 
@@ -119,7 +119,7 @@ def _stockouts(plan: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _cover(plan: pd.DataFrame, thresholds: ExceptionThresholds) -> pd.DataFrame:
+def _cover(plan: pd.DataFrame, thresholds: PlannerExceptionThresholds) -> pd.DataFrame:
     demand = plan["demand_daily_mean"].to_numpy(dtype=float)
     max_cover = plan["max_cover_days"].to_numpy(dtype=float)
     waiting = plan["days_to_ship"].to_numpy(dtype=float) - 1
@@ -153,7 +153,7 @@ def _cover(plan: pd.DataFrame, thresholds: ExceptionThresholds) -> pd.DataFrame:
     )
 
 
-def _stale_held_and_short(plan: pd.DataFrame, thresholds: ExceptionThresholds) -> pd.DataFrame:
+def _stale_held_and_short(plan: pd.DataFrame, thresholds: PlannerExceptionThresholds) -> pd.DataFrame:
     age = plan["observation_age_days"].fillna(0).to_numpy(dtype=float)
     reasons = plan["reason_code"].to_numpy(dtype=object)
     shortfall = plan["allocation_shortfall"].fillna(False).to_numpy(dtype=bool)
@@ -188,7 +188,7 @@ def _stale_held_and_short(plan: pd.DataFrame, thresholds: ExceptionThresholds) -
     )
 
 
-def _bias(plan: pd.DataFrame, forecast_bias: pd.DataFrame, thresholds: ExceptionThresholds) -> pd.DataFrame:
+def _bias(plan: pd.DataFrame, forecast_bias: pd.DataFrame, thresholds: PlannerExceptionThresholds) -> pd.DataFrame:
     if "bias" not in forecast_bias.columns or "partner_id" not in forecast_bias.columns:
         raise ValueError("forecast_bias needs a partner_id and a bias column")
     keys = [key for key in KEY_COLUMNS if key in forecast_bias.columns]
@@ -211,7 +211,7 @@ def _bias(plan: pd.DataFrame, forecast_bias: pd.DataFrame, thresholds: Exception
     )
 
 
-def _changes(plan: pd.DataFrame, previous_plan: pd.DataFrame, thresholds: ExceptionThresholds) -> pd.DataFrame:
+def _changes(plan: pd.DataFrame, previous_plan: pd.DataFrame, thresholds: PlannerExceptionThresholds) -> pd.DataFrame:
     missing = [column for column in [*KEY_COLUMNS, "ship_qty"] if column not in previous_plan.columns]
     if missing:
         raise ValueError(f"previous_plan is missing columns: {', '.join(missing)}")
@@ -241,25 +241,25 @@ def _changes(plan: pd.DataFrame, previous_plan: pd.DataFrame, thresholds: Except
     )
 
 
-def find_exceptions(
+def find_planner_exceptions(
     plan: pd.DataFrame,
     previous_plan: pd.DataFrame | None = None,
     forecast_bias: pd.DataFrame | None = None,
-    thresholds: ExceptionThresholds | Mapping[str, float] | None = None,
+    thresholds: PlannerExceptionThresholds | Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """List the exceptions of a plan from ``plan_replenishment`` (after any allocation).
 
     ``previous_plan`` is the previous night's plan (keys and ``ship_qty``, ideally ``allocated_qty`` and
     ``ship_date``); without it no ``large_change`` is reported. ``forecast_bias`` has ``partner_id`` (and
     ``location_id``, ``product_id`` for a per-series measure) and ``bias`` = Σ(ŷ − y)/Σy; a partner-level
-    exception has no location or product. ``thresholds`` is an ``ExceptionThresholds`` or a mapping of its
-    fields. Returns ``EXCEPTION_COLUMNS``, ordered by partner, location, product, severity and type, so the
+    exception has no location or product. ``thresholds`` is an ``PlannerExceptionThresholds`` or a mapping of its
+    fields. Returns ``PLANNER_EXCEPTION_COLUMNS``, ordered by partner, location, product, severity and type, so the
     same inputs always give the same frame.
     """
     if thresholds is None:
-        thresholds = ExceptionThresholds()
+        thresholds = PlannerExceptionThresholds()
     elif isinstance(thresholds, Mapping):
-        thresholds = ExceptionThresholds(**thresholds)
+        thresholds = PlannerExceptionThresholds(**thresholds)
     missing = [column for column in PLAN_COLUMNS_USED if column not in plan.columns]
     if missing:
         raise ValueError(f"plan is missing columns: {', '.join(missing)}")
@@ -277,4 +277,4 @@ def find_exceptions(
     exceptions = exceptions.sort_values(
         [*KEY_COLUMNS, "_rank", "exception_type"], kind="stable", na_position="first", ignore_index=True
     )
-    return exceptions[EXCEPTION_COLUMNS]
+    return exceptions[PLANNER_EXCEPTION_COLUMNS]

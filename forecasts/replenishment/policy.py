@@ -37,7 +37,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
+
+from forecasts.forecasting.quantiles import Z_P90, z_for
 
 BELOW_REORDER_POINT = "below_reorder_point"
 BELOW_MIN_COVER = "below_min_cover"
@@ -129,14 +130,13 @@ PLAN_COLUMNS = [
 
 # A stock-out projected further out than this is no planning signal, and the date would overflow.
 STOCKOUT_PROJECTION_LIMIT_DAYS = 3660
-Z_90 = float(stats.norm.ppf(0.9))
 # Quantities are floats; without a tolerance 3 cases computed as 3.0000000001 would round up to 4.
 _ROUNDING_TOLERANCE = 1e-9
 
 
 def demand_std_from_quantiles(p50: ArrayLike, p90: ArrayLike) -> np.ndarray:
     """Daily demand standard deviation implied by a forecast's p50 and p90, ``(p90 − p50) / z(0.9)``."""
-    return np.clip((np.asarray(p90, dtype=float) - np.asarray(p50, dtype=float)) / Z_90, 0.0, None)
+    return np.clip((np.asarray(p90, dtype=float) - np.asarray(p50, dtype=float)) / Z_P90, 0.0, None)
 
 
 def round_ship_qty(raw_qty: ArrayLike, case_pack: ArrayLike, moq: ArrayLike) -> np.ndarray:
@@ -286,7 +286,7 @@ def plan_replenishment(
     risk_period = waiting + lead_time + review
 
     inventory_position = values["on_hand"] + values["on_order"] + values["in_transit"] - values["committed"]
-    z = stats.norm.ppf(values["service_level"])
+    z = z_for(values["service_level"])
     safety_stock = z * np.sqrt(
         risk_period * values["demand_daily_std"] ** 2 + demand**2 * values["lead_time_std_days"] ** 2
     )

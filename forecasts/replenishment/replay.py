@@ -17,7 +17,7 @@ Rules, chosen once and kept the same for both policies:
   whole days, at least one day. Draws come from a seeded generator, one per series and ship day, and both
   policies use the same draw for a shipment on the same day, so luck does not decide the comparison.
 - **Our policy.** ``plan_replenishment`` each evening, executing the lines whose ``ship_date`` is the next day.
-  The forecast is the engine's moving average (``models.moving_average_forecast``, 28 days, in-stock days only):
+  The forecast is the engine's moving average (``baselines.moving_average_forecast``, 28 days, in-stock days only):
   d̄ is the mean and σ_d comes from its p90 as in the nightly plan. Fitting Prophet for every series and day
   would take hours; the moving average is what the engine uses for short series and costs microseconds.
 - **Baseline** (the partners' usual rule): reviewed weekly, the evening before the lane's first ship day of
@@ -43,7 +43,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from forecasts.forecasting.models import moving_average_forecast
+from forecasts.forecasting.baselines import moving_average_forecast
 from forecasts.replenishment.policy import (
     KEY_COLUMNS,
     demand_std_from_quantiles,

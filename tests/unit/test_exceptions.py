@@ -9,17 +9,17 @@ from forecasts.replenishment.planner_exceptions import (
     ALLOCATION_SHORTFALL,
     CRITICAL,
     DATA_HELD,
-    EXCEPTION_COLUMNS,
     EXCESS_STOCK,
     FORECAST_BIAS,
     INFO,
     LARGE_CHANGE,
     OBSOLETE_STOCK,
+    PLANNER_EXCEPTION_COLUMNS,
     STALE_FEED,
     STOCKOUT_WITHIN_LEAD_TIME,
     WARNING,
-    ExceptionThresholds,
-    find_exceptions,
+    PlannerExceptionThresholds,
+    find_planner_exceptions,
 )
 from forecasts.replenishment.policy import plan_replenishment
 
@@ -61,9 +61,9 @@ def kinds(exceptions: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 
 def test_a_comfortable_line_has_no_exception():
-    exceptions = find_exceptions(plan_of(input_row("L1")))
+    exceptions = find_planner_exceptions(plan_of(input_row("L1")))
     assert exceptions.empty
-    assert list(exceptions.columns) == EXCEPTION_COLUMNS
+    assert list(exceptions.columns) == PLANNER_EXCEPTION_COLUMNS
 
 
 def test_each_kind_of_line_problem_is_found_once():
@@ -74,7 +74,7 @@ def test_each_kind_of_line_problem_is_found_once():
         input_row("L4", demand_daily_mean=0.0, on_hand=7.0),
         input_row("L5", observation_age_days=6.0),
     )
-    exceptions = find_exceptions(plan)
+    exceptions = find_planner_exceptions(plan)
     assert kinds(exceptions) == [
         ("L1", STOCKOUT_WITHIN_LEAD_TIME, CRITICAL),
         ("L2", ABOVE_MAX_COVER, INFO),
@@ -94,7 +94,7 @@ def test_each_kind_of_line_problem_is_found_once():
 
 def test_a_shipment_forced_above_max_cover_by_the_moq_is_reported_with_it():
     plan = plan_of(input_row("L1", on_hand=0.0, demand_daily_mean=0.5, moq=48.0))
-    exceptions = find_exceptions(plan)
+    exceptions = find_planner_exceptions(plan)
     assert plan["ship_qty"].tolist() == [48]
     assert kinds(exceptions) == [("L1", STOCKOUT_WITHIN_LEAD_TIME, CRITICAL), ("L1", EXCESS_STOCK, WARNING)]
     assert "includes a shipment of 48 (MOQ / case pack)" in exceptions["detail"].iloc[1]
@@ -106,7 +106,7 @@ def test_held_data_and_allocation_shortfall_are_exceptions():
         input_row("L2", on_hand=40.0, data_gate_status="pass"),
         supplier_stock={"A": 6.0},
     )
-    exceptions = find_exceptions(plan)
+    exceptions = find_planner_exceptions(plan)
     assert (DATA_HELD, "L1") in set(zip(exceptions["exception_type"], exceptions["location_id"], strict=True))
     shortfall = exceptions[exceptions["exception_type"] == ALLOCATION_SHORTFALL]
     assert shortfall["detail"].tolist() == ["allocated 6 of 30: our stock is short"]
@@ -115,7 +115,7 @@ def test_held_data_and_allocation_shortfall_are_exceptions():
 def test_forecast_bias_per_partner_and_per_series():
     plan = plan_of(input_row("L1"), input_row("L2"), {**input_row("L1"), "partner_id": "p2"})
     per_partner = pd.DataFrame({"partner_id": ["p1", "p2", "not_planned"], "bias": [0.35, -0.1, 0.9]})
-    exceptions = find_exceptions(plan, forecast_bias=per_partner)
+    exceptions = find_planner_exceptions(plan, forecast_bias=per_partner)
     assert exceptions[["partner_id", "location_id", "product_id", "exception_type"]].values.tolist() == [
         ["p1", None, None, FORECAST_BIAS]
     ]
@@ -124,14 +124,14 @@ def test_forecast_bias_per_partner_and_per_series():
     per_series = pd.DataFrame(
         {"partner_id": ["p1", "p1"], "location_id": ["L1", "L2"], "product_id": ["A", "A"], "bias": [-0.25, np.nan]}
     )
-    exceptions = find_exceptions(plan, forecast_bias=per_series, thresholds={"forecast_bias_tolerance": 0.1})
+    exceptions = find_planner_exceptions(plan, forecast_bias=per_series, thresholds={"forecast_bias_tolerance": 0.1})
     assert kinds(exceptions) == [("L1", FORECAST_BIAS, WARNING)]
     assert exceptions["detail"].tolist() == ["series forecast bias -25% (tolerance ±10%)"]
 
 
 def test_forecast_bias_must_be_keyed_by_partner_or_series():
     with pytest.raises(ValueError, match="keyed by"):
-        find_exceptions(
+        find_planner_exceptions(
             plan_of(input_row("L1")),
             forecast_bias=pd.DataFrame({"partner_id": ["p1"], "location_id": ["L1"], "bias": [1]}),
         )
@@ -151,20 +151,20 @@ def test_large_change_compares_the_same_shipment_only():
             "ship_date": [tomorrow, tomorrow, pd.Timestamp("2025-03-03")],
         }
     )
-    exceptions = find_exceptions(plan, previous_plan=previous).query("exception_type == @LARGE_CHANGE")
+    exceptions = find_planner_exceptions(plan, previous_plan=previous).query("exception_type == @LARGE_CHANGE")
     # L1: 12 → 30 is a large change; L2: 24 → 30 only a fifth; L3 was a different shipment.
     assert kinds(exceptions) == [("L1", LARGE_CHANGE, INFO)]
     assert exceptions["detail"].tolist() == ["ship 30 on 2025-03-04, previous plan 12"]
     # A previous plan from before ship dates were planned is compared line by line.
     older = previous.drop(columns=["ship_date", "allocated_qty"])
-    changes = find_exceptions(plan, previous_plan=older).query("exception_type == @LARGE_CHANGE")
+    changes = find_planner_exceptions(plan, previous_plan=older).query("exception_type == @LARGE_CHANGE")
     assert changes["location_id"].tolist() == ["L1", "L3"]
 
 
 def test_thresholds_change_what_is_reported():
     plan = plan_of(input_row("L1", on_hand=500.0), input_row("L2", observation_age_days=2.0))
-    strict = ExceptionThresholds(stale_feed_days=1.0, excess_cover_factor=3.0)
-    assert kinds(find_exceptions(plan, thresholds=strict)) == [
+    strict = PlannerExceptionThresholds(stale_feed_days=1.0, excess_cover_factor=3.0)
+    assert kinds(find_planner_exceptions(plan, thresholds=strict)) == [
         ("L1", ABOVE_MAX_COVER, INFO),
         ("L2", STALE_FEED, WARNING),
     ]
@@ -173,12 +173,12 @@ def test_thresholds_change_what_is_reported():
 def test_output_is_ordered_and_repeatable():
     rows = [input_row(f"L{i}", on_hand=float(on_hand)) for i, on_hand in enumerate([500, 20, 250, 10, 120])]
     plan = plan_of(*rows)
-    first = find_exceptions(plan)
-    shuffled = find_exceptions(plan.sample(frac=1.0, random_state=3))
+    first = find_planner_exceptions(plan)
+    shuffled = find_planner_exceptions(plan.sample(frac=1.0, random_state=3))
     pd.testing.assert_frame_equal(first, shuffled)
     assert first["location_id"].tolist() == sorted(first["location_id"])
 
 
 def test_plan_without_the_planned_columns_is_refused():
     with pytest.raises(ValueError, match="missing columns: .*ship_date"):
-        find_exceptions(plan_of(input_row("L1")).drop(columns=["ship_date"]))
+        find_planner_exceptions(plan_of(input_row("L1")).drop(columns=["ship_date"]))

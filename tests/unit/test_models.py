@@ -5,29 +5,41 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from forecasts.forecasting import models
-from forecasts.forecasting.models import (
-    QuantileForecast,
-    _map_design,
+from forecasts.forecasting.baselines import (
     blend_forecasts,
-    estimate_prophet,
     moving_average_forecast,
     naive_forecast,
-    negative_binomial_quantile,
-    poisson_quantile,
+    seasonal_level_forecast,
+    seasonal_naive_forecast,
+    zero_forecast,
+)
+from forecasts.forecasting.intermittent import tsb_forecast
+from forecasts.forecasting.prophet_model import (
+    _map_design,
+    estimate_prophet,
     prophet_fit_predict,
     prophet_forecast,
     prophet_objective,
     prophet_problem,
     prophet_widening,
-    seasonal_level_forecast,
-    seasonal_naive_forecast,
-    tsb_forecast,
-    zero_forecast,
+)
+from forecasts.forecasting.prophet_reference import prophet_package
+from forecasts.forecasting.quantiles import (
+    Z_P90,
+    QuantileForecast,
+    negative_binomial_quantile,
+    poisson_quantile,
+    z_for,
 )
 
 demand_values = st.one_of(st.just(float("nan")), st.floats(min_value=-5, max_value=1e4))
 demand_series = st.lists(demand_values, min_size=0, max_size=60).map(np.asarray)
+
+
+def test_z_values_are_scipys_standard_normal_quantiles_to_the_last_bit():
+    assert float(stats.norm.ppf(0.9)) == Z_P90
+    levels = np.linspace(0.5, 0.9999, 10_001)
+    np.testing.assert_array_equal(z_for(levels), stats.norm.ppf(levels))
 
 
 def test_seasonal_naive_repeats_the_last_season():
@@ -240,7 +252,7 @@ def test_numpy_map_reaches_at_least_stans_optimum(case):
 def test_forecast_matches_the_prophet_package_fitting_the_same_model():
     """The same model as ``prophet.Prophet``: forecasts agree to within Stan's imprecision (its L-BFGS stops short
     of the optimum; the largest gap is a holiday seen once in the history, whose effect is weakly determined)."""
-    prophet = models._prophet_module()
+    prophet = prophet_package()
     y = daily_demand(500, seed=5)
     y[200:215] = np.nan
     promo = (np.arange(528) % 9 < 2).astype(float)

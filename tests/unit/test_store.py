@@ -4,7 +4,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from forecasts.store import save_forecast, save_plan, series_id_for
+from forecasts.forecasting.forecast_history import save_forecast, series_id_for
+from forecasts.replenishment.plan_history import plan_version, save_plan, save_planner_exceptions
 
 
 @pytest.fixture
@@ -91,8 +92,6 @@ def test_plan_history_gains_columns_the_plan_adds_and_keeps_old_versions(conn):
 
 
 def test_plan_version_reads_the_newest_version_of_a_date_or_the_latest_date_before(conn):
-    from forecasts.store import plan_version
-
     assert plan_version(conn, date(2025, 6, 30)).empty
     save_plan(conn, plan_frame(date(2025, 6, 29), [6, 0]), plan_date=date(2025, 6, 29), run_id="a")
     save_plan(conn, plan_frame(date(2025, 6, 30), [12, 0]), plan_date=date(2025, 6, 30), run_id="b")
@@ -103,8 +102,6 @@ def test_plan_version_reads_the_newest_version_of_a_date_or_the_latest_date_befo
 
 
 def test_exceptions_are_replaced_per_plan_date(conn):
-    from forecasts.store import save_exceptions
-
     found = pd.DataFrame(
         {
             "plan_date": [date(2025, 6, 30)],
@@ -116,8 +113,8 @@ def test_exceptions_are_replaced_per_plan_date(conn):
             "detail": ["on hand 400 > 2x max cover"],
         }
     )
-    save_exceptions(conn, found, plan_date=date(2025, 6, 30))
-    save_exceptions(conn, found, plan_date=date(2025, 6, 30))
+    save_planner_exceptions(conn, found, plan_date=date(2025, 6, 30))
+    save_planner_exceptions(conn, found, plan_date=date(2025, 6, 30))
     assert conn.execute("select count(*) from replenishment.exceptions").fetchone()[0] == 1
-    save_exceptions(conn, found.iloc[0:0], plan_date=date(2025, 6, 30))
+    save_planner_exceptions(conn, found.iloc[0:0], plan_date=date(2025, 6, 30))
     assert conn.execute("select count(*) from replenishment.exceptions").fetchone()[0] == 0

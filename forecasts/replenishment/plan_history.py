@@ -1,86 +1,27 @@
-"""Warehouse tables for forecasts and plans (DuckDB I/O only; no Dagster).
+"""The plan history tables (DuckDB I/O only; no Dagster).
 
-- `forecasts.forecast_history`: every forecast run with its as-of date (a rerun of a date replaces that date).
-- `forecasts.demand_forecast`: view of the newest as-of date, one row per series and future date.
 - `replenishment.plan_history`: append-only versions of each plan date's plan; a rerun that reproduces the stored
   plan adds no rows, a changed plan adds a new version, so history can be audited without duplicates.
 - `replenishment.replenishment_plan`: the newest plan date's newest version, one row per location x product.
+- `replenishment.exceptions`: each plan date's planner exceptions (a rerun of a night replaces that night's).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import duckdb
 import pandas as pd
 
-SERIES_SEPARATOR = "|"
-SERIES_KEYS = ["partner_id", "location_id", "product_id"]
-
-
-def series_id_for(frame: pd.DataFrame) -> pd.Series:
-    """`partner|location|product`: one forecast series per partner location and product."""
-    return frame[SERIES_KEYS].astype(str).agg(SERIES_SEPARATOR.join, axis=1)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as_of_date: date, run_id: str) -> int:
-    """Store one as-of date's forecast; returns the rows written."""
-    rows = forecast.copy()
-    rows[SERIES_KEYS] = rows["series_id"].str.split(SERIES_SEPARATOR, n=2, expand=True)
-    rows = rows.rename(columns={"date": "forecast_date"})
-    rows["as_of_date"] = as_of_date
-    rows["run_id"] = run_id
-    rows["created_at"] = _utc_now()
-    columns = [
-        "as_of_date",
-        "partner_id",
-        "location_id",
-        "product_id",
-        "series_id",
-        "forecast_date",
-        "p50",
-        "p90",
-        "model",
-        "demand_class",
-        "adi",
-        "cv2",
-        "run_id",
-        "created_at",
-    ]
-    rows = rows[columns]
-    conn.execute("create schema if not exists forecasts")
-    conn.execute(
-        """create table if not exists forecasts.forecast_history (
-               as_of_date date, partner_id varchar, location_id varchar, product_id varchar, series_id varchar,
-               forecast_date date, p50 double, p90 double, model varchar, demand_class varchar, adi double,
-               cv2 double, run_id varchar, created_at timestamp)"""
-    )
-    conn.execute("begin")
-    try:
-        conn.execute("delete from forecasts.forecast_history where as_of_date = ?", [as_of_date])
-        conn.register("forecast_frame", rows)
-        conn.execute(f"insert into forecasts.forecast_history select {', '.join(columns)} from forecast_frame")
-        conn.unregister("forecast_frame")
-        conn.execute(
-            """create or replace view forecasts.demand_forecast as
-               select * from forecasts.forecast_history
-               where as_of_date = (select max(as_of_date) from forecasts.forecast_history)"""
-        )
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
-    return len(rows)
+from forecasts.forecasting.forecast_history import utc_now
 
 
 @dataclass(frozen=True)
 class SavedPlan:
+    """What ``save_plan`` did: the rows of the plan, its version for the plan date, and whether it was appended."""
+
     rows: int
     version: int
     appended: bool
@@ -127,7 +68,7 @@ def save_plan(conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, *, plan_date:
     rows.insert(0, "version", version)
     rows.insert(0, "run_id", run_id)
     rows["plan_fingerprint"] = fingerprint
-    rows["planned_at"] = _utc_now()
+    rows["planned_at"] = utc_now()
     conn.execute("begin")
     try:
         conn.register("plan_frame", rows)
@@ -179,8 +120,8 @@ def plan_version(conn: duckdb.DuckDBPyConnection, plan_date: date, *, before: bo
     ).df()
 
 
-def save_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.DataFrame, *, plan_date: date) -> int:
-    """Replace the plan date's exceptions, so a rerun of a night leaves one set."""
+def save_planner_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.DataFrame, *, plan_date: date) -> int:
+    """Replace the plan date's planner exceptions, so a rerun of a night leaves one set."""
     conn.execute("create schema if not exists replenishment")
     conn.execute(
         """create table if not exists replenishment.exceptions (

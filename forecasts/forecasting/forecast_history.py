@@ -1,0 +1,75 @@
+"""The forecast history tables (DuckDB I/O only; no Dagster).
+
+- `forecasts.forecast_history`: every forecast run with its as-of date (a rerun of a date replaces that date).
+- `forecasts.demand_forecast`: view of the newest as-of date, one row per series and future date.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import duckdb
+import pandas as pd
+
+SERIES_SEPARATOR = "|"
+SERIES_KEYS = ["partner_id", "location_id", "product_id"]
+
+
+def series_id_for(frame: pd.DataFrame) -> pd.Series:
+    """`partner|location|product`: one forecast series per partner location and product."""
+    return frame[SERIES_KEYS].astype(str).agg(SERIES_SEPARATOR.join, axis=1)
+
+
+def utc_now() -> datetime:
+    """The current UTC time without a zone, as the history tables' timestamp columns store it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as_of_date: date, run_id: str) -> int:
+    """Store one as-of date's forecast; returns the rows written."""
+    rows = forecast.copy()
+    rows[SERIES_KEYS] = rows["series_id"].str.split(SERIES_SEPARATOR, n=2, expand=True)
+    rows = rows.rename(columns={"date": "forecast_date"})
+    rows["as_of_date"] = as_of_date
+    rows["run_id"] = run_id
+    rows["created_at"] = utc_now()
+    columns = [
+        "as_of_date",
+        "partner_id",
+        "location_id",
+        "product_id",
+        "series_id",
+        "forecast_date",
+        "p50",
+        "p90",
+        "model",
+        "demand_class",
+        "adi",
+        "cv2",
+        "run_id",
+        "created_at",
+    ]
+    rows = rows[columns]
+    conn.execute("create schema if not exists forecasts")
+    conn.execute(
+        """create table if not exists forecasts.forecast_history (
+               as_of_date date, partner_id varchar, location_id varchar, product_id varchar, series_id varchar,
+               forecast_date date, p50 double, p90 double, model varchar, demand_class varchar, adi double,
+               cv2 double, run_id varchar, created_at timestamp)"""
+    )
+    conn.execute("begin")
+    try:
+        conn.execute("delete from forecasts.forecast_history where as_of_date = ?", [as_of_date])
+        conn.register("forecast_frame", rows)
+        conn.execute(f"insert into forecasts.forecast_history select {', '.join(columns)} from forecast_frame")
+        conn.unregister("forecast_frame")
+        conn.execute(
+            """create or replace view forecasts.demand_forecast as
+               select * from forecasts.forecast_history
+               where as_of_date = (select max(as_of_date) from forecasts.forecast_history)"""
+        )
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    return len(rows)
