@@ -34,6 +34,8 @@ from datetime import date
 
 import duckdb
 
+from orchestration.runtime.warehouse_tables import table_exists
+
 ACCURACY_TABLE = "forecasts.forecast_accuracy"
 MASE_SEASON_DAYS = 7
 MASE_WINDOW_DAYS = 365
@@ -254,13 +256,6 @@ group by all
 """
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    found = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchone()[0]
-    return bool(found)
-
-
 def _create_objects(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("create schema if not exists forecasts")
     conn.execute(f"create table if not exists {ACCURACY_TABLE} ({_COLUMNS})")
@@ -283,7 +278,7 @@ def score_forecast_history(conn: duckdb.DuckDBPyConnection, as_of_date: date) ->
     missing, so it can run before the first forecast is stored (it then writes nothing).
     """
     _create_objects(conn)
-    if not _table_exists(conn, "forecasts", "forecast_history"):
+    if not table_exists(conn, "forecasts.forecast_history"):
         return 0
     conn.execute("begin")
     try:

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 import duckdb
 import pandas as pd
 
+from orchestration.runtime.warehouse_tables import replace_date_rows
+
 SERIES_SEPARATOR = "|"
 SERIES_KEYS = ["partner_id", "location_id", "product_id"]
 
@@ -57,19 +59,10 @@ def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as
                forecast_date date, p50 double, p90 double, model varchar, demand_class varchar, adi double,
                cv2 double, run_id varchar, created_at timestamp)"""
     )
-    conn.execute("begin")
-    try:
-        conn.execute("delete from forecasts.forecast_history where as_of_date = ?", [as_of_date])
-        conn.register("forecast_frame", rows)
-        conn.execute(f"insert into forecasts.forecast_history select {', '.join(columns)} from forecast_frame")
-        conn.unregister("forecast_frame")
-        conn.execute(
-            """create or replace view forecasts.demand_forecast as
-               select * from forecasts.forecast_history
-               where as_of_date = (select max(as_of_date) from forecasts.forecast_history)"""
-        )
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
+    conn.execute(
+        """create or replace view forecasts.demand_forecast as
+           select * from forecasts.forecast_history
+           where as_of_date = (select max(as_of_date) from forecasts.forecast_history)"""
+    )
+    replace_date_rows(conn, "forecasts.forecast_history", "as_of_date", as_of_date, rows)
     return len(rows)

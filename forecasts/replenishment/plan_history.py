@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from forecasts.forecasting.forecast_history import utc_now
+from orchestration.runtime.warehouse_tables import replace_date_rows, table_exists
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,7 @@ def save_plan(conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, *, plan_date:
     conn.execute("create schema if not exists replenishment")
     rows = plan.copy()
     fingerprint = _plan_fingerprint(rows)
-    exists = conn.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'replenishment' and table_name = 'plan_history'"
-    ).fetchone()[0]
+    exists = table_exists(conn, "replenishment.plan_history")
     latest = None
     if exists:
         latest = conn.execute(
@@ -97,11 +95,7 @@ def save_plan(conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, *, plan_date:
 
 def plan_version(conn: duckdb.DuckDBPyConnection, plan_date: date, *, before: bool = False) -> pd.DataFrame:
     """The newest version of the plan for `plan_date` (or, with `before`, of the latest plan date before it)."""
-    exists = conn.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'replenishment' and table_name = 'plan_history'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(conn, "replenishment.plan_history"):
         return pd.DataFrame()
     date_filter = "plan_date < $day" if before else "plan_date = $day"
     return conn.execute(
@@ -128,18 +122,7 @@ def save_planner_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.Data
                plan_date date, partner_id varchar, location_id varchar, product_id varchar,
                exception_type varchar, severity varchar, detail varchar)"""
     )
-    conn.execute("begin")
-    try:
-        conn.execute("delete from replenishment.exceptions where plan_date = ?", [plan_date])
-        if not exceptions.empty:
-            conn.register("exceptions_frame", exceptions)
-            conn.execute(
-                "insert into replenishment.exceptions select plan_date::date, partner_id, location_id, product_id, "
-                "exception_type, severity, detail from exceptions_frame"
-            )
-            conn.unregister("exceptions_frame")
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
+    columns = ["plan_date::date as plan_date", "partner_id", "location_id", "product_id"]
+    columns += ["exception_type", "severity", "detail"]
+    replace_date_rows(conn, "replenishment.exceptions", "plan_date", plan_date, exceptions, columns=columns)
     return len(exceptions)
