@@ -81,21 +81,28 @@ feed_rows as (
 
 ),
 
+rows_in_view as (
+
+    select *
+    from feed_rows
+    where activity_date <= {{ as_of_date() }}
+
+),
+
+resolved as (
+
+    {{ resolve_partner_refs('rows_in_view', keep_unresolved=true) }}
+
+),
+
 checked as (
 
     select
-        feed_rows.*,
-        known_items.product_id is null as is_unknown_item,
-        partner_locations.location_id is null as is_unknown_location
+        *,
+        product_id is null as is_unknown_item,
+        not is_known_location as is_unknown_location
 
-    from feed_rows
-    left join known_items
-        on feed_rows.partner_id = known_items.partner_id
-        and feed_rows.product_ref = known_items.partner_item_ref
-    left join partner_locations
-        on feed_rows.partner_id = partner_locations.partner_id
-        and feed_rows.location_id = partner_locations.location_id
-    where feed_rows.activity_date <= {{ as_of_date() }}
+    from resolved
 
 ),
 

@@ -8,7 +8,7 @@ forecasts as (
 
 daily_sales as (
 
-    select * from {{ ref('fct_sales_daily') }}
+    select * from {{ ref('int_sales_daily') }}
 
 ),
 

@@ -1,0 +1,52 @@
+{#-
+    Resolve the partner's own references of a feed's rows: its item reference (`product_ref`, through the
+    cross-reference of items we have) to our `product_id`, and its location code to a location we know.
+
+    `feed_rows` is the model's CTE of rows with `partner_id`, `location_id`, `product_ref` and the lineage columns
+    `source_file_id`, `source_line` and `received_at`; filter it to the business date before the call.
+    `known_items` and `partner_locations` name the model's imports of int_partner_items_known and
+    stg_supplier__partner_locations. Returns a select of every column of `feed_rows` plus `product_id` and
+    `is_known_location`:
+
+    - by default only rows naming a known item at a known location, and with `latest_per` (the columns besides
+      partner, location and product that key one reported figure) one row per product and key: two of a
+      partner's references (say its SKU and the UPC) can name one product, and the latest delivery wins;
+    - with `keep_unresolved=true` every row, `product_id` null for an unknown item and `is_known_location` false
+      for an unknown location, so the rows the resolved models leave out can be listed.
+-#}
+{% macro resolve_partner_refs(
+    feed_rows,
+    latest_per=none,
+    keep_unresolved=false,
+    known_items='known_items',
+    partner_locations='partner_locations'
+) -%}
+    {%- set join = 'left' if keep_unresolved else 'inner' -%}
+    select
+        {{ feed_rows }}.*,
+        {{ known_items }}.product_id,
+        {{ partner_locations }}.location_id is not null as is_known_location
+
+    from {{ feed_rows }}
+    {{ join }} join {{ known_items }}
+        on {{ feed_rows }}.partner_id = {{ known_items }}.partner_id
+        and {{ feed_rows }}.product_ref = {{ known_items }}.partner_item_ref
+    {{ join }} join {{ partner_locations }}
+        on {{ feed_rows }}.partner_id = {{ partner_locations }}.partner_id
+        and {{ feed_rows }}.location_id = {{ partner_locations }}.location_id
+    {%- if latest_per is not none %}
+    qualify row_number() over (
+        partition by
+            {{ feed_rows }}.partner_id,
+            {{ feed_rows }}.location_id,
+            {{ known_items }}.product_id
+            {%- for column in latest_per %},
+            {{ feed_rows }}.{{ column }}
+            {%- endfor %}
+        order by
+            {{ feed_rows }}.received_at desc nulls last,
+            {{ feed_rows }}.source_file_id desc,
+            {{ feed_rows }}.source_line desc nulls last
+    ) = 1
+    {%- endif %}
+{%- endmacro %}
