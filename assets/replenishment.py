@@ -9,13 +9,7 @@ from assets.quality import PARTNER_GATE_KEY, plannable_partners
 from assets.renderers.metadata import markdown_preview
 from assets.renderers.partner_exports import write_partner_exports
 from assets.renderers.plots import inventory_projection_plot
-from assets.warehouse import (
-    FCT_INVENTORY_DAILY,
-    FCT_SALES_DAILY,
-    FCT_SHIPMENTS,
-    REPLENISHMENT_POLICY,
-    SUPPLIER_STOCK,
-)
+from assets.warehouse import FCT_SALES_DAILY, FCT_SHIPMENTS, REPLENISHMENT_INPUTS, SUPPLIER_STOCK
 from forecasts.forecasting.quantiles import Z_P90
 from forecasts.replenishment.plan_history import plan_version, save_plan, save_planner_exceptions
 from forecasts.replenishment.planner_exceptions import find_planner_exceptions
@@ -37,9 +31,8 @@ BIAS_WINDOW_DAYS = 28
     deps=[
         FORECAST_KEY,
         PARTNER_GATE_KEY,
-        FCT_INVENTORY_DAILY,
+        REPLENISHMENT_INPUTS,
         FCT_SHIPMENTS,
-        REPLENISHMENT_POLICY,
         SUPPLIER_STOCK,
     ],
     group_name="replenishment",
@@ -194,23 +187,13 @@ where as_of_date <= $business_date
 qualify as_of_date = max(as_of_date) over (partition by product_id)
 """
 
-# One row per plannable partner location x product: stock position, in-transit, the forecast over the policy's
-# lead time + review period, and the agreed policy.
+# One row per plannable partner location x product: the stock position, in-transit and agreed terms that dbt's
+# `marts.replenishment_inputs` holds for the night, and the night's forecast over lead time + review period (the
+# forecast runs after dbt, so it is joined here).
 REPLENISHMENT_INPUTS_SQL = """
-with policy as (
-    select * from marts.replenishment_policy
-    where partner_id in (select unnest($partners::varchar[]))
-),
-stock as (
-    select partner_id, location_id, product_id, on_hand_qty, on_order_qty, observation_age_days
-    from marts.fct_inventory_daily
-    where inventory_date = $business_date
-),
-in_transit as (
-    select partner_id, location_id, product_id, sum(qty) as in_transit_qty
-    from marts.fct_shipments
-    where status = 'in_transit'
-    group by all
+with inputs as (
+    select * from marts.replenishment_inputs
+    where plan_date = $business_date and partner_id in (select unnest($partners::varchar[]))
 ),
 forecast as (
     select partner_id, location_id, product_id, forecast_date, p50, p90
@@ -219,31 +202,25 @@ forecast as (
 ),
 demand as (
     select
-        policy.partner_id, policy.location_id, policy.product_id,
+        inputs.partner_id, inputs.location_id, inputs.product_id,
         avg(forecast.p50) as demand_daily_mean,
         avg((forecast.p90 - forecast.p50) / $z_p90) as demand_daily_std
-    from policy
+    from inputs
     join forecast using (partner_id, location_id, product_id)
-    where forecast.forecast_date
-        <= $business_date + cast(ceil(policy.lead_time_days + policy.review_period_days) as integer)
+    where forecast.forecast_date <= $business_date + inputs.demand_horizon_days
     group by all
 ),
 final as (
     select
-        policy.partner_id, policy.location_id, policy.product_id,
-        stock.on_hand_qty as on_hand,
-        coalesce(stock.on_order_qty, 0) as on_order,
-        coalesce(in_transit.in_transit_qty, 0) as in_transit,
-        0.0 as committed,
-        stock.observation_age_days,
+        inputs.partner_id, inputs.location_id, inputs.product_id,
+        inputs.on_hand, inputs.on_order, inputs.in_transit, inputs.committed,
+        inputs.observation_age_days,
         demand.demand_daily_mean,
         demand.demand_daily_std,
-        policy.lead_time_days, policy.lead_time_std_days, policy.review_period_days, policy.service_level,
-        policy.min_cover_days, policy.max_cover_days, policy.case_pack, policy.moq, policy.ship_days
-    from policy
-    join stock using (partner_id, location_id, product_id)
+        inputs.lead_time_days, inputs.lead_time_std_days, inputs.review_period_days, inputs.service_level,
+        inputs.min_cover_days, inputs.max_cover_days, inputs.case_pack, inputs.moq, inputs.ship_days
+    from inputs
     join demand using (partner_id, location_id, product_id)
-    left join in_transit using (partner_id, location_id, product_id)
 )
 select * from final order by partner_id, location_id, product_id
 """

@@ -47,7 +47,7 @@ def model_key(table: str) -> dg.AssetKey:
 FCT_SALES_DAILY = model_key("marts.fct_sales_daily")
 FCT_INVENTORY_DAILY = model_key("marts.fct_inventory_daily")
 FCT_SHIPMENTS = model_key("marts.fct_shipments")
-REPLENISHMENT_POLICY = model_key("marts.replenishment_policy")
+REPLENISHMENT_INPUTS = model_key("marts.replenishment_inputs")
 DIM_PARTNER = model_key("marts.dim_partner")
 SUPPLIER_STOCK = model_key("staging.stg_supplier__supplier_stock")
 
@@ -138,7 +138,7 @@ def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
     key=DBT_DOCS_KEY,
     # After the marts every later step reads: dbt builds the whole project in one step, so its catalog then sees
     # every table of the night.
-    deps=[FCT_SALES_DAILY, FCT_INVENTORY_DAILY, FCT_SHIPMENTS, REPLENISHMENT_POLICY, DIM_PARTNER, SUPPLIER_STOCK],
+    deps=[FCT_SALES_DAILY, FCT_INVENTORY_DAILY, FCT_SHIPMENTS, REPLENISHMENT_INPUTS, DIM_PARTNER, SUPPLIER_STOCK],
     group_name=GROUP,
     owners=[OWNER],
     kinds={"dbt", "html"},

@@ -2,7 +2,7 @@
     The first instant (UTC timestamp, as the ledger's `received_at`) whose partner deliveries this run does not see:
     a night for a past business date sees only the files that had arrived by then, so a backfill judges and plans
     on what the night itself would have had. The nightly passes it as the `known_before` var
-    (orchestration.partitions.known_before); without it, the same rule: midnight at the end of the day after the
+    (orchestration.runtime.partitions.known_before); without it, the same rule: midnight at the end of the day after the
     business date.
 -#}
 {% macro known_before() -%}

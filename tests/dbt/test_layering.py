@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
 
-# Python-written tables and the Dagster asset that writes each (forecasts/assets.py, expectations/assets.py).
+# Python-written tables and the Dagster asset that writes each (assets/forecasts.py, replenishment.py, quality.py).
 PYTHON_SOURCES = {
     "source.cmi.forecasts.forecast_history": ["forecasts", "demand_forecast"],
     "source.cmi.forecasts.demand_forecast": ["forecasts", "demand_forecast"],
@@ -122,11 +122,7 @@ def test_every_model_has_its_own_yaml_beside_it_with_a_grain_and_a_key_test(mani
 
 def test_the_multi_model_yaml_files_are_gone():
     models = DBT_PROJECT_DIR / "models"
-    leftovers = [
-        path.relative_to(models).as_posix()
-        for path in models.rglob("_*.yml")
-        if path.name != "_sources.yml"
-    ]
+    leftovers = [path.relative_to(models).as_posix() for path in models.rglob("_*.yml") if path.name != "_sources.yml"]
     assert leftovers == []
 
 

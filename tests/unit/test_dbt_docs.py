@@ -19,6 +19,10 @@ from orchestration.runtime.dbt import dbt_executable, dbt_project
 from orchestration.runtime.resources import Artefacts, Warehouse
 from tests.unit.test_dbt_project import AS_OF, write_fixture
 
+RAW_TABLES = ("sales", "stock_snapshots", "partner_forecasts", "feed_files", "feed_rejects", "partners")
+RAW_TABLES += ("partner_locations", "products", "partner_items", "replenishment_agreements", "shipments")
+RAW_TABLES += ("supplier_stock",)
+
 
 def test_docs_are_generated_static_for_the_business_date():
     args = dbt_docs_args("2025-06-10", Path("/srv/cmi/warehouse.duckdb"))
@@ -102,4 +106,6 @@ def test_the_counts_describe_the_project(published_docs):
     assert 0 < metadata["models_described"].value <= metadata["models"].value
     assert metadata["sources"].value >= 5
     assert metadata["tests"].value > 0
-    assert metadata["catalog_relations"].value >= metadata["sources"].value
+    # The fixture warehouse holds the raw tables only: the Python-written sources (forecasts, plan, quality) are
+    # declared for lineage but not built here.
+    assert metadata["catalog_relations"].value >= len(RAW_TABLES)

@@ -150,14 +150,15 @@ def test_the_late_resend_and_the_new_series_reach_back_before_the_window(nights)
 
 
 def test_a_fact_built_before_the_reported_stockout_column_is_rebuilt_whole(tmp_path, monkeypatch):
-    """A warehouse whose fct_sales_daily predates is_reported_stockout gets every row re-computed, not only the window:
-    appending the column to old rows would leave it null where the partner did report a stock-out."""
+    """A warehouse whose daily sales (int_sales_daily, which the mart shows) predate is_reported_stockout get every
+    row re-computed, not only the window: appending the column to old rows would leave it null where the partner did
+    report a stock-out."""
     warehouse = tmp_path / "warehouse.duckdb"
     write_fixture(warehouse)
     monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
     night(date(2025, 6, 10), tmp_path)
     with duckdb.connect(str(warehouse)) as conn:
-        conn.execute("alter table marts.fct_sales_daily drop column is_reported_stockout")
+        conn.execute("alter table intermediate.int_sales_daily drop column is_reported_stockout")
     night(date(2025, 6, 10), tmp_path)
     sales = tables(warehouse)["fct_sales_daily"]
     nord_tea = sales[(sales["partner_id"] == NORD) & (sales["product_id"] == "SKU-300")]
@@ -165,3 +166,11 @@ def test_a_fact_built_before_the_reported_stockout_column_is_rebuilt_whole(tmp_p
     assert list(censored.dt.day) == [2, 3, 4, 5, 6, 7, 8], "the 852's week 23 reports the tea out of stock"
     assert nord_tea["is_stockout"][nord_tea["is_reported_stockout"]].all()
     assert sales["is_reported_stockout"].notna().all()
+    # The mart shows exactly the spine's rows.
+    with duckdb.connect(str(warehouse)) as conn:
+        spine = conn.execute("select * from intermediate.int_sales_daily").df()
+    keys = [*SERIES, "sales_date"]
+    pd.testing.assert_frame_equal(
+        sales.sort_values(keys).reset_index(drop=True),
+        spine[list(sales.columns)].sort_values(keys).reset_index(drop=True),
+    )

@@ -1,8 +1,11 @@
 {#-
     The daily sales the forecast, the plan and analysts read. int_sales_daily builds the days incrementally, also
-    for the intermediate models that need them; the mart is re-built whole from it each night, so it holds exactly
-    the intermediate's rows and a mart is never read back by an intermediate model.
+    for the intermediate models that need them; the mart is a view of it, so it holds exactly the intermediate's
+    rows at no cost per night (a table would copy all history every night), and a mart is never read back by an
+    intermediate model.
 -#}
+
+{{ config(materialized='view') }}
 
 with
 

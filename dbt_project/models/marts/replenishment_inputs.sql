@@ -2,7 +2,7 @@
     What the replenishment plan starts from, per partner location and product with an agreed policy and a stock
     figure on the business date: the stock position, our shipments still on their way, and the agreed terms. The
     demand over lead time and review period comes from the night's forecast, which runs after dbt; the plan
-    (forecasts/assets.py) joins it to these rows on the series keys.
+    (assets/replenishment.py) joins it to these rows on the series keys.
 -#}
 
 with
