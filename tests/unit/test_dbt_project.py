@@ -229,7 +229,8 @@ def run_dbt(args: list[str], warehouse: str, scratch: Path) -> subprocess.Comple
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        # A guard against a hung build, not a speed limit: a loaded 2-core machine takes minutes.
+        timeout=900,
     )
 
 
