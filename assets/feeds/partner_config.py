@@ -59,7 +59,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 # Filled by the loader, never read from a partner's file.
-LINEAGE_COLUMNS = ("partner_id", "source_file_id", "source_line")
+LINEAGE_COLUMNS = ("partner_id", "source_file_id", "source_line", "merged_lines")
 
 COLUMN_FORMATS = ("csv", "xlsx", "json")  # rows and columns, read through the `columns` mapping
 SEGMENT_FORMATS = ("x12", "edifact")  # EDI envelopes whose segments say what each value is
