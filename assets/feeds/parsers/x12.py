@@ -3,7 +3,8 @@
 The envelope (``x12_envelope.py``) is read first: separators from each ISA, whitespace after terminators and
 byte order marks tolerated, several interchanges per file, every control count checked. An interchange, group
 or set with a structural defect refuses the file (:class:`EnvelopeError`, which carries every interchange for its
-acknowledgment) with the first real defect by segment number, then the others. A test interchange (ISA15 = T) is loaded like any other, and noted.
+acknowledgment) with the first real defect by segment number, then the others. A test interchange (ISA15 = T)
+is loaded like any other, and noted.
 
 Sets are read by the standard's loops, not by a fixed sequence:
 
