@@ -220,6 +220,7 @@ def check_interchange(raw: RawInterchange, index: int, seen: set[str]) -> Interc
     interchange.receiver, interchange.receiver_qualifier = unb.get(3), unb.get(3, 1)
     interchange.version = f"{unb.get(1)}:{unb.get(1, 1)}"
     interchange.test = unb.get(11) == "1"
+    interchange.prepared = (unb.get(4), unb.get(4, 1))
     reference = interchange.control_number
     if not reference:
         defects.append(

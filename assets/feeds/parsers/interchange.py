@@ -80,6 +80,7 @@ class Interchange:
     version: str = ""  # ISA12 (00401, 00501) / UNB syntax identifier and version (UNOB:2)
     group_version: str = ""  # GS08 (004010, 005010...) of the first group
     test: bool = False  # ISA15 = T, UNB 0035 = 1
+    prepared: tuple[str, str] = ("", "")  # ISA09/ISA10 or UNB date and time, echoed by a TA1
     sets: list[TransactionSet] = field(default_factory=list)
     defects: list[Defect] = field(default_factory=list)  # interchange and group level
     groups: list[tuple[str, str, str, int]] = field(default_factory=list)  # (GS01, GS06, GS08, sets) per group

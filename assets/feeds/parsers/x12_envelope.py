@@ -166,6 +166,7 @@ def check_interchange(raw: RawInterchange, index: int, seen_controls: set[str]) 
     interchange.sender_qualifier, interchange.sender = isa[5], isa[6]
     interchange.receiver_qualifier, interchange.receiver = isa[7], isa[8]
     interchange.version, interchange.test = isa[12], isa[15] == "T"
+    interchange.prepared = (isa[9], isa[10])
     if not interchange.control_number:
         defects.append(
             Defect(INTERCHANGE, isa.number, "ISA13 interchange control number is empty", "ISA", 13, x12_code="018")
