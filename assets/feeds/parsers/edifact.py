@@ -13,8 +13,8 @@ Messages are read by their segment groups, and the qualifier decides what a date
   location group (after its ``LOC``, before its first ``LIN``) replace them for that group. Line-level dates
   (a ``DTM+273`` validity range, a delivery date) never re-date a line.
 - locations: ``LOC+162`` sales point, ``LOC+14`` place of inventory, ``LOC+7`` place of delivery. In a SLSRPT
-  every ``LOC`` opens a location group for the lines that follow; in an INVRPT a ``LOC`` inside a line item names
-  where that line's following quantities are held.
+  every ``LOC`` opens a location group for the lines that follow, as a ``LOC+162`` does in an INVRPT; there a
+  ``LOC+14``/``7`` inside a line item names where that line's following quantities are held.
 - quantities (``QTY``, EANCOM 6063, mapped per partner): ``145`` actual stock and ``17`` quantity on hand (145
   first), ``152``/``153`` sold, ``61`` returned, ``48`` received, ``217`` out of inventory (a stock-out). Any other
   qualifier is accounted as unused, by code. ``CNT+2`` line counts are checked when present.
@@ -62,7 +62,8 @@ DEFAULT_QUANTITY_CODES: dict[str, str | None] = {
     "48": "units_received",
     "217": "units_out_of_stock",
 }
-STORE_QUALIFIERS = frozenset({"162", "14", "7"})
+SALES_POINT = "162"
+STORE_QUALIFIERS = frozenset({SALES_POINT, "14", "7"})
 GS1_AGENCY = "9"  # code list agency of GLNs in LOC and NAD
 PERIOD_START = frozenset({"90", "356", "194"})
 PERIOD_END = frozenset({"91", "357", "206"})
@@ -188,7 +189,7 @@ class _MessageReader:
                     self._date(segment, group)
             elif tag == "LOC" and segment.get(1) in STORE_QUALIFIERS:
                 located = self._place(segment)
-                if zone == "line" and message.kind == "INVRPT":
+                if zone == "line" and message.kind == "INVRPT" and segment.get(1) != SALES_POINT:
                     line_place = located
                 else:
                     place, line_place, group, zone, lin = located, None, _Dates(), "group", None
