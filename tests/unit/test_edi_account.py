@@ -124,3 +124,39 @@ def test_acknowledgments_are_numbered_once_and_the_same_on_redelivery(tmp_path):
     assert sorted(path.name for path in Path(outbox / "redwood_grocers").iterdir()) == sorted(
         ack.file_name for ack in (*first, *second)
     )
+
+
+UNMAPPED_846 = (
+    "ISA*00*          *00*          *ZZ*REDWOODGROC    *ZZ*084215000000   *250630*0140*U*00401*000000901*0*P*>~\n"
+    "GS*IB*REDWOODGROC*084215000000*20250630*0140*901*X*004010~\n"
+    "ST*846*0001~\nBIA*00*SI*INV1*20250629~\nN1*ST*Lincoln Park*92*1042~\n"
+    "LIN**UP*084215010016~\nQTY*34*5250~\nQTY*QH*100~\nCTT*1~\nSE*8*0001~\n"
+    "GE*1*901~\nIEA*1*000000901~\n"
+)
+
+
+def test_a_valid_file_without_usable_rows_is_not_loaded_and_is_acknowledged(tmp_path):
+    from assets.feeds.loading.loader import ingest_landing
+    from assets.feeds.partner_config import load_partner_configs
+
+    configs = load_partner_configs(Path(__file__).resolve().parents[2] / "data" / "partners", ["redwood_grocers"])
+    landing = tmp_path / "landing"
+    for name in ("846_20250629.x12", "846_20250629_again.x12"):
+        (landing / "redwood_grocers").mkdir(parents=True, exist_ok=True)
+        (landing / "redwood_grocers" / name).write_text(UNMAPPED_846)
+    conn, outbox = duckdb.connect(), tmp_path / "outbox"
+    report = ingest_landing(conn, landing, configs, now=datetime(2025, 7, 1, 2), outbox_dir=outbox)
+    assert report.counts == {"loaded": 0, "quarantined": 0, "duplicate": 1, "no_usable_rows": 1}
+    row = conn.execute(
+        "select status, reason, quantities_reported, quantities_unused, unused_detail from raw.feed_files "
+        "where status = 'no_usable_rows'"
+    ).fetchone()
+    assert row[:4] == (
+        "no_usable_rows",
+        "846 QTY qualifiers 34, QH are not mapped for partner redwood_grocers",
+        2,
+        2,
+    )
+    assert "846 QTY qualifier 34 not mapped: 1 × (sum 5250)" in row[4]
+    [ack] = (outbox / "redwood_grocers").iterdir()
+    assert ack.read_text().count("AK5*A~") == 1, "syntactically sound, so accepted; the duplicate got the same one"
