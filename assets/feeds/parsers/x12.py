@@ -434,11 +434,10 @@ class _SetReader:
             f"LIN at segment {segment.number} has no item id qualified {'/'.join(self.qualifiers)} (found {found})"
         ]
 
-    @staticmethod
-    def _location(qualifier: str, store: str) -> tuple[str | None, list[str]]:
+    def _location(self, qualifier: str, store: str) -> tuple[str | None, list[str]]:
         if not store:
             return None, []
-        if qualifier in GLN_QUALIFIERS:
+        if qualifier in GLN_QUALIFIERS and self.spec.gtin_mode != "off":
             problem = gln_problem(store)
             if problem is not None:
                 return store, [f"store {problem}"]
