@@ -160,3 +160,21 @@ def test_a_valid_file_without_usable_rows_is_not_loaded_and_is_acknowledged(tmp_
     assert "846 QTY qualifier 34 not mapped: 1 × (sum 5250)" in row[4]
     [ack] = (outbox / "redwood_grocers").iterdir()
     assert ack.read_text().count("AK5*A~") == 1, "syntactically sound, so accepted; the duplicate got the same one"
+
+
+def test_a_reused_interchange_control_number_is_rejected_back_to_the_partner(tmp_path):
+    from assets.feeds.loading.loader import ingest_landing
+    from assets.feeds.partner_config import load_partner_configs
+
+    configs = load_partner_configs(Path(__file__).resolve().parents[2] / "data" / "partners", ["redwood_grocers"])
+    folder = tmp_path / "landing" / "redwood_grocers"
+    folder.mkdir(parents=True)
+    mapped = UNMAPPED_846.replace("QTY*34*5250", "QTY*17*5250")
+    (folder / "846_20250629.x12").write_text(mapped)
+    (folder / "846_20250629_fix.x12").write_text(mapped.replace("QTY*17*5250", "QTY*17*5200"))
+    conn, outbox = duckdb.connect(), tmp_path / "outbox"
+    report = ingest_landing(conn, tmp_path / "landing", configs, now=datetime(2025, 7, 1, 2), outbox_dir=outbox)
+    assert report.counts == {"loaded": 1, "quarantined": 1, "duplicate": 0}
+    acks = {path.name.split("_")[0]: path.read_text() for path in (outbox / "redwood_grocers").iterdir()}
+    assert set(acks) == {"997", "TA1"}
+    assert "TA1*000000901*250630*0140*R*025~" in acks["TA1"], "duplicate interchange control number"

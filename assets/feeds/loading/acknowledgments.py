@@ -18,7 +18,7 @@ import duckdb
 
 from assets.feeds.acks import acknowledge
 from assets.feeds.loading.writer import fetch_all
-from assets.feeds.parsers.interchange import Interchange
+from assets.feeds.parsers.interchange import INTERCHANGE, Defect, Interchange
 
 ACKNOWLEDGMENTS_TABLE = "raw.edi_acknowledgments"
 COUNTER_TABLE = "raw.edi_control_numbers"
@@ -98,6 +98,25 @@ def acknowledge_file(
         _write(outbox / partner_id / file_name, ack.text)
         sent.append(SentAcknowledgment(file_name, ack.kind, ack.status, number, False))
     return sent
+
+
+def acknowledge_reused_control(
+    conn: duckdb.DuckDBPyConnection,
+    outbox: Path,
+    partner_id: str,
+    source_file_id: str,
+    interchanges: list[Interchange],
+    reason: str,
+    now: datetime,
+) -> list[SentAcknowledgment]:
+    """Reject a file whose interchange control number an earlier file of the partner already used (TA1 025 /
+    CONTRL 26, duplicate detected)."""
+    first = interchanges[0]
+    first.defects.append(
+        Defect(INTERCHANGE, first.first_segment, reason, "ISA" if first.standard == "x12" else "UNB", x12_code="025",
+               edifact_code="26")
+    )  # fmt: skip
+    return acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=True, now=now)
 
 
 def resend_stored(conn: duckdb.DuckDBPyConnection, outbox: Path, partner_id: str, source_file_id: str) -> int:

@@ -30,7 +30,7 @@ import duckdb
 
 from assets.feeds.contracts import LEDGER_STATUSES, RAW_FEED_COLUMNS, RAW_FEED_TABLES
 from assets.feeds.errors import FeedError
-from assets.feeds.loading.acknowledgments import acknowledge_file, resend_stored
+from assets.feeds.loading.acknowledgments import acknowledge_file, acknowledge_reused_control, resend_stored
 from assets.feeds.loading.byte_profile import ByteProfile
 from assets.feeds.loading.delimited_duckdb import NativeLoad, load_native
 from assets.feeds.loading.edi_ledger import edi_ledger_fields
@@ -272,9 +272,10 @@ def _ingest_file(
         control_number = parsed.control_number
         owner = ledger.control_owner(partner_id, spec.format, control_number)
         if owner is not None:
-            return record(
-                "quarantined", f"control number {control_number} already used by file {owner}", spec, control_number
-            )
+            reason = f"control number {control_number} already used by file {owner}"
+            if parsed.interchanges and run.outbox_dir is not None:
+                acknowledge_reused_control(conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, reason, now)
+            return record("quarantined", reason, spec, control_number)
         row = _loaded_row(ledger_row, spec, control_number, parsed.rows_parsed, parsed.rows_rejected)
         row |= edi_ledger_fields(parsed)
         superseded = _load_parsed_file(run, file_id, parsed, row)
