@@ -45,7 +45,7 @@ FEED_DESCRIPTIONS = {
     "raw.sales": "Units sold and returned per partner location, product and period, as reported.",
     "raw.partner_forecasts": "The partners' own demand forecasts, as sent.",
     FEED_LEDGER_TABLE: "Feed ledger: one row per delivered file and its status (loaded, quarantined, duplicate, "
-    "superseded), with the reason.",
+    "superseded, no_usable_rows), with the reason and, for EDI files, where every quantity went.",
     "raw.feed_rejects": "Rows the parsers could not use, with file, line and reason.",
 }
 
@@ -142,6 +142,7 @@ def partner_feeds(
             landing,
             configs,
             quarantine_dir=artefacts.quarantine(),
+            outbox_dir=artefacts.outbox(),
             on_file=lambda path: context.log.debug(f"ingesting {path}"),
             partners=config.partners or None,
         )

@@ -21,6 +21,8 @@ STOCK_COLUMNS = (
     "uom",
     "source_file_id",
     "source_line",
+    # How many lines of the file were merged into this row (an EDI item reported twice for one store and day).
+    "merged_lines",
 )
 
 SALES_COLUMNS = (
@@ -40,6 +42,9 @@ SALES_COLUMNS = (
     # location could not supply because it was out of stock (852 ZA*QO, EANCOM SLSRPT QTY+217). Null: not reported.
     "units_received",
     "units_out_of_stock",
+    # Unit of measure the partner reported the quantities in (EA, CA, FT ...), and lines merged as for stock.
+    "uom",
+    "merged_lines",
 )
 
 FORECAST_COLUMNS = (
@@ -96,6 +101,13 @@ FEED_LEDGER_COLUMNS = (
     "status",
     "reason",
     "loaded_at",
+    # Where the file's quantity elements went (EDI files; null for column files): counts and sums as sent, and
+    # the unused ones listed by code with their counts.
+    "quantities_reported",
+    "quantities_loaded",
+    "quantities_rejected",
+    "quantities_unused",
+    "unused_detail",
 )
 
 REJECT_COLUMNS = ("source_file_id", "partner_id", "record_type", "source_line", "reason", "raw_record")
@@ -123,4 +135,6 @@ MASTER_DATA_FILES = {
     "supplier_stock.csv": "raw.supplier_stock",
 }
 
-LEDGER_STATUSES = ("loaded", "quarantined", "duplicate", "superseded")
+# ``no_usable_rows``: a structurally valid file that yielded no row to load (codes not mapped for the partner,
+# every row rejected, only test interchanges); its reason says which, and it counts among the files not loaded.
+LEDGER_STATUSES = ("loaded", "quarantined", "duplicate", "superseded", "no_usable_rows")

@@ -53,3 +53,16 @@ def gln_problem(code: str) -> str | None:
     if text[-1] != expected:
         return f"GLN '{text}' has check digit {text[-1]}, expected {expected}"
     return None
+
+
+def upc_from_consumer_package_code(code: str) -> str | None:
+    """An 11-digit U.P.C. consumer package code (X12 qualifier UI, no check digit) as a UPC-A, or None.
+
+    Twelve digits are taken as a UPC-A already carrying its check digit.
+    """
+    text = code.strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    if len(text) == 11:
+        return text + gs1_check_digit(text)
+    return text if len(text) == 12 else None

@@ -11,7 +11,8 @@ form, read only by the demo generator). Each entry of ``files``: ``record_type``
 for X12 and EDIFACT the main one, recorded in the ledger: an 852 also carries stock), ``pattern`` (glob),
 ``format`` (csv | xlsx | json | x12 | edifact), ``constants`` (canonical column -> value for columns the file
 does not carry) and ``gtin`` (off | verify | normalise: check product refs as GS1 GTINs and, when normalising,
-load them as GTIN-14; default off for column files, normalise for GTIN-qualified X12/EDIFACT items).
+load them as GTIN-14; default off for column files, normalise for GTIN-qualified X12/EDIFACT items; off also
+skips the GLN check digits of X12/EDIFACT locations).
 
 Column-mapped formats (csv, xlsx, json) also take ``columns`` (canonical column -> header text; for JSON a dotted
 path into nested records such as ``store.id``), ``date_format`` (strptime), ``decimal``, ``thousands`` and
@@ -22,9 +23,10 @@ path into nested records such as ``store.id``), ``date_format`` (strptime), ``de
 Segment formats (x12, edifact) take ``message`` (852 | 846, INVRPT | SLSRPT: other messages in the file are
 refused), ``item_qualifiers`` (which item id to use as product_ref, in order of preference, e.g. [UP, VN]),
 ``activity_codes`` (X12 852 ZA01 code -> canonical measure, merged over the defaults; null drops a code) and
-``quantity_codes`` (X12 846 QTY01 or EDIFACT QTY qualifier -> canonical measure, merged likewise). Besides stock
-and sales, a code may feed ``units_received`` (the 852's QR by default) and ``units_out_of_stock`` (QO; EANCOM
-SLSRPT QTY+217); column-mapped files may carry both as columns of a sales file.
+``quantity_codes`` (X12 QTY01 or EDIFACT QTY qualifier -> canonical measure, merged likewise; where two codes feed
+one measure for the same item, the default's order decides which wins and the other is accounted as unused).
+Besides stock and sales, a code may feed ``units_received`` (the 852's QR by default) and ``units_out_of_stock``
+(QO; EANCOM SLSRPT QTY+217); column-mapped files may carry both as columns of a sales file.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 # Filled by the loader, never read from a partner's file.
-LINEAGE_COLUMNS = ("partner_id", "source_file_id", "source_line")
+LINEAGE_COLUMNS = ("partner_id", "source_file_id", "source_line", "merged_lines")
 
 COLUMN_FORMATS = ("csv", "xlsx", "json")  # rows and columns, read through the `columns` mapping
 SEGMENT_FORMATS = ("x12", "edifact")  # EDI envelopes whose segments say what each value is

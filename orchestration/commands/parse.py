@@ -25,8 +25,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Parse one partner file (CSV/TSV, Excel, JSON, X12 852/846, EDIFACT INVRPT/SLSRPT) and print "
         "its canonical rows on stdout as JSON Lines, one object per row with record_type and the canonical "
         "columns (a measure the file does not report is null, e.g. units_received or units_out_of_stock on a "
-        "sales row). Rejected rows are listed on stderr. Exit code 0: all rows parsed; 1: some rows rejected; "
-        "2: the file cannot be used (one line on stderr names the file, the line or segment and the reason).",
+        "sales row). Rejected rows are listed on stderr; for X12 and EDIFACT files a last stderr line accounts "
+        "for every quantity (rows, rejects, unused quantities by code). Exit code 0: every row and quantity "
+        "loaded; 1: some rows rejected or quantities unused (or no usable row at all); 2: the file cannot be "
+        "used (one line on stderr names the file, the line or segment and the reason).",
     )
     parse.add_argument("file", metavar="FILE", help="the delivered file")
     parse.add_argument(
@@ -59,7 +61,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     _write_rows(parsed, sys.stdout)
     rejected = _write_rejects(parsed, path, sys.stderr)
-    return EXIT_REJECTS if rejected else 0
+    unused = _write_account(parsed, path, sys.stderr)
+    return EXIT_REJECTS if rejected or unused else 0
 
 
 def _parse(path: Path, partner_id: str | None, file_format: str):
@@ -150,6 +153,21 @@ def _write_rejects(parsed, path: Path, stream) -> int:
     for line, record_type, reason in rejects:
         print(_one_line(f"{path}: {parsed.position} {line}: rejected {record_type} row: {reason}"), file=stream)
     return len(rejects)
+
+
+def _write_account(parsed, path: Path, stream) -> int:
+    """For EDI files, where every quantity element went (loaded, rejected, unused by code); returns the unused."""
+    account = parsed.account
+    if account is None:
+        return 0
+    print(
+        _one_line(f"{path}: account: {parsed.rows_parsed} rows, {parsed.rows_rejected} rejected; {account.summary()}"),
+        file=stream,
+    )
+    reason = parsed.unusable_reason
+    if reason is not None:
+        print(_one_line(f"{path}: no usable rows: {reason}"), file=stream)
+    return account.unused_elements + (reason is not None)
 
 
 def _one_line(text: str) -> str:

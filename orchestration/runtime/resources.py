@@ -123,3 +123,7 @@ class Artefacts(dg.ConfigurableResource):
 
     def quarantine(self) -> Path:
         return self.root() / "quarantine"
+
+    def outbox(self) -> Path:
+        """Acknowledgments (997/999/TA1, CONTRL) going back to partners: ``outbox/<partner_id>/``."""
+        return self.root() / "outbox"

@@ -72,13 +72,19 @@ def test_slsrpt_rows_per_store_and_item_with_released_characters(tmp_path):
     sales = parsed.results["sales"]
     assert list(sales.rows.columns) == list(RAW_FEED_COLUMNS["sales"])
     rows = [
-        (row.location_id, row.product_ref, row.units_sold, row.units_returned, row.source_line)
+        (
+            row.location_id,
+            row.product_ref,
+            row.units_sold,
+            None if pd.isna(row.units_returned) else row.units_returned,
+            row.source_line,
+        )
         for row in sales.rows.itertuples()
     ]
     assert rows == [
         ("F012", "00084215010016", 4.0, 1.0, 12),
-        ("F012", "00084215010023", 2.5, 0.0, 16),
-        ("F027", "00084215010016", 7.0, 0.0, 19),
+        ("F012", "00084215010023", 2.5, None, 16),
+        ("F027", "00084215010016", 7.0, None, 19),
     ], "released ' + : do not split segments; EAN-13 becomes GTIN-14; segments count from UNA = 1"
     assert (sales.rows["period_start"].dt.date == date(2025, 6, 29)).all()
     assert (sales.rows["period_end"].dt.date == date(2025, 6, 29)).all()
@@ -108,21 +114,27 @@ def test_partner_codes_and_qualifiers(tmp_path):
     )
     sales = parse(write(tmp_path, SALES_REPORT), spec).results["sales"].rows
     assert sales["product_ref"].tolist() == ["00084215010016", "HH-77", "00084215010016"]
-    assert sales["units_returned"].tolist() == [0.0, 0.0, 0.0]
+    assert sales["units_returned"].isna().all(), "61 dropped: returns not reported"
+    assert parsed_unused(tmp_path, spec) == {"SLSRPT QTY qualifier 61 not mapped": (1, 1.0)}
 
 
-def test_out_of_inventory_quantity_is_a_stock_out_and_a_received_quantity_needs_a_partner_mapping(tmp_path):
-    """EANCOM SLSRPT's QTY+217 (out of inventory quantity) is the 852's QO; its code lists name no received
-    quantity, so a QTY+48 (received quantity, from RECADV) is only read where the partner agreed it."""
+def parsed_unused(tmp_path: Path, spec: FileSpec) -> dict:
+    return parse(write(tmp_path, SALES_REPORT, "SLSRPT_unused.edi"), spec).account.unused
+
+
+def test_out_of_inventory_quantity_is_a_stock_out_and_received_quantity_a_receipt(tmp_path):
+    """EANCOM QTY+217 (out of inventory quantity) is the 852's QO; QTY+48 (received quantity) its QR, unless the
+    partner drops it."""
     text = SALES_REPORT.replace("QTY+61:1'", "QTY+61:1'\nQTY+217:3'\nQTY+48:24'").replace("UNT+19", "UNT+21")
     sales = parse(write(tmp_path, text)).results["sales"].rows
     first = sales.iloc[0]
     assert (first.units_sold, first.units_out_of_stock) == (4.0, 3.0)
-    assert pd.isna(first.units_received), "48 is not an EANCOM SLSRPT qualifier: not read by default"
+    assert first.units_received == 24.0
     assert sales.iloc[1:]["units_out_of_stock"].isna().all()
-    agreed = FileSpec(record_type="sales", pattern="*", format="edifact", quantity_codes={"48": "units_received"})
-    sales = parse(write(tmp_path, text, "SLSRPT_agreed.edi"), agreed).results["sales"].rows
-    assert sales.iloc[0].units_received == 24.0
+    dropped = FileSpec(record_type="sales", pattern="*", format="edifact", quantity_codes={"48": None})
+    parsed = parse(write(tmp_path, text, "SLSRPT_dropped.edi"), dropped)
+    assert pd.isna(parsed.results["sales"].rows.iloc[0].units_received)
+    assert parsed.account.unused == {"SLSRPT QTY qualifier 48 not mapped": (1, 24.0)}
 
 
 def test_bad_gtin_bad_gln_and_bad_quantity_reject_rows(tmp_path):

@@ -70,8 +70,13 @@ def test_an_old_sales_table_gains_the_new_columns_at_its_end_and_keeps_its_rows(
         ensure_raw_schema(fresh)
         assert upgraded == columns(fresh, "raw.sales"), "an upgraded table looks exactly like a new one"
     assert [name for name, _ in upgraded] == list(RAW_FEED_COLUMNS["sales"])
-    assert upgraded[-2:] == [("units_received", "DOUBLE"), ("units_out_of_stock", "DOUBLE")]
-    assert rows == [(*OLD_ROW, None, None)], "rows loaded before stay as they were; the new measures unknown"
+    assert upgraded[-4:] == [
+        ("units_received", "DOUBLE"),
+        ("units_out_of_stock", "DOUBLE"),
+        ("uom", "VARCHAR"),
+        ("merged_lines", "INTEGER"),
+    ]
+    assert rows == [(*OLD_ROW, None, None, None, None)], "rows loaded before stay as they were; the new ones unknown"
 
 
 def test_every_contract_column_is_a_column_of_its_raw_table():

@@ -89,15 +89,21 @@ def test_852_spreads_sdq_pairs_to_one_row_per_store(tmp_path):
     assert list(sales.rows.columns) == list(RAW_FEED_COLUMNS["sales"])
     assert list(stock.rows.columns) == list(RAW_FEED_COLUMNS["stock"])
     assert list(sales.rejects.columns) == list(REJECT_COLUMNS)
-    sold = {(row.location_id, row.product_ref): (row.units_sold, row.units_returned) for row in sales.rows.itertuples()}
+    sold = {
+        (row.location_id, row.product_ref): (
+            row.units_sold,
+            None if pd.isna(row.units_returned) else row.units_returned,
+        )
+        for row in sales.rows.itertuples()
+    }
     assert sold == {
-        ("1042", "00084215010016"): (48.0, 0.0),
+        ("1042", "00084215010016"): (48.0, None),
         ("1107", "00084215010016"): (37.0, 2.0),
-        ("2231", "00084215010016"): (12.0, 0.0),
-        ("3310", "00084215010016"): (9.0, 0.0),
-        ("1042", "00084215010023"): (5.0, 0.0),
-        ("1042", "00084215010030"): (3.0, 0.0),
-    }, "UP beats VN, UPC-A becomes GTIN-14, TS counts as sold, QU as returned"
+        ("2231", "00084215010016"): (12.0, None),
+        ("3310", "00084215010016"): (9.0, None),
+        ("1042", "00084215010023"): (5.0, None),
+        ("1042", "00084215010030"): (3.0, None),
+    }, "UP beats VN, UPC-A becomes GTIN-14, TS counts as sold, QU as returned; returns not reported are null"
     assert (sales.rows["period_start"].dt.date == date(2025, 6, 16)).all()
     assert (sales.rows["period_end"].dt.date == date(2025, 6, 22)).all()
     assert set(sales.rows["currency"]) == {"USD"}
@@ -125,15 +131,20 @@ def test_846_reads_its_own_separators_groups_loops_and_dates(tmp_path):
     assert parsed.results["sales"].rows_parsed == 0
     stock = parsed.results["stock"].rows
     rows = {
-        (row.location_id, row.product_ref, row.as_of_date.date()): (row.on_hand_qty, row.on_order_qty, row.uom)
+        (row.location_id, row.product_ref, row.as_of_date.date()): (
+            row.on_hand_qty,
+            None if pd.isna(row.on_order_qty) else row.on_order_qty,
+            row.uom,
+        )
         for row in stock.itertuples()
     }
     assert rows == {
-        ("1042", "00084215010016", date(2025, 6, 29)): (25.0, 12.0, "EA"),
-        ("1042", "00084215010023", date(2025, 6, 29)): (4.0, 0.0, "EA"),
-        ("1107", "00084215010016", date(2025, 6, 29)): (8.0, 0.0, "EA"),
-        ("1107", "00084215010016", date(2025, 6, 28)): (7.0, 0.0, "EA"),
-    }, "QTY*33 is on hand, QTY*17 is not mapped by default, QTY*63 is on order; a loop DTM re-dates the count"
+        ("1042", "00084215010016", date(2025, 6, 29)): (27.0, 12.0, "EA"),
+        ("1042", "00084215010023", date(2025, 6, 29)): (4.0, None, "EA"),
+        ("1107", "00084215010016", date(2025, 6, 29)): (8.0, None, "EA"),
+        ("1107", "00084215010016", date(2025, 6, 28)): (7.0, None, "EA"),
+    }, "QTY*17 is on hand (QTY*33 only where no 17 is sent), QTY*63 on order; a loop DTM re-dates the count"
+    assert parsed.account.unused == {"33 (on_hand_qty taken from 17)": (1, 25.0)}, "the 33 beside a 17 is listed"
 
 
 def test_partner_mapping_overrides_codes_and_qualifiers(tmp_path):
@@ -163,7 +174,7 @@ def test_receipts_and_stock_outs_are_period_activity_on_the_sales_rows(tmp_path)
     received, out_of_stock = (reported(first_item, measure) for measure in ("units_received", "units_out_of_stock"))
     assert received == {"1042": 24.0, "1107": None, "2231": 12.0, "3310": None, "4471": None}
     assert out_of_stock == {"1042": None, "1107": None, "2231": 3.0, "3310": None, "4471": 2.0}
-    assert first_item.loc["4471", "units_sold"] == 0, "nothing sold where only the stock-out is reported"
+    assert pd.isna(first_item.loc["4471", "units_sold"]), "no sales reported where only the stock-out is: null"
     assert parsed.results["stock"].rows_parsed == 5, "neither QR nor QO is a stock count"
 
 
@@ -179,17 +190,18 @@ def test_a_partner_can_drop_or_rename_the_receipt_and_stock_out_codes(tmp_path):
     assert set(reported(sales, "units_received").values()) == {None}
 
 
-def test_zero_activity_left_out_means_nothing_sold(tmp_path):
+def test_a_measure_left_out_is_null_not_zero(tmp_path):
     text = PRODUCT_ACTIVITY.replace("ZA*QS~\r\nSDQ*EA*92*1042*48*1107*37*2231*12*3310*9~\r\n", "")
     text = text.replace("SE*20*0001", "SE*18*0001")
     sales = parse(write(tmp_path, text)).results["sales"].rows
-    assert sales.loc[sales["location_id"] == "1107", ["units_sold", "units_returned"]].values.tolist()[0] == [0, 2]
+    sold, returned = sales.loc[sales["location_id"] == "1107", ["units_sold", "units_returned"]].values.tolist()[0]
+    assert pd.isna(sold) and returned == 2
 
 
 def test_bad_check_digit_unknown_qualifier_and_bad_quantity_reject_rows_with_reasons(tmp_path):
     text = (
         PRODUCT_ACTIVITY.replace("LIN**UP*084215010023", "LIN**UP*084215010024")
-        .replace("LIN**VN*RG-1030*UP*084215010030", "LIN**BP*RG-1030")
+        .replace("LIN**VN*RG-1030*UP*084215010030", "LIN**ZZ*RG-1030")
         .replace("SDQ*EA*92*1042*48*1107*37", "SDQ*EA*92*1042*4x*1107*37")
     )
     parsed = parse(write(tmp_path, text))
@@ -197,7 +209,7 @@ def test_bad_check_digit_unknown_qualifier_and_bad_quantity_reject_rows_with_rea
     reasons = dict(zip(rejects["source_line"], rejects["reason"], strict=True))
     assert reasons[9] == "bad quantity '4x' for QS at segment 9"
     assert reasons[18].startswith("GTIN '084215010024' has check digit 4, expected 3 (LIN UP at segment 16)")
-    assert reasons[27] == "LIN at segment 25 has no item id qualified UP/EN/UK/VN/IN/SK (found BP)"
+    assert reasons[27] == "LIN at segment 25 has no item id qualified UP/EN/UK/UI/VN/VP/VC/MG/BP/IN/SK (found ZZ)"
     stock_rejects = parsed.results["stock"].rejects
     assert "check digit" in stock_rejects["reason"].iloc[0], "the bad GTIN rejects its stock row too"
     assert "LIN**UP*084215010024" in stock_rejects["raw_record"].iloc[0]
@@ -241,8 +253,13 @@ def test_gln_store_ids_are_check_digit_verified(tmp_path):
         (lambda t: t.replace("XQ*H*20250616*20250622~\r\nN9", "XQ*H*20251316*20250622~\r\nN9"), "segment 4", "XQ02"),
         (lambda t: t[: t.index("GE*2")], "segment 30", "interchange is truncated: group 412 has no GE"),
         (lambda t: t[: t.index("SE*7*0002")] + "SE*7", "segment 29", "last segment 'SE*7' has no terminator '~'"),
-        (lambda t: t + "ISA*00*", "segment 32", "last segment"),
-        (lambda t: t + t, "segment 32", "data after IEA: send one interchange per file"),
+        (lambda t: t + "ISA*00*", "segment 32", "truncated ISA header"),
+        (lambda t: t + t, "segment 32", "ISA13 000000412 repeats an earlier interchange of this file"),
+        (
+            lambda t: t.replace("SE*20*0001", "SE*21*0001").replace("IEA*1*000000412~\r\n", "IEA*1*000000999"),
+            "segment 22",
+            "(ST to SE) (also segment 31: IEA02 '000000999' differs",
+        ),
         (lambda t: t[:60], "segment 1", "truncated ISA header"),
         (lambda t: "GS*PD*X~" + t, "segment 1", "not an X12 interchange"),
     ],

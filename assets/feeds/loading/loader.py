@@ -30,8 +30,10 @@ import duckdb
 
 from assets.feeds.contracts import LEDGER_STATUSES, RAW_FEED_COLUMNS, RAW_FEED_TABLES
 from assets.feeds.errors import FeedError
+from assets.feeds.loading.acknowledgments import acknowledge_file, acknowledge_reused_control, resend_stored
 from assets.feeds.loading.byte_profile import ByteProfile
 from assets.feeds.loading.delimited_duckdb import NativeLoad, load_native
+from assets.feeds.loading.edi_ledger import edi_ledger_fields
 from assets.feeds.loading.file_scan import hash_file
 from assets.feeds.loading.ledger import (
     KEY_DAY_COLUMNS,
@@ -46,6 +48,7 @@ from assets.feeds.loading.native_plan import NativeReadUnsupported, plan_native_
 from assets.feeds.loading.raw_schema import ensure_raw_schema
 from assets.feeds.loading.writer import RawWriter
 from assets.feeds.parsers.detect import parse_file
+from assets.feeds.parsers.interchange import EnvelopeError
 from assets.feeds.parsers.results import ParsedFile, ParseResult
 from assets.feeds.partner_config import FILE_FORMATS, FileSpec, PartnerConfig
 
@@ -95,8 +98,8 @@ class IngestReport:
     def counts(self) -> dict[str, int]:
         """Number of new files per status: loaded, quarantined and duplicate always; superseded and failed if any."""
         tally = Counter(outcome.status for outcome in self.outcomes)
-        counts = {status: tally.get(status, 0) for status in LEDGER_STATUSES if status != "superseded"}
-        for status in ("superseded", FAILED):
+        counts = {status: tally.get(status, 0) for status in LEDGER_STATUSES[:3]}
+        for status in ("superseded", "no_usable_rows", FAILED):
             if tally.get(status):
                 counts[status] = tally[status]
         return counts
@@ -113,6 +116,7 @@ def ingest_landing(
     now: datetime | None = None,
     on_file: Callable[[str], None] | None = None,
     partners: Collection[str] | None = None,
+    outbox_dir: Path | None = None,
 ) -> IngestReport:
     """Load every new file under ``landing_dir/<partner_id>/`` into the raw tables and the feed ledger.
 
@@ -123,6 +127,7 @@ def ingest_landing(
     to ``quarantine_dir/<partner_id>/`` when given). A crashing parser gives a ``failed`` outcome without a
     ledger row, so the file is retried next run. Database errors roll back the file being loaded and
     propagate. ``partners`` limits the run to those partners' folders (None: every partner folder).
+    ``outbox_dir``: where every EDI interchange is acknowledged (``<outbox_dir>/<partner_id>/``); None: not at all.
     """
     landing_dir = Path(landing_dir)
     if not landing_dir.is_dir():
@@ -134,6 +139,7 @@ def ingest_landing(
         quarantine_dir=Path(quarantine_dir) if quarantine_dir is not None else None,
         now=now or datetime.now(UTC).replace(tzinfo=None),
         writer=RawWriter(conn),
+        outbox_dir=Path(outbox_dir) if outbox_dir is not None else None,
     )
     report = IngestReport()
     for partner_dir in sorted(path for path in landing_dir.iterdir() if path.is_dir()):
@@ -172,6 +178,7 @@ class IngestRun:
     now: datetime
     writer: RawWriter
     superseded: list[str] = field(default_factory=list)
+    outbox_dir: Path | None = None
 
 
 def _ingest_file(
@@ -221,6 +228,8 @@ def _ingest_file(
 
     original = ledger.first_path(file_id)
     if original is not None:
+        if run.outbox_dir is not None:
+            resend_stored(conn, run.outbox_dir, partner_id, file_id)  # a redelivery gets the same acknowledgment
         return record("duplicate", f"same content as {original}", spec)
     if config is None:
         return record("quarantined", f"no partner config for folder '{partner_id}' (expected {partner_id}.yaml)")
@@ -253,6 +262,8 @@ def _ingest_file(
         try:
             parsed = parser(file, spec, config, file_id)
         except FeedError as err:
+            if isinstance(err, EnvelopeError) and run.outbox_dir is not None:
+                acknowledge_file(conn, run.outbox_dir, partner_id, file_id, err.interchanges, refused=True, now=now)
             return record("quarantined", str(err), spec)
         except Exception as exc:
             return crashed(exc)
@@ -261,18 +272,22 @@ def _ingest_file(
         control_number = parsed.control_number
         owner = ledger.control_owner(partner_id, spec.format, control_number)
         if owner is not None:
-            return record(
-                "quarantined", f"control number {control_number} already used by file {owner}", spec, control_number
-            )
+            reason = f"control number {control_number} already used by file {owner}"
+            if parsed.interchanges and run.outbox_dir is not None:
+                acknowledge_reused_control(conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, reason, now)
+            return record("quarantined", reason, spec, control_number)
         row = _loaded_row(ledger_row, spec, control_number, parsed.rows_parsed, parsed.rows_rejected)
+        row |= edi_ledger_fields(parsed)
         superseded = _load_parsed_file(run, file_id, parsed, row)
-        loaded = FileLoad(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded)
+        loaded = FileLoad(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded, row.get("reason"))
+        if parsed.interchanges and run.outbox_dir is not None:
+            acknowledge_file(conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, refused=False, now=now)
 
     control_number, superseded = loaded.control_number, loaded.superseded
     ledger.add(file_id, relative)
     ledger.claim(partner_id, spec.format, control_number, relative)
     ledger.loaded_partners.add(partner_id)
-    status, reason = "loaded", None
+    status, reason = ("no_usable_rows", loaded.unusable) if loaded.unusable else ("loaded", None)
     for superseded_id, superseded_path, superseded_reason in superseded:
         if superseded_id == file_id:
             status, reason = "superseded", superseded_reason
@@ -299,6 +314,7 @@ class FileLoad:
     rows_rejected: int
     control_number: str | None
     superseded: list[tuple[str, str, str]]
+    unusable: str | None = None  # why a valid file yields no row (ledger status no_usable_rows)
 
 
 def _loaded_row(

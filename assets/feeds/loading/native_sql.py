@@ -134,6 +134,7 @@ class NativeInsert:
         sql_one_day_periods(self.expressions)
         self.expressions["partner_id"] = "$partner_id"
         self.expressions["source_file_id"] = "$source_file_id"
+        self.expressions["merged_lines"] = "null::integer"  # one line, one row: nothing merged
         for index in range(self.plan.width, self.cell_count):
             self.tests.append(f"coalesce(c{index}, '') = ''")
         # A test that is NULL (a cell missing) refuses the line too: CASE takes only a true condition.

@@ -10,13 +10,13 @@ RAW_TABLE_DDL: dict[str, str] = {
     "raw.stock_snapshots": """
         partner_id varchar not null, location_id varchar, product_ref varchar, as_of_date date,
         on_hand_qty double, on_order_qty double, in_transit_qty double, uom varchar,
-        source_file_id varchar not null, source_line integer""",
+        source_file_id varchar not null, source_line integer, merged_lines integer""",
     "raw.sales": """
         partner_id varchar not null, location_id varchar, product_ref varchar,
         period_start date, period_end date, units_sold double, units_returned double,
         net_sales_amount double, currency varchar, promo_flag boolean,
         source_file_id varchar not null, source_line integer,
-        units_received double, units_out_of_stock double""",
+        units_received double, units_out_of_stock double, uom varchar, merged_lines integer""",
     "raw.partner_forecasts": """
         partner_id varchar not null, location_id varchar, product_ref varchar, forecast_date date,
         target_period_start date, target_period_end date, forecast_qty double,
@@ -24,7 +24,9 @@ RAW_TABLE_DDL: dict[str, str] = {
     "raw.feed_files": """
         source_file_id varchar not null, partner_id varchar, path varchar, received_at timestamp,
         format varchar, record_type varchar, control_number varchar, rows_parsed integer,
-        rows_rejected integer, status varchar, reason varchar, loaded_at timestamp""",
+        rows_rejected integer, status varchar, reason varchar, loaded_at timestamp,
+        quantities_reported integer, quantities_loaded integer, quantities_rejected integer,
+        quantities_unused integer, unused_detail varchar""",
     "raw.feed_rejects": """
         source_file_id varchar not null, partner_id varchar, record_type varchar, source_line integer,
         reason varchar, raw_record varchar""",

@@ -391,5 +391,7 @@ def _typed(
         return typed_series(canonical, filled(kept, source_file_id))
     if canonical == "source_line":
         return pd.Series(lines if keep is None else lines[keep], dtype="int64")
+    if canonical == "merged_lines":  # one line, one row: nothing merged
+        return pd.Series([pd.NA] * kept, dtype="Int64")
     selected = values[canonical] if keep is None else values[canonical][keep]
     return typed_series(canonical, selected)

@@ -9,13 +9,14 @@ by field and type them with :func:`result_from_records`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from assets.feeds.contracts import DATE_COLUMNS, FLAG_COLUMNS, QUANTITY_COLUMNS, RAW_FEED_COLUMNS, REJECT_COLUMNS
 from assets.feeds.parsers.cell_rules import default_value
+from assets.feeds.parsers.interchange import Interchange, QuantityAccount
 
 
 @dataclass
@@ -51,6 +52,23 @@ class ParsedFile:
     results: dict[str, ParseResult]
     control_number: str | None = None
     position: str = "line"
+    # EDI files: where every quantity element went, and each interchange (for its acknowledgment).
+    account: QuantityAccount | None = None
+    interchanges: list[Interchange] = field(default_factory=list)
+
+    @property
+    def unusable_reason(self) -> str | None:
+        """Why a structurally valid EDI file yields no row to load, or None when it yields some (or is not EDI)."""
+        if self.account is None or self.rows_parsed:
+            return None
+        if self.rows_rejected:
+            first = next(result for result in self.results.values() if result.rows_rejected)
+            return f"every row rejected ({self.rows_rejected}); first: {first.rejects['reason'].iloc[0]}"
+        unmapped = self.account.unmapped_reason()
+        if unmapped:
+            return unmapped
+        unused = self.account.unused_summary()
+        return f"no quantity could be loaded: {unused}" if unused else "the file reports no quantity"
 
     @classmethod
     def of(cls, result: ParseResult, position: str = "line") -> ParsedFile:
@@ -77,6 +95,8 @@ def typed_series(canonical: str, values: np.ndarray | Sequence) -> pd.Series:
         return pd.Series(values, dtype="boolean")
     if canonical == "source_line":
         return pd.Series(values, dtype="int64", copy=False)
+    if canonical == "merged_lines":
+        return pd.Series(values, dtype="Int64")
     return pd.Series(values, dtype=object, copy=False)
 
 

@@ -139,6 +139,7 @@ files_by_week as (
         max(greatest(hours_late, 0)) filter (where is_daily_feed) as feed_hours_late_max,
         avg(greatest(hours_late, 0)) filter (where is_daily_feed) as feed_hours_late_avg,
         count(*) filter (where status = 'quarantined') as files_quarantined,
+        count(*) filter (where status = 'no_usable_rows') as files_without_usable_rows,
         cast(sum(delivery_count - 1) as integer) as files_resent_unchanged
 
     from feed_files
@@ -326,6 +327,7 @@ final as (
         ---------- rows we could not use
         coalesce(rows_rejected, 0) as rows_rejected,
         coalesce(files_quarantined, 0) as files_quarantined,
+        coalesce(files_without_usable_rows, 0) as files_without_usable_rows,
         coalesce(files_resent_unchanged, 0) as files_resent_unchanged,
         coalesce(rows_unresolved, 0) as rows_unresolved,
         coalesce(rows_unknown_item, 0) as rows_unknown_item,
