@@ -96,6 +96,7 @@ FEED_LEDGER_COLUMNS = (
     "status",
     "reason",
     "loaded_at",
+    "rules_version",
 )
 
 REJECT_COLUMNS = ("source_file_id", "partner_id", "record_type", "source_line", "reason", "raw_record")

@@ -123,3 +123,7 @@ class Artefacts(dg.ConfigurableResource):
 
     def quarantine(self) -> Path:
         return self.root() / "quarantine"
+
+    def archive(self) -> Path:
+        """Every delivered file, content-addressed and read-only (``assets/feeds/loading/archive.py``)."""
+        return self.root() / "archive"

@@ -24,7 +24,7 @@ RAW_TABLE_DDL: dict[str, str] = {
     "raw.feed_files": """
         source_file_id varchar not null, partner_id varchar, path varchar, received_at timestamp,
         format varchar, record_type varchar, control_number varchar, rows_parsed integer,
-        rows_rejected integer, status varchar, reason varchar, loaded_at timestamp""",
+        rows_rejected integer, status varchar, reason varchar, loaded_at timestamp, rules_version varchar""",
     "raw.feed_rejects": """
         source_file_id varchar not null, partner_id varchar, record_type varchar, source_line integer,
         reason varchar, raw_record varchar""",
