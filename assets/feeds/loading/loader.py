@@ -343,7 +343,7 @@ def _verdict(
     if parser is None:
         return "quarantined", f"no parser for format '{spec.format}'"
     try:
-        _check_limits(file, entry.size, spec, rules.limits, longest)
+        check_limits(file, entry.size, spec, rules.limits, longest)
     except FeedError as err:
         return "quarantined", str(err)
     try:
@@ -389,7 +389,8 @@ def crash_location(exc: BaseException) -> str:
     return f"{name}:{frame.lineno} in {frame.name}"
 
 
-def _check_limits(file: Path, size: int, spec: FileSpec, limits: FileLimits, longest: LongestLine | None) -> None:
+def check_limits(file: Path, size: int, spec: FileSpec, limits: FileLimits, longest: LongestLine | None) -> None:
+    """Every limit of ``limits.py`` that applies to the spec's format; raises LimitExceeded for the first broken."""
     check_size(file, size, spec.format, limits)
     if longest is not None:
         check_lines(file, longest, limits)
