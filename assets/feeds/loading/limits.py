@@ -234,8 +234,8 @@ def check_workbook(path: Path, limits: FileLimits) -> None:
                     path,
                     f"part {member.filename}",
                     "xml_doctype",
-                    "declares an XML document type (DOCTYPE/ENTITY): refused, as entity expansion and external "
-                    "entities can read files or exhaust memory; Excel never writes one",
+                    "declares an XML document type (DOCTYPE/ENTITY), refused by the xml_doctype rule: entity "
+                    "expansion and external entities can read files or exhaust memory, and Excel never writes one",
                 )
 
 

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import duckdb
@@ -209,25 +209,24 @@ def ingest_landing(
             entries = [LandingEntry(partner_id, partner_id, folder, os.fsencode(folder.name), refusal)]
         else:
             entries = walk_partner(landing_dir, partner_id, folder, limits)
-        taken = 0
+        judged = 0  # new verdicts this run: files the ledger already knows cost only their hash
         for entry in entries:
-            if entry.regular and entry.refusal is None:
-                if taken >= limits.max_files_per_run:
-                    report.deferred[partner_id] = report.deferred.get(partner_id, 0) + 1
-                    continue
-                taken += 1
+            if judged >= limits.max_files_per_run:
+                report.deferred[partner_id] = report.deferred.get(partner_id, 0) + 1
+                continue
             if on_file is not None:
                 on_file(entry.relative)
             outcome = _ingest_entry(run, entry, judge)
             if outcome is None:
                 report.unchanged += 1
             else:
+                judged += 1
                 report.outcomes.append(outcome)
     report.superseded = run.superseded
     return report
 
 
-@dataclass(frozen=True)
+@dataclass
 class PartnerRules:
     """What one partner's files are judged by in this run: its folder, config (or config error) and limits."""
 
@@ -237,7 +236,7 @@ class PartnerRules:
     config_error: str | None
     limits: FileLimits
 
-    @property
+    @cached_property
     def version(self) -> str:
         return rules_version(self.config, self.config_error)
 
@@ -451,15 +450,17 @@ def _record(
     if status == "quarantined" and copy and run.quarantine_dir is not None:
         quarantine_copy(entry.path, rules.folder, run.quarantine_dir)
     file_id, relative = row["source_file_id"], row["path"]
-    fetch_all(run.conn, "begin transaction")
-    try:
-        if replaces:
+    if replaces:  # the earlier verdict and the new one change places in one transaction
+        fetch_all(run.conn, "begin transaction")
+        try:
             forget_quarantined(run.conn, file_id, relative)
+            insert_ledger_row(run.conn, row)
+            fetch_all(run.conn, "commit")
+        except BaseException:
+            rollback(run.conn)
+            raise
+    else:
         insert_ledger_row(run.conn, row)
-        fetch_all(run.conn, "commit")
-    except BaseException:
-        rollback(run.conn)
-        raise
     run.ledger.add(file_id, relative)
     if status == "quarantined":
         run.ledger.quarantined[(file_id, relative)] = row["rules_version"]
