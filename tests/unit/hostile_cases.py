@@ -129,12 +129,12 @@ def truncated_zip(env: HostileEnv) -> Expectation:
 
 def wrong_extension(env: HostileEnv) -> Expectation:
     _write(env.landing / "redwood_grocers" / "sales_20250702.csv", _xlsx({"xl/workbook.xml": b"<workbook/>"}))
-    return Expectation("redwood_grocers/sales_20250702.csv", "redwood_grocers/sales_20250702.csv", ())
+    return Expectation("redwood_grocers/sales_20250702.csv", "line 1: cannot decode as utf-8", ())
 
 
 def zero_byte(env: HostileEnv) -> Expectation:
     _write(env.landing / "redwood_grocers" / "sales_20250703.csv", b"")
-    return Expectation("redwood_grocers/sales_20250703.csv", "empty", ())
+    return Expectation("redwood_grocers/sales_20250703.csv", "empty file (0 bytes)", ())
 
 
 def hidden_file(env: HostileEnv) -> Expectation:
