@@ -14,6 +14,9 @@ import dagster as dg
 from pydantic import Field
 
 from assets.feeds.contracts import FEED_LEDGER_TABLE, MASTER_DATA_FILES, RAW_FEED_TABLES, SUPPLIER_FOLDER
+from assets.feeds.errors import PartnerConfigError
+from assets.feeds.loading.archive import FeedArchive, keep_folder
+from assets.feeds.loading.landing_walk import partner_folders as walk_partner_folders
 from assets.feeds.loading.loader import ingest_landing, load_master_data
 from assets.feeds.partner_config import PartnerConfig, load_partner_configs
 from assets.renderers.metadata import markdown_preview
@@ -93,20 +96,26 @@ class PartnerFeedsConfig(dg.Config):
     )
 
 
-def partner_configs_for(config_dir: Path, partners: Sequence[str]) -> dict[str, PartnerConfig]:
-    """Every partner's feed config, or only the named partners': one partner's broken YAML fails only its runs.
+def partner_configs_for(config_dir: Path, partners: Sequence[str]) -> tuple[dict[str, PartnerConfig], dict[str, str]]:
+    """Every partner's feed config (or only the named partners'), and the error of each YAML that does not load.
 
-    A named partner without a YAML file gets no entry, so its files are quarantined with that reason.
+    A broken YAML fails only its own partner: the errors come back keyed by the file's stem (the partner id it
+    is for), and that partner's files are quarantined with the error while the others load. A named partner
+    without a YAML file gets no entry, so its files are quarantined with that reason.
     """
-    return load_partner_configs(config_dir, partners)
+    errors: dict[str, str] = {}
+
+    def broken(path: Path, error: PartnerConfigError) -> None:
+        errors[path.stem if path.suffix in (".yaml", ".yml") else str(path)] = str(error)
+
+    return load_partner_configs(config_dir, partners, on_error=broken), errors
 
 
 def partner_folders(landing: Path, partners: Sequence[str]) -> list[str]:
     """The partner folders a run covers: the named ones that exist, or every partner folder when none is named."""
     if not Path(landing).is_dir():
         return []
-    folders = sorted(p.name for p in Path(landing).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-    return [folder for folder in folders if not partners or folder in partners]
+    return [name for name, _, _ in walk_partner_folders(Path(landing), partners or None)]
 
 
 @dg.multi_asset(
@@ -135,7 +144,11 @@ def partner_feeds(
     covered = partner_folders(landing, config.partners)
     scope = "selected partners" if config.partners else "all partners"
     context.log.info(f"ingesting {scope}: {', '.join(covered) or 'no partner folder'}")
-    configs = partner_configs_for(feed_folders.partner_configs(), config.partners)
+    configs, config_errors = partner_configs_for(feed_folders.partner_configs(), config.partners)
+    if not config.partners:  # the nightly run keeps our own master data files in the archive too
+        keep_folder(FeedArchive(artefacts.archive()), landing / SUPPLIER_FOLDER, landing)
+    for partner_id, error in sorted(config_errors.items()):
+        context.log.error(f"partner config of {partner_id} does not load, its files are quarantined: {error}")
     with warehouse.connect() as conn:
         report = ingest_landing(
             conn,
@@ -145,6 +158,8 @@ def partner_feeds(
             outbox_dir=artefacts.outbox(),
             on_file=lambda path: context.log.debug(f"ingesting {path}"),
             partners=config.partners or None,
+            config_errors=config_errors,
+            archive_dir=artefacts.archive(),
         )
         row_counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in FEED_DESCRIPTIONS}
         # A partner run summarises its own partners' ledger rows; the nightly run every partner's.
@@ -165,6 +180,8 @@ def partner_feeds(
     for outcome in report.outcomes:
         if outcome.status == "quarantined":
             context.log.warning(f"quarantined {outcome.path}: {outcome.reason}")
+    for partner_id, waiting in sorted(report.deferred.items()):
+        context.log.warning(f"{partner_id} sent more files than one run takes: {waiting} wait for the next run")
     for table in FEED_DESCRIPTIONS:
         metadata: dict = {
             "dagster/row_count": row_counts[table],
@@ -173,6 +190,7 @@ def partner_feeds(
         }
         if table == FEED_LEDGER_TABLE:
             metadata["new_files_by_status"] = dict(report.counts)
+            metadata["broken_partner_configs"] = dg.MetadataValue.json(config_errors)
             metadata["ledger"] = dg.MetadataValue.md(markdown_preview(ledger))
             metadata["not_loaded"] = dg.MetadataValue.md(markdown_preview(problems))
         yield dg.MaterializeResult(asset_key=raw_key(table), metadata=metadata)

@@ -20,6 +20,7 @@ from dagster_dbt import (
 )
 
 from assets.renderers.sites import staged_directory
+from orchestration.runtime.dbt import prune_run_targets
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
 from orchestration.runtime.resources import Artefacts, Warehouse
 from orchestration.runtime.retries import retry_on_transient
@@ -126,6 +127,8 @@ def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
     )
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         """Clean, resolve and join the partner feeds into the marts the forecast and plan read."""
+        # Earlier invocations' target folders are removed but for the last few, so run artefacts stay bounded.
+        prune_run_targets(Path(project.project_dir) / project.target_path)
         # dbt killed from outside or stopped on a lock is run again; a failed model or test fails the step at once.
         with retry_on_transient():
             args = dbt_build_args(context.partition_key, warehouse.resolved_path())

@@ -104,6 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from orchestration.definitions import build_definitions
     from orchestration.jobs import NIGHTLY_JOB_NAME
+    from orchestration.run_watch import fail_abandoned_runs, process_tags
     from orchestration.summary import print_summary
 
     business_date = args.as_of or _yesterday_in(settings.schedule_timezone())
@@ -118,11 +119,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     # dbt's own console output is long; it goes to the run's log file unless asked for.
     with log_path.open("w") as log, contextlib.redirect_stdout(sys.stdout if args.verbose else log):
         instance = DagsterInstance.from_config(str(dagster_home(paths.data_dir)))
+        for run, outcomes in fail_abandoned_runs(instance, paths.data_dir, settings.alert_webhook_url()):
+            print(
+                f"run {run.run_id} was killed or crashed earlier: marked failed; {'; '.join(outcomes)}", file=sys.stderr
+            )
         result = job.execute_in_process(
             partition_key=business_date.isoformat(),
             instance=instance,
             run_config=run_config,
-            tags={ALERTS_TAG: "cli"},
+            tags={ALERTS_TAG: "cli", **process_tags()},
             raise_on_error=False,
         )
     if not args.verbose:

@@ -15,6 +15,7 @@ from assets.reports import nightly_report, warehouse_snapshot
 from assets.warehouse import build_warehouse_assets, dbt_docs
 from orchestration.alert_sensors import held_partner_alerts_sensor, run_failure_alerts
 from orchestration.jobs import feed_freshness_definitions, ingest_job, nightly_job, nightly_schedule
+from orchestration.run_watch import abandoned_run_alerts
 from orchestration.runtime import settings
 from orchestration.runtime.dbt import dbt_executable, dbt_project, ensure_manifest
 from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
@@ -50,7 +51,12 @@ def build_definitions(partner_config_dir: Path | None = None) -> dg.Definitions:
         ],
         asset_checks=[*QUALITY_CHECKS, *freshness.asset_checks],
         jobs=[nightly_job, ingest_job, *freshness.jobs],
-        sensors=[landing_sensor(ingest_job), run_failure_alerts, held_partner_alerts_sensor([nightly_job])],
+        sensors=[
+            landing_sensor(ingest_job),
+            run_failure_alerts,
+            held_partner_alerts_sensor([nightly_job]),
+            abandoned_run_alerts,
+        ],
         schedules=[nightly_schedule(settings.schedule_timezone()), *freshness.schedules],
         resources={
             "warehouse": Warehouse(),

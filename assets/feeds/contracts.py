@@ -108,6 +108,7 @@ FEED_LEDGER_COLUMNS = (
     "quantities_rejected",
     "quantities_unused",
     "unused_detail",
+    "rules_version",
 )
 
 REJECT_COLUMNS = ("source_file_id", "partner_id", "record_type", "source_line", "reason", "raw_record")

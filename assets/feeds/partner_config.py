@@ -7,7 +7,10 @@ loaded so that a typo fails loudly with the file and key named, instead of quara
 
 Keys: ``partner_id`` (must equal the file name), ``name``, ``country`` (ISO alpha-2, for holidays),
 ``timezone`` (IANA), ``currency`` (ISO 4217), ``feed_cutoff`` ("HH:MM" local), ``files`` and ``demo`` (free
-form, read only by the demo generator). Each entry of ``files``: ``record_type`` (stock | sales | forecast;
+form, read only by the demo generator) and ``limits`` (what one file may cost before it is refused:
+``max_file_mib`` per format, ``max_line_kib``, the xlsx decompression limits, ``json_max_depth``,
+``max_files_per_run``, ``max_folder_depth``; see ``loading/limits.py`` for the defaults). Each entry of
+``files``: ``record_type`` (stock | sales | forecast;
 for X12 and EDIFACT the main one, recorded in the ledger: an 852 also carries stock), ``pattern`` (glob),
 ``format`` (csv | xlsx | json | x12 | edifact), ``constants`` (canonical column -> value for columns the file
 does not carry) and ``gtin`` (off | verify | normalise: check product refs as GS1 GTINs and, when normalising,
@@ -45,6 +48,7 @@ import yaml
 
 from assets.feeds.contracts import RAW_FEED_COLUMNS, RECORD_TYPES
 from assets.feeds.errors import PartnerConfigError
+from assets.feeds.loading.limits import DEFAULT_LIMITS, FileLimits, parse_limits
 
 # Canonical columns a file must deliver (as a header or a constant) for its rows to mean anything.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -84,7 +88,7 @@ MEASURES = {
 DEFAULT_TRUE_VALUES = ("1", "y", "yes", "true", "t", "x")
 DEFAULT_FALSE_VALUES = ("0", "n", "no", "false", "f")
 
-_PARTNER_KEYS = {"partner_id", "name", "country", "timezone", "currency", "feed_cutoff", "files", "demo"}
+_PARTNER_KEYS = {"partner_id", "name", "country", "timezone", "currency", "feed_cutoff", "files", "demo", "limits"}
 _FILE_KEYS = {
     "record_type",
     "pattern",
@@ -185,6 +189,7 @@ class PartnerConfig:
     files: tuple[FileSpec, ...]
     demo: dict[str, Any] = field(default_factory=dict, hash=False)
     source_path: Path | None = None
+    limits: FileLimits = field(default=DEFAULT_LIMITS, hash=False)
 
     def spec_for(self, filename: str | PurePath) -> FileSpec | None:
         """The first spec whose pattern matches ``filename`` (relative to the partner folder), else None."""
@@ -304,6 +309,7 @@ def parse_partner_config(document: Any, path: Path) -> PartnerConfig:
         files=specs,
         demo=dict(demo),
         source_path=path,
+        limits=parse_limits(document.get("limits"), path),
     )
 
 

@@ -7,7 +7,6 @@ nightly ingest uses, on one file, with the partner's configuration or a built-in
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -49,6 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from assets.feeds.errors import FeedError, PartnerConfigError
+    from assets.feeds.loading.loader import crash_location
 
     path = Path(args.file)
     try:
@@ -59,6 +59,12 @@ def cmd_parse(args: argparse.Namespace) -> int:
     except OSError as error:
         print(_one_line(f"{path}: {error.strerror or error}"), file=sys.stderr)
         return EXIT_INVALID
+    except (Exception, RecursionError) as error:  # noqa: BLE001 - a crash is reported as the loader records it
+        print(
+            _one_line(f"{path}: parser crashed: {type(error).__name__}: {error} (at {crash_location(error)})"),
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     _write_rows(parsed, sys.stdout)
     rejected = _write_rejects(parsed, path, sys.stderr)
     unused = _write_account(parsed, path, sys.stderr)
@@ -67,17 +73,30 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def _parse(path: Path, partner_id: str | None, file_format: str):
     from assets.feeds.errors import FeedError
+    from assets.feeds.loading.file_scan import hash_file
+    from assets.feeds.loading.limits import DEFAULT_LIMITS, LongestLine
+    from assets.feeds.loading.loader import check_limits
     from assets.feeds.parsers.detect import default_spec, detect_format, parse_file
+    from assets.feeds.partner_config import FileSpec
 
     if not path.is_file():
         raise FeedError(path, None, "no such file")
-    source_file_id = hashlib.sha256(path.read_bytes()).hexdigest()
+    longest = LongestLine()
+    source_file_id = hash_file(path, [longest])
     if file_format == "auto":
         file_format = detect_format(path)
-    if partner_id is None:
+    config = _partner_config(partner_id, path) if partner_id is not None else None
+    # The same limits as the nightly load, so a file `cmi parse` reads is one the loader would read.
+    check_limits(
+        path,
+        path.stat().st_size,
+        FileSpec("sales", "*", format=file_format),
+        config.limits if config else DEFAULT_LIMITS,
+        longest if file_format == "csv" else None,
+    )
+    if config is None:
         spec = default_spec(path, file_format)
         return parse_file(path, spec, None, source_file_id)
-    config = _partner_config(partner_id, path)
     specs = _candidate_specs(config, path, file_format)
     first_error: FeedError | None = None
     for spec in specs:
@@ -95,10 +114,11 @@ def _partner_config(partner_id: str, path: Path):
     from assets.feeds.partner_config import load_partner_configs
     from orchestration.runtime import settings
 
-    configs = load_partner_configs(settings.partner_config_dir())
-    config = configs.get(partner_id)
+    # Only this partner's YAML is read: another partner's broken file is none of this command's business.
+    config_dir = settings.partner_config_dir()
+    config = load_partner_configs(config_dir, [partner_id]).get(partner_id)
     if config is None:
-        known = ", ".join(sorted(configs)) or "none"
+        known = ", ".join(sorted({p.stem for p in [*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")]})) or "none"
         raise FeedError(path, None, f"unknown partner '{partner_id}' (configured: {known})")
     return config
 
@@ -155,6 +175,10 @@ def _write_rejects(parsed, path: Path, stream) -> int:
     return len(rejects)
 
 
+# One line on a terminal, not a hostile cell of hundreds of megabytes.
+MAX_LINE_CHARS = 2000
+
+
 def _write_account(parsed, path: Path, stream) -> int:
     """For EDI files, where every quantity element went (loaded, rejected, unused by code); returns the unused."""
     account = parsed.account
@@ -171,4 +195,6 @@ def _write_account(parsed, path: Path, stream) -> int:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+    from assets.feeds.loading.loader import safe_text
+
+    return safe_text(" ".join(text.split()) if "\n" in text or "\r" in text else text, MAX_LINE_CHARS)

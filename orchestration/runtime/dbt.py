@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,3 +64,29 @@ def ensure_manifest(project: DbtProject) -> Path:
             )
             os.replace(Path(scratch) / manifest.name, manifest)
     return manifest
+
+
+# dagster-dbt gives every invocation a target folder of its own (`<op>-<run>-<id>`, about 14 MB each): kept for the
+# last few runs, to look into a recent failure, and removed after that so `dbt_project/target` stays bounded.
+KEEP_RUN_TARGETS = 5
+
+
+def prune_run_targets(target_dir: Path, keep: int = KEEP_RUN_TARGETS) -> list[Path]:
+    """Remove all but the ``keep`` newest per-invocation folders in dbt's target folder; returns what went.
+
+    The project's own files there (manifest, partial parse) and parse scratch folders (``.parse-*``) stay.
+    """
+    target_dir = Path(target_dir)
+    if not target_dir.is_dir():
+        return []
+    folders = [
+        entry
+        for entry in target_dir.iterdir()
+        if entry.is_dir() and not entry.is_symlink() and not entry.name.startswith(".")
+    ]
+    folders.sort(key=lambda folder: folder.stat().st_mtime, reverse=True)
+    removed = []
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed

@@ -127,3 +127,7 @@ class Artefacts(dg.ConfigurableResource):
     def outbox(self) -> Path:
         """Acknowledgments (997/999/TA1, CONTRL) going back to partners: ``outbox/<partner_id>/``."""
         return self.root() / "outbox"
+
+    def archive(self) -> Path:
+        """Every delivered file, content-addressed and read-only (``assets/feeds/loading/archive.py``)."""
+        return self.root() / "archive"

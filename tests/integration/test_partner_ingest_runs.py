@@ -129,13 +129,19 @@ def test_a_bad_file_stays_in_its_partners_run_and_both_runs_load(site, definitio
     assert materialized == set(PARTNER_FEED_KEYS), "a partner run does not reload supplier master data"
 
 
-def test_a_partner_run_that_fails_leaves_the_other_partners_rows_loaded(site, definitions):
+def test_a_broken_partner_config_quarantines_only_that_partners_files(site, definitions):
     (site / "partners" / "hansa_handel.yaml").write_text("partner_id: hansa_handel\nfiles: [\n")
     results = run_sensor_requests(definitions)
-    assert not results["hansa_handel"].success, "hansa's broken feed config fails its own run"
     assert results["redwood_grocers"].success
+    assert results["hansa_handel"].success, "recorded in the ledger, not a run that fails every time"
+    broken = ledger_metadata(results["hansa_handel"])["broken_partner_configs"].value
+    assert list(broken) == ["hansa_handel"] and "invalid YAML" in broken["hansa_handel"]
     assert sales_rows(site, "redwood_grocers") == 2
-    assert set(ledger(site)) == {"redwood_grocers/inventory_20250629.csv", "redwood_grocers/sales_20250629.csv"}
+    assert ledger(site) == {
+        "hansa_handel/Bestand_20250629.csv": "quarantined",
+        "redwood_grocers/inventory_20250629.csv": "loaded",
+        "redwood_grocers/sales_20250629.csv": "loaded",
+    }
 
 
 def test_a_run_that_crashes_mid_load_does_not_touch_the_other_partner(site, definitions, monkeypatch):

@@ -199,15 +199,29 @@ def test_failure_on_first_load_leaves_no_rows_and_no_ledger_row(conn, landing, m
     assert all(rows == [] for rows in snapshot(conn).values())
 
 
-def test_crashing_parser_is_reported_and_retried_next_run(conn, landing, monkeypatch):
+def test_a_crashing_parser_quarantines_the_file_with_the_exception_and_where_it_was_raised(
+    conn, landing, monkeypatch, tmp_path
+):
     def crash(path, spec, config, source_file_id):
         raise ValueError("unexpected")
 
     monkeypatch.setitem(loader.PARSERS, "csv", crash)
-    report = ingest_landing(conn, landing, CONFIGS, now=NOW)
-    assert report.counts["failed"] == 4
-    assert report.outcomes[0].reason == "parser error: ValueError: unexpected"
-    assert conn.execute(f"select count(*) from {FEED_LEDGER_TABLE}").fetchall() == [(0,)]
+    report = ingest_landing(conn, landing, CONFIGS, quarantine_dir=tmp_path / "q", now=NOW)
+    assert report.counts == {"loaded": 0, "quarantined": 4, "duplicate": 0}
+    reason = report.outcomes[0].reason
+    assert reason.startswith("parser crashed: ValueError: unexpected (at tests/unit/test_loader.py:")
+    assert reason.endswith(" in crash)")
+    assert conn.execute(f"select count(*) from {FEED_LEDGER_TABLE} where status = 'quarantined'").fetchall() == [(4,)]
+    assert (tmp_path / "q" / "redwood_grocers" / "sales_20250629.csv").exists()
+    # Not retried silently: the next run under the same code leaves the verdict as it is.
+    assert ingest_landing(conn, landing, CONFIGS, now=NOW).outcomes == []
+    # Once the fix ships (other parser code), the same deliveries are judged again and load.
+    monkeypatch.undo()
+    monkeypatch.setattr(loader, "_code_fingerprint", lambda: "fixed parser code")
+    again = ingest_landing(conn, landing, CONFIGS, now=NOW)
+    assert again.counts == {"loaded": 4, "quarantined": 0, "duplicate": 0}
+    statuses = conn.execute(f"select status, count(*) from {FEED_LEDGER_TABLE} group by 1").fetchall()
+    assert statuses == [("loaded", 4)], "the quarantined rows were replaced, one ledger row per delivery"
 
 
 def test_a_crash_while_profiling_a_file_fails_that_file_only(conn, landing, monkeypatch):
@@ -218,9 +232,10 @@ def test_a_crash_while_profiling_a_file_fails_that_file_only(conn, landing, monk
 
     monkeypatch.setattr(byte_profile.ByteProfile, "_observe", crash)
     report = ingest_landing(conn, landing, CONFIGS, now=NOW)
-    failed = report.with_status(loader.FAILED)
-    # GBK is read by pandas only, so its file needs no profile; the three UTF-8 files fail and are retried.
-    assert len(failed) == 3 and {outcome.reason for outcome in failed} == {"parser error: IndexError: profile bug"}
+    failed = report.with_status("quarantined")
+    # GBK is read by pandas only, so its file needs no profile; the three UTF-8 files are quarantined.
+    assert len(failed) == 3
+    assert {outcome.reason.split(" (at ")[0] for outcome in failed} == {"parser crashed: IndexError: profile bug"}
     assert all(outcome.source_file_id for outcome in failed)
     assert report.counts["loaded"] == 1
 

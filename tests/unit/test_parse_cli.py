@@ -188,3 +188,38 @@ def test_an_unusable_file_gives_one_stderr_line_and_exit_code_2(tmp_path, capsys
 def test_a_missing_file_is_exit_code_2(tmp_path, capsys):
     code, _, err = run(capsys, str(tmp_path / "nowhere.csv"))
     assert code == 2 and err == [f"{tmp_path / 'nowhere.csv'}: no such file"]
+
+
+def test_a_parser_crash_is_one_line_with_the_exception_and_where_it_was_raised(tmp_path, capsys, monkeypatch):
+    import assets.feeds.parsers.detect as detect
+
+    def crash(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setitem(detect.PARSERS, "x12", crash)
+    path = tmp_path / "weekly.x12"
+    path.write_text(WEEKLY_852)
+    code, rows, err = run(capsys, str(path))
+    assert code == 2 and rows == []
+    assert len(err) == 1
+    assert err[0].startswith(f"{path}: parser crashed: KeyError: 'surprise' (at tests/unit/test_parse_cli.py:")
+
+
+def test_json_nested_too_deep_is_refused_by_its_limit_in_one_line(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    code, _, err = run(capsys, str(path))
+    assert code == 2 and len(err) == 1
+    assert "json_max_depth" in err[0]
+
+
+def test_another_partners_broken_yaml_does_not_stop_parse_for_this_partner(tmp_path, capsys, monkeypatch):
+    configs = tmp_path / "partners"
+    configs.mkdir()
+    (configs / "redwood_grocers.yaml").write_text((CONFIG_DIR / "redwood_grocers.yaml").read_text())
+    (configs / "hansa_handel.yaml").write_text("partner_id: hansa_handel\nname: !!python/object/apply:os.system [id]\n")
+    monkeypatch.setenv(settings.PARTNER_CONFIG_ENV, str(configs))
+    path = tmp_path / "852_20250623.x12"
+    path.write_text(WEEKLY_852)
+    code, rows, _ = run(capsys, str(path), "--partner", "redwood_grocers")
+    assert code == 0 and rows

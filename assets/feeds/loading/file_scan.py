@@ -9,7 +9,10 @@ at it on this one, so on two cores the hash costs little more than the read.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,10 +26,23 @@ class ChunkObserver(Protocol):
         """Look at ``buffer[:length]``, the next chunk of the file; ``buffer`` is reused once this returns."""
 
 
+def open_regular(path: str | bytes | os.PathLike, flags: int = os.O_RDONLY) -> int:
+    """Open a regular file for reading, never through a symbolic link and never blocking on a pipe.
+
+    The landing is written by partners: a file seen as regular a moment ago may have been swapped for a link
+    (ELOOP is raised) or a FIFO (EINVAL), and neither may be read.
+    """
+    descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise OSError(errno.EINVAL, "not a regular file", os.fsdecode(path))
+    return descriptor
+
+
 def hash_file(path: Path, observers: Sequence[ChunkObserver] = (), *, chunk_bytes: int = CHUNK_BYTES) -> str:
     """The SHA-256 of the file's bytes (hex), showing every chunk to ``observers`` in file order."""
     digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as file:
+    with open(path, "rb", buffering=0, opener=open_regular) as file:
         # Two buffers: the next chunk is read into one while the other is still being hashed.
         buffers = [bytearray(chunk_bytes), bytearray(chunk_bytes)]
         length = file.readinto(buffers[0])

@@ -26,26 +26,35 @@ LOADED_STATUSES = ("loaded", "superseded")
 
 @dataclass
 class FeedLedger:
-    """Which (content hash, path) pairs and control numbers the ledger already knows, kept current during the run."""
+    """Which (content hash, path) pairs and control numbers the ledger already knows, kept current during the run.
+
+    A duplicate is judged against *loaded* content only (``loaded_by_file_id``): content that was quarantined
+    never makes a later delivery of it a duplicate. ``quarantined`` keeps, per (content, path), the rules version
+    (partner config and parser code) it was judged under, so the loader tries it again once the rules change.
+    """
 
     paths_by_file_id: dict[str, list[str]]
     control_owners: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (partner, format, n) -> path
     # Partners with a loaded (or superseded) file: only a file of theirs can supersede or be superseded.
     loaded_partners: set[str] = field(default_factory=set)
+    loaded_by_file_id: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (partner, first path)
+    quarantined: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (id, path) -> rules version
 
     @classmethod
     def read(cls, conn: duckdb.DuckDBPyConnection) -> FeedLedger:
         rows = fetch_all(
             conn,
-            f"""select source_file_id, path, partner_id, format, control_number, status from {FEED_LEDGER_TABLE}
-                order by loaded_at, path""",
+            f"""select source_file_id, path, partner_id, format, control_number, status, rules_version
+                from {FEED_LEDGER_TABLE} order by loaded_at, path""",
         )
         ledger = cls({})
-        for file_id, path, partner_id, file_format, control_number, status in rows:
+        for file_id, path, partner_id, file_format, control_number, status, rules_version in rows:
             ledger.add(file_id, path)
             if status in LOADED_STATUSES:
                 ledger.claim(partner_id, file_format, control_number, path)
-                ledger.loaded_partners.add(partner_id)
+                ledger.note_loaded(file_id, partner_id, path)
+            elif status == "quarantined":
+                ledger.quarantined[(file_id, path)] = rules_version
         return ledger
 
     def claim(self, partner_id: str, file_format: str | None, control_number: str | None, path: str) -> None:
@@ -61,12 +70,41 @@ class FeedLedger:
     def seen(self, file_id: str, path: str) -> bool:
         return path in self.paths_by_file_id.get(file_id, ())
 
-    def first_path(self, file_id: str) -> str | None:
-        paths = self.paths_by_file_id.get(file_id)
-        return paths[0] if paths else None
+    def retry_due(self, file_id: str, path: str, rules_version: str) -> bool:
+        """Was this delivery quarantined under other rules than today's (a config or parser fix since)?"""
+        key = (file_id, path)
+        return key in self.quarantined and self.quarantined[key] != rules_version
+
+    def loaded_copy(self, file_id: str) -> tuple[str, str] | None:
+        """(partner, path) of the first loaded file with this content, if any."""
+        return self.loaded_by_file_id.get(file_id)
+
+    def note_loaded(self, file_id: str, partner_id: str, path: str) -> None:
+        self.loaded_by_file_id.setdefault(file_id, (partner_id, path))
+        self.loaded_partners.add(partner_id)
 
     def add(self, file_id: str, path: str) -> None:
-        self.paths_by_file_id.setdefault(file_id, []).append(path)
+        if path not in self.paths_by_file_id.get(file_id, ()):
+            self.paths_by_file_id.setdefault(file_id, []).append(path)
+
+
+def forget_quarantined(conn: duckdb.DuckDBPyConnection, file_id: str, path: str) -> None:
+    """Remove a delivery's quarantined ledger row: the same delivery, tried again under new rules, replaces it."""
+    fetch_all(
+        conn,
+        f"delete from {FEED_LEDGER_TABLE} where source_file_id = ? and path = ? and status = 'quarantined'",
+        [file_id, path],
+    )
+
+
+def mark_rules_version(conn: duckdb.DuckDBPyConnection, file_id: str, path: str, rules_version: str) -> None:
+    """A quarantined delivery tried again gave the same verdict: remember the rules it was judged under."""
+    fetch_all(
+        conn,
+        f"update {FEED_LEDGER_TABLE} set rules_version = ? "
+        "where source_file_id = ? and path = ? and status = 'quarantined'",
+        [rules_version, file_id, path],
+    )
 
 
 def insert_ledger_row(conn: duckdb.DuckDBPyConnection, row: dict) -> None:
@@ -81,10 +119,16 @@ def insert_ledger_row(conn: duckdb.DuckDBPyConnection, row: dict) -> None:
 
 
 def quarantine_copy(file: Path, partner_dir: Path, quarantine_dir: Path) -> None:
-    """Copy a quarantined file unchanged to ``quarantine_dir/<partner_id>/``, at its path within the partner folder."""
+    """Copy a quarantined file unchanged to ``quarantine_dir/<partner_id>/``, at its path within the partner folder.
+
+    The caller has checked it is a regular file inside the partner folder; a link put in its place since is
+    copied as a link, never followed.
+    """
     target = quarantine_dir / partner_dir.name / file.relative_to(partner_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(file, target)
+    if target.is_symlink():
+        target.unlink()
+    shutil.copy2(file, target, follow_symlinks=False)
 
 
 # Every (record type, location, period) a partner's loaded files report; forecasts add their issue date.

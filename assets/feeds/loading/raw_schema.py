@@ -26,7 +26,7 @@ RAW_TABLE_DDL: dict[str, str] = {
         format varchar, record_type varchar, control_number varchar, rows_parsed integer,
         rows_rejected integer, status varchar, reason varchar, loaded_at timestamp,
         quantities_reported integer, quantities_loaded integer, quantities_rejected integer,
-        quantities_unused integer, unused_detail varchar""",
+        quantities_unused integer, unused_detail varchar, rules_version varchar""",
     "raw.feed_rejects": """
         source_file_id varchar not null, partner_id varchar, record_type varchar, source_line integer,
         reason varchar, raw_record varchar""",

@@ -55,7 +55,24 @@ class RawWriter:
                 rejects.append(result.rejects)
         if rejects:
             frame = rejects[0] if len(rejects) == 1 else pd.concat(rejects, ignore_index=True)
+            frame = bounded_rejects(frame)
             insert_frame(self.conn, FEED_REJECTS_TABLE, frame, REJECT_COLUMNS, self.types[FEED_REJECTS_TABLE])
+
+
+# A rejected line is kept for the partner to see, not whole: a hostile cell may be hundreds of megabytes.
+MAX_REJECT_TEXT = 4096
+
+
+def bounded_rejects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rejects with ``raw_record`` and ``reason`` cut to :data:`MAX_REJECT_TEXT` characters (marked with "…")."""
+    cut = {}
+    for column in ("raw_record", "reason"):
+        if column in frame.columns:
+            text = frame[column].astype(object)
+            long = text.map(lambda value: isinstance(value, str) and len(value) > MAX_REJECT_TEXT)
+            if long.any():
+                cut[column] = text.where(~long, text[long].map(lambda value: value[: MAX_REJECT_TEXT - 1] + "…"))
+    return frame.assign(**cut) if cut else frame
 
 
 def rollback(conn: duckdb.DuckDBPyConnection) -> None:

@@ -58,8 +58,11 @@ arrivals as (
         feed_files.*,
         partners.timezone,
         partners.feed_cutoff_local,
-        -- received_at is naive UTC; the partner's clock decides which morning it was.
-        cast(timezone(partners.timezone, timezone('UTC', feed_files.received_at)) as date) as received_local_date
+        -- received_at is naive UTC; the partner's clock decides which morning it was. A folder no partner is
+        -- configured for (a new partner, a stray folder) has no clock: UTC dates its files.
+        cast(
+            timezone(coalesce(partners.timezone, 'UTC'), timezone('UTC', feed_files.received_at)) as date
+        ) as received_local_date
 
     from feed_files
     left join partners
