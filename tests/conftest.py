@@ -2,9 +2,57 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
+
+# The tier of a test is the folder it lives in: `pytest -m unit` runs the fast pure tests alone.
+TIERS = {
+    "unit": "pure tests: no dbt, no Dagster run, no server (fast)",
+    "dbt": "tests that run dbt on a small hand-written warehouse",
+    "integration": "in-process Dagster materializations, `cmi` and `dagster` processes, the UI in a browser (slow)",
+}
+TESTS_DIR = Path(__file__).resolve().parent
+# The path of the `webhook` fixture's URL: a token, as real webhook URLs carry; no output may show it.
+SECRET_WEBHOOK_PATH = "/services/T000/s3cr3t-token"
+
+
+def pytest_configure(config):
+    for tier, description in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {description}")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        folder = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
+        if folder in TIERS:
+            item.add_marker(getattr(pytest.mark, folder))
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP endpoint on loopback that records what is posted to it."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"path": self.path, "json": json.loads(body)})
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}{SECRET_WEBHOOK_PATH}", received
+    server.shutdown()
 
 
 @pytest.fixture(autouse=True, scope="session")
