@@ -26,11 +26,25 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{tier}: {description}")
 
 
+# The files that take longest, longest first. `make test` hands whole files to the workers in collection order, so
+# these start at once on separate workers and the many short files fill in around them.
+LONGEST_FIRST = (
+    "integration/test_backfill.py",
+    "integration/test_nightly_end_to_end.py",
+    "integration/test_ui_serves_asset_graph.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = Path(item.path).resolve().relative_to(TESTS_DIR).as_posix()
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
     for item in items:
         folder = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
         if folder in TIERS:
             item.add_marker(getattr(pytest.mark, folder))
+    items.sort(key=rank)
 
 
 @pytest.fixture
