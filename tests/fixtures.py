@@ -3,6 +3,7 @@ functions, so a test module never imports another test module."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -260,3 +261,102 @@ def keep_quality_night(folder: Path) -> None:
     write_validation_record(
         folder, "gx_raw_stock_snapshots", run_suite_by_partner(stock, raw_stock_snapshots_suite(QUALITY_NIGHT))
     )
+
+
+# --- Comparing warehouses: two runs that must agree, or one warehouse before and after a rerun -------------------
+
+# Columns that say when, or in which run, a row was written: they differ between any two runs by design.
+RUN_COLUMNS = frozenset({"run_id", "created_at", "planned_at", "checked_at", "loaded_at"})
+# Files a night hands on: per-partner plan exports, and the quarantined copies of bad deliveries.
+HANDED_ON = ("exports", "quarantine")
+# Sums of doubles may differ in their last bits between two runs that did the same work in another order.
+FLOAT_TOLERANCE = 1e-9
+
+
+def snapshot_warehouse(warehouse: Path, folder: Path, schemas: Iterable[str] | None = None) -> Path:
+    """Every table and view of a warehouse, without its run columns, as one Parquet file each in `folder`.
+
+    Each view is read through the warehouse's own connection, so it sees that warehouse's tables.
+    """
+    folder.mkdir(parents=True)
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        relations = conn.execute(
+            """select schema_name, table_name from duckdb_tables()
+               union all select schema_name, view_name from duckdb_views() where not internal
+               order by all"""
+        ).fetchall()
+        for schema, name in relations:
+            if schemas is not None and schema not in schemas:
+                continue
+            columns = [row[0] for row in conn.execute(f'describe "{schema}"."{name}"').fetchall()]
+            kept = ", ".join(f'"{column}"' for column in columns if column not in RUN_COLUMNS)
+            target = folder / f"{schema}.{name}.parquet"
+            conn.execute(f'copy (select {kept} from "{schema}"."{name}") to \'{target}\' (format parquet)')
+    return folder
+
+
+def snapshot_table(folder: Path, table: str) -> str:
+    """A snapshot's table as a DuckDB relation to select from."""
+    return f"read_parquet('{folder / f'{table}.parquet'}')"
+
+
+def snapshot_differences(
+    left: Path,
+    right: Path,
+    schemas: Iterable[str] | None = None,
+    tables: Iterable[str] | None = None,
+    where: dict[str, str] | None = None,
+) -> list[str]:
+    """What differs between two snapshots: tables on one side only, other columns, rows on one side only.
+
+    Rows are compared as multisets, every row and every kept column: exactly first (EXCEPT ALL both ways), then the
+    rows left over on each side are lined up in order and compared within FLOAT_TOLERANCE. `where` narrows a table
+    to some of its rows (SQL, by table name), e.g. one business date; `schemas` and `tables` narrow the comparison to
+    some tables ("schema.table").
+    """
+    schemas = None if schemas is None else set(schemas)
+    tables = None if tables is None else set(tables)
+
+    def compared(folder: Path) -> set[str]:
+        names = {path.name.removesuffix(".parquet") for path in folder.glob("*.parquet")}
+        return {
+            name
+            for name in names
+            if (schemas is None or name.split(".")[0] in schemas) and (tables is None or name in tables)
+        }
+
+    found = [f"{table}: only on one side" for table in sorted(compared(left) ^ compared(right))]
+    with duckdb.connect() as conn:
+        for table in sorted(compared(left) & compared(right)):
+            condition = (where or {}).get(table, "true")
+            lhs = f"(select * from {snapshot_table(left, table)} where {condition})"
+            rhs = f"(select * from {snapshot_table(right, table)} where {condition})"
+            left_columns = conn.execute(f"describe {lhs}").fetchall()
+            right_columns = conn.execute(f"describe {rhs}").fetchall()
+            if [column[:2] for column in left_columns] != [column[:2] for column in right_columns]:
+                found.append(f"{table}: columns {left_columns} != {right_columns}")
+                continue
+            left_only = conn.execute(f"select * from {lhs} except all select * from {rhs} order by all").df()
+            right_only = conn.execute(f"select * from {rhs} except all select * from {lhs} order by all").df()
+            if left_only.empty and right_only.empty:
+                continue
+            try:
+                pd.testing.assert_frame_equal(
+                    left_only, right_only, check_dtype=False, rtol=FLOAT_TOLERANCE, atol=FLOAT_TOLERANCE
+                )
+            except AssertionError:
+                found.append(
+                    f"{table}: {len(left_only)} rows only on the left, {len(right_only)} only on the right; "
+                    f"left:\n{left_only.head(5).to_string()}\nright:\n{right_only.head(5).to_string()}"
+                )
+    return found
+
+
+def handed_on_files(data_dir: Path) -> dict[str, bytes]:
+    """Every file a night handed on, by its path under the data folder."""
+    return {
+        path.relative_to(data_dir).as_posix(): path.read_bytes()
+        for folder in HANDED_ON
+        for path in sorted((data_dir / folder).rglob("*"))
+        if path.is_file()
+    }
