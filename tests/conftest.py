@@ -1,4 +1,5 @@
-"""Tests see only the settings they set: a developer's own cmi.env must not leak into them."""
+"""Test tiers by folder, the order files start in, shared fixtures; and tests see only the settings they set: a
+developer's own cmi.env must not leak into them."""
 
 from __future__ import annotations
 
@@ -35,13 +36,19 @@ LONGEST_FIRST = (
 )
 
 
+def _under_tests(item) -> str:
+    """The item's file relative to tests/ ("" for a file elsewhere, as pytest may collect beside tests/)."""
+    path = Path(item.path).resolve()
+    return path.relative_to(TESTS_DIR).as_posix() if path.is_relative_to(TESTS_DIR) else ""
+
+
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
-        path = Path(item.path).resolve().relative_to(TESTS_DIR).as_posix()
+        path = _under_tests(item)
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
 
     for item in items:
-        folder = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
+        folder = _under_tests(item).split("/")[0]
         if folder in TIERS:
             item.add_marker(getattr(pytest.mark, folder))
     items.sort(key=rank)
