@@ -37,9 +37,10 @@ run: setup
 	$(BIN)/cmi run
 
 # One worker per core, each taking whole test files (a module's fixtures build its warehouse once). Most of a
-# test's time is one Python process or one dbt subprocess, so two files at once use both cores.
+# test's time is one Python process or one dbt subprocess, so two files at once use both cores. Files go out in
+# collection order, where tests/conftest.py puts the longest first (xdist would otherwise order them by test count).
 test: setup browser
-	$(BIN)/pytest -n auto --dist loadfile --durations=10
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder --durations=10
 
 lint: setup
 	$(BIN)/ruff check .

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -13,22 +16,24 @@ from assets.quality import SUITE_CHECKS
 from orchestration.jobs import NIGHTLY_JOB_NAME
 from orchestration.runtime import settings
 from orchestration.summary import table_row_counts
+from tests.fixtures import handed_on_files, snapshot_differences, snapshot_warehouse
 
 pytestmark = pytest.mark.integration
 
 AS_OF = date(2025, 6, 30)
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nightly")
-    landing = root / "landing"
-    generate_demo(landing, settings.partner_config_dir(), seed=11, days=200, end_date=AS_OF, scale="small")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(settings.WAREHOUSE_ENV, str(root / "warehouse.duckdb"))
-        patch.setenv(settings.LANDING_ENV, str(landing))
-        patch.setenv(settings.DATA_DIR_ENV, str(root))
-        yield root
+@dataclass(frozen=True)
+class Night:
+    root: Path  # the data folder: the warehouse, reports, exports and the other artefacts of the night
+    landing: Path
+    result: dg.ExecuteInProcessResult
+
+
+def use_night(patch: pytest.MonkeyPatch, root: Path, landing: Path) -> None:
+    patch.setenv(settings.WAREHOUSE_ENV, str(root / "warehouse.duckdb"))
+    patch.setenv(settings.LANDING_ENV, str(landing))
+    patch.setenv(settings.DATA_DIR_ENV, str(root))
 
 
 def run_nightly(as_of: date = AS_OF) -> dg.ExecuteInProcessResult:
@@ -46,10 +51,35 @@ def query(sql: str, params: list | None = None):
 
 
 @pytest.fixture(scope="module")
-def first_run(workspace):
-    result = run_nightly()
+def pristine_night(tmp_path_factory) -> Night:
+    """The first night on the demo landing, built once; no test changes it (those that run again take a copy)."""
+    root = tmp_path_factory.mktemp("nightly")
+    landing = tmp_path_factory.mktemp("landing")
+    generate_demo(landing, settings.partner_config_dir(), seed=11, days=200, end_date=AS_OF, scale="small")
+    with pytest.MonkeyPatch.context() as patch:
+        use_night(patch, root, landing)
+        result = run_nightly()
     assert result.success, [e.message for e in result.all_events if e.is_failure]
-    return result
+    return Night(root, landing, result)
+
+
+@pytest.fixture
+def first_run(pristine_night, monkeypatch) -> dg.ExecuteInProcessResult:
+    """The first night, for tests that only read what it wrote."""
+    use_night(monkeypatch, pristine_night.root, pristine_night.landing)
+    return pristine_night.result
+
+
+@pytest.fixture
+def own_night(pristine_night, tmp_path, monkeypatch) -> Path:
+    """A copy of the first night's warehouse and artefacts, for a test that runs the job again or changes data.
+
+    The landing is shared: a run only reads it.
+    """
+    root = tmp_path / "night"
+    shutil.copytree(pristine_night.root, root)
+    use_night(monkeypatch, root, pristine_night.landing)
+    return root
 
 
 def test_every_check_in_the_job_was_executed(first_run):
@@ -138,14 +168,16 @@ def test_marts_and_quality_results_are_filled(first_run):
     assert results["partner_id"].nunique() == 3
 
 
-def test_rerun_of_the_same_night_changes_no_row_counts(first_run):
-    before = dict(table_row_counts(duckdb.connect(str(settings.warehouse_path()), read_only=True)))
+def test_rerun_of_the_same_night_changes_nothing(own_night, tmp_path):
+    before = snapshot_warehouse(settings.warehouse_path(), tmp_path / "before")
+    files_before = handed_on_files(own_night)
     assert run_nightly().success
-    after = dict(table_row_counts(duckdb.connect(str(settings.warehouse_path()), read_only=True)))
-    assert after == before
+    after = snapshot_warehouse(settings.warehouse_path(), tmp_path / "after")
+    assert snapshot_differences(before, after) == []
+    assert handed_on_files(own_night) == files_before
 
 
-def test_partner_failing_a_blocking_rule_gets_no_plan_while_others_do(first_run):
+def test_partner_failing_a_blocking_rule_gets_no_plan_while_others_do(own_night):
     plan_before = query("select partner_id, count(*) as n from replenishment.replenishment_plan group by 1")
     held_partner = sorted(plan_before["partner_id"])[0]
     # Break that partner's recent stock counts badly: far more negative on-hand than the 2 % a store system
@@ -180,7 +212,7 @@ def test_report_opens_in_a_browser_with_its_plots(first_run, browser):
         assert partner in body
 
 
-def test_forecast_at_partner_level_is_split_back_to_every_planned_location(first_run):
+def test_forecast_at_partner_level_is_split_back_to_every_planned_location(own_night):
     from orchestration.definitions import defs
 
     job = defs().resolve_job_def(NIGHTLY_JOB_NAME)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -13,7 +14,7 @@ from orchestration.runtime.dbt import ensure_manifest, manifest_is_stale
 from orchestration.runtime.settings import DBT_PROJECT_DIR
 
 
-def test_processes_loading_a_fresh_checkout_together_only_ever_read_a_whole_manifest(tmp_path):
+def test_processes_loading_a_fresh_checkout_together_only_ever_read_a_whole_manifest(tmp_path, monkeypatch):
     project_dir = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project_dir, ignore=shutil.ignore_patterns("target", "logs"))
     project = DbtProject(project_dir=project_dir, profiles_dir=project_dir)
@@ -21,8 +22,19 @@ def test_processes_loading_a_fresh_checkout_together_only_ever_read_a_whole_mani
     assert manifest_is_stale(project)
 
     parsers_done = threading.Event()
+    read_whole = threading.Event()
     torn_reads: list[str] = []
     whole_reads = 0
+    real_replace = os.replace
+
+    def replace_then_wait_for_a_read(source, target) -> None:
+        """Both parsers finish at nearly the same moment, which leaves the reader little time: each stays in its
+        parse after the rename until the reader has read a manifest, so reads always happen while parsing goes on."""
+        real_replace(source, target)
+        if Path(target) == manifest:
+            read_whole.wait(timeout=60)
+
+    monkeypatch.setattr(os, "replace", replace_then_wait_for_a_read)
 
     def read_while_parsing() -> None:
         nonlocal whole_reads
@@ -34,6 +46,7 @@ def test_processes_loading_a_fresh_checkout_together_only_ever_read_a_whole_mani
             try:
                 json.loads(text)
                 whole_reads += 1
+                read_whole.set()
             except ValueError as error:
                 torn_reads.append(str(error))
 
@@ -48,6 +61,7 @@ def test_processes_loading_a_fresh_checkout_together_only_ever_read_a_whole_mani
     reader.join()
 
     assert torn_reads == []
+    assert whole_reads > 0, "the reader never read the manifest while the parsers ran: nothing was checked"
     assert "nodes" in json.loads(manifest.read_bytes())
     assert not manifest_is_stale(project)
     assert [path.name for path in manifest.parent.iterdir() if path.name.startswith(".parse-")] == []

@@ -1,4 +1,4 @@
-"""Incremental facts on the small fixture of test_dbt_project: a night that re-computes only its window (plus late
+"""Incremental facts on the small dbt night of tests/fixtures.py: a night that re-computes only its window (plus late
 deliveries and new series) must leave exactly the rows a --full-refresh gives, also when an earlier night is
 replayed.
 
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from dbt.cli.main import dbtRunner
 
-from tests.unit.test_dbt_project import ACME, DBT_PROJECT_DIR, NORD, UPC_100, ledger, stock, write_fixture
+from tests.fixtures import ACME, DBT_PROJECT_DIR, NORD, UPC_100, ledger, stock, write_fixture
 
 LOOKBACK_DAYS = 2
 SERIES = ["partner_id", "location_id", "product_id"]
