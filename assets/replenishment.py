@@ -3,6 +3,8 @@
 from datetime import date
 
 import dagster as dg
+import duckdb
+import pandas as pd
 
 from assets.forecasts import FORECAST_KEY, HORIZON_DAYS
 from assets.quality import PARTNER_GATE_KEY, plannable_partners
@@ -17,16 +19,25 @@ from assets.warehouse import (
     SUPPLIER_STOCK,
 )
 from forecasts.forecasting.quantiles import Z_P90
-from forecasts.replenishment.plan_history import plan_version, save_plan, save_planner_exceptions
+from forecasts.replenishment.explain import ExplanationInputs, explain_plan
+from forecasts.replenishment.plan_history import (
+    plan_version,
+    save_plan,
+    save_plan_explanations,
+    save_planner_exceptions,
+)
 from forecasts.replenishment.planner_exceptions import find_planner_exceptions
 from forecasts.replenishment.policy import plan_replenishment
 from forecasts.replenishment.projection import project_lines, projection_lines
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 from orchestration.runtime.resources import Artefacts, Warehouse
+from orchestration.runtime.warehouse_tables import table_exists
 
 PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
 EXCEPTIONS_KEY = dg.AssetKey(["replenishment", "exceptions"])
 EXPORTS_KEY = dg.AssetKey(["replenishment", "partner_exports"])
+
+EXPLANATIONS_TABLE = "replenishment.plan_explanations"
 
 # Forecast bias is judged on the last four weeks of one-day-ahead forecasts against in-stock sales.
 BIAS_WINDOW_DAYS = 28
@@ -58,6 +69,8 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
         available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"business_date": business_date}).fetchall())
         plan = plan_replenishment(inputs, plan_date=business_date, supplier_stock=available or None)
         saved = save_plan(conn, plan, plan_date=business_date, run_id=context.run_id)
+        explanations = explain_plan(plan, read_explanation_inputs(conn, business_date, available), business_date)
+        save_plan_explanations(conn, explanations, plan_date=business_date, version=saved.version)
         lines = projection_lines(plan)
         demand = conn.execute(PROJECTION_DEMAND_SQL, {"business_date": business_date}).df()
         receipts = conn.execute(IN_TRANSIT_RECEIPTS_SQL, {"business_date": business_date}).df()
@@ -73,6 +86,7 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
             "units_to_ship": float(plan["ship_qty"].sum()),
             "history_version": saved.version_note,
             "lines_cut_by_our_stock": int(plan["allocation_shortfall"].sum()),
+            "explanation_rows": len(explanations),
             "by_reason": dg.MetadataValue.json(plan["reason_code"].value_counts().to_dict()),
             "top_lines": dg.MetadataValue.md(
                 markdown_preview(
@@ -92,6 +106,26 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
             ),
             **plots,
         }
+    )
+
+
+def read_explanation_inputs(conn: duckdb.DuckDBPyConnection, business_date: date, available: dict) -> ExplanationInputs:
+    """The frames a plan line is explained from: where each stock count came from, our shipments on the way, the
+    agreement, the night's forecast, its measured accuracy and the partner's data gate."""
+
+    def frame(table: str, sql: str) -> pd.DataFrame | None:
+        if not table_exists(conn, table):
+            return None
+        return conn.execute(sql, {"business_date": business_date} if "$business_date" in sql else {}).df()
+
+    return ExplanationInputs(
+        stock=frame("marts.fct_inventory_daily", STOCK_SOURCES_SQL),
+        in_transit=frame("marts.fct_shipments", IN_TRANSIT_SHIPMENTS_SQL),
+        agreements=frame("marts.replenishment_policy", AGREEMENTS_SQL),
+        forecast=frame("forecasts.forecast_history", EXPLAINED_FORECAST_SQL),
+        accuracy=frame("forecasts.forecast_accuracy", SERIES_ACCURACY_SQL),
+        gate=frame("quality.partner_data_gate", GATE_SQL),
+        supplier_stock=available,
     )
 
 
@@ -185,6 +219,51 @@ where status = 'in_transit'
 group by all
 """
 
+
+# Where the business date's stock count of each series came from: the file and line a partner sent it in.
+STOCK_SOURCES_SQL = """
+select
+    inventory.partner_id, inventory.location_id, inventory.product_id,
+    inventory.observed_date, inventory.on_hand_qty, inventory.on_order_qty,
+    inventory.source_file_id, inventory.source_line, inventory.product_ref,
+    coalesce(files.received_at, inventory.received_at) as received_at,
+    files.path
+from marts.fct_inventory_daily as inventory
+left join raw.feed_files as files using (source_file_id)
+where inventory.inventory_date = $business_date
+"""
+
+IN_TRANSIT_SHIPMENTS_SQL = """
+select partner_id, location_id, product_id, shipment_id, ship_date, expected_receipt_date, qty
+from marts.fct_shipments
+where status = 'in_transit'
+"""
+
+AGREEMENTS_SQL = """
+select partner_id, location_id, product_id, ship_days, agreement_source
+from marts.replenishment_policy
+"""
+
+EXPLAINED_FORECAST_SQL = """
+select partner_id, location_id, product_id, forecast_date, p50, p90, model, demand_class
+from forecasts.forecast_history
+where as_of_date = $business_date
+order by partner_id, location_id, product_id, forecast_date
+"""
+
+# The newest scored forecast run of each series before the night: the accuracy the plan can rely on.
+SERIES_ACCURACY_SQL = """
+select partner_id, location_id, product_id, as_of_date, wape, bias, periods_scored
+from forecasts.forecast_accuracy
+where as_of_date < $business_date and periods_scored > 0
+qualify as_of_date = max(as_of_date) over (partition by partner_id, location_id, product_id)
+"""
+
+GATE_SQL = """
+select partner_id, status, reasons
+from quality.partner_data_gate
+where as_of_date = $business_date
+"""
 
 # Our stock per product: the latest figure on or before the business date (none: allocation is not limited).
 SUPPLIER_STOCK_SQL = """
