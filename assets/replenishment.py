@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from assets.feeds.partner_config import load_partner_configs
 from assets.forecasts import FORECAST_KEY, HORIZON_DAYS
 from assets.quality import PARTNER_GATE_KEY, plannable_partners
 from assets.renderers.metadata import markdown_preview
@@ -30,7 +31,7 @@ from forecasts.replenishment.planner_exceptions import find_planner_exceptions
 from forecasts.replenishment.policy import plan_replenishment
 from forecasts.replenishment.projection import project_lines, projection_lines
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
-from orchestration.runtime.resources import Artefacts, Warehouse
+from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
 from orchestration.runtime.warehouse_tables import table_exists
 
 PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
@@ -167,19 +168,45 @@ def exceptions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
     partitions_def=NIGHTLY_PARTITIONS,
 )
 def partner_exports(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, artefacts: Artefacts
+    context: dg.AssetExecutionContext, warehouse: Warehouse, artefacts: Artefacts, feed_folders: FeedFolders
 ) -> dg.MaterializeResult:
-    """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows."""
+    """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows, with
+    its own item ids, GTINs, store GLNs and cases, in the CSV dialect of its export config."""
     business_date = date.fromisoformat(context.partition_key)
+    configs = load_partner_configs(
+        feed_folders.partner_configs(),
+        on_error=lambda path, error: context.log.warning(f"{path}: {error}; its exports use the default dialect"),
+    )
     with warehouse.connect(read_only=True) as conn:
         plan = plan_version(conn, business_date)
-    paths = write_partner_exports(plan, artefacts.exports(), business_date)
+        items, locations, products = (
+            conn.execute(sql).df() if table_exists(conn, table) else None
+            for table, sql in (
+                ("staging.stg_supplier__partner_items", PARTNER_ITEMS_SQL),
+                ("marts.dim_location", LOCATIONS_SQL),
+                ("marts.dim_product", PRODUCTS_SQL),
+            )
+        )
+    paths = write_partner_exports(
+        plan,
+        artefacts.exports(),
+        business_date,
+        items=items,
+        locations=locations,
+        products=products,
+        dialects={partner_id: config.export for partner_id, config in configs.items()},
+    )
     return dg.MaterializeResult(
         metadata={
             "files": dg.MetadataValue.md("\n".join(f"- `{path}`" for path in paths) or "_no plan rows_"),
             "partners": plan["partner_id"].nunique() if not plan.empty else 0,
         }
     )
+
+
+PARTNER_ITEMS_SQL = "select partner_id, partner_item_ref, product_id, ref_type from staging.stg_supplier__partner_items"
+LOCATIONS_SQL = "select partner_id, location_id, gln, location_name from marts.dim_location"
+PRODUCTS_SQL = "select product_id, gtin, product_description from marts.dim_product"
 
 
 # Per series: Σ(forecast − sales) / Σ sales of one-day-ahead p50 over the window, on in-stock days only.
