@@ -195,6 +195,7 @@ def partner_exports(
         locations=locations,
         products=products,
         dialects={partner_id: config.export for partner_id, config in configs.items()},
+        withdraw=configs.keys(),
     )
     return dg.MaterializeResult(
         metadata={

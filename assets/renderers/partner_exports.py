@@ -21,7 +21,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 
@@ -237,6 +237,7 @@ def write_partner_exports(
     locations: pd.DataFrame | None = None,
     products: pd.DataFrame | None = None,
     dialects: Mapping[str, ExportSpec] | None = None,
+    withdraw: Iterable[str] = (),
 ) -> list[Path]:
     """Write one CSV and one JSON file per partner in ``plan`` under ``out_dir/<partner_id>/``.
 
@@ -246,7 +247,8 @@ def write_partner_exports(
     location_id, gln, location_name), ``products`` the products (product_id, gtin, product_description) and
     ``dialects`` each partner's ``ExportSpec`` (the default dialect for a partner without one). Missing master
     data leaves its columns empty. Returns the written paths, partner by partner, CSV before JSON. A partner
-    without rows gets no files.
+    without rows gets no files, and a partner in ``withdraw`` without rows loses the plan date's files an earlier
+    run wrote (a partner held on a rerun of the night must not keep a plan its ERP could still load).
     """
     missing = [column for column in PLAN_EXPORT_COLUMNS if column not in plan.columns]
     if missing:
@@ -258,6 +260,12 @@ def write_partner_exports(
     dialects = dict(dialects or {})
 
     out_dir = Path(out_dir)
+    planned = set(plan["partner_id"].astype(str))
+    for partner_id in sorted(set(withdraw) - planned):
+        for suffix in ("csv", "json"):
+            (out_dir / _safe_folder_name(partner_id) / f"{export_file_stem(plan_date)}.{suffix}").unlink(
+                missing_ok=True
+            )
     written = []
     rows = _with_master_data(plan, partner_item_ids(items, dialects), locations, products)
     for partner_id in sorted(rows["partner_id"].unique()):

@@ -213,3 +213,12 @@ def test_export_block_is_validated(tmp_path):
         path.write_text(yaml.safe_dump({**document, "export": bad}), encoding="utf-8")
         with pytest.raises(PartnerConfigError, match=key.replace(".", r"\.")):
             load_partner_config(path)
+
+
+def test_a_partner_without_rows_loses_the_nights_files_it_had(plan, tmp_path):
+    first = write_partner_exports(plan, tmp_path, PLAN_DATE)
+    assert (tmp_path / "p1" / "replenishment_plan_2025-03-03.csv") in first
+    # The rerun of the night holds p1: its earlier plan file must not stay for its ERP to load.
+    write_partner_exports(plan[plan["partner_id"] == "p2"], tmp_path, PLAN_DATE, withdraw=["p1", "p2"])
+    assert not list((tmp_path / "p1").iterdir())
+    assert (tmp_path / "p2" / "replenishment_plan_2025-03-03.csv").is_file()
