@@ -288,7 +288,7 @@ qualify as_of_date = max(as_of_date) over (partition by partner_id, location_id,
 """
 
 GATE_SQL = """
-select partner_id, status, reasons
+select partner_id, status, failed_errors, failed_warnings
 from quality.partner_data_gate
 where as_of_date = $business_date
 """

@@ -93,7 +93,7 @@ class ExplanationInputs:
     - ``agreements``: key, ``ship_days``, ``agreement_source``;
     - ``forecast``: key, ``forecast_date``, ``p50``, ``p90``, ``model``, ``demand_class``;
     - ``accuracy``: key, ``as_of_date``, ``wape``, ``bias``, ``periods_scored`` (the newest row per series used);
-    - ``gate``: ``partner_id``, ``status``, ``reasons``;
+    - ``gate``: ``partner_id``, ``status``, ``failed_errors``, ``failed_warnings``;
     - ``supplier_stock``: product_id → units we had available.
     """
 
@@ -232,10 +232,14 @@ def _gate_step(line: Mapping, gate: Mapping | None, plan_date: date) -> tuple:
     if gate is None:
         return ("data_gate", float("nan"), "", f"no gate result recorded; {freshness}", "quality.partner_data_gate")
     status = str(gate.get("status"))
-    reasons = gate.get("reasons")
     text = GATE_TEXT.get(status, status)
-    if isinstance(reasons, str) and reasons:
-        text += f" ({reasons})"
+    counts = [
+        f"{int(_number(gate, column, 0))} {noun}"
+        for column, noun in (("failed_errors", "blocking rule(s) failed"), ("failed_warnings", "warning(s)"))
+        if _number(gate, column, 0) > 0
+    ]
+    if counts:
+        text += f" ({', '.join(counts)}: see the partner's page in the report)"
     return (
         "data_gate",
         float("nan"),

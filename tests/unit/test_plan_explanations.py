@@ -86,7 +86,7 @@ def sources(supplier_stock: float = 48.0) -> ExplanationInputs:
         accuracy=pd.DataFrame(
             [{**key, "as_of_date": date(2025, 2, 20), "wape": 0.234, "bias": -0.05, "periods_scored": 7}]
         ),
-        gate=pd.DataFrame([{"partner_id": "p1", "status": "warn", "reasons": "a few negative counts"}]),
+        gate=pd.DataFrame([{"partner_id": "p1", "status": "warn", "failed_errors": 0, "failed_warnings": 2}]),
         supplier_stock={"A": supplier_stock},
     )
 
@@ -149,7 +149,7 @@ def test_agreement_forecast_accuracy_and_gate_are_named():
     forecast = step(steps, "forecast")["detail"]
     assert "prophet" in forecast and "smooth" in forecast
     assert "WAPE 23 %" in step(steps, "forecast_accuracy")["detail"]
-    assert step(steps, "data_gate")["detail"].startswith("warn:")
+    assert step(steps, "data_gate")["detail"].startswith("warn: blocking rules passed; warnings recorded (2 warning(s)")
 
 
 def test_a_line_above_its_reorder_point_says_nothing_ships():
