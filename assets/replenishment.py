@@ -3,7 +3,10 @@
 from datetime import date
 
 import dagster as dg
+import duckdb
+import pandas as pd
 
+from assets.feeds.partner_config import load_partner_configs
 from assets.forecasts import FORECAST_KEY, HORIZON_DAYS
 from assets.quality import PARTNER_GATE_KEY, plannable_partners
 from assets.renderers.metadata import markdown_preview
@@ -11,16 +14,25 @@ from assets.renderers.partner_exports import write_partner_exports
 from assets.renderers.plots import inventory_projection_plot
 from assets.warehouse import FCT_SALES_DAILY, FCT_SHIPMENTS, REPLENISHMENT_INPUTS, SUPPLIER_STOCK
 from forecasts.forecasting.quantiles import Z_P90
-from forecasts.replenishment.plan_history import plan_version, save_plan, save_planner_exceptions
+from forecasts.replenishment.explain import ExplanationInputs, explain_plan
+from forecasts.replenishment.plan_history import (
+    plan_version,
+    save_plan,
+    save_plan_explanations,
+    save_planner_exceptions,
+)
 from forecasts.replenishment.planner_exceptions import find_planner_exceptions
 from forecasts.replenishment.policy import plan_replenishment
 from forecasts.replenishment.projection import project_lines, projection_lines
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
-from orchestration.runtime.resources import Artefacts, Warehouse
+from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
+from orchestration.runtime.warehouse_tables import table_exists
 
 PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
 EXCEPTIONS_KEY = dg.AssetKey(["replenishment", "exceptions"])
 EXPORTS_KEY = dg.AssetKey(["replenishment", "partner_exports"])
+
+EXPLANATIONS_TABLE = "replenishment.plan_explanations"
 
 # Forecast bias is judged on the last four weeks of one-day-ahead forecasts against in-stock sales.
 BIAS_WINDOW_DAYS = 28
@@ -51,6 +63,8 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
         available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"business_date": business_date}).fetchall())
         plan = plan_replenishment(inputs, plan_date=business_date, supplier_stock=available or None)
         saved = save_plan(conn, plan, plan_date=business_date, run_id=context.run_id)
+        explanations = explain_plan(plan, read_explanation_inputs(conn, business_date, available), business_date)
+        save_plan_explanations(conn, explanations, plan_date=business_date, version=saved.version)
         lines = projection_lines(plan)
         demand = conn.execute(PROJECTION_DEMAND_SQL, {"business_date": business_date}).df()
         receipts = conn.execute(IN_TRANSIT_RECEIPTS_SQL, {"business_date": business_date}).df()
@@ -66,6 +80,7 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
             "units_to_ship": float(plan["ship_qty"].sum()),
             "history_version": saved.version_note,
             "lines_cut_by_our_stock": int(plan["allocation_shortfall"].sum()),
+            "explanation_rows": len(explanations),
             "by_reason": dg.MetadataValue.json(plan["reason_code"].value_counts().to_dict()),
             "top_lines": dg.MetadataValue.md(
                 markdown_preview(
@@ -85,6 +100,26 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
             ),
             **plots,
         }
+    )
+
+
+def read_explanation_inputs(conn: duckdb.DuckDBPyConnection, business_date: date, available: dict) -> ExplanationInputs:
+    """The frames a plan line is explained from: where each stock count came from, our shipments on the way, the
+    agreement, the night's forecast, its measured accuracy and the partner's data gate."""
+
+    def frame(table: str, sql: str) -> pd.DataFrame | None:
+        if not table_exists(conn, table):
+            return None
+        return conn.execute(sql, {"business_date": business_date} if "$business_date" in sql else {}).df()
+
+    return ExplanationInputs(
+        stock=frame("marts.fct_inventory_daily", STOCK_SOURCES_SQL),
+        in_transit=frame("marts.fct_shipments", IN_TRANSIT_SHIPMENTS_SQL),
+        agreements=frame("marts.replenishment_policy", AGREEMENTS_SQL),
+        forecast=frame("forecasts.forecast_history", EXPLAINED_FORECAST_SQL),
+        accuracy=frame("forecasts.forecast_accuracy", SERIES_ACCURACY_SQL),
+        gate=frame("quality.partner_data_gate", GATE_SQL),
+        supplier_stock=available,
     )
 
 
@@ -126,19 +161,46 @@ def exceptions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
     partitions_def=NIGHTLY_PARTITIONS,
 )
 def partner_exports(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, artefacts: Artefacts
+    context: dg.AssetExecutionContext, warehouse: Warehouse, artefacts: Artefacts, feed_folders: FeedFolders
 ) -> dg.MaterializeResult:
-    """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows."""
+    """One CSV and one JSON file per partner under data/exports/<partner>/, holding only that partner's rows, with
+    its own item ids, GTINs, store GLNs and cases, in the CSV dialect of its export config."""
     business_date = date.fromisoformat(context.partition_key)
+    configs = load_partner_configs(
+        feed_folders.partner_configs(),
+        on_error=lambda path, error: context.log.warning(f"{path}: {error}; its exports use the default dialect"),
+    )
     with warehouse.connect(read_only=True) as conn:
         plan = plan_version(conn, business_date)
-    paths = write_partner_exports(plan, artefacts.exports(), business_date)
+        items, locations, products = (
+            conn.execute(sql).df() if table_exists(conn, table) else None
+            for table, sql in (
+                ("staging.stg_supplier__partner_items", PARTNER_ITEMS_SQL),
+                ("marts.dim_location", LOCATIONS_SQL),
+                ("marts.dim_product", PRODUCTS_SQL),
+            )
+        )
+    paths = write_partner_exports(
+        plan,
+        artefacts.exports(),
+        business_date,
+        items=items,
+        locations=locations,
+        products=products,
+        dialects={partner_id: config.export for partner_id, config in configs.items()},
+        withdraw=configs.keys(),
+    )
     return dg.MaterializeResult(
         metadata={
             "files": dg.MetadataValue.md("\n".join(f"- `{path}`" for path in paths) or "_no plan rows_"),
             "partners": plan["partner_id"].nunique() if not plan.empty else 0,
         }
     )
+
+
+PARTNER_ITEMS_SQL = "select partner_id, partner_item_ref, product_id, ref_type from staging.stg_supplier__partner_items"
+LOCATIONS_SQL = "select partner_id, location_id, gln, location_name from marts.dim_location"
+PRODUCTS_SQL = "select product_id, gtin, product_description from marts.dim_product"
 
 
 # Per series: Σ(forecast − sales) / Σ sales of one-day-ahead p50 over the window, on in-stock days only.
@@ -178,6 +240,51 @@ where status = 'in_transit'
 group by all
 """
 
+
+# Where the business date's stock count of each series came from: the file and line a partner sent it in.
+STOCK_SOURCES_SQL = """
+select
+    inventory.partner_id, inventory.location_id, inventory.product_id,
+    inventory.observed_date, inventory.on_hand_qty, inventory.on_order_qty,
+    inventory.source_file_id, inventory.source_line, inventory.product_ref,
+    coalesce(files.received_at, inventory.received_at) as received_at,
+    files.path
+from marts.fct_inventory_daily as inventory
+left join raw.feed_files as files using (source_file_id)
+where inventory.inventory_date = $business_date
+"""
+
+IN_TRANSIT_SHIPMENTS_SQL = """
+select partner_id, location_id, product_id, shipment_id, ship_date, expected_receipt_date, qty
+from marts.fct_shipments
+where status = 'in_transit'
+"""
+
+AGREEMENTS_SQL = """
+select partner_id, location_id, product_id, ship_days, agreement_source
+from marts.replenishment_policy
+"""
+
+EXPLAINED_FORECAST_SQL = """
+select partner_id, location_id, product_id, forecast_date, p50, p90, model, demand_class
+from forecasts.forecast_history
+where as_of_date = $business_date
+order by partner_id, location_id, product_id, forecast_date
+"""
+
+# The newest scored forecast run of each series before the night: the accuracy the plan can rely on.
+SERIES_ACCURACY_SQL = """
+select partner_id, location_id, product_id, as_of_date, wape, bias, periods_scored
+from forecasts.forecast_accuracy
+where as_of_date < $business_date and periods_scored > 0
+qualify as_of_date = max(as_of_date) over (partition by partner_id, location_id, product_id)
+"""
+
+GATE_SQL = """
+select partner_id, status, failed_errors, failed_warnings
+from quality.partner_data_gate
+where as_of_date = $business_date
+"""
 
 # Our stock per product: the latest figure on or before the business date (none: allocation is not limited).
 SUPPLIER_STOCK_SQL = """

@@ -30,6 +30,11 @@ refused), ``item_qualifiers`` (which item id to use as product_ref, in order of 
 one measure for the same item, the default's order decides which wins and the other is accounted as unused).
 Besides stock and sales, a code may feed ``units_received`` (the 852's QR by default) and ``units_out_of_stock``
 (QO; EANCOM SLSRPT QTY+217); column-mapped files may carry both as columns of a sales file.
+
+The optional ``export`` block says how the partner's plan files are written for its ERP: ``delimiter`` (one
+character, default ","), ``decimal`` ("." or ","), ``encoding`` (default utf-8; e.g. utf-8-sig for a BOM),
+``date_format`` (strftime, default ISO ``%Y-%m-%d``) and ``item_id`` (which of the partner's references in the
+item cross-reference is its item id: sku, ean, upc or gtin; default the first of those the partner has).
 """
 
 from __future__ import annotations
@@ -89,6 +94,10 @@ DEFAULT_TRUE_VALUES = ("1", "y", "yes", "true", "t", "x")
 DEFAULT_FALSE_VALUES = ("0", "n", "no", "false", "f")
 
 _PARTNER_KEYS = {"partner_id", "name", "country", "timezone", "currency", "feed_cutoff", "files", "demo", "limits"}
+_PARTNER_KEYS |= {"export"}
+_EXPORT_KEYS = {"delimiter", "decimal", "encoding", "date_format", "item_id"}
+# The partner's own item id, when the export block does not name one: the first reference type the partner has.
+ITEM_ID_PREFERENCE = ("sku", "ean", "upc", "gtin")
 _FILE_KEYS = {
     "record_type",
     "pattern",
@@ -177,6 +186,17 @@ class FileSpec:
 
 
 @dataclass(frozen=True)
+class ExportSpec:
+    """How a partner's plan files are written: its ERP's CSV dialect and which of its item ids to use."""
+
+    delimiter: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+    date_format: str = "%Y-%m-%d"
+    item_id: str | None = None
+
+
+@dataclass(frozen=True)
 class PartnerConfig:
     """One partner: identity, local conventions, the files it delivers and the demo generator's knobs."""
 
@@ -190,6 +210,7 @@ class PartnerConfig:
     demo: dict[str, Any] = field(default_factory=dict, hash=False)
     source_path: Path | None = None
     limits: FileLimits = field(default=DEFAULT_LIMITS, hash=False)
+    export: ExportSpec = field(default_factory=ExportSpec)
 
     def spec_for(self, filename: str | PurePath) -> FileSpec | None:
         """The first spec whose pattern matches ``filename`` (relative to the partner folder), else None."""
@@ -310,6 +331,38 @@ def parse_partner_config(document: Any, path: Path) -> PartnerConfig:
         demo=dict(demo),
         source_path=path,
         limits=parse_limits(document.get("limits"), path),
+        export=_parse_export(document.get("export"), path),
+    )
+
+
+def _parse_export(entry: Any, path: Path) -> ExportSpec:
+    if entry is None:
+        return ExportSpec()
+    if not isinstance(entry, Mapping):
+        raise PartnerConfigError(path, "export", "expected a mapping")
+    _reject_unknown_keys(entry, _EXPORT_KEYS, path, "export")
+    delimiter = _optional_str(entry, "delimiter", path, "export", ",")
+    if len(delimiter) != 1 or delimiter in '\r\n"':
+        raise PartnerConfigError(path, "export.delimiter", f"{delimiter!r} must be one character, not a quote")
+    decimal = _optional_str(entry, "decimal", path, "export", ".")
+    if decimal not in (".", ","):
+        raise PartnerConfigError(path, "export.decimal", f"{decimal!r} must be '.' or ','")
+    if decimal == delimiter:
+        raise PartnerConfigError(path, "export.decimal", "the decimal mark cannot be the delimiter")
+    encoding = _optional_str(entry, "encoding", path, "export", "utf-8")
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise PartnerConfigError(path, "export.encoding", f"unknown encoding '{encoding}'") from exc
+    item_id = entry.get("item_id")
+    if item_id is not None and item_id not in ITEM_ID_PREFERENCE:
+        raise PartnerConfigError(path, "export.item_id", f"{item_id!r} is not one of {', '.join(ITEM_ID_PREFERENCE)}")
+    return ExportSpec(
+        delimiter=delimiter,
+        decimal=decimal,
+        encoding=encoding,
+        date_format=_optional_str(entry, "date_format", path, "export", "%Y-%m-%d"),
+        item_id=item_id,
     )
 
 

@@ -4,6 +4,8 @@
   plan adds no rows, a changed plan adds a new version, so history can be audited without duplicates.
 - `replenishment.replenishment_plan`: the newest plan date's newest version, one row per location x product.
 - `replenishment.exceptions`: each plan date's planner exceptions (a rerun of a night replaces that night's).
+- `replenishment.plan_explanations`: each plan date's explanation of every plan line, one row per line and step
+  (`forecasts.replenishment.explain`), for the plan's version of that night (a rerun replaces them).
 """
 
 from __future__ import annotations
@@ -126,3 +128,21 @@ def save_planner_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.Data
     columns += ["exception_type", "severity", "detail"]
     replace_date_rows(conn, "replenishment.exceptions", "plan_date", plan_date, exceptions, columns=columns)
     return len(exceptions)
+
+
+def save_plan_explanations(
+    conn: duckdb.DuckDBPyConnection, explanations: pd.DataFrame, *, plan_date: date, version: int
+) -> int:
+    """Replace the plan date's explanations with those of the plan version just saved."""
+    conn.execute("create schema if not exists replenishment")
+    conn.execute(
+        """create table if not exists replenishment.plan_explanations (
+               plan_date date, version bigint, partner_id varchar, location_id varchar, product_id varchar,
+               step_number integer, step varchar, label varchar, value double, unit varchar, detail varchar,
+               source varchar)"""
+    )
+    rows = explanations.assign(version=version)
+    columns = ["plan_date::date as plan_date", "version", "partner_id", "location_id", "product_id"]
+    columns += ["step_number", "step", "label", "value", "unit", "detail", "source"]
+    replace_date_rows(conn, "replenishment.plan_explanations", "plan_date", plan_date, rows, columns=columns)
+    return len(rows)

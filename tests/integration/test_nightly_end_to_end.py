@@ -148,6 +148,61 @@ def test_forecast_is_non_negative_and_ordered(first_run):
     assert forecast.groupby("series_id").size().eq(28).all()
 
 
+def test_cmi_explain_traces_a_plan_row_to_its_stock_file_and_line(first_run, capsys):
+    import re
+
+    from orchestration import cli
+
+    row = query(
+        "select partner_id, location_id, product_id, on_hand from replenishment.replenishment_plan "
+        "where plan_date = ? and observation_age_days = 0 order by ship_qty desc limit 1",
+        [AS_OF],
+    ).iloc[0]
+    explained = query(
+        "select count(*) as n from replenishment.plan_explanations where plan_date = ? and partner_id = ?",
+        [AS_OF, row.partner_id],
+    )
+    assert explained["n"].iloc[0] > 0
+    code = cli.main(["explain", row.partner_id, row.location_id, row.product_id, "--date", AS_OF.isoformat()])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    source = re.search(r"source: (\S+) line (\d+), received (\S+ \S+)", out)
+    assert source, out
+    path, line, received = source.group(1), int(source.group(2)), source.group(3)
+    # The file and line the explanation names hold that very count of that item at that store.
+    raw = query(
+        """select snapshot.on_hand_qty, snapshot.location_id, files.received_at
+           from raw.stock_snapshots as snapshot join raw.feed_files as files using (source_file_id)
+           where files.path = ? and snapshot.source_line = ? and snapshot.location_id = ?""",
+        [path, line, row.location_id],
+    )
+    assert len(raw) >= 1, (path, line)
+    assert raw["on_hand_qty"].iloc[0] == row.on_hand
+    assert raw["received_at"].iloc[0].strftime("%Y-%m-%d %H:%M") == received
+    for step in ("Case packs and MOQ", "Allocation", "Forecast accuracy", "Data checks", "Ship days and review"):
+        assert step in out
+
+
+def test_german_partner_export_reads_back_with_its_own_ids_semicolons_and_decimal_commas(first_run):
+    import csv
+
+    export = settings.data_dir() / "exports" / "hansa_handel" / f"replenishment_plan_{AS_OF.isoformat()}.csv"
+    text = export.read_bytes().decode("utf-8-sig")
+    rows = list(csv.DictReader(text.splitlines(), delimiter=";"))
+    plan = query("select * from replenishment.replenishment_plan where partner_id = 'hansa_handel'")
+    assert len(rows) == len(plan) > 0
+    eans = set(query("select partner_item_ref from raw.partner_items where ref_type = 'ean'")["partner_item_ref"])
+    assert {row["partner_item_id"] for row in rows} <= eans
+    assert all(len(row["gtin"]) == 14 and len(row["location_gln"]) == 13 for row in rows)
+    assert {row["partner_id"] for row in rows} == {"hansa_handel"}
+    assert rows[0]["plan_date"] == AS_OF.strftime("%d.%m.%Y")
+    fractions = [row["demand_daily_mean"] for row in rows if not row["demand_daily_mean"].isdigit()]
+    assert fractions and all("," in value and "." not in value for value in fractions)
+    assert all(
+        float(row["ship_cases"].replace(",", ".")) * float(row["case_pack"]) == float(row["ship_qty"]) for row in rows
+    )
+
+
 def test_marts_and_quality_results_are_filled(first_run):
     counts = dict(table_row_counts(duckdb.connect(str(settings.warehouse_path()), read_only=True)))
     for table in (
@@ -198,18 +253,49 @@ def test_partner_failing_a_blocking_rule_gets_no_plan_while_others_do(own_night)
     assert held_partner not in set(forecast["partner_id"])
 
 
-def test_report_opens_in_a_browser_with_its_plots(first_run, browser):
+def test_report_opens_on_desktop_and_phone_with_headline_exceptions_partners_and_an_item(first_run, browser):
     page = settings.data_dir() / "reports" / AS_OF.isoformat() / "index.html"
     assert page.exists()
-    browser.get(page.as_uri())
-    assert browser.title == f"CMI nightly report {AS_OF}"
-    for plot in ("plot-units-to-ship", "plot-forecast"):
-        image = browser.find_element("id", plot)
-        width = browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)
-        assert width and width > 100, f"{plot} did not render"
-    body = browser.find_element("tag name", "body").text
+    critical = query(
+        "select partner_id, location_id, product_id from replenishment.exceptions "
+        "where plan_date = ? and severity = 'critical'",
+        [AS_OF],
+    )
+    held = set(
+        query("select partner_id from quality.partner_data_gate where as_of_date = ? and status = 'held'", [AS_OF])[
+            "partner_id"
+        ]
+    )
+    for width, height in ((1400, 1000), (390, 844)):
+        browser.set_window_size(width, height)
+        browser.get(page.as_uri())
+        assert browser.title == f"CMI nightly report {AS_OF}"
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= browser.execute_script(
+            "return window.innerWidth"
+        ), f"the page scrolls sideways at {width} px"
+        headline = browser.find_element("id", "headline").text
+        assert "units shipping" in headline and "critical exceptions" in headline and "partners held" in headline
+        assert int(browser.find_element("id", "critical-count").text) == len(critical) + len(held)
+        shown = browser.find_elements("css selector", "#act-today tr.exception.critical")
+        assert len(shown) == len(critical) + len(held), "every critical exception is on the first page"
+        assert all(element.is_displayed() for element in shown)
+    text = browser.find_element("id", "act-today").text
+    for exception in critical.itertuples(index=False):
+        assert exception.product_id in text and exception.location_id in text
+    browser.set_window_size(1400, 1000)
     for partner in ("hansa_handel", "huaxin_retail", "redwood_grocers"):
-        assert partner in body
+        browser.get(page.as_uri())
+        browser.find_element("id", f"partner-{partner}").click()
+        assert browser.find_element("id", "data-gate").is_displayed()
+        assert partner in browser.find_element("tag name", "h1").text
+        if partner in held:
+            assert "nothing is planned" in browser.find_element("id", "data-gate").text
+    browser.get(page.as_uri())
+    browser.find_elements("css selector", "#act-today a.item-link")[0].click()
+    for element in ("chart-demand", "chart-stock", "explanation"):
+        assert browser.find_element("id", element).is_displayed()
+    steps = browser.find_element("id", "explanation").text
+    assert "Stock on hand" in steps and "source:" in steps and "Allocation" in steps
 
 
 def test_forecast_at_partner_level_is_split_back_to_every_planned_location(own_night):

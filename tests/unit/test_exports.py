@@ -1,10 +1,14 @@
 import csv
 import json
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from assets.feeds.errors import PartnerConfigError
+from assets.feeds.partner_config import load_partner_config
 from assets.renderers.partner_exports import EXPORT_COLUMNS, write_partner_exports
 from forecasts.replenishment.policy import plan_replenishment
 
@@ -114,3 +118,107 @@ def test_plan_without_export_columns_is_refused(plan, tmp_path):
 
 def test_empty_plan_writes_nothing(plan, tmp_path):
     assert write_partner_exports(plan.iloc[:0], tmp_path, PLAN_DATE) == []
+
+
+HANSA_CONFIG = Path(__file__).resolve().parents[2] / "data" / "partners" / "hansa_handel.yaml"
+
+
+def hansa_plan() -> pd.DataFrame:
+    rows = [
+        input_row("hansa_handel", "F012", "P1003", on_hand=2.0, demand_daily_mean=3.7),
+        input_row("hansa_handel", "F027", "P1001"),
+    ]
+    return plan_replenishment(pd.DataFrame(rows), PLAN_DATE).assign(version=3)
+
+
+def master_data() -> dict[str, pd.DataFrame]:
+    return {
+        "items": pd.DataFrame(
+            {
+                "partner_id": "hansa_handel",
+                "partner_item_ref": ["0084215010030", "00084215010030", "0084215010016", "00084215010016"],
+                "product_id": ["P1003", "P1003", "P1001", "P1001"],
+                "ref_type": ["ean", "gtin", "ean", "gtin"],
+            }
+        ),
+        "locations": pd.DataFrame(
+            {
+                "partner_id": "hansa_handel",
+                "location_id": ["F012", "F027"],
+                "gln": ["4012345000016", None],
+                "location_name": ["Hamburg-Altona", "Bremen Viertel"],
+            }
+        ),
+        "products": pd.DataFrame(
+            {
+                "product_id": ["P1001", "P1003"],
+                "gtin": ["00084215010016", "00084215010030"],
+                "product_description": ["Sparkling Mineral Water 1L", "Cold Brew Coffee 250ml"],
+            }
+        ),
+    }
+
+
+def test_german_partner_export_reads_back_with_its_own_ids_semicolons_and_decimal_commas(tmp_path):
+    config = load_partner_config(HANSA_CONFIG)
+    plan = hansa_plan()
+    paths = write_partner_exports(plan, tmp_path, PLAN_DATE, **master_data(), dialects={"hansa_handel": config.export})
+    csv_path = next(path for path in paths if path.suffix == ".csv")
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "a BOM, so Excel opens the UTF-8 file right"
+    text = raw.decode("utf-8-sig")
+    assert text.splitlines()[0] == ";".join(EXPORT_COLUMNS)
+    rows = list(csv.DictReader(text.splitlines(), delimiter=";"))
+    assert [row["location_id"] for row in rows] == ["F012", "F027"]
+    first = rows[0]
+    assert first["partner_item_id"] == "0084215010030"  # its EAN-13, not our P1003 nor the GTIN-14
+    assert first["gtin"] == "00084215010030"
+    assert first["location_gln"] == "4012345000016" and rows[1]["location_gln"] == ""
+    assert first["plan_version"] == "3"
+    assert first["plan_date"] == "03.03.2025" and first["ship_date"] == "06.03.2025"  # Thursday, German dates
+    line = plan.sort_values("location_id").iloc[0]
+    assert float(first["demand_daily_mean"].replace(",", ".")) == pytest.approx(3.7)
+    assert "," in first["demand_daily_mean"] and "." not in first["demand_daily_mean"]
+    assert int(first["ship_qty"]) == line["ship_qty"] and int(first["ship_cases"]) == line["ship_qty"] / 6
+    assert first["allocated_qty"] == first["ship_qty"]
+    # The JSON stays JSON: UTF-8, ISO dates, numbers as numbers, and the same ids.
+    document = json.loads(paths[1].read_text(encoding="utf-8"))
+    assert document["plan_version"] == 3
+    assert document["rows"][0]["partner_item_id"] == "0084215010030"
+    assert document["rows"][0]["plan_date"] == "2025-03-03"
+    assert document["rows"][0]["demand_daily_mean"] == pytest.approx(3.7)
+
+
+def test_partner_without_an_export_block_gets_its_first_own_reference_and_the_default_dialect(tmp_path):
+    data = master_data()
+    data["items"] = data["items"].assign(partner_id="p1", ref_type=["sku", "gtin", "upc", "gtin"])
+    data["locations"] = data["locations"].assign(partner_id="p1")
+    plan = hansa_plan().assign(partner_id="p1")
+    csv_path = write_partner_exports(plan, tmp_path, PLAN_DATE, **data)[0]
+    rows = list(csv.DictReader(csv_path.read_text(encoding="utf-8").splitlines()))
+    assert [row["partner_item_id"] for row in rows] == ["0084215010030", "0084215010016"]  # sku, then upc
+    assert rows[0]["plan_date"] == "2025-03-03"
+    assert "." in rows[0]["demand_daily_mean"]
+
+
+def test_export_block_is_validated(tmp_path):
+    path = tmp_path / "hansa_handel.yaml"
+    document = yaml.safe_load(HANSA_CONFIG.read_text(encoding="utf-8"))
+    for bad, key in (
+        ({"delimiter": ";", "decimal": ";"}, "export.decimal"),
+        ({"item_id": "plu"}, "export.item_id"),
+        ({"encoding": "klingon"}, "export.encoding"),
+        ({"quoting": "all"}, "export.quoting"),
+    ):
+        path.write_text(yaml.safe_dump({**document, "export": bad}), encoding="utf-8")
+        with pytest.raises(PartnerConfigError, match=key.replace(".", r"\.")):
+            load_partner_config(path)
+
+
+def test_a_partner_without_rows_loses_the_nights_files_it_had(plan, tmp_path):
+    first = write_partner_exports(plan, tmp_path, PLAN_DATE)
+    assert (tmp_path / "p1" / "replenishment_plan_2025-03-03.csv") in first
+    # The rerun of the night holds p1: its earlier plan file must not stay for its ERP to load.
+    write_partner_exports(plan[plan["partner_id"] == "p2"], tmp_path, PLAN_DATE, withdraw=["p1", "p2"])
+    assert not list((tmp_path / "p1").iterdir())
+    assert (tmp_path / "p2" / "replenishment_plan_2025-03-03.csv").is_file()

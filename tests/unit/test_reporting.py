@@ -1,34 +1,54 @@
+"""The planner's report: headline, act-today list, partner and item pages, from small frames (no warehouse)."""
+
+import re
 from datetime import date
 
 import pandas as pd
 
 from assets.renderers.report import ReportInputs, plan_summary, render_report
+from assets.renderers.report.views import quality_sentence
+from forecasts.replenishment.explain import ExplanationInputs, explain_plan
+from forecasts.replenishment.policy import allocate_fairly, plan_replenishment
 
 DAY = date(2025, 6, 30)
 
 
+def policy_row(partner_id: str, location_id: str, product_id: str, **overrides) -> dict:
+    row = {
+        "partner_id": partner_id,
+        "location_id": location_id,
+        "product_id": product_id,
+        "on_hand": 40.0,
+        "on_order": 0.0,
+        "in_transit": 0.0,
+        "committed": 0.0,
+        "demand_daily_mean": 4.0,
+        "demand_daily_std": 2.0,
+        "lead_time_days": 3.0,
+        "lead_time_std_days": 0.5,
+        "review_period_days": 3.0,
+        "service_level": 0.95,
+        "min_cover_days": 3.0,
+        "max_cover_days": 20.0,
+        "case_pack": 6.0,
+        "moq": 12.0,
+    }
+    return {**row, **overrides}
+
+
 def plan() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "partner_id": ["a", "a", "b"],
-            "location_id": ["L1", "L2", "S1"],
-            "product_id": ["P1", "P1", "P2"],
-            "ship_qty": [24.0, 0.0, 12.0],
-            "reason_code": ["below_reorder_point", "no_action", "below_reorder_point"],
-        }
-    )
+    rows = [
+        policy_row("a", "L1", "P1", on_hand=2.0),
+        policy_row("a", "L2", "P1", on_hand=1000.0),
+        policy_row("b", "S1", "P2", on_hand=3.0),
+    ]
+    return allocate_fairly(plan_replenishment(pd.DataFrame(rows), DAY), {"P1": 12.0})
 
 
 def inputs(**overrides) -> ReportInputs:
     days = pd.date_range("2025-04-01", DAY)
     history = pd.DataFrame(
-        {
-            "partner_id": "a",
-            "location_id": "L1",
-            "product_id": "P1",
-            "sales_date": days,
-            "units_sold": [float(i % 7) for i in range(len(days))],
-        }
+        {"partner_id": "a", "location_id": "L1", "product_id": "P1", "sales_date": days, "units_sold": 4.0}
     )
     forecast = pd.DataFrame(
         {
@@ -36,76 +56,153 @@ def inputs(**overrides) -> ReportInputs:
             "location_id": "L1",
             "product_id": "P1",
             "forecast_date": pd.date_range("2025-07-01", periods=28),
-            "p50": 3.0,
-            "p90": 5.0,
+            "p50": 4.0,
+            "p90": 6.0,
+            "model": "prophet",
+            "demand_class": "smooth",
         }
     )
-    gate = pd.DataFrame({"partner_id": ["a", "b"], "status": ["pass", "held"], "reasons": [None, "negative stock"]})
+    rows = plan()
+    exceptions = pd.DataFrame(
+        [
+            {**dict(zip(["partner_id", "location_id", "product_id"], key, strict=True)), **extra}
+            for key, extra in [
+                (("b", "S1", "P2"), {"exception_type": "stockout_within_lead_time", "severity": "critical"}),
+                (("a", "L1", "P1"), {"exception_type": "stockout_within_lead_time", "severity": "critical"}),
+                (("a", "L1", "P1"), {"exception_type": "allocation_shortfall", "severity": "warning"}),
+                (("a", "L2", "P1"), {"exception_type": "excess_stock", "severity": "warning"}),
+            ]
+        ]
+    ).assign(detail="see the plan")
     values = dict(
         plan_date=DAY,
         run_id="run-1",
-        plan=plan(),
-        gate=gate,
-        check_failures=pd.DataFrame(),
+        plan=rows,
+        gate=pd.DataFrame({"partner_id": ["a", "b", "c"], "status": ["pass", "warn", "held"], "reasons": None}),
+        check_failures=pd.DataFrame(
+            [
+                {
+                    "check_name": "gx_fct_inventory_daily",
+                    "suite": "fct_inventory_daily",
+                    "partner_id": "c",
+                    "expectation": "expect_column_values_to_be_between",
+                    "column": "on_hand_qty",
+                    "severity": "critical",
+                    "unexpected_count": 40,
+                    "examples": "[-5.0, -5.0]",
+                }
+            ]
+        ),
         forecast=forecast,
         sales_history=history,
+        exceptions=exceptions,
+        products=pd.DataFrame({"product_id": ["P1", "P2"], "product_description": ["Mineral Water 1L", "Olive Oil"]}),
+        locations=pd.DataFrame(
+            {
+                "partner_id": ["a", "a", "b"],
+                "location_id": ["L1", "L2", "S1"],
+                "location_name": ["Hamburg-Altona", "Bremen", "Lincoln Park"],
+                "partner_name": ["Alpha GmbH", "Alpha GmbH", "Beta Grocers"],
+            }
+        ),
+        plan_trend=pd.DataFrame(
+            {
+                "plan_date": pd.to_datetime(["2025-06-29", "2025-06-30"]),
+                "partner_id": "a",
+                "units_needed": [30.0, 24.0],
+                "units_shipping": [30.0, 12.0],
+            }
+        ),
+        explanations=explain_plan(rows, ExplanationInputs(forecast=forecast), DAY),
     )
     values.update(overrides)
     return ReportInputs(**values)
 
 
-def test_plan_summary_counts_lines_and_units_per_partner():
+def test_plan_summary_separates_needed_from_shipping():
     summary = plan_summary(plan()).set_index("partner_id")
+    assert summary.loc["a", "units_needed"] > summary.loc["a", "units_to_ship"] == 12.0
     assert summary.loc["a", "lines_to_ship"] == 1
-    assert summary.loc["a", "units_to_ship"] == 24.0
     assert summary.loc["b", "rows"] == 1
 
 
-def test_report_has_every_section_and_its_plots(tmp_path):
-    page = render_report(inputs(), tmp_path)
-    text = page.read_text()
-    for heading in (
-        "Data gate per partner",
-        "Replenishment plan",
-        "Exceptions",
-        "Forecast",
-        "Failed quality checks",
-        "Partner scorecards",
-    ):
-        assert f"<h2>{heading}</h2>" in text
-    assert "held" in text and "negative stock" in text
-    for image in ("units_to_ship.png", "forecast_vs_actual.png"):
-        assert f'src="{image}"' in text
-        assert (tmp_path / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_headline_counts_shipping_needed_critical_and_held(tmp_path):
+    page = render_report(inputs(), tmp_path).read_text()
+    headline = page[page.index('id="headline"') : page.index('id="act-today"')]
+    needed = plan()["ship_qty"].sum()
+    assert f'id="units-needed">{needed:,.0f}<' in headline
+    shipping = plan()["allocated_qty"].sum()
+    assert f'id="units-shipping">{shipping:,.0f}<' in headline
+    assert 'id="critical-count">3<' in headline  # two stock-outs and the held partner
+    assert "partners held: c" in headline
+    assert '<meta name="viewport"' in page and "http" not in page.split("<body>")[0]
 
 
-def test_empty_sections_say_so_instead_of_disappearing(tmp_path):
-    text = render_report(inputs(plan=plan().iloc[0:0], forecast=pd.DataFrame()), tmp_path).read_text()
-    assert "No plan rows for this date." in text
-    assert "No forecast for this date." in text
-    assert "Every quality rule passed." in text
+def test_act_today_lists_every_critical_first_with_an_action(tmp_path):
+    page = render_report(inputs(), tmp_path).read_text()
+    severities = re.findall(r'<tr class="exception (\w+)"', page)
+    assert severities[:3] == ["critical"] * 3 and set(severities[3:]) == {"warning"}
+    assert "Partner held: nothing planned" in page
+    assert "Find 24 more units of Mineral Water 1L" in page  # needed 36, shipping 12
+    assert "Hamburg-Altona" in page and "Beta Grocers" in page
 
 
-def test_units_to_ship_count_the_allocation_when_our_stock_was_short():
-    short = plan().assign(allocated_qty=[12.0, 0.0, 12.0])
-    summary = plan_summary(short).set_index("partner_id")
-    assert summary.loc["a", "units_to_ship"] == 12.0
+def test_every_partner_gets_a_page_even_when_held(tmp_path):
+    render_report(inputs(), tmp_path)
+    for partner in ("a", "b", "c"):
+        assert (tmp_path / "partners" / f"{partner}.html").is_file()
+    held = (tmp_path / "partners" / "c.html").read_text()
+    assert "nothing is planned for this partner tonight" in held
+    assert "40 stock count(s) below zero (e.g. −5, −5)" in held
+    assert "expect_column_values_to_be_between" not in held
+    alpha = (tmp_path / "partners" / "a.html").read_text()
+    assert "Alpha GmbH" in alpha and 'href="../items/a__L1__P1.html"' in alpha
 
 
-def test_docs_are_linked_relative_to_the_report_only_when_built(tmp_path):
-    gx_index = tmp_path / "quality_docs" / "2025-06-30" / "index.html"
-    gx_index.parent.mkdir(parents=True)
-    gx_index.write_text("<html></html>")
-    inputs = ReportInputs(
-        plan_date=date(2025, 6, 30),
+def test_item_page_shows_charts_and_the_explanation(tmp_path):
+    render_report(inputs(), tmp_path)
+    item = (tmp_path / "items" / "a__L1__P1.html").read_text()
+    assert 'id="chart-demand"' in item and 'id="chart-stock"' in item
+    assert "reorder point" in item and "safety stock" in item
+    assert item.count("<li><b>") == 18
+    assert "Case packs and MOQ" in item and "Allocation" in item
+    assert "cmi explain a L1 P1 --date 2025-06-30" in item
+
+
+def test_empty_night_says_so_instead_of_failing(tmp_path):
+    empty = ReportInputs(
+        plan_date=DAY,
         run_id="r",
         plan=pd.DataFrame(),
         gate=pd.DataFrame(),
         check_failures=pd.DataFrame(),
         forecast=pd.DataFrame(),
         sales_history=pd.DataFrame(),
-        docs_links={"GX": gx_index, "dbt": tmp_path / "dbt_docs" / "static_index.html"},
     )
-    page = render_report(inputs, tmp_path / "reports" / "2025-06-30").read_text()
+    page = render_report(empty, tmp_path).read_text()
+    assert "Nothing critical or warning tonight." in page
+    assert "no data yet" in page
+
+
+def test_quality_reasons_are_sentences():
+    reconciliation = {
+        "suite": "stock_reconciliation",
+        "expectation": "expect_column_values_to_be_in_set",
+        "column": "is_above_tolerance",
+        "severity": "warning",
+        "unexpected_count": 47,
+        "examples": "[true, true, true]",
+    }
+    text = quality_sentence(reconciliation)
+    assert text.startswith("47 stock count(s) that do not reconcile")
+    assert "true" not in text and "warning, the plan goes ahead" in text
+
+
+def test_docs_are_linked_relative_to_the_report_only_when_built(tmp_path):
+    gx_index = tmp_path / "quality_docs" / "2025-06-30" / "index.html"
+    gx_index.parent.mkdir(parents=True)
+    gx_index.write_text("<html></html>")
+    linked = inputs(docs_links={"GX": gx_index, "dbt": tmp_path / "dbt_docs" / "static_index.html"})
+    page = render_report(linked, tmp_path / "reports" / "2025-06-30").read_text()
     assert '<a href="../../quality_docs/2025-06-30/index.html">GX</a>' in page
     assert "dbt_docs" not in page

@@ -1,5 +1,5 @@
 {#- Columns an existing table must have to be extended; one built before them is re-built whole. -#}
-{%- set current_columns = ['received_at', 'is_location_counted'] -%}
+{%- set current_columns = ['received_at', 'is_location_counted', 'source_line', 'product_ref'] -%}
 
 {{
     config(
@@ -100,6 +100,8 @@ carried_forward as (
         snapshots.uom,
         snapshots.snapshot_date as observed_date,
         snapshots.source_file_id,
+        snapshots.source_line,
+        snapshots.product_ref,
         snapshots.received_at
 
     from day_spine
@@ -137,7 +139,9 @@ final as (
 
         ---------- lineage
         carried_forward.source_file_id,
-        carried_forward.received_at
+        carried_forward.received_at,
+        carried_forward.source_line,
+        carried_forward.product_ref
 
     from carried_forward
     left join counted_locations
