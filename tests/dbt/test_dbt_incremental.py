@@ -17,9 +17,13 @@ import pandas as pd
 import pytest
 from dbt.cli.main import dbtRunner
 
+from assets.feeds.loading.raw_schema import column_definitions
 from tests.fixtures import ACME, DBT_PROJECT_DIR, NORD, UPC_100, ledger, stock, write_fixture
 
 LOOKBACK_DAYS = 2
+# The leading columns the fixture rows give; columns the contract added later stay null (not reported).
+LEDGER_COLUMNS = ", ".join(definition.split()[0] for definition in column_definitions("raw.feed_files")[:12])
+STOCK_COLUMNS = ", ".join(definition.split()[0] for definition in column_definitions("raw.stock_snapshots")[:10])
 SERIES = ["partner_id", "location_id", "product_id"]
 # Each incremental fact and its key, to line the rows of two builds up.
 MART_KEYS = {
@@ -78,11 +82,11 @@ def deliver_between_nights(warehouse: Path) -> None:
     """What arrives after night 1: a resend of an old count, and a cross-reference for an item sent long ago."""
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute(
-            "insert into raw.feed_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into raw.feed_files ({LEDGER_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ledger("acme-stock-0606-fix", ACME, datetime(2025, 6, 10, 7, 0), "stock"),
         )
         conn.execute(
-            "insert into raw.stock_snapshots values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into raw.stock_snapshots ({STOCK_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             stock(ACME, "S001", UPC_100, date(2025, 6, 6), 17.0, "acme-stock-0606-fix", 2),
         )
         conn.execute("insert into raw.partner_items values (?, ?, ?, ?)", (NORD, "N-200", "SKU-200", "sku"))
@@ -96,7 +100,7 @@ def nights(tmp_path_factory) -> dict:
     with duckdb.connect(str(warehouse)) as conn:
         # Counted in Nordkauf's 06-08 file (received 06-09), unmapped until the cross-reference learns it.
         conn.execute(
-            "insert into raw.stock_snapshots values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into raw.stock_snapshots ({STOCK_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             stock(NORD, "DC1", "N-200", date(2025, 6, 3), 11.0, "nord-stock-0608", 4),
         )
     with pytest.MonkeyPatch.context() as env:
