@@ -6,11 +6,10 @@ from datetime import date, timedelta
 import dagster as dg
 from pydantic import Field, field_validator
 
-from assets.quality import PARTNER_GATE_KEY, column_schema, plannable_partners, rules_check_result
+from assets.quality import PARTNER_GATE_KEY, plannable_partners
 from assets.renderers.metadata import markdown_preview
 from assets.renderers.plots import forecast_plot
 from assets.warehouse import DIM_PARTNER, FCT_SALES_DAILY
-from expectations.output_checks import forecast_rules
 from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import forecast_many
 from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, save_forecast, series_id_for
@@ -43,19 +42,6 @@ class ForecastConfig(dg.Config):
 HORIZON_DAYS = 28
 # Two years hold two yearly cycles; older history costs fit time without changing the forecast much.
 HISTORY_DAYS = 730
-
-
-FORECAST_COLUMNS = {
-    "as_of_date": "The business date the forecast was made on (every night's forecast is kept).",
-    "series_id": "partner / location / product.",
-    "forecast_date": "The day forecast.",
-    "p50": "Median daily demand in units.",
-    "p90": "Daily demand exceeded one day in ten.",
-    "model": "The model that made it (prophet, tsb, seasonal_naive, moving_average, ...).",
-    "demand_class": "Syntetos-Boylan class of the series: smooth, erratic, intermittent, lumpy or short.",
-    "adi": "Average demand interval (days between sales).",
-    "cv2": "Squared coefficient of variation of non-zero demand.",
-}
 
 
 @dg.asset(
@@ -110,12 +96,10 @@ def demand_forecast(
         rows = save_forecast(conn, forecast, as_of_date=business_date, run_id=context.run_id)
         scored = score_forecast_history(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
-        schema = column_schema(conn, "forecasts.forecast_history", FORECAST_COLUMNS)
     by_model = forecast.drop_duplicates("series_id")["model"].value_counts().to_dict()
     top_series = history.groupby("series_id")["qty"].sum().sort_values(ascending=False).index[:1]
     metadata = {
         "dagster/row_count": rows,
-        "dagster/column_schema": schema,
         "series": total,
         "partners": dg.MetadataValue.json(partners),
         "series_by_model": dg.MetadataValue.json({str(k): int(v) for k, v in by_model.items()}),
@@ -126,27 +110,3 @@ def demand_forecast(
     if len(top_series):
         metadata["top_series_plot"] = dg.MetadataValue.md(forecast_plot(history, forecast, top_series[0]))
     return dg.MaterializeResult(metadata=metadata)
-
-
-def build_forecast_checks(
-    partitions_def: dg.PartitionsDefinition = NIGHTLY_PARTITIONS,
-) -> list[dg.AssetChecksDefinition]:
-    """The forecast's invariants: quantiles in order and not negative, and the whole horizon for every series."""
-
-    @dg.asset_check(
-        asset=FORECAST_KEY,
-        name="forecast_invariants",
-        description=f"0 <= p50 <= p90 on every row; every series forecast for each of the next {HORIZON_DAYS} days.",
-        partitions_def=partitions_def,
-    )
-    def forecast_invariants(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        business_date = date.fromisoformat(context.partition_key)
-        with warehouse.connect(read_only=True) as conn:
-            forecast = conn.execute(
-                "select series_id, forecast_date, p50, p90 from forecasts.forecast_history where as_of_date = ?",
-                [business_date],
-            ).df()
-        results = forecast_rules(forecast, business_date, HORIZON_DAYS)
-        return rules_check_result(results, forecast_rows=len(forecast))
-
-    return [forecast_invariants]

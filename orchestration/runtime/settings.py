@@ -22,10 +22,6 @@ LANDING_ENV = "CMI_LANDING_DIR"
 PARTNER_CONFIG_ENV = "CMI_PARTNER_CONFIG_DIR"
 TIMEZONE_ENV = "CMI_TIMEZONE"
 DATA_DIR_ENV = "CMI_DATA_DIR"
-PARTITIONS_START_ENV = "CMI_PARTITIONS_START"
-# The first business date a night may be run for: near where the demo's two years of partner history begin, so
-# the UI counts nights that could have data rather than a thousand empty ones.
-DEFAULT_PARTITIONS_START = "2024-12-01"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_TIMEZONE = "UTC"
 ALERT_WEBHOOK_ENV = "CMI_ALERT_WEBHOOK_URL"
@@ -39,7 +35,6 @@ SETTINGS: dict[str, tuple[str, bool]] = {
     PARTNER_CONFIG_ENV: ("data/partners", False),
     DATA_DIR_ENV: ("data", False),
     TIMEZONE_ENV: (DEFAULT_TIMEZONE, False),
-    PARTITIONS_START_ENV: (DEFAULT_PARTITIONS_START, False),
     ALERT_WEBHOOK_ENV: ("", True),
 }
 
@@ -144,11 +139,6 @@ def landing_dir() -> Path:
 def partner_config_dir() -> Path:
     """One YAML file per partner describing its feed dialect (see data/partners/)."""
     return _project_path(_setting(PARTNER_CONFIG_ENV))
-
-
-def partitions_start() -> str:
-    """The first business date (YYYY-MM-DD) a night may be run or backfilled for: where partner history starts."""
-    return _setting(PARTITIONS_START_ENV)
 
 
 def schedule_timezone() -> str:
