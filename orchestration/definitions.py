@@ -17,7 +17,7 @@ from orchestration.alert_sensors import held_partner_alerts_sensor, run_failure_
 from orchestration.jobs import feed_freshness_definitions, ingest_job, nightly_job, nightly_schedule
 from orchestration.runtime import settings
 from orchestration.runtime.dbt import dbt_executable, dbt_project, ensure_manifest
-from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
+from orchestration.runtime.resources import Artefacts, FeedFolders, ForecastCompute, Warehouse
 from orchestration.sensors import landing_sensor
 
 
@@ -56,6 +56,7 @@ def build_definitions(partner_config_dir: Path | None = None) -> dg.Definitions:
             "warehouse": Warehouse(),
             "feed_folders": FeedFolders(),
             "artefacts": Artefacts(),
+            "forecast_compute": ForecastCompute(),
             "dbt": DbtCliResource(project_dir=project, dbt_executable=str(dbt_executable())),
         },
     )
