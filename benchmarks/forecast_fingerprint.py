@@ -4,8 +4,8 @@ writes alone.
 Builds a synthetic warehouse (`synthetic_sales.py`), materializes `forecasts/demand_forecast` in process for one
 business date at both series levels, and prints the row count and a SHA-256 of every row of
 `forecasts.forecast_history` (all columns but `run_id` and `created_at`, floats by their exact bits, rows in key
-order). Run it on two commits and compare the lines; `--chunk-series` and `--resources` (JSON) select how the forecast runs,
-which must not change a bit of it.
+order). Run it on two commits and compare the lines; `--chunk-series` and `--resources` (JSON) select how the
+forecast runs, which must not change a bit of it.
 
     .venv/bin/python benchmarks/forecast_fingerprint.py [--series 400] [--chunk-series 37] \
         [--resources '{"forecast_compute": {"class": "ForecastCompute", "target": "local-cluster:2"}}']

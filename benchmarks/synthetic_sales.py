@@ -42,8 +42,8 @@ def build_sales_warehouse(path: Path, n_series: int, business_date: date, days: 
             create temp table series as
             select s as series_number,
                    'partner_' || lpad((s % $partners)::varchar, 2, '0') as partner_id,
-                   'S-' || ((s // $partners) % 40 // 2)::varchar || case when (s // $partners) % 2 = 1 then 'A' else '' end
-                       as location_id,
+                   'S-' || ((s // $partners) % 40 // 2)::varchar
+                       || case when (s // $partners) % 2 = 1 then 'A' else '' end as location_id,
                    'SKU-' || lpad((s // ($partners * 40))::varchar, 6, '0') as product_id,
                    s % 10 as profile,
                    2 + (hash(s, $seed) % 40)::double as level
