@@ -4,9 +4,11 @@ and on a local Dask cluster of 1 and 2 workers, with ratios against the local pa
 For each size a synthetic warehouse (`synthetic_sales.py`: two years of daily sales per series, a realistic mix of
 smooth, intermittent, lumpy and short series, stock-outs) is written once; then each compute target forecasts it
 in a child process of its own, exactly as the nightly asset does (`forecast_warehouse`: series numbered in SQL,
-read a chunk at a time, forecast, written in one transaction). Each child reports its wall time and its own peak
-RSS (`getrusage(RUSAGE_SELF)`, the run process: what the chunking bounds) and its workers' largest peak RSS
-(`RUSAGE_CHILDREN`: process-pool workers, or the Dask nannies and workers). `--before` also runs, at sizes up to
+read a chunk at a time, forecast, written in one transaction). Each child reports its wall time, its own peak RSS
+(`VmHWM` in `/proc/self/status`: the run process, what the chunking bounds; `getrusage` would also count the
+process it was forked from, as Linux keeps the peak across `exec`) and the largest RSS any of its worker processes
+reached (process-pool workers, or the Dask nannies and workers, sampled every 0.2 s). Warehouses are written by a
+child too, so no measured process starts from a large parent. `--before` also runs, at sizes up to
 2,000 series, the whole-frame path the asset used before (all history in one pandas frame, a Python string id per
 row), as the memory baseline.
 
@@ -22,6 +24,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -40,6 +43,36 @@ BEFORE = "whole frame (before)"
 BEFORE_MAX_SERIES = 2000
 
 
+def _own_peak_mib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _WorkerPeak(threading.Thread):
+    """The largest RSS of any descendant process, sampled until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mib = 0.0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self.stopped.wait(0.2):
+            for child in me.children(recursive=True):
+                try:
+                    self.peak_mib = max(self.peak_mib, child.memory_info().rss / 2**20)
+                except psutil.Error:
+                    continue
+
+
 def _child(warehouse: str, target: str, chunk_series: int) -> dict:
     import duckdb
 
@@ -48,6 +81,8 @@ def _child(warehouse: str, target: str, chunk_series: int) -> dict:
     from forecasts.forecasting.warehouse_forecast import forecast_warehouse
     from orchestration.runtime.resources import ForecastCompute
 
+    sampler = _WorkerPeak()
+    sampler.start()
     started = time.perf_counter()
     with duckdb.connect(warehouse) as conn:
         partners = [
@@ -74,12 +109,13 @@ def _child(warehouse: str, target: str, chunk_series: int) -> dict:
             )
             rows, series = night.rows, night.series
     seconds = time.perf_counter() - started
+    sampler.stopped.set()
     return {
         "seconds": seconds,
         "series": series,
         "rows": rows,
-        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "workers_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "rss_mib": _own_peak_mib(),
+        "workers_rss_mib": sampler.peak_mib,
     }
 
 
@@ -127,20 +163,25 @@ def main() -> None:
     parser.add_argument("--before", action="store_true", help=f"add the whole-frame path up to {BEFORE_MAX_SERIES}")
     parser.add_argument("--chunk-series", type=int, default=1000)
     parser.add_argument("--child", nargs=2, metavar=("WAREHOUSE", "TARGET"), help=argparse.SUPPRESS)
+    parser.add_argument("--build", nargs=2, metavar=("WAREHOUSE", "SERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(args.child[0], args.child[1], args.chunk_series)))
         return
+    if args.build:
+        from benchmarks.synthetic_sales import build_sales_warehouse
 
-    from benchmarks.synthetic_sales import build_sales_warehouse
+        build_sales_warehouse(Path(args.build[0]), int(args.build[1]), BUSINESS_DATE)
+        return
 
     sizes = [*args.sizes, *([100_000] if args.with_100k else [])]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; chunk of {args.chunk_series}")
-    print("| series | compute | wall s | series/s | vs local | run process peak RSS MiB | workers' peak RSS MiB |")
+    print("| series | compute | wall s | series/s | vs local | run process peak RSS MiB | largest worker RSS MiB |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="night-scaling-") as folder:
         for size in sizes:
-            warehouse = build_sales_warehouse(Path(folder) / f"w{size}.duckdb", size, BUSINESS_DATE)
+            warehouse = Path(folder) / f"w{size}.duckdb"
+            subprocess.run([sys.executable, __file__, "--build", str(warehouse), str(size)], check=True)
             targets = dict(TARGETS)
             if args.before and size <= BEFORE_MAX_SERIES:
                 targets[BEFORE] = BEFORE
