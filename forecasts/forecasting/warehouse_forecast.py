@@ -35,10 +35,6 @@ from forecasts.forecasting.levels import LEVELS, PARTNER, aggregate_chunk, split
 # each as numbers) and the engine copies a chunk once or twice while sorting and slicing it: some 80 KiB per series,
 # so about 80 MiB per chunk of 1,000, however many series the night has.
 DEFAULT_CHUNK_SERIES = 1000
-# DuckDB's own memory while the forecast reads: without a limit its buffer manager keeps up to 80 % of the machine's
-# memory of cached table data, which grows with the history read (about 280 MiB more at 10k series than at 1k).
-# Joins and sorts past the limit spill to DuckDB's temporary folder instead. Restored when the forecast ends.
-DEFAULT_DUCKDB_MEMORY = "256MB"
 SERIES_TABLE = "night_forecast_series"
 PREVIEW_ROWS = 10
 
@@ -179,7 +175,6 @@ def forecast_warehouse(
     chunk_series: int = DEFAULT_CHUNK_SERIES,
     task_series: int = 16,
     progress: Callable[[int, int], None] | None = None,
-    duckdb_memory: str | None = DEFAULT_DUCKDB_MEMORY,
 ) -> NightForecast:
     """Forecast every series of `partners` from `marts.fct_sales_daily` and store it as `as_of_date`'s forecast.
 
@@ -187,52 +182,11 @@ def forecast_warehouse(
     runs on `executor` when given, or on the one `open_executor(series)` opens once the night's series are counted
     (a pool or cluster sized for them, closed at the end), else in process or on `n_jobs` worker processes per chunk
     when a chunk is large enough to pay for them. `task_series` series go to a worker at a time.
-    `progress(done, total)` counts engine series over the night. `duckdb_memory` caps DuckDB's memory meanwhile
-    (None: leave it as it is).
+    `progress(done, total)` counts engine series over the night.
     """
     if chunk_series < 1:
         raise ValueError(f"chunk_series must be at least 1, got {chunk_series}")
     start, end = as_of_date - timedelta(days=history_days - 1), as_of_date
-    previous_memory = conn.execute("select current_setting('memory_limit')").fetchone()[0]
-    if duckdb_memory is not None:
-        conn.execute(f"set memory_limit = '{duckdb_memory}'")
-    try:
-        return _forecast_night(
-            conn,
-            partners,
-            as_of_date,
-            start,
-            end,
-            horizon,
-            level,
-            run_id,
-            executor,
-            open_executor,
-            n_jobs,
-            chunk_series,
-            task_series,
-            progress,
-        )
-    finally:
-        conn.execute(f"set memory_limit = '{previous_memory}'")
-
-
-def _forecast_night(
-    conn,
-    partners,
-    as_of_date,
-    start,
-    end,
-    horizon,
-    level,
-    run_id,
-    executor,
-    open_executor,
-    n_jobs,
-    chunk_series,
-    task_series,
-    progress,
-) -> NightForecast:
     total = number_series(conn, partners, start, end, level)
     last_sales = conn.execute(
         f"""select max(s.sales_date) from marts.fct_sales_daily as s
