@@ -1,7 +1,8 @@
-"""The demand forecast asset: read the sales history, call the forecasting engine, write the forecast history."""
+"""The demand forecast asset: forecast the warehouse's sales history, a chunk of series at a time, into the forecast
+history."""
 
 import os
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 from pydantic import Field, field_validator
@@ -11,11 +12,11 @@ from assets.renderers.metadata import markdown_preview
 from assets.renderers.plots import forecast_plot
 from assets.warehouse import DIM_PARTNER, FCT_SALES_DAILY
 from forecasts.forecasting.accuracy import score_forecast_history
-from forecasts.forecasting.engine import forecast_many
-from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, save_forecast, series_id_for
-from forecasts.forecasting.levels import LEVELS, LOCATION, aggregate_history, split_to_locations
+from forecasts.forecasting.engine import useful_workers
+from forecasts.forecasting.levels import LEVELS, LOCATION
+from forecasts.forecasting.warehouse_forecast import DEFAULT_CHUNK_SERIES, forecast_warehouse
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
-from orchestration.runtime.resources import Warehouse
+from orchestration.runtime.resources import ForecastCompute, Warehouse
 from orchestration.runtime.retries import retry_on_transient
 
 FORECAST_KEY = dg.AssetKey(["forecasts", "demand_forecast"])
@@ -37,6 +38,13 @@ class ForecastConfig(dg.Config):
             raise ValueError(f"level must be one of {', '.join(LEVELS)}")
         return value
 
+    chunk_series: int = Field(
+        default=DEFAULT_CHUNK_SERIES,
+        ge=1,
+        description="Series read, forecast and written at a time: the forecast's memory follows this, not the "
+        "number of series (about 80 KiB per series of two years' daily history).",
+    )
+
 
 # Long enough to cover the longest lead time plus review period, and to project stock-outs a few weeks out.
 HORIZON_DAYS = 28
@@ -53,60 +61,53 @@ HISTORY_DAYS = 730
     partitions_def=NIGHTLY_PARTITIONS,
 )
 def demand_forecast(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, config: ForecastConfig
+    context: dg.AssetExecutionContext, warehouse: Warehouse, forecast_compute: ForecastCompute, config: ForecastConfig
 ) -> dg.MaterializeResult:
     """Daily demand forecast (p50, p90) per partner location and product for the next 28 days."""
     business_date = date.fromisoformat(context.partition_key)
-    with warehouse.connect() as conn:
-        partners = plannable_partners(conn, business_date)
-        history = conn.execute(
-            """
-            select partner_id, location_id, product_id, sales_date as date, units_sold as qty,
-                   is_stockout as censored
-            from marts.fct_sales_daily
-            where partner_id in (select unnest(?::varchar[])) and sales_date between ? and ?
-            order by partner_id, location_id, product_id, sales_date
-            """,
-            [partners, business_date - timedelta(days=HISTORY_DAYS - 1), business_date],
-        ).df()
-        countries = dict(conn.execute("select partner_id, country from marts.dim_partner").fetchall())
-    history["series_id"] = series_id_for(history)
-    series = aggregate_history(history, config.level)
-    # Every series id starts with its partner, at either level.
-    series_countries = {sid: countries.get(sid.split(SERIES_SEPARATOR, 1)[0]) for sid in series["series_id"].unique()}
-    total = len(series_countries)
-    context.log.info(
-        f"forecasting {total} series at the {config.level} level for {len(partners)} partners as of {business_date}"
-    )
+    target = forecast_compute.resolved_target()
 
     def report(done: int, of: int) -> None:
         context.log.info(f"forecast progress: {done}/{of} series")
 
-    # A worker process killed from outside is transient; a model error in the maths is not.
-    with retry_on_transient():
-        forecast = forecast_many(
-            series,
+    # A worker process killed from outside, or a Dask worker or scheduler lost, is transient (the whole step runs
+    # again: the date's rows are replaced in one transaction); a model error in the maths is not.
+    with retry_on_transient(), warehouse.connect() as conn:
+        partners = plannable_partners(conn, business_date)
+        context.log.info(
+            f"forecasting at the {config.level} level for {len(partners)} partners as of {business_date} "
+            f"on {target.address or target.mode}, {config.chunk_series} series at a time"
+        )
+        local_processes = max(1, min(os.cpu_count() or 1, 4))
+        # Worker processes pay for themselves on a night's worth of series, not on one chunk: the pool (or cluster)
+        # is opened once the series are counted and lives for the whole forecast.
+        night = forecast_warehouse(
+            conn,
+            partners=partners,
+            as_of_date=business_date,
+            history_days=HISTORY_DAYS,
             horizon=HORIZON_DAYS,
-            countries=series_countries,
-            n_jobs=max(1, min(os.cpu_count() or 1, 4)),
+            level=config.level,
+            run_id=context.run_id,
+            open_executor=lambda series: forecast_compute.executor(useful_workers(series, local_processes)),
+            chunk_series=config.chunk_series,
             progress=report,
         )
-    forecast = split_to_locations(forecast, history, config.level)
-    with warehouse.connect() as conn:
-        rows = save_forecast(conn, forecast, as_of_date=business_date, run_id=context.run_id)
         scored = score_forecast_history(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
-    by_model = forecast.drop_duplicates("series_id")["model"].value_counts().to_dict()
-    top_series = history.groupby("series_id")["qty"].sum().sort_values(ascending=False).index[:1]
+    context.log.info(f"forecast {night.series} series in {night.chunks} chunks: {night.rows} rows")
     metadata = {
-        "dagster/row_count": rows,
-        "series": total,
+        "dagster/row_count": night.rows,
+        "series": night.series,
+        "chunks": night.chunks,
         "partners": dg.MetadataValue.json(partners),
-        "series_by_model": dg.MetadataValue.json({str(k): int(v) for k, v in by_model.items()}),
-        "preview": dg.MetadataValue.md(markdown_preview(forecast)),
+        "series_by_model": dg.MetadataValue.json({str(k): int(v) for k, v in night.by_model.most_common()}),
+        "preview": dg.MetadataValue.md(markdown_preview(night.preview)),
         "past_forecasts_scored": scored,
         "accuracy_by_model": dg.MetadataValue.md(markdown_preview(accuracy)),
     }
-    if len(top_series):
-        metadata["top_series_plot"] = dg.MetadataValue.md(forecast_plot(history, forecast, top_series[0]))
+    if night.top_series_id is not None:
+        metadata["top_series_plot"] = dg.MetadataValue.md(
+            forecast_plot(night.top_history, night.top_forecast, night.top_series_id)
+        )
     return dg.MaterializeResult(metadata=metadata)

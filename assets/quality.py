@@ -50,8 +50,13 @@ class SuiteCheck:
     date_column: str
     build_suite: Callable[[date], gx.ExpectationSuite]
     # Turns the recent rows into what the suite judges (e.g. one volume ratio per partner); None = the rows as read.
-    prepare: Callable[[pd.DataFrame, date], pd.DataFrame] | None = None
+    # It also gets the partners known to send this table, so a partner silent over the whole window is judged too.
+    prepare: Callable[[pd.DataFrame, date, list[str]], pd.DataFrame] | None = None
     window_days: int = RECENT_WINDOW_DAYS
+    # Whether holding every partner fails the run. A rule about the data partners sent does; a rule about whether
+    # they sent (feed volume) does not: a quiet night, with no files from anyone, holds each partner and alerts,
+    # and the run still finishes (with nobody to plan) instead of failing as a whole.
+    fails_run_when_all_held: bool = True
 
 
 SUITE_CHECKS = (
@@ -63,8 +68,11 @@ SUITE_CHECKS = (
         "raw.sales",
         "period_end",
         feed_volume_suite,
-        prepare=lambda rows, business_date: partner_daily_volume(rows, business_date, "period_end", "units_sold"),
+        prepare=lambda rows, business_date, partners: partner_daily_volume(
+            rows, business_date, "period_end", "units_sold", expected_partners=partners
+        ),
         window_days=RECENT_WINDOW_DAYS + 1,
+        fails_run_when_all_held=False,
     ),
     SuiteCheck("gx_fct_sales_daily", "marts.fct_sales_daily", "sales_date", sales_daily_suite),
     SuiteCheck("gx_fct_inventory_daily", "marts.fct_inventory_daily", "inventory_date", inventory_daily_suite),
@@ -89,7 +97,19 @@ def _recent_rows(conn, check: SuiteCheck, business_date: date) -> pd.DataFrame:
         parameters["known_before"] = known_before(business_date)
     # In a fixed order: a suite's example values (and so quality.check_results) are the same on every rerun.
     rows = conn.execute(f"{sql} order by all", parameters).df()
-    return check.prepare(rows, business_date) if check.prepare is not None and not rows.empty else rows
+    if check.prepare is None:
+        return rows
+    return check.prepare(rows, business_date, _partners_sending(conn, check, business_date))
+
+
+def _partners_sending(conn, check: SuiteCheck, business_date: date) -> list[str]:
+    """Partners with any row in the table up to the business date (of files the night could have had)."""
+    sql = f"select distinct partner_id from {check.table} where {check.date_column} <= $day"
+    parameters: dict[str, object] = {"day": business_date}
+    if check.table.startswith("raw."):
+        sql += f" and source_file_id in ({KNOWN_FILES_SQL})"
+        parameters["known_before"] = known_before(business_date)
+    return [row[0] for row in conn.execute(f"{sql} order by 1", parameters).fetchall()]
 
 
 KNOWN_FILES_SQL = "select source_file_id from raw.feed_files where coalesce(received_at < $known_before, true)"
@@ -103,8 +123,12 @@ def _build_check(check: SuiteCheck) -> dg.AssetChecksDefinition:
         name=check.name,
         blocking=True,
         description=f"Great Expectations suite `{check.name.removeprefix('gx_')}` per partner on the last "
-        f"{RECENT_WINDOW_DAYS} days. Failed error rules hold that partner's plan; the run fails only when "
-        "no partner can be planned.",
+        f"{RECENT_WINDOW_DAYS} days. Failed error rules hold that partner's plan; "
+        + (
+            "the run fails only when no partner can be planned."
+            if check.fails_run_when_all_held
+            else "a night when every partner is held (nothing delivered) still runs, planning nobody."
+        ),
         partitions_def=NIGHTLY_PARTITIONS,
     )
     def _check(
@@ -128,9 +152,15 @@ def _build_check(check: SuiteCheck) -> dg.AssetChecksDefinition:
         partners = sorted({o.partner_id for o in outcomes})
         failed = pd.DataFrame([o.as_row() for o in outcomes if not o.passed])
         nothing_plannable = not partners or set(held) == set(partners)
+        fails_run = nothing_plannable and check.fails_run_when_all_held
+        if nothing_plannable and not fails_run:
+            context.log.warning(
+                f"{check.name}: no partner passed for {business_date} ({len(held)} held): the night goes on "
+                "without a forecast or plan for them"
+            )
         return dg.AssetCheckResult(
             passed=not any(not o.passed for o in outcomes) and bool(partners),
-            severity=dg.AssetCheckSeverity.ERROR if nothing_plannable else dg.AssetCheckSeverity.WARN,
+            severity=dg.AssetCheckSeverity.ERROR if fails_run else dg.AssetCheckSeverity.WARN,
             metadata={
                 "rows_checked": len(rows),
                 "expectations_evaluated": len(outcomes),

@@ -18,7 +18,7 @@ from orchestration.jobs import feed_freshness_definitions, ingest_job, nightly_j
 from orchestration.run_watch import abandoned_run_alerts
 from orchestration.runtime import settings
 from orchestration.runtime.dbt import dbt_executable, dbt_project, ensure_manifest
-from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
+from orchestration.runtime.resources import Artefacts, FeedFolders, ForecastCompute, Warehouse
 from orchestration.sensors import landing_sensor
 
 
@@ -62,6 +62,7 @@ def build_definitions(partner_config_dir: Path | None = None) -> dg.Definitions:
             "warehouse": Warehouse(),
             "feed_folders": FeedFolders(),
             "artefacts": Artefacts(),
+            "forecast_compute": ForecastCompute(),
             "dbt": DbtCliResource(project_dir=project, dbt_executable=str(dbt_executable())),
         },
     )

@@ -180,16 +180,34 @@ def run_backtest(
 
 
 def _baselines(train: pd.DataFrame, test: pd.DataFrame, horizon: int, season: int) -> pd.DataFrame:
-    rows = []
-    for series_id, history in train.groupby("series_id", sort=True):
-        y = history["qty"].to_numpy(dtype=float)
-        window = test[test["series_id"] == series_id]
+    """The seasonal naive and naive forecasts of every series' test window: series by series, seasonal first.
+
+    Each series' rows are found once by position (filtering the whole test frame per series made the backtest
+    quadratic in the number of series) and the result is one frame built from arrays, not one per series.
+    """
+    qty = train["qty"].to_numpy(dtype=float)
+    histories = train.groupby("series_id", sort=True).indices
+    windows = test.groupby("series_id", sort=False).indices
+    no_rows = np.array([], dtype=np.int64)
+    positions, methods, p50, p90 = [], [], [], []
+    for series_id in sorted(histories):
+        y = qty[histories[series_id]]
+        window = windows.get(series_id, no_rows)
         for method, quantiles in (
             (SEASONAL_NAIVE, models.seasonal_naive_forecast(y, horizon, season)),
             (NAIVE, models.naive_forecast(y, horizon)),
         ):
-            rows.append(window.assign(method=method, model=method, p50=quantiles.p50, p90=quantiles.p90))
-    return pd.concat(rows, ignore_index=True)
+            if len(quantiles.p50) != len(window):
+                raise ValueError(f"series {series_id!r}: {len(window)} test rows for a horizon of {horizon}")
+            positions.append(window)
+            methods.append(np.full(len(window), method, dtype=object))
+            p50.append(quantiles.p50)
+            p90.append(quantiles.p90)
+    if not positions:
+        return test.iloc[:0].assign(method=[], model=[], p50=[], p90=[])
+    method = np.concatenate(methods)
+    rows = test.iloc[np.concatenate(positions)].reset_index(drop=True)
+    return rows.assign(method=method, model=method, p50=np.concatenate(p50), p90=np.concatenate(p90))
 
 
 def _finite(value: float) -> float | None:

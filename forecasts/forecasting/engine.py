@@ -7,17 +7,23 @@ least two seasons of history, else a moving average; zero → zeros. Only smooth
 Prophet fit; everything else costs microseconds.
 
 ``forecast_many`` runs the same per-series function over a long frame, in chunks of series, optionally fanned
-out over worker processes, and gives identical results either way. Within a chunk the series are handled as
-numpy arrays (day numbers, quantities), so the per-series cost is the model's, not pandas'.
+out over worker processes or any executor (a Dask cluster: see ``ChunkExecutor``), and gives identical results
+either way. Within a chunk the series are handled as numpy arrays (day numbers, quantities), so the per-series cost
+is the model's, not pandas'. Workers only compute: they get a chunk (or the path of a Parquet file holding it) and
+return its forecast; they never touch the warehouse.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -60,6 +66,57 @@ MIN_SERIES_PER_WORKER = 1000
 # Chunks waiting in the pool per worker: enough to keep workers busy, few enough that inputs are sliced
 # lazily and memory stays flat however many series there are.
 _CHUNKS_IN_FLIGHT_PER_WORKER = 2
+
+
+class ChunkFuture(Protocol):
+    def result(self) -> Any: ...
+
+
+class ChunkExecutor(Protocol):
+    """Where chunks of series are forecast: ``submit(function, *args)`` returns a future with ``result()``.
+
+    ``workers`` sizes how many chunks are kept in flight. A ``concurrent.futures`` executor wrapped with its worker
+    count fits, and so does a ``dask.distributed`` client (``orchestration.runtime.resources.ForecastCompute`` builds
+    both). ``spill_dir``, when not None, is a folder the workers can read too (local disk for a local cluster, a
+    shared mount for a remote one): chunks of ``spill_rows`` rows or more are handed over there as Parquet files
+    instead of being pickled through the scheduler.
+    """
+
+    workers: int
+    spill_dir: Path | None
+    spill_rows: int
+
+    def submit(self, function: Callable[..., pd.DataFrame], /, *args: Any) -> ChunkFuture: ...
+
+
+@dataclass
+class ProcessPool:
+    """A spawn-started ``ProcessPoolExecutor`` as a ``ChunkExecutor`` (spawn behaves the same on Linux and macOS
+    and is safe inside a threaded host such as a Dagster run). Use it as a context manager."""
+
+    workers: int
+    spill_dir: Path | None = None
+    spill_rows: int = 0
+
+    def __post_init__(self) -> None:
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, function: Callable[..., pd.DataFrame], /, *args: Any) -> ChunkFuture:
+        return self._pool.submit(function, *args)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+
+    def __enter__(self) -> ProcessPool:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.shutdown(cancel=value is not None)
+
+
+def useful_workers(n_series: int, n_jobs: int, chunk_size: int = 16) -> int:
+    """How many worker processes pay for their start-up on ``n_series`` series (1 = run in process)."""
+    return max(1, min(n_jobs, -(-n_series // chunk_size), n_series // MIN_SERIES_PER_WORKER))
 
 
 @dataclass(frozen=True)
@@ -344,6 +401,33 @@ def _forecast_chunk(
     return pd.DataFrame(columns)[MANY_COLUMNS]
 
 
+def _forecast_chunk_file(
+    path: str,
+    future_chunk: pd.DataFrame | None,
+    horizon: int,
+    freq: str,
+    countries: Mapping[object, str],
+    regressors: list[str] | None,
+) -> pd.DataFrame:
+    """``_forecast_chunk`` on a chunk handed over as a Parquet file (read with an in-memory DuckDB, no warehouse)."""
+    import duckdb
+
+    with duckdb.connect() as reader:
+        chunk = reader.execute("select * from read_parquet(?)", [path]).df()
+    return _forecast_chunk(chunk, future_chunk, horizon, freq, countries, regressors)
+
+
+def _write_chunk_file(chunk: pd.DataFrame, folder: Path) -> Path:
+    import duckdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"chunk-{uuid.uuid4().hex}.parquet"
+    with duckdb.connect() as writer:
+        writer.register("chunk_rows", chunk)
+        writer.execute(f"copy chunk_rows to '{path.as_posix()}' (format parquet)")
+    return path
+
+
 def _row_ranges(ids: np.ndarray) -> dict[object, slice]:
     """Row range of each series in an array of ids where each series' rows are contiguous."""
     if ids.size == 0:
@@ -364,18 +448,19 @@ def forecast_many(
     *,
     regressors: list[str] | None = None,
     future_regressors: pd.DataFrame | None = None,
+    executor: ChunkExecutor | None = None,
 ) -> pd.DataFrame:
     """Forecast every series of a long frame ``series_id, date, qty[, censored, regressors...]``.
 
     Returns ``series_id, date, p50, p90, model, demand_class, adi, cv2``, ordered by series and date.
-    ``countries`` maps a series to its country for holidays. Series are processed in chunks of
+    ``countries`` maps a series to its country for holidays. Series ids may be strings or numbers (a caller that
+    reads millions of rows numbers its series and maps the ids back by a join). Series are processed in chunks of
     ``chunk_size``; with ``n_jobs > 1`` and enough series to pay for starting them (``MIN_SERIES_PER_WORKER``
-    each) the chunks run in a spawn-started process pool (spawn behaves the same on Linux and macOS and is safe
-    inside a threaded host such as a Dagster run), at most a few chunks per worker in flight so memory stays
-    flat. Results do not depend on ``n_jobs``. ``progress(series_done,
-    series_total)`` is called after each chunk. Regressors work as in ``forecast_series``;
-    ``future_regressors`` is long too (``series_id, date`` + the regressor columns). A ValueError about one
-    series names it.
+    each) the chunks run in a ``ProcessPool``; with an ``executor`` (a pool or cluster the caller keeps for many
+    calls) they run there whatever their number. At most a few chunks per worker are in flight, so memory stays
+    flat. Results do not depend on ``n_jobs`` or the executor. ``progress(series_done, series_total)`` is called
+    after each chunk. Regressors work as in ``forecast_series``; ``future_regressors`` is long too (``series_id,
+    date`` + the regressor columns). A ValueError about one series names it.
     """
     _check_freq(freq)
     if horizon < 1:
@@ -407,8 +492,8 @@ def forecast_many(
         )
         future_ranges = _row_ranges(future_ordered["series_id"].to_numpy())
 
-    def chunk_tasks() -> Iterator[tuple[int, int, tuple]]:
-        for index, start in enumerate(range(0, len(series_ids), chunk_size)):
+    def chunk_tasks() -> Iterator[tuple[int, tuple]]:
+        for start in range(0, len(series_ids), chunk_size):
             chunk_ids = series_ids[start : start + chunk_size]
             rows = slice(ranges[chunk_ids[0]].start, ranges[chunk_ids[-1]].stop)
             future_chunk = None
@@ -418,43 +503,64 @@ def forecast_many(
                     or [future_ordered.iloc[:0]]
                 )
             chunk_countries = {i: countries[i] for i in chunk_ids if i in countries}
-            arguments = (ordered.iloc[rows], future_chunk, horizon, freq, chunk_countries, regressors)
-            yield index, len(chunk_ids), arguments
+            yield len(chunk_ids), (ordered.iloc[rows], future_chunk, horizon, freq, chunk_countries, regressors)
 
     total = len(series_ids)
     done = 0
-    results: dict[int, pd.DataFrame] = {}
+    results: list[pd.DataFrame] = []
 
-    def record(index: int, n_series: int, result: pd.DataFrame) -> None:
+    def record(n_series: int, result: pd.DataFrame) -> None:
         nonlocal done
-        results[index] = result
+        results.append(result)
         done += n_series
         if progress is not None:
             progress(done, total)
 
-    workers = max(1, min(n_jobs, -(-total // chunk_size), total // MIN_SERIES_PER_WORKER))
-    if workers == 1:
-        for index, n_series, arguments in chunk_tasks():
-            record(index, n_series, _forecast_chunk(*arguments))
+    if executor is not None:
+        _run_on(executor, chunk_tasks(), record)
+    elif (workers := useful_workers(total, n_jobs, chunk_size)) > 1:
+        with ProcessPool(workers) as pool:
+            _run_on(pool, chunk_tasks(), record)
     else:
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-            pending: dict[Future, tuple[int, int]] = {}
+        for n_series, arguments in chunk_tasks():
+            record(n_series, _forecast_chunk(*arguments))
+    return pd.concat(results, ignore_index=True)
 
-            def collect_finished() -> None:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=pending.__getitem__):
-                    record(*pending.pop(future), future.result())
 
-            try:
-                for index, n_series, arguments in chunk_tasks():
-                    pending[pool.submit(_forecast_chunk, *arguments)] = (index, n_series)
-                    while len(pending) >= workers * _CHUNKS_IN_FLIGHT_PER_WORKER:
-                        collect_finished()
-                while pending:
-                    collect_finished()
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+def _run_on(
+    executor: ChunkExecutor, tasks: Iterator[tuple[int, tuple]], record: Callable[[int, pd.DataFrame], None]
+) -> None:
+    """Submit chunks with a bounded number in flight and record their results in submission order.
 
-    return pd.concat([results[index] for index in sorted(results)], ignore_index=True)
+    Taking results in order keeps the output order (and so every caller's result) independent of which worker
+    finished first; chunks are of similar size, so waiting on the oldest costs little.
+    """
+    in_flight = max(1, executor.workers) * _CHUNKS_IN_FLIGHT_PER_WORKER
+    pending: deque[tuple[int, ChunkFuture, Path | None]] = deque()
+
+    def collect_oldest() -> None:
+        n_series, future, spilled = pending.popleft()
+        try:
+            record(n_series, future.result())
+        finally:
+            if spilled is not None:
+                spilled.unlink(missing_ok=True)
+
+    try:
+        for n_series, arguments in tasks:
+            chunk, rest = arguments[0], arguments[1:]
+            spilled = None
+            if executor.spill_dir is not None and len(chunk) >= executor.spill_rows:
+                spilled = _write_chunk_file(chunk, Path(executor.spill_dir))
+                future = executor.submit(_forecast_chunk_file, str(spilled), *rest)
+            else:
+                future = executor.submit(_forecast_chunk, *arguments)
+            pending.append((n_series, future, spilled))
+            while len(pending) >= in_flight:
+                collect_oldest()
+        while pending:
+            collect_oldest()
+    finally:
+        for _, _, spilled in pending:
+            if spilled is not None:
+                spilled.unlink(missing_ok=True)

@@ -27,31 +27,26 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as_of_date: date, run_id: str) -> int:
-    """Store one as-of date's forecast; returns the rows written."""
-    rows = forecast.copy()
-    rows[SERIES_KEYS] = rows["series_id"].str.split(SERIES_SEPARATOR, n=2, expand=True)
-    rows = rows.rename(columns={"date": "forecast_date"})
-    rows["as_of_date"] = as_of_date
-    rows["run_id"] = run_id
-    rows["created_at"] = utc_now()
-    columns = [
-        "as_of_date",
-        "partner_id",
-        "location_id",
-        "product_id",
-        "series_id",
-        "forecast_date",
-        "p50",
-        "p90",
-        "model",
-        "demand_class",
-        "adi",
-        "cv2",
-        "run_id",
-        "created_at",
-    ]
-    rows = rows[columns]
+HISTORY_COLUMNS = [
+    "as_of_date",
+    "partner_id",
+    "location_id",
+    "product_id",
+    "series_id",
+    "forecast_date",
+    "p50",
+    "p90",
+    "model",
+    "demand_class",
+    "adi",
+    "cv2",
+    "run_id",
+    "created_at",
+]
+
+
+def ensure_forecast_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the history table and the newest-forecast view when missing."""
     conn.execute("create schema if not exists forecasts")
     conn.execute(
         """create table if not exists forecasts.forecast_history (
@@ -64,5 +59,17 @@ def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as
            select * from forecasts.forecast_history
            where as_of_date = (select max(as_of_date) from forecasts.forecast_history)"""
     )
+
+
+def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as_of_date: date, run_id: str) -> int:
+    """Store one as-of date's forecast (a frame with string series ids); returns the rows written."""
+    rows = forecast.copy()
+    rows[SERIES_KEYS] = rows["series_id"].str.split(SERIES_SEPARATOR, n=2, expand=True)
+    rows = rows.rename(columns={"date": "forecast_date"})
+    rows["as_of_date"] = as_of_date
+    rows["run_id"] = run_id
+    rows["created_at"] = utc_now()
+    rows = rows[HISTORY_COLUMNS]
+    ensure_forecast_tables(conn)
     replace_date_rows(conn, "forecasts.forecast_history", "as_of_date", as_of_date, rows)
     return len(rows)

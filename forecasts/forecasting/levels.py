@@ -37,12 +37,15 @@ def aggregate_history(history: pd.DataFrame, level: str) -> pd.DataFrame:
     return grouped[["series_id", "date", "qty", "censored"]]
 
 
-def location_shares(history: pd.DataFrame, share_days: int = SHARE_DAYS) -> pd.DataFrame:
+def location_shares(
+    history: pd.DataFrame, share_days: int = SHARE_DAYS, last_date: pd.Timestamp | None = None
+) -> pd.DataFrame:
     """Each location's share of its partner's sales of a product over the last `share_days` days (sums to 1).
 
-    A product with no recent sales anywhere is shared equally among the locations that carry it.
+    A product with no recent sales anywhere is shared equally among the locations that carry it. The window ends on
+    `last_date` (default: the last date in `history`).
     """
-    last = history["date"].max()
+    last = history["date"].max() if last_date is None else last_date
     recent = history[history["date"] > last - pd.Timedelta(days=share_days)]
     sold = recent.groupby(["partner_id", "product_id", "location_id"], as_index=False)["qty"].sum()
     carried = history[["partner_id", "product_id", "location_id"]].drop_duplicates()
@@ -70,3 +73,43 @@ def split_to_locations(forecast: pd.DataFrame, history: pd.DataFrame, level: str
     split["series_id"] = split["partner_id"] + SEPARATOR + split["location_id"] + SEPARATOR + split["product_id"]
     split["model"] = split["model"] + "@" + PARTNER
     return split[list(forecast.columns.drop(["partner_id", "product_id"]))].reset_index(drop=True)
+
+
+# The same two steps on a chunk of numbered series, as the nightly reads them from the warehouse: `series_id` is the
+# number of the engine's series (a partner x product at the partner level) and `location_series` the number of the
+# partner location x product series a row belongs to; ids are mapped back to names by a join when the rows are
+# written. Only whole engine series are ever in a chunk, so aggregating and splitting a chunk gives the rows the
+# frame-wide functions above give for those series.
+
+
+def aggregate_chunk(rows: pd.DataFrame, level: str) -> pd.DataFrame:
+    """`series_id, location_series, date, qty, censored` -> the engine's `series_id, date, qty, censored`."""
+    if level not in LEVELS:
+        raise ValueError(f"forecast level must be one of {', '.join(LEVELS)}, got {level!r}")
+    if level == LOCATION:
+        return rows[["series_id", "date", "qty", "censored"]]
+    return (
+        rows.groupby(["series_id", "date"], as_index=False)
+        .agg(qty=("qty", "sum"), censored=("censored", "all"))
+        .sort_values(["series_id", "date"])[["series_id", "date", "qty", "censored"]]
+    )
+
+
+def split_chunk(forecast: pd.DataFrame, rows: pd.DataFrame, level: str, last_date: pd.Timestamp) -> pd.DataFrame:
+    """`split_to_locations` for a numbered chunk: the forecast's `series_id` becomes the location series number.
+
+    `last_date` is the last sales date of the whole night (not of the chunk), so every chunk's shares cover the same
+    eight weeks.
+    """
+    if level == LOCATION:
+        return forecast
+    keyed = rows.rename(columns={"series_id": "partner_id", "location_series": "location_id"}).assign(product_id=0)
+    shares = location_shares(keyed, last_date=last_date).rename(
+        columns={"partner_id": "series_id", "location_id": "location_series"}
+    )
+    split = forecast.merge(shares[["series_id", "location_series", "share"]], on="series_id", how="inner")
+    split["p50"] = split["p50"] * split["share"]
+    split["p90"] = split["p90"] * split["share"]
+    split["series_id"] = split["location_series"]
+    split["model"] = split["model"] + "@" + PARTNER
+    return split[list(forecast.columns)].reset_index(drop=True)

@@ -1,15 +1,22 @@
-"""Dagster resources: the DuckDB warehouse, the folders partners deliver into, and where run artefacts go.
+"""Dagster resources: the DuckDB warehouse, the folders partners deliver into, where run artefacts go, and where the
+forecast's per-series work runs.
 
 Paths are resolved when a run opens them, so one code location serves any ``CMI_*`` environment.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -131,3 +138,140 @@ class Artefacts(dg.ConfigurableResource):
     def archive(self) -> Path:
         """Every delivered file, content-addressed and read-only (``assets/feeds/loading/archive.py``)."""
         return self.root() / "archive"
+
+
+LOCAL_POOL = "local"
+LOCAL_CLUSTER = "local-cluster"
+SCHEDULER = "scheduler"
+DEFAULT_LOCAL_CLUSTER_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class ComputeTarget:
+    """Where the forecast runs: this machine's process pool, a Dask cluster started for the run, or a scheduler."""
+
+    mode: str
+    workers: int | None = None
+    address: str | None = None
+
+
+def parse_compute_target(text: str) -> ComputeTarget:
+    """`local`, `local-cluster`, `local-cluster:N` or a scheduler address (`tcp://host:8786`, `tls://...`,
+    `host:port`); anything else is refused with the forms it could have been."""
+    value = text.strip()
+    if value in ("", LOCAL_POOL):
+        return ComputeTarget(LOCAL_POOL)
+    if value == LOCAL_CLUSTER or value.startswith(LOCAL_CLUSTER + ":"):
+        count = value.removeprefix(LOCAL_CLUSTER).removeprefix(":") or str(DEFAULT_LOCAL_CLUSTER_WORKERS)
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"local-cluster takes a number of workers of at least 1, got {count!r}")
+        return ComputeTarget(LOCAL_CLUSTER, workers=int(count))
+    scheme, _, rest = value.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme in ("", "tcp", "tls", "ucx") and host and port.isdigit():
+        return ComputeTarget(SCHEDULER, address=value if scheme else f"tcp://{value}")
+    raise ValueError(
+        f"forecast compute must be 'local', 'local-cluster[:N]' or a Dask scheduler address such as "
+        f"tcp://host:8786, got {text!r}"
+    )
+
+
+@dataclass
+class PoolChunks:
+    """A spawn-started process pool seen as the engine's chunk executor (``submit`` and ``workers``)."""
+
+    pool: ProcessPoolExecutor
+    workers: int
+    spill_dir: Path | None = None
+    spill_rows: int = 0
+
+    def submit(self, function: Callable[..., Any], /, *args: Any):
+        return self.pool.submit(function, *args)
+
+
+@dataclass
+class DaskChunks:
+    """A ``dask.distributed`` client seen as the engine's chunk executor. Every chunk is a new task (not cached by
+    its arguments' hash: hashing a chunk costs more than forecasting it)."""
+
+    client: Any
+    workers: int
+    spill_dir: Path | None = None
+    spill_rows: int = 0
+
+    def submit(self, function: Callable[..., Any], /, *args: Any):
+        return self.client.submit(function, *args, pure=False)
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError as error:  # an optional extra: say how to get it rather than fail on an import
+        raise RuntimeError(
+            "forecast compute names a Dask cluster but dask.distributed is not installed: "
+            "install the project with its `dask` extra (uv sync --extra dask, or pip install '.[dask]')"
+        ) from error
+    return distributed
+
+
+class ForecastCompute(dg.ConfigurableResource):
+    """Where the forecast's per-series work runs; the run process stays the only reader and writer of the warehouse.
+
+    ``target`` (default: the ``CMI_FORECAST_COMPUTE`` setting, itself ``local`` by default) is ``local`` (worker
+    processes on this machine, started only when there are enough series to pay for them), ``local-cluster:N``
+    (a Dask cluster of N single-threaded worker processes on 127.0.0.1, no dashboard, for the run) or the address
+    of an existing Dask scheduler. Chunks of ``spill_rows`` rows or more go to workers as Parquet files in a
+    folder they can read: a temporary folder for a local cluster, ``spill_dir`` (a shared mount) for a remote one;
+    without it they travel through the scheduler.
+    """
+
+    target: str | None = None
+    processes: int = 4
+    spill_dir: str | None = None
+    spill_rows: int = 100_000
+    connect_timeout_seconds: float = 30.0
+
+    def resolved_target(self) -> ComputeTarget:
+        return parse_compute_target(self.target if self.target is not None else settings.forecast_compute())
+
+    @contextmanager
+    def executor(self, useful_workers: int) -> Iterator[PoolChunks | DaskChunks | None]:
+        """The chunk executor for one run, closed when the block ends; None means: forecast in this process.
+
+        ``useful_workers`` is how many local processes the night's series pay for (a cluster is used as configured).
+        A scheduler or cluster that cannot be reached, or one lost during the block, raises an error that
+        ``transient.is_transient`` calls transient, so the step is retried.
+        """
+        target = self.resolved_target()
+        if target.mode == LOCAL_POOL:
+            workers = max(1, min(useful_workers, self.processes))
+            if workers == 1:
+                yield None
+                return
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+                yield PoolChunks(pool, workers)
+            return
+        distributed = _distributed()
+        if target.mode == LOCAL_CLUSTER:
+            with (
+                tempfile.TemporaryDirectory(prefix="cmi-forecast-") as scratch,
+                distributed.LocalCluster(
+                    n_workers=target.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    worker_dashboard_address=None,
+                    local_directory=scratch,
+                    silence_logs=logging.ERROR,
+                ) as cluster,
+                distributed.Client(cluster, timeout=self.connect_timeout_seconds) as client,
+            ):
+                spill = Path(scratch) / "chunks"
+                yield DaskChunks(client, target.workers, spill, self.spill_rows)
+            return
+        with distributed.Client(target.address, timeout=self.connect_timeout_seconds) as client:
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+            spill = Path(self.spill_dir) if self.spill_dir else None
+            yield DaskChunks(client, workers, spill, self.spill_rows)

@@ -25,6 +25,7 @@ DATA_DIR_ENV = "CMI_DATA_DIR"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_TIMEZONE = "UTC"
 ALERT_WEBHOOK_ENV = "CMI_ALERT_WEBHOOK_URL"
+FORECAST_COMPUTE_ENV = "CMI_FORECAST_COMPUTE"
 CONFIG_FILE_ENV = "CMI_CONFIG_FILE"
 DEFAULT_CONFIG_FILE = "cmi.env"
 
@@ -36,6 +37,7 @@ SETTINGS: dict[str, tuple[str, bool]] = {
     DATA_DIR_ENV: ("data", False),
     TIMEZONE_ENV: (DEFAULT_TIMEZONE, False),
     ALERT_WEBHOOK_ENV: ("", True),
+    FORECAST_COMPUTE_ENV: ("local", False),
 }
 
 
@@ -139,6 +141,12 @@ def landing_dir() -> Path:
 def partner_config_dir() -> Path:
     """One YAML file per partner describing its feed dialect (see data/partners/)."""
     return _project_path(_setting(PARTNER_CONFIG_ENV))
+
+
+def forecast_compute() -> str:
+    """Where the forecast's per-series work runs: `local` (worker processes on this machine), `local-cluster[:N]`
+    (a Dask cluster of N workers started for the run) or a Dask scheduler's address (`tcp://host:8786`)."""
+    return _setting(FORECAST_COMPUTE_ENV)
 
 
 def schedule_timezone() -> str:

@@ -58,7 +58,24 @@ TRANSIENT_MESSAGES = (
     "connection reset",
     "connection timed out",
     "too many open files",
+    # How distributed words a scheduler or worker it cannot reach ("Timed out trying to connect to tcp://...").
+    "timed out trying to connect",
 )
+
+# Dask's distributed errors, by name rather than imported (distributed is an optional extra): a worker that died
+# under a task (the scheduler gives up on it as `KilledWorker`), a connection to the scheduler or a worker that
+# closed, and futures cancelled because the client lost its scheduler. Lost workers and schedulers come back (a
+# node restarts, a spot instance is replaced); a connection refused for good (`FatalCommClosedError`: TLS or
+# protocol mismatch) does not. Matched on the class and its bases, the first listed name deciding.
+TRANSIENT_ERROR_CLASSES = frozenset(
+    {
+        "distributed.scheduler.KilledWorker",
+        "distributed.comm.core.CommClosedError",
+        "distributed.client.FutureCancelledError",
+        "distributed.client.FuturesCancelledError",
+    }
+)
+DETERMINISTIC_ERROR_CLASSES = frozenset({"distributed.comm.core.FatalCommClosedError"})
 
 # dbt's own exit codes: 1 = it ran and some node failed (a model, a test: deterministic unless the node failed on a
 # lock or I/O error), 2 = it stopped on an unhandled error (interrupted, connection lost). A negative code is the
@@ -77,7 +94,21 @@ def _message_is_transient(text: str) -> bool:
     return any(marker in lowered for marker in TRANSIENT_MESSAGES)
 
 
+def _named_class_verdict(error: BaseException) -> bool | None:
+    """True or False when the error's class (or a base) is named above, None when none is."""
+    for cls in type(error).__mro__:
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        if name in DETERMINISTIC_ERROR_CLASSES:
+            return False
+        if name in TRANSIENT_ERROR_CLASSES:
+            return True
+    return None
+
+
 def _one_is_transient(error: BaseException) -> bool:
+    verdict = _named_class_verdict(error)
+    if verdict is not None:
+        return verdict
     if isinstance(error, (TimeoutError, ConnectionError, BrokenProcessPool)):
         return True
     if isinstance(error, OSError):
@@ -93,9 +124,10 @@ def _one_is_transient(error: BaseException) -> bool:
 def is_transient(error: BaseException) -> bool:
     """Would the same step, run again in a little while on the same data, probably succeed?
 
-    True for lock conflicts, I/O errors and time-outs on the warehouse or the file systems, and a worker process
-    that died; also when such an error is the explicit cause (``raise ... from``) of the one raised. False for
-    everything else, including data errors, missing files, permissions and a full disk.
+    True for lock conflicts, I/O errors and time-outs on the warehouse or the file systems, a worker process that
+    died, and a Dask worker or scheduler lost; also when such an error is the explicit cause (``raise ... from``)
+    of the one raised. False for everything else, including data errors, missing files, permissions and a full
+    disk.
     """
     seen: BaseException | None = error
     for _ in range(_MAX_CAUSE_DEPTH):

@@ -266,3 +266,31 @@ def test_a_drop_or_a_spike_warns_and_a_lost_file_or_unit_mix_up_holds_the_partne
         (between, "volume_ratio", SEVERITY_ERROR),
     }
     assert set(blocking_partners(outcomes)) == {"lost_file", "in_cases"}
+
+
+def test_a_partner_silent_over_the_whole_window_is_held_not_dropped_from_the_night():
+    older = daily_volume("gone_quiet", {str(AS_OF - pd.Timedelta(days=60)): 100.0})
+    rows = pd.concat([steady("usual", 100.0), older])
+    volume = partner_daily_volume(
+        rows, AS_OF, SALES_DATE_COLUMN, "units_sold", expected_partners=["usual", "gone_quiet"]
+    ).set_index("partner_id")
+    assert volume.loc["gone_quiet", ["days_with_rows", "row_count", "trailing_days_with_rows"]].tolist() == [0, 0, 0]
+    assert volume.loc["usual", "days_with_rows"] == 29
+    outcomes = validate_by_partner(volume.reset_index(), feed_volume_suite(AS_OF))
+    assert failures(outcomes, "usual") == set()
+    assert failures(outcomes, "gone_quiet") == {
+        ("expect_column_values_to_be_between", "days_with_rows", SEVERITY_ERROR)
+    }
+    assert set(blocking_partners(outcomes)) == {"gone_quiet"}
+
+
+def test_a_quiet_night_holds_each_usual_sender_on_its_own():
+    # Nobody sent a file for the business date; the window itself may even be empty of rows.
+    rows = pd.concat([steady("a", None), steady("b", None), steady("new_partner", None, days=2)])
+    volume = partner_daily_volume(rows, AS_OF, SALES_DATE_COLUMN, "units_sold", expected_partners=["a", "b", "c"])
+    outcomes = validate_by_partner(volume, feed_volume_suite(AS_OF))
+    assert set(blocking_partners(outcomes)) == {"a", "b", "c"}
+    assert failures(outcomes, "new_partner") == set()
+    empty = partner_daily_volume(rows.iloc[:0], AS_OF, SALES_DATE_COLUMN, "units_sold", expected_partners=["a"])
+    assert empty[["partner_id", "days_with_rows"]].values.tolist() == [["a", 0]]
+    assert partner_daily_volume(rows.iloc[:0], AS_OF, SALES_DATE_COLUMN).empty

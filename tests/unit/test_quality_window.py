@@ -84,3 +84,28 @@ def test_rows_come_in_the_same_order_however_they_were_loaded():
         frames.append(_recent_rows(connection, RAW_SALES, date(2025, 6, 28)))
         connection.close()
     assert frames[0]["location_id"].tolist() == frames[1]["location_id"].tolist()
+
+
+def test_the_volume_rule_judges_every_partner_that_ever_sent_sales_even_on_a_quiet_night():
+    from assets.quality import SUITE_CHECKS as checks
+
+    volume = next(check for check in checks if check.name == "gx_feed_volume")
+    others = [check for check in checks if check is not volume]
+    assert not volume.fails_run_when_all_held
+    assert all(check.fails_run_when_all_held for check in others)
+    connection = duckdb.connect()
+    ensure_raw_schema(connection)
+    connection.execute(
+        "insert into raw.feed_files (source_file_id, partner_id, path, received_at, status) values "
+        "('old', 'p1', 'p1/old.csv', timestamp '2025-03-01 06:00:00', 'loaded'), "
+        "('late', 'p2', 'p2/late.csv', timestamp '2025-07-09 06:00:00', 'loaded')"
+    )
+    connection.execute(
+        "insert into raw.sales (partner_id, location_id, product_ref, period_start, period_end, units_sold, "
+        "source_file_id, source_line) values ('p1', 'S1', 'A', date '2025-02-28', date '2025-02-28', 3, 'old', 2), "
+        "('p2', 'S1', 'A', date '2025-07-08', date '2025-07-08', 3, 'late', 2)"
+    )
+    # Nothing in the window for anyone: p1 is still judged (and held for its silence); p2's file came after the cut.
+    rows = _recent_rows(connection, volume, date(2025, 6, 28))
+    assert rows[["partner_id", "days_with_rows", "row_count"]].values.tolist() == [["p1", 0, 0]]
+    connection.close()

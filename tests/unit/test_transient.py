@@ -142,3 +142,26 @@ def test_nonsense_settings_are_refused():
         Backoff(max_retries=-1)
     with pytest.raises(ValueError):
         Backoff().delay_before(0)
+
+
+def test_a_lost_dask_worker_or_scheduler_is_transient():
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    killed = KilledWorker("('_forecast_chunk', 3)", "tcp://127.0.0.1:40001", allowed_failures=3)
+    assert is_transient(killed)
+    assert is_transient(CommClosedError("in <TCP (closed) ConnectionPool.gather local=tcp://127.0.0.1:5>"))
+    assert is_transient(FutureCancelledError("_forecast_chunk-1", reason="scheduler-connection-lost"))
+    assert is_transient(OSError("Timed out trying to connect to tcp://10.0.0.5:8786 after 30 s"))
+    wrapped = RuntimeError("forecast failed")
+    wrapped.__cause__ = killed
+    assert is_transient(wrapped)
+
+
+def test_a_refused_dask_connection_or_an_error_inside_a_task_is_not_transient():
+    from distributed.comm.core import FatalCommClosedError
+
+    assert not is_transient(FatalCommClosedError("TLS expects a `ssl_context` argument of type ssl.SSLContext"))
+    # A task's own error comes back from the worker as itself: a model error stays deterministic.
+    assert not is_transient(ValueError("series 'p|L1|X': history has no rows"))

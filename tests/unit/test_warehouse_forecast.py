@@ -1,0 +1,147 @@
+"""The nightly forecast read chunk by chunk from DuckDB writes what the whole-frame path wrote, and a rerun or a
+failure leaves the forecast history whole."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasts.forecasting.engine import forecast_many
+from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, save_forecast, series_id_for
+from forecasts.forecasting.levels import LOCATION, PARTNER, aggregate_history, split_to_locations
+from forecasts.forecasting.warehouse_forecast import forecast_warehouse
+
+AS_OF = date(2026, 3, 31)
+DAYS = 120
+COMPARED = ["as_of_date", "series_id", "forecast_date", "partner_id", "location_id", "product_id"]
+
+
+def sales_rows() -> pd.DataFrame:
+    """Three partners (one held), locations whose ids are prefixes of others, smooth, sparse and short series."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for partner in ("p1", "p2", "p3"):
+        for location in ("S-1", "S-1A", "S-2"):
+            for product in ("A", "B", "C"):
+                kind = rng.integers(3)
+                first = DAYS - 30 if kind == 2 else 0
+                for day in range(first, DAYS):
+                    qty = rng.poisson(6) if kind == 0 else (rng.poisson(0.15) if kind == 1 else rng.poisson(3))
+                    stockout = rng.random() < 0.03
+                    rows.append(
+                        (partner, location, product, AS_OF - timedelta(days=DAYS - 1 - day), 0 if stockout else qty)
+                        + (stockout,)
+                    )
+    columns = ["partner_id", "location_id", "product_id", "sales_date", "units_sold", "is_stockout"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"units_sold": float})
+
+
+@pytest.fixture()
+def warehouse(tmp_path):
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    conn.execute("create schema marts")
+    conn.register("sales", sales_rows())
+    conn.execute("create table marts.fct_sales_daily as select * from sales order by sales_date")
+    conn.unregister("sales")
+    conn.execute(
+        "create table marts.dim_partner as select * from (values ('p1', 'DE'), ('p2', 'US'), ('p3', 'FR'))"
+        " as t(partner_id, country)"
+    )
+    yield conn
+    conn.close()
+
+
+def whole_frame_forecast(conn, partners: list[str], level: str) -> pd.DataFrame:
+    """The forecast as the nightly made it before it read in chunks: everything in one frame, ids per row."""
+    history = conn.execute(
+        """select partner_id, location_id, product_id, sales_date as date, units_sold as qty, is_stockout as censored
+           from marts.fct_sales_daily where partner_id in (select unnest(?::varchar[]))
+           order by partner_id, location_id, product_id, sales_date""",
+        [partners],
+    ).df()
+    countries = dict(conn.execute("select partner_id, country from marts.dim_partner").fetchall())
+    history["series_id"] = series_id_for(history)
+    series = aggregate_history(history, level)
+    series_countries = {sid: countries.get(sid.split(SERIES_SEPARATOR, 1)[0]) for sid in series["series_id"].unique()}
+    forecast = forecast_many(series, horizon=14, countries=series_countries)
+    return split_to_locations(forecast, history, level)
+
+
+def stored(conn) -> pd.DataFrame:
+    return (
+        conn.execute("select * exclude (run_id, created_at) from forecasts.forecast_history")
+        .df()
+        .sort_values(COMPARED)
+        .reset_index(drop=True)
+    )
+
+
+@pytest.mark.parametrize("level", [LOCATION, PARTNER])
+def test_chunks_write_exactly_what_the_whole_frame_wrote(warehouse, level):
+    partners = ["p1", "p2"]
+    save_forecast(warehouse, whole_frame_forecast(warehouse, partners, level), as_of_date=AS_OF, run_id="before")
+    before = stored(warehouse)
+
+    night = forecast_warehouse(
+        warehouse,
+        partners=partners,
+        as_of_date=AS_OF,
+        history_days=DAYS,
+        horizon=14,
+        level=level,
+        run_id="after",
+        chunk_series=4,
+    )
+    after = stored(warehouse)
+
+    assert night.rows == len(after) == len(before) == 2 * 9 * 14
+    assert night.chunks == -(-night.series // 4)
+    assert night.series == (18 if level == LOCATION else 6)
+    pd.testing.assert_frame_equal(after, before, check_exact=True)
+    assert not after["series_id"].str.startswith("p3").any()
+    assert night.top_series_id in set(after["series_id"])
+    assert len(night.top_forecast) == 14 and len(night.top_history) > 0
+
+
+def test_a_rerun_replaces_the_date_and_a_failed_run_keeps_the_previous_forecast(warehouse):
+    arguments = dict(partners=["p1"], as_of_date=AS_OF, history_days=DAYS, horizon=7, level=LOCATION)
+    forecast_warehouse(warehouse, run_id="first", chunk_series=2, **arguments)
+    first = stored(warehouse)
+    forecast_warehouse(warehouse, run_id="second", chunk_series=3, **arguments)
+    assert warehouse.execute("select distinct run_id from forecasts.forecast_history").fetchall() == [("second",)]
+    pd.testing.assert_frame_equal(stored(warehouse), first, check_exact=True)
+
+    class FailsOnThirdChunk:
+        workers, spill_dir, spill_rows, calls = 1, None, 0, 0
+
+        def submit(self, function, *args):
+            self.calls += 1
+            if self.calls == 3:
+                raise OSError("connection to the cluster lost")
+            return _Done(function(*args))
+
+    with pytest.raises(OSError, match="cluster lost"):
+        forecast_warehouse(warehouse, run_id="third", chunk_series=2, executor=FailsOnThirdChunk(), **arguments)
+    assert warehouse.execute("select distinct run_id from forecasts.forecast_history").fetchall() == [("second",)]
+    pd.testing.assert_frame_equal(stored(warehouse), first, check_exact=True)
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def test_a_night_without_plannable_partners_writes_no_rows_and_keeps_the_tables(warehouse):
+    night = forecast_warehouse(
+        warehouse, partners=[], as_of_date=AS_OF, history_days=DAYS, horizon=7, level=PARTNER, run_id="quiet"
+    )
+    assert (night.rows, night.series, night.chunks, night.top_series_id) == (0, 0, 0, None)
+    assert warehouse.execute("select count(*) from forecasts.demand_forecast").fetchone() == (0,)
