@@ -187,7 +187,7 @@ def test_browser_shows_every_group_and_its_assets(running_ui, browser):
         body = ""
         for _attempt in range(3):  # the list loads after the page: read it again until every asset showed
             browser.get(f"http://127.0.0.1:{port}/locations/cmi/asset-groups/{group}/list")
-            body = _wait_for_text(browser, assets, timeout_s=20) + _text_while_scrolling(browser)
+            body = _wait_for_text(browser, assets) + _text_while_scrolling(browser)
             if all(asset in body for asset in assets):
                 break
         missing = [asset for asset in assets if asset not in body]
