@@ -126,6 +126,23 @@ def test_acknowledgments_are_numbered_once_and_the_same_on_redelivery(tmp_path):
     )
 
 
+def test_an_acknowledgment_is_dated_when_its_file_arrived_so_a_rebuild_writes_the_same_text(tmp_path):
+    frame = pd.DataFrame({"product_ref": ITEMS[:1], "location_id": ["1042"], "on_hand_qty": [3]})
+    good = tmp_path / "846.x12"
+    good.write_bytes(inventory_846(X12, frame, date(2025, 6, 22), DELIVERED, 12))
+    parsed = parse_x12(good, FileSpec(record_type="stock", pattern="*", format="x12"), "redwood_grocers", "good")
+    arrived = datetime(2025, 6, 23, 1, 40)
+    texts = []
+    for written in (datetime(2025, 6, 23, 8, 0), datetime(2026, 1, 5, 23, 59)):
+        conn, outbox = duckdb.connect(), tmp_path / f"outbox_{written:%Y%m%d}"
+        [ack] = acknowledge_file(
+            conn, outbox, "redwood_grocers", "good", parsed.interchanges, refused=False, now=written, dated=arrived
+        )
+        texts.append((outbox / "redwood_grocers" / ack.file_name).read_text())
+    assert texts[0] == texts[1]
+    assert "*250623*0140*" in texts[0] and "*20250623*0140*" in texts[0], "ISA09/10 and GS04/05: when it arrived"
+
+
 UNMAPPED_846 = (
     "ISA*00*          *00*          *ZZ*REDWOODGROC    *ZZ*084215000000   *250630*0140*U*00401*000000901*0*P*>~\n"
     "GS*IB*REDWOODGROC*084215000000*20250630*0140*901*X*004010~\n"

@@ -58,8 +58,14 @@ def acknowledge_file(
     *,
     refused: bool,
     now: datetime,
+    dated: datetime | None = None,
 ) -> list[SentAcknowledgment]:
-    """Acknowledge each interchange of one file (once: a redelivery rewrites the stored acknowledgment)."""
+    """Acknowledge each interchange of one file (once: a redelivery rewrites the stored acknowledgment).
+
+    ``dated`` is the date and time the acknowledgment's envelope carries: the moment the file was received, so
+    that a rebuild or a backfill of the same deliveries writes the same text; ``now`` (when it was written) is kept
+    beside it in the table.
+    """
     ensure_tables(conn)
     sent = []
     for interchange in interchanges:
@@ -75,7 +81,7 @@ def acknowledge_file(
             sent.append(SentAcknowledgment(file_name, kind, status, number, True))
             continue
         number = _next_control_number(conn, interchange.standard)
-        ack = acknowledge(interchange, number, now, refused=refused)
+        ack = acknowledge(interchange, number, dated or now, refused=refused)
         their = "".join(char if char.isalnum() else "_" for char in interchange.control_number) or "none"
         file_name = f"{ack.kind}_{their}_{number:09d}.{'x12' if interchange.standard == 'x12' else 'edi'}"
         fetch_all(
@@ -108,6 +114,7 @@ def acknowledge_reused_control(
     interchanges: list[Interchange],
     reason: str,
     now: datetime,
+    dated: datetime | None = None,
 ) -> list[SentAcknowledgment]:
     """Reject a file whose interchange control number an earlier file of the partner already used (TA1 025 /
     CONTRL 26, duplicate detected)."""
@@ -116,7 +123,7 @@ def acknowledge_reused_control(
         Defect(INTERCHANGE, first.first_segment, reason, "ISA" if first.standard == "x12" else "UNB", x12_code="025",
                edifact_code="26")
     )  # fmt: skip
-    return acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=True, now=now)
+    return acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=True, now=now, dated=dated)
 
 
 def resend_stored(conn: duckdb.DuckDBPyConnection, outbox: Path, partner_id: str, source_file_id: str) -> int:

@@ -493,7 +493,8 @@ def _load(
     """Parse and write one file; (status, reason) when it is refused after parsing (a reused control number)."""
     ledger, config, file, relative = run.ledger, rules.config, entry.path, entry.relative
     partner_id = rules.partner_id
-    ledger_row = _ledger_row(file_id, partner_id, relative, _received_at(entry), run.now, rules.version)
+    received_at = _received_at(entry)
+    ledger_row = _ledger_row(file_id, partner_id, relative, received_at, run.now, rules.version)
     replaces = (file_id, relative) in ledger.quarantined
     loaded: FileLoad | None = None
     if profile is not None:
@@ -504,7 +505,14 @@ def _load(
         except EnvelopeError as err:
             if run.outbox_dir is not None:
                 acknowledge_file(
-                    run.conn, run.outbox_dir, partner_id, file_id, err.interchanges, refused=True, now=run.now
+                    run.conn,
+                    run.outbox_dir,
+                    partner_id,
+                    file_id,
+                    err.interchanges,
+                    refused=True,
+                    now=run.now,
+                    dated=received_at,
                 )
             raise
         control_number = parsed.control_number
@@ -513,7 +521,7 @@ def _load(
             reason = f"control number {control_number} already used by file {owner}"
             if parsed.interchanges and run.outbox_dir is not None:
                 acknowledge_reused_control(
-                    run.conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, reason, run.now
+                    run.conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, reason, run.now, received_at
                 )
             return "quarantined", reason
         row = _loaded_row(ledger_row, spec, control_number, parsed.rows_parsed, parsed.rows_rejected)
@@ -522,7 +530,14 @@ def _load(
         loaded = FileLoad(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded, row.get("reason"))
         if parsed.interchanges and run.outbox_dir is not None:
             acknowledge_file(
-                run.conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, refused=False, now=run.now
+                run.conn,
+                run.outbox_dir,
+                partner_id,
+                file_id,
+                parsed.interchanges,
+                refused=False,
+                now=run.now,
+                dated=received_at,
             )
 
     control_number, superseded = loaded.control_number, loaded.superseded
