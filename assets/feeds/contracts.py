@@ -135,6 +135,10 @@ MASTER_DATA_FILES = {
     "shipments.csv": "raw.shipments",
     "supplier_stock.csv": "raw.supplier_stock",
 }
+# Columns a master data file may leave out (older files): they load as null.
+OPTIONAL_MASTER_COLUMNS = {
+    "raw.replenishment_agreements": ("holding_cost_rate", "shipment_cost", "stockout_penalty_rate"),
+}
 
 # ``no_usable_rows``: a structurally valid file that yielded no row to load (codes not mapped for the partner,
 # every row rejected, only test interchanges); its reason says which, and it counts among the files not loaded.

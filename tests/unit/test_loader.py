@@ -281,6 +281,24 @@ def supplier(tmp_path) -> Path:
     return folder
 
 
+def test_agreement_costs_load_when_given_and_a_bad_one_names_its_line(conn, supplier):
+    agreements = supplier / "replenishment_agreements.csv"
+    header = MASTER_FILES["replenishment_agreements.csv"].splitlines()[0]
+    row = 'redwood_grocers,,3,0.8,2,0.95,6,14,,,"Mon,Wed,Fri"'
+    agreements.write_text(
+        f"{header},holding_cost_rate,shipment_cost,stockout_penalty_rate\n{row},0.24,135.50,0.6\n", encoding="utf-8"
+    )
+    load_master_data(conn, supplier)
+    costs = "select holding_cost_rate, shipment_cost, stockout_penalty_rate from raw.replenishment_agreements"
+    assert conn.execute(costs).fetchall() == [(0.24, 135.5, 0.6)]
+    agreements.write_text(
+        f"{header},holding_cost_rate,shipment_cost,stockout_penalty_rate\n{row},0.24,a lot,0.6\n", encoding="utf-8"
+    )
+    with pytest.raises(MasterDataError, match=r"line 2: shipment_cost 'a lot' is not a valid DOUBLE"):
+        load_master_data(conn, supplier)
+    assert conn.execute(costs).fetchall() == [(0.24, 135.5, 0.6)], "the bad file replaced nothing"
+
+
 def test_master_data_loads_with_ddl_types_and_replaces_on_reload(conn, supplier):
     counts = load_master_data(conn, supplier)
     assert counts == {table: len(MASTER_FILES[name].splitlines()) - 1 for name, table in MASTER_DATA_FILES.items()}
@@ -290,6 +308,8 @@ def test_master_data_loads_with_ddl_types_and_replaces_on_reload(conn, supplier)
     ]
     agreement = conn.execute("select product_id, lead_time_days, ship_days from raw.replenishment_agreements")
     assert agreement.fetchall() == [(None, 3.0, "Mon,Wed,Fri")]
+    costs = "select holding_cost_rate, shipment_cost, stockout_penalty_rate from raw.replenishment_agreements"
+    assert conn.execute(costs).fetchall() == [(None, None, None)], "a file without the cost columns loads"
     gtin_type = conn.execute(
         "select data_type from information_schema.columns where table_name = 'products' and column_name = 'gtin'"
     ).fetchall()

@@ -68,6 +68,8 @@ def write_supplier_files(folder: Path, partners: list[PartnerData], products: li
         }
     )
     agreements = pd.concat([p.agreements for p in partners], ignore_index=True)
+    for column in ("holding_cost_rate", "shipment_cost", "stockout_penalty_rate"):
+        agreements[column] = agreements[column].map(lambda value: "" if pd.isna(value) else f"{value:g}")
     for column in ("moq", "case_pack", "review_period_days"):
         agreements[column] = agreements[column].map(lambda value: "" if pd.isna(value) else str(int(value)))
     for column in (

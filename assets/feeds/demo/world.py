@@ -64,6 +64,12 @@ SMALL_CATALOGUE = ("P1001", "P1003", "P1006", "P1009", "P1019", "P1016", "P1018"
 SHIP_DAY_OPTIONS = ("Mon,Wed,Fri", "Tue,Thu", "Mon,Thu", "Mon,Tue,Wed,Thu,Fri")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SERVICE_LEVELS = (0.9, 0.92, 0.95, 0.97, 0.98)
+# Yearly holding cost as a share of the unit cost (capital, space, shrink) and the cost of a unit not served as a
+# share of it (lost margin plus the retailer's short-shipment fine).
+HOLDING_COST_RATES = (0.18, 0.2, 0.22, 0.25, 0.3)
+STOCKOUT_PENALTY_RATES = (0.35, 0.5, 0.75, 1.0)
+# A delivery to one store: a fixed stop cost plus distance, which the lane's lead time stands in for.
+SHIPMENT_COST_BASE, SHIPMENT_COST_PER_LEAD_DAY = 60.0, 25.0
 
 
 # How the supplier is addressed in partners' EDI envelopes (X12 ISA08/GS03, EDIFACT UNB recipient GLN).
@@ -209,6 +215,8 @@ def draw_agreements(
     service = float(rng.choice(SERVICE_LEVELS))
     min_cover = float(lead + review + int(rng.integers(1, 4)))
     max_cover = min_cover + float(rng.integers(7, 15))
+    # The costs draw from a stream of their own, so adding them left every other term of the demo as it was.
+    costs = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
     default = {
         "partner_id": config.partner_id,
         "product_id": None,
@@ -221,6 +229,9 @@ def draw_agreements(
         "moq": None,
         "case_pack": None,
         "ship_days": ship_days,
+        "holding_cost_rate": float(costs.choice(HOLDING_COST_RATES)),
+        "shipment_cost": round(SHIPMENT_COST_BASE + SHIPMENT_COST_PER_LEAD_DAY * lead + float(costs.uniform(0, 40)), 2),
+        "stockout_penalty_rate": float(costs.choice(STOCKOUT_PENALTY_RATES)),
     }
     rows = [default]
     override_count = 2 if len(carried) > 8 else 1
@@ -238,6 +249,10 @@ def draw_agreements(
             "max_cover_days": max_cover + extra_lead,
             "moq": product.case_pack * 2,
             "case_pack": product.case_pack,
+            # Costs are the partner's: an override row leaves them to the default.
+            "holding_cost_rate": None,
+            "shipment_cost": None,
+            "stockout_penalty_rate": None,
         }
         rows.append(override)
         per_product[index] = override

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from assets.feeds.contracts import MASTER_DATA_FILES
+from assets.feeds.contracts import MASTER_DATA_FILES, OPTIONAL_MASTER_COLUMNS
 from assets.feeds.errors import MasterDataError
 from assets.feeds.loading.raw_schema import ensure_raw_schema
 from assets.feeds.loading.writer import column_types, fetch_all, insert_frame, rollback
@@ -26,7 +26,8 @@ def load_master_data(conn: duckdb.DuckDBPyConnection, supplier_dir: Path) -> dic
     """Replace the raw master data tables with the supplier's CSV files; returns rows loaded per table.
 
     Every file of ``MASTER_DATA_FILES`` present in ``supplier_dir`` replaces its table, all in one
-    transaction, so the tables never mix two versions. Blank cells load as null. Missing required files,
+    transaction, so the tables never mix two versions. Blank cells, and the optional columns a file leaves out
+    (``OPTIONAL_MASTER_COLUMNS``), load as null. Missing required files,
     missing columns, null keys and values that do not fit the column type raise MasterDataError naming the
     folder or file (and line); ``shipments.csv`` is optional and its table is left as is when absent.
     """
@@ -71,6 +72,9 @@ def _read_master_file(conn: duckdb.DuckDBPyConnection, path: Path, table: str) -
         raise MasterDataError(f"{path}: cannot read as UTF-8 CSV: {exc}") from exc
     frame.columns = [str(column).strip() for column in frame.columns]
     types = column_types(conn, table)
+    for column in OPTIONAL_MASTER_COLUMNS.get(table, ()):
+        if column not in frame.columns:
+            frame[column] = ""
     missing = [column for column in types if column not in frame.columns]
     if missing:
         raise MasterDataError(

@@ -85,6 +85,13 @@ resolved as (
         ---------- shipping
         coalesce(product_agreements.ship_days, partner_default_agreements.ship_days) as ship_days,
 
+        ---------- costs: a delivery serves the whole location, so its cost is the partner's default
+        coalesce(product_agreements.holding_cost_rate, partner_default_agreements.holding_cost_rate)
+            as holding_cost_rate,
+        partner_default_agreements.shipment_cost,
+        coalesce(product_agreements.stockout_penalty_rate, partner_default_agreements.stockout_penalty_rate)
+            as stockout_penalty_rate,
+
         ---------- product
         products.lifecycle,
         products.pallet_qty,

@@ -33,6 +33,11 @@ final as (
         ---------- shipping
         ship_days,
 
+        ---------- costs
+        holding_cost_rate,
+        shipment_cost,
+        stockout_penalty_rate,
+
         ---------- product
         lifecycle,
         unit_cost,

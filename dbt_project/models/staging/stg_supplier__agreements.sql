@@ -32,7 +32,12 @@ final as (
         cast(case_pack as integer) as case_pack,
 
         ---------- shipping
-        nullif(replace(trim(ship_days), ' ', ''), '') as ship_days
+        nullif(replace(trim(ship_days), ' ', ''), '') as ship_days,
+
+        ---------- costs (the supplier's currency)
+        cast(holding_cost_rate as double) as holding_cost_rate,
+        cast(shipment_cost as double) as shipment_cost,
+        cast(stockout_penalty_rate as double) as stockout_penalty_rate
 
     from source
 
