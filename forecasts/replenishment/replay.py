@@ -27,9 +27,16 @@ Rules, chosen once and kept the same for both policies:
 - **Supplier stock** is unconstrained: the history holds no record of our own stock, so no allocation is
   replayed.
 
+- **Our policy, costed**: the same policy, but each lane ships only on the subset of its agreed ship days that
+  reaches the agreed service for the least expected cost (``costs.choose_ship_days``), chosen once from the
+  demand known on the start date.
+
 Measures over the window: fill rate (units served / units demanded), stock-out days (series × days with
-unmet demand), average inventory (total end-of-day on-hand across all series, averaged over the days) and the
-number of shipments (series × ship days with a positive quantity).
+unmet demand), average inventory (total end-of-day on-hand across all series, averaged over the days), the
+number of shipments (series × ship days with a positive quantity) and of deliveries (locations × days with
+any shipment), and what it cost (``costs``): holding (end-of-day units on hand × unit cost × holding rate /
+365), shipping (deliveries × the lane's cost per delivery) and stock-outs (units short × unit cost × penalty
+rate). Series whose agreement leaves a cost term blank cost nothing and are counted in ``uncosted_series``.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecasting.baselines import moving_average_forecast
+from forecasts.replenishment.costs import COST_COLUMNS, Costs, CostTerms, choose_ship_days
 from forecasts.replenishment.policy import (
     KEY_COLUMNS,
     demand_std_from_quantiles,
@@ -102,6 +110,14 @@ class ReplayOutcome:
     shipments: int
     units_demanded: float
     units_served: float
+    deliveries: int = 0
+    holding_cost: float = 0.0
+    shipping_cost: float = 0.0
+    stockout_cost: float = 0.0
+
+    @property
+    def total_cost(self) -> float:
+        return self.holding_cost + self.shipping_cost + self.stockout_cost
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,7 @@ class PartnerOutcome:
     target_service_level: float
     policy: ReplayOutcome
     baseline: ReplayOutcome
+    costed: ReplayOutcome | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,10 @@ class ReplayReport:
     policy: ReplayOutcome
     baseline: ReplayOutcome
     by_partner: tuple[PartnerOutcome, ...] = ()
+    costed: ReplayOutcome | None = None
+    uncosted_series: int = 0
+    lanes: int = 0
+    lanes_on_fewer_days: int = 0
 
     @property
     def first_day(self) -> date:
@@ -138,12 +159,14 @@ class ReplayReport:
     def to_dict(self) -> dict:
         """``{"policy": {...}, "baseline": {...}, "replay": {...}, "by_partner": {...}}``.
 
-        ``policy`` and ``baseline`` hold ``fill_rate`` (0–1; null without demand), ``stockout_days``,
-        ``avg_inventory_units`` and ``shipments``, plus the units behind the fill rate; ``by_partner`` has the
-        same per partner. Every value is plain JSON.
+        ``policy``, ``costed`` and ``baseline`` hold ``fill_rate`` (0–1; null without demand),
+        ``stockout_days``, ``avg_inventory_units``, ``shipments`` and ``deliveries``, the units behind the fill
+        rate, and ``holding_cost``, ``shipping_cost``, ``stockout_cost`` and ``total_cost``; ``by_partner`` has
+        the same per partner. Every value is plain JSON.
         """
         return {
             "policy": _outcome_dict(self.policy),
+            "costed": _outcome_dict(self.costed),
             "baseline": _outcome_dict(self.baseline),
             "replay": {
                 "start": self.start.isoformat(),
@@ -155,11 +178,15 @@ class ReplayReport:
                 "seed": self.seed,
                 "forecaster": FORECASTER,
                 "lead_time": LEAD_TIME_RULE,
+                "uncosted_series": self.uncosted_series,
+                "lanes": self.lanes,
+                "lanes_on_fewer_days": self.lanes_on_fewer_days,
             },
             "by_partner": {
                 partner.partner_id: {
                     "target_service_level": partner.target_service_level,
                     "policy": _outcome_dict(partner.policy),
+                    "costed": _outcome_dict(partner.costed),
                     "baseline": _outcome_dict(partner.baseline),
                 }
                 for partner in self.by_partner
@@ -167,10 +194,11 @@ class ReplayReport:
         }
 
 
-def _outcome_dict(outcome: ReplayOutcome) -> dict:
-    return {
-        key: None if isinstance(value, float) and np.isnan(value) else value for key, value in asdict(outcome).items()
-    }
+def _outcome_dict(outcome: ReplayOutcome | None) -> dict | None:
+    if outcome is None:
+        return None
+    values = asdict(outcome) | {"total_cost": outcome.total_cost}
+    return {key: None if isinstance(value, float) and np.isnan(value) else value for key, value in values.items()}
 
 
 @dataclass(frozen=True)
@@ -182,10 +210,20 @@ class _Trace:
     stockout_days: np.ndarray
     inventory_unit_days: np.ndarray
     shipments: np.ndarray
+    lane: np.ndarray  # per series, its lane (partner location)
+    deliveries: np.ndarray  # per lane, the days anything was shipped to it
 
-    def outcome(self, rows: np.ndarray, days: int) -> ReplayOutcome:
+    def outcome(self, rows: np.ndarray, days: int, terms: CostTerms) -> ReplayOutcome:
         demanded = float(self.demanded[rows].sum())
         served = float(self.served[rows].sum())
+        lanes = np.unique(self.lane[rows])
+        lane_cost = np.zeros(len(self.deliveries))
+        np.maximum.at(lane_cost, self.lane, terms.shipment_cost)
+        costs = Costs(
+            holding=float((self.inventory_unit_days[rows] * terms.holding_per_unit_day[rows]).sum()),
+            shipping=float((self.deliveries[lanes] * lane_cost[lanes]).sum()),
+            stockout=float(((self.demanded - self.served)[rows] * terms.shortage_per_unit[rows]).sum()),
+        )
         return ReplayOutcome(
             fill_rate=served / demanded if demanded > 0 else float("nan"),
             stockout_days=int(self.stockout_days[rows].sum()),
@@ -193,6 +231,10 @@ class _Trace:
             shipments=int(self.shipments[rows].sum()),
             units_demanded=demanded,
             units_served=served,
+            deliveries=int(self.deliveries[lanes].sum()),
+            holding_cost=costs.holding,
+            shipping_cost=costs.shipping,
+            stockout_cost=costs.stockout,
         )
 
 
@@ -207,6 +249,7 @@ class _Series:
     opening_on_hand: np.ndarray
     opening_arrivals: np.ndarray
     lead_times: np.ndarray
+    lane: np.ndarray  # per series, the number of its partner location
 
 
 def default_start(last_sales_date: date, days: int = DEFAULT_DAYS) -> date:
@@ -217,7 +260,9 @@ def default_start(last_sales_date: date, days: int = DEFAULT_DAYS) -> date:
 def load_replay_data(conn: duckdb.DuckDBPyConnection, start: date, days: int) -> ReplayData:
     """Read the marts the replay needs for ``days`` days after ``start`` (the only I/O in this module)."""
     window = {"first": start - timedelta(days=TRAILING_DAYS - 1), "last": start + timedelta(days=days)}
-    policy = conn.execute(f"select {', '.join(POLICY_COLUMNS)} from marts.replenishment_policy order by 1, 2, 3").df()
+    present = {column[0] for column in conn.execute("select * from marts.replenishment_policy limit 0").description}
+    columns = POLICY_COLUMNS + [column for column in COST_COLUMNS if column in present]
+    policy = conn.execute(f"select {', '.join(columns)} from marts.replenishment_policy order by 1, 2, 3").df()
     sales = conn.execute(
         """select partner_id, location_id, product_id, sales_date, units_sold, is_stockout
            from marts.fct_sales_daily where sales_date between $first and $last""",
@@ -299,6 +344,7 @@ def _prepare(data: ReplayData, start: date, days: int, seed: int) -> _Series:
         opening_on_hand=np.clip(on_hand.fillna(0.0).to_numpy(dtype=float), 0.0, None),
         opening_arrivals=arrivals,
         lead_times=lead_times,
+        lane=policy.groupby(["partner_id", "location_id"], sort=True).ngroup().to_numpy(),
     )
 
 
@@ -316,6 +362,7 @@ def _run(series: _Series, start: date, days: int, decide: Decide) -> _Trace:
     rows = np.arange(n_series)
     served_total, inventory_total = np.zeros(n_series), np.zeros(n_series)
     stockout_days, shipments = np.zeros(n_series, dtype=int), np.zeros(n_series, dtype=int)
+    deliveries = np.zeros(int(series.lane.max(initial=-1)) + 1, dtype=int)
     for day in range(days):
         plan_date = start + timedelta(days=day)
         seen = TRAILING_DAYS + day
@@ -323,6 +370,7 @@ def _run(series: _Series, start: date, days: int, decide: Decide) -> _Trace:
         quantity = decide(plan_date, on_hand, in_transit, observed_sales[:, :seen], observed_censored[:, :seen])
         shipping = quantity > 0
         shipments += shipping
+        deliveries[np.unique(series.lane[shipping])] += 1
         arrivals[rows[shipping], day + series.lead_times[shipping, day]] += quantity[shipping]
 
         on_hand = on_hand + arrivals[:, day]
@@ -341,7 +389,32 @@ def _run(series: _Series, start: date, days: int, decide: Decide) -> _Trace:
         stockout_days=stockout_days,
         inventory_unit_days=inventory_total,
         shipments=shipments,
+        lane=series.lane,
+        deliveries=deliveries,
     )
+
+
+def _demand_estimate(sales: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d̄ and σ_d per series from the observed days, as the replayed policy forecasts them (``FORECASTER``)."""
+    usable = np.where(censored, np.nan, sales)
+    forecasts = [moving_average_forecast(history, 1, TRAILING_DAYS) for history in usable]
+    p50 = np.array([forecast.p50[0] for forecast in forecasts])
+    p90 = np.array([forecast.p90[0] for forecast in forecasts])
+    return p50, demand_std_from_quantiles(p50, p90)
+
+
+def _costed_policy(series: _Series) -> tuple[pd.DataFrame, int]:
+    """The policy's terms with each lane's ship days cut to the cheapest subset, chosen from the demand known on
+    the start date; and the number of lanes that ship on fewer days than agreed."""
+    mean, std = _demand_estimate(series.sold[:, :TRAILING_DAYS], series.censored[:, :TRAILING_DAYS])
+    lines = series.policy.assign(demand_daily_mean=mean, demand_daily_std=std)
+    chosen = choose_ship_days(lines)
+    agreed = series.policy["ship_days"].astype(object)
+    fewer = series.policy.assign(
+        fewer=[len(parse_ship_days(new)) < len(parse_ship_days(old)) for new, old in zip(chosen, agreed, strict=True)]
+    )
+    lanes_on_fewer_days = int(fewer.groupby(["partner_id", "location_id"])["fewer"].any().sum())
+    return series.policy.assign(ship_days=chosen), lanes_on_fewer_days
 
 
 def _policy_rule(policy: pd.DataFrame) -> Decide:
@@ -350,17 +423,14 @@ def _policy_rule(policy: pd.DataFrame) -> Decide:
     def decide(
         plan_date: date, on_hand: np.ndarray, in_transit: np.ndarray, sales: np.ndarray, censored: np.ndarray
     ) -> np.ndarray:
-        usable = np.where(censored, np.nan, sales)
-        forecasts = [moving_average_forecast(history, 1, TRAILING_DAYS) for history in usable]
-        p50 = np.array([forecast.p50[0] for forecast in forecasts])
-        p90 = np.array([forecast.p90[0] for forecast in forecasts])
+        mean, std = _demand_estimate(sales, censored)
         inputs = terms.assign(
             on_hand=on_hand,
             on_order=0.0,
             in_transit=in_transit,
             committed=0.0,
-            demand_daily_mean=p50,
-            demand_daily_std=demand_std_from_quantiles(p50, p90),
+            demand_daily_mean=mean,
+            demand_daily_std=std,
         )
         plan = plan_replenishment(inputs, plan_date)
         ships_tomorrow = plan["ship_date"].to_numpy() == np.datetime64(plan_date + timedelta(days=1), "us")
@@ -398,7 +468,8 @@ def _target(service_level: np.ndarray, demand: np.ndarray) -> float:
 def replay_policies(
     data: ReplayData, start: date, days: int = DEFAULT_DAYS, *, seed: int = DEFAULT_SEED
 ) -> ReplayReport:
-    """Replay our policy and the baseline for the ``days`` days after ``start`` (see the module docstring).
+    """Replay our policy, its costed cadence and the baseline for the ``days`` days after ``start`` (see the
+    module docstring).
 
     The target service level reported is the agreements' service level weighted by each series' demand over
     the replay, overall and per partner.
@@ -411,7 +482,10 @@ def replay_policies(
         known = "no sales" if pd.isna(last_known) else f"sales up to {last_known.date()}"
         raise ValueError(f"the replay needs sales up to {last_day}, the history has {known}")
     series = _prepare(data, start, days, seed)
+    terms = CostTerms.of(series.policy)
+    costed_terms, lanes_on_fewer_days = _costed_policy(series)
     policy = _run(series, start, days, _policy_rule(series.policy))
+    costed = _run(series, start, days, _policy_rule(costed_terms))
     baseline = _run(series, start, days, _baseline_rule(series.policy))
     service_level = series.policy["service_level"].to_numpy(dtype=float)
     partners = series.policy["partner_id"].to_numpy()
@@ -423,8 +497,9 @@ def replay_policies(
             PartnerOutcome(
                 partner_id=str(partner),
                 target_service_level=_target(service_level[rows], policy.demanded[rows]),
-                policy=policy.outcome(rows, days),
-                baseline=baseline.outcome(rows, days),
+                policy=policy.outcome(rows, days, terms),
+                baseline=baseline.outcome(rows, days, terms),
+                costed=costed.outcome(rows, days, terms),
             )
         )
     return ReplayReport(
@@ -433,7 +508,11 @@ def replay_policies(
         series=len(partners),
         target_service_level=_target(service_level, policy.demanded),
         seed=seed,
-        policy=policy.outcome(everything, days),
-        baseline=baseline.outcome(everything, days),
+        policy=policy.outcome(everything, days, terms),
+        baseline=baseline.outcome(everything, days, terms),
         by_partner=tuple(by_partner),
+        costed=costed.outcome(everything, days, terms),
+        uncosted_series=int((~terms.costed).sum()),
+        lanes=int(series.lane.max(initial=-1)) + 1,
+        lanes_on_fewer_days=lanes_on_fewer_days,
     )

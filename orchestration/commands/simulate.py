@@ -30,11 +30,13 @@ def _positive_int(value: str) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     simulate = commands.add_parser(
         "simulate",
-        help="replay the replenishment policy over recent history against the partners' min/max rule",
+        help="replay the replenishment policy over recent history against the partners' min/max rule, with costs",
         description="Replay our replenishment policy day by day over past days it did not see: plan each evening "
         "with the data known then, ship on the lanes' ship days with the agreed lead time (spread drawn from a "
         "seeded generator), and let the actual sales consume stock. The partners' weekly min/max rule runs on "
-        "the same days for comparison. Reads the warehouse read-only.",
+        "the same days for comparison, and so does our policy on the cheapest subset of each lane's ship days. Each is "
+        "costed with the agreements' holding rate, cost per delivery and stock-out penalty. Reads the warehouse "
+        "read-only.",
     )
     simulate.add_argument(
         "--start",
@@ -78,9 +80,9 @@ def format_report(report: ReplayReport) -> str:
     """The replay as a plain-text table: overall, then per partner, each with its target service level."""
     from forecasts.replenishment.replay import FORECASTER, LEAD_TIME_RULE
 
-    scopes = [("all partners", report.target_service_level, report.policy, report.baseline)]
+    scopes = [("all partners", report.target_service_level, report.policy, report.costed, report.baseline)]
     scopes += [
-        (partner.partner_id, partner.target_service_level, partner.policy, partner.baseline)
+        (partner.partner_id, partner.target_service_level, partner.policy, partner.costed, partner.baseline)
         for partner in report.by_partner
     ]
     width = max(len(scope) for scope, *_ in scopes)
@@ -89,18 +91,30 @@ def format_report(report: ReplayReport) -> str:
         f"seed {report.seed})",
         "",
         f"{'scope':<{width}} {'target':>6}  {'rule':<8} {'fill rate':>9} {'stock-out days':>14} "
-        f"{'avg inventory':>13} {'shipments':>9}",
+        f"{'avg inventory':>13} {'shipments':>9} {'deliveries':>10}  {'holding':>9} {'shipping':>9} "
+        f"{'stock-out':>9} {'total cost':>10}",
     ]
-    for scope, target, policy, baseline in scopes:
-        for rule, outcome in (("policy", policy), ("baseline", baseline)):
+    for scope, target, *outcomes in scopes:
+        rules = [("policy", outcomes[0]), ("costed", outcomes[1]), ("baseline", outcomes[2])]
+        for rule, outcome in rules:
+            if outcome is None:
+                continue
             label, goal = (scope, f"{target:.1%}") if rule == "policy" else ("", "")
             lines.append(
                 f"{label:<{width}} {goal:>6}  {rule:<8} {outcome.fill_rate:>9.1%} {outcome.stockout_days:>14,} "
-                f"{outcome.avg_inventory_units:>13,.0f} {outcome.shipments:>9,}"
+                f"{outcome.avg_inventory_units:>13,.0f} {outcome.shipments:>9,} {outcome.deliveries:>10,}  "
+                f"{outcome.holding_cost:>9,.0f} {outcome.shipping_cost:>9,.0f} {outcome.stockout_cost:>9,.0f} "
+                f"{outcome.total_cost:>10,.0f}"
             )
     lines += [
         "",
         "target: the agreements' service level, weighted by demand; avg inventory: units on hand at the end of a day",
+        "policy: our policy on the agreed ship days; costed: the same on the cheapest subset of each lane's ship "
+        f"days ({report.lanes_on_fewer_days} of {report.lanes} locations ship on fewer days); baseline: the "
+        "partners' weekly min/max",
+        "costs in the supplier's currency over the replayed days: holding (stock on hand), shipping (deliveries), "
+        "stock-out (units short)"
+        + (f"; {report.uncosted_series} series have no cost terms and cost nothing" if report.uncosted_series else ""),
         f"forecast: {FORECASTER}",
         f"lead time: {LEAD_TIME_RULE}",
     ]

@@ -207,14 +207,15 @@ def test_cmi_simulate_prints_a_table_or_json(stationary, tmp_path, capsys):
     assert main(["simulate", "--warehouse", path, "--days", "30", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["replay"]["start"] == "2025-04-24"  # 31 days before the last sales date
-    for rule in ("policy", "baseline"):
-        assert {"fill_rate", "stockout_days", "avg_inventory_units", "shipments"} <= set(result[rule])
+    for rule in ("policy", "costed", "baseline"):
+        assert {"fill_rate", "stockout_days", "avg_inventory_units", "shipments", "total_cost"} <= set(result[rule])
         assert 0 <= result[rule]["fill_rate"] <= 1
 
     assert main(["simulate", "--warehouse", path, "--days", "30", "--start", "2025-04-20"]) == 0
     table = capsys.readouterr().out
     assert "Policy replay 2025-04-21 to 2025-05-20" in table
-    assert "baseline" in table
+    assert "baseline" in table and "costed" in table and "total cost" in table
+    assert "4 series have no cost terms and cost nothing" in table
 
 
 def test_cmi_simulate_explains_what_it_cannot_do(tmp_path, capsys):
@@ -224,3 +225,37 @@ def test_cmi_simulate_explains_what_it_cannot_do(tmp_path, capsys):
         main(["simulate", "--help"])
     assert exit_info.value.code == 0
     assert "usage: cmi simulate" in capsys.readouterr().out
+
+
+def with_costs(data: ReplayData, **costs: float) -> ReplayData:
+    terms = {"unit_cost": 4.0, "holding_cost_rate": 0.25, "shipment_cost": 150.0, "stockout_penalty_rate": 0.5}
+    return ReplayData(data.policy.assign(**(terms | costs)), data.sales, data.opening_stock, data.in_transit)
+
+
+def test_costs_are_holding_shipping_and_stockouts_priced_by_the_agreements(stationary):
+    report = replay_policies(with_costs(stationary), START, 84)
+    policy = report.policy
+    assert report.uncosted_series == 0 and report.lanes == 4
+    assert policy.holding_cost == pytest.approx(policy.avg_inventory_units * 84 * 4.0 * 0.25 / 365)
+    assert policy.shipping_cost == pytest.approx(policy.deliveries * 150.0)
+    assert policy.stockout_cost == pytest.approx((policy.units_demanded - policy.units_served) * 4.0 * 0.5)
+    assert policy.deliveries <= policy.shipments, "one line per location here: a delivery is a shipment"
+    for rule in ("policy", "costed", "baseline"):
+        outcomes = [getattr(partner, rule) for partner in report.by_partner]
+        assert sum(outcome.total_cost for outcome in outcomes) == pytest.approx(getattr(report, rule).total_cost)
+    assert report.to_dict()["costed"]["total_cost"] == pytest.approx(report.costed.total_cost)
+
+
+def test_a_dear_delivery_makes_the_costed_policy_ship_less_often_for_less_money(stationary):
+    report = replay_policies(with_costs(stationary, shipment_cost=2000.0), START, 84)
+    assert report.lanes_on_fewer_days == 3, "the lane shipping on Tuesdays only has nothing to thin"
+    assert report.costed.deliveries < report.policy.deliveries
+    assert report.costed.total_cost < report.policy.total_cost
+    assert report.costed.fill_rate >= report.target_service_level
+
+
+def test_without_cost_terms_nothing_is_costed_and_the_costed_policy_is_the_policy(stationary):
+    report = replay_policies(stationary, START, 30)
+    assert report.uncosted_series == report.series
+    assert report.policy.total_cost == 0.0
+    assert report.costed == report.policy and report.lanes_on_fewer_days == 0
