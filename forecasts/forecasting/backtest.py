@@ -113,7 +113,7 @@ def run_backtest(
 ) -> Backtest:
     """Backtest the engine and the baselines on ``frame`` (``series_id, date, qty[, censored, regressors...]``).
 
-    ``season`` is the baselines' and MASE's season (default: 7 for daily data, 52 for weekly). Regressor
+    ``season`` is the baselines' and MASE's season (default: 7 for daily data, 52 for weekly, 12 for monthly). Regressor
     columns must be known in advance (a holiday flag, a planned promotion): their values in each forecast
     window are given to the engine as the future values. A series too short for an origin (no training
     period left) is skipped for that origin. ``progress(done, total)`` counts series-origins.

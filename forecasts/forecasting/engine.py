@@ -40,15 +40,18 @@ from forecasts.forecasting.classify import (
     classify_demand,
     min_observations,
 )
-from forecasts.forecasting.periods import DAILY, DAYS_PER_PERIOD, WEEKLY
+from forecasts.forecasting.periods import DAILY, FREQUENCIES, MONTHLY, WEEKLY, period_days, period_positions
 from forecasts.forecasting.quantiles import QuantileForecast
 
 logger = logging.getLogger(__name__)
 
-SEASON_LENGTH = {DAILY: 7, WEEKLY: 52}
-PERIODS_PER_WEEK = {DAILY: 7, WEEKLY: 1}
-# Recent window for the moving average of short series: four weeks of days, eight weeks of weeks.
-MOVING_AVERAGE_WINDOW = {DAILY: 28, WEEKLY: 8}
+SEASON_LENGTH = {DAILY: 7, WEEKLY: 52, MONTHLY: 12}
+# Usable periods before a series is classified on its pattern rather than as short: eight weeks of days or
+# weeks; a year of months (fewer months say nothing about a pattern).
+MIN_OBSERVATIONS = {DAILY: min_observations(7), WEEKLY: min_observations(1), MONTHLY: 12}
+# Recent window for the moving average of short series: four weeks of days, eight weeks of weeks, half a year
+# of months.
+MOVING_AVERAGE_WINDOW = {DAILY: 28, WEEKLY: 8, MONTHLY: 6}
 # Weekly data is blended with the seasonal naive moved to the level of the last quarter (13 weeks) once it has
 # a full year plus that quarter. Daily product-level data is not: there the value of the same day last year is
 # mostly noise, and the blend loses to Prophet alone (WAPE 51 % against 56 % in a three-origin backtest on the
@@ -145,13 +148,14 @@ class RegularSeries:
     regressors: np.ndarray
 
     def future_days(self, horizon: int, freq: str) -> np.ndarray:
-        """Day numbers of the ``horizon`` periods after the history (weekly ones on the history's weekday)."""
-        return self.days[-1] + DAYS_PER_PERIOD[freq] * np.arange(1, horizon + 1, dtype=np.int64)
+        """Day numbers of the ``horizon`` periods after the history (weekly ones on the history's weekday,
+        monthly ones on the 1st)."""
+        return period_days(int(self.days[-1]), np.arange(1, horizon + 1, dtype=np.int64), freq)
 
 
 def _check_freq(freq: str) -> None:
-    if freq not in DAYS_PER_PERIOD:
-        raise ValueError(f"freq must be one of {sorted(DAYS_PER_PERIOD)}, got {freq!r}")
+    if freq not in FREQUENCIES:
+        raise ValueError(f"freq must be one of {list(FREQUENCIES)}, got {freq!r}")
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -197,11 +201,10 @@ def regular_series(
     if np.any(np.diff(days) == 0):
         duplicates = np.unique(days[1:][np.diff(days) == 0])[:5].astype("datetime64[D]")
         raise ValueError(f"history has more than one row for dates {[str(day) for day in duplicates]}")
-    step = DAYS_PER_PERIOD[freq]
-    offsets = days - days[0]
-    if freq == WEEKLY and np.any(offsets % step):
-        raise ValueError("weekly history must have every date on the same weekday")
-    positions = offsets // step
+    positions = period_positions(days, freq)
+    if freq == MONTHLY and np.any(np.diff(positions) == 0):
+        twice = days[1:][np.diff(positions) == 0][:5].astype("datetime64[D]").astype("datetime64[M]")
+        raise ValueError(f"history has more than one row for months {[str(month) for month in twice]}")
     periods = int(positions[-1]) + 1
 
     values = np.clip(np.asarray(qty, dtype=float)[order], 0.0, None)
@@ -218,8 +221,7 @@ def regular_series(
         for column, name in enumerate(regressor_names):
             if np.isnan(grid[:, column]).any():
                 raise ValueError(f"regressor {name!r} has no values in the history")
-    grid_days = days[0] + step * np.arange(periods, dtype=np.int64)
-    return RegularSeries(grid_days, y, grid)
+    return RegularSeries(period_days(int(days[0]), np.arange(periods, dtype=np.int64), freq), y, grid)
 
 
 def _baseline(y: np.ndarray, horizon: int, freq: str) -> tuple[str, QuantileForecast]:
@@ -242,7 +244,7 @@ def forecast_regular(
     ``future_regressors`` has a row per future period and the same columns as ``series.regressors``.
     """
     y = series.y
-    demand_class = classify_demand(y, min_obs=min_observations(PERIODS_PER_WEEK[freq]))
+    demand_class = classify_demand(y, min_obs=MIN_OBSERVATIONS[freq])
     if demand_class.label == ZERO:
         return models.zero_forecast(horizon), models.ZERO, demand_class, None
     if demand_class.label in (INTERMITTENT, LUMPY):
@@ -279,13 +281,17 @@ def forecast_regular(
 
 
 def _future_values(
-    future_days: np.ndarray, regressors: Sequence[str], future_regressors: pd.DataFrame | None
+    future_days: np.ndarray, regressors: Sequence[str], future_regressors: pd.DataFrame | None, freq: str
 ) -> np.ndarray | None:
-    """The regressor values for each future day, from ``future_regressors`` (``date`` + the regressors)."""
+    """The regressor values for each future day, from ``future_regressors`` (``date`` + the regressors; a
+    monthly row may carry any date of its month)."""
     if not regressors:
         return None
     _require_columns(future_regressors, ["date", *regressors], "future_regressors")
-    values = future_regressors.assign(date=pd.to_datetime(future_regressors["date"]).dt.normalize())
+    dates = pd.to_datetime(future_regressors["date"]).dt.normalize()
+    if freq == MONTHLY:
+        dates = dates.dt.to_period("M").dt.to_timestamp()
+    values = future_regressors.assign(date=dates)
     values = values.drop_duplicates("date", keep="last").set_index("date")[list(regressors)]
     aligned = values.reindex(pd.to_datetime(future_days.astype("datetime64[D]")))
     if aligned.isna().any().any():
@@ -316,10 +322,11 @@ def forecast_series(
     """Classify one series and forecast ``horizon`` periods after its last date.
 
     ``history`` has columns ``date, qty``, optionally ``censored`` (bool: the location was out of stock, so
-    the quantity is not demand) and the regressor columns. ``freq`` is ``"D"`` or ``"W"``; weekly forecast
-    dates keep the weekday of the history. ``country`` adds its national holidays to Prophet. Regressors
-    (e.g. a promotion flag) are used only when ``future_regressors`` (``date`` + the same columns) gives
-    their values for every forecast date, since Prophet cannot forecast without them.
+    the quantity is not demand) and the regressor columns. ``freq`` is ``"D"``, ``"W"`` or ``"M"``; weekly
+    forecast dates keep the weekday of the history, monthly ones are the months' first days. ``country`` adds
+    its national holidays to Prophet. Regressors (e.g. a promotion flag) are used only when
+    ``future_regressors`` (``date`` + the same columns) gives their values for every forecast date, since
+    Prophet cannot forecast without them.
     """
     _check_freq(freq)
     if horizon < 1:
@@ -341,7 +348,7 @@ def forecast_series(
         regressor_names=used_regressors,
     )
     future_days = series.future_days(horizon, freq)
-    future = _future_values(future_days, used_regressors, future_regressors)
+    future = _future_values(future_days, used_regressors, future_regressors, freq)
     quantiles, model, demand_class, fallback_reason = forecast_regular(series, horizon, freq, country, future)
     forecast = pd.DataFrame({"date": _dates(future_days), "p50": quantiles.p50, "p90": quantiles.p90})
     return SeriesForecast(forecast, model, demand_class, fallback_reason)
@@ -382,7 +389,7 @@ def _forecast_chunk(
                 regressor_names=names,
             )
             future_days = series.future_days(horizon, freq)
-            future = _future_values(future_days, names, series_future)
+            future = _future_values(future_days, names, series_future, freq)
             quantiles, model, demand_class, _ = forecast_regular(
                 series, horizon, freq, countries.get(series_id), future
             )

@@ -28,7 +28,7 @@ from forecasts.forecasting.baselines import (
     zero_forecast,
 )
 from forecasts.forecasting.intermittent import TSB_ALPHAS, TSB_BETAS, tsb_forecast
-from forecasts.forecasting.periods import DAILY, DAYS_PER_PERIOD, WEEKLY
+from forecasts.forecasting.periods import DAILY, DAYS_PER_PERIOD, MONTHLY, WEEKLY
 from forecasts.forecasting.prophet_model import (
     OPTIMIZERS,
     ProphetProblem,
@@ -60,6 +60,7 @@ __all__ = [
     "DAILY",
     "DAYS_PER_PERIOD",
     "MODEL_NAMES",
+    "MONTHLY",
     "MOVING_AVERAGE",
     "NAIVE",
     "OPTIMIZERS",

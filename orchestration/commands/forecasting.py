@@ -215,7 +215,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, metavar="CSV", help="series_id,date,qty[,censored,regressors...]")
     parser.add_argument("--horizon", required=True, type=_positive_int, metavar="N", help="periods to forecast")
-    parser.add_argument("--freq", choices=["D", "W"], default="D", help="D: daily (default), W: weekly")
+    parser.add_argument(
+        "--freq",
+        choices=["D", "W", "M"],
+        default="D",
+        help="D: daily (default), W: weekly, M: monthly (one row per calendar month, any day of it; forecasts are "
+        "dated the 1st)",
+    )
     parser.add_argument(
         "--country", metavar="CC", help="add this country's public holidays to Prophet (daily data), e.g. DE"
     )
@@ -253,7 +259,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--season",
         type=_positive_int,
         metavar="S",
-        help="season of the seasonal naive and of MASE (default: 7 daily, 52 weekly)",
+        help="season of the seasonal naive and of MASE (default: 7 daily, 52 weekly, 12 monthly)",
     )
     backtest.add_argument("--per-series", action="store_true", help="also report the metrics of every series")
     backtest.set_defaults(handler=cmd_backtest)

@@ -141,7 +141,7 @@ def test_prophet_failure_falls_back_to_a_baseline(monkeypatch):
     ("history", "kwargs", "message"),
     [
         (pd.DataFrame({"date": [START]}), {}, "missing columns: qty"),
-        (daily_history(np.ones(3)), {"freq": "M"}, "freq must be one of"),
+        (daily_history(np.ones(3)), {"freq": "Q"}, "freq must be one of"),
         (daily_history(np.ones(3)), {"horizon": 0}, "horizon must be at least 1"),
         (pd.DataFrame({"date": [START, START], "qty": [1, 2]}), {}, "more than one row"),
         (
