@@ -20,7 +20,7 @@ from dagster_dbt import (
 )
 
 from assets.renderers.sites import staged_directory
-from orchestration.runtime.dbt import prune_run_targets
+from orchestration.runtime.dbt import docs_fingerprint, prune_run_targets
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
 from orchestration.runtime.resources import Artefacts, Warehouse
 from orchestration.runtime.retries import retry_on_transient
@@ -33,6 +33,11 @@ DBT_DOCS_KEY = dg.AssetKey(["warehouse", "dbt_docs"])
 # `index.html` fetches the two JSON files beside it, which browsers allow only over http.
 DBT_DOCS_PAGE = "static_index.html"
 DBT_DOCS_FILES = (DBT_DOCS_PAGE, "index.html", "manifest.json", "catalog.json")
+# Beside the docs: what they were made of and for which night (``docs_fingerprint``).
+DBT_DOCS_STAMP = "fingerprint.json"
+WAREHOUSE_COLUMNS_SQL = """
+    select table_schema, table_name, column_name, data_type from information_schema.columns
+    where table_catalog = current_database() order by table_schema, table_name, ordinal_position"""
 
 
 def model_key(table: str) -> dg.AssetKey:
@@ -95,7 +100,7 @@ def dbt_docs_args(business_date: str, warehouse: Path) -> list[str]:
 
     The catalog step reads column types from the warehouse, so this runs after the models, in the same night.
     `--static` writes `static_index.html` with manifest and catalog inside it; the as-of var makes the compiled
-    SQL in the docs the SQL that built the night.
+    SQL in the docs the SQL that built the night the docs were generated for.
     """
     return ["docs", "generate", "--static", "--vars", json.dumps(dbt_vars(business_date, warehouse))]
 
@@ -150,23 +155,61 @@ def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
 def dbt_docs(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, artefacts: Artefacts
 ) -> dg.MaterializeResult:
-    """dbt docs of the warehouse: lineage from partner feeds to marts, model and column descriptions, tests."""
+    """dbt docs of the warehouse: lineage from partner feeds to marts, model and column descriptions, tests.
+
+    Generated only when the project, the warehouse's tables and columns or dbt changed since the docs were last
+    made (``docs_fingerprint``): a night like the one before keeps them, and says for which night they were made.
+    """
     started = time.perf_counter()
     target = artefacts.dbt_docs()
-    with staged_directory(target) as site_dir, tempfile.TemporaryDirectory(prefix="cmi-dbt-docs-") as scratch:
-        # Another process may hold the warehouse for a moment (an analyst, a second run): retried like dbt build.
-        with retry_on_transient():
-            dbt.cli(dbt_docs_args(context.partition_key, warehouse.resolved_path()), target_path=Path(scratch)).wait()
-        for name in DBT_DOCS_FILES:
-            shutil.copy2(Path(scratch) / name, site_dir / name)
-        summary = dbt_docs_summary(
-            json.loads((site_dir / "manifest.json").read_text(encoding="utf-8")),
-            json.loads((site_dir / "catalog.json").read_text(encoding="utf-8")),
-        )
+    fingerprint = docs_fingerprint(Path(dbt.project_dir), _warehouse_columns(warehouse), _dbt_versions())
+    stamp = _read_stamp(target / DBT_DOCS_STAMP)
+    made_for = context.partition_key
+    unchanged = stamp.get("fingerprint") == fingerprint and all((target / n).is_file() for n in DBT_DOCS_FILES)
+    if unchanged:
+        made_for = stamp["business_date"]
+    else:
+        with staged_directory(target) as site_dir, tempfile.TemporaryDirectory(prefix="cmi-dbt-docs-") as scratch:
+            # Another process may hold the warehouse for a moment (an analyst, a second run): retried like dbt build.
+            with retry_on_transient():
+                args = dbt_docs_args(context.partition_key, warehouse.resolved_path())
+                dbt.cli(args, target_path=Path(scratch)).wait()
+            for name in DBT_DOCS_FILES:
+                shutil.copy2(Path(scratch) / name, site_dir / name)
+            stamp = {"fingerprint": fingerprint, "business_date": made_for}
+            (site_dir / DBT_DOCS_STAMP).write_text(json.dumps(stamp), encoding="utf-8")
+    summary = dbt_docs_summary(
+        json.loads((target / "manifest.json").read_text(encoding="utf-8")),
+        json.loads((target / "catalog.json").read_text(encoding="utf-8")),
+    )
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(target / DBT_DOCS_PAGE)),
             **summary,
+            "generated_for": made_for,
+            "regenerated": not unchanged,
             "build_seconds": round(time.perf_counter() - started, 2),
         }
     )
+
+
+def _warehouse_columns(warehouse: Warehouse) -> list[tuple]:
+    """The warehouse's tables and columns, the part of dbt's catalog that can change without the project."""
+    if not warehouse.resolved_path().exists():
+        return []
+    with warehouse.connect(read_only=True) as conn:
+        return conn.execute(WAREHOUSE_COLUMNS_SQL).fetchall()
+
+
+def _dbt_versions() -> str:
+    from importlib.metadata import version
+
+    return f"dbt-core {version('dbt-core')}, dbt-duckdb {version('dbt-duckdb')}"
+
+
+def _read_stamp(path: Path) -> dict:
+    try:
+        stamp = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) and {"fingerprint", "business_date"} <= stamp.keys() else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -23,11 +24,27 @@ def dbt_executable() -> Path:
     return Path(sys.executable).with_name("dbt")
 
 
-def _newest_source_mtime(project_dir: Path) -> float:
+def _project_sources(project_dir: Path) -> list[Path]:
+    """The files dbt reads to build the project: its config, models, macros, tests and seeds."""
     watched = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
     for folder in ("models", "macros", "tests", "seeds"):
         watched.extend(p for p in (project_dir / folder).rglob("*") if p.is_file())
-    return max((p.stat().st_mtime for p in watched if p.exists()), default=0.0)
+    return sorted(p for p in watched if p.exists())
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    return max((p.stat().st_mtime for p in _project_sources(project_dir)), default=0.0)
+
+
+def docs_fingerprint(project_dir: Path, schema: list[tuple], dbt_version: str) -> str:
+    """What dbt's docs of the warehouse are made of: the project's files, the warehouse's tables and columns
+    (``schema``: rows of schema, table, column, type) and dbt's version. The same fingerprint, the same docs."""
+    digest = hashlib.sha256(dbt_version.encode())
+    for path in _project_sources(project_dir):
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for row in schema:
+        digest.update("\x1f".join(map(str, row)).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def manifest_is_stale(project: DbtProject) -> bool:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import dagster as dg
+import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
 
-from assets.warehouse import DBT_DOCS_KEY, DBT_DOCS_PAGE, dbt_docs
+from assets.warehouse import DBT_DOCS_KEY, DBT_DOCS_PAGE, DBT_DOCS_STAMP, dbt_docs
 from orchestration.runtime.dbt import dbt_executable, dbt_project
 from orchestration.runtime.resources import Artefacts, Warehouse
 from tests.fixtures import DBT_NIGHT, write_fixture
@@ -39,18 +41,24 @@ def published_docs(tmp_path_factory):
     site = artefacts.dbt_docs()
     assert result.success
     (materialization,) = result.asset_materializations_for_node("warehouse__dbt_docs")
-    return site, materialization
+    return site, materialization, resources
 
 
 def test_the_static_page_is_published_with_its_inputs(published_docs):
-    site, materialization = published_docs
+    site, materialization, _ = published_docs
     assert materialization.asset_key == DBT_DOCS_KEY
     assert materialization.metadata["path"].value == str(site / DBT_DOCS_PAGE)
-    assert sorted(p.name for p in site.iterdir()) == ["catalog.json", "index.html", "manifest.json", DBT_DOCS_PAGE]
+    assert sorted(p.name for p in site.iterdir()) == [
+        "catalog.json",
+        DBT_DOCS_STAMP,
+        "index.html",
+        "manifest.json",
+        DBT_DOCS_PAGE,
+    ]
 
 
 def test_the_static_page_holds_lineage_descriptions_and_catalog_columns(published_docs):
-    site, _ = published_docs
+    site, _, _ = published_docs
     page = (site / DBT_DOCS_PAGE).read_text(encoding="utf-8")
     # The manifest inside the page: the mart, its description and what it is built from.
     assert "model.cmi.fct_sales_daily" in page
@@ -63,14 +71,14 @@ def test_the_static_page_holds_lineage_descriptions_and_catalog_columns(publishe
 
 
 def test_the_static_page_needs_nothing_from_the_network(published_docs):
-    site, _ = published_docs
+    site, _, _ = published_docs
     page = (site / DBT_DOCS_PAGE).read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=[\"']https?:", page)
     assert not re.search(r"<link[^>]+href=[\"']https?:", page)
 
 
 def test_the_counts_describe_the_project(published_docs):
-    _, materialization = published_docs
+    _, materialization, _ = published_docs
     metadata = materialization.metadata
     assert metadata["models"].value >= 20
     assert 0 < metadata["models_described"].value <= metadata["models"].value
@@ -79,3 +87,29 @@ def test_the_counts_describe_the_project(published_docs):
     # The fixture warehouse holds the raw tables only: the Python-written sources (forecasts, plan, quality) are
     # declared for lineage but not built here.
     assert metadata["catalog_relations"].value >= len(RAW_TABLES)
+
+
+def test_a_night_like_the_last_keeps_the_docs_and_a_changed_warehouse_makes_them_again(published_docs):
+    site, first, resources = published_docs
+    assert first.metadata["regenerated"].value is True
+    page = site / DBT_DOCS_PAGE
+    made = page.stat().st_mtime_ns
+    next_night = (DBT_NIGHT + timedelta(days=1)).isoformat()
+
+    def materialize_docs():
+        result = dg.materialize([dbt_docs], partition_key=next_night, resources=resources)
+        assert result.success
+        (materialization,) = result.asset_materializations_for_node("warehouse__dbt_docs")
+        return materialization.metadata
+
+    kept = materialize_docs()
+    assert kept["regenerated"].value is False
+    assert kept["generated_for"].value == DBT_NIGHT.isoformat()
+    assert kept["models"].value == first.metadata["models"].value
+    assert page.stat().st_mtime_ns == made
+
+    with duckdb.connect(resources["warehouse"].path) as conn:
+        conn.execute("alter table raw.products add column shelf_life_days integer")
+    remade = materialize_docs()
+    assert remade["regenerated"].value is True and remade["generated_for"].value == next_night
+    assert page.stat().st_mtime_ns != made

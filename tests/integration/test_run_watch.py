@@ -20,6 +20,7 @@ from orchestration.run_watch import HOST_TAG, PID_TAG, abandoned_runs, fail_aban
 from orchestration.runtime import retries
 from orchestration.runtime.dbt import prune_run_targets
 from orchestration.runtime.resources import Artefacts, Warehouse
+from orchestration.runtime.settings import DBT_PROJECT_DIR
 from orchestration.runtime.transient import Backoff
 
 
@@ -69,6 +70,7 @@ class LockedOnceDbt(dg.ConfigurableResource):
     """dbt whose first `docs generate` meets another process's lock on the warehouse file."""
 
     calls_file: str
+    project_dir: str = str(DBT_PROJECT_DIR)
 
     def cli(self, args, target_path: Path, **_):
         calls = Path(self.calls_file)
