@@ -112,9 +112,12 @@ def run_lightgbm(
         num_threads=1,
     )
     columns = ["unique_id", "ds", "y", *regressors]
-    forecaster.fit(train[columns], static_features=[])
     future_values = future[["unique_id", "ds", *regressors]] if regressors else None
-    forecast = forecaster.predict(h=horizon, X_df=future_values)
+    with warnings.catch_warnings():
+        # Series shorter than the longest lag (new products) have missing lags, which LightGBM handles.
+        warnings.filterwarnings("ignore", message="Found null values")
+        forecaster.fit(train[columns], static_features=[])
+        forecast = forecaster.predict(h=horizon, X_df=future_values)
     return forecast.rename(columns={"lgbm": "p50"})[["unique_id", "ds", "p50"]]
 
 
