@@ -114,8 +114,10 @@ def run_lightgbm(
     columns = ["unique_id", "ds", "y", *regressors]
     future_values = future[["unique_id", "ds", *regressors]] if regressors else None
     with warnings.catch_warnings():
-        # Series shorter than the longest lag (new products) have missing lags, which LightGBM handles.
+        # Series shorter than the longest lag (new products) have missing lags, which LightGBM handles, and those
+        # without a full row of features drop out of training; they are still forecast.
         warnings.filterwarnings("ignore", message="Found null values")
+        warnings.filterwarnings("ignore", message="The following series were dropped")
         forecaster.fit(train[columns], static_features=[])
         forecast = forecaster.predict(h=horizon, X_df=future_values)
     return forecast.rename(columns={"lgbm": "p50"})[["unique_id", "ds", "p50"]]
