@@ -18,7 +18,9 @@ Data sets (nothing is copied into the repository; inputs are written to a tempor
    stock-outs), simulated in memory by the demo generator's own functions (no pipeline run): the last 56 days held
    out, 2 origins × 28 days, season 7; the promotion flag is a regressor (promotions are planned ahead); stock-out days
    are censored and not scored.
-3. ``monthly``: intermittent spare-parts demand, simulated daily (seeded, below) and summed to months: 48 months,
+3. ``synthetic``: benchmarks/synthetic_sales.py's warehouse at 200 series (smooth, intermittent, lumpy and short
+   series, stock-out days, no promotions), cut as the demo is.
+4. ``monthly``: intermittent spare-parts demand, simulated daily (seeded, below) and summed to months: 48 months,
    the last 12 held out, 2 origins × 6 months, MASE scaled by the in-sample naive (one month) on the training part.
    The engine has no monthly frequency on this branch, so its TSB model (and its baselines) are called directly on
    the monthly arrays rather than through ``run_backtest``.
@@ -26,11 +28,12 @@ Data sets (nothing is copied into the repository; inputs are written to a tempor
 The engine runs in this process (the project's environment) through ``run_backtest``, the code ``cmi backtest``
 runs, with one job; the peers run in a subprocess of the peers' environment, one thread. Every method is scored here
 by the same code (WAPE, bias and MASE as ``forecasts.forecasting.backtest``), against the same actuals and MASE
-scales; the engine's own seasonal naive is scored both by ``summarise`` and by this script as a check, and
-statsforecast's SeasonalNaive must match it. Seconds are wall-clock for all origins of a data set, measured in this
+scales; the engine and its baselines are scored both by ``summarise`` and by this script as a check, and
+statsforecast's SeasonalNaive must forecast exactly what the engine's ``seasonal_naive_forecast`` forecasts on the
+same input (``check_anchor``). Seconds are wall-clock for all origins of a data set, measured in this
 run; the peers' exclude the interpreter and library imports.
 
-    .venv/bin/python benchmarks/peers/run.py [--datasets walmart,demo,monthly] [--walmart PATH]
+    .venv/bin/python benchmarks/peers/run.py [--datasets walmart,demo,synthetic,monthly] [--walmart PATH]
 """
 
 from __future__ import annotations
