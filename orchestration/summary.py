@@ -14,8 +14,8 @@ import duckdb
 
 from orchestration.runtime.warehouse_tables import table_exists
 
-# The order a planner reads them in: the plan first, the raw feeds last.
-SUMMARY_SCHEMAS = ("replenishment", "forecasts", "quality", "marts", "raw")
+# The schemas whose tables are counted, in the order a planner reads them: the plan first, the raw feeds last.
+SUMMARY_SCHEMAS = ("replenishment", "forecasts", "quality", "marts", "staging", "raw")
 # Within a schema, the tables people open first; the rest follow alphabetically.
 LEADING_TABLES = {
     "replenishment": ("replenishment_plan", "exceptions", "plan_history"),
@@ -36,24 +36,30 @@ DBT_DOCS_ASSET = "warehouse/dbt_docs"
 QUALITY_DOCS_ASSET = "quality/data_docs"
 
 
-def table_row_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, int]]]:
-    """Row counts of every base table, grouped by schema in `SUMMARY_SCHEMAS` order, leading tables first."""
+def table_row_counts(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """``(schema.table, rows)`` of every base table of the counted schemas, and of the marts that are views."""
     tables = conn.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_schema in (select unnest(?::varchar[])) "
         # Staging views re-read raw history, so only tables are counted, and the marts that are views of one.
-        "and (table_type = 'BASE TABLE' or table_schema = 'marts')",
+        "and (table_type = 'BASE TABLE' or table_schema = 'marts') order by 1, 2",
         [list(SUMMARY_SCHEMAS)],
     ).fetchall()
+    return [(f"{s}.{t}", conn.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]) for s, t in tables]
+
+
+def group_by_schema(counts: list[tuple[str, int]]) -> dict[str, list[tuple[str, int]]]:
+    """The same counts for people: by schema in `SUMMARY_SCHEMAS` order, leading tables first, then alphabetically."""
+    by_schema: dict[str, dict[str, int]] = {}
+    for qualified, rows in counts:
+        schema, name = qualified.split(".", 1)
+        by_schema.setdefault(schema, {})[name] = rows
     grouped: dict[str, list[tuple[str, int]]] = {}
-    for schema in SUMMARY_SCHEMAS:
-        names = sorted(name for s, name in tables if s == schema)
-        leading = [name for name in LEADING_TABLES.get(schema, ()) if name in names]
-        ordered = leading + [name for name in names if name not in leading]
-        if ordered:
-            grouped[schema] = [
-                (name, conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]) for name in ordered
-            ]
+    for schema in (s for s in SUMMARY_SCHEMAS if s in by_schema):
+        tables = by_schema[schema]
+        leading = [name for name in LEADING_TABLES.get(schema, ()) if name in tables]
+        ordered = leading + sorted(name for name in tables if name not in leading)
+        grouped[schema] = [(name, tables[name]) for name in ordered]
     return grouped
 
 
@@ -159,7 +165,7 @@ def print_summary(paths, business_date: date, outcome, top: int = 10) -> None:
             if ledger:
                 print("\nPartner files: " + ", ".join(f"{n} {status}" for status, n in ledger))
         print(f"\nTables in {warehouse} (row counts; plan first):")
-        for line in format_table_counts(table_row_counts(conn)):
+        for line in format_table_counts(group_by_schema(table_row_counts(conn))):
             print(line)
     data = paths.data_dir
     artefacts = {

@@ -7,7 +7,7 @@ import pytest
 from orchestration.cli import RunPaths, build_parser, dagster_home_path, main
 from orchestration.night import NightLog, RunOutcome
 from orchestration.runtime import settings
-from orchestration.summary import format_table_counts, print_failure, print_summary
+from orchestration.summary import format_table_counts, group_by_schema, print_failure, print_summary, table_row_counts
 
 
 @pytest.mark.parametrize("command", ["demo", "run", "ui"])
@@ -154,3 +154,26 @@ def test_tables_are_listed_by_schema_plan_first_and_empty_ones_say_so():
     )
     assert lines[0].split() == ["replenishment", "replenishment_plan", "192"]
     assert "feed_rejects (empty)" in lines[1]
+
+
+def test_row_counts_name_base_tables_and_mart_views_and_group_them_plan_first():
+    with duckdb.connect() as conn:
+        for schema in ("raw", "staging", "marts", "replenishment"):
+            conn.execute(f"create schema {schema}")
+        conn.execute("create table raw.sales as select 1 as units")
+        conn.execute("create table raw.feed_files as select * from range(2)")
+        conn.execute("create view staging.stg_sales as select * from raw.sales")
+        conn.execute("create view marts.fct_sales_daily as select * from raw.sales")
+        conn.execute("create table replenishment.replenishment_plan as select * from range(3)")
+        counts = table_row_counts(conn)
+    assert counts == [
+        ("marts.fct_sales_daily", 1),
+        ("raw.feed_files", 2),
+        ("raw.sales", 1),
+        ("replenishment.replenishment_plan", 3),
+    ], "staging views are not counted; a mart that is a view is"
+    assert list(group_by_schema(counts).items()) == [
+        ("replenishment", [("replenishment_plan", 3)]),
+        ("marts", [("fct_sales_daily", 1)]),
+        ("raw", [("feed_files", 2), ("sales", 1)]),
+    ]
