@@ -160,18 +160,22 @@ class RunPaths:
         }
 
 
-def dagster_home_path(data_dir: Path, warehouse: Path) -> Path:
-    """Dagster's instance folder for one warehouse: `$DAGSTER_HOME` if set, else
-    `<data>/dagster_home/<warehouse stem>-<hash of its full path>`.
+def warehouse_dagster_home(data_dir: Path, warehouse: Path) -> Path:
+    """`<data>/dagster_home/<warehouse stem>-<hash of its full path>`: the warehouse's own Dagster instance folder.
 
     One home per warehouse: a run on another warehouse (a trial, a broken landing folder) keeps its run history and
     asset statuses out of the demo's, and `cmi ui` on a warehouse shows the runs `cmi run` made on it.
     """
-    if os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"])
     resolved = str(warehouse.expanduser().resolve())
     digest = hashlib.sha256(resolved.encode("utf-8")).hexdigest()[:8]
     return data_dir / "dagster_home" / f"{warehouse.stem}-{digest}"
+
+
+def dagster_home_path(data_dir: Path, warehouse: Path) -> Path:
+    """Dagster's instance folder for a command on ``warehouse``: `$DAGSTER_HOME` if set, else the warehouse's own."""
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    return warehouse_dagster_home(data_dir, warehouse)
 
 
 def dagster_home(data_dir: Path, warehouse: Path) -> Path:
