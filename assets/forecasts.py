@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from assets.quality import PARTNER_GATE_KEY, column_schema, plannable_partners, rules_check_result
 from assets.renderers.metadata import markdown_preview
-from assets.renderers.plots import forecast_plot
+from assets.renderers.plots import forecast_chart, forecast_plot, series_label
 from assets.warehouse import DIM_PARTNER, FCT_SALES_DAILY
 from expectations.output_checks import forecast_rules
 from forecasts.forecasting.accuracy import score_forecast_history
@@ -123,9 +123,14 @@ def demand_forecast(
         "accuracy_by_model": dg.MetadataValue.md(markdown_preview(accuracy)),
     }
     if night.top_series_id is not None:
-        metadata["top_series_plot"] = dg.MetadataValue.md(
-            forecast_plot(night.top_history, night.top_forecast, night.top_series_id)
+        top = (night.top_history, night.top_forecast, night.top_series_id)
+        # The chart shows on the asset page as it is; the full plot opens from its "[Show Markdown]" button.
+        metadata["top_series"] = dg.MetadataValue.text(
+            f"{series_label(night.top_series_id)} (most units sold): grey, the last six weeks' sales; blue, the "
+            "forecast p50; dashed, p90"
         )
+        metadata["top_series_chart"] = dg.MetadataValue.md(forecast_chart(*top))
+        metadata["top_series_plot"] = dg.MetadataValue.md(forecast_plot(*top))
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -11,7 +11,7 @@ from assets.forecasts import FORECAST_KEY, HORIZON_DAYS
 from assets.quality import PARTNER_GATE_KEY, column_schema, plannable_partners, rules_check_result
 from assets.renderers.metadata import markdown_preview
 from assets.renderers.partner_exports import write_partner_exports
-from assets.renderers.plots import inventory_projection_plot
+from assets.renderers.plots import inventory_projection_chart, inventory_projection_plot
 from assets.warehouse import FCT_SALES_DAILY, FCT_SHIPMENTS, REPLENISHMENT_INPUTS, SUPPLIER_STOCK
 from expectations.output_checks import export_rules, plan_rules
 from forecasts.forecasting.quantiles import Z_P90
@@ -74,6 +74,14 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
     plots = {}
     if not lines.empty:
         projections = project_lines(lines, demand, receipts, business_date, horizon=HORIZON_DAYS)
+        first = next(lines.itertuples(index=False))
+        # The chart of the first line shows on the asset page as it is; the plot of every line opens from its
+        # "[Show Markdown]" button.
+        plots["inventory_projection"] = dg.MetadataValue.text(
+            f"{first.partner_id} / {first.location_id} / {first.product_id}: projected stock, blue with the "
+            "shipment, red dashed without it; orange, reorder point; grey, safety stock"
+        )
+        plots["inventory_projection_chart"] = dg.MetadataValue.md(inventory_projection_chart(first, projections[0]))
         plots["inventory_projection_plot"] = dg.MetadataValue.md(inventory_projection_plot(lines, projections))
     return dg.MaterializeResult(
         metadata={
