@@ -12,12 +12,14 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 .PHONY: setup browser run test lint format ui demo clean
 
 $(UV):
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# Installs exactly what uv.lock pins; refuses to run if the lock and pyproject.toml disagree.
+# Installs exactly what uv.lock pins; refuses to run if the lock and pyproject.toml disagree. Quiet when it works
+# (one line instead of a line per package); the whole of uv's output when it does not.
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON)
+	@echo "setting up $(VENV) from uv.lock ..."
+	@out=$$($(UV) sync --frozen --python $(PYTHON) 2>&1) || { printf '%s\n' "$$out" >&2; exit 1; }
 	@touch $@
 
 setup: $(VENV)/.synced
@@ -34,7 +36,7 @@ demo: setup
 
 run: setup
 	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then $(BIN)/cmi demo; fi
-	$(BIN)/cmi run
+	@$(BIN)/cmi run
 
 # One worker per core, each taking whole test files (a module's fixtures build its warehouse once). Most of a
 # test's time is one Python process or one dbt subprocess, so two files at once use both cores. Files go out in

@@ -7,10 +7,11 @@ from datetime import date
 import dagster as dg
 from pydantic import Field, field_validator
 
-from assets.quality import PARTNER_GATE_KEY, plannable_partners
+from assets.quality import PARTNER_GATE_KEY, column_schema, plannable_partners, rules_check_result
 from assets.renderers.metadata import markdown_preview
-from assets.renderers.plots import forecast_plot
+from assets.renderers.plots import forecast_chart, forecast_plot, series_label
 from assets.warehouse import DIM_PARTNER, FCT_SALES_DAILY
+from expectations.output_checks import forecast_rules
 from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import useful_workers
 from forecasts.forecasting.levels import LEVELS, LOCATION
@@ -50,6 +51,19 @@ class ForecastConfig(dg.Config):
 HORIZON_DAYS = 28
 # Two years hold two yearly cycles; older history costs fit time without changing the forecast much.
 HISTORY_DAYS = 730
+
+
+FORECAST_COLUMNS = {
+    "as_of_date": "The business date the forecast was made on (every night's forecast is kept).",
+    "series_id": "partner / location / product.",
+    "forecast_date": "The day forecast.",
+    "p50": "Median daily demand in units.",
+    "p90": "Daily demand exceeded one day in ten.",
+    "model": "The model that made it (prophet, tsb, seasonal_naive, moving_average, ...).",
+    "demand_class": "Syntetos-Boylan class of the series: smooth, erratic, intermittent, lumpy or short.",
+    "adi": "Average demand interval (days between sales).",
+    "cv2": "Squared coefficient of variation of non-zero demand.",
+}
 
 
 @dg.asset(
@@ -95,9 +109,11 @@ def demand_forecast(
         )
         scored = score_forecast_history(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
+        schema = column_schema(conn, "forecasts.forecast_history", FORECAST_COLUMNS)
     context.log.info(f"forecast {night.series} series in {night.chunks} chunks: {night.rows} rows")
     metadata = {
         "dagster/row_count": night.rows,
+        "dagster/column_schema": schema,
         "series": night.series,
         "chunks": night.chunks,
         "partners": dg.MetadataValue.json(partners),
@@ -107,7 +123,36 @@ def demand_forecast(
         "accuracy_by_model": dg.MetadataValue.md(markdown_preview(accuracy)),
     }
     if night.top_series_id is not None:
-        metadata["top_series_plot"] = dg.MetadataValue.md(
-            forecast_plot(night.top_history, night.top_forecast, night.top_series_id)
+        top = (night.top_history, night.top_forecast, night.top_series_id)
+        # The chart shows on the asset page as it is; the full plot opens from its "[Show Markdown]" button.
+        metadata["top_series"] = dg.MetadataValue.text(
+            f"{series_label(night.top_series_id)} (most units sold): grey, the last six weeks' sales; blue, the "
+            "forecast p50; dashed, p90"
         )
+        metadata["top_series_chart"] = dg.MetadataValue.md(forecast_chart(*top))
+        metadata["top_series_plot"] = dg.MetadataValue.md(forecast_plot(*top))
     return dg.MaterializeResult(metadata=metadata)
+
+
+def build_forecast_checks(
+    partitions_def: dg.PartitionsDefinition = NIGHTLY_PARTITIONS,
+) -> list[dg.AssetChecksDefinition]:
+    """The forecast's invariants: quantiles in order and not negative, and the whole horizon for every series."""
+
+    @dg.asset_check(
+        asset=FORECAST_KEY,
+        name="forecast_invariants",
+        description=f"0 <= p50 <= p90 on every row; every series forecast for each of the next {HORIZON_DAYS} days.",
+        partitions_def=partitions_def,
+    )
+    def forecast_invariants(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        business_date = date.fromisoformat(context.partition_key)
+        with warehouse.connect(read_only=True) as conn:
+            forecast = conn.execute(
+                "select series_id, forecast_date, p50, p90 from forecasts.forecast_history where as_of_date = ?",
+                [business_date],
+            ).df()
+        results = forecast_rules(forecast, business_date, HORIZON_DAYS)
+        return rules_check_result(results, forecast_rows=len(forecast))
+
+    return [forecast_invariants]

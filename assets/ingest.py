@@ -64,7 +64,8 @@ FEED_DESCRIPTIONS = {
         )
         for table in MASTER_DATA_FILES.values()
     ],
-    partitions_def=NIGHTLY_PARTITIONS,
+    # Master data is not a night's data: each load replaces the tables with the supplier's current files, so it is
+    # one unpartitioned asset (a partition per date would show a thousand "missing" nights for six tables).
 )
 def supplier_master_data(warehouse: Warehouse, feed_folders: FeedFolders):
     """Load the supplier's master data and shipment history from the `_supplier` landing folder."""

@@ -21,6 +21,7 @@ from expectations.docs import (
     write_validation_record,
 )
 from expectations.inventory import inventory_daily_suite
+from expectations.output_checks import RuleResult, describe_failures, gate_rules
 from expectations.raw_feeds import raw_sales_suite, raw_stock_snapshots_suite
 from expectations.reconciliation import stock_reconciliation_suite
 from expectations.runner import SEVERITY_ERROR, blocking_partners, run_suite_by_partner
@@ -29,7 +30,7 @@ from expectations.store import CHECK_RESULTS_TABLE, ensure_quality_schema, store
 from expectations.volume import feed_volume_suite, partner_daily_volume
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
 from orchestration.runtime.resources import Artefacts, Warehouse
-from orchestration.runtime.warehouse_tables import replace_date_rows
+from orchestration.runtime.warehouse_tables import replace_date_rows, table_columns
 
 GROUP = "quality"
 OWNER = "team:data-quality"
@@ -115,7 +116,9 @@ def _partners_sending(conn, check: SuiteCheck, business_date: date) -> list[str]
 KNOWN_FILES_SQL = "select source_file_id from raw.feed_files where coalesce(received_at < $known_before, true)"
 
 
-def _build_check(check: SuiteCheck) -> dg.AssetChecksDefinition:
+def _build_check(
+    check: SuiteCheck, partitions_def: dg.PartitionsDefinition = NIGHTLY_PARTITIONS
+) -> dg.AssetChecksDefinition:
     asset_key = model_key(check.table)
 
     @dg.asset_check(
@@ -129,7 +132,7 @@ def _build_check(check: SuiteCheck) -> dg.AssetChecksDefinition:
             if check.fails_run_when_all_held
             else "a night when every partner is held (nothing delivered) still runs, planning nobody."
         ),
-        partitions_def=NIGHTLY_PARTITIONS,
+        partitions_def=partitions_def,
     )
     def _check(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse, artefacts: Artefacts
@@ -188,8 +191,14 @@ def _build_check(check: SuiteCheck) -> dg.AssetChecksDefinition:
     return _check
 
 
-# One blocking GX check per guarded table.
-QUALITY_CHECKS = [_build_check(check) for check in SUITE_CHECKS]
+def build_quality_checks(
+    partitions_def: dg.PartitionsDefinition = NIGHTLY_PARTITIONS,
+) -> list[dg.AssetChecksDefinition]:
+    """One blocking GX check per guarded table, on the nights' partitions."""
+    return [_build_check(check, partitions_def) for check in SUITE_CHECKS]
+
+
+QUALITY_CHECKS = build_quality_checks()
 
 
 @dg.asset(
@@ -233,14 +242,23 @@ def partner_data_gate(context: dg.AssetExecutionContext, warehouse: Warehouse) -
             [business_date, SEVERITY_ERROR, SEVERITY_ERROR, SEVERITY_ERROR, context.run_id, business_date],
         ).df()
         replace_date_rows(conn, "quality.partner_data_gate", "as_of_date", business_date, gate)
+        schema = column_schema(conn, "quality.partner_data_gate", GATE_COLUMNS)
     held = gate.loc[gate["status"] == "held", "partner_id"].tolist()
     if held:
         context.log.warning(f"partners held from forecast and plan on {business_date}: {', '.join(held)}")
+    # One short line per partner, shown as it is on the asset page (a long markdown table hides behind a button).
+    per_partner = {
+        f"partner {row.partner_id}": f"{row.status}: {row.failed_errors} error rule(s), "
+        f"{row.failed_warnings} warning rule(s) failed"
+        for row in gate.itertuples(index=False)
+    }
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(gate),
+            "dagster/column_schema": schema,
             "partners_held": len(held),
             "held_partner_ids": ", ".join(held),
+            **per_partner,
             "gate": dg.MetadataValue.md(markdown_preview(gate.drop(columns=["run_id"]))),
         }
     )
@@ -287,3 +305,116 @@ def data_docs(context: dg.AssetExecutionContext, artefacts: Artefacts) -> dg.Mat
             "build_seconds": round(time.perf_counter() - started, 2),
         }
     )
+
+
+# --- What the analyst tables hold, and the invariants of what a night produces, as Dagster metadata and checks ---
+
+GATE_COLUMNS = {
+    "as_of_date": "The business date judged.",
+    "partner_id": "The partner.",
+    "status": "pass: every rule held; warn: a warning rule failed (recorded, plan goes on); held: an error rule "
+    "failed, so no forecast or plan for this partner tonight.",
+    "failed_errors": "Error-severity rules that failed.",
+    "failed_warnings": "Warning-severity rules that failed.",
+    "reasons": "Each failed rule: suite, expectation, column and severity.",
+    "run_id": "The Dagster run that judged it.",
+}
+
+
+def column_schema(conn, table: str, descriptions: dict[str, str] | None = None) -> dg.TableSchema:
+    """The table's columns as the warehouse has them, with what each means where we say it: `dagster/column_schema`."""
+    described = descriptions or {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, data_type.lower(), description=described.get(name))
+            for name, data_type in table_columns(conn, table)
+        ]
+    )
+
+
+def rules_check_result(results: list[RuleResult], **metadata) -> dg.AssetCheckResult:
+    """An asset check result from rule results: one metadata line per rule (readable without opening anything),
+    and the first offending rows of each broken rule."""
+    lines = {
+        f"rule {result.rule}": "holds" if result.passed else f"{result.failures} row(s) break it: {result.description}"
+        for result in results
+    }
+    offending = {
+        f"offending {result.rule}": dg.MetadataValue.md(markdown_preview(result.offending))
+        for result in results
+        if not result.passed
+    }
+    return dg.AssetCheckResult(
+        passed=all(result.passed for result in results),
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=describe_failures(results),
+        metadata={**lines, **offending, **metadata},
+    )
+
+
+def build_gate_checks(
+    partners: list[str], partitions_def: dg.PartitionsDefinition = NIGHTLY_PARTITIONS
+) -> list[dg.AssetChecksDefinition]:
+    """The gate's own invariant (one row per checked partner) and one check per partner, so who is held or warned
+    shows in the asset's check list, not inside a dialog."""
+
+    @dg.asset_check(
+        asset=PARTNER_GATE_KEY,
+        name="gate_rows",
+        description="One gate row per partner whose data was checked tonight, each with status pass, warn or held.",
+        partitions_def=partitions_def,
+    )
+    def gate_rows(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        business_date = date.fromisoformat(context.partition_key)
+        with warehouse.connect(read_only=True) as conn:
+            gate = conn.execute(
+                "select partner_id, status from quality.partner_data_gate where as_of_date = ?", [business_date]
+            ).df()
+            checked = [
+                row[0]
+                for row in conn.execute(
+                    f"select distinct partner_id from {CHECK_RESULTS_TABLE} where as_of_date = ? order by 1",
+                    [business_date],
+                ).fetchall()
+            ]
+        return rules_check_result(gate_rules(gate, checked), partners=len(gate))
+
+    return [gate_rows, *(_partner_gate_check(partner, partitions_def) for partner in sorted(partners))]
+
+
+def partner_gate_outcome(row: dict | None) -> tuple[bool, dg.AssetCheckSeverity, str]:
+    """(passed, severity, one line) for one partner's gate row of the night; no row means it was not judged."""
+    if row is None:
+        return False, dg.AssetCheckSeverity.WARN, "not judged tonight: no data of this partner was checked"
+    status, reasons = row["status"], row.get("reasons") or ""
+    if status == "pass":
+        return True, dg.AssetCheckSeverity.WARN, "pass: every rule held"
+    severity = dg.AssetCheckSeverity.ERROR if status == "held" else dg.AssetCheckSeverity.WARN
+    verdict = "held from forecast and plan" if status == "held" else "warn: plan goes on"
+    return False, severity, f"{verdict}; {reasons}" if reasons else verdict
+
+
+def _partner_gate_check(partner: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=PARTNER_GATE_KEY,
+        name=f"{partner}__data_gate",
+        description=f"{partner}: may its data reach tonight's forecast and plan? Fails as a warning when a warning "
+        "rule failed, as an error when the partner is held.",
+        partitions_def=partitions_def,
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        business_date = date.fromisoformat(context.partition_key)
+        with warehouse.connect(read_only=True) as conn:
+            found = conn.execute(
+                "select status, failed_errors, failed_warnings, reasons from quality.partner_data_gate "
+                "where as_of_date = ? and partner_id = ?",
+                [business_date, partner],
+            ).df()
+        row = found.iloc[0].to_dict() if not found.empty else None
+        passed, severity, line = partner_gate_outcome(row)
+        metadata = {"status": row["status"] if row else "not judged", "verdict": line}
+        if row:
+            metadata |= {"failed_errors": int(row["failed_errors"]), "failed_warnings": int(row["failed_warnings"])}
+        return dg.AssetCheckResult(passed=passed, severity=severity, description=line, metadata=metadata)
+
+    return _check

@@ -8,11 +8,12 @@ import pandas as pd
 
 from assets.feeds.partner_config import load_partner_configs
 from assets.forecasts import FORECAST_KEY, HORIZON_DAYS
-from assets.quality import PARTNER_GATE_KEY, plannable_partners
+from assets.quality import PARTNER_GATE_KEY, column_schema, plannable_partners, rules_check_result
 from assets.renderers.metadata import markdown_preview
 from assets.renderers.partner_exports import write_partner_exports
-from assets.renderers.plots import inventory_projection_plot
+from assets.renderers.plots import inventory_projection_chart, inventory_projection_plot
 from assets.warehouse import FCT_SALES_DAILY, FCT_SHIPMENTS, REPLENISHMENT_INPUTS, SUPPLIER_STOCK
+from expectations.output_checks import export_rules, plan_rules
 from forecasts.forecasting.quantiles import Z_P90
 from forecasts.replenishment.explain import ExplanationInputs, explain_plan
 from forecasts.replenishment.plan_history import (
@@ -68,14 +69,24 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
         lines = projection_lines(plan)
         demand = conn.execute(PROJECTION_DEMAND_SQL, {"business_date": business_date}).df()
         receipts = conn.execute(IN_TRANSIT_RECEIPTS_SQL, {"business_date": business_date}).df()
+        schema = column_schema(conn, "replenishment.replenishment_plan", PLAN_COLUMNS)
     shipping = plan[plan["ship_qty"] > 0].sort_values("ship_qty", ascending=False)
     plots = {}
     if not lines.empty:
         projections = project_lines(lines, demand, receipts, business_date, horizon=HORIZON_DAYS)
+        first = next(lines.itertuples(index=False))
+        # The chart of the first line shows on the asset page as it is; the plot of every line opens from its
+        # "[Show Markdown]" button.
+        plots["inventory_projection"] = dg.MetadataValue.text(
+            f"{first.partner_id} / {first.location_id} / {first.product_id}: projected stock, blue with the "
+            "shipment, red dashed without it; orange, reorder point; grey, safety stock"
+        )
+        plots["inventory_projection_chart"] = dg.MetadataValue.md(inventory_projection_chart(first, projections[0]))
         plots["inventory_projection_plot"] = dg.MetadataValue.md(inventory_projection_plot(lines, projections))
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(plan),
+            "dagster/column_schema": schema,
             "lines_to_ship": int((plan["ship_qty"] > 0).sum()),
             "units_to_ship": float(plan["ship_qty"].sum()),
             "history_version": saved.version_note,
@@ -142,10 +153,12 @@ def exceptions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
             plan, previous if not previous.empty else None, bias if not bias.empty else None
         )
         rows = save_planner_exceptions(conn, found, plan_date=business_date)
+        schema = column_schema(conn, "replenishment.exceptions", EXCEPTION_COLUMNS)
     counts = found.groupby(["exception_type", "severity"]).size().reset_index(name="rows") if rows else found
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
+            "dagster/column_schema": schema,
             "by_type": dg.MetadataValue.md(markdown_preview(counts, rows=20)),
             "preview": dg.MetadataValue.md(markdown_preview(found)),
         }
@@ -201,6 +214,32 @@ def partner_exports(
 PARTNER_ITEMS_SQL = "select partner_id, partner_item_ref, product_id, ref_type from staging.stg_supplier__partner_items"
 LOCATIONS_SQL = "select partner_id, location_id, gln, location_name from marts.dim_location"
 PRODUCTS_SQL = "select product_id, gtin, product_description from marts.dim_product"
+
+PLAN_COLUMNS = {
+    "partner_id": "The partner.",
+    "location_id": "The partner's store or warehouse.",
+    "product_id": "Our product.",
+    "plan_date": "The business date whose end-of-day stock the plan starts from.",
+    "on_hand": "Units on hand at the partner location, as last counted.",
+    "inventory_position": "On hand + on order + in transit (our shipments not yet received) - committed.",
+    "safety_stock": "Units held against demand and lead-time uncertainty at the agreed service level.",
+    "reorder_point": "Ship when the inventory position is at or below this.",
+    "order_up_to": "The position a shipment restores.",
+    "ship_qty": "What the policy needs shipped: order-up-to minus position, in whole case packs, at least the MOQ.",
+    "allocated_qty": "What ships: ship_qty, cut case by case when our own stock cannot cover every partner.",
+    "allocation_shortfall": "True when allocated_qty is below ship_qty.",
+    "ship_date": "The first agreed ship day after the plan date.",
+    "expected_receipt_date": "Ship date plus the agreed lead time.",
+    "days_of_cover": "Days the current position lasts at the forecast demand.",
+    "reason_code": "Why the row ships or not (below_reorder_point, above_reorder_point, no_demand, ...).",
+}
+
+EXCEPTION_COLUMNS = {
+    "plan_date": "The plan's business date.",
+    "exception_type": "What needs a look: stock-out inside lead time, excess, stale feed, forecast bias, big change.",
+    "severity": "critical, warning or info.",
+    "detail": "The numbers behind the exception, in words.",
+}
 
 
 # Per series: Σ(forecast − sales) / Σ sales of one-day-ahead p50 over the window, on in-stock days only.
@@ -331,3 +370,53 @@ final as (
 )
 select * from final order by partner_id, location_id, product_id
 """
+
+
+def build_plan_checks(partitions_def: dg.PartitionsDefinition = NIGHTLY_PARTITIONS) -> list[dg.AssetChecksDefinition]:
+    """The plan's invariants and the exports' (one file per partner with its plan rows, no other partner's rows)."""
+
+    @dg.asset_check(
+        asset=PLAN_KEY,
+        name="plan_invariants",
+        description="Allocated never above the need, no negative quantity, one row per partner location x product, "
+        "shipped quantities in whole case packs and at least the MOQ.",
+        partitions_def=partitions_def,
+    )
+    def plan_invariants(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as conn:
+            plan = plan_version(conn, date.fromisoformat(context.partition_key))
+        return rules_check_result(plan_rules(plan), plan_rows=len(plan))
+
+    @dg.asset_check(
+        asset=EXPORTS_KEY,
+        name="one_file_per_partner",
+        description="Every partner with plan rows has an export file with exactly its plan rows, and no file holds "
+        "another partner's rows.",
+        partitions_def=partitions_def,
+    )
+    def exports_hold_their_partner(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, artefacts: Artefacts
+    ) -> dg.AssetCheckResult:
+        business_date = date.fromisoformat(context.partition_key)
+        with warehouse.connect(read_only=True) as conn:
+            plan = plan_version(conn, business_date)
+        exported = read_exported_rows(artefacts.exports(), business_date)
+        return rules_check_result(export_rules(plan, exported), partner_files=len(exported))
+
+    return [plan_invariants, exports_hold_their_partner]
+
+
+def read_exported_rows(exports_dir, business_date: date) -> dict[str, list[dict]]:
+    """Each partner folder's JSON plan file of the night as a list of rows (a file is a list of rows, or an object
+    whose `lines` or `rows` hold them)."""
+    import json
+
+    found: dict[str, list[dict]] = {}
+    if not exports_dir.is_dir():
+        return found
+    for folder in sorted(p for p in exports_dir.iterdir() if p.is_dir()):
+        for path in sorted(folder.glob(f"*{business_date.isoformat()}*.json")):
+            content = json.loads(path.read_text(encoding="utf-8"))
+            rows = content if isinstance(content, list) else content.get("lines") or content.get("rows") or []
+            found.setdefault(folder.name, []).extend(rows)
+    return found

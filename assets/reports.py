@@ -168,6 +168,8 @@ def nightly_report(
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(page)),
+            # A link to open from the run's page (the path above is for copying).
+            "url": dg.MetadataValue.url(page.resolve().as_uri()),
             "plan_rows": len(inputs.plan),
             "failed_checks": len(inputs.check_failures),
             "exceptions": len(inputs.exceptions),

@@ -118,14 +118,47 @@ def dbt_docs_summary(manifest: Mapping, catalog: Mapping) -> dict[str, int]:
     }
 
 
-def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
+class BuildProgress:
+    """Counts what `dbt build` has finished, for a progress line every ``every`` models while it runs.
+
+    The build takes a minute on the demo and says nothing on its own; these lines are what `cmi run` prints meanwhile.
+    """
+
+    def __init__(self, models_total: int, tests_total: int, every: int = 5):
+        self.models_total, self.tests_total, self.every = models_total, tests_total, every
+        self.models_done = self.tests_done = self.tests_failed = 0
+        self._started = time.perf_counter()
+
+    def record(self, event: object) -> str | None:
+        """Count one event of dbt's stream; returns a progress line when one is due."""
+        if isinstance(event, dg.AssetCheckResult):
+            self.tests_done += 1
+            self.tests_failed += not event.passed
+            return None
+        if isinstance(event, dg.Output | dg.AssetMaterialization):
+            self.models_done += 1
+            if self.models_done % self.every == 0 and self.models_done < self.models_total:
+                return self.line()
+        return None
+
+    def line(self) -> str:
+        failed = f", {self.tests_failed} failed" if self.tests_failed else ""
+        return (
+            f"dbt build: {self.models_done}/{self.models_total} models, "
+            f"{self.tests_done}/{self.tests_total} tests{failed} ({time.perf_counter() - self._started:.0f} s)"
+        )
+
+
+def build_warehouse_assets(
+    project: DbtProject, partitions_def: dg.PartitionsDefinition = NIGHTLY_PARTITIONS
+) -> dg.AssetsDefinition:
     """Turn the prepared dbt project's manifest into one partitioned multi-asset (the manifest is read here)."""
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         dagster_dbt_translator=TRANSLATOR,
-        partitions_def=NIGHTLY_PARTITIONS,
+        partitions_def=partitions_def,
         # Each business date is its own `dbt build`: the as-of var is one date, never a range.
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
         name="warehouse_models",
@@ -137,7 +170,14 @@ def build_warehouse_assets(project: DbtProject) -> dg.AssetsDefinition:
         # dbt killed from outside or stopped on a lock is run again; a failed model or test fails the step at once.
         with retry_on_transient():
             args = dbt_build_args(context.partition_key, warehouse.resolved_path())
-            yield from dbt.cli(args, context=context).stream()
+            progress = BuildProgress(len(context.selected_asset_keys), len(context.selected_asset_check_keys))
+            for event in dbt.cli(args, context=context).stream():
+                if line := progress.record(event):
+                    context.log.info(line)
+                if isinstance(event, dg.AssetCheckResult) and not event.passed:
+                    context.log.warning(f"dbt test failed: {event.check_name} on {event.asset_key.to_user_string()}")
+                yield event
+            context.log.info(progress.line())
 
     return warehouse_models
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.alerts import ALERTS_TAG, deliver, failure_alert, held_partners_alert
+from orchestration.alerts import (
+    ALERTS_TAG,
+    StepFailure,
+    deliver,
+    error_cause,
+    failure_alert,
+    first_line,
+    held_partners_alert,
+    step_failures,
+)
 from orchestration.runtime import settings
 
 GATE_KEY = dg.AssetKey(["quality", "partner_data_gate"])
@@ -35,10 +44,12 @@ def run_failure_alerts(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     if run.tags.get(ALERTS_TAG) == "cli":
         return
-    failed_steps = [event.step_key for event in context.get_step_failure_events() if event.step_key]
-    alert = failure_alert(
-        run.job_name, run.run_id, run.tags.get("dagster/partition"), failed_steps, context.failure_event.message
-    )
+    failures = step_failures(context.get_step_failure_events())
+    if not failures:
+        # The run failed outside any step (a bad run config, a resource that would not start): its own error says why.
+        error = getattr(context.failure_event.event_specific_data, "error", None)
+        failures = [StepFailure("run", error_cause(error) or first_line(context.failure_event.message))]
+    alert = failure_alert(run.job_name, run.run_id, run.tags.get("dagster/partition"), failures)
     for outcome in deliver(alert, settings.data_dir(), settings.alert_webhook_url()):
         context.log.info(f"alert for run {run.run_id}: {outcome}")
 

@@ -45,10 +45,62 @@ class Alert:
         return {"text": self.text(), **asdict(self), "details": list(self.details)}
 
 
-def failure_alert(job: str, run_id: str, partition: str | None, failed_steps: list[str], error: str | None) -> Alert:
-    details = [f"failed step: {step}" for step in failed_steps]
-    if error:
-        details.append(f"error: {error.strip().splitlines()[0][:300]}")
+@dataclass(frozen=True)
+class StepFailure:
+    """One failed step of a run and the first line of what went wrong in it (None when nothing was recorded)."""
+
+    step: str
+    cause: str | None = None
+
+
+# Dagster wraps an error raised in a step in one of its own, whose message only names the step; the cause is inside.
+_WRAPPER_MESSAGES = ("Error occurred while executing", "Execution of step", "Execution of run")
+
+
+def first_line(message: str | None, limit: int = 300) -> str | None:
+    """The first non-blank line of a message, cut to ``limit`` characters."""
+    for line in (message or "").splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return None
+
+
+def error_cause(error) -> str | None:
+    """The first line of the error that caused a step to fail, skipping Dagster's wrappers.
+
+    ``error`` is a Dagster ``SerializableErrorInfo`` (``message``, ``cls_name``, ``cause``, ``context``), read by
+    its attributes so this module needs no Dagster import: the first error in the chain that is not a wrapper
+    decides, as that is the message a person acts on ("the landing share is gone", "Model fct_sales_daily failed").
+    """
+    seen = 0
+    while error is not None and seen < 20:
+        name = getattr(error, "cls_name", None)
+        line = first_line(getattr(error, "message", None))
+        # Dagster writes the message as `module.Class: text`; the class is said once, unqualified.
+        if line and name and line.split(": ", 1)[0].rsplit(".", 1)[-1] == name:
+            line = line.split(": ", 1)[1] if ": " in line else ""
+        if line and not line.startswith(_WRAPPER_MESSAGES):
+            return f"{name}: {line}" if name else line
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+        seen += 1
+    return None
+
+
+def step_failures(events) -> list[StepFailure]:
+    """Each failed step of a run with its cause, from the run's Dagster events (step failure events only)."""
+    failures = []
+    for event in events:
+        if not getattr(event, "is_step_failure", False):
+            continue
+        data = getattr(event, "step_failure_data", None)
+        cause = error_cause(getattr(data, "error", None)) or first_line(getattr(event, "message", None))
+        failures.append(StepFailure(event.step_key or "?", cause))
+    return failures
+
+
+def failure_alert(job: str, run_id: str, partition: str | None, failures: list[StepFailure]) -> Alert:
+    """A failed run: each failed step with the first line of its error, so the alert says why, not only where."""
+    details = [f"failed step: {f.step}" + (f": {f.cause}" if f.cause else "") for f in failures]
     return Alert("error", "Run failed", job, run_id, partition, tuple(details))
 
 

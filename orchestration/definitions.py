@@ -7,17 +7,20 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from assets.forecasts import demand_forecast
+from assets.forecasts import build_forecast_checks, demand_forecast
+from assets.freshness import readable_partner_configs
 from assets.ingest import partner_feeds, supplier_master_data
-from assets.quality import QUALITY_CHECKS, data_docs, partner_data_gate
-from assets.replenishment import exceptions, partner_exports, replenishment_plan
+from assets.quality import build_gate_checks, build_quality_checks, data_docs, partner_data_gate
+from assets.replenishment import build_plan_checks, exceptions, partner_exports, replenishment_plan
 from assets.reports import nightly_report, warehouse_snapshot
 from assets.warehouse import build_warehouse_assets, dbt_docs
 from orchestration.alert_sensors import held_partner_alerts_sensor, run_failure_alerts
 from orchestration.jobs import feed_freshness_definitions, ingest_job, nightly_job, nightly_schedule
+from orchestration.run_console import LOGGERS
 from orchestration.run_watch import abandoned_run_alerts
 from orchestration.runtime import settings
 from orchestration.runtime.dbt import dbt_executable, dbt_project, ensure_manifest
+from orchestration.runtime.partitions import nightly_partitions, with_partitions
 from orchestration.runtime.resources import Artefacts, FeedFolders, ForecastCompute, Warehouse
 from orchestration.sensors import landing_sensor
 
@@ -31,25 +34,35 @@ def build_definitions(partner_config_dir: Path | None = None) -> dg.Definitions:
     """
     project = dbt_project()
     ensure_manifest(project)
-    freshness = feed_freshness_definitions(
-        partner_config_dir or settings.partner_config_dir(), settings.schedule_timezone()
-    )
+    config_dir = partner_config_dir or settings.partner_config_dir()
+    freshness = feed_freshness_definitions(config_dir, settings.schedule_timezone())
+    # Every partitioned asset and check shares the nights' partitions, starting where the setting says.
+    nights = nightly_partitions(settings.partitions_start())
+    assets = [
+        supplier_master_data,
+        partner_feeds,
+        build_warehouse_assets(project, nights),
+        partner_data_gate,
+        data_docs,
+        dbt_docs,
+        demand_forecast,
+        replenishment_plan,
+        exceptions,
+        partner_exports,
+        nightly_report,
+        warehouse_snapshot,
+    ]
+    partners = sorted(readable_partner_configs(config_dir))
     return dg.Definitions(
-        assets=[
-            supplier_master_data,
-            partner_feeds,
-            build_warehouse_assets(project),
-            partner_data_gate,
-            data_docs,
-            dbt_docs,
-            demand_forecast,
-            replenishment_plan,
-            exceptions,
-            partner_exports,
-            nightly_report,
-            warehouse_snapshot,
+        assets=[with_partitions(asset, nights) for asset in assets],
+        asset_checks=[
+            *build_quality_checks(nights),
+            *build_gate_checks(partners, nights),
+            *build_forecast_checks(nights),
+            *build_plan_checks(nights),
+            *freshness.asset_checks,
         ],
-        asset_checks=[*QUALITY_CHECKS, *freshness.asset_checks],
+        loggers=LOGGERS,
         jobs=[nightly_job, ingest_job, *freshness.jobs],
         sensors=[
             landing_sensor(ingest_job),

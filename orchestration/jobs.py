@@ -9,17 +9,18 @@ from pathlib import Path
 import dagster as dg
 
 from assets.freshness import build_feed_freshness_checks, readable_partner_configs
-from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 
 NIGHTLY_JOB_NAME = "nightly"
 
+# The jobs take their partitions from their assets: the business dates every partitioned asset shares (the start is
+# a setting, see orchestration/runtime/partitions.py), while master data stays unpartitioned and is loaded by every
+# run that selects it.
 # DuckDB has one writer: steps of a night run one after another in one process, never side by side.
 # No job-wide `op_retry_policy`: it would also retry a failed dbt model or a bug, which fail the same way every
 # time. Steps ask for a retry themselves, only on transient failures (orchestration/runtime/retries.py).
 nightly_job = dg.define_asset_job(
     name=NIGHTLY_JOB_NAME,
     selection=dg.AssetSelection.all(),
-    partitions_def=NIGHTLY_PARTITIONS,
     executor_def=dg.in_process_executor,
     description="Ingest partner feeds, build the warehouse, check data quality, forecast demand and plan shipments "
     "for one business date.",
@@ -30,7 +31,6 @@ nightly_job = dg.define_asset_job(
 ingest_job = dg.define_asset_job(
     name="ingest_feeds",
     selection=dg.AssetSelection.groups("feeds"),
-    partitions_def=NIGHTLY_PARTITIONS,
     executor_def=dg.in_process_executor,
     description="Load new partner deliveries and supplier master data into the raw schema.",
 )

@@ -79,7 +79,8 @@ def partner_run_config(partner_id: str) -> dict:
 
 
 def ingest_run_requests(previous: dict[str, str], current: dict[str, str], partition_key: str) -> list[dg.RunRequest]:
-    """One ingestion run per landing folder with new or changed files, in folder order.
+    """One ingestion run per landing folder with new or changed files, in folder order; partner runs take the
+    business date as their partition.
 
     A partner folder's run loads only that partner's feeds; `_supplier`'s run only the master data, so neither
     reloads (or waits on) what the other delivered.
@@ -87,13 +88,14 @@ def ingest_run_requests(previous: dict[str, str], current: dict[str, str], parti
     requests = []
     for folder in sorted(new_deliveries(previous, current)):
         if folder == SUPPLIER_FOLDER:
-            selection, run_config = SUPPLIER_MASTER_DATA_KEYS, {}
+            # Master data is unpartitioned: its run names no business date.
+            selection, run_config, partition = SUPPLIER_MASTER_DATA_KEYS, {}, None
         else:
-            selection, run_config = PARTNER_FEED_KEYS, partner_run_config(folder)
+            selection, run_config, partition = PARTNER_FEED_KEYS, partner_run_config(folder), partition_key
         requests.append(
             dg.RunRequest(
                 run_key=folder_run_key(folder, current),
-                partition_key=partition_key,
+                partition_key=partition,
                 run_config=run_config,
                 asset_selection=selection,
                 tags={PARTNER_TAG: folder, TRIGGER_TAG: LANDING_TRIGGER},

@@ -78,7 +78,8 @@ def _recorded_nights() -> list[date]:
     from orchestration.jobs import NIGHTLY_JOB_NAME
     from orchestration.runtime import settings
 
-    instance = dg.DagsterInstance.from_config(str(dagster_home(settings.data_dir())))
+    # The nights the live warehouse ran: its own Dagster home.
+    instance = dg.DagsterInstance.from_config(str(dagster_home(settings.data_dir(), settings.warehouse_path())))
     runs = instance.get_runs(dg.RunsFilter(job_name=NIGHTLY_JOB_NAME, statuses=[dg.DagsterRunStatus.SUCCESS]))
     return sorted(
         {date.fromisoformat(run.tags["dagster/partition"]) for run in runs if "dagster/partition" in run.tags}

@@ -22,6 +22,10 @@ LANDING_ENV = "CMI_LANDING_DIR"
 PARTNER_CONFIG_ENV = "CMI_PARTNER_CONFIG_DIR"
 TIMEZONE_ENV = "CMI_TIMEZONE"
 DATA_DIR_ENV = "CMI_DATA_DIR"
+PARTITIONS_START_ENV = "CMI_PARTITIONS_START"
+# The first business date a night may be run for: near where the demo's two years of partner history begin, so
+# the UI counts nights that could have data rather than a thousand empty ones.
+DEFAULT_PARTITIONS_START = "2024-12-01"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_TIMEZONE = "UTC"
 ALERT_WEBHOOK_ENV = "CMI_ALERT_WEBHOOK_URL"
@@ -36,6 +40,7 @@ SETTINGS: dict[str, tuple[str, bool]] = {
     PARTNER_CONFIG_ENV: ("data/partners", False),
     DATA_DIR_ENV: ("data", False),
     TIMEZONE_ENV: (DEFAULT_TIMEZONE, False),
+    PARTITIONS_START_ENV: (DEFAULT_PARTITIONS_START, False),
     ALERT_WEBHOOK_ENV: ("", True),
     FORECAST_COMPUTE_ENV: ("local", False),
 }
@@ -147,6 +152,11 @@ def forecast_compute() -> str:
     """Where the forecast's per-series work runs: `local` (worker processes on this machine), `local-cluster[:N]`
     (a Dask cluster of N workers started for the run) or a Dask scheduler's address (`tcp://host:8786`)."""
     return _setting(FORECAST_COMPUTE_ENV)
+
+
+def partitions_start() -> str:
+    """The first business date (YYYY-MM-DD) a night may be run or backfilled for: where partner history starts."""
+    return _setting(PARTITIONS_START_ENV)
 
 
 def schedule_timezone() -> str:

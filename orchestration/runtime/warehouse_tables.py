@@ -56,3 +56,13 @@ def replace_date_rows(
         conn.execute("rollback")
         raise
     return len(rows)
+
+
+def table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of `schema.table` in column order: what an analyst querying it sees."""
+    schema, name = table.split(".")
+    return conn.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()

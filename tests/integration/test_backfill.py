@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from assets.feeds.demo import generate_demo
-from orchestration.cli import DAGSTER_YAML
+from orchestration.cli import DAGSTER_YAML, warehouse_dagster_home
 from orchestration.jobs import NIGHTLY_JOB_NAME
 from orchestration.runtime import settings
 from tests.fixtures import handed_on_files, snapshot_differences, snapshot_table, snapshot_warehouse
@@ -60,7 +60,8 @@ def subprocess_env(root: Path, dagster_home: Path | None) -> dict[str, str]:
 
 
 def cmi_run(root: Path, night: date) -> int:
-    """`cmi run --as-of` as an engineer types it; `cmi` writes and uses its own Dagster home under the data dir."""
+    """`cmi run --as-of` as an engineer types it; `cmi` writes and uses the warehouse's Dagster home under the data
+    dir."""
     return subprocess.run(
         [str(BIN / "cmi"), "run", "--as-of", night.isoformat()],
         env=subprocess_env(root, dagster_home=None),
@@ -192,7 +193,8 @@ def nights_and_backfill(tmp_path_factory):
         "exit_codes": exit_codes,
         "nights": before_rerun,
         "rerun": (rerun_exit_code, after_rerun),
-        "night_outcomes": night_outcomes(nights / "dagster_home"),
+        # `cmi` keeps each warehouse's runs in that warehouse's own Dagster home under the data dir.
+        "night_outcomes": night_outcomes(warehouse_dagster_home(nights, nights / "warehouse.duckdb")),
         "backfill_outcomes": backfill_outcomes,
         "backfill": (
             snapshot_warehouse(backfill / "warehouse.duckdb", snapshots / "backfill"),

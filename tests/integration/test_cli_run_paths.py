@@ -15,7 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
+
+from orchestration.cli import warehouse_dagster_home
 
 CMI = Path(sys.executable).with_name("cmi")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +108,12 @@ def test_run_options_win_over_the_environment_and_the_config_file(tmp_path):
     with duckdb.connect(str(option["warehouse"]), read_only=True) as conn:
         ledger = conn.execute("select partner_id, path, status from raw.feed_files order by all").fetchall()
     assert ledger == [(PARTNER, f"{PARTNER}/inventory_20250630.csv", "loaded")], run.stderr[-3000:]
+    # The run is kept in the options' warehouse's own Dagster home, the one `cmi ui` on that warehouse opens: filed
+    # under the nightly job, with the night's partition of the feeds materialized.
+    instance = dg.DagsterInstance.from_config(str(warehouse_dagster_home(tmp_path / "data", option["warehouse"])))
+    try:
+        (record,) = instance.get_run_records(dg.RunsFilter(job_name="nightly"))
+        assert record.dagster_run.tags["dagster/partition"] == NIGHT
+        assert instance.get_materialized_partitions(dg.AssetKey(["raw", "feed_files"])) == {NIGHT}
+    finally:
+        instance.dispose()

@@ -13,6 +13,7 @@ import pytest
 
 from assets.feeds.demo import generate_demo
 from assets.quality import SUITE_CHECKS
+from assets.renderers.plots import INLINE_MARKDOWN_LIMIT
 from orchestration.jobs import NIGHTLY_JOB_NAME
 from orchestration.runtime import settings
 from orchestration.summary import table_row_counts
@@ -106,6 +107,9 @@ def test_forecast_and_plan_materializations_carry_their_plots(first_run):
     for key, name in plots.items():
         text = materializations[key].metadata[name].value
         assert text.startswith("![plot](data:image/png;base64,"), (key, text[:60])
+        # The chart beside the plot is short enough for the Dagster UI to draw on the asset page, not behind a button.
+        chart = materializations[key].metadata[name.replace("_plot", "_chart")].value
+        assert "](data:image/svg+xml," in chart and len(chart) < INLINE_MARKDOWN_LIMIT, (key, chart[:60])
 
 
 def test_plan_is_non_empty_and_respects_case_packs_and_moq(first_run):

@@ -15,8 +15,6 @@ from assets.ingest import supplier_master_data
 from orchestration.runtime import settings
 from orchestration.runtime.resources import FeedFolders, Warehouse
 
-PARTITION = "2025-06-30"
-
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory):
@@ -26,10 +24,10 @@ def landing(tmp_path_factory):
 
 
 def materialize_master_data(tmp_path, landing_dir) -> dg.ExecuteInProcessResult:
+    """Master data on its own, as the landing sensor runs it: unpartitioned, so the run names no business date."""
     warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"), step_retries=2, step_retry_base_seconds=0.01)
     return dg.materialize(
         [supplier_master_data],
-        partition_key=PARTITION,
         resources={"warehouse": warehouse, "feed_folders": FeedFolders(landing_dir=str(landing_dir))},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,9 @@ ASSET_NODES_QUERY = "{ assetNodes { assetKey { path } groupName } }"
 STARTUP_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 600
 NIGHT = date(2025, 6, 30)
+HISTORY_DAYS = 120
+# Where the demo's history starts: the first night the UI offers, as CMI_PARTITIONS_START sets it.
+FIRST_NIGHT = NIGHT - timedelta(days=HISTORY_DAYS - 1)
 
 # What the launchpad's "Launch run" button sends: the job, and the night as its partition.
 LAUNCH_RUN_MUTATION = """
@@ -61,7 +64,7 @@ def graphql(port: int, query: str, variables: dict | None = None) -> dict:
 def running_ui(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("ui")
     landing = tmp_path / "landing"
-    generate_demo(landing, settings.partner_config_dir(), seed=11, days=120, end_date=NIGHT, scale="small")
+    generate_demo(landing, settings.partner_config_dir(), seed=11, days=HISTORY_DAYS, end_date=NIGHT, scale="small")
     port = free_port()
     env = {
         **os.environ,
@@ -69,6 +72,7 @@ def running_ui(tmp_path_factory):
         "CMI_DATA_DIR": str(tmp_path),
         "CMI_LANDING_DIR": str(landing),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        settings.PARTITIONS_START_ENV: FIRST_NIGHT.isoformat(),
     }
     cmi = Path(sys.executable).with_name("cmi")
     log = (tmp_path / "ui.log").open("w")
@@ -194,8 +198,10 @@ def test_browser_shows_every_group_and_its_assets(running_ui, browser):
         assert not missing, f"group {group} page does not show {missing}"
 
 
-def test_a_night_launched_from_the_ui_runs_and_its_report_opens(running_ui, browser):
-    port, _, root = running_ui
+@pytest.fixture(scope="module")
+def night_from_the_ui(running_ui) -> tuple[str, str | None]:
+    """The night launched as the launchpad launches it, waited for: its run id and how it ended."""
+    port, _, _ = running_ui
     params = {
         "selector": {"repositoryLocationName": "cmi", "repositoryName": "__repository__", "jobName": "nightly"},
         "runConfigData": {},
@@ -212,6 +218,12 @@ def test_a_night_launched_from_the_ui_runs_and_its_report_opens(running_ui, brow
         if status in {"SUCCESS", "FAILURE", "CANCELED"}:
             break
         time.sleep(3)
+    return run_id, status
+
+
+def test_a_night_launched_from_the_ui_runs_and_its_report_opens(running_ui, night_from_the_ui, browser):
+    port, _, root = running_ui
+    run_id, status = night_from_the_ui
     assert status == "SUCCESS", f"run {run_id} ended {status}: {(root / 'ui.log').read_text()[-3000:]}"
 
     browser.get(f"http://127.0.0.1:{port}/runs/{run_id}")
@@ -223,3 +235,64 @@ def test_a_night_launched_from_the_ui_runs_and_its_report_opens(running_ui, brow
     assert report.is_file(), "the night launched from the UI writes its report"
     browser.get(report.as_uri())
     assert "huaxin_retail" in browser.find_element("tag name", "body").text
+
+
+ASSET_STATUS_QUERY = """
+query AssetStatus($keys: [AssetKeyInput!]) {
+  assetNodes(assetKeys: $keys) {
+    assetKey { path }
+    partitionDefinition { description }
+    partitionKeysByDimension { partitionKeys }
+    partitionStats { numMaterialized numFailed }
+    assetMaterializations(limit: 1) { partition runId }
+  }
+}
+"""
+PLAN = ["replenishment", "replenishment_plan"]
+MASTER_DATA = ["raw", "partners"]
+
+
+def test_the_ui_shows_the_night_as_materialized_from_where_data_starts(running_ui, night_from_the_ui):
+    port, _, _ = running_ui
+    run_id, status = night_from_the_ui
+    assert status == "SUCCESS"
+    keys = [{"path": PLAN}, {"path": MASTER_DATA}]
+    nodes = {
+        tuple(node["assetKey"]["path"]): node
+        for node in graphql(port, ASSET_STATUS_QUERY, {"keys": keys})["data"]["assetNodes"]
+    }
+    plan, master_data = nodes[tuple(PLAN)], nodes[tuple(MASTER_DATA)]
+    # The night's partition is materialized, and the nights start where the partners' history does.
+    nights = plan["partitionKeysByDimension"][0]["partitionKeys"]
+    assert nights[0] == FIRST_NIGHT.isoformat() and NIGHT.isoformat() in nights
+    assert plan["partitionStats"] == {"numMaterialized": 1, "numFailed": 0}
+    assert plan["assetMaterializations"] == [{"partition": NIGHT.isoformat(), "runId": run_id}]
+    # Master data has no nights: one materialization, by the same run.
+    assert master_data["partitionDefinition"] is None
+    assert master_data["assetMaterializations"] == [{"partition": None, "runId": run_id}]
+
+
+def test_the_forecast_and_plan_pages_draw_their_charts_as_images(running_ui, night_from_the_ui, browser):
+    from selenium.webdriver.common.by import By
+
+    port, _, _ = running_ui
+    assert night_from_the_ui[1] == "SUCCESS"
+    for asset in ("forecasts/demand_forecast", "replenishment/replenishment_plan"):
+        browser.get(f"http://127.0.0.1:{port}/assets/{asset}")
+        deadline = time.monotonic() + 60
+        drawn = []
+        while not drawn and time.monotonic() < deadline:
+            _dismiss_welcome_dialog(browser)
+            images = browser.find_elements(By.CSS_SELECTOR, "img[src^='data:image/svg+xml']")
+            drawn = [image for image in images if browser.execute_script(DRAWN_SCRIPT, image)]
+            time.sleep(1)
+        assert drawn, f"no chart drawn on the {asset} page"
+        if os.environ.get("CMI_UPDATE_SCREENSHOTS") and asset.startswith("forecasts"):
+            metadata = drawn[0].find_element(By.XPATH, "./ancestor::table[1]")
+            browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", metadata)
+            time.sleep(1)
+            metadata.screenshot(str(settings.PROJECT_ROOT / "data" / "screenshots" / "forecast_asset.png"))
+
+
+# An image counts as drawn once the browser decoded it to a size.
+DRAWN_SCRIPT = "return arguments[0].complete && arguments[0].naturalWidth > 0;"

@@ -4,12 +4,22 @@ import json
 import urllib.error
 from urllib.parse import urlsplit
 
-from orchestration.alerts import ALERT_FILE, Alert, deliver, failure_alert, held_partners_alert
+from orchestration.alerts import (
+    ALERT_FILE,
+    Alert,
+    StepFailure,
+    deliver,
+    error_cause,
+    failure_alert,
+    held_partners_alert,
+)
 
 
 def test_an_alert_goes_to_the_file_and_the_webhook(tmp_path, webhook):
     url, received = webhook
-    alert = failure_alert("nightly", "run-1", "2026-11-24", ["dbt_warehouse"], "Model fct_sales_daily failed\nmore")
+    alert = failure_alert(
+        "nightly", "run-1", "2026-11-24", [StepFailure("dbt_warehouse", "Model fct_sales_daily failed")]
+    )
     outcomes = deliver(alert, tmp_path, url)
     assert outcomes == [f"written to {tmp_path / ALERT_FILE}", "posted to the webhook (attempt 1)"]
     written = [json.loads(line) for line in (tmp_path / ALERT_FILE).read_text().splitlines()]
@@ -17,8 +27,7 @@ def test_an_alert_goes_to_the_file_and_the_webhook(tmp_path, webhook):
     assert received[0]["path"] == urlsplit(url).path
     text = received[0]["json"]["text"]
     assert text.startswith("[ERROR] Run failed: job nightly for 2026-11-24 (run run-1)")
-    assert "- failed step: dbt_warehouse" in text and "- error: Model fct_sales_daily failed" in text
-    assert "more" not in text
+    assert "- failed step: dbt_warehouse: Model fct_sales_daily failed" in text
 
 
 def test_without_a_webhook_the_alert_is_still_written(tmp_path):
@@ -41,3 +50,28 @@ def test_a_failing_webhook_is_retried_with_back_off_and_never_named(tmp_path):
     assert outcomes[-1].startswith("webhook failed after 3 attempts: URLError: cannot reach <webhook>")
     assert all("s3cr3t" not in line for line in outcomes)
     assert "s3cr3t" not in (tmp_path / ALERT_FILE).read_text()
+
+
+class _Error:
+    """The shape of Dagster's SerializableErrorInfo that `error_cause` reads."""
+
+    def __init__(self, message, cls_name, cause=None):
+        self.message, self.cls_name, self.cause, self.context = message, cls_name, cause, None
+
+
+def test_the_cause_skips_dagsters_wrapper_and_keeps_the_first_line():
+    root = _Error("duckdb.duckdb.IOException: IO Error: Cannot open file\nstack...", "IOException")
+    wrapper = _Error(
+        'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "x":',
+        "DagsterExecutionStepExecutionError",
+        cause=root,
+    )
+    assert error_cause(wrapper) == "IOException: IO Error: Cannot open file"
+    assert error_cause(None) is None
+
+
+def test_a_failure_alert_names_each_step_and_its_cause():
+    alert = failure_alert(
+        "nightly", "r", "2026-11-24", [StepFailure("partner_feeds", "OSError: gone"), StepFailure("x")]
+    )
+    assert alert.details == ("failed step: partner_feeds: OSError: gone", "failed step: x")

@@ -87,7 +87,8 @@ def test_one_request_per_folder_scoped_to_it():
     assert supplier.asset_selection == SUPPLIER_MASTER_DATA_KEYS and supplier.run_config == {}
     assert hansa.asset_selection == PARTNER_FEED_KEYS and hansa.run_config == partner_run_config("hansa")
     assert redwood.run_config == {"ops": {"partner_feeds": {"config": {"partners": ["redwood"]}}}}
-    assert {request.partition_key for request in (supplier, hansa, redwood)} == {"2025-06-30"}
+    assert {request.partition_key for request in (hansa, redwood)} == {"2025-06-30"}
+    assert supplier.partition_key is None, "master data is unpartitioned"
     assert [request.tags["cmi/partner"] for request in (supplier, hansa, redwood)] == ["_supplier", "hansa", "redwood"]
     assert {request.tags["cmi/trigger"] for request in (supplier, hansa, redwood)} == {"landing"}
 
@@ -132,7 +133,8 @@ def test_sensor_requests_one_run_per_partner_and_one_for_master_data(landing, de
     by_folder = {request.tags["cmi/partner"]: request for request in first.run_requests}
     assert list(by_folder) == ["_supplier", "hansa_handel", "redwood_grocers"]
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-    assert {request.partition_key for request in first.run_requests} == {yesterday}
+    assert {by_folder[partner].partition_key for partner in ("hansa_handel", "redwood_grocers")} == {yesterday}
+    assert by_folder["_supplier"].partition_key is None
     assert by_folder["redwood_grocers"].run_config == {
         "ops": {"partner_feeds": {"config": {"partners": ["redwood_grocers"]}}}
     }
