@@ -170,7 +170,8 @@ unresolved_by_week as (
         cast(date_trunc('week', activity_date) as date) as week_start,
         count(*) as rows_unresolved,
         count(*) filter (where reason = 'unknown item') as rows_unknown_item,
-        count(*) filter (where reason = 'unknown location') as rows_unknown_location
+        count(*) filter (where reason = 'unknown location') as rows_unknown_location,
+        count(*) filter (where reason in ('unknown case pack', 'unknown unit of measure')) as rows_unknown_unit
 
     from unresolved_rows
     group by all
@@ -332,6 +333,7 @@ final as (
         coalesce(rows_unresolved, 0) as rows_unresolved,
         coalesce(rows_unknown_item, 0) as rows_unknown_item,
         coalesce(rows_unknown_location, 0) as rows_unknown_location,
+        coalesce(rows_unknown_unit, 0) as rows_unknown_unit,
 
         ---------- stock reconciliation
         coalesce(reconciled_rows, 0) as reconciled_rows,
