@@ -107,10 +107,9 @@ checked as (
         *,
         product_id is null as is_unknown_item,
         not is_known_location as is_unknown_location,
-        -- A known item reported in a unit that cannot become units: cases of a product without a case pack, or
-        -- a unit that is neither a count nor a case (a weight, a pallet).
+        -- A known item reported in cases whose product has no case pack: its units are unknown.
         product_id is not null and {{ units_per_uom('uom', 'file_format', 'case_pack') }} is null
-            as is_unconvertible_unit
+            as is_unknown_case_pack
 
     from resolved
 
@@ -131,14 +130,7 @@ reasons as (
 
     union all
 
-    select
-        *,
-        case
-            when {{ is_case_uom('uom', 'file_format') }} then 'unknown case pack'
-            else 'unknown unit of measure'
-        end as reason
-    from checked
-    where is_unconvertible_unit
+    select *, 'unknown case pack' as reason from checked where is_unknown_case_pack
 
 ),
 

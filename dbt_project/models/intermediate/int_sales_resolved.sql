@@ -37,8 +37,8 @@ resolved as (
 
 converted as (
 
-    -- Sales in cases become units through the case pack; a unit that cannot (no case pack, a weight) is left
-    -- out here and listed in int_feed_rows_unresolved.
+    -- Sales in cases become units through the case pack; cases without one are left out here and listed in
+    -- int_feed_rows_unresolved. Any other unit stays as sent.
     select
         *,
         {{ units_per_uom('uom', 'file_format', 'case_pack') }} as units_per_uom
@@ -70,6 +70,8 @@ final as (
         promo_flag,
         units_received * units_per_uom as units_received,
         units_out_of_stock * units_per_uom as units_out_of_stock,
+
+        case when {{ is_case_uom('uom', 'file_format') }} then 'ea' else uom end as uom,
 
         ---------- lineage: the unit as sent and the factor applied
         uom as uom_as_sent,

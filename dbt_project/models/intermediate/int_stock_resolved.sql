@@ -35,8 +35,8 @@ resolved as (
 
 converted as (
 
-    -- Counts in cases become units through the case pack; a unit that cannot (no case pack, a weight) is left
-    -- out here and listed in int_feed_rows_unresolved.
+    -- Counts in cases become units through the case pack; cases without one are left out here and listed in
+    -- int_feed_rows_unresolved. Any other unit stays as sent.
     select
         *,
         {{ units_per_uom('uom', 'file_format', 'case_pack') }} as units_per_uom
@@ -62,7 +62,7 @@ final as (
         on_hand_qty * units_per_uom as on_hand_qty,
         on_order_qty * units_per_uom as on_order_qty,
         in_transit_qty * units_per_uom as in_transit_qty,
-        'ea' as uom,
+        case when {{ is_case_uom('uom', 'file_format') }} then 'ea' else uom end as uom,
 
         ---------- lineage: the unit as sent and the factor applied
         uom as uom_as_sent,

@@ -171,7 +171,7 @@ unresolved_by_week as (
         count(*) as rows_unresolved,
         count(*) filter (where reason = 'unknown item') as rows_unknown_item,
         count(*) filter (where reason = 'unknown location') as rows_unknown_location,
-        count(*) filter (where reason in ('unknown case pack', 'unknown unit of measure')) as rows_unknown_unit
+        count(*) filter (where reason = 'unknown case pack') as rows_unknown_case_pack
 
     from unresolved_rows
     group by all
@@ -333,7 +333,7 @@ final as (
         coalesce(rows_unresolved, 0) as rows_unresolved,
         coalesce(rows_unknown_item, 0) as rows_unknown_item,
         coalesce(rows_unknown_location, 0) as rows_unknown_location,
-        coalesce(rows_unknown_unit, 0) as rows_unknown_unit,
+        coalesce(rows_unknown_case_pack, 0) as rows_unknown_case_pack,
 
         ---------- stock reconciliation
         coalesce(reconciled_rows, 0) as reconciled_rows,
