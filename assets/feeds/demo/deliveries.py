@@ -193,7 +193,7 @@ class PartnerWriter:
         if extra_rows:
             self.defects.count("unknown_store_rows", extra_rows)
         if self.defects.wrong_count_in(week):
-            broken = defects.wrong_first_se_count(content)
+            broken = defects.wrong_se_counts(content)
             self.quarantined.append(self._relative(self._emit(spec, token, broken, delivered, "sales", len(totals))))
             self.rows["stock"] += len(closing)
             delivered = self._local_timestamp(week_end + timedelta(days=1), _minutes(self.EDI_WEEK_DELIVERY[1]))
