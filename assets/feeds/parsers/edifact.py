@@ -2,8 +2,10 @@
 
 The envelope (``edifact_envelope.py``) is read first: UNA service characters, the release character, the UNB
 character set, whitespace after terminators, several interchanges per file, every count and reference checked.
-Any structural defect refuses the file with the first real defect by segment number (then the others); the error
-carries every interchange, so each can still be acknowledged.
+An interchange with a structural envelope defect is refused whole, a message with one is left out, and the rest
+loads (``interchange_outcomes.py`` records each interchange's outcome); a file in which nothing can load is
+refused with the first real defect by segment number (then the others), and the error carries every
+interchange, so each can still be acknowledged.
 
 Messages are read by their segment groups, and the qualifier decides what a date or location means:
 

@@ -1,10 +1,11 @@
 """ANSI X12 852 Product Activity Data and 846 Inventory Inquiry/Advice into canonical stock and sales rows.
 
 The envelope (``x12_envelope.py``) is read first: separators from each ISA, whitespace after terminators and
-byte order marks tolerated, several interchanges per file, every control count checked. An interchange, group
-or set with a structural defect refuses the file (:class:`EnvelopeError`, which carries every interchange for its
-acknowledgment) with the first real defect by segment number, then the others. A test interchange (ISA15 = T)
-is loaded like any other, and noted.
+byte order marks tolerated, several interchanges per file, every control count checked. An interchange or
+group with a structural defect is refused whole, a transaction set with one is left out, and the rest loads
+(``interchange_outcomes.py`` records each interchange's outcome); only a file in which nothing can load is
+refused (:class:`EnvelopeError`, which carries every interchange for its acknowledgment), with the first real
+defect by segment number, then the others. A test interchange (ISA15 = T) is loaded like any other, and noted.
 
 Sets are read by the standard's loops, not by a fixed sequence:
 
