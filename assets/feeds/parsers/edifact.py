@@ -128,7 +128,9 @@ def parse_edifact(
             items += reader.items
     # Each interchange, and each message in a sound one, loads or is refused on its own (interchange_outcomes.py);
     # the file is refused only when nothing in it can load, naming the first real defect (and the others).
-    if not any(is_usable(interchange) for interchange in interchanges):
+    if not any(is_usable(interchange) for interchange in interchanges) and any(
+        map(Interchange.first_fatal, interchanges)
+    ):
         raise refusal(path, interchanges)
     if items == 0:
         raise EnvelopeError(path, None, "the interchange holds no line items (LIN)", interchanges)

@@ -123,7 +123,9 @@ def parse_x12(
             read_set(rows, interchange, transaction, read, partial(_quantities, transaction))
     # Each interchange, and each set in a sound one, loads or is refused on its own (interchange_outcomes.py); the
     # file is refused only when nothing in it can load, naming the first real defect (and the others).
-    if not any(is_usable(interchange) for interchange in interchanges):
+    if not any(is_usable(interchange) for interchange in interchanges) and any(
+        map(Interchange.first_fatal, interchanges)
+    ):
         raise refusal(path, interchanges)
     if not any(reader.items for reader in readers.values()):
         raise EnvelopeError(path, None, "the interchange holds no line items (LIN)", interchanges)
