@@ -50,6 +50,8 @@ FEED_DESCRIPTIONS = {
     FEED_LEDGER_TABLE: "Feed ledger: one row per delivered file and its status (loaded, quarantined, duplicate, "
     "superseded, no_usable_rows), with the reason and, for EDI files, where every quantity went.",
     "raw.feed_rejects": "Rows the parsers could not use, with file, line and reason.",
+    "raw.edi_interchanges": "Each interchange of a delivered X12 or EDIFACT file: loaded, partly loaded or refused, "
+    "with the first real defect and its segment, and where its quantities went.",
 }
 
 

@@ -5,8 +5,8 @@
     `feed_rows` is the model's CTE of rows with `partner_id`, `location_id`, `product_ref` and the lineage columns
     `source_file_id`, `source_line` and `received_at`; filter it to the business date before the call.
     `known_items` and `partner_locations` name the model's imports of int_partner_items_known and
-    stg_supplier__partner_locations. Returns a select of every column of `feed_rows` plus `product_id` and
-    `is_known_location`:
+    stg_supplier__partner_locations. Returns a select of every column of `feed_rows` plus `product_id`, its
+    `case_pack` for the partner (what a quantity in cases means) and `is_known_location`:
 
     - by default only rows naming a known item at a known location, and with `latest_per` (the columns besides
       partner, location and product that key one reported figure) one row per product and key: two of a
@@ -25,6 +25,7 @@
     select
         {{ feed_rows }}.*,
         {{ known_items }}.product_id,
+        {{ known_items }}.case_pack,
         {{ partner_locations }}.location_id is not null as is_known_location
 
     from {{ feed_rows }}

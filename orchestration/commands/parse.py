@@ -24,10 +24,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Parse one partner file (CSV/TSV, Excel, JSON, X12 852/846, EDIFACT INVRPT/SLSRPT) and print "
         "its canonical rows on stdout as JSON Lines, one object per row with record_type and the canonical "
         "columns (a measure the file does not report is null, e.g. units_received or units_out_of_stock on a "
-        "sales row). Rejected rows are listed on stderr; for X12 and EDIFACT files a last stderr line accounts "
-        "for every quantity (rows, rejects, unused quantities by code). Exit code 0: every row and quantity "
-        "loaded; 1: some rows rejected or quantities unused (or no usable row at all); 2: the file cannot be "
-        "used (one line on stderr names the file, the line or segment and the reason).",
+        "sales row). Rejected rows are listed on stderr; for X12 and EDIFACT files a stderr line accounts "
+        "for every quantity (rows, rejects, unused quantities by code), followed, when the file carries several "
+        "interchanges or one that did not load whole, by one line per interchange (loaded, partly_loaded or "
+        "refused, with the first defect's segment and its quantity counts). Exit code 0: every row and quantity "
+        "loaded; 1: some rows rejected, quantities unused, an interchange refused (or no usable row at all); 2: "
+        "the file cannot be used (one line on stderr names the file, the line or segment and the reason).",
     )
     parse.add_argument("file", metavar="FILE", help="the delivered file")
     parse.add_argument(
@@ -180,7 +182,8 @@ MAX_LINE_CHARS = 2000
 
 
 def _write_account(parsed, path: Path, stream) -> int:
-    """For EDI files, where every quantity element went (loaded, rejected, unused by code); returns the unused."""
+    """For EDI files, where every quantity element went (loaded, rejected, unused by code), and what became of
+    each interchange; returns how many things were left unused or refused."""
     account = parsed.account
     if account is None:
         return 0
@@ -188,10 +191,23 @@ def _write_account(parsed, path: Path, stream) -> int:
         _one_line(f"{path}: account: {parsed.rows_parsed} rows, {parsed.rows_rejected} rejected; {account.summary()}"),
         file=stream,
     )
+    outcomes = parsed.outcomes
+    refused = [item for item in outcomes if item.outcome != "loaded"]
+    # One line per interchange when the file carries several, or one that did not load whole.
+    for item in outcomes if len(outcomes) > 1 or refused else ():
+        counts = (
+            f"{item.quantities_reported} quantities: {item.quantities_loaded} loaded, "
+            f"{item.quantities_rejected} rejected, {item.quantities_unused} unused"
+        )
+        why = f" ({item.reason})" if item.reason else ""
+        print(
+            _one_line(f"{path}: interchange {item.index} ({item.control_number}): {item.outcome}{why}; {counts}"),
+            file=stream,
+        )
     reason = parsed.unusable_reason
     if reason is not None:
         print(_one_line(f"{path}: no usable rows: {reason}"), file=stream)
-    return account.unused_elements + (reason is not None)
+    return account.unused_elements + (reason is not None) + len(refused)
 
 
 def _one_line(text: str) -> str:

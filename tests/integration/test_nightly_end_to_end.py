@@ -152,6 +152,26 @@ def test_forecast_is_non_negative_and_ordered(first_run):
     assert forecast.groupby("series_id").size().eq(28).all()
 
 
+def test_the_demos_count_in_cases_reaches_the_marts_in_units_and_each_interchange_has_its_outcome(first_run):
+    """The demo's 846 of two interchanges (the second in 005010, with one count in cases): the warehouse keeps the
+    count as sent and converts it through the case pack, and records both interchanges loaded."""
+    converted = query(
+        """select raw.on_hand_qty as cases, resolved.on_hand_qty, resolved.units_per_uom, resolved.uom
+           from intermediate.int_stock_resolved as resolved
+           join raw.stock_snapshots as raw using (source_file_id, source_line, location_id)
+           where resolved.uom_as_sent = 'ca'"""
+    )
+    assert len(converted) == 1
+    row = converted.iloc[0]
+    assert row.units_per_uom in (6, 12, 24) and row.uom == "ea"
+    assert row.on_hand_qty == row.cases * row.units_per_uom and float(row.on_hand_qty).is_integer()
+    interchanges = query(
+        """select edi_version, outcome from staging.stg_partner_feeds__edi_interchanges
+           where partner_id = 'redwood_grocers' and edi_version = '005010'"""
+    )
+    assert interchanges.values.tolist() == [["005010", "loaded"]]
+
+
 def test_cmi_explain_traces_a_plan_row_to_its_stock_file_and_line(first_run, capsys):
     import re
 

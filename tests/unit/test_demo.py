@@ -42,13 +42,20 @@ PLANTED_QUARANTINE = {
 VIEWS = """
 create temp view loaded_files as select source_file_id from raw.feed_files where status = 'loaded';
 create temp view stock_days as
+    -- Counts in cases in units, as the warehouse converts them (the agreement's case pack, else the product's).
     select st.partner_id, st.location_id, coalesce(items.product_id, st.product_ref) as product,
-           st.as_of_date, st.on_hand_qty, count(*) over key_window as reports,
+           st.as_of_date,
+           st.on_hand_qty * case when st.uom = 'CA' then coalesce(terms.case_pack, products.case_pack) else 1 end
+               as on_hand_qty,
+           count(*) over key_window as reports,
            count(distinct st.on_hand_qty) over key_window as distinct_counts
     from raw.stock_snapshots st
     semi join loaded_files using (source_file_id)
     left join raw.partner_items items
         on items.partner_id = st.partner_id and items.partner_item_ref = st.product_ref
+    left join raw.products products on products.product_id = items.product_id
+    left join raw.replenishment_agreements terms
+        on terms.partner_id = st.partner_id and terms.product_id = items.product_id
     window key_window as (partition by st.partner_id, st.location_id, product, st.as_of_date)
     qualify row_number() over key_window = 1;
 create temp view sales_days as
@@ -516,3 +523,41 @@ def test_the_generator_is_a_package_of_small_modules_without_dagster():
         assert not {name for name in imported if name.split(".")[0] in {"dagster", "orchestration"}}, module.name
     assert all(hasattr(demo_package, name) for name in demo_package.__all__)
     assert "generate_demo" in demo_package.__all__ and "DemoSummary" in demo_package.__all__
+
+
+def test_one_846_comes_as_two_interchanges_the_second_in_005010_with_a_count_in_cases(demo, warehouse):
+    """A week before the end, the 846 holds two interchanges; the second (005010, answered by a 999) reports one
+    count in cases (whole or an opened one), which the case pack turns back into the units the partner counted."""
+    root, _ = demo
+    conn, _ = warehouse
+    name = f"redwood_grocers/846_{END - timedelta(days=7):%Y%m%d}.x12"
+    text = (root / name).read_text()
+    assert [line[84:89] for line in text.splitlines() if line.startswith("ISA")] == ["00401", "00501"]
+    [cased] = [line for line in text.splitlines() if line.endswith("*CA~")]
+    outcomes = conn.execute(
+        """select interchange_index, version, outcome, interchanges.quantities_loaded
+           from raw.edi_interchanges as interchanges join raw.feed_files using (source_file_id)
+           where path = ? order by interchange_index""",
+        [name],
+    ).fetchall()
+    assert [row[:3] for row in outcomes] == [(1, "004010", "loaded"), (2, "005010", "loaded")]
+    assert (
+        sum(row[3] for row in outcomes)
+        == conn.execute("select rows_parsed from raw.feed_files where path = ?", [name]).fetchone()[0]
+    )
+    product_ref, on_hand = conn.execute(
+        """select product_ref, on_hand_qty from raw.stock_snapshots
+           join raw.feed_files using (source_file_id) where path = ? and uom = 'CA'""",
+        [name],
+    ).fetchone()
+    assert on_hand == float(cased.split("*")[2]) > 0
+    case_pack = conn.execute(
+        """select coalesce(agreements.case_pack, products.case_pack) from raw.partner_items as items
+           join raw.products as products using (product_id)
+           left join raw.replenishment_agreements as agreements
+               on agreements.partner_id = items.partner_id and agreements.product_id = items.product_id
+           where items.partner_id = 'redwood_grocers' and items.partner_item_ref = ?""",
+        [product_ref],
+    ).fetchone()[0]
+    assert case_pack in (6, 12, 24), "the warehouse knows the case pack, so it converts the count to units"
+    assert (on_hand * case_pack).is_integer(), "whole cases, or an opened one: always whole units"

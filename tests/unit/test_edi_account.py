@@ -195,3 +195,44 @@ def test_a_reused_interchange_control_number_is_rejected_back_to_the_partner(tmp
     acks = {path.name.split("_")[0]: path.read_text() for path in (outbox / "redwood_grocers").iterdir()}
     assert set(acks) == {"997", "TA1"}
     assert "TA1*000000901*250630*0140*R*025~" in acks["TA1"], "duplicate interchange control number"
+
+
+def test_each_interchange_of_a_file_has_its_own_outcome_and_acknowledgment(tmp_path):
+    """A file whose second interchange is broken loads the first, and records and rejects the second."""
+    from assets.feeds.loading.loader import ingest_landing
+    from assets.feeds.partner_config import load_partner_configs
+
+    configs = load_partner_configs(Path(__file__).resolve().parents[2] / "data" / "partners", ["redwood_grocers"])
+    folder = tmp_path / "landing" / "redwood_grocers"
+    folder.mkdir(parents=True)
+    good = UNMAPPED_846.replace("QTY*34*5250", "QTY*17*5250")
+    broken = good.replace("000000901", "000000902").replace("*901*", "*902*").replace("SE*8*0001", "SE*9*0001")
+    (folder / "846_20250629.x12").write_text(good + broken.replace("GE*1*901", "GE*1*902"))
+    conn, outbox = duckdb.connect(), tmp_path / "outbox"
+    report = ingest_landing(conn, tmp_path / "landing", configs, now=datetime(2025, 7, 1, 2), outbox_dir=outbox)
+    assert report.counts == {"loaded": 1, "quarantined": 0, "duplicate": 0}
+    assert conn.execute("select on_hand_qty from raw.stock_snapshots").fetchall() == [(5250.0,)]
+    interchanges = conn.execute(
+        """select interchange_index, control_number, outcome, reason, quantities_reported, quantities_loaded,
+                  quantities_rejected, quantities_unused
+           from raw.edi_interchanges order by interchange_index"""
+    ).fetchall()
+    assert interchanges == [
+        (1, "000000901", "loaded", None, 2, 1, 0, 1),
+        (
+            2,
+            "000000902",
+            "refused",
+            "segment 22: SE01 says 9 segments but transaction set 0001 has 8 (ST to SE)",
+            2,
+            0,
+            2,
+            0,
+        ),
+    ]
+    ledger = conn.execute(
+        "select quantities_reported, quantities_loaded, quantities_rejected, quantities_unused from raw.feed_files"
+    ).fetchone()
+    assert ledger == (4, 1, 2, 1), "the file's account holds both interchanges"
+    acks = sorted(path.read_text() for path in (outbox / "redwood_grocers").iterdir())
+    assert len(acks) == 2 and sum("AK5*A~" in ack for ack in acks) == 1 and sum("AK5*R" in ack for ack in acks) == 1

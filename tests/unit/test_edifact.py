@@ -205,3 +205,28 @@ def test_empty_utf16_and_foreign_files_are_refused(tmp_path):
             write(tmp_path, SALES_REPORT),
             FileSpec(record_type="stock", pattern="*", format="edifact", message="INVRPT"),
         )
+
+
+def test_a_broken_second_interchange_is_refused_and_the_first_loads(tmp_path):
+    second = SALES_REPORT.replace("UNA:+.? '\n", "").replace("HH00000123", "HH00000125")
+    text = SALES_REPORT + second.replace("UNZ+1+HH00000125", "UNZ+2+HH00000125")
+    parsed = parse(write(tmp_path, text))
+    first, broken = parsed.outcomes
+    assert (first.outcome, first.reason, first.control_number) == ("loaded", None, "HH00000123")
+    assert (broken.outcome, broken.control_number) == ("refused", "HH00000125")
+    assert broken.reason.startswith("segment 43: UNZ says 2 messages"), broken.reason
+    assert parsed.rows_parsed == 3
+    assert (first.quantities_reported, first.quantities_loaded) == (4, 4)
+    assert (broken.quantities_reported, broken.quantities_rejected) == (4, 4)
+    account = parsed.account
+    assert (account.elements, account.loaded_elements, account.rejected_elements) == (8, 4, 4)
+
+
+def test_a_broken_message_leaves_no_row_and_its_neighbour_loads(tmp_path):
+    spec = FileSpec(record_type="stock", pattern="*.edi", format="edifact")
+    parsed = parse(write(tmp_path, STOCK_REPORT.replace("UNT*7*2", "UNT*8*2"), encoding="utf-8"), spec)
+    [outcome] = parsed.outcomes
+    assert (outcome.outcome, outcome.sets, outcome.sets_rejected) == ("partly_loaded", 2, 1)
+    assert "UNT says 8 segments" in outcome.reason
+    assert sorted(parsed.results["stock"].rows["on_hand_qty"]) == [0.0, 12.5]
+    assert (outcome.quantities_loaded, outcome.quantities_rejected) == (2, 1)

@@ -223,3 +223,16 @@ def test_another_partners_broken_yaml_does_not_stop_parse_for_this_partner(tmp_p
     path.write_text(WEEKLY_852)
     code, rows, _ = run(capsys, str(path), "--partner", "redwood_grocers")
     assert code == 0 and rows
+
+
+def test_each_interchange_of_a_file_gets_its_line_when_one_is_refused(tmp_path, capsys):
+    second = WEEKLY_852.replace("000000412", "000000413").replace("*412*", "*413*").replace("GE*1*412", "GE*1*413")
+    path = write(tmp_path, "weekly.edi", WEEKLY_852 + second.replace("SE*9*0001", "SE*8*0001"))
+    code, rows, err = run(capsys, str(path))
+    assert code == 1 and len(rows) == 4, "the first interchange loads"
+    assert ": account: 4 rows, 0 rejected; 8 quantities (sum 402): 4 loaded (sum 201), 4 rejected" in err[0]
+    assert err[1].endswith(": interchange 1 (000000412): loaded; 4 quantities: 4 loaded, 0 rejected, 0 unused")
+    assert err[2].endswith(
+        ": interchange 2 (000000413): refused (segment 24: SE01 says 8 segments but transaction set 0001 has 9 "
+        "(ST to SE)); 4 quantities: 0 loaded, 4 rejected, 0 unused"
+    )

@@ -227,34 +227,15 @@ def test_gln_store_ids_are_check_digit_verified(tmp_path):
     ("change", "where", "reason"),
     [
         (
-            lambda t: t.replace("SE*20*0001", "SE*21*0001"),
-            "segment 22",
-            "SE01 says 21 segments but transaction set 0001 has 20",
-        ),
-        (lambda t: t.replace("SE*7*0002", "SE*7*0009"), "segment 29", "SE02 '0009' differs from ST02 '0002'"),
-        (
-            lambda t: t.replace("CTT*2~", "CTT*3~"),
-            "segment 21",
-            "CTT01 says 3 line items but transaction set 0001 has 2 LIN",
-        ),
-        (
             lambda t: t.replace("GE*2*412", "GE*1*412"),
             "segment 30",
             "GE01 says 1 transaction sets (ST) but 2 were sent",
         ),
         (lambda t: t.replace("IEA*1*000000412", "IEA*2*000000412"), "segment 31", "IEA01 says 2 functional groups"),
         (lambda t: t.replace("IEA*1*000000412", "IEA*1*000000999"), "segment 31", "IEA02 '000000999' differs"),
-        (lambda t: t.replace("ST*852*0002", "ST*810*0002"), "segment 23", "transaction set 810 is not supported"),
-        (
-            lambda t: t.replace("XQ*H*20250616*20250622~\r\nN9", "N9").replace("SE*20*0001", "SE*19*0001"),
-            "segment 3",
-            "852 transaction set has no XQ",
-        ),
-        (lambda t: t.replace("XQ*H*20250616*20250622~\r\nN9", "XQ*H*20251316*20250622~\r\nN9"), "segment 4", "XQ02"),
         (lambda t: t[: t.index("GE*2")], "segment 30", "interchange is truncated: group 412 has no GE"),
         (lambda t: t[: t.index("SE*7*0002")] + "SE*7", "segment 29", "last segment 'SE*7' has no terminator '~'"),
         (lambda t: t + "ISA*00*", "segment 32", "truncated ISA header"),
-        (lambda t: t + t, "segment 32", "ISA13 000000412 repeats an earlier interchange of this file"),
         (
             lambda t: t.replace("SE*20*0001", "SE*21*0001").replace("IEA*1*000000412~\r\n", "IEA*1*000000999"),
             "segment 22",
@@ -272,6 +253,56 @@ def test_envelope_problems_name_the_segment_and_the_reason(tmp_path, change, whe
     assert error.value.location == where, str(error.value)
     assert reason in error.value.reason
     assert str(error.value).startswith(f"{path}: {where}: ")
+
+
+@pytest.mark.parametrize(
+    ("change", "index", "outcome", "where", "reason", "sets_loaded"),
+    [
+        (lambda t: t.replace("SE*20*0001", "SE*21*0001"), 1, "partly_loaded", 22, "SE01 says 21 segments", {"0002"}),
+        (lambda t: t.replace("SE*7*0002", "SE*7*0009"), 1, "partly_loaded", 29, "SE02 '0009' differs", {"0001"}),
+        (lambda t: t.replace("CTT*2~", "CTT*3~"), 1, "partly_loaded", 21, "CTT01 says 3 line items", {"0002"}),
+        (
+            lambda t: t.replace("ST*852*0002", "ST*810*0002"),
+            1,
+            "partly_loaded",
+            23,
+            "set 810 is not supported",
+            {"0001"},
+        ),
+        (
+            lambda t: t.replace("XQ*H*20250616*20250622~\r\nN9", "N9").replace("SE*20*0001", "SE*19*0001"),
+            1,
+            "partly_loaded",
+            3,
+            "852 transaction set has no XQ",
+            {"0002"},
+        ),
+        (
+            lambda t: t.replace("XQ*H*20250616*20250622~\r\nN9", "XQ*H*20251316*20250622~\r\nN9"),
+            1,
+            "partly_loaded",
+            4,
+            "XQ02",
+            {"0002"},
+        ),
+        (lambda t: t + t, 2, "refused", 32, "ISA13 000000412 repeats an earlier interchange", {"0001", "0002"}),
+    ],
+)
+def test_a_defect_refuses_its_set_or_interchange_and_the_rest_loads(
+    tmp_path, change, index, outcome, where, reason, sets_loaded
+):
+    """Each interchange, and each set of a sound one, stands on its own: the others load, nothing goes unsaid."""
+    parsed = parse_x12(write(tmp_path, change(PRODUCT_ACTIVITY)), SPEC, "redwood_grocers", "f1")
+    assert [item.outcome for item in parsed.outcomes][index - 1] == outcome
+    refused = parsed.outcomes[index - 1]
+    assert refused.reason.startswith(f"segment {where}: ") and reason in refused.reason, refused.reason
+    # Rows come only from the sets that loaded: set 0001 reports stores 1042..3310, set 0002 store 1042 alone.
+    stores = set(parsed.results["sales"].rows["location_id"]) | set(parsed.results["stock"].rows["location_id"])
+    assert ("3310" in stores) == ("0001" in sets_loaded)
+    account = parsed.account
+    assert account.elements == account.loaded_elements + account.rejected_elements + account.unused_elements
+    assert account.rejected_elements >= refused.quantities_rejected > 0
+    assert sum(item.quantities_reported for item in parsed.outcomes) == account.elements
 
 
 def test_a_set_other_than_the_configured_message_is_refused(tmp_path):

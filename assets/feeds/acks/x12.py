@@ -80,7 +80,8 @@ def _group_response(
         body += set_body
         accepted += set_status in ("A", "E")
     group_codes = [defect.x12_code for defect in group_defects if defect.x12_code][:5]
-    if group_defects or (refused and sets) or not accepted:
+    # AK901 P: partially accepted, at least one set rejected (the others load).
+    if group_defects or (refused and sets) or accepted < len(sets) or not accepted:
         status = "R" if not accepted else "P"
     elif any(transaction.defects for transaction in sets):
         status = "E"

@@ -8,6 +8,8 @@ Which ones a partner has is its config's ``demo.imperfections``; every random dr
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -43,7 +45,7 @@ REUSED_CONTROL_DAY = 11
 BAD_CHECK_DIGIT_DAY = 5
 EMPTY_FILE_DAY = 2
 CORRECTED_DAY = 3
-WRONG_COUNT_WEEK = 1  # which weekly 852 (0 = the first) is sent with a wrong SE01 first
+WRONG_COUNT_WEEK = 1  # which weekly 852 (0 = the first) is sent with wrong SE01 counts first
 UNDECODABLE_ENCODING = "utf-16"  # what the undecodable file is written in instead of the spec's encoding
 
 PLANTED_DAYS = {
@@ -82,7 +84,7 @@ class Defects:
         return imperfection in self.imperfections and offset in PLANTED_DAYS[imperfection]
 
     def wrong_count_in(self, week: int) -> bool:
-        """Whether the weekly 852 of ``week`` (0 = the first) is first sent with a wrong SE01."""
+        """Whether the weekly 852 of ``week`` (0 = the first) is first sent with wrong SE01 counts."""
         return "wrong_segment_count" in self.imperfections and week == WRONG_COUNT_WEEK
 
     def unknown_store_in(self, week: int, weeks: int) -> str | None:
@@ -151,9 +153,7 @@ def truncated(content: bytes) -> bytes:
     return content[: int(len(content) * 0.6)]
 
 
-def wrong_first_se_count(content: bytes) -> bytes:
-    """The interchange with its first SE01 one higher than the segments really sent (a translator bug)."""
-    text = content.decode("ascii")
-    start = text.index("\nSE*") + 1
-    end = text.index("*", start + 3)
-    return (text[: start + 3] + str(int(text[start + 3 : end]) + 1) + text[end:]).encode("ascii")
+def wrong_se_counts(content: bytes) -> bytes:
+    """The interchange with every SE01 one higher than the segments really sent (a translator bug): each set is
+    rejected on its own, so nothing in the file can load and it is refused for the first."""
+    return re.sub(rb"\nSE\*(\d+)\*", lambda match: b"\nSE*%d*" % (int(match[1]) + 1), content)

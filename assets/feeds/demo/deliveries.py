@@ -22,6 +22,8 @@ from assets.feeds.partner_config import FileSpec
 
 DAILY_FILE_DAYS = 14  # the last two weeks arrive as one file per day; everything before as an onboarding backfill
 FORECAST_FILE_WEEKS = 16  # weekly partner forecasts delivered as separate files
+# The day (days before the end) whose 846 comes as two interchanges, the second in 005010 with a count in cases.
+TWO_INTERCHANGE_DAY = 7
 
 
 class PartnerWriter:
@@ -193,7 +195,7 @@ class PartnerWriter:
         if extra_rows:
             self.defects.count("unknown_store_rows", extra_rows)
         if self.defects.wrong_count_in(week):
-            broken = defects.wrong_first_se_count(content)
+            broken = defects.wrong_se_counts(content)
             self.quarantined.append(self._relative(self._emit(spec, token, broken, delivered, "sales", len(totals))))
             self.rows["stock"] += len(closing)
             delivered = self._local_timestamp(week_end + timedelta(days=1), _minutes(self.EDI_WEEK_DELIVERY[1]))
@@ -216,6 +218,8 @@ class PartnerWriter:
             content = x12.inventory_846(self.x12, rows, business_day, resent, self._next_control())
             self._emit(spec, f"{token}_2", content, resent, "stock", len(rows))
             return
+        if offset == TWO_INTERCHANGE_DAY and rows["location_id"].nunique() > 1:
+            content = self._two_interchanges(rows, business_day, delivered, control)
         self._emit(spec, token, content, delivered, "stock", len(rows))
         if self.defects.planted("control_number_reuse", offset):
             # The translator retransmits the interchange with a fresh timestamp but the same control number.
@@ -223,6 +227,27 @@ class PartnerWriter:
             content = x12.inventory_846(self.x12, rows, business_day, retransmitted, control)
             path = self._emit(spec, f"{token}_2", content, retransmitted, "stock", len(rows))
             self.quarantined.append(self._relative(path))
+
+    def _two_interchanges(self, rows: pd.DataFrame, business_day: date, delivered: float, control: int) -> bytes:
+        """The day's 846 as two interchanges in one file, as a translator batches them: the first stores in
+        004010, the others in a 005010 interchange of their own (acknowledged by a 999) that reports one count in
+        cases: the first item whose count is a whole number of its cases, else one whose count is an exact
+        fraction of them (an opened case: 57 units of 6 a case are 9.5 cases)."""
+        stores = list(dict.fromkeys(rows["location_id"]))
+        first = rows[rows["location_id"].isin(stores[: (len(stores) + 1) // 2])]
+        second = rows[~rows["location_id"].isin(first["location_id"])]
+        candidates = [
+            (on_hand % case_pack != 0, (product_ref, store), case_pack)
+            for product_ref, store, on_hand in zip(
+                second["product_ref"], second["location_id"], second["on_hand_qty"], strict=True
+            )
+            if (case_pack := self.partner.case_packs.get(product_ref)) and on_hand > 0 and on_hand * 8 % case_pack == 0
+        ]
+        in_cases = dict([min(candidates, key=lambda item: item[0])[1:]]) if candidates else {}
+        content = x12.inventory_846(self.x12, first, business_day, delivered, control)
+        return content + x12.inventory_846(
+            self.x12, second, business_day, delivered, self._next_control(), version="005010", in_cases=in_cases
+        )
 
     def _daily_slsrpt(
         self, spec: FileSpec, business_day: date, offset: int, rows: pd.DataFrame, delivered: float

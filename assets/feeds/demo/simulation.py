@@ -6,7 +6,7 @@ on hand, and stock is replenished by the partners' habitual weekly min/max rule 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,8 @@ class PartnerData:
     sales: pd.DataFrame
     forecasts: pd.DataFrame
     series: int
+    # Units per case of each item ref, as the partner receives it (the agreement's, else the product's).
+    case_packs: dict[str, int] = field(default_factory=dict)
 
 
 def simulate_partner(
@@ -169,6 +171,7 @@ def simulate_partner(
         ),
         forecasts=forecasts,
         series=n_series,
+        case_packs=dict(zip(items["partner_item_ref"], (int(pack) for pack in terms.case_pack), strict=True)),
     )
 
 

@@ -2,6 +2,8 @@
 
 One interchange per file (ISA/GS ... GE/IEA), segments ending ``~`` plus a newline, the supplier addressed by
 ``SUPPLIER_EDI_ID`` and the interchange control number given by the caller, who counts them as the translator does.
+Version 004010 unless the caller asks for 005010 (then acknowledged by a 999, not a 997); an 846 may report some
+items in cases (QTY03 ``CA``), which the warehouse turns into units through the case pack.
 """
 
 from __future__ import annotations
@@ -76,8 +78,22 @@ def product_activity_852(
     return _interchange(partner, "PD", sets, delivered, control).encode("ascii"), extra_rows
 
 
-def inventory_846(partner: X12Partner, rows: pd.DataFrame, business_day: date, delivered: float, control: int) -> bytes:
-    """846 with one transaction set per store: BIA date, N1 store, then LIN + QTY*33 per item."""
+def inventory_846(
+    partner: X12Partner,
+    rows: pd.DataFrame,
+    business_day: date,
+    delivered: float,
+    control: int,
+    *,
+    version: str = "004010",
+    in_cases: dict[tuple[str, str], int] | None = None,
+) -> bytes:
+    """846 with one transaction set per store: BIA date, N1 store, then LIN + QTY*33 per item.
+
+    ``in_cases`` maps (item ref, store) to the case pack of the lines reported in cases (QTY*33*n*CA; the caller
+    picks counts that are whole cases, or halves, quarters or eighths of one, so the text is exact).
+    """
+    in_cases = in_cases or {}
     qualifier = partner.item_qualifier
     sets = []
     for number, (store, store_rows) in enumerate(rows.groupby("location_id", sort=False), start=1):
@@ -86,19 +102,30 @@ def inventory_846(partner: X12Partner, rows: pd.DataFrame, business_day: date, d
             f"N1*ST*{partner.store_names.get(store, store)}*92*{store}",
         ]
         for product_ref, on_hand in zip(store_rows["product_ref"], store_rows["on_hand_qty"], strict=True):
-            body += [f"LIN**{qualifier}*{product_ref}", f"QTY*33*{int(on_hand)}*EA"]
+            case_pack = in_cases.get((product_ref, store))
+            quantity = f"{int(on_hand) / case_pack:g}*CA" if case_pack else f"{int(on_hand)}*EA"
+            body += [f"LIN**{qualifier}*{product_ref}", f"QTY*33*{quantity}"]
         body.append(f"CTT*{len(store_rows)}")
         sets.append(_transaction_set("846", number, body))
-    return _interchange(partner, "IB", sets, delivered, control).encode("ascii")
+    return _interchange(partner, "IB", sets, delivered, control, version).encode("ascii")
 
 
-def _interchange(partner: X12Partner, functional_id: str, sets: list[list[str]], delivered: float, control: int) -> str:
+def _interchange(
+    partner: X12Partner,
+    functional_id: str,
+    sets: list[list[str]],
+    delivered: float,
+    control: int,
+    version: str = "004010",
+) -> str:
     when = datetime.fromtimestamp(delivered, ZoneInfo(partner.timezone))
     sender = partner.sender
+    # ISA11 is the repetition separator from 00402 on, the standards identifier U before.
+    repetition = "^" if version >= "004020" else "U"
     segments = [
-        f"ISA*00*{'':10}*00*{'':10}*ZZ*{sender:<15}*ZZ*{SUPPLIER_EDI_ID:<15}*{when:%y%m%d}*{when:%H%M}*U*00401*"
-        f"{control:09d}*0*P*>",
-        f"GS*{functional_id}*{sender}*{SUPPLIER_EDI_ID}*{when:%Y%m%d}*{when:%H%M}*{control}*X*004010",
+        f"ISA*00*{'':10}*00*{'':10}*ZZ*{sender:<15}*ZZ*{SUPPLIER_EDI_ID:<15}*{when:%y%m%d}*{when:%H%M}*{repetition}*"
+        f"{version[:5]}*{control:09d}*0*P*>",
+        f"GS*{functional_id}*{sender}*{SUPPLIER_EDI_ID}*{when:%Y%m%d}*{when:%H%M}*{control}*X*{version}",
     ]
     for transaction in sets:
         segments += transaction

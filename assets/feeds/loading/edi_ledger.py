@@ -1,14 +1,31 @@
-"""What the feed ledger records of an EDI file beyond its rows: its quantity account and its ledger status.
+"""What the feed ledger records of an EDI file beyond its rows: its quantity account, its ledger status, and
+the outcome of each of its interchanges.
 
 A structurally valid EDI file that yields no row to load is not ``loaded``: it is ``no_usable_rows`` with the
 reason ("846 QTY qualifiers 34, QH, QB, 87 are not mapped for partner X", "every row rejected ..."), so it is
 listed among the files not loaded. Every file's quantity elements are counted: reported, loaded, rejected and
 unused, with the unused ones listed by code in ``unused_detail``.
+
+Each interchange of a delivered file gets a row in ``raw.edi_interchanges`` (loaded, partly_loaded or refused,
+with the first real defect and its segment, and its quantity counts), so a file whose second interchange is
+broken shows as loaded with that interchange refused beside it; and each is acknowledged to the partner.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from assets.feeds.loading.acknowledgments import acknowledge_file
+from assets.feeds.loading.writer import fetch_all
+from assets.feeds.parsers.interchange import Interchange
+from assets.feeds.parsers.interchange_outcomes import REFUSED, InterchangeOutcome, interchange_outcomes
 from assets.feeds.parsers.results import ParsedFile
+
+INTERCHANGES_TABLE = "raw.edi_interchanges"
 
 NO_USABLE_ROWS = "no_usable_rows"
 
@@ -29,3 +46,58 @@ def edi_ledger_fields(parsed: ParsedFile) -> dict:
     if reason is not None:
         fields |= {"status": NO_USABLE_ROWS, "reason": reason}
     return fields
+
+
+def record_interchanges(
+    conn: duckdb.DuckDBPyConnection, source_file_id: str, partner_id: str, outcomes: list[InterchangeOutcome]
+) -> None:
+    """Write the outcome of each interchange of a file, replacing what an earlier judgement of it wrote."""
+    fetch_all(conn, f"delete from {INTERCHANGES_TABLE} where source_file_id = ?", [source_file_id])
+    for item in outcomes:
+        fetch_all(
+            conn,
+            f"insert into {INTERCHANGES_TABLE} values ({', '.join('?' * 17)})",
+            [
+                source_file_id,
+                partner_id,
+                item.index,
+                item.standard,
+                item.control_number,
+                item.sender,
+                item.receiver,
+                item.version,
+                item.test,
+                item.sets,
+                item.sets_rejected,
+                item.outcome,
+                item.reason,
+                item.quantities_reported,
+                item.quantities_loaded,
+                item.quantities_rejected,
+                item.quantities_unused,
+            ],
+        )
+
+
+def refused_outcomes(outcomes: list[InterchangeOutcome], reason: str) -> list[InterchangeOutcome]:
+    """The outcomes of a file refused after it was read (a reused control number): every interchange refused."""
+    return [dataclasses.replace(item, outcome=REFUSED, reason=reason, sets_rejected=item.sets) for item in outcomes]
+
+
+def settle_interchanges(
+    conn: duckdb.DuckDBPyConnection,
+    outbox: Path | None,
+    partner_id: str,
+    source_file_id: str,
+    interchanges: list[Interchange],
+    outcomes: list[InterchangeOutcome] | None,
+    *,
+    refused: bool,
+    now: datetime,
+    dated: datetime | None,
+) -> None:
+    """Record each interchange's outcome (a refused file's from its defects) and acknowledge each (when an
+    outbox is given)."""
+    record_interchanges(conn, source_file_id, partner_id, outcomes or interchange_outcomes(interchanges))
+    if outbox is not None:
+        acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=refused, now=now, dated=dated)

@@ -34,11 +34,16 @@ import duckdb
 
 from assets.feeds.contracts import LEDGER_STATUSES, RAW_FEED_COLUMNS, RAW_FEED_TABLES
 from assets.feeds.errors import FeedError
-from assets.feeds.loading.acknowledgments import acknowledge_file, acknowledge_reused_control, resend_stored
+from assets.feeds.loading.acknowledgments import acknowledge_reused_control, resend_stored
 from assets.feeds.loading.archive import Delivery, FeedArchive
 from assets.feeds.loading.byte_profile import ByteProfile
 from assets.feeds.loading.delimited_duckdb import NativeLoad, load_native
-from assets.feeds.loading.edi_ledger import edi_ledger_fields
+from assets.feeds.loading.edi_ledger import (
+    edi_ledger_fields,
+    record_interchanges,
+    refused_outcomes,
+    settle_interchanges,
+)
 from assets.feeds.loading.file_scan import hash_file
 from assets.feeds.loading.landing_walk import LandingEntry, partner_folders, walk_partner
 from assets.feeds.loading.ledger import (
@@ -503,17 +508,10 @@ def _load(
         try:
             parsed = _parse(parser, file, spec, config, file_id)
         except EnvelopeError as err:
-            if run.outbox_dir is not None:
-                acknowledge_file(
-                    run.conn,
-                    run.outbox_dir,
-                    partner_id,
-                    file_id,
-                    err.interchanges,
-                    refused=True,
-                    now=run.now,
-                    dated=received_at,
-                )
+            settle_interchanges(
+                run.conn, run.outbox_dir, partner_id, file_id, err.interchanges, None,
+                refused=True, now=run.now, dated=received_at,
+            )  # fmt: skip
             raise
         control_number = parsed.control_number
         owner = ledger.control_owner(partner_id, spec.format, control_number)
@@ -523,22 +521,17 @@ def _load(
                 acknowledge_reused_control(
                     run.conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, reason, run.now, received_at
                 )
+            record_interchanges(run.conn, file_id, partner_id, refused_outcomes(parsed.outcomes, reason))
             return "quarantined", reason
         row = _loaded_row(ledger_row, spec, control_number, parsed.rows_parsed, parsed.rows_rejected)
         row |= edi_ledger_fields(parsed)
         superseded = _load_parsed_file(run, file_id, parsed, row, replaces)
         loaded = FileLoad(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded, row.get("reason"))
-        if parsed.interchanges and run.outbox_dir is not None:
-            acknowledge_file(
-                run.conn,
-                run.outbox_dir,
-                partner_id,
-                file_id,
-                parsed.interchanges,
-                refused=False,
-                now=run.now,
-                dated=received_at,
-            )
+        if parsed.interchanges:
+            settle_interchanges(
+                run.conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, parsed.outcomes,
+                refused=False, now=run.now, dated=received_at,
+            )  # fmt: skip
 
     control_number, superseded = loaded.control_number, loaded.superseded
     ledger.add(file_id, relative)

@@ -27,6 +27,12 @@ RAW_TABLE_DDL: dict[str, str] = {
         rows_rejected integer, status varchar, reason varchar, loaded_at timestamp,
         quantities_reported integer, quantities_loaded integer, quantities_rejected integer,
         quantities_unused integer, unused_detail varchar, rules_version varchar""",
+    "raw.edi_interchanges": """
+        source_file_id varchar not null, partner_id varchar, interchange_index integer not null,
+        standard varchar, control_number varchar, sender varchar, receiver varchar, version varchar,
+        is_test boolean, sets integer, sets_rejected integer, outcome varchar, reason varchar,
+        quantities_reported integer, quantities_loaded integer, quantities_rejected integer,
+        quantities_unused integer""",
     "raw.feed_rejects": """
         source_file_id varchar not null, partner_id varchar, record_type varchar, source_line integer,
         reason varchar, raw_record varchar""",

@@ -2,8 +2,10 @@
 
 The envelope (``edifact_envelope.py``) is read first: UNA service characters, the release character, the UNB
 character set, whitespace after terminators, several interchanges per file, every count and reference checked.
-Any structural defect refuses the file with the first real defect by segment number (then the others); the error
-carries every interchange, so each can still be acknowledged.
+An interchange with a structural envelope defect is refused whole, a message with one is left out, and the rest
+loads (``interchange_outcomes.py`` records each interchange's outcome); a file in which nothing can load is
+refused with the first real defect by segment number (then the others), and the error carries every
+interchange, so each can still be acknowledged.
 
 Messages are read by their segment groups, and the qualifier decides what a date or location means:
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from assets.feeds.identity import gln_problem, gtin_problem
@@ -47,6 +50,7 @@ from assets.feeds.parsers.interchange import (
     parse_number,
     refusal,
 )
+from assets.feeds.parsers.interchange_outcomes import interchange_outcomes, is_usable, read_set
 from assets.feeds.parsers.measures import MeasureRows
 from assets.feeds.parsers.results import ParsedFile
 from assets.feeds.partner_config import MEASURES, FileSpec
@@ -119,22 +123,35 @@ def parse_edifact(
                         edifact_code="14",
                     )
                 )
-            if not interchange.rejected and not message.rejected:
-                reader = _MessageReader(message, spec, raw.syntax, quantity_codes, rows)
-                reader.read()
-                items += reader.items
-    # The file loads in one piece: any structural defect refuses it, naming the first real one (and the others).
-    if any(defect.fatal for interchange in interchanges for defect in interchange.all_defects()):
+            reader = _MessageReader(message, spec, raw.syntax, quantity_codes, rows)
+            read_set(rows, interchange, message, reader.read, partial(_quantities, message, raw.syntax))
+            items += reader.items
+    # Each interchange, and each message in a sound one, loads or is refused on its own (interchange_outcomes.py);
+    # the file is refused only when nothing in it can load, naming the first real defect (and the others).
+    if not any(is_usable(interchange) for interchange in interchanges) and any(
+        map(Interchange.first_fatal, interchanges)
+    ):
         raise refusal(path, interchanges)
     if items == 0:
         raise EnvelopeError(path, None, "the interchange holds no line items (LIN)", interchanges)
+    results = rows.results()
     return ParsedFile(
-        rows.results(),
+        results,
         control_number=interchanges[0].control_number,
         position="segment",
         account=account,
         interchanges=interchanges,
+        outcomes=interchange_outcomes(interchanges, rows.tallies),
     )
+
+
+def _quantities(message: TransactionSet, syntax: Syntax) -> list[float | None]:
+    """Every quantity element of a message (QTY C186 6060), as :class:`_MessageReader` counts them."""
+    return [
+        parse_number(segment.get(1, 1).replace(syntax.decimal, "."))
+        for segment in message.segments
+        if segment.tag == "QTY"
+    ]
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 
 from assets.feeds.parsers.interchange import QuantityAccount, parse_number
@@ -24,6 +26,7 @@ class _Quantity:
     value: float | None
     segment: int
     uom: str | None
+    interchange: int = 0
 
 
 @dataclass
@@ -50,6 +53,10 @@ class MeasureRows:
     bad GTIN, no store, a quantity that is not a number, conflicting counts, mixed units) reject the whole row
     with every reason. A measure the message does not report stays null; a stock row needs any stock measure.
     Every quantity lands in ``account``: loaded, rejected or unused.
+
+    Each interchange of a file has its own outcome: the parser sets ``interchange`` (its index) before reading
+    it, takes a :meth:`checkpoint` before each transaction set or message and :meth:`rollback` to it when the
+    set turns out unusable, and ``tallies`` counts the quantities of each interchange by where they went.
     """
 
     def __init__(
@@ -70,6 +77,33 @@ class MeasureRows:
         self.account = account if account is not None else QuantityAccount()
         self._rows: dict[tuple, _MeasureRow] = {}
         self._blocks: list[tuple[str, int, str, str]] = []
+        # What each add changed, so a set found unusable after some of its quantities were added can be taken out.
+        self._log: list[tuple[tuple, bool, int, int]] = []
+        self.interchange = 0
+        self.tallies: dict[int, Counter] = {}
+
+    def checkpoint(self) -> tuple[int, QuantityAccount]:
+        """The state to :meth:`rollback` to: rows added and the account so far (earlier marks lapse)."""
+        self._log.clear()
+        return 0, copy.deepcopy(self.account)
+
+    def rollback(self, mark: tuple[int, QuantityAccount]) -> None:
+        """Take out every quantity added since ``mark`` and restore the account as it was then."""
+        size, account = mark
+        while len(self._log) > size:
+            key, created, raw_size, problems_size = self._log.pop()
+            row = self._rows[key]
+            row.quantities.pop()
+            if created:
+                del self._rows[key]
+            else:
+                del row.raw[raw_size:], row.problems[problems_size:]
+        for item in fields(account):
+            setattr(self.account, item.name, getattr(account, item.name))
+
+    def tally(self, interchange: int, **counts: int) -> None:
+        """Add quantity counts (reported, loaded, rejected, unused) to an interchange's tally."""
+        self.tallies.setdefault(interchange, Counter()).update(counts)
 
     def add(
         self,
@@ -96,6 +130,7 @@ class MeasureRows:
         item_key = product_ref if product_ref is not None else f"#{item_segment}"
         key = (record_type, location_id, item_key, key_period)
         row = self._rows.get(key)
+        self._log.append((key, row is None, len(row.raw) if row else 0, len(row.problems) if row else 0))
         if row is None:
             row = self._rows[key] = _MeasureRow(record_type, location_id, product_ref, key_period, segment)
         for text in raw:
@@ -110,7 +145,9 @@ class MeasureRows:
         self.account.seen(value)
         if value is None:
             row.problems.append(f"bad quantity '{quantity}' for {code} at segment {segment}")
-        row.quantities.append(_Quantity(measure, code, quantity, value, segment, (uom or "").strip() or None))
+        row.quantities.append(
+            _Quantity(measure, code, quantity, value, segment, (uom or "").strip() or None, self.interchange)
+        )
 
     def reject_block(self, record_type: str, line: int, reason: str, raw: str) -> None:
         """A whole transaction set or message that could not be used, as one reject at its first segment.
@@ -131,10 +168,15 @@ class MeasureRows:
             if problems:
                 rejects[row.record_type].append((row.line, "; ".join(problems), "\n".join(row.raw)))
                 self.account.reject([quantity.value for quantity in row.quantities])
+                for quantity in row.quantities:
+                    self.tally(quantity.interchange, rejected=1)
                 continue
             self.account.use([quantity.value for quantity in used])
+            for quantity in used:
+                self.tally(quantity.interchange, loaded=1)
             for why, quantity in unused:
                 self.account.leave(why, quantity.value)
+                self.tally(quantity.interchange, unused=1)
             units = {quantity.uom for quantity in used if quantity.uom}
             record: dict[str, object] = {
                 "location_id": row.location_id,

@@ -55,6 +55,8 @@ class ParsedFile:
     # EDI files: where every quantity element went, and each interchange (for its acknowledgment).
     account: QuantityAccount | None = None
     interchanges: list[Interchange] = field(default_factory=list)
+    # What became of each interchange (``interchange_outcomes.InterchangeOutcome``), in file order.
+    outcomes: list = field(default_factory=list)
 
     @property
     def unusable_reason(self) -> str | None:

@@ -1,10 +1,11 @@
 """ANSI X12 852 Product Activity Data and 846 Inventory Inquiry/Advice into canonical stock and sales rows.
 
 The envelope (``x12_envelope.py``) is read first: separators from each ISA, whitespace after terminators and
-byte order marks tolerated, several interchanges per file, every control count checked. An interchange, group
-or set with a structural defect refuses the file (:class:`EnvelopeError`, which carries every interchange for its
-acknowledgment) with the first real defect by segment number, then the others. A test interchange (ISA15 = T)
-is loaded like any other, and noted.
+byte order marks tolerated, several interchanges per file, every control count checked. An interchange or
+group with a structural defect is refused whole, a transaction set with one is left out, and the rest loads
+(``interchange_outcomes.py`` records each interchange's outcome); only a file in which nothing can load is
+refused (:class:`EnvelopeError`, which carries every interchange for its acknowledgment), with the first real
+defect by segment number, then the others. A test interchange (ISA15 = T) is loaded like any other, and noted.
 
 Sets are read by the standard's loops, not by a fixed sequence:
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 from assets.feeds.identity import gln_problem, gtin_problem, upc_from_consumer_package_code
@@ -42,6 +44,7 @@ from assets.feeds.parsers.interchange import (
     parse_number,
     refusal,
 )
+from assets.feeds.parsers.interchange_outcomes import interchange_outcomes, is_usable, read_set
 from assets.feeds.parsers.measures import MeasureRows
 from assets.feeds.parsers.results import ParsedFile
 from assets.feeds.parsers.x12_envelope import (
@@ -116,22 +119,25 @@ def parse_x12(
                         x12_code="1",
                     )
                 )
-            if not interchange.rejected and not transaction.rejected:
-                reader = readers.setdefault(transaction.kind, _SetReader(spec, raw.separators, rows, transaction.kind))
-                reader.read(transaction)
-    # The file loads in one piece: any structural defect refuses it, naming the first real one (and the others).
-    if any(defect.fatal for interchange in interchanges for defect in interchange.all_defects()):
+            read = partial(_read, readers, spec, raw.separators, rows, transaction)
+            read_set(rows, interchange, transaction, read, partial(_quantities, transaction))
+    # Each interchange, and each set in a sound one, loads or is refused on its own (interchange_outcomes.py); the
+    # file is refused only when nothing in it can load, naming the first real defect (and the others).
+    if not any(is_usable(interchange) for interchange in interchanges) and any(
+        map(Interchange.first_fatal, interchanges)
+    ):
         raise refusal(path, interchanges)
     if not any(reader.items for reader in readers.values()):
         raise EnvelopeError(path, None, "the interchange holds no line items (LIN)", interchanges)
-    parsed = ParsedFile(
-        rows.results(),
+    results = rows.results()
+    return ParsedFile(
+        results,
         control_number=interchanges[0].control_number,
         position="segment",
         account=account,
         interchanges=interchanges,
+        outcomes=interchange_outcomes(interchanges, rows.tallies),
     )
-    return parsed
 
 
 def _rows(
@@ -151,6 +157,18 @@ def _rows(
         default_currency=default_currency,
         account=account,
     )
+
+
+def _read(
+    readers: dict[str, _SetReader],
+    spec: FileSpec,
+    separators: Separators,
+    rows: MeasureRows,
+    transaction: TransactionSet,
+) -> bool:
+    """Read one set with the reader of its kind (one per kind, so its count of items spans the file)."""
+    reader = readers.setdefault(transaction.kind, _SetReader(spec, separators, rows, transaction.kind))
+    return reader.read(transaction)
 
 
 def _quantities(transaction: TransactionSet) -> list[float | None]:

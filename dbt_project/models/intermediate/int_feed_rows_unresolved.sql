@@ -42,6 +42,8 @@ feed_rows as (
         snapshot_date as period_start,
         snapshot_date as period_end,
         false as is_invalid_period,
+        uom,
+        file_format,
         source_file_id,
         source_line,
         received_at
@@ -58,6 +60,8 @@ feed_rows as (
         period_start,
         period_end,
         period_start > period_end as is_invalid_period,
+        uom,
+        file_format,
         source_file_id,
         source_line,
         received_at
@@ -74,6 +78,8 @@ feed_rows as (
         target_period_start as period_start,
         target_period_end as period_end,
         target_period_start > target_period_end as is_invalid_period,
+        cast(null as varchar) as uom,
+        file_format,
         source_file_id,
         source_line,
         received_at
@@ -100,7 +106,10 @@ checked as (
     select
         *,
         product_id is null as is_unknown_item,
-        not is_known_location as is_unknown_location
+        not is_known_location as is_unknown_location,
+        -- A known item reported in cases whose product has no case pack: its units are unknown.
+        product_id is not null and {{ units_per_uom('uom', 'file_format', 'case_pack') }} is null
+            as is_unknown_case_pack
 
     from resolved
 
@@ -119,6 +128,10 @@ reasons as (
     -- A period that ends before it starts cannot be spread over days.
     select *, 'invalid period' as reason from checked where is_invalid_period
 
+    union all
+
+    select *, 'unknown case pack' as reason from checked where is_unknown_case_pack
+
 ),
 
 final as (
@@ -133,6 +146,7 @@ final as (
 
         ---------- what is wrong
         reason,
+        uom,
 
         ---------- dates (stock: the count day; sales: the period; forecast: made on, and the target period)
         activity_date,

@@ -35,6 +35,18 @@ resolved as (
 
 ),
 
+converted as (
+
+    -- Sales in cases become units through the case pack; cases without one are left out here and listed in
+    -- int_feed_rows_unresolved. Any other unit stays as sent.
+    select
+        *,
+        {{ units_per_uom('uom', 'file_format', 'case_pack') }} as units_per_uom
+
+    from resolved
+
+),
+
 final as (
 
     select
@@ -50,21 +62,27 @@ final as (
         period_end,
         date_diff('day', period_start, period_end) + 1 as period_days,
 
-        ---------- measures
-        units_sold,
-        units_returned,
+        ---------- measures (units; the amount is money, never converted)
+        units_sold * units_per_uom as units_sold,
+        units_returned * units_per_uom as units_returned,
         net_sales_amount,
         currency,
         promo_flag,
-        units_received,
-        units_out_of_stock,
+        units_received * units_per_uom as units_received,
+        units_out_of_stock * units_per_uom as units_out_of_stock,
 
-        ---------- lineage
+        case when {{ is_case_uom('uom', 'file_format') }} then 'ea' else uom end as uom,
+
+        ---------- lineage: the unit as sent and the factor applied
+        uom as uom_as_sent,
+        units_per_uom,
+        merged_lines,
         source_file_id,
         source_line,
         received_at
 
-    from resolved
+    from converted
+    where units_per_uom is not null
 
 )
 

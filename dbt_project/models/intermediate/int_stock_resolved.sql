@@ -33,6 +33,18 @@ resolved as (
 
 ),
 
+converted as (
+
+    -- Counts in cases become units through the case pack; cases without one are left out here and listed in
+    -- int_feed_rows_unresolved. Any other unit stays as sent.
+    select
+        *,
+        {{ units_per_uom('uom', 'file_format', 'case_pack') }} as units_per_uom
+
+    from resolved
+
+),
+
 final as (
 
     select
@@ -46,18 +58,22 @@ final as (
         ---------- dates
         snapshot_date,
 
-        ---------- quantities
-        on_hand_qty,
-        on_order_qty,
-        in_transit_qty,
-        uom,
+        ---------- quantities (units)
+        on_hand_qty * units_per_uom as on_hand_qty,
+        on_order_qty * units_per_uom as on_order_qty,
+        in_transit_qty * units_per_uom as in_transit_qty,
+        case when {{ is_case_uom('uom', 'file_format') }} then 'ea' else uom end as uom,
 
-        ---------- lineage
+        ---------- lineage: the unit as sent and the factor applied
+        uom as uom_as_sent,
+        units_per_uom,
+        merged_lines,
         source_file_id,
         source_line,
         received_at
 
-    from resolved
+    from converted
+    where units_per_uom is not null
 
 )
 

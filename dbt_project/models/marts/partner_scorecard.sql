@@ -30,6 +30,12 @@ feed_rejects as (
 
 ),
 
+interchanges as (
+
+    select * from {{ ref('stg_partner_feeds__edi_interchanges') }}
+
+),
+
 unresolved_rows as (
 
     select * from {{ ref('int_feed_rows_unresolved') }}
@@ -163,6 +169,23 @@ rejects_by_week as (
 
 ),
 
+interchanges_by_week as (
+
+    -- EDI interchanges refused, or partly loaded, by the week of the day their file reports.
+    select
+        feed_files.partner_id,
+        cast(date_trunc('week', feed_files.business_date) as date) as week_start,
+        count(*) filter (where interchanges.outcome = 'refused') as interchanges_refused,
+        count(*) filter (where interchanges.outcome = 'partly_loaded') as interchanges_partly_loaded
+
+    from interchanges
+    inner join feed_files
+        on interchanges.source_file_id = feed_files.source_file_id
+    where feed_files.business_date <= {{ as_of_date() }}
+    group by all
+
+),
+
 unresolved_by_week as (
 
     select
@@ -170,7 +193,8 @@ unresolved_by_week as (
         cast(date_trunc('week', activity_date) as date) as week_start,
         count(*) as rows_unresolved,
         count(*) filter (where reason = 'unknown item') as rows_unknown_item,
-        count(*) filter (where reason = 'unknown location') as rows_unknown_location
+        count(*) filter (where reason = 'unknown location') as rows_unknown_location,
+        count(*) filter (where reason = 'unknown case pack') as rows_unknown_case_pack
 
     from unresolved_rows
     group by all
@@ -247,6 +271,7 @@ joined as (
         coalesce(expected_products.products_expected, 0) as products_expected,
         files_by_week.* exclude (partner_id, week_start),
         rejects_by_week.rows_rejected,
+        interchanges_by_week.* exclude (partner_id, week_start),
         unresolved_by_week.* exclude (partner_id, week_start),
         stock_by_week.* exclude (partner_id, week_start),
         sales_by_week.sales_series_days_reported,
@@ -260,6 +285,9 @@ joined as (
         on weeks.partner_id = files_by_week.partner_id and weeks.week_start = files_by_week.week_start
     left join rejects_by_week
         on weeks.partner_id = rejects_by_week.partner_id and weeks.week_start = rejects_by_week.week_start
+    left join interchanges_by_week
+        on weeks.partner_id = interchanges_by_week.partner_id
+        and weeks.week_start = interchanges_by_week.week_start
     left join unresolved_by_week
         on weeks.partner_id = unresolved_by_week.partner_id
         and weeks.week_start = unresolved_by_week.week_start
@@ -329,9 +357,12 @@ final as (
         coalesce(files_quarantined, 0) as files_quarantined,
         coalesce(files_without_usable_rows, 0) as files_without_usable_rows,
         coalesce(files_resent_unchanged, 0) as files_resent_unchanged,
+        coalesce(interchanges_refused, 0) as interchanges_refused,
+        coalesce(interchanges_partly_loaded, 0) as interchanges_partly_loaded,
         coalesce(rows_unresolved, 0) as rows_unresolved,
         coalesce(rows_unknown_item, 0) as rows_unknown_item,
         coalesce(rows_unknown_location, 0) as rows_unknown_location,
+        coalesce(rows_unknown_case_pack, 0) as rows_unknown_case_pack,
 
         ---------- stock reconciliation
         coalesce(reconciled_rows, 0) as reconciled_rows,

@@ -26,6 +26,13 @@ renamed as (
         cast(rows_parsed as integer) as rows_parsed,
         cast(rows_rejected as integer) as rows_rejected,
 
+        ---------- where the quantity elements of an EDI file went (null for column files)
+        cast(quantities_reported as integer) as quantities_reported,
+        cast(quantities_loaded as integer) as quantities_loaded,
+        cast(quantities_rejected as integer) as quantities_rejected,
+        cast(quantities_unused as integer) as quantities_unused,
+        cast(unused_detail as varchar) as unused_detail,
+
         ---------- timestamps
         cast(received_at as timestamp) as received_at,
         cast(loaded_at as timestamp) as loaded_at

@@ -34,10 +34,13 @@ renamed as (
         -- Null when the file does not report them.
         cast(units_received as double) as units_received,
         cast(units_out_of_stock as double) as units_out_of_stock,
+        -- The unit the quantities were sent in; cases become units downstream, through the case pack.
+        lower(trim(uom)) as uom,
 
         ---------- lineage
         source_file_id,
-        cast(source_line as integer) as source_line
+        cast(source_line as integer) as source_line,
+        cast(merged_lines as integer) as merged_lines
 
     from source
 

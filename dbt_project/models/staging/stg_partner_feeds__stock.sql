@@ -32,7 +32,8 @@ renamed as (
 
         ---------- lineage
         source_file_id,
-        cast(source_line as integer) as source_line
+        cast(source_line as integer) as source_line,
+        cast(merged_lines as integer) as merged_lines
 
     from source
 
