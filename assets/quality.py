@@ -10,7 +10,7 @@ import dagster as dg
 import great_expectations as gx
 import pandas as pd
 
-from assets.renderers.metadata import markdown_preview
+from assets.renderers.metadata import markdown_preview, partner_check_lines
 from assets.renderers.sites import staged_directory
 from assets.warehouse import model_key
 from expectations.docs import (
@@ -169,6 +169,10 @@ def _build_check(
                 "expectations_evaluated": len(outcomes),
                 "partners_checked": len(partners),
                 "partners_held": dg.MetadataValue.json(held),
+                **{
+                    key: dg.MetadataValue.text(line)
+                    for key, line in partner_check_lines([o.as_row() for o in outcomes]).items()
+                },
                 "failures": dg.MetadataValue.md(
                     markdown_preview(
                         failed[
