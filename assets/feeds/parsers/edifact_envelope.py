@@ -9,7 +9,7 @@ several interchanges (each with its own UNA). Every count and reference pair is 
 problem is recorded as a :class:`Defect` at its segment (counted from the start of the file, UNA included) with
 its CONTRL syntax error code (0085), so the first real defect is the one reported.
 
-The file is read in chunks and segment by segment (``edi_stream.py``), twice: :func:`scan_edifact` checks every
+The file is read in chunks and segment by segment (``chunked_text.py``), twice: :func:`scan_edifact` checks every
 envelope keeping no segment, then :meth:`EdifactFile.sets` hands on each message with its segments as soon as it
 ends. Memory is bounded by the largest message, not by the file.
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assets.feeds.errors import FeedError
-from assets.feeds.parsers.edi_stream import TextWindow, first_decode_error, preview
+from assets.feeds.parsers.chunked_text import TextWindow, first_decode_error, preview
 from assets.feeds.parsers.interchange import GROUP, INTERCHANGE, SET, Defect, Interchange, TransactionSet
 
 SUPPORTED_MESSAGES = ("INVRPT", "SLSRPT")
@@ -92,7 +92,8 @@ class EdifactFile:
                 scanned = interchange.sets[position]
                 scanned.segments = message.segments
                 yield interchange, walk.syntax, scanned
-                scanned.segments = []
+                # Neither this walk's copy nor the scanned set keeps the segments once they are read.
+                scanned.segments = message.segments = []
 
 
 def scan_edifact(path: Path) -> EdifactFile:

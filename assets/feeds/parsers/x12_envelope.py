@@ -1,6 +1,6 @@
 """X12 interchanges of a delivered file: separators, segments and the ISA/GS/ST .. SE/GE/IEA envelope checks.
 
-The file is read in chunks and segment by segment (``edi_stream.py``), twice: :func:`scan_x12` checks every
+The file is read in chunks and segment by segment (``chunked_text.py``), twice: :func:`scan_x12` checks every
 envelope keeping no segment, then :meth:`X12File.sets` hands on each transaction set with its segments as soon
 as it ends. Memory is bounded by the largest transaction set, not by the file.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assets.feeds.errors import FeedError
-from assets.feeds.parsers.edi_stream import TextWindow, first_decode_error, preview
+from assets.feeds.parsers.chunked_text import TextWindow, first_decode_error, preview
 from assets.feeds.parsers.interchange import (
     ELEMENT,
     GROUP,
@@ -82,7 +82,8 @@ class X12File:
                 scanned = interchange.sets[position]
                 scanned.segments = transaction.segments
                 yield interchange, separators, scanned
-                scanned.segments = []
+                # Neither this walk's copy nor the scanned set keeps the segments once they are read.
+                scanned.segments = transaction.segments = []
 
 
 def scan_x12(path: Path) -> X12File:
