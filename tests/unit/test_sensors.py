@@ -160,3 +160,32 @@ def test_sensor_asks_again_only_for_the_partner_that_delivered(landing, definiti
     assert second.run_config == partner_run_config("hansa_handel")
     first_hansa = next(request for request in first.run_requests if request.tags["cmi/partner"] == "hansa_handel")
     assert second.run_key != first_hansa.run_key
+
+
+def test_the_sensor_walks_the_landing_as_ingestion_does_and_follows_no_link(tmp_path):
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    write(outside / "passwd", "root:x:0:0", 1000)
+    write(outside / "elsewhere" / "sales_9.csv", "x", 1000)
+    write(landing / "redwood" / "sales_1.csv", "a", 1000)
+    write(landing / "redwood" / "_processed" / "sales_0.csv", "old", 1000)
+    write(landing / "redwood" / ".sales_2.csv.part", "uploading", 1000)
+    write(landing / "_supplier" / "products.csv", "p", 1000)
+    (landing / "redwood" / "passwd.csv").symlink_to(outside / "passwd")
+    (landing / "redwood" / "linked").symlink_to(outside / "elsewhere")
+    (landing / "alias").symlink_to(outside / "elsewhere")
+    os.mkfifo(landing / "redwood" / "pipe.csv")
+    seen = landing_fingerprints(landing, now=2000)
+    assert seen == {
+        "_supplier/products.csv": "1:1000",
+        "alias": "refused",
+        "redwood/linked": "refused",
+        "redwood/passwd.csv": "refused",
+        "redwood/pipe.csv": "refused",
+        "redwood/sales_1.csv": "1:1000",
+    }
+    assert new_deliveries({}, seen)["redwood"] == [
+        "redwood/linked",
+        "redwood/passwd.csv",
+        "redwood/pipe.csv",
+        "redwood/sales_1.csv",
+    ]
