@@ -229,6 +229,7 @@ def ingest_landing(
             else:
                 judged += 1
                 report.outcomes.append(outcome)
+    run.ledger.write_pending(conn)
     report.superseded = run.superseded
     return report
 
@@ -461,6 +462,7 @@ def _record(
         quarantine_copy(entry.path, rules.folder, run.quarantine_dir)
     file_id, relative = row["source_file_id"], row["path"]
     if replaces:  # the earlier verdict and the new one change places in one transaction
+        run.ledger.write_pending(run.conn)
         fetch_all(run.conn, "begin transaction")
         try:
             forget_quarantined(run.conn, file_id, relative)
@@ -470,7 +472,7 @@ def _record(
             rollback(run.conn)
             raise
     else:
-        insert_ledger_row(run.conn, row)
+        run.ledger.write_later(run.conn, row)
     run.ledger.add(file_id, relative)
     if status == "quarantined":
         run.ledger.quarantined[(file_id, relative)] = row["rules_version"]
@@ -491,6 +493,7 @@ def _load(
     profile: ByteProfile | None,
 ) -> tuple[str, str] | FileOutcome:
     """Parse and write one file; (status, reason) when it is refused after parsing (a reused control number)."""
+    run.ledger.write_pending(run.conn)  # the ledger in file order, before this file's transaction
     ledger, config, file, relative = run.ledger, rules.config, entry.path, entry.relative
     partner_id = rules.partner_id
     received_at = _received_at(entry)
