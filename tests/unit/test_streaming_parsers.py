@@ -30,11 +30,11 @@ CSV_SPEC = FileSpec(
     columns={"location_id": "store", "product_ref": "upc", "period_start": "date", "units_sold": "units"},
 )
 
-# The child's whole address space: the interpreter with pandas imported takes about 210 MiB of it, so about
-# 110 MiB are left for the parse. Held whole (bytes, text and every segment) the file below took 335 MiB more than
-# the interpreter (VmPeak 543 MB: a MemoryError under this cap); read set by set it takes under 20 MiB more.
-ADDRESS_SPACE_CAP = 320 << 20
-FILE_MIB = 16
+# The child's whole address space: the interpreter with pandas imported takes about 210 MiB of it, so under 80 MiB
+# are left for the parse. Held whole (bytes, text and every segment) the file below took 235 MiB more than the
+# interpreter (VmPeak 444 MB: a MemoryError under this cap); read set by set it takes a few MiB more.
+ADDRESS_SPACE_CAP = 288 << 20
+FILE_MIB = 12
 
 CHILD = """
 import json, resource, sys
