@@ -355,11 +355,11 @@ def _verdict(
     try:
         check_limits(file, entry.size, spec, rules.limits, longest)
     except FeedError as err:
-        return "quarantined", str(err)
+        return "quarantined", err.named(entry.relative)
     try:
         return _load(run, entry, rules, file_id, spec, parser, profile)
     except FeedError as err:
-        return "quarantined", str(err)
+        return "quarantined", err.named(entry.relative)
     except ParserCrash as crash:
         exc = crash.error
         return "quarantined", f"parser crashed: {type(exc).__name__}: {exc} (at {crash_location(exc)})"
