@@ -32,16 +32,6 @@ TRIGGER_TAG = "cmi/trigger"
 LANDING_TRIGGER = "landing"
 
 
-def is_delivery(relative: Path) -> bool:
-    """A file the ingestion reads: inside a partner folder or `_supplier`, outside hidden and `_` subfolders."""
-    folder, *inside = relative.parts
-    if not inside:
-        return False  # directly in the landing folder: no partner to load it for
-    if folder != SUPPLIER_FOLDER and folder.startswith(("_", ".")):
-        return False
-    return not any(part.startswith((".", "_")) for part in inside)
-
-
 def landing_fingerprints(landing: Path, now: float, quiet_seconds: float = QUIET_SECONDS) -> dict[str, str]:
     """`partner/file` -> `size:mtime` for every settled delivery under the landing folder (partners and `_supplier`).
 

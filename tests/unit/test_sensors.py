@@ -14,7 +14,6 @@ from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
 from orchestration.sensors import (
     folder_run_key,
     ingest_run_requests,
-    is_delivery,
     landing_fingerprints,
     landing_sensor,
     new_deliveries,
@@ -66,8 +65,9 @@ def test_missing_landing_folder_is_no_delivery(tmp_path):
         ("redwood/_done/sales_1.csv", False),
     ],
 )
-def test_deliveries_are_the_files_ingestion_reads(relative, expected):
-    assert is_delivery(Path(relative)) is expected
+def test_deliveries_are_the_files_ingestion_reads(relative, expected, tmp_path):
+    write(tmp_path / relative, "x", 1000)
+    assert (relative in landing_fingerprints(tmp_path, now=2000)) is expected
 
 
 def test_run_key_names_the_folder_state_not_the_tick():
