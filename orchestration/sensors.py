@@ -7,6 +7,8 @@ partner is run configuration of the `partner_feeds` asset (see assets/ingest.py 
 
 import hashlib
 import json
+import os
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,6 +16,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from assets.feeds.contracts import SUPPLIER_FOLDER
+from assets.feeds.loading.landing_walk import LandingEntry, partner_folders, walk_partner
+from assets.feeds.loading.limits import DEFAULT_LIMITS
 from assets.ingest import PARTNER_FEED_KEYS, PARTNER_FEEDS_OP, SUPPLIER_MASTER_DATA_KEYS
 from orchestration.runtime import settings
 
@@ -28,29 +32,39 @@ TRIGGER_TAG = "cmi/trigger"
 LANDING_TRIGGER = "landing"
 
 
-def is_delivery(relative: Path) -> bool:
-    """A file the ingestion reads: inside a partner folder or `_supplier`, outside hidden and `_` subfolders."""
-    folder, *inside = relative.parts
-    if not inside:
-        return False  # directly in the landing folder: no partner to load it for
-    if folder != SUPPLIER_FOLDER and folder.startswith(("_", ".")):
-        return False
-    return not any(part.startswith((".", "_")) for part in inside)
-
-
 def landing_fingerprints(landing: Path, now: float, quiet_seconds: float = QUIET_SECONDS) -> dict[str, str]:
-    """`partner/file` -> `size:mtime` for every settled delivery under the landing folder (partners and `_supplier`)."""
+    """`partner/file` -> `size:mtime` for every settled delivery under the landing folder (partners and `_supplier`).
+
+    The landing is walked as ingestion walks it (``landing_walk``): no symbolic link is followed, nothing outside
+    a partner folder is looked at. What ingestion refuses (a link, a pipe, a folder nested too deep, a partner
+    folder that is a link) is `refused`, so it starts the run that records it; hidden files are left out, since
+    uploads in progress are named so until they are complete.
+    """
     if not landing.is_dir():
         return {}
     found = {}
-    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
-        relative = path.relative_to(landing)
-        if not is_delivery(relative):
+    for entry in _landing_entries(landing):
+        if entry.regular and entry.relative.rsplit("/", 1)[-1].startswith("."):
             continue
-        stat = path.stat()
-        if now - stat.st_mtime >= quiet_seconds:
-            found[relative.as_posix()] = f"{stat.st_size}:{int(stat.st_mtime)}"
-    return found
+        if not entry.regular:
+            found[entry.relative] = "refused"
+        elif now - entry.mtime >= quiet_seconds:
+            found[entry.relative] = f"{entry.size}:{int(entry.mtime)}"
+    return dict(sorted(found.items()))
+
+
+def _landing_entries(landing: Path) -> Iterator[LandingEntry]:
+    folders = list(partner_folders(landing))
+    supplier = landing / SUPPLIER_FOLDER
+    if supplier.is_symlink():
+        folders.append((SUPPLIER_FOLDER, supplier, "symbolic link refused: the supplier folder must be a real folder"))
+    elif supplier.is_dir():
+        folders.append((SUPPLIER_FOLDER, supplier, None))
+    for partner_id, folder, refusal in folders:
+        if refusal is not None:
+            yield LandingEntry(partner_id, partner_id, folder, os.fsencode(partner_id), refusal)
+        else:
+            yield from walk_partner(landing, partner_id, folder, DEFAULT_LIMITS)
 
 
 def new_deliveries(previous: dict[str, str], current: dict[str, str]) -> dict[str, list[str]]:

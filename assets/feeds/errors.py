@@ -28,6 +28,11 @@ class FeedError(Exception):
     def __reduce__(self):
         return (type(self), (self.path, self.location, self.reason))
 
+    def named(self, name: str) -> str:
+        """The message with ``name`` for the file (its landing path, as the ledger has it) instead of where it was
+        read: a ledger reason stays the same wherever the landing is (a rebuild reads the archive's copies)."""
+        return f"{name}: {self.location}: {self.reason}" if self.location else f"{name}: {self.reason}"
+
 
 def check_control_count(
     path: Path | str, segment_number: int, label: str, declared: str, counted: int, noun: str, actual: str | None = None

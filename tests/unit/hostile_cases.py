@@ -153,7 +153,7 @@ def deep_folders(env: HostileEnv) -> Expectation:
     return Expectation("redwood_grocers/d/d/d/d/d/d/d/d", "max_folder_depth", ())
 
 
-def many_small_files(env: HostileEnv, count: int = 300) -> Expectation:
+def many_small_files(env: HostileEnv, count: int = 10_000) -> Expectation:
     for number in range(count):
         _write(env.landing / "new_flood" / f"f{number:05}.csv", b"x\n")
     return Expectation("new_flood/f00000.csv", "no partner config", ())

@@ -140,7 +140,7 @@ def test_undecodable_file_is_quarantined_and_other_partners_still_load(conn, lan
     assert report.counts == {"loaded": 4, "quarantined": 1, "duplicate": 0}
     (outcome,) = report.with_status("quarantined")
     assert outcome.path == "huaxin_retail/kucun_20250629.txt"
-    assert outcome.reason.startswith(f"{bad}: line 1: cannot decode as gbk")
+    assert outcome.reason.startswith("huaxin_retail/kucun_20250629.txt: line 1: cannot decode as gbk")
     copied = quarantine / "huaxin_retail" / "kucun_20250629.txt"
     assert copied.read_bytes() == bad.read_bytes()
     assert ledger(conn)[outcome.path][:2] == ("quarantined", 0)

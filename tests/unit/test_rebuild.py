@@ -84,3 +84,16 @@ def test_rebuild_replays_the_nights_in_order_and_stops_at_a_failed_one(tmp_path)
     assert all(files == seen[0][1] for _, files in seen)
     recorded = [date(2025, 6, 1), date(2025, 6, 30), date(2025, 7, 5)]
     assert nights_to_replay(date(2025, 6, 15), None, lambda: recorded) == recorded[1:]
+
+
+def test_a_quarantine_reason_is_the_same_whichever_folder_the_landing_is_in(tmp_path):
+    """A rebuild reads the archive's copies from a scratch landing: the ledger must not tell the two apart."""
+    reasons = []
+    for place in ("live", "rebuild-scratch"):
+        env = build_env(tmp_path / place)
+        (env.landing / "redwood_grocers" / "852_20250630.x12").write_text("ISA*00*truncated")
+        with duckdb.connect() as conn:
+            ingest(env, conn)
+            reasons.append(conn.execute("select path, reason from raw.feed_files order by path").fetchall())
+    assert reasons[0] == reasons[1]
+    assert any(reason and reason.startswith("redwood_grocers/852_20250630.x12: ") for _, reason in reasons[0])

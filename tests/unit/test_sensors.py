@@ -14,7 +14,6 @@ from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
 from orchestration.sensors import (
     folder_run_key,
     ingest_run_requests,
-    is_delivery,
     landing_fingerprints,
     landing_sensor,
     new_deliveries,
@@ -66,8 +65,9 @@ def test_missing_landing_folder_is_no_delivery(tmp_path):
         ("redwood/_done/sales_1.csv", False),
     ],
 )
-def test_deliveries_are_the_files_ingestion_reads(relative, expected):
-    assert is_delivery(Path(relative)) is expected
+def test_deliveries_are_the_files_ingestion_reads(relative, expected, tmp_path):
+    write(tmp_path / relative, "x", 1000)
+    assert (relative in landing_fingerprints(tmp_path, now=2000)) is expected
 
 
 def test_run_key_names_the_folder_state_not_the_tick():
@@ -162,3 +162,32 @@ def test_sensor_asks_again_only_for_the_partner_that_delivered(landing, definiti
     assert second.run_config == partner_run_config("hansa_handel")
     first_hansa = next(request for request in first.run_requests if request.tags["cmi/partner"] == "hansa_handel")
     assert second.run_key != first_hansa.run_key
+
+
+def test_the_sensor_walks_the_landing_as_ingestion_does_and_follows_no_link(tmp_path):
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    write(outside / "passwd", "root:x:0:0", 1000)
+    write(outside / "elsewhere" / "sales_9.csv", "x", 1000)
+    write(landing / "redwood" / "sales_1.csv", "a", 1000)
+    write(landing / "redwood" / "_processed" / "sales_0.csv", "old", 1000)
+    write(landing / "redwood" / ".sales_2.csv.part", "uploading", 1000)
+    write(landing / "_supplier" / "products.csv", "p", 1000)
+    (landing / "redwood" / "passwd.csv").symlink_to(outside / "passwd")
+    (landing / "redwood" / "linked").symlink_to(outside / "elsewhere")
+    (landing / "alias").symlink_to(outside / "elsewhere")
+    os.mkfifo(landing / "redwood" / "pipe.csv")
+    seen = landing_fingerprints(landing, now=2000)
+    assert seen == {
+        "_supplier/products.csv": "1:1000",
+        "alias": "refused",
+        "redwood/linked": "refused",
+        "redwood/passwd.csv": "refused",
+        "redwood/pipe.csv": "refused",
+        "redwood/sales_1.csv": "1:1000",
+    }
+    assert new_deliveries({}, seen)["redwood"] == [
+        "redwood/linked",
+        "redwood/passwd.csv",
+        "redwood/pipe.csv",
+        "redwood/sales_1.csv",
+    ]

@@ -22,6 +22,7 @@ from assets.feeds.parsers.results import ParsedFile
 
 # Ledger statuses of files whose rows are (or were) in the raw tables.
 LOADED_STATUSES = ("loaded", "superseded")
+LEDGER_BATCH = 200  # ledger rows per insert statement
 
 
 @dataclass
@@ -39,6 +40,7 @@ class FeedLedger:
     loaded_partners: set[str] = field(default_factory=set)
     loaded_by_file_id: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (partner, first path)
     quarantined: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (id, path) -> rules version
+    unwritten: list[dict] = field(default_factory=list)  # rows of files that did not load, not yet inserted
 
     @classmethod
     def read(cls, conn: duckdb.DuckDBPyConnection) -> FeedLedger:
@@ -56,6 +58,22 @@ class FeedLedger:
             elif status == "quarantined":
                 ledger.quarantined[(file_id, path)] = rules_version
         return ledger
+
+    def write_later(self, conn: duckdb.DuckDBPyConnection, row: dict) -> None:
+        """Insert the ledger row of a file that did not load with others, :data:`LEDGER_BATCH` rows a statement.
+
+        One insert per file cost a statement and a commit each (10,000 refused files: most of the run). A run
+        killed before they are written loses only verdicts the next run reaches again: nothing was loaded.
+        """
+        self.unwritten.append(row)
+        if len(self.unwritten) >= LEDGER_BATCH:
+            self.write_pending(conn)
+
+    def write_pending(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Insert the rows :meth:`write_later` holds (before anything else writes the ledger, and at the end)."""
+        rows, self.unwritten = self.unwritten, []
+        for start in range(0, len(rows), LEDGER_BATCH):
+            insert_ledger_rows(conn, rows[start : start + LEDGER_BATCH])
 
     def claim(self, partner_id: str, file_format: str | None, control_number: str | None, path: str) -> None:
         if control_number:
@@ -105,6 +123,16 @@ def mark_rules_version(conn: duckdb.DuckDBPyConnection, file_id: str, path: str,
         "where source_file_id = ? and path = ? and status = 'quarantined'",
         [rules_version, file_id, path],
     )
+
+
+def insert_ledger_rows(conn: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
+    """Write several files' ledger rows in one statement."""
+    if not rows:
+        return
+    columns = ", ".join(FEED_LEDGER_COLUMNS)
+    values = ", ".join("(" + ", ".join("?" for _ in FEED_LEDGER_COLUMNS) + ")" for _ in rows)
+    parameters = [row.get(column) for row in rows for column in FEED_LEDGER_COLUMNS]
+    fetch_all(conn, f"insert into {FEED_LEDGER_TABLE} ({columns}) values {values}", parameters)
 
 
 def insert_ledger_row(conn: duckdb.DuckDBPyConnection, row: dict) -> None:

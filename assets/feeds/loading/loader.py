@@ -234,6 +234,7 @@ def ingest_landing(
             else:
                 judged += 1
                 report.outcomes.append(outcome)
+    run.ledger.write_pending(conn)
     report.superseded = run.superseded
     return report
 
@@ -359,11 +360,11 @@ def _verdict(
     try:
         check_limits(file, entry.size, spec, rules.limits, longest)
     except FeedError as err:
-        return "quarantined", str(err)
+        return "quarantined", err.named(entry.relative)
     try:
         return _load(run, entry, rules, file_id, spec, parser, profile)
     except FeedError as err:
-        return "quarantined", str(err)
+        return "quarantined", err.named(entry.relative)
     except ParserCrash as crash:
         exc = crash.error
         return "quarantined", f"parser crashed: {type(exc).__name__}: {exc} (at {crash_location(exc)})"
@@ -466,6 +467,7 @@ def _record(
         quarantine_copy(entry.path, rules.folder, run.quarantine_dir)
     file_id, relative = row["source_file_id"], row["path"]
     if replaces:  # the earlier verdict and the new one change places in one transaction
+        run.ledger.write_pending(run.conn)
         fetch_all(run.conn, "begin transaction")
         try:
             forget_quarantined(run.conn, file_id, relative)
@@ -475,7 +477,7 @@ def _record(
             rollback(run.conn)
             raise
     else:
-        insert_ledger_row(run.conn, row)
+        run.ledger.write_later(run.conn, row)
     run.ledger.add(file_id, relative)
     if status == "quarantined":
         run.ledger.quarantined[(file_id, relative)] = row["rules_version"]
@@ -496,6 +498,7 @@ def _load(
     profile: ByteProfile | None,
 ) -> tuple[str, str] | FileOutcome:
     """Parse and write one file; (status, reason) when it is refused after parsing (a reused control number)."""
+    run.ledger.write_pending(run.conn)  # the ledger in file order, before this file's transaction
     ledger, config, file, relative = run.ledger, rules.config, entry.path, entry.relative
     partner_id = rules.partner_id
     received_at = _received_at(entry)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +28,15 @@ import pandas as pd
 from assets.feeds.contracts import RAW_FEED_COLUMNS
 from assets.feeds.errors import FeedError
 from assets.feeds.parsers.cell_rules import CellRule, cell_rules, fill_one_day_periods, filled
+from assets.feeds.parsers.chunked_text import CHUNK_BYTES, TextScan, scan_text, stream_codec
 from assets.feeds.parsers.results import ParseResult, rejects_frame, typed_series
 from assets.feeds.partner_config import REQUIRED_COLUMNS, FileSpec
 
 QUOTE_CHAR = '"'
 BOM = "\ufeff"
 _UTF8_CODECS = ("utf-8", "utf-8-sig")
+# Lines pandas reads at a time: a chunk's cells as Python strings take some hundred MB, whatever the file's size.
+CHUNK_LINES = 250_000
 
 
 def parse_delimited(
@@ -51,10 +54,18 @@ def parse_delimited(
     headers or a file without data lines.
     """
     path = Path(path)
-    data = path.read_bytes()
-    text = decode_text(data, spec.encoding, path)
-    table = _read_records(text, data, spec.encoding, spec.delimiter, path)
-    return records_to_result(table, spec, partner_id, source_file_id, path, default_currency=default_currency)
+    scan = _checked_text(path, spec.encoding)
+
+    def convert(table: TextRecords, require_rows: bool = True) -> ParseResult:
+        return records_to_result(
+            table, spec, partner_id, source_file_id, path, default_currency=default_currency, require_rows=require_rows
+        )
+
+    try:
+        return _joined(convert, _record_chunks(path, spec.encoding, spec.delimiter, scan), path)
+    except _NotOneLinePerRecord:
+        with _open_text(path, spec.encoding) as text:
+            return convert(_read_records_slow(text, spec.delimiter, path))
 
 
 # --- reading the file ---------------------------------------------------------------------------------------
@@ -104,50 +115,147 @@ def decode_text(data: bytes, encoding: str, path: Path) -> str:
     return text
 
 
-def _read_records(text: str, data: bytes, encoding: str, delimiter: str, path: Path) -> TextRecords:
-    """Split text into records: pandas when each record is one line, else the csv module (exact, slower)."""
-    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE_CHAR), None)
+class _NotOneLinePerRecord(Exception):
+    """pandas cannot split this file one record per line: the csv module reads it instead."""
+
+
+def _checked_text(path: Path, encoding: str) -> TextScan:
+    """The file's text checked a chunk at a time, with the errors :func:`decode_text` gives for the whole text."""
+    if path.stat().st_size == 0:
+        raise FeedError(path, None, "empty file (0 bytes)")
+    try:
+        scan = scan_text(path, encoding)
+    except UnicodeError as exc:
+        raise FeedError(path, None, f"cannot decode as {encoding}: {exc}") from exc
+    if scan.error is not None:
+        exc = scan.error
+        with path.open("rb") as file:
+            head = file.read(2)
+            file.seek(exc.start)
+            bad = file.read(4).hex(" ")
+        hint = (
+            "; the file starts with a UTF-16 byte order mark"
+            if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+            else ""
+        )
+        raise FeedError(
+            path,
+            f"line {_newlines_before(path, exc.start) + 1}",
+            f"cannot decode as {encoding} at byte offset {exc.start} (bytes {bad}): {exc.reason}{hint}",
+        )
+    if scan.blank:
+        raise FeedError(path, None, "empty file (no text)")
+    return scan
+
+
+def _newlines_before(path: Path, offset: int) -> int:
+    count = 0
+    with path.open("rb") as file:
+        while offset > 0:
+            data = file.read(min(CHUNK_BYTES, offset))
+            if not data:
+                break
+            count += data.count(b"\n")
+            offset -= len(data)
+    return count
+
+
+def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
+    """The file as text (line ends kept as sent), without a leading byte order mark."""
+    text = io.TextIOWrapper(path.open("rb"), encoding=stream_codec(path, encoding), newline="")
+    if text.read(1) != BOM:
+        text.seek(0)
+    return text
+
+
+def _record_chunks(path: Path, encoding: str, delimiter: str, scan: TextScan) -> Iterator[TextRecords]:
+    """The file's records, :data:`CHUNK_LINES` at a time, when each record is one line (pandas splits them).
+
+    Raises :class:`_NotOneLinePerRecord` (possibly after some chunks) when a quoted field spans lines, lines end in
+    bare CR, or a line is longer than the header: the csv module keeps exact line numbers and reports long lines.
+    """
+    with _open_text(path, encoding) as text:
+        header = next(csv.reader(text, delimiter=delimiter, quotechar=QUOTE_CHAR), None)
     if header is None:
         raise FeedError(path, None, "empty file (no header line)")
     # UTF-8 bytes go to the C tokenizer as they are, which is faster than handing it decoded text.
-    source: io.IOBase = io.StringIO(text)
-    if codecs.lookup(encoding).name in _UTF8_CODECS:
-        source = io.BytesIO(data[3:] if data.startswith(codecs.BOM_UTF8) else data)
-    try:
-        body = pd.read_csv(
-            source,
-            sep=delimiter,
-            header=None,
-            skiprows=1,
-            dtype=object,
-            na_filter=False,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            quotechar=QUOTE_CHAR,
-            engine="c",
-            low_memory=False,
-        )
-    except pd.errors.ParserError:
-        return _read_records_slow(text, delimiter, path)
-    except pd.errors.EmptyDataError:
-        body = pd.DataFrame(columns=range(len(header)), dtype=object)
-    physical_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-    if len(body) + 1 != physical_lines or len(body.columns) > len(header):
-        # A quoted field spans lines (or lines end in bare CR), or a line is longer than the header: the csv
-        # module keeps exact line numbers and reports the long lines.
-        return _read_records_slow(text, delimiter, path)
+    utf8 = codecs.lookup(encoding).name in _UTF8_CODECS
+    with path.open("rb") if utf8 else _open_text(path, encoding) as source:
+        if utf8 and source.read(3) != codecs.BOM_UTF8:
+            source.seek(0)
+        records = 0
+        try:
+            reader = pd.read_csv(
+                source,
+                sep=delimiter,
+                header=None,
+                skiprows=1,
+                dtype=object,
+                na_filter=False,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                quotechar=QUOTE_CHAR,
+                engine="c",
+                chunksize=CHUNK_LINES,
+            )
+            for body in reader:
+                if len(body.columns) > len(header):
+                    raise _NotOneLinePerRecord
+                yield _line_records(header, body, records, delimiter)
+                records += len(body)
+        except pd.errors.EmptyDataError:
+            pass
+        except pd.errors.ParserError as exc:
+            raise _NotOneLinePerRecord from exc
+    if records == 0:
+        yield TextRecords(header, pd.DataFrame(columns=range(len(header)), dtype=object), np.arange(0, dtype=np.int64))
+    if records + 1 != scan.physical_lines:
+        raise _NotOneLinePerRecord
+
+
+def _line_records(header: list[str], body: pd.DataFrame, before: int, delimiter: str) -> TextRecords:
+    """One chunk of one-line records, ``before`` records after the header."""
     if len(body.columns) < len(header):
         for position in range(len(body.columns), len(header)):
             body[position] = ""
     # Short lines leave their missing trailing fields as NaN even without NA parsing; the last column shows them.
     if len(body) and body[body.columns[-1]].isna().any():
         body = body.fillna("")
-    lines = np.arange(2, len(body) + 2, dtype=np.int64)
+    body = body.reset_index(drop=True)
+    lines = np.arange(before + 2, before + len(body) + 2, dtype=np.int64)
     return TextRecords(header, body, lines, [], raw_records=joiner(delimiter))
 
 
-def _read_records_slow(text: str, delimiter: str, path: Path) -> TextRecords:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE_CHAR)
+def _joined(convert: Callable[..., ParseResult], tables: Iterator[TextRecords], path: Path) -> ParseResult:
+    """Each chunk converted as it is read, the results put together as one file's.
+
+    A problem with the file as a whole found in the first chunk (a missing column) is raised only once the whole
+    file is known to be one record per line: otherwise the csv module's reading, and its errors, come first.
+    """
+    results: list[ParseResult] = []
+    problem: FeedError | None = None
+    for table in tables:
+        if problem is not None:
+            continue
+        try:
+            results.append(convert(table, require_rows=False))
+        except FeedError as exc:
+            problem = exc
+    if problem is not None:
+        raise problem
+    if not any(result.rows_parsed or result.rows_rejected for result in results):
+        raise FeedError(path, None, "no data rows after the header line")
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    rows = pd.concat([result.rows for result in results], ignore_index=True)
+    rejects = pd.concat([result.rejects for result in results], ignore_index=True)
+    return ParseResult(first.record_type, rows, rejects)
+
+
+def _read_records_slow(text: Iterable[str], delimiter: str, path: Path) -> TextRecords:
+    """Records by the csv module, from text whose line ends are kept as sent (exact line numbers, long lines)."""
+    reader = csv.reader(text, delimiter=delimiter, quotechar=QUOTE_CHAR)
     header: list[str] | None = None
     records: list[list[str]] = []
     lines: list[int] = []

@@ -36,8 +36,7 @@ from assets.feeds.parsers.edifact_envelope import (
     SUPPORTED_MESSAGES,
     Segment,
     Syntax,
-    check_interchange,
-    split_interchanges,
+    scan_edifact,
 )
 from assets.feeds.parsers.interchange import (
     ELEMENT,
@@ -87,9 +86,9 @@ def parse_edifact(
 ) -> ParsedFile:
     """Parse the EDIFACT interchanges of one file (INVRPT and/or SLSRPT) into stock and sales rows and rejects."""
     path = Path(path)
-    raws = split_interchanges(path.read_bytes(), path)
-    seen: set[str] = set()
-    interchanges = [check_interchange(raw, index, seen) for index, raw in enumerate(raws, start=1)]
+    # Read segment by segment: envelopes first, then each message as it ends (memory bounded by one message).
+    scanned = scan_edifact(path)
+    interchanges = scanned.interchanges
     quantity_codes = {
         code: measure
         for code, measure in {**DEFAULT_QUANTITY_CODES, **spec.quantity_codes}.items()
@@ -108,24 +107,23 @@ def parse_edifact(
         account=account,
     )
     items = 0
-    for interchange, raw in zip(interchanges, raws, strict=True):
-        if interchange.test and interchange.sets:
+    for interchange, syntax, message in scanned.sets():
+        if interchange.test and message is interchange.sets[0]:
             account.notes.append(f"interchange {interchange.control_number} is marked as a test (UNB 0035 = 1)")
-        for message in interchange.sets:
-            if spec.message is not None and message.kind != spec.message and message.kind in SUPPORTED_MESSAGES:
-                message.defects.append(
-                    Defect(
-                        SET,
-                        message.first_segment,
-                        f"message {message.kind} where this feed expects {spec.message}",
-                        "UNH",
-                        2,
-                        edifact_code="14",
-                    )
+        if spec.message is not None and message.kind != spec.message and message.kind in SUPPORTED_MESSAGES:
+            message.defects.append(
+                Defect(
+                    SET,
+                    message.first_segment,
+                    f"message {message.kind} where this feed expects {spec.message}",
+                    "UNH",
+                    2,
+                    edifact_code="14",
                 )
-            reader = _MessageReader(message, spec, raw.syntax, quantity_codes, rows)
-            read_set(rows, interchange, message, reader.read, partial(_quantities, message, raw.syntax))
-            items += reader.items
+            )
+        reader = _MessageReader(message, spec, syntax, quantity_codes, rows)
+        read_set(rows, interchange, message, reader.read, partial(_quantities, message, syntax))
+        items += reader.items
     # Each interchange, and each message in a sound one, loads or is refused on its own (interchange_outcomes.py);
     # the file is refused only when nothing in it can load, naming the first real defect (and the others).
     if not any(is_usable(interchange) for interchange in interchanges) and any(

@@ -51,9 +51,8 @@ from assets.feeds.parsers.x12_envelope import (
     SUPPORTED_SETS,
     Segment,
     Separators,
-    check_interchange,
     element_defects,
-    split_interchanges,
+    scan_x12,
 )
 from assets.feeds.partner_config import FileSpec
 
@@ -97,30 +96,27 @@ def parse_x12(
     """Parse the X12 interchanges of one file (852 and/or 846 sets) into stock and sales rows plus rejects."""
     path = Path(path)
     account = QuantityAccount(partner_id=partner_id)
-    interchanges: list[Interchange] = []
-    raws = split_interchanges(path.read_bytes(), path)
-    seen: set[str] = set()
-    for index, raw in enumerate(raws, start=1):
-        interchanges.append(check_interchange(raw, index, seen))
+    # Read segment by segment: envelopes first, then each set as it ends (memory bounded by one set).
+    scanned = scan_x12(path)
+    interchanges: list[Interchange] = scanned.interchanges
     readers: dict[str, _SetReader] = {}
     rows = _rows(spec, partner_id, source_file_id, default_currency, account)
-    for interchange, raw in zip(interchanges, raws, strict=True):
-        if interchange.test and interchange.sets:
+    for interchange, separators, transaction in scanned.sets():
+        if interchange.test and transaction is interchange.sets[0]:
             account.notes.append(f"interchange {interchange.control_number} is marked as a test (ISA15 = T)")
-        for transaction in interchange.sets:
-            if spec.message is not None and transaction.kind != spec.message and transaction.kind in SUPPORTED_SETS:
-                transaction.defects.append(
-                    Defect(
-                        SET,
-                        transaction.first_segment,
-                        f"transaction set {transaction.kind} where this feed expects {spec.message}",
-                        "ST",
-                        1,
-                        x12_code="1",
-                    )
+        if spec.message is not None and transaction.kind != spec.message and transaction.kind in SUPPORTED_SETS:
+            transaction.defects.append(
+                Defect(
+                    SET,
+                    transaction.first_segment,
+                    f"transaction set {transaction.kind} where this feed expects {spec.message}",
+                    "ST",
+                    1,
+                    x12_code="1",
                 )
-            read = partial(_read, readers, spec, raw.separators, rows, transaction)
-            read_set(rows, interchange, transaction, read, partial(_quantities, transaction))
+            )
+        read = partial(_read, readers, spec, separators, rows, transaction)
+        read_set(rows, interchange, transaction, read, partial(_quantities, transaction))
     # Each interchange, and each set in a sound one, loads or is refused on its own (interchange_outcomes.py); the
     # file is refused only when nothing in it can load, naming the first real defect (and the others).
     if not any(is_usable(interchange) for interchange in interchanges) and any(

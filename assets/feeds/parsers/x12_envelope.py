@@ -1,5 +1,9 @@
 """X12 interchanges of a delivered file: separators, segments and the ISA/GS/ST .. SE/GE/IEA envelope checks.
 
+The file is read in chunks and segment by segment (``chunked_text.py``), twice: :func:`scan_x12` checks every
+envelope keeping no segment, then :meth:`X12File.sets` hands on each transaction set with its segments as soon
+as it ends. Memory is bounded by the largest transaction set, not by the file.
+
 Separators are read from each ISA header, never assumed: the element separator is the 4th character, ISA16 the
 component separator and the character after it the segment terminator; ISA fields are found by counting
 separators, so unusual field widths do not matter. Whitespace (CR/LF, indentation) after a terminator and a
@@ -12,10 +16,12 @@ the whole file) with the 997/999/TA1 code for it, so the real defect is reported
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assets.feeds.errors import FeedError
+from assets.feeds.parsers.chunked_text import TextWindow, first_decode_error, preview
 from assets.feeds.parsers.interchange import (
     ELEMENT,
     GROUP,
@@ -55,27 +61,50 @@ class Segment:
 
 
 @dataclass
-class RawInterchange:
-    separators: Separators
-    segments: list[Segment]
-    unterminated: Segment | None = None  # a last segment without its terminator
+class X12File:
+    """A scanned X12 file: its interchanges with every envelope defect (no segments kept), and how to re-read it."""
+
+    path: Path
+    codec: str
+    skip: int  # bytes of a byte order mark
+    interchanges: list[Interchange] = field(default_factory=list)
+    separators: list[Separators] = field(default_factory=list)  # per interchange
+
+    def sets(self) -> Iterator[tuple[Interchange, Separators, TransactionSet]]:
+        """Every transaction set in file order, its segments attached until the caller asks for the next one.
+
+        The file is read a second time; a set is handed on as soon as it ends, so only one is held at a time.
+        """
+        walks = _walk_file(self.path, self.codec, self.skip, set(), keep=True)
+        for walk, separators, completed in walks:
+            interchange = self.interchanges[walk.index - 1]
+            for position, transaction in completed:
+                scanned = interchange.sets[position]
+                scanned.segments = transaction.segments
+                yield interchange, separators, scanned
+                # Neither this walk's copy nor the scanned set keeps the segments once they are read.
+                scanned.segments = transaction.segments = []
 
 
-def decode(data: bytes, path: Path) -> str:
-    if not data:
+def scan_x12(path: Path) -> X12File:
+    """Every interchange of the file with its groups, sets and envelope defects, read segment by segment.
+
+    Raises FeedError only when the file is not X12 at all (empty, UTF-16, no ISA first) or an ISA cannot be read;
+    a later interchange that is cut off or unreadable is returned with its defects.
+    """
+    head = preview(path)
+    if not head:
         raise FeedError(path, None, "empty file (0 bytes)")
-    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in data[:256]:
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in head[:256]:
         raise FeedError(path, None, "unsupported encoding: UTF-16 (X12 interchanges are 8-bit text)")
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        # The X12 extended character set predates UTF-8; Latin-1 keeps every byte (and the ISA widths).
-        text = data.decode("latin-1")
-    if not text.strip():
-        raise FeedError(path, None, "empty file (no text)")
-    return text
+    skip = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    # The X12 extended character set predates UTF-8; Latin-1 keeps every byte (and the ISA widths).
+    codec = "utf-8" if first_decode_error(path, "utf-8", skip) is None else "latin-1"
+    scanned = X12File(path, codec, skip)
+    for walk, separators, _ in _walk_file(path, codec, skip, set(), keep=False):
+        scanned.interchanges.append(walk.interchange)
+        scanned.separators.append(separators)
+    return scanned
 
 
 def _separators(text: str, start: int, number: int, path: Path) -> Separators:
@@ -97,131 +126,242 @@ def _separators(text: str, start: int, number: int, path: Path) -> Separators:
     return Separators(element, component, terminator)
 
 
-def split_interchanges(data: bytes, path: Path) -> list[RawInterchange]:
-    """Every interchange of the file, split into segments with the separators its own ISA declares.
-
-    Raises FeedError only when the file is not X12 at all (no ISA first) or its first ISA cannot be read; a later
-    interchange that is cut off or unreadable is returned with what it has, for :func:`check_interchange`.
-    """
-    text = decode(data, path)
-    interchanges: list[RawInterchange] = []
-    position, number = 0, 0
+def _window_separators(window: TextWindow, start: int, number: int, path: Path) -> Separators:
+    """The ISA's separators, reading on while the header may only look truncated because the window ends."""
     while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            break
-        if not text.startswith("ISA", position):
-            if not interchanges:
-                raise FeedError(path, "segment 1", f"not an X12 interchange: expected 'ISA', found {text[:3]!r}")
-            tail = text[position:].strip()
-            interchanges.append(RawInterchange(interchanges[-1].separators, [], Segment(number + 1, (tail,), tail)))
-            break
-        separators = _separators(text, position, number + 1, path)
-        raw = RawInterchange(separators, [])
-        while position < len(text):
-            end = text.find(separators.segment, position)
-            if end < 0:
-                body = text[position:].strip()
-                position = len(text)
-                if body:
-                    number += 1
-                    raw.unterminated = Segment(number, tuple(body.split(separators.element)), body)
-                break
-            body = text[position:end].lstrip()
-            if not body.strip():
+        try:
+            return _separators(window.text, start, number, path)
+        except FeedError:
+            if not window.more():
+                raise
+
+
+# What the segment reader hands on: an interchange starts (its separators), a terminated segment, the last
+# segment of the file without its terminator, or data after the last IEA (neither segment of an interchange).
+START, SEGMENT, UNTERMINATED, TAIL = "start", "segment", "unterminated", "tail"
+MAX_TAIL_CHARS = 4096  # of data after the last IEA, kept for the defect that quotes it
+
+
+def _segments(path: Path, codec: str, skip: int) -> Iterator[tuple[str, Separators | Segment]]:
+    """The file's segments in order, each interchange with the separators its own ISA declares.
+
+    Whitespace (CR/LF, indentation) after a terminator is skipped; a segment number counts from the first ISA = 1
+    through the whole file.
+    """
+    with TextWindow(path, codec, skip) as window:
+        window.ensure(0, 3)
+        head = window.text[:3]
+        position, number, started = 0, 0, False
+        separators: Separators | None = None
+        while True:
+            position = window.drop(window.skip_space(position))
+            if position >= len(window.text):
+                if not started:
+                    raise FeedError(path, None, "empty file (no text)")
+                return
+            window.ensure(position, 3)
+            if not window.text.startswith("ISA", position):
+                if not started:
+                    raise FeedError(path, "segment 1", f"not an X12 interchange: expected 'ISA', found {head!r}")
+                tail = window.rest(position, MAX_TAIL_CHARS).strip()
+                yield TAIL, Segment(number + 1, (tail,), tail)
+                return
+            separators = _window_separators(window, position, number + 1, path)
+            started = True
+            yield START, separators
+            count = 0
+            while True:
+                position = window.drop(position)
+                end = window.find(separators.segment, position)
+                if end < 0:
+                    body = window.text[position:].strip()
+                    position = len(window.text)
+                    if body:
+                        number += 1
+                        yield UNTERMINATED, Segment(number, tuple(body.split(separators.element)), body)
+                    break
+                body = window.text[position:end].lstrip()
+                if not body.strip():
+                    position = end + 1
+                    continue
+                if body.startswith("ISA") and count:
+                    break  # a new interchange before this one's IEA
                 position = end + 1
-                continue
-            if body.startswith("ISA") and raw.segments:
-                break  # a new interchange before this one's IEA
-            position = end + 1
-            number += 1
-            segment = Segment(number, tuple(body.split(separators.element)), body)
-            raw.segments.append(segment)
-            if segment.tag == "IEA":
-                break
-        interchanges.append(raw)
-    return interchanges
+                number += 1
+                count += 1
+                segment = Segment(number, tuple(body.split(separators.element)), body)
+                yield SEGMENT, segment
+                if segment.tag == "IEA":
+                    break
 
 
-def check_interchange(raw: RawInterchange, index: int, seen_controls: set[str]) -> Interchange:
-    """The interchange with its groups and sets, every envelope defect recorded (nothing raised)."""
-    segments = list(raw.segments)
-    if raw.unterminated is not None and raw.unterminated.tag == "IEA":
-        # Only the final terminator is missing: the trailer is all there, so it is read (and the gap noted).
-        segments.append(raw.unterminated)
-    first = segments[0] if segments else raw.unterminated
-    isa = segments[0] if segments and segments[0].tag == "ISA" else None
-    interchange = Interchange(
-        standard="x12",
-        index=index,
-        first_segment=first.number if first is not None else 1,
-        control_number=isa[13] if isa else "",
-    )
-    defects = interchange.defects
-    if isa is None:
-        text = first.text[:40] if first is not None else ""
-        defects.append(Defect(INTERCHANGE, interchange.first_segment, f"data after IEA: {text!r}", "", x12_code="024"))
+def _walk_file(
+    path: Path, codec: str, skip: int, seen: set[str], *, keep: bool
+) -> Iterator[tuple[_Walk, Separators, list[tuple[int, TransactionSet]]]]:
+    """Each interchange once it ends, with the sets it completed (``(position, set)``, segments kept if ``keep``).
+
+    With ``keep`` the sets are handed on as each ends rather than with their interchange, so one set is held at a
+    time: the generator yields ``(walk, separators, [set])`` for every set and ``(walk, separators, [])`` at the end.
+    """
+    walk: _Walk | None = None
+    separators: Separators | None = None
+    index = 0
+    for kind, item in _segments(path, codec, skip):
+        if kind == START:
+            if walk is not None:
+                yield from _ended(walk, separators, None, keep)
+            index += 1
+            walk, separators = _Walk(index, seen, keep, item), item
+        elif kind == SEGMENT:
+            walk.add(item)
+            if keep and walk.completed:
+                yield walk, separators, _drain(walk)
+        elif kind == UNTERMINATED:
+            yield from _ended(walk, separators, item, keep)
+            walk = None
+        else:  # data after the last IEA: an interchange of its own, refused
+            if walk is not None:
+                yield from _ended(walk, separators, None, keep)
+            index += 1
+            walk = _Walk(index, seen, keep, separators)
+            yield from _ended(walk, separators, item, keep)
+            walk = None
+    if walk is not None:
+        yield from _ended(walk, separators, None, keep)
+
+
+def _ended(walk: _Walk, separators, unterminated: Segment | None, keep: bool):
+    walk.finish(unterminated)
+    if keep and walk.completed:
+        yield walk, separators, _drain(walk)
+    yield walk, separators, [] if keep else _drain(walk)
+
+
+def _drain(walk: _Walk) -> list[tuple[int, TransactionSet]]:
+    completed, walk.completed = walk.completed, []
+    return completed
+
+
+class _Walk:
+    """One interchange's envelope, checked segment by segment: ISA, groups, sets and every control count.
+
+    Completed sets go to ``completed`` as ``(position in interchange.sets, set)``; with ``keep`` they carry their
+    segments, and the walk itself keeps none (a set's trailer is checked on counts).
+    """
+
+    def __init__(self, index: int, seen_controls: set[str], keep: bool, separators: Separators | None) -> None:
+        self.index = index
+        self.separators = separators
+        self.seen = seen_controls
+        self.keep = keep
+        self.interchange = Interchange(standard="x12", index=index, first_segment=1, control_number="")
+        self.completed: list[tuple[int, TransactionSet]] = []
+        self.started = False
+        self.done = False  # IEA read
+        self.mark = 0  # where the truncation defect goes, after those of the ISA (as when it was checked first)
+        self.group: Segment | None = None
+        self.group_sets = 0
+        self.groups = 0
+        self.current: TransactionSet | None = None
+        self.count = 0  # segments of the current set, ST to SE
+        self.items = 0  # LIN segments of the current set
+        self.line_counts: list[Segment] = []  # CTT segments of the current set
+        self.last: Segment | None = None
+
+    def add(self, segment: Segment) -> None:
+        if not self.started:
+            self._open(segment)
+        elif not self.done:
+            self._step(segment)
+
+    def finish(self, unterminated: Segment | None) -> Interchange:
+        interchange = self.interchange
+        if not self.started:
+            # Nothing but data after the last IEA: refused as such.
+            first = unterminated
+            interchange.first_segment = first.number if first is not None else 1
+            text = first.text[:40] if first is not None else ""
+            interchange.defects.append(
+                Defect(INTERCHANGE, interchange.first_segment, f"data after IEA: {text!r}", "", x12_code="024")
+            )
+            return interchange
+        if unterminated is not None and unterminated.tag == "IEA":
+            # Only the final terminator is missing: the trailer is all there, so it is read (and the gap noted).
+            self.add(unterminated)
+        elif unterminated is not None:
+            body = unterminated.text
+            interchange.defects.insert(
+                self.mark,
+                Defect(
+                    INTERCHANGE,
+                    unterminated.number,
+                    f"interchange is truncated: last segment {body[:40]!r} has no terminator "
+                    f"{self.separators.segment!r}",
+                    x12_code="023",
+                ),
+            )
+        if not self.done:
+            self._end()
         return interchange
-    interchange.sender_qualifier, interchange.sender = isa[5], isa[6]
-    interchange.receiver_qualifier, interchange.receiver = isa[7], isa[8]
-    interchange.version, interchange.test = isa[12], isa[15] == "T"
-    interchange.prepared = (isa[9], isa[10])
-    if not interchange.control_number:
-        defects.append(
-            Defect(INTERCHANGE, isa.number, "ISA13 interchange control number is empty", "ISA", 13, x12_code="018")
-        )
-    elif interchange.control_number in seen_controls:
-        defects.append(
-            Defect(
-                INTERCHANGE,
-                isa.number,
-                f"ISA13 {interchange.control_number} repeats an earlier interchange of this file",
-                "ISA",
-                13,
-                x12_code="025",
-            )
-        )
-    seen_controls.add(interchange.control_number)
-    if raw.unterminated is not None and raw.unterminated.tag != "IEA":
-        body = raw.unterminated.text
-        defects.append(
-            Defect(
-                INTERCHANGE,
-                raw.unterminated.number,
-                f"interchange is truncated: last segment {body[:40]!r} has no terminator {raw.separators.segment!r}",
-                x12_code="023",
-            )
-        )
-    _walk(segments, interchange)
-    return interchange
 
+    def _open(self, isa: Segment) -> None:
+        self.started = True
+        self.last = isa
+        interchange = self.interchange
+        interchange.first_segment = isa.number
+        interchange.control_number = isa[13]
+        interchange.sender_qualifier, interchange.sender = isa[5], isa[6]
+        interchange.receiver_qualifier, interchange.receiver = isa[7], isa[8]
+        interchange.version, interchange.test = isa[12], isa[15] == "T"
+        interchange.prepared = (isa[9], isa[10])
+        defects = interchange.defects
+        if not interchange.control_number:
+            defects.append(
+                Defect(INTERCHANGE, isa.number, "ISA13 interchange control number is empty", "ISA", 13, x12_code="018")
+            )
+        elif interchange.control_number in self.seen:
+            defects.append(
+                Defect(
+                    INTERCHANGE,
+                    isa.number,
+                    f"ISA13 {interchange.control_number} repeats an earlier interchange of this file",
+                    "ISA",
+                    13,
+                    x12_code="025",
+                )
+            )
+        self.seen.add(interchange.control_number)
+        self.mark = len(defects)
 
-def _walk(segments: list[Segment], interchange: Interchange) -> None:
-    defects = interchange.defects
-    group: Segment | None = None
-    group_sets = 0
-    groups = 0
-    current: TransactionSet | None = None
-    last = segments[0]
-    for segment in segments[1:]:
-        last = segment
+    def _complete(self) -> None:
+        current = self.current
+        self.completed.append((len(self.interchange.sets) - 1, current))
+        self.current = None
+
+    def _close_missing_se(self, segment: Segment) -> None:
+        if self.current is not None:
+            _close_missing_se(self.current, segment)
+            self._complete()
+
+    def _step(self, segment: Segment) -> None:  # noqa: C901 - one branch per envelope segment, as the standard lists them
+        interchange = self.interchange
+        defects = interchange.defects
+        group = self.group
+        self.last = segment
         tag = segment.tag
         if tag == "IEA":
-            if current is not None:
-                _close_missing_se(current, segment)
-                current = None
+            self._close_missing_se(segment)
             if group is not None:
                 defects.append(
                     Defect(GROUP, segment.number, f"group {group[6]} has no GE", "GE", x12_code="3", value=group[6])
                 )
-                group = None
-            if not (segment[1].isdigit() and int(segment[1]) == groups):
+                self.group = None
+            if not (segment[1].isdigit() and int(segment[1]) == self.groups):
                 defects.append(
                     Defect(
                         INTERCHANGE,
                         segment.number,
-                        f"IEA01 says {segment[1] or 'nothing'} functional groups (GS) but {groups} were sent",
+                        f"IEA01 says {segment[1] or 'nothing'} functional groups (GS) but {self.groups} were sent",
                         "IEA",
                         1,
                         x12_code="021",
@@ -238,11 +378,10 @@ def _walk(segments: list[Segment], interchange: Interchange) -> None:
                         x12_code="001",
                     )
                 )
+            self.done = True
             return
         if tag == "GS":
-            if current is not None:
-                _close_missing_se(current, segment)
-                current = None
+            self._close_missing_se(segment)
             if group is not None:
                 defects.append(
                     Defect(
@@ -254,23 +393,21 @@ def _walk(segments: list[Segment], interchange: Interchange) -> None:
                         value=group[6],
                     )
                 )
-            group, group_sets = segment, 0
+            self.group, self.group_sets = segment, 0
             if not interchange.group_version:
                 interchange.group_version = segment[8]
-            continue
+            return
         if tag == "GE":
             if group is None:
                 defects.append(Defect(INTERCHANGE, segment.number, "GE without GS", "GE", x12_code="024"))
-                continue
-            if current is not None:
-                _close_missing_se(current, segment)
-                current = None
-            if not (segment[1].isdigit() and int(segment[1]) == group_sets):
+                return
+            self._close_missing_se(segment)
+            if not (segment[1].isdigit() and int(segment[1]) == self.group_sets):
                 defects.append(
                     Defect(
                         GROUP,
                         segment.number,
-                        f"GE01 says {segment[1] or 'nothing'} transaction sets (ST) but {group_sets} were sent",
+                        f"GE01 says {segment[1] or 'nothing'} transaction sets (ST) but {self.group_sets} were sent",
                         "GE",
                         1,
                         x12_code="5",
@@ -289,13 +426,12 @@ def _walk(segments: list[Segment], interchange: Interchange) -> None:
                         value=group[6],
                     )
                 )
-            interchange.groups.append((group[1], group[6], group[8], group_sets))
-            groups += 1
-            group = None
-            continue
+            interchange.groups.append((group[1], group[6], group[8], self.group_sets))
+            self.groups += 1
+            self.group = None
+            return
         if tag == "ST":
-            if current is not None:
-                _close_missing_se(current, segment)
+            self._close_missing_se(segment)
             if group is None:
                 defects.append(
                     Defect(
@@ -310,9 +446,11 @@ def _walk(segments: list[Segment], interchange: Interchange) -> None:
                 group[6] if group else "",
                 group[1] if group else "",
             )
-            current.segments.append(segment)
+            self.current, self.count, self.items, self.line_counts = current, 1, 0, []
+            if self.keep:
+                current.segments.append(segment)
             interchange.sets.append(current)
-            group_sets += 1
+            self.group_sets += 1
             if segment[1] not in SUPPORTED_SETS:
                 current.defects.append(
                     Defect(
@@ -325,7 +463,8 @@ def _walk(segments: list[Segment], interchange: Interchange) -> None:
                         edifact_code="",
                     )
                 )
-            continue
+            return
+        current = self.current
         if current is None:
             defects.append(
                 Defect(
@@ -336,36 +475,49 @@ def _walk(segments: list[Segment], interchange: Interchange) -> None:
                     x12_code="024",
                 )
             )
-            continue
-        current.segments.append(segment)
-        if tag == "SE":
-            _check_set_trailer(current, segment)
-            current = None
-    if current is not None:
-        current.defects.append(
-            Defect(
-                SET,
-                last.number + 1,
-                f"interchange is truncated: transaction set {current.control} has no SE",
-                "SE",
-                x12_code="2",
+            return
+        self.count += 1
+        if self.keep:
+            current.segments.append(segment)
+        if tag == "LIN":
+            self.items += 1
+        elif tag == "CTT":
+            self.line_counts.append(segment)
+        elif tag == "SE":
+            _check_set_trailer(current, segment, self.count, self.items, self.line_counts)
+            self._complete()
+
+    def _end(self) -> None:
+        """The interchange ended without its IEA: what is still open is truncated."""
+        interchange = self.interchange
+        defects = interchange.defects
+        last = self.last
+        if self.current is not None:
+            self.current.defects.append(
+                Defect(
+                    SET,
+                    last.number + 1,
+                    f"interchange is truncated: transaction set {self.current.control} has no SE",
+                    "SE",
+                    x12_code="2",
+                )
             )
-        )
-    if group is not None:
-        defects.append(
-            Defect(
-                GROUP,
-                last.number + 1,
-                f"interchange is truncated: group {group[6]} has no GE",
-                "GE",
-                x12_code="3",
-                value=group[6],
+            self._complete()
+        if self.group is not None:
+            defects.append(
+                Defect(
+                    GROUP,
+                    last.number + 1,
+                    f"interchange is truncated: group {self.group[6]} has no GE",
+                    "GE",
+                    x12_code="3",
+                    value=self.group[6],
+                )
             )
-        )
-    if not any(defect.x12_code == "023" for defect in defects):
-        defects.append(
-            Defect(INTERCHANGE, last.number + 1, "interchange is truncated: no IEA trailer", "IEA", x12_code="023")
-        )
+        if not any(defect.x12_code == "023" for defect in defects):
+            defects.append(
+                Defect(INTERCHANGE, last.number + 1, "interchange is truncated: no IEA trailer", "IEA", x12_code="023")
+            )
 
 
 def _close_missing_se(current: TransactionSet, segment: Segment) -> None:
@@ -376,8 +528,9 @@ def _close_missing_se(current: TransactionSet, segment: Segment) -> None:
     )
 
 
-def _check_set_trailer(current: TransactionSet, segment: Segment) -> None:
-    counted = len(current.segments)
+def _check_set_trailer(
+    current: TransactionSet, segment: Segment, counted: int, items: int, line_counts: list[Segment]
+) -> None:
     if not (segment[1].isdigit() and int(segment[1]) == counted):
         current.defects.append(
             Defect(
@@ -396,9 +549,8 @@ def _check_set_trailer(current: TransactionSet, segment: Segment) -> None:
                 SET, segment.number, f"SE02 '{segment[2]}' differs from ST02 '{current.control}'", "SE", 2, x12_code="3"
             )
         )
-    items = sum(1 for item in current.segments if item.tag == "LIN")
-    for item in current.segments:
-        if item.tag == "CTT" and not (item[1].isdigit() and int(item[1]) == items):
+    for item in line_counts:
+        if not (item[1].isdigit() and int(item[1]) == items):
             current.defects.append(
                 Defect(
                     SET,
