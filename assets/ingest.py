@@ -19,7 +19,7 @@ from assets.feeds.loading.archive import FeedArchive, keep_folder
 from assets.feeds.loading.landing_walk import partner_folders as walk_partner_folders
 from assets.feeds.loading.loader import ingest_landing, load_master_data
 from assets.feeds.partner_config import PartnerConfig, load_partner_configs
-from assets.renderers.metadata import markdown_preview
+from assets.renderers.metadata import markdown_preview, partner_delivery_lines
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
 
@@ -180,6 +180,12 @@ def partner_feeds(
                 order by received_at desc limit 20""",
             in_scope,
         ).df()
+        newest_problems = conn.execute(
+            f"""select partner_id, path, status, reason from {FEED_LEDGER_TABLE}
+                where status <> 'loaded' and ($all or list_contains($partners, partner_id))
+                qualify row_number() over (partition by partner_id order by received_at desc, path) = 1""",
+            in_scope,
+        ).df()
     for outcome in report.outcomes:
         if outcome.status == "quarantined":
             context.log.warning(f"quarantined {outcome.path}: {outcome.reason}")
@@ -196,6 +202,8 @@ def partner_feeds(
             metadata["broken_partner_configs"] = dg.MetadataValue.json(config_errors)
             metadata["ledger"] = dg.MetadataValue.md(markdown_preview(ledger))
             metadata["not_loaded"] = dg.MetadataValue.md(markdown_preview(problems))
+            for key, line in partner_delivery_lines(ledger, newest_problems).items():
+                metadata[key] = dg.MetadataValue.text(line)
         yield dg.MaterializeResult(asset_key=raw_key(table), metadata=metadata)
 
 

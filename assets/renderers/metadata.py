@@ -55,3 +55,38 @@ def partner_check_lines(rows: list[dict]) -> dict[str, str]:
     if len(by_partner) > PARTNER_LINES_SHOWN:
         lines["partners not listed"] = f"{len(by_partner) - PARTNER_LINES_SHOWN} more partners checked"
     return lines
+
+
+def partner_delivery_lines(ledger: pd.DataFrame, problems: pd.DataFrame) -> dict[str, str]:
+    """One plain line per partner for the feeds' result page: files by outcome, rows loaded and rejected, and
+    the newest file that did not load with its reason.
+
+    ``ledger``: ``partner_id, status, files, rows_parsed, rows_rejected`` (one row per partner and status);
+    ``problems``: ``partner_id, path, status, reason`` of files not loaded, newest first. Keys are
+    ``partner <id>``, sorted, up to ``PARTNER_LINES_SHOWN``.
+    """
+    lines = {}
+    partners = sorted(ledger["partner_id"].dropna().astype(str).unique()) if not ledger.empty else []
+    for partner in partners[:PARTNER_LINES_SHOWN]:
+        rows = ledger[ledger["partner_id"].astype(str) == partner]
+        files = dict(zip(rows["status"], rows["files"].astype(int), strict=True))
+        loaded = rows[rows["status"] == "loaded"]
+        parts = [f"{files.pop('loaded', 0):,} files loaded"]
+        if not loaded.empty:
+            parsed, rejected = int(loaded["rows_parsed"].fillna(0).sum()), int(loaded["rows_rejected"].fillna(0).sum())
+            parts[0] += f" ({parsed:,} rows, {rejected:,} rejected)"
+        parts += [f"{count:,} {_status_words(status, count)}" for status, count in sorted(files.items())]
+        line = ", ".join(parts)
+        mine = problems[problems["partner_id"].astype(str) == partner] if not problems.empty else problems
+        if not mine.empty:
+            newest = mine.iloc[0]
+            line += f"; newest not loaded: {newest['path']} ({newest['status'].replace('_', ' ')}: {newest['reason']})"
+        lines[f"partner {partner}"] = line
+    if len(partners) > PARTNER_LINES_SHOWN:
+        lines["partners not listed"] = f"{len(partners) - PARTNER_LINES_SHOWN} more partners delivered"
+    return lines
+
+
+def _status_words(status: str, count: int) -> str:
+    """A ledger status after a count of files: ``2 duplicates``, ``1 quarantined``, ``3 no usable rows``."""
+    return "duplicates" if status == "duplicate" and count != 1 else status.replace("_", " ")
