@@ -67,7 +67,7 @@ from walmart_backtest import DEFAULT_DATA as WALMART_DATA  # noqa: E402
 from walmart_backtest import to_cli_input  # noqa: E402
 
 from forecasts.forecasting import metrics, models  # noqa: E402
-from forecasts.forecasting.backtest import run_backtest, summarise  # noqa: E402
+from forecasts.forecasting.backtest import mase_scale, run_backtest, summarise  # noqa: E402
 from orchestration.commands.forecasting import read_series_csv  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -274,16 +274,6 @@ def engine_monthly(dataset: DataSet) -> tuple[pd.DataFrame, pd.Series, dict[str,
                     )
                 )
     return pd.concat(parts, ignore_index=True), pd.Series(scales, dtype=float), seconds
-
-
-def mase_scale(y: np.ndarray, season: int) -> float:
-    """As ``backtest``: the in-sample mean absolute seasonal difference, NaN when undefined or zero."""
-    if y.size <= season:
-        return float("nan")
-    errors = np.abs(y[season:] - y[:-season])
-    errors = errors[~np.isnan(errors)]
-    scale = float(errors.mean()) if errors.size else 0.0
-    return scale if scale > 0 else float("nan")
 
 
 # ---- the peers -------------------------------------------------------------------------------------------------

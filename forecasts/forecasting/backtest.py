@@ -76,7 +76,9 @@ def _regular_by_series(frame: pd.DataFrame, freq: str, regressors: Sequence[str]
     return result
 
 
-def _mase_scale(y: np.ndarray, season: int) -> float:
+def mase_scale(y: np.ndarray, season: int) -> float:
+    """MASE's scale: the in-sample mean absolute seasonal difference, censored pairs left out; NaN when it is
+    undefined or zero."""
     if y.size <= season:
         return float("nan")
     errors = np.abs(y[season:] - y[:-season])
@@ -130,7 +132,7 @@ def run_backtest(
     holdout = origins * horizon
     scales = pd.Series(
         {
-            series_id: _mase_scale(series.y[: max(series.y.size - holdout, 0)], season)
+            series_id: mase_scale(series.y[: max(series.y.size - holdout, 0)], season)
             for series_id, series in by_series.items()
         },
         dtype=float,
