@@ -326,13 +326,20 @@ def test_forecast_at_partner_level_is_split_back_to_every_planned_location(own_n
     from orchestration.definitions import defs
 
     job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
+    # The night's warehouse is built: the forecast and the plan that reads it are run again, not the whole night.
     result = job.execute_in_process(
         partition_key=AS_OF.isoformat(),
         instance=dg.DagsterInstance.ephemeral(),
         run_config={"ops": {"forecasts__demand_forecast": {"config": {"level": "partner"}}}},
+        asset_selection=[
+            dg.AssetKey(["forecasts", "demand_forecast"]),
+            dg.AssetKey(["replenishment", "replenishment_plan"]),
+        ],
         raise_on_error=False,
     )
     assert result.success
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert materialized >= {"forecasts/demand_forecast", "replenishment/replenishment_plan"}
     forecast = query("select * from forecasts.demand_forecast")
     assert forecast["model"].str.endswith("@partner").all()
     assert forecast["series_id"].str.count(r"\|").eq(2).all(), "still one series per location for the plan"
