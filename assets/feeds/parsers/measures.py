@@ -18,7 +18,7 @@ from assets.feeds.partner_config import MEASURES
 STATE_MEASURES = frozenset({"on_hand_qty"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Quantity:
     measure: str
     code: str
@@ -29,7 +29,7 @@ class _Quantity:
     interchange: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _MeasureRow:
     record_type: str
     location_id: str | None
@@ -162,7 +162,12 @@ class MeasureRows:
         rejects: dict[str, list[tuple[int, str, str]]] = {"stock": [], "sales": []}
         for record_type, line, reason, raw in self._blocks:
             rejects["sales" if record_type not in rejects else record_type].append((line, reason, raw))
-        for row in sorted(self._rows.values(), key=lambda item: item.line):
+        # Each row is let go once it is a record, so the rows and the records are not held whole at once.
+        ordered = sorted(self._rows.values(), key=lambda item: item.line)
+        self._rows.clear()
+        ordered.reverse()
+        while ordered:
+            row = ordered.pop()
             values, used, unused, problems = self._measures(row)
             problems = [*row.problems, *problems]
             if problems:
