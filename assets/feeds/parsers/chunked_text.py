@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,53 +65,54 @@ def stream_codec(path: Path, codec: str) -> str:
 def scan_text(path: Path, codec: str) -> TextScan:
     """Decode the whole file a chunk at a time, keeping nothing but counts (and the first error)."""
     codec = stream_codec(path, codec)
-    consumed = 0
+    skip = 0
     if codecs.lookup(codec).name == "utf-8-sig":
         # Its byte order mark is skipped here, so error offsets count from the start of the file in every chunk.
         codec = "utf-8"
-        consumed = len(codecs.BOM_UTF8) if preview(path).startswith(codecs.BOM_UTF8) else 0
-    decoder = codecs.getincrementaldecoder(codec)("strict")
+        skip = len(codecs.BOM_UTF8) if preview(path).startswith(codecs.BOM_UTF8) else 0
     scan = TextScan()
     first = True
-    with path.open("rb") as file:
-        file.seek(consumed)
-        while True:
-            data = file.read(CHUNK_BYTES)
-            pending = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(data, not data)
-            except UnicodeDecodeError as exc:
-                start = consumed - pending + exc.start
-                scan.error = UnicodeDecodeError(
-                    exc.encoding, exc.object, start, start + exc.end - exc.start, exc.reason
-                )
-                return scan
-            if first and text:
+    try:
+        for text in _decoded_chunks(path, codec, skip, origin=skip):
+            if first:
                 text, first = text.removeprefix(BOM), False
             if text:
                 scan.newlines += text.count("\n")
                 scan.ends_with_newline = text.endswith("\n")
                 scan.blank = scan.blank and not text.strip()
-            if not data:
-                return scan
-            consumed += len(data)
+    except UnicodeDecodeError as error:
+        scan.error = error
+    return scan
 
 
 def first_decode_error(path: Path, codec: str, skip: int) -> UnicodeDecodeError | None:
     """The first decoding error of the file from byte ``skip`` on (offsets counted from ``skip``), or None."""
+    try:
+        for _ in _decoded_chunks(path, codec, skip, origin=0):
+            pass
+    except UnicodeDecodeError as error:
+        return error
+    return None
+
+
+def _decoded_chunks(path: Path, codec: str, skip: int, *, origin: int) -> Iterator[str]:
+    """The file's text from byte ``skip`` on, one non-empty chunk at a time. A decoding error is raised with its
+    offsets as ``origin`` plus the bytes read after ``skip`` (``origin=skip``: from the start of the file)."""
     decoder = codecs.getincrementaldecoder(codec)("strict")
-    consumed = 0
+    consumed = origin
     with path.open("rb") as file:
         file.seek(skip)
         while True:
             data = file.read(CHUNK_BYTES)
             pending = len(decoder.getstate()[0])
             try:
-                decoder.decode(data, not data)
+                text = decoder.decode(data, not data)
             except UnicodeDecodeError as exc:
-                return _absolute(exc, consumed - pending)
+                raise _absolute(exc, consumed - pending) from None
+            if text:
+                yield text
             if not data:
-                return None
+                return
             consumed += len(data)
 
 
