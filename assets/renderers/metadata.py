@@ -7,6 +7,8 @@ import io
 
 import pandas as pd
 
+from assets.renderers.report.views import quality_sentence
+
 
 def markdown_preview(frame: pd.DataFrame, rows: int = 10) -> str:
     """A markdown table of the first rows; an explicit note for an empty frame rather than a blank cell."""
@@ -36,8 +38,6 @@ def partner_check_lines(rows: list[dict]) -> dict[str, str]:
     rule and partner. Keys are ``partner <id>``, sorted; past ``PARTNER_LINES_SHOWN`` partners one more key says
     how many were left out.
     """
-    from assets.renderers.report.views import quality_sentence
-
     by_partner: dict[str, list[dict]] = {}
     for row in rows:
         by_partner.setdefault(str(row["partner_id"]), []).append(row)

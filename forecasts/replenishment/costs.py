@@ -65,6 +65,15 @@ class CostTerms:
         costed = ~(np.isnan(holding) | np.isnan(shortage) | np.isnan(shipment))
         return cls(np.nan_to_num(holding), np.nan_to_num(shortage), np.nan_to_num(shipment), costed)
 
+    def take(self, positions: np.ndarray) -> CostTerms:
+        """The terms of the series at ``positions``."""
+        return CostTerms(
+            self.holding_per_unit_day[positions],
+            self.shortage_per_unit[positions],
+            self.shipment_cost[positions],
+            self.costed[positions],
+        )
+
 
 @dataclass(frozen=True)
 class Costs:
@@ -141,12 +150,6 @@ def choose_ship_days(lines: pd.DataFrame) -> pd.Series:
     agreed = lines["ship_days"].astype(object).where(lines["ship_days"].notna(), "")
     costed = pd.Series(terms.costed, index=lines.index)
     for _, rows in lines[costed].groupby([lines["partner_id"], lines["location_id"], agreed], sort=False):
-        positions = lines.index.get_indexer(rows.index)
-        lane_terms = CostTerms(
-            terms.holding_per_unit_day[positions],
-            terms.shortage_per_unit[positions],
-            terms.shipment_cost[positions],
-            terms.costed[positions],
-        )
+        lane_terms = terms.take(lines.index.get_indexer(rows.index))
         chosen.loc[rows.index] = cheapest_ship_days(rows, lane_terms, agreed.loc[rows.index[0]] or None)
     return chosen
