@@ -350,9 +350,11 @@ def _weekdays(ship_days: object) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def money(value: float) -> str:
-    """Money a day for people: two decimals with thousands separators."""
-    return f"{value:,.2f}"
+def money(value: float | None) -> str:
+    """Money for people: two decimals with thousands separators; '–' when unknown."""
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{float(value):,.2f}"
 
 
 def cadence_step(line: Mapping) -> tuple:
