@@ -46,6 +46,7 @@ ACTIONS = {
     "data_held": "Fix the partner's data (see its data gate) before tonight's run.",
     "forecast_bias": "Check the forecast with the partner (promotions, listings): it has been biased lately.",
     "large_change": "Confirm the change with the partner before the truck is loaded.",
+    "cadence_changed": "Tell the store its delivery days change; the location's cheapest cadence moved.",
 }
 EXCEPTION_TITLES = {
     "stockout_within_lead_time": "Stock-out before the next delivery",
@@ -57,6 +58,7 @@ EXCEPTION_TITLES = {
     "data_held": "Data held",
     "forecast_bias": "Forecast bias",
     "large_change": "Large change since the last plan",
+    "cadence_changed": "Delivery days changed",
 }
 
 # Great Expectations results in words: (expectation, column) first, then the expectation alone.
