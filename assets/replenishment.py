@@ -353,6 +353,10 @@ forecast as (
     from forecasts.forecast_history
     where as_of_date = $business_date
 ),
+costs as (
+    select partner_id, location_id, product_id, unit_cost, holding_cost_rate, shipment_cost, stockout_penalty_rate
+    from marts.replenishment_policy
+),
 demand as (
     select
         inputs.partner_id, inputs.location_id, inputs.product_id,
@@ -362,10 +366,6 @@ demand as (
     join forecast using (partner_id, location_id, product_id)
     where forecast.forecast_date <= $business_date + inputs.demand_horizon_days
     group by all
-),
-costs as (
-    select partner_id, location_id, product_id, unit_cost, holding_cost_rate, shipment_cost, stockout_penalty_rate
-    from marts.replenishment_policy
 ),
 final as (
     select

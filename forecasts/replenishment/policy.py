@@ -164,7 +164,7 @@ def round_ship_qty(raw_qty: ArrayLike, case_pack: ArrayLike, moq: ArrayLike) -> 
 
 
 def days_to_next_ship_day(plan_date: date, ship_days: str | None, earliest: int = EARLIEST_SHIP_OFFSET_DAYS) -> int:
-    """Days from ``plan_date`` to the first agreed ship day at least ``earliest`` days later."""
+    """Days from ``plan_date`` to the first of the ``ship_days`` at least ``earliest`` days later."""
     weekdays = parse_ship_days(ship_days)
     start = plan_date.weekday()
     return next(offset for offset in range(earliest, earliest + 7) if (start + offset) % 7 in weekdays)
