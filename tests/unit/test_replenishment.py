@@ -273,6 +273,10 @@ rows = st.fixed_dictionaries(
         "ship_days": st.sampled_from([None, "Mon", "Mon,Thu", "Mon,Wed,Fri", "Tue,Sat", "Sun", "Mon,Tue,Wed,Thu,Fri"]),
         "observation_age_days": st.sampled_from([0.0, 1.0, 5.0]),
         "data_gate_status": st.sampled_from(["pass", "warn", "held"]),
+        "unit_cost": st.floats(min_value=0.5, max_value=20),
+        "holding_cost_rate": st.floats(min_value=0.05, max_value=1.0),
+        "shipment_cost": st.one_of(st.just(np.nan), st.floats(min_value=0, max_value=3000)),
+        "stockout_penalty_rate": st.floats(min_value=0, max_value=2.0),
     }
 )
 plan_dates = st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))
@@ -295,10 +299,16 @@ def test_plan_properties(row_dicts, plan_date):
     held = inputs["data_gate_status"].eq("held") | (inputs["observation_age_days"] > 3)
     assert (ship[held.to_numpy()] == 0).all()
 
-    for ship_date, lane in zip(plan["ship_date"], inputs["ship_days"], strict=True):
+    for ship_date, chosen, lane in zip(plan["ship_date"], plan["ship_days"], inputs["ship_days"], strict=True):
         assert ship_date.date() > plan_date
-        assert ship_date.weekday() in parse_ship_days(lane)
+        assert ship_date.weekday() in parse_ship_days(chosen) <= parse_ship_days(lane)
         assert (ship_date.date() - plan_date).days <= 7
+    # One truck per location, never dearer a day than every agreed day; without a price, every agreed day.
+    costed = plan["location_cost_per_day"].notna().to_numpy()
+    assert (plan["location_cost_per_day"] <= plan["location_agreed_cost_per_day"] + TOLERANCE)[costed].all()
+    truck = plan[costed].groupby(["partner_id", "location_id"])["location_cost_per_day"].nunique()
+    assert (truck == 1).all()
+    assert (plan["ship_days"] == plan["ship_days_agreed"])[~costed].all()
 
     # Cover bounds apply on the ship date, after the w = days_to_ship - 1 days of sales before it.
     order_up_to = plan["order_up_to"].to_numpy() - demand * (plan["days_to_ship"].to_numpy() - 1)
