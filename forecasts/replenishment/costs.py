@@ -47,7 +47,7 @@ DAYS_PER_YEAR = 365.0
 
 @dataclass(frozen=True)
 class CostTerms:
-    """Per series: money per unit-day held, per unit short, and per delivery to its lane (0 where blank)."""
+    """Per series: money per unit-day held, per unit short, and per delivery to its location (0 where blank)."""
 
     holding_per_unit_day: np.ndarray
     shortage_per_unit: np.ndarray

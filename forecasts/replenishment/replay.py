@@ -144,8 +144,8 @@ class ReplayReport:
     by_partner: tuple[PartnerOutcome, ...] = ()
     costed: ReplayOutcome | None = None
     uncosted_series: int = 0
-    lanes: int = 0
-    lanes_on_fewer_days: int = 0
+    lanes: int = 0  # partner locations
+    lanes_on_fewer_days: int = 0  # locations the costed rule shipped on fewer days than agreed on most evenings
 
     @property
     def first_day(self) -> date:
