@@ -493,7 +493,7 @@ def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
 
 
 def _promo_types(document: Mapping, path: Path, key: str) -> dict[str, str]:
-    """The partner's word for a promotion type (case-folded) -> canonical type."""
+    """The partner's word for a promotion type (as it writes it; files are read case-insensitively) -> type."""
     value = document.get("promo_types")
     if value is None:
         return {}
@@ -505,7 +505,7 @@ def _promo_types(document: Mapping, path: Path, key: str) -> dict[str, str]:
             raise PartnerConfigError(
                 path, f"{key}.promo_types.{text}", f"{promo_type!r} is not one of {', '.join(PROMOTION_TYPES)}"
             )
-        mapping[str(text).strip().casefold()] = promo_type
+        mapping[str(text).strip()] = promo_type
     return mapping
 
 

@@ -22,12 +22,13 @@ def judge_promotions(
     values: dict[str, np.ndarray], spec: FileSpec, reject: Callable[[np.ndarray, np.ndarray | str], None]
 ) -> None:
     """Map ``promo_type`` to its canonical name in ``values`` and ``reject(mask, reasons)`` the rows breaking a rule."""
-    words = {promo_type: promo_type for promo_type in PROMOTION_TYPES} | dict(spec.promo_types)
+    words = {promo_type: promo_type for promo_type in PROMOTION_TYPES}
+    words |= {word.casefold(): promo_type for word, promo_type in spec.promo_types.items()}
     sent = values["promo_type"]
     known = np.array([words.get(str(text).strip().casefold()) if text else None for text in sent], dtype=object)
     unknown = np.array([value is None for value in known], dtype=bool) & (sent != "")
     if unknown.any():
-        expected = ", ".join(dict.fromkeys(words))
+        expected = ", ".join(dict.fromkeys([*PROMOTION_TYPES, *spec.promo_types]))
         named = [f"unknown promotion type '{text}' (expected one of {expected})" for text in sent[unknown]]
         reject(unknown, np.array(named, dtype=object))
     values["promo_type"] = np.where(unknown, sent, known)
