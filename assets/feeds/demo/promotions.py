@@ -17,11 +17,10 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import openpyxl
 import pandas as pd
 
 from assets.feeds.demo.simulation import PartnerData
-from assets.feeds.demo.tabular import _deterministic_zip
+from assets.feeds.demo.tabular import append_row, titled_sheet, workbook_bytes
 from assets.feeds.partner_config import FileSpec
 
 PROMOTION_STREAM = 5  # partner_rng stream of the calendars (0-4 simulate the partner, 99 its deliveries)
@@ -188,12 +187,7 @@ def _partner_cells(statements: pd.DataFrame, spec: FileSpec) -> dict[str, list]:
 
 
 def _workbook(cells: dict[str, list], headers: list[str], spec: FileSpec, title: str, day: date) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.title = spec.sheet or "Sheet1"
-    sheet.append([title, day.strftime(spec.date_format)])
-    for _ in range(spec.header_row - 2):
-        sheet.append([])
+    book, sheet = titled_sheet(spec, title, day)
     sheet.append(headers)
     for index in range(len(cells["promo_id"])):
         row: list[object] = []
@@ -205,10 +199,5 @@ def _workbook(cells: dict[str, list], headers: list[str], spec: FileSpec, title:
                 row.append(None if np.isnan(value) else value)
             else:
                 row.append(value or None)
-        sheet.append(row)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, datetime):
-                cell.number_format = "yyyy/mm/dd"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return _deterministic_zip(buffer.getvalue(), datetime.combine(day, time(0, 0)))
+        append_row(sheet, row)
+    return workbook_bytes(book, day)
