@@ -204,6 +204,8 @@ FIXTURE: dict[str, list[tuple]] = {
         (ACME, None, UPC_100, day(12), day(18), "discount", 20.0, "acme-promo-0520", 2, "P1", False),
         (ACME, "S002", UPC_200, day(14), day(15), "display", None, "acme-promo-0520", 3, "P2", False),
         (ACME, None, UPC_200, day(20), day(21), "feature", None, "acme-promo-0520", 4, "P3", False),
+        # An item nobody mapped, at every store: listed as an unknown item, not as an unknown store.
+        (ACME, None, "099999999993", day(20), day(21), "feature", None, "acme-promo-0520", 5, "P4", False),
         (ACME, None, UPC_100, day(13), day(19), "discount", 25.0, "acme-promo-0605", 2, "P1", False),
         (ACME, "S002", UPC_200, day(14), day(15), "display", None, "acme-promo-0605", 3, "P2", True),
         # Received after the night: the night still plans P3.

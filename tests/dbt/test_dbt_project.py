@@ -143,6 +143,7 @@ def test_unknown_items_and_locations_are_listed_not_dropped(built_warehouse):
         """select record_type, partner_id, location_id, product_ref, reason, source_file_id
            from intermediate.int_feed_rows_unresolved order by all""",
     ) == [
+        ("promotion", "ACME", None, "099999999993", "unknown item", "acme-promo-0520"),
         ("sales", "NORD", "DC1", "N-999", "unknown item", "nord-852-w23"),
         ("stock", "ACME", "S003", UPC_100, "unknown location", "acme-stock-0608"),
     ]
