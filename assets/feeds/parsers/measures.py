@@ -32,11 +32,11 @@ RECORD_TYPES = ("stock", "sales")
 # Each quantity's attributes, a typed array each: codes into ``_Codes`` tables, the value (NaN when the text is
 # not a number), the segment it was reported at.
 _COLUMNS = {
-    "measure": "I",
+    "measure": "B",
     "code": "I",
     "text": "I",
     "value": "d",
-    "segment": "q",
+    "segment": "I",
     "location": "I",
     "item": "I",
     "product": "I",
@@ -189,8 +189,12 @@ class MeasureRows:
         rejects: dict[str, list[tuple[int, str, str]]] = {"stock": [], "sales": []}
         for record_type, line, reason, raw in self._blocks:
             rejects["sales" if record_type not in rejects else record_type].append((line, reason, raw))
-        rows = _Rows(self, rejects)
-        self._columns = {name: array(kind) for name, kind in _COLUMNS.items()}
+        columns, self._columns = self._columns, {name: array(kind) for name, kind in _COLUMNS.items()}
+        rows = _Rows(self, columns, rejects)
+        # The quantities went as they became rows; what only rows worked out one by one need goes now.
+        for name in ("code", "text", "raw", "problems"):
+            self._codes[name] = _Codes()
+        self._codes["problems"](())
         return {
             record_type: result_from_columns(
                 record_type,
@@ -249,59 +253,73 @@ class _Rows:
 
     Rows are numbered in the order they were first reported; ``order`` puts them in the order of their first
     segment. A row of one quantity with no problem (nearly every row of a large file) is taken as it is, column
-    by column; any other is worked out quantity by quantity, as :meth:`MeasureRows.measures` says.
+    by column; any other is worked out quantity by quantity, as :meth:`MeasureRows.measures` says. What is kept
+    per row is a few typed arrays (the quantities themselves are let go once the rows are known).
     """
 
-    def __init__(self, owner: MeasureRows, rejects: dict[str, list[tuple[int, str, str]]]) -> None:
+    def __init__(
+        self, owner: MeasureRows, columns: dict[str, array], rejects: dict[str, list[tuple[int, str, str]]]
+    ) -> None:
         self.owner = owner
-        self.quantities = quantities = {name: _numpy(column) for name, column in owner._columns.items()}
         codes = owner._codes
-        kinds = np.array([RECORD_TYPES.index(MEASURES[name]) for name in codes["measure"].values] or [0])
+        # Each column of quantities goes as soon as what the rows need of it is taken (``columns`` is emptied).
+        quantities = {name: _numpy(column) for name, column in columns.items()}
+        columns.clear()
+        kinds = np.array([RECORD_TYPES.index(MEASURES[name]) for name in codes["measure"].values] or [0], np.int8)
         kind = kinds[quantities["measure"]]
-        row_of = _first_seen_groups([kind, quantities["location"], quantities["item"], quantities["period"]])
+        row_of = _first_seen_groups([kind, quantities.pop("item"), quantities["location"], quantities["period"]])
         # Rows are numbered as first seen, so a quantity opens its row when its number exceeds all before it.
         opens = np.ones(len(row_of), dtype=bool)
         opens[1:] = row_of[1:] > np.maximum.accumulate(row_of)[:-1]
-        self.first = first = np.flatnonzero(opens)
+        first = np.flatnonzero(opens)
+        del opens
         count = np.bincount(row_of, minlength=len(first))
         self.kind = kind[first]
-        self.line = quantities["segment"][first]
-        self.order = np.argsort(self.line, kind="stable")
-        value = quantities["value"][first]
+        del kind
         has_store = np.array([bool(store) for store in codes["location"].values] or [False])
-        simple = (
-            (count == 1) & (quantities["problems"][first] == 0) & has_store[quantities["location"][first]]
-        ) & ~np.isnan(value)
-        self.loaded = simple.copy()
-        self.merged = simple.astype(np.int64)
-        self.uom = quantities["uom"][first].astype(np.int64)
-        # What each loaded row adds to the account's loaded sum (``sum`` of its values, as ``account.use`` adds).
-        self.loaded_sum = np.where(simple, value + 0.0, 0.0)
-        self.values: dict[str, np.ndarray] = {}
-        measure = quantities["measure"][first]
-        for code, name in enumerate(codes["measure"].values):
-            taken = simple & (measure == code)
-            if taken.any():
-                self.values[name] = np.full(len(first), np.nan)
-                self.values[name][taken] = value[taken] if name in STATE_MEASURES else value[taken] + 0.0
-        interchanges = np.bincount(quantities["interchange"][first[simple]])
+        self.simple = (count == 1) & (quantities["problems"][first] == 0) & has_store[quantities["location"][first]]
+        self.simple &= ~np.isnan(quantities["value"][first])
+        # The quantities of the rows to work out one by one (few, as a rule) are kept apart, in file order.
+        members = np.flatnonzero(~self.simple[row_of])
+        worked = {name: column[members] for name, column in quantities.items()}
+        member_rows = row_of[members]
+        del members, row_of
+        self.line = quantities.pop("segment")[first]
+        for name in ("location", "product", "period", "measure", "value"):
+            setattr(self, name, quantities.pop(name)[first])
+        self.uom = quantities.pop("uom")[first].astype(np.int32)
+        interchanges = np.bincount(quantities.pop("interchange")[first[self.simple]])
+        quantities.clear()
+        del first, count
         for interchange in np.flatnonzero(interchanges).tolist():
             owner.tally(interchange, loaded=int(interchanges[interchange]))
-        others = self.order[~simple[self.order]]
+        self.order = np.argsort(self.line, kind="stable")
+        self.loaded = self.simple.copy()
+        self.merged = self.simple.astype(np.int32)
+        self.worked_out: dict[int, dict[str, float]] = {}  # a worked-out loaded row's value per measure
+        others = self.order[~self.simple[self.order]]
         if len(others):
-            members = np.argsort(row_of, kind="stable")
-            starts = np.cumsum(count) - count
-            for row in others.tolist():
-                self._work_out(row, members[starts[row] : starts[row] + count[row]].tolist(), rejects)
+            by_row = np.argsort(member_rows, kind="stable")
+            ordered_rows = member_rows[by_row]
+            starts = np.searchsorted(ordered_rows, others, side="left").tolist()
+            ends = np.searchsorted(ordered_rows, others, side="right").tolist()
+            for row, start, end in zip(others.tolist(), starts, ends, strict=True):
+                self._work_out(row, worked, by_row[start:end].tolist(), rejects)
         account = owner.account
         loaded = self.order[self.loaded[self.order]]
         account.loaded_elements += int(self.merged[loaded].sum())
-        for part in self.loaded_sum[loaded].tolist():
-            account.loaded += part
+        # What each loaded row adds to the loaded sum (``sum`` of its values: 0 + value), added in row order.
+        account.loaded = float(np.cumsum(np.concatenate([[account.loaded], self.value[loaded] + 0.0]))[-1])
 
-    def _work_out(self, row: int, members: list[int], rejects: dict[str, list[tuple[int, str, str]]]) -> None:
+    def _work_out(
+        self,
+        row: int,
+        quantities: dict[str, np.ndarray],
+        members: list[int],
+        rejects: dict[str, list[tuple[int, str, str]]],
+    ) -> None:
         """One row of several quantities or with a problem: rejected with every reason, or loaded."""
-        owner, quantities, codes = self.owner, self.quantities, self.owner._codes
+        owner, codes = self.owner, self.owner._codes
         raw: list[str] = []
         problems: list[str] = []
         measured: list[_Quantity] = []
@@ -338,14 +356,13 @@ class _Rows:
             return
         self.loaded[row] = True
         self.merged[row] = len(used)
-        self.loaded_sum[row] = sum(quantity.value for quantity in used)
+        self.value[row] = sum(quantity.value for quantity in used)
+        self.worked_out[row] = values
         for quantity in used:
             owner.tally(quantity.interchange, loaded=1)
         for why, quantity in unused:
             owner.account.leave(why, quantity.value)
             owner.tally(quantity.interchange, unused=1)
-        for name, value in values.items():
-            self.values.setdefault(name, np.full(len(self.first), np.nan))[row] = value
         units = {quantity.uom for quantity in used if quantity.uom}
         self.uom[row] = codes["uom"].codes[units.pop()] if units else -1
 
@@ -353,27 +370,42 @@ class _Rows:
         """The loaded rows of one record type, in order, as canonical columns (the rest take their defaults)."""
         owner, codes = self.owner, self.owner._codes
         rows = self.order[self.loaded[self.order] & (self.kind[self.order] == RECORD_TYPES.index(record_type))]
-        first = self.first[rows]
         fallback = default_value("uom", owner.constants, owner.default_currency)
         units = np.empty(len(codes["uom"].values) + 1, dtype=object)  # the last stands for no unit (code -1)
         units[:] = [fallback if unit is None else unit for unit in [*codes["uom"].values, None]]
         columns = {
-            "location_id": codes["location"].objects()[self.quantities["location"][first]],
-            "product_ref": codes["product"].objects()[self.quantities["product"][first]],
-            "source_line": self.line[rows],
+            "location_id": codes["location"].objects()[self.location[rows]],
+            "product_ref": codes["product"].objects()[self.product[rows]],
+            "source_line": self.line[rows].astype(np.int64),
             "merged_lines": self.merged[rows],
             "uom": units[self.uom[rows]],
         }
+        simple, measure, value = self.simple[rows], self.measure[rows], self.value[rows]
+        positions = np.flatnonzero(~simple)
+        worked_out = [self.worked_out[row] for row in rows[positions].tolist()]
+        worked_out = list(zip(positions.tolist(), worked_out, strict=True))
+        for code, name in enumerate(codes["measure"].values):
+            if MEASURES[name] != record_type:
+                continue
+            # A flow is the sum of its quantities (0 + value); a stock count is the count as reported.
+            column = np.full(len(rows), np.nan)
+            np.copyto(column, value, where=simple & (measure == code))
+            if name not in STATE_MEASURES:
+                column += 0.0
+            for position, values in worked_out:
+                column[position] = values.get(name, np.nan)
+            columns[name] = column
         for name, kind in MEASURES.items():
-            if kind == record_type:
-                columns[name] = self.values[name][rows] if name in self.values else np.full(len(rows), np.nan)
+            if kind == record_type and name not in columns:
+                columns[name] = np.full(len(rows), np.nan)
         periods = codes["period"].values
-        period = self.quantities["period"][first]
-        ends = np.array([end for _, end in periods], dtype="datetime64[D]")[period]
+        period = self.period[rows]
+        ends = np.array([end for _, end in periods], dtype="datetime64[D]").astype("datetime64[s]")[period]
         if record_type == "stock":
             columns["as_of_date"] = ends
         else:
-            columns["period_start"] = np.array([start for start, _ in periods], dtype="datetime64[D]")[period]
+            starts = np.array([start for start, _ in periods], dtype="datetime64[D]").astype("datetime64[s]")
+            columns["period_start"] = starts[period]
             columns["period_end"] = ends
         return columns
 
@@ -384,10 +416,19 @@ def _numpy(column: array) -> np.ndarray:
 
 
 def _first_seen_groups(keys: list[np.ndarray]) -> np.ndarray:
-    """Group number of each position by the tuple of its codes in ``keys``, groups numbered as first seen."""
+    """Group number of each position by the tuple of its codes in ``keys``, groups numbered as first seen.
+
+    The codes are packed into one integer per position while they fit in 62 bits (always, in practice), and the
+    packed keys numbered by first appearance; past that, the groups so far are numbered and packing starts again.
+    """
     group = np.zeros(len(keys[0]), dtype=np.int64)
+    span = 1  # every packed key is below this
     for key in keys:
-        key = key.astype(np.int64)
         width = int(key.max()) + 1 if len(key) else 1
-        group = pd.factorize(group * width + key)[0].astype(np.int64)
-    return group
+        if span * width >= 1 << 62:
+            group = pd.factorize(group)[0].astype(np.int64, copy=False)
+            span = int(group.max()) + 1 if len(group) else 1
+        group *= width
+        group += key
+        span *= width
+    return pd.factorize(group)[0].astype(np.int64, copy=False)

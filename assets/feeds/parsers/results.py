@@ -146,18 +146,20 @@ def result_from_columns(
     count = len(columns["source_line"])
     for canonical in RAW_FEED_COLUMNS[record_type]:
         if canonical in columns:
-            values: np.ndarray | list = columns[canonical]
-        elif canonical == "partner_id":
-            values = [partner_id] * count
-        elif canonical == "source_file_id":
-            values = [source_file_id] * count
+            values: np.ndarray = columns[canonical]
         else:
-            fallback = default_value(canonical, constants, default_currency)
+            fallback = {"partner_id": partner_id, "source_file_id": source_file_id}.get(canonical)
+            if canonical not in ("partner_id", "source_file_id"):
+                fallback = default_value(canonical, constants, default_currency)
             if canonical in DATE_COLUMNS:
                 fallback = np.datetime64(fallback, "D") if fallback is not None else np.datetime64("NaT")
+                values = np.full(count, fallback, dtype="datetime64[D]")
             elif canonical in QUANTITY_COLUMNS:
-                fallback = np.nan if fallback is None else float(fallback)
-            values = [fallback] * count
+                values = np.full(count, np.nan if fallback is None else float(fallback))
+            else:
+                values = np.empty(count, dtype=object)
+                values.fill(fallback)  # one object for every row (``np.full`` would copy a string per row)
         series[canonical] = typed_series(canonical, values)
-    rows = pd.DataFrame(series, columns=list(RAW_FEED_COLUMNS[record_type]))
+    # Each column stays its own block: consolidating would copy every column at the file's peak.
+    rows = pd.DataFrame(series, columns=list(RAW_FEED_COLUMNS[record_type]), copy=False)
     return ParseResult(record_type, rows, rejects_frame(record_type, rejects, partner_id, source_file_id))
