@@ -27,6 +27,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STORES = tuple(str(1000 + number) for number in range(10))
+TRAILER_BYTES = 64  # room left for the closing GE/IEA or UNZ
 
 CHILD = """
 import json, resource, sys, time
@@ -67,8 +68,7 @@ def write_x12(path: Path, size: int) -> None:
             "GS*PD*REDWOODGROC*084215000000*20250623*0215*412*X*004010~\n"
         )
         sets, item = 0, 0
-        while out.tell() < size - 4096:
-            sets += 1
+        while True:
             body = ["XQ*H*20250616*20250622"]
             for _ in range(100):
                 item += 1
@@ -77,8 +77,12 @@ def write_x12(path: Path, size: int) -> None:
                     body.append(f"ZA*{code}")
                     body.append("SDQ*EA*92*" + "*".join(f"{store}*{(item + int(store)) % 97}" for store in STORES))
             body.append("CTT*100")
-            segments = [f"ST*852*{sets:04}", *body, f"SE*{len(body) + 2}*{sets:04}"]
-            out.write("".join(segment + "~\n" for segment in segments))
+            segments = [f"ST*852*{sets + 1:04}", *body, f"SE*{len(body) + 2}*{sets + 1:04}"]
+            text = "".join(segment + "~\n" for segment in segments)
+            if sets and out.tell() + len(text) > size - TRAILER_BYTES:
+                break  # the file stays within ``size`` (the limit it is named after)
+            out.write(text)
+            sets += 1
         out.write(f"GE*{sets}*412~\nIEA*1*000000412~\n")
 
 
@@ -87,8 +91,7 @@ def write_edifact(path: Path, size: int) -> None:
     with path.open("w", newline="") as out:
         out.write("UNA:+.? 'UNB+UNOC:3+4012345000009:14+4098765000002:14+250630:0200+REF1'\n")
         messages, item = 0, 0
-        while out.tell() < size - 4096:
-            messages += 1
+        while True:
             body = ["BGM+73E+SR1+9", "DTM+137:20250630:102", "DTM+90:20250629:102", "DTM+91:20250629:102"]
             for store in STORES:
                 body.append(f"LOC+162+{store}::92")
@@ -96,8 +99,13 @@ def write_edifact(path: Path, size: int) -> None:
                     item += 1
                     body.append(f"LIN+{line + 1}++ITEM{item:08}:VN")
                     body.append(f"QTY+153:{item % 97}")
-            segments = [f"UNH+{messages}+SLSRPT:D:96A:UN:EAN004", *body, f"UNT+{len(body) + 2}+{messages}"]
-            out.write("".join(segment + "'\n" for segment in segments))
+            number = messages + 1
+            segments = [f"UNH+{number}+SLSRPT:D:96A:UN:EAN004", *body, f"UNT+{len(body) + 2}+{number}"]
+            text = "".join(segment + "'\n" for segment in segments)
+            if messages and out.tell() + len(text) > size - TRAILER_BYTES:
+                break
+            out.write(text)
+            messages = number
         out.write(f"UNZ+{messages}+REF1'\n")
 
 
