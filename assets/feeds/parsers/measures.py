@@ -114,7 +114,9 @@ class MeasureRows:
         self.default_currency = default_currency
         self.account = account if account is not None else QuantityAccount()
         self._columns = {name: array(kind) for name, kind in _COLUMNS.items()}
-        self._codes = {name: _Codes() for name in _COLUMNS if name not in ("value", "segment", "interchange")}
+        # Items and product refs share a table (most items are their product ref); raw texts are kept in order.
+        coded = [name for name in _COLUMNS if name not in ("value", "segment", "interchange", "product")]
+        self._codes = {name: _Codes() for name in coded}
         self._codes["problems"](())  # code 0: no problem
         self._blocks: list[tuple[str, int, str, str]] = []
         self.interchange = 0
@@ -165,14 +167,18 @@ class MeasureRows:
             "text": quantity,
             "location": location_id or self.constants.get("location_id"),
             "item": product_ref if product_ref is not None else f"#{item_segment}",
-            "product": product_ref,
             "period": key_period,
             "uom": (uom or "").strip() or None,
-            "raw": tuple(raw),
             "problems": tuple(problems),
         }
         for name, attribute in attributes.items():
             columns[name].append(codes[name](attribute))
+        columns["product"].append(codes["item"](product_ref))
+        # The lines of a quantity are seldom another's, save the quantity before (the next store of an SDQ).
+        texts, raw = codes["raw"].values, tuple(raw)
+        if not texts or texts[-1] != raw:
+            texts.append(raw)
+        columns["raw"].append(len(texts) - 1)
         columns["value"].append(np.nan if value is None else value)
         columns["segment"].append(segment)
         columns["interchange"].append(self.interchange)
@@ -375,7 +381,7 @@ class _Rows:
         units[:] = [fallback if unit is None else unit for unit in [*codes["uom"].values, None]]
         columns = {
             "location_id": codes["location"].objects()[self.location[rows]],
-            "product_ref": codes["product"].objects()[self.product[rows]],
+            "product_ref": codes["item"].objects()[self.product[rows]],
             "source_line": self.line[rows].astype(np.int64),
             "merged_lines": self.merged[rows],
             "uom": units[self.uom[rows]],
