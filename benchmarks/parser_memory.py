@@ -125,6 +125,46 @@ WRITERS = {"x12": (write_x12, 16 << 20, ".x12"), "edifact": (write_edifact, 16 <
 WRITERS["csv"] = (write_csv, 128 << 20, ".csv")
 
 
+# Ingestion of one row-dense 852 in a child capped as README "Memory bound" says, with the tree's partner configs.
+INGEST_CHILD = """
+import json, resource, shutil, sys
+sys.path.insert(0, sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
+from pathlib import Path
+import duckdb
+from assets.feeds.loading.loader import ingest_landing
+from assets.ingest import partner_configs_for  # what ingestion imports (Dagster too), as the memory test does
+root = Path(sys.argv[3])
+(root / "landing" / "redwood_grocers").mkdir(parents=True)
+shutil.copy(sys.argv[2], root / "landing" / "redwood_grocers" / "852_20250630.x12")
+configs, _ = partner_configs_for(Path(sys.argv[1]) / "data" / "partners", [])
+try:
+    with duckdb.connect() as conn:
+        report = ingest_landing(conn, root / "landing", configs, quarantine_dir=root / "quarantine")
+    outcome = report.outcomes[0].status + (": " + report.outcomes[0].reason if report.outcomes[0].reason else "")
+except Exception as error:
+    outcome = "the run failed: " + type(error).__name__ + ": " + str(error)[:200]
+status = open("/proc/self/status").read().splitlines()
+print(json.dumps({{"outcome": outcome[:300], "peak": [line for line in status if line.startswith("VmPeak")][0]}}))
+"""
+INGEST_CAP = 1536 << 20
+
+
+def ingest(trees: dict[str, Path], sizes: list[int]) -> None:
+    """Each in-limit row-dense 852 of ``sizes`` MiB ingested by each tree under the address-space cap."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for mib in sizes:
+            path = Path(scratch) / f"852_{mib}.x12"
+            write_x12(path, mib << 20)
+            print(f"ingest under RLIMIT_AS {INGEST_CAP >> 20} MiB: 852 of {path.stat().st_size / (1 << 20):.1f} MiB")
+            for name, tree in trees.items():
+                root = Path(scratch) / f"{mib}-{name.replace(' ', '_')}"
+                argv = [sys.executable, "-c", INGEST_CHILD.format(cap=INGEST_CAP), str(tree), str(path), str(root)]
+                done = subprocess.run(argv, capture_output=True, text=True, check=False)
+                result = json.loads(done.stdout) if done.returncode == 0 else {"outcome": done.stderr[-300:]}
+                print(f"  {name:9}  {result['outcome']}  {result.get('peak', '')}")
+
+
 def measure(tree: Path, kind: str, path: Path | None) -> dict:
     argv = [sys.executable, "-c", CHILD, str(tree), kind] + ([str(path)] if path else [])
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -137,8 +177,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", type=Path, required=True, help="a checkout of the baseline commit")
     parser.add_argument("--formats", default="x12,edifact,csv")
+    parser.add_argument("--ingest", help="instead: ingest row-dense 852s of these sizes in MiB (e.g. 4,8,10)")
     args = parser.parse_args()
     trees = {"baseline": args.baseline.resolve(), "this tree": PROJECT_ROOT}
+    if args.ingest:
+        ingest(trees, [int(size) for size in args.ingest.split(",")])
+        return
     with tempfile.TemporaryDirectory() as scratch:
         imports = {name: measure(tree, "imports", None)["peak_mib"] for name, tree in trees.items()}
         for kind in args.formats.split(","):
