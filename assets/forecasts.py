@@ -14,6 +14,7 @@ from assets.warehouse import DIM_PARTNER, FCT_SALES_DAILY, model_key
 from expectations.output_checks import forecast_rules
 from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import useful_workers
+from forecasts.forecasting.forecast_value_added import VALUE_ADDED_TABLE, score_value_added
 from forecasts.forecasting.levels import LEVELS, LOCATION
 from forecasts.forecasting.partner_evidence import PARTNER_FORECASTS, apply_partner_forecasts
 from forecasts.forecasting.warehouse_forecast import DEFAULT_CHUNK_SERIES, forecast_warehouse
@@ -122,6 +123,7 @@ def demand_forecast(
         # The partners' own forecasts, where they beat ours or add to it over the last weeks, join the night's.
         sources = apply_partner_forecasts(conn, business_date)
         scored = score_forecast_history(conn, business_date)
+        value_added_weeks = score_value_added(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
         schema = column_schema(conn, "forecasts.forecast_history", FORECAST_COLUMNS)
     context.log.info(f"forecast {night.series} series in {night.chunks} chunks: {night.rows} rows")
@@ -135,6 +137,7 @@ def demand_forecast(
         "rows_by_forecast_source": dg.MetadataValue.json(dict(sources.most_common())),
         "preview": dg.MetadataValue.md(markdown_preview(night.preview)),
         "past_forecasts_scored": scored,
+        "value_added_weeks": dg.MetadataValue.text(f"{value_added_weeks} partner-weeks in {VALUE_ADDED_TABLE}"),
         "accuracy_by_model": dg.MetadataValue.md(markdown_preview(accuracy)),
     }
     if night.top_series_id is not None:
