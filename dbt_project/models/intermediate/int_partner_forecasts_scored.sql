@@ -1,3 +1,8 @@
+{#- Whole weeks back, at least the period's length: the naive period keeps its weekdays and never overlaps. -#}
+{%- set naive_shift -%}
+7 * cast(ceil((date_diff('day', latest_before_start.target_period_start, latest_before_start.target_period_end) + 1) / 7) as integer)
+{%- endset -%}
+
 with
 
 forecasts as (
@@ -50,6 +55,30 @@ actuals as (
 
 ),
 
+naive_actuals as (
+
+    -- The seasonal naive forecast of a period: what sold in the same days whole weeks before (a week before a
+    -- week), so a partner's forecast can be judged by what it adds to simply repeating the last period.
+    select
+        latest_before_start.partner_id,
+        latest_before_start.location_id,
+        latest_before_start.product_id,
+        latest_before_start.target_period_start,
+        latest_before_start.target_period_end,
+        cast(sum(cast(daily_sales.units_sold as decimal(38, 6))) as double) as naive_qty
+
+    from latest_before_start
+    inner join daily_sales
+        on latest_before_start.partner_id = daily_sales.partner_id
+        and latest_before_start.location_id = daily_sales.location_id
+        and latest_before_start.product_id = daily_sales.product_id
+        and daily_sales.sales_date
+            between latest_before_start.target_period_start - {{ naive_shift }}
+            and latest_before_start.target_period_end - {{ naive_shift }}
+    group by all
+
+),
+
 final as (
 
     select
@@ -71,6 +100,10 @@ final as (
         latest_before_start.forecast_qty - coalesce(actuals.actual_qty, 0) as error_qty,
         abs(latest_before_start.forecast_qty - coalesce(actuals.actual_qty, 0)) as absolute_error_qty,
 
+        ---------- the seasonal naive forecast of the period against the same sales
+        coalesce(naive_actuals.naive_qty, 0) as naive_qty,
+        abs(coalesce(naive_actuals.naive_qty, 0) - coalesce(actuals.actual_qty, 0)) as naive_absolute_error_qty,
+
         ---------- censored days make actuals a floor of demand
         coalesce(actuals.stockout_days, 0) as stockout_days
 
@@ -81,6 +114,12 @@ final as (
         and latest_before_start.product_id = actuals.product_id
         and latest_before_start.target_period_start = actuals.target_period_start
         and latest_before_start.target_period_end = actuals.target_period_end
+    left join naive_actuals
+        on latest_before_start.partner_id = naive_actuals.partner_id
+        and latest_before_start.location_id = naive_actuals.location_id
+        and latest_before_start.product_id = naive_actuals.product_id
+        and latest_before_start.target_period_start = naive_actuals.target_period_start
+        and latest_before_start.target_period_end = naive_actuals.target_period_end
 
 )
 
