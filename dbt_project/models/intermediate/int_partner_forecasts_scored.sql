@@ -34,6 +34,8 @@ latest_before_start as (
 
 actuals as (
 
+    -- The period's sales, and for its seasonal naive forecast those of the same days whole weeks before (a week
+    -- before a week): what the partner's forecast must beat to add value.
     select
         latest_before_start.partner_id,
         latest_before_start.location_id,
@@ -41,40 +43,23 @@ actuals as (
         latest_before_start.target_period_start,
         latest_before_start.target_period_end,
         -- Summed as decimals, so the total does not depend on the order threads add the days in.
-        cast(sum(cast(daily_sales.units_sold as decimal(38, 6))) as double) as actual_qty,
-        count(*) filter (where daily_sales.is_stockout) as stockout_days
+        cast(sum(cast(daily_sales.units_sold as decimal(38, 6))) filter (
+            where daily_sales.sales_date >= latest_before_start.target_period_start
+        ) as double) as actual_qty,
+        count(*) filter (
+            where daily_sales.is_stockout and daily_sales.sales_date >= latest_before_start.target_period_start
+        ) as stockout_days,
+        cast(sum(cast(daily_sales.units_sold as decimal(38, 6))) filter (
+            where daily_sales.sales_date <= latest_before_start.target_period_end - {{ naive_shift }}
+        ) as double) as naive_qty
 
     from latest_before_start
     inner join daily_sales
         on latest_before_start.partner_id = daily_sales.partner_id
         and latest_before_start.location_id = daily_sales.location_id
         and latest_before_start.product_id = daily_sales.product_id
-        and daily_sales.sales_date between latest_before_start.target_period_start
+        and daily_sales.sales_date between latest_before_start.target_period_start - {{ naive_shift }}
             and latest_before_start.target_period_end
-    group by all
-
-),
-
-naive_actuals as (
-
-    -- The seasonal naive forecast of a period: what sold in the same days whole weeks before (a week before a
-    -- week), so a partner's forecast can be judged by what it adds to simply repeating the last period.
-    select
-        latest_before_start.partner_id,
-        latest_before_start.location_id,
-        latest_before_start.product_id,
-        latest_before_start.target_period_start,
-        latest_before_start.target_period_end,
-        cast(sum(cast(daily_sales.units_sold as decimal(38, 6))) as double) as naive_qty
-
-    from latest_before_start
-    inner join daily_sales
-        on latest_before_start.partner_id = daily_sales.partner_id
-        and latest_before_start.location_id = daily_sales.location_id
-        and latest_before_start.product_id = daily_sales.product_id
-        and daily_sales.sales_date
-            between latest_before_start.target_period_start - {{ naive_shift }}
-            and latest_before_start.target_period_end - {{ naive_shift }}
     group by all
 
 ),
@@ -101,8 +86,8 @@ final as (
         abs(latest_before_start.forecast_qty - coalesce(actuals.actual_qty, 0)) as absolute_error_qty,
 
         ---------- the seasonal naive forecast of the period against the same sales
-        coalesce(naive_actuals.naive_qty, 0) as naive_qty,
-        abs(coalesce(naive_actuals.naive_qty, 0) - coalesce(actuals.actual_qty, 0)) as naive_absolute_error_qty,
+        coalesce(actuals.naive_qty, 0) as naive_qty,
+        abs(coalesce(actuals.naive_qty, 0) - coalesce(actuals.actual_qty, 0)) as naive_absolute_error_qty,
 
         ---------- censored days make actuals a floor of demand
         coalesce(actuals.stockout_days, 0) as stockout_days
@@ -114,12 +99,6 @@ final as (
         and latest_before_start.product_id = actuals.product_id
         and latest_before_start.target_period_start = actuals.target_period_start
         and latest_before_start.target_period_end = actuals.target_period_end
-    left join naive_actuals
-        on latest_before_start.partner_id = naive_actuals.partner_id
-        and latest_before_start.location_id = naive_actuals.location_id
-        and latest_before_start.product_id = naive_actuals.product_id
-        and latest_before_start.target_period_start = naive_actuals.target_period_start
-        and latest_before_start.target_period_end = naive_actuals.target_period_end
 
 )
 
