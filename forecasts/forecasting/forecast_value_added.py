@@ -28,29 +28,18 @@ VALUE_ADDED_TABLE = "forecasts.forecast_value_added"
 SOURCES = ("naive", "statistical", "partner", "combined")
 
 
-def _measures() -> str:
-    lines = []
-    for source in SOURCES:
-        lines += [
-            f"sum({source}) as {source}_units",
-            f"sum(abs({source} - actual)) as {source}_abs_error",
-            f"sum({source} - actual) as {source}_error",
-        ]
-    return ",\n        ".join(lines)
+def _per_source(*templates: str) -> str:
+    """Each template (``{s}`` = the forecast's name) for every forecast, as a list of SQL select items."""
+    return ",\n        ".join(template.format(s=source) for source in SOURCES for template in templates)
 
 
-def _sums() -> str:
-    return ", ".join(f"{source}_{measure}" for source in SOURCES for measure in ("units", "abs_error", "error"))
-
-
-def _ratios() -> str:
-    lines = []
-    for source in SOURCES:
-        lines += [
-            f"{source}_abs_error / nullif(actual_units, 0) as {source}_wape",
-            f"{source}_error / nullif(actual_units, 0) as {source}_bias",
-        ]
-    return ",\n        ".join(lines)
+_SUMS = _per_source(
+    "sum({s}) as {s}_units", "sum(abs({s} - actual)) as {s}_abs_error", "sum({s} - actual) as {s}_error"
+)
+_SUM_NAMES = _per_source("{s}_units", "{s}_abs_error", "{s}_error")
+_RATIOS = _per_source(
+    "{s}_abs_error / nullif(actual_units, 0) as {s}_wape", "{s}_error / nullif(actual_units, 0) as {s}_bias"
+)
 
 
 _VALUE_ADDED_SQL = f"""
@@ -103,7 +92,7 @@ weeks as (
         count(*) as series_days,
         count(distinct (location_id, product_id)) as series,
         sum(actual) as actual_units,
-        {_measures()}
+        {_SUMS}
     from scored
     group by partner_id, week_start
 
@@ -119,8 +108,8 @@ select
     series,
     series_days,
     actual_units,
-    {_sums()},
-    {_ratios()},
+    {_SUM_NAMES},
+    {_RATIOS},
     naive_wape - statistical_wape as value_added_statistical,
     naive_wape - partner_wape as value_added_partner,
     least(statistical_wape, partner_wape) - combined_wape as value_added_combined,
