@@ -90,7 +90,8 @@ FORECAST_COLUMNS = {
 def demand_forecast(
     context: dg.AssetExecutionContext, warehouse: Warehouse, forecast_compute: ForecastCompute, config: ForecastConfig
 ) -> dg.MaterializeResult:
-    """Daily demand forecast (p50, p90) per partner location and product for the next 28 days."""
+    """Daily demand forecast (p50, p90) per partner location and product for the next 28 days, with the partner's
+    own forecast taken in where it measured better over the last four weeks."""
     business_date = date.fromisoformat(context.partition_key)
     target = forecast_compute.resolved_target()
 
