@@ -95,7 +95,7 @@ def generate_demo(
     shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, partners, products, end)
 
     files_per_partner: dict[str, int] = {}
-    rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0}
+    rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0, "promotion": 0}
     quarantined: list[str] = []
     duplicates: list[str] = []
     superseded: list[str] = []
