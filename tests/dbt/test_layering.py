@@ -21,6 +21,7 @@ PYTHON_SOURCES = {
     "source.cmi.forecasts.forecast_history": ["forecasts", "demand_forecast"],
     "source.cmi.forecasts.demand_forecast": ["forecasts", "demand_forecast"],
     "source.cmi.forecasts.forecast_accuracy": ["forecasts", "demand_forecast"],
+    "source.cmi.forecasts.forecast_value_added": ["forecasts", "demand_forecast"],
     "source.cmi.replenishment.replenishment_plan": ["replenishment", "replenishment_plan"],
     "source.cmi.replenishment.plan_history": ["replenishment", "replenishment_plan"],
     "source.cmi.replenishment.exceptions": ["replenishment", "exceptions"],

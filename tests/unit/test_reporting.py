@@ -1,5 +1,6 @@
 """The planner's report: headline, act-today list, partner and item pages, from small frames (no warehouse)."""
 
+import html
 import re
 from datetime import date
 
@@ -248,3 +249,38 @@ def test_the_index_shows_each_partners_plan_cost_formatted(tmp_path):
     assert "1 line(s) of Beta Grocers have no cost terms" in section
     partner_page = (tmp_path / "partners" / "a.html").read_text(encoding="utf-8")
     assert f">{costs.loc['a', 'total']:,.2f}<" in partner_page
+
+
+def _value_added_week(week_start: str, sold: float, errors: dict[str, float], complete: bool = True) -> dict:
+    row = {"partner_id": "a", "week_start": pd.Timestamp(week_start), "actual_units": sold}
+    row["iso_week"] = row["week_start"].strftime("%G-W%V")
+    row["is_complete_week"] = complete
+    for source, error in errors.items():
+        row[f"{source}_abs_error"] = error
+        row[f"{source}_wape"] = error / sold
+        row[f"{source}_bias"] = -error / sold
+    return row
+
+
+def test_partner_page_says_whose_forecast_adds_value(tmp_path):
+    weeks = pd.DataFrame(
+        [
+            _value_added_week(
+                "2025-06-16", 1000.0, {"naive": 400, "statistical": 300, "partner": 200, "combined": 150}
+            ),
+            _value_added_week(
+                "2025-06-23", 1000.0, {"naive": 400, "statistical": 300, "partner": 260, "combined": 250}
+            ),
+            _value_added_week("2025-06-30", 10.0, {"naive": 9, "statistical": 1, "partner": 5, "combined": 5}, False),
+        ]
+    )
+    render_report(inputs(value_added=weeks), tmp_path)
+    page = html.unescape((tmp_path / "partners" / "a.html").read_text())
+    # Pooled over the two complete weeks: partner 23 %, ours 30 %, naive 40 %, the plan's 20 %.
+    assert (
+        "Over the last 2 weeks (2,000 units sold): the partner's forecast adds value: it erred 7.0 points less "
+        "than ours. WAPE partner 23.0 %, ours 30.0 %, naive 40.0 %; combining them erred 3.0 points less than the "
+        "better one alone (20.0 %)." in page
+    )
+    assert "2025-W27" in page and "10.0 % <small>bias −10.0 %</small>" in page
+    assert "No week scored yet" in (tmp_path / "partners" / "b.html").read_text()

@@ -29,6 +29,7 @@ SCORECARD_RATES = (
     ("reconciliation_accuracy_rate", "Stock reconciles", 0.95, "at least"),
     ("in_stock_rate", "In stock", 0.97, "at least"),
     ("forecast_wape_4w", "Partner forecast error (WAPE, 4 weeks)", 0.30, "at most"),
+    ("forecast_value_added_4w", "Partner forecast's WAPE below last week's sales (points, 4 weeks)", 0.0, "at least"),
 )
 WAPE_TARGET = 0.30
 
