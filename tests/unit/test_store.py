@@ -140,3 +140,15 @@ def test_a_warehouse_planned_before_the_cadence_gains_its_columns_and_a_new_cade
     old = conn.execute("select count(*) from replenishment.plan_history where version = 1 and ship_days is null")
     assert old.fetchone()[0] == 2
     assert save_plan(conn, costed.assign(ship_days=["Mon", "Mon,Thu"]), plan_date=day, run_id="moved").version == 3
+
+
+def test_a_first_night_that_plans_nothing_leaves_a_history_later_nights_can_save_to(conn):
+    """An empty plan's text and date columns have no type to give: the table takes them from the first real plan."""
+    first = date(2025, 6, 29)
+    save_plan(conn, plan_frame(first, [12, 0]).iloc[0:0].astype(object), plan_date=first, run_id="empty")
+    day = date(2025, 6, 30)
+    saved = save_plan(conn, plan_frame(day, [12, 0]), plan_date=day, run_id="r1")
+    assert saved.version == 1
+    types = dict(conn.execute("select column_name, column_type from (describe replenishment.plan_history)").fetchall())
+    assert types["partner_id"] == "VARCHAR" and types["plan_date"] == "DATE"
+    assert conn.execute("select count(*) from replenishment.replenishment_plan").fetchone()[0] == 2
