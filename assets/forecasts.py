@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from assets.quality import PARTNER_GATE_KEY, column_schema, plannable_partners, rules_check_result
 from assets.renderers.metadata import markdown_preview
 from assets.renderers.plots import forecast_chart, forecast_plot, series_label
-from assets.warehouse import DIM_PARTNER, FCT_SALES_DAILY, model_key
+from assets.warehouse import DIM_PARTNER, FCT_PROMOTION_DAYS, FCT_SALES_DAILY, model_key
 from expectations.output_checks import forecast_rules
 from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import useful_workers
@@ -81,7 +81,7 @@ FORECAST_COLUMNS = {
 
 @dg.asset(
     key=FORECAST_KEY,
-    deps=[FCT_SALES_DAILY, DIM_PARTNER, PARTNER_GATE_KEY, model_key(PARTNER_FORECASTS)],
+    deps=[FCT_SALES_DAILY, FCT_PROMOTION_DAYS, DIM_PARTNER, PARTNER_GATE_KEY, model_key(PARTNER_FORECASTS)],
     group_name="forecasts",
     owners=["team:demand-planning"],
     kinds={"prophet", "duckdb"},
@@ -127,6 +127,8 @@ def demand_forecast(
         value_added_weeks = score_value_added(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
         schema = column_schema(conn, "forecasts.forecast_history", FORECAST_COLUMNS)
+    if night.promotions_skipped is not None:
+        context.log.warning(night.promotions_skipped)
     context.log.info(f"forecast {night.series} series in {night.chunks} chunks: {night.rows} rows")
     metadata = {
         "dagster/row_count": night.rows,

@@ -107,6 +107,23 @@ def test_the_shipment_matchers_are_intermediate_models_the_mart_reads(manifest):
     assert "model.cmi.int_stock_changes_explained" not in parents
 
 
+def test_every_model_resolving_partner_references_does_it_through_the_one_macro(manifest):
+    """Items and stores are resolved alike everywhere: a model that joins partner_item_ref writes no join of its own."""
+    resolvers = {
+        node["name"]
+        for node in _models(manifest).values()
+        if node["name"].startswith("int_")
+        and node["name"].endswith("_resolved")
+        and "model.cmi.int_partner_items_known" in node["depends_on"]["nodes"]
+    }
+    assert "int_promotions_resolved" in resolvers
+    assert {
+        name
+        for name in resolvers
+        if "macro.cmi.resolve_partner_refs" not in manifest["nodes"][f"model.cmi.{name}"]["depends_on"]["macros"]
+    } == set()
+
+
 def test_every_model_has_its_own_yaml_beside_it_with_a_grain_and_a_key_test(manifest):
     models = _models(manifest)
     keyed = {
