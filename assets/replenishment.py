@@ -18,6 +18,7 @@ from forecasts.forecasting.quantiles import Z_P90
 from forecasts.replenishment.explain import ExplanationInputs, explain_plan
 from forecasts.replenishment.plan_history import (
     plan_version,
+    previous_cadence,
     save_plan,
     save_plan_explanations,
     save_planner_exceptions,
@@ -61,6 +62,9 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
         inputs = conn.execute(
             REPLENISHMENT_INPUTS_SQL, {"business_date": business_date, "partners": partners, "z_p90": Z_P90}
         ).df()
+        # The plan before this night (never this night's own, so a rerun plans the same): its cadence is kept.
+        previous = previous_cadence(conn, business_date)
+        inputs = inputs.merge(previous, on=["partner_id", "location_id", "product_id"], how="left")
         available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"business_date": business_date}).fetchall())
         plan = plan_replenishment(inputs, plan_date=business_date, supplier_stock=available or None)
         saved = save_plan(conn, plan, plan_date=business_date, run_id=context.run_id)

@@ -140,3 +140,17 @@ def test_a_warehouse_planned_before_the_cadence_gains_its_columns_and_a_new_cade
     old = conn.execute("select count(*) from replenishment.plan_history where version = 1 and ship_days is null")
     assert old.fetchone()[0] == 2
     assert save_plan(conn, costed.assign(ship_days=["Mon", "Mon,Thu"]), plan_date=day, run_id="moved").version == 3
+
+
+def test_the_previous_cadence_is_the_plan_before_the_night_even_on_a_rerun(conn):
+    from forecasts.replenishment.plan_history import previous_cadence
+
+    assert previous_cadence(conn, date(2025, 6, 30)).empty
+    sunday = plan_frame(date(2025, 6, 29), [6, 0]).assign(ship_days="Mon,Thu", ship_date=date(2025, 6, 30))
+    save_plan(conn, sunday, plan_date=date(2025, 6, 29), run_id="a")
+    monday = plan_frame(date(2025, 6, 30), [6, 0]).assign(ship_days="Mon", ship_date=date(2025, 7, 3))
+    for run in ("b", "rerun"):
+        save_plan(conn, monday, plan_date=date(2025, 6, 30), run_id=run)
+        previous = previous_cadence(conn, date(2025, 6, 30))
+        assert previous["previous_ship_days"].tolist() == ["Mon,Thu"] * 2
+        assert pd.to_datetime(previous["previous_ship_date"]).dt.date.tolist() == [date(2025, 6, 30)] * 2
