@@ -46,6 +46,7 @@ from numpy.typing import ArrayLike
 
 from forecasts.forecasting.quantiles import Z_P90, z_for
 from forecasts.replenishment.costs import CADENCE_COLUMNS, COST_COLUMNS, choose_cadence
+from forecasts.replenishment.demand_window import demand_over_risk_window
 from forecasts.replenishment.ship_days import format_ship_days, parse_ship_days
 
 BELOW_REORDER_POINT = "below_reorder_point"
@@ -300,6 +301,7 @@ def plan_replenishment(
     supplier_stock: Mapping[Hashable, float] | None = None,
     stale_after_days: float = DEFAULT_STALE_AFTER_DAYS,
     costed_cadence: bool = True,
+    daily_forecast: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Plan one row per partner location × product (columns ``INPUT_COLUMNS``) as of ``plan_date``.
 
@@ -321,6 +323,12 @@ def plan_replenishment(
     ``stockout_cost_per_day`` the line's expected cost a day on those days, ``location_cost_per_day`` the
     location's total and ``location_agreed_cost_per_day`` its total shipping on every agreed day (all NaN when
     not costed).
+
+    ``daily_forecast`` (``demand_window.FORECAST_COLUMNS``: the night's forecast, one row per series and day,
+    ``⌈6 + L + max(review, 7)⌉`` days ahead) replaces ``demand_daily_mean`` and ``demand_daily_std``,
+    once the ship days are chosen, with their means over each row's own risk period (``demand_window``); the
+    inputs' means, taken over a shorter fixed horizon, then only choose the ship days, and they stay for a row
+    the forecast does not cover.
 
     Returns ``PLAN_COLUMNS`` on the input's index. ``ship_date`` is the next of those ship days after the plan
     date, ``days_to_ship`` the days until it and ``expected_receipt_date`` the ship date plus the rounded mean
@@ -347,6 +355,10 @@ def plan_replenishment(
     waiting = days_to_ship - 1
     review = np.maximum(values["review_period_days"], ship_gap)
     risk_period = waiting + lead_time + review
+    if daily_forecast is not None:
+        mean, std = demand_over_risk_window(inputs, daily_forecast, plan_date, risk_period)
+        demand = np.where(np.isnan(mean), demand, mean)
+        values["demand_daily_std"] = np.where(np.isnan(std), values["demand_daily_std"], std)
 
     inventory_position = values["on_hand"] + values["on_order"] + values["in_transit"] - values["committed"]
     z = z_for(values["service_level"])

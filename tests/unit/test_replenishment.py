@@ -514,3 +514,53 @@ def test_a_cadence_change_that_drops_days_still_ships_on_the_truck_the_previous_
     # A previous plan on days the line no longer agrees to promises nothing.
     moved = plan_replenishment(flap_line(**dear, previous_ship_days="Tue", previous_ship_date=TUESDAY), MONDAY)
     assert moved["ship_date"].iloc[0].date() == date(2025, 3, 10)
+
+
+def promotion_forecast(plan_date: date, days: int = 20) -> pd.DataFrame:
+    """10 units a day, 50 on days 7 to 9 after the plan date (a promotion), p90 four units above p50."""
+    p50 = [50.0 if 7 <= day <= 9 else 10.0 for day in range(1, days + 1)]
+    return pd.DataFrame(
+        {
+            "partner_id": "p1",
+            "location_id": "L1",
+            "product_id": "A",
+            "forecast_date": [plan_date + pd.Timedelta(days=day) for day in range(1, days + 1)],
+            "p50": p50,
+            "p90": [value + 4.0 for value in p50],
+        }
+    )
+
+
+def test_demand_is_the_forecast_averaged_over_the_risk_period_of_the_chosen_ship_days():
+    sunday = date(2025, 3, 2)
+    row = input_row(lead_time_days=2.0, lead_time_std_days=0.0, review_period_days=1.0, min_cover_days=np.nan)
+    forecast = promotion_forecast(sunday)
+    # A weekly truck on Monday: risk period 0 + 2 + 7 = 9 days, so the promotion on days 7-9 counts.
+    weekly = plan_replenishment(pd.DataFrame([row | {"ship_days": "Mon"}]), sunday, daily_forecast=forecast)
+    assert weekly["risk_period_days"].iloc[0] == 9
+    assert weekly["demand_daily_mean"].iloc[0] == pytest.approx((6 * 10 + 3 * 50) / 9)
+    assert weekly["demand_daily_std"].iloc[0] == pytest.approx(4.0 / 1.2815515655446004)
+    assert weekly["reorder_point"].iloc[0] == pytest.approx(210.0 + weekly["safety_stock"].iloc[0]), (
+        "d̄ × 9 days is the forecast over the risk period"
+    )
+    # Mon,Thu: Monday's shipment lasts to Thursday's, a 5-day risk period before the promotion.
+    twice = plan_replenishment(pd.DataFrame([row | {"ship_days": "Mon,Thu"}]), sunday, daily_forecast=forecast)
+    assert twice["risk_period_days"].iloc[0] == 5 and twice["demand_daily_mean"].iloc[0] == pytest.approx(10.0)
+    # A series the forecast does not cover keeps its input mean.
+    other = plan_replenishment(
+        pd.DataFrame([row | {"ship_days": "Mon", "product_id": "B"}]), sunday, daily_forecast=forecast
+    )
+    assert other["demand_daily_mean"].iloc[0] == row["demand_daily_mean"]
+
+
+def test_the_risk_window_counts_whole_days_after_the_plan_date():
+    from forecasts.replenishment.demand_window import demand_over_risk_window
+
+    plan_date = date(2025, 3, 2)
+    forecast = promotion_forecast(plan_date, days=8)
+    forecast = pd.concat([forecast.assign(forecast_date=pd.Timestamp(plan_date), p50=999.0), forecast])
+    keys = pd.DataFrame({"partner_id": ["p1"] * 3, "location_id": ["L1"] * 3, "product_id": ["A", "A", "B"]})
+    mean, std = demand_over_risk_window(keys, forecast, plan_date, np.array([6.5, 30.0, 5.0]))
+    # 6.5 days: days 1-7; 30 days: the 8 the forecast has; the plan date's own row never counts.
+    assert mean[:2].tolist() == pytest.approx([(6 * 10 + 50) / 7, (6 * 10 + 2 * 50) / 8])
+    assert np.isnan(mean[2]) and np.isnan(std[2])
