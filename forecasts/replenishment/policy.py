@@ -250,14 +250,13 @@ def _promised_offsets(inputs: pd.DataFrame, plan_date: date) -> np.ndarray:
         if "previous_ship_date" in inputs.columns
         else np.full(len(inputs), np.datetime64("NaT"))
     )
-    for row, days in enumerate(previous_days):
-        if days is None or pd.isna(days) or not str(days).strip():
-            continue
-        promised[row] = days_to_next_ship_day(plan_date, days)
-        if not pd.isna(previous_date[row]):
-            ahead = (pd.Timestamp(previous_date[row]).date() - plan_date).days
-            if ahead >= EARLIEST_SHIP_OFFSET_DAYS:
-                promised[row] = min(promised[row], ahead)
+    given = np.array([days is not None and not pd.isna(days) and bool(str(days).strip()) for days in previous_days])
+    offsets = {days: days_to_next_ship_day(plan_date, days) for days in set(previous_days[given])}
+    promised[given] = [offsets[days] for days in previous_days[given]]
+    ahead = (previous_date.astype("datetime64[D]") - np.datetime64(plan_date, "D")).astype(float)
+    ahead[np.isnat(previous_date)] = np.nan
+    still_ahead = given & (ahead >= EARLIEST_SHIP_OFFSET_DAYS)
+    promised[still_ahead] = np.minimum(promised[still_ahead], ahead[still_ahead])
     return promised
 
 
