@@ -155,3 +155,17 @@ def save_plan_explanations(
     columns += ["step_number", "step", "label", "value", "unit", "detail", "source"]
     replace_date_rows(conn, "replenishment.plan_explanations", "plan_date", plan_date, rows, columns=columns)
     return len(rows)
+
+
+PREVIOUS_CADENCE_COLUMNS = ["partner_id", "location_id", "product_id", "previous_ship_days", "previous_ship_date"]
+
+
+def previous_cadence(conn: duckdb.DuckDBPyConnection, plan_date: date) -> pd.DataFrame:
+    """Per line, the ship days and ship date of the newest plan of the latest plan date before `plan_date`: the
+    cadence the goods on their way were sized for. A rerun of a night never reads its own plan."""
+    previous = plan_version(conn, plan_date, before=True)
+    if previous.empty or "ship_days" not in previous.columns:
+        return pd.DataFrame(columns=PREVIOUS_CADENCE_COLUMNS)
+    return previous.rename(columns={"ship_days": "previous_ship_days", "ship_date": "previous_ship_date"})[
+        PREVIOUS_CADENCE_COLUMNS
+    ]

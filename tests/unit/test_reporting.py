@@ -219,6 +219,8 @@ def costed_plan() -> pd.DataFrame:
         policy_row("a", "L1", "P2", on_hand=2.0, ship_days="Mon,Thu", **COSTS),
         policy_row("a", "L2", "P1", ship_days="Mon,Thu", **COSTS),
         policy_row("b", "S1", "P2", on_hand=3.0, ship_days="Mon,Thu", **(COSTS | {"unit_cost": None})),
+        policy_row("c", "T1", "P1", ship_days="Mon,Thu", **COSTS),
+        policy_row("c", "T2", "P1", ship_days="Mon,Thu", **(COSTS | {"shipment_cost": None})),
     ]
     return plan_replenishment(pd.DataFrame(rows), DAY)
 
@@ -233,7 +235,13 @@ def test_plan_costs_add_up_per_partner_and_leave_uncosted_lines_out():
     assert costs.loc["a", "total"] == pytest.approx(locations["location_cost_per_day"].sum())
     assert costs.loc["a", "every_agreed_day"] == pytest.approx(locations["location_agreed_cost_per_day"].sum())
     assert (costs.loc["a", "locations"], costs.loc["a", "fewer_days_locations"]) == (2, 2)
-    assert costs.loc["b", "uncosted_lines"] == 1 and costs.loc["b", "total"] == 0.0
+    # A partner with no costed location has no figures, not zeros; one with some has partial figures.
+    assert costs.loc["b", "uncosted_lines"] == 1 and not costs.loc["b", "partial"]
+    assert costs.loc["b", ["holding", "shipping", "stockout", "total", "every_agreed_day"]].isna().all()
+    assert costs.loc["c", "partial"] and not costs.loc["a", "partial"]
+    c = plan[plan["location_id"] == "T1"]
+    assert costs.loc["c", "total"] == pytest.approx(c["location_cost_per_day"].iloc[0])
+    assert (costs.loc["c", "costed_locations"], costs.loc["c", "locations"]) == (1, 2)
     assert plan_costs(plan.drop(columns=["location_cost_per_day"])).empty
 
 
@@ -246,7 +254,12 @@ def test_the_index_shows_each_partners_plan_cost_formatted(tmp_path):
     for figure in ("holding", "shipping", "stockout", "total", "every_agreed_day"):
         assert f">{costs.loc['a', figure]:,.2f}<" in row.replace("<strong>", "").replace("</strong>", "")
     assert ">714.29<" in row and "2 of 2" in row
-    assert "1 line(s) of Beta Grocers have no cost terms" in section
+    assert "1 line(s) of Beta Grocers have no cost terms" in section and "partial" not in row
+    row_b = section[section.index('id="plan-cost-b"') : section.index("</tr>", section.index('id="plan-cost-b"'))]
+    assert ">–<" in row_b and "0.00" not in row_b
+    row_c = section[section.index('id="plan-cost-c"') : section.index("</tr>", section.index('id="plan-cost-c"'))]
+    assert "partial: 1 of 2 locations costed" in row_c
+    assert "partial: 1 of 2 locations costed" in (tmp_path / "partners" / "c.html").read_text(encoding="utf-8")
     partner_page = (tmp_path / "partners" / "a.html").read_text(encoding="utf-8")
     assert f">{costs.loc['a', 'total']:,.2f}<" in partner_page
 
