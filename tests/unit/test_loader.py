@@ -596,3 +596,9 @@ def test_a_large_frame_is_inserted_in_slices_within_the_files_transaction(conn, 
     assert statements.index(f"insert into {sales}") < statements.index("commit")
     assert snapshot(conn) == snapshot(whole), "the same rows, one slice per row"
     whole.close()
+
+
+def test_ingestion_bounds_duckdbs_memory_on_its_connection(conn, landing):
+    ingest_landing(conn, landing, CONFIGS, now=NOW)
+    settings = conn.execute("select current_setting('threads'), current_setting('memory_limit')").fetchone()
+    assert settings == (1, "256.0 MiB"), "one thread, and a buffer that spills instead of growing"

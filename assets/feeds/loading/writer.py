@@ -26,14 +26,27 @@ OUT_OF_MEMORY = (duckdb.OutOfMemoryException, MemoryError)
 INSERT_SLICE_ROWS = 100_000
 
 
+# DuckDB on the ingestion connection: one thread (each thread's arena reserves address space of its own) and a
+# buffer that spills to the warehouse's temporary folder instead of growing past it (README "Memory bound").
+INGEST_DUCKDB_SETTINGS = {"threads": 1, "memory_limit": "256MiB"}
+
+
+def bound_duckdb_memory(conn: duckdb.DuckDBPyConnection) -> None:
+    """:data:`INGEST_DUCKDB_SETTINGS` on the connection's database, for the rest of its life (the ingest step's)."""
+    for name, value in INGEST_DUCKDB_SETTINGS.items():
+        fetch_all(conn, f"set {name} = '{value}'")
+
+
 class RawWriter:
     """Writes the files of one ingest run into the raw feed tables and ``raw.feed_rejects``.
 
-    The tables' column types are looked up once, when the writer is made (``types`` by table name).
+    The tables' column types are looked up once, when the writer is made (``types`` by table name), and DuckDB's
+    memory on the connection is bounded then (:func:`bound_duckdb_memory`).
     """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn = conn
+        bound_duckdb_memory(conn)
         self.types = table_column_types(conn, [*RAW_FEED_TABLES.values(), FEED_REJECTS_TABLE])
 
     @contextlib.contextmanager
