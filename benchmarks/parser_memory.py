@@ -139,7 +139,7 @@ root = Path(sys.argv[3])
 shutil.copy(sys.argv[2], root / "landing" / "redwood_grocers" / "852_20250630.x12")
 configs, _ = partner_configs_for(Path(sys.argv[1]) / "data" / "partners", [])
 try:
-    with duckdb.connect() as conn:
+    with duckdb.connect(str(root / "warehouse.duckdb")) as conn:  # a file, as the warehouse is: DuckDB spills there
         report = ingest_landing(conn, root / "landing", configs, quarantine_dir=root / "quarantine")
     outcome = report.outcomes[0].status + (": " + report.outcomes[0].reason if report.outcomes[0].reason else "")
 except Exception as error:

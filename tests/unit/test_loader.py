@@ -521,3 +521,84 @@ def test_a_crash_while_loading_an_852_leaves_neither_its_stock_nor_its_sales(con
     assert all(rows == [] for rows in snapshot(conn).values()), "the stock rows were rolled back with the rest"
     monkeypatch.setattr(writer, "insert_frame", real_insert)
     assert ingest_landing(conn, landing, CONFIGS, now=NOW).counts["loaded"] == 1
+
+
+@pytest.mark.parametrize("error", [duckdb.OutOfMemoryException("Out of Memory Error"), MemoryError()])
+def test_running_out_of_memory_while_writing_a_file_quarantines_that_file_and_the_run_goes_on(
+    conn, landing, tmp_path, monkeypatch, error
+):
+    edi = deliver(landing, "redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"))
+    edi_id = hashlib.sha256(edi.read_bytes()).hexdigest()
+    real_insert, real_fetch_all = writer.insert_frame, writer.fetch_all
+    failing = []
+
+    def out_of_memory_on_the_852_sales(connection, table, frame, columns, types=None):
+        failing[:] = [table == RAW_FEED_TABLES["sales"] and set(frame["source_file_id"]) == {edi_id}]
+        real_insert(connection, table, frame, columns, types)  # its stock rows are written first, then rolled back
+
+    def fetch_all(connection, sql, parameters=None):
+        if failing and failing[0] and sql.startswith("insert"):
+            with pytest.raises(duckdb.ConversionException):  # as DuckDB's own failure does, abort the transaction
+                connection.execute("select cast('x' as integer)")
+            raise error
+        return real_fetch_all(connection, sql, parameters)
+
+    monkeypatch.setattr(writer, "insert_frame", out_of_memory_on_the_852_sales)
+    monkeypatch.setattr(writer, "fetch_all", fetch_all)
+    report = ingest_landing(conn, landing, CONFIGS, quarantine_dir=tmp_path / "q", now=NOW)
+    assert report.counts == {"loaded": 4, "quarantined": 1, "duplicate": 0}
+    (outcome,) = report.with_status("quarantined")
+    assert outcome.reason == (
+        "redwood_grocers/852_20250616_20250622.x12: too large to load within ingestion's memory limit: its 4 rows "
+        f"(0.0 MiB of x12) ran out of memory while written to the warehouse ({type(error).__name__}); raise the "
+        "memory ingestion runs in, or lower limits.max_file_mib.x12 below 0.0 MiB so such files are refused unread"
+    )
+    assert ledger(conn)[outcome.path][:2] == ("quarantined", 0)
+    assert (tmp_path / "q" / "redwood_grocers" / edi.name).read_bytes() == edi.read_bytes()
+    for table in (RAW_FEED_TABLES["sales"], RAW_FEED_TABLES["stock"]):
+        assert conn.execute(f"select count(*) from {table} where source_file_id = ?", [edi_id]).fetchall() == [(0,)]
+    assert conn.execute(REDWOOD_SALES_ROWS).fetchall() == [(2,)], "the partner's next file loaded"
+
+
+def test_running_out_of_memory_in_duckdbs_csv_reader_quarantines_the_file_as_too_large(
+    conn, landing, tmp_path, monkeypatch
+):
+    def out_of_memory(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate")
+
+    monkeypatch.setattr(loader, "load_native", out_of_memory)
+    report = ingest_landing(conn, landing, CONFIGS, quarantine_dir=tmp_path / "q", now=NOW)
+    assert report.with_status("quarantined"), "some file of the landing goes through DuckDB's reader"
+    assert report.counts["loaded"] + report.counts["quarantined"] == 4
+    for outcome in report.with_status("quarantined"):
+        assert "too large to load within ingestion's memory limit: its rows" in outcome.reason
+        assert outcome.reason.startswith(outcome.path)
+
+
+def test_a_large_frame_is_inserted_in_slices_within_the_files_transaction(conn, tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    deliver(landing, "redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"))
+    whole = duckdb.connect()
+    ingest_landing(whole, landing, CONFIGS, now=NOW)
+    statements = []
+    real_fetch_all = writer.fetch_all
+
+    def counting(connection, sql, parameters=None):
+        statements.append(sql.split(" (")[0])
+        return real_fetch_all(connection, sql, parameters)
+
+    monkeypatch.setattr(writer, "INSERT_SLICE_ROWS", 1)
+    monkeypatch.setattr(writer, "fetch_all", counting)
+    ingest_landing(conn, landing, CONFIGS, now=NOW)
+    sales, stock = RAW_FEED_TABLES["sales"], RAW_FEED_TABLES["stock"]
+    assert statements.count(f"insert into {sales}") == 2 and statements.count(f"insert into {stock}") == 2
+    assert statements.index("begin transaction") < statements.index(f"insert into {stock}")
+    assert statements.index(f"insert into {sales}") < statements.index("commit")
+    assert snapshot(conn) == snapshot(whole), "the same rows, one slice per row"
+    whole.close()
+
+
+def test_ingestion_bounds_duckdbs_memory_on_its_connection(conn, landing):
+    ingest_landing(conn, landing, CONFIGS, now=NOW)
+    settings = conn.execute("select current_setting('threads'), current_setting('memory_limit')").fetchone()
+    assert settings == (1, "256.0 MiB"), "one thread, and a buffer that spills instead of growing"

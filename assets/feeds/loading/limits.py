@@ -161,6 +161,22 @@ def check_size(path: Path, size: int, file_format: str, limits: FileLimits) -> N
         )
 
 
+def too_large_to_load(path: Path, size: int, file_format: str, rows: int | None, error: BaseException) -> LimitExceeded:
+    """A file whose rows ran out of memory while written to the warehouse: refused, naming the limit to raise.
+
+    Its size passed ``max_file_mib``, so the memory ingestion runs in (README "Memory bound") is what was too small.
+    """
+    return LimitExceeded(
+        path,
+        None,
+        "memory",
+        f"too large to load within ingestion's memory limit: its {f'{rows:,} ' if rows is not None else ''}rows "
+        f"({_mib(size)} MiB of {file_format}) "
+        f"ran out of memory while written to the warehouse ({type(error).__name__}); raise the memory ingestion runs "
+        f"in, or lower limits.max_file_mib.{file_format} below {_mib(size)} MiB so such files are refused unread",
+    )
+
+
 def check_lines(path: Path, longest: LongestLine, limits: FileLimits) -> None:
     """The longest line of a delimited file against ``max_line_kib`` (one line, or one cell, of gigabytes)."""
     if longest.longest > limits.max_line_bytes:

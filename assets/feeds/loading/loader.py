@@ -68,7 +68,7 @@ from assets.feeds.loading.limits import (
 from assets.feeds.loading.master_data import load_master_data
 from assets.feeds.loading.native_plan import NativeReadUnsupported, plan_native_read
 from assets.feeds.loading.raw_schema import ensure_raw_schema
-from assets.feeds.loading.writer import RawWriter, fetch_all, rollback
+from assets.feeds.loading.writer import OUT_OF_MEMORY, RawWriter, fetch_all, refused_out_of_memory, rollback
 from assets.feeds.parsers.detect import parse_file
 from assets.feeds.parsers.interchange import EnvelopeError
 from assets.feeds.parsers.results import ParsedFile, ParseResult
@@ -506,7 +506,8 @@ def _load(
     replaces = (file_id, relative) in ledger.quarantined
     loaded: FileLoad | None = None
     if profile is not None:
-        loaded = _load_delimited_natively(run, file, profile, spec, config, ledger_row, replaces)
+        with refused_out_of_memory(file, entry.size, spec.format):
+            loaded = _load_delimited_natively(run, file, profile, spec, config, ledger_row, replaces)
     if loaded is None:
         try:
             parsed = _parse(parser, file, spec, config, file_id)
@@ -528,7 +529,8 @@ def _load(
             return "quarantined", reason
         row = _loaded_row(ledger_row, spec, control_number, parsed.rows_parsed, parsed.rows_rejected)
         row |= edi_ledger_fields(parsed)
-        superseded = _load_parsed_file(run, file_id, parsed, row, replaces)
+        with refused_out_of_memory(file, entry.size, spec.format, parsed.rows_parsed):
+            superseded = _load_parsed_file(run, file_id, parsed, row, replaces)
         loaded = FileLoad(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded, row.get("reason"))
         if parsed.interchanges:
             settle_interchanges(
@@ -628,7 +630,7 @@ def _load_delimited_natively(
                     default_currency=config.currency,
                     key_day=KEY_DAY_COLUMNS[record_type],
                 )
-            except (FeedError, NativeReadUnsupported, *WAREHOUSE_ERRORS):
+            except (FeedError, NativeReadUnsupported, *WAREHOUSE_ERRORS, *OUT_OF_MEMORY):
                 raise
             except Exception as exc:
                 raise ParserCrash(exc) from exc

@@ -10,22 +10,43 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from assets.feeds.contracts import FEED_REJECTS_TABLE, RAW_FEED_COLUMNS, RAW_FEED_TABLES, REJECT_COLUMNS
+from assets.feeds.loading.limits import too_large_to_load
 from assets.feeds.parsers.results import ParseResult
+
+# Running out of memory while a file's rows are written: DuckDB's buffer manager, or Python's allocations.
+OUT_OF_MEMORY = (duckdb.OutOfMemoryException, MemoryError)
+# Rows inserted per statement: a frame is handed to DuckDB in slices, so the insert's own memory does not grow with
+# the file (the rows stay in the file's one transaction).
+INSERT_SLICE_ROWS = 100_000
+
+
+# DuckDB on the ingestion connection: one thread (each thread's arena reserves address space of its own) and a
+# buffer that spills to the warehouse's temporary folder instead of growing past it (README "Memory bound").
+INGEST_DUCKDB_SETTINGS = {"threads": 1, "memory_limit": "256MiB"}
+
+
+def bound_duckdb_memory(conn: duckdb.DuckDBPyConnection) -> None:
+    """:data:`INGEST_DUCKDB_SETTINGS` on the connection's database, for the rest of its life (the ingest step's)."""
+    for name, value in INGEST_DUCKDB_SETTINGS.items():
+        fetch_all(conn, f"set {name} = '{value}'")
 
 
 class RawWriter:
     """Writes the files of one ingest run into the raw feed tables and ``raw.feed_rejects``.
 
-    The tables' column types are looked up once, when the writer is made (``types`` by table name).
+    The tables' column types are looked up once, when the writer is made (``types`` by table name), and DuckDB's
+    memory on the connection is bounded then (:func:`bound_duckdb_memory`).
     """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn = conn
+        bound_duckdb_memory(conn)
         self.types = table_column_types(conn, [*RAW_FEED_TABLES.values(), FEED_REJECTS_TABLE])
 
     @contextlib.contextmanager
@@ -57,6 +78,16 @@ class RawWriter:
             frame = rejects[0] if len(rejects) == 1 else pd.concat(rejects, ignore_index=True)
             frame = bounded_rejects(frame)
             insert_frame(self.conn, FEED_REJECTS_TABLE, frame, REJECT_COLUMNS, self.types[FEED_REJECTS_TABLE])
+
+
+@contextlib.contextmanager
+def refused_out_of_memory(path: Path, size: int, file_format: str, rows: int | None = None) -> Iterator[None]:
+    """Running out of memory while a file is written (its transaction rolled back) refuses that file, not the run:
+    raises :func:`~assets.feeds.loading.limits.too_large_to_load`, which the loader quarantines the file with."""
+    try:
+        yield
+    except OUT_OF_MEMORY as exc:
+        raise too_large_to_load(path, size, file_format, rows, exc) from exc
 
 
 # A rejected line is kept for the partner to see, not whole: a hostile cell may be hundreds of megabytes.
@@ -114,7 +145,8 @@ def insert_frame(
     columns: tuple[str, ...] | list[str],
     types: dict[str, str] | None = None,
 ) -> None:
-    """Append ``frame[columns]`` to ``table`` in one set-based insert, casting each column to its DDL type.
+    """Append ``frame[columns]`` to ``table``, casting each column to its DDL type, :data:`INSERT_SLICE_ROWS` rows
+    per set-based insert (in the caller's transaction, so a file's rows still land all or none).
 
     ``types`` (from :func:`column_types`) saves the catalogue lookup when many files go to the same table.
     """
@@ -122,9 +154,16 @@ def insert_frame(
         return
     types = types or column_types(conn, table)
     view = "_cmi_insert_frame"
-    conn.register(view, frame)
-    try:
-        selected = ", ".join(f'cast("{column}" as {types[column]})' for column in columns)
-        fetch_all(conn, f"insert into {table} ({', '.join(columns)}) select {selected} from {view}")
-    finally:
+    selected = ", ".join(f'cast("{column}" as {types[column]})' for column in columns)
+    sql = f"insert into {table} ({', '.join(columns)}) select {selected} from {view}"
+    for start in range(0, len(frame), INSERT_SLICE_ROWS):
+        conn.register(view, frame.iloc[start : start + INSERT_SLICE_ROWS])
+        try:
+            fetch_all(conn, sql)
+        except BaseException:
+            # A failed insert aborts the transaction and DuckDB refuses even the unregister until the rollback: the
+            # insert's error (out of memory, say) is the one to raise.
+            with contextlib.suppress(duckdb.Error):
+                conn.unregister(view)
+            raise
         conn.unregister(view)
