@@ -19,6 +19,7 @@ This module is the catalogue the engine routes by: the model names and, from the
 
 from __future__ import annotations
 
+from forecasts.forecasting.aggregation import adida_forecast, imapa_forecast
 from forecasts.forecasting.baselines import (
     blend_forecasts,
     moving_average_forecast,
@@ -74,9 +75,11 @@ __all__ = [
     "ZERO",
     "ProphetProblem",
     "QuantileForecast",
+    "adida_forecast",
     "blend_forecasts",
     "day_numbers",
     "estimate_prophet",
+    "imapa_forecast",
     "moving_average_forecast",
     "naive_forecast",
     "negative_binomial_quantile",
