@@ -12,6 +12,8 @@ This module is the catalogue the engine routes by: the model names and, from the
 
 - ``prophet_model``: Prophet's model estimated with numpy (``prophet_fit_predict``, ``prophet_forecast``);
 - ``intermittent``: TSB for intermittent and lumpy demand (``tsb_forecast``);
+- ``aggregation``: ADIDA and IMAPA, temporal aggregation for intermittent demand (``adida_forecast``,
+  ``imapa_forecast``; measured, not routed to);
 - ``baselines``: zeros, moving average, naive, seasonal naive (also moved to the current level), and the blend;
 - ``quantiles``: ``QuantileForecast`` and the discrete quantiles behind the p90s;
 - ``periods``: the series frequencies.
