@@ -23,8 +23,8 @@ Data sets (nothing is copied into the repository; inputs are written to a tempor
 4. ``monthly``: intermittent spare-parts demand, simulated daily (seeded, below) and summed to months: 48 months,
    the last 12 held out, 2 origins × 6 months, MASE scaled by the in-sample naive (one month) on the training part.
    Its MASE scale is not the one ``cmi backtest --freq M`` uses (the 12-month seasonal naive), so the engine's TSB
-   model (the one ``--freq M`` routes intermittent monthly series to) and its baselines are called directly on the
-   monthly arrays rather than through ``run_backtest``.
+   model (the one ``--freq M`` routes intermittent monthly series to), its ADIDA and IMAPA, their equal blends with
+   TSB, and its baselines are called directly on the monthly arrays rather than through ``run_backtest``.
 
 The engine runs in this process (the project's environment) through ``run_backtest``, the code ``cmi backtest``
 runs, with one job; the peers run in a subprocess of the peers' environment, one thread. Every method is scored here
@@ -239,10 +239,19 @@ def engine_backtest(dataset: DataSet, use_regressors: bool = True) -> tuple[pd.D
 
 def engine_monthly(dataset: DataSet) -> tuple[pd.DataFrame, pd.Series, dict[str, float]]:
     """The engine's models called directly on monthly arrays, cut as ``run_backtest`` cuts: TSB (the engine's model
-    for intermittent and lumpy demand), the moving average of a year, the naive and the seasonal naive."""
+    for intermittent and lumpy demand), ADIDA, IMAPA, the equal blends of TSB with each, the moving average of a
+    year, the naive and the seasonal naive."""
     frame = pd.read_csv(dataset.csv, parse_dates=["date"]).sort_values(["series_id", "date"])
     rules = {
         "engine TSB": lambda y: models.tsb_forecast(y, dataset.horizon),
+        "engine ADIDA": lambda y: models.adida_forecast(y, dataset.horizon),
+        "engine IMAPA": lambda y: models.imapa_forecast(y, dataset.horizon),
+        "engine TSB + ADIDA": lambda y: models.blend_forecasts(
+            models.tsb_forecast(y, dataset.horizon), models.adida_forecast(y, dataset.horizon)
+        ),
+        "engine TSB + IMAPA": lambda y: models.blend_forecasts(
+            models.tsb_forecast(y, dataset.horizon), models.imapa_forecast(y, dataset.horizon)
+        ),
         "engine moving average (12)": lambda y: models.moving_average_forecast(y, dataset.horizon, 12),
         "seasonal_naive": lambda y: models.seasonal_naive_forecast(y, dataset.horizon, dataset.season),
         "naive": lambda y: models.naive_forecast(y, dataset.horizon),

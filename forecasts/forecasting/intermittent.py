@@ -7,12 +7,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from forecasts.forecasting.baselines import zero_forecast
-from forecasts.forecasting.quantiles import (
-    QuantileForecast,
-    finalise_forecast,
-    negative_binomial_quantile,
-    poisson_quantile,
-)
+from forecasts.forecasting.quantiles import QuantileForecast, bernoulli_size_p90, finalise_forecast
 
 # TSB smoothing constants searched per series; the ranges follow the values studied by Teunter, Syntetos and
 # Babai (2011): sizes react faster than the demand probability, which must stay stable on sparse data.
@@ -72,11 +67,5 @@ def tsb_forecast(
 
     mean = probability * size
     size_variance = float(nonzero.var(ddof=1)) if nonzero.size >= 2 else 0.0
-    variance = probability * (size_variance + size**2) - mean**2
-    if mean <= 0:
-        upper = 0.0
-    elif variance > mean:
-        upper = negative_binomial_quantile(0.9, mean**2 / (variance - mean), mean / variance)
-    else:
-        upper = poisson_quantile(0.9, mean)
+    upper = bernoulli_size_p90(mean, probability, size, size_variance)
     return finalise_forecast(np.full(horizon, mean), np.full(horizon, upper))

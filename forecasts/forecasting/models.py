@@ -12,6 +12,8 @@ This module is the catalogue the engine routes by: the model names and, from the
 
 - ``prophet_model``: Prophet's model estimated with numpy (``prophet_fit_predict``, ``prophet_forecast``);
 - ``intermittent``: TSB for intermittent and lumpy demand (``tsb_forecast``);
+- ``aggregation``: ADIDA and IMAPA, temporal aggregation for intermittent demand (``adida_forecast``,
+  ``imapa_forecast``; measured, not routed to);
 - ``baselines``: zeros, moving average, naive, seasonal naive (also moved to the current level), and the blend;
 - ``quantiles``: ``QuantileForecast`` and the discrete quantiles behind the p90s;
 - ``periods``: the series frequencies.
@@ -19,6 +21,7 @@ This module is the catalogue the engine routes by: the model names and, from the
 
 from __future__ import annotations
 
+from forecasts.forecasting.aggregation import adida_forecast, imapa_forecast
 from forecasts.forecasting.baselines import (
     blend_forecasts,
     moving_average_forecast,
@@ -74,9 +77,11 @@ __all__ = [
     "ZERO",
     "ProphetProblem",
     "QuantileForecast",
+    "adida_forecast",
     "blend_forecasts",
     "day_numbers",
     "estimate_prophet",
+    "imapa_forecast",
     "moving_average_forecast",
     "naive_forecast",
     "negative_binomial_quantile",

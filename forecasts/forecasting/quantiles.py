@@ -67,3 +67,24 @@ def negative_binomial_quantile(q: float, n: float, p: float) -> float:
     k = _support(mean, mean / p)
     log_binomial = np.r_[0.0, np.cumsum(np.log((n + k[1:] - 1) / k[1:]))]
     return _discrete_quantile(q, log_binomial + n * np.log(p) + k * np.log1p(-p))
+
+
+def bernoulli_size_p90(mean: float, probability: float, size: float, size_variance: float) -> float:
+    """p90 of intermittent demand of rate ``mean``: demand occurs with ``probability`` and then has a size of mean
+    ``size`` and variance ``size_variance``. A negative binomial with that mean and the Bernoulli-times-size
+    variance ``p·(σ_z² + z²) − (p·z)²``; a Poisson with the same mean when that variance does not exceed it."""
+    variance = probability * (size_variance + size**2) - mean**2
+    if mean <= 0:
+        return 0.0
+    if variance > mean:
+        return negative_binomial_quantile(0.9, mean**2 / (variance - mean), mean / variance)
+    return poisson_quantile(0.9, mean)
+
+
+def rate_p90(demand: np.ndarray, rate: float) -> float:
+    """``bernoulli_size_p90`` of a forecast ``rate`` for a history ``demand`` (no NaN, at least one sale): the
+    probability of demand is the history's share of periods with a sale, the size is the rate over it."""
+    nonzero = demand[demand > 0]
+    probability = nonzero.size / demand.size
+    size_variance = float(nonzero.var(ddof=1)) if nonzero.size >= 2 else 0.0
+    return bernoulli_size_p90(rate, probability, rate / probability, size_variance)

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from forecasts.forecasting.aggregation import adida_forecast, imapa_forecast
 from forecasts.forecasting.baselines import (
     blend_forecasts,
     moving_average_forecast,
@@ -109,6 +110,8 @@ def test_baselines_are_non_negative_and_never_cross(history, horizon, season):
         moving_average_forecast(history, horizon, season),
         naive_forecast(history, horizon),
         tsb_forecast(history, horizon),
+        adida_forecast(history, horizon),
+        imapa_forecast(history, horizon),
     ):
         assert result.p50.shape == result.p90.shape == (horizon,)
         assert np.all(np.isfinite(result.p50)) and np.all(np.isfinite(result.p90))
