@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
@@ -34,7 +35,7 @@ PLANTED_QUARANTINE = {
         "control number 000000128 already used by file redwood_grocers/846_20250619.x12"
     ),
     "redwood_grocers/846_20250621.x12": "interchange is truncated",
-    "redwood_grocers/852_20250603_20250609.x12": "SE01 says 27 segments but transaction set 0001 has 26",
+    "redwood_grocers/852_20250603_20250609.x12": "SE01 says 29 segments but transaction set 0001 has 28",
 }
 
 # Loaded files only, one row per partner, location, product and day: weekly 852 sales spread evenly over their
@@ -110,6 +111,32 @@ def test_same_seed_gives_identical_bytes_and_mtimes(demo, tmp_path):
     first, second = files_of(root), files_of(tmp_path)
     assert len(first) > 150
     assert first == second
+
+
+def test_a_later_end_only_adds_the_new_days_deliveries(demo, tmp_path):
+    root, summary = demo
+    stepwise, at_once = tmp_path / "stepwise", tmp_path / "at_once"
+    for folder in (stepwise, at_once):
+        shutil.copytree(root, folder)
+    generate_demo(stepwise, CONFIG_DIR, seed=7, end_date=END + timedelta(days=1), scale="small")
+    generate_demo(stepwise, CONFIG_DIR, seed=7, end_date=END + timedelta(days=3), scale="small")
+    extended = generate_demo(at_once, CONFIG_DIR, seed=7, end_date=END + timedelta(days=3), scale="small")
+
+    before, after = files_of(root), files_of(at_once)
+    assert {name: after.get(name) for name in before} == before, "every file written before stays as it was"
+    added = sorted(set(after) - set(before))
+    last = f"{END + timedelta(days=3):%Y%m%d}"
+    for partner_id in CONFIGS:
+        assert any(name.startswith(f"{partner_id}/") and last in name for name in added), partner_id
+    assert f"{SUPPLIER_FOLDER}/shipments_{last}.csv" in added
+    assert files_of(stepwise) == after, "night by night or at once, the same landing"
+    assert (extended.start_date, extended.end_date) == (summary.start_date, END + timedelta(days=3))
+
+    conn = duckdb.connect()
+    load_master_data(conn, at_once / SUPPLIER_FOLDER)
+    assert conn.execute("select count(*) from raw.shipments").fetchone()[0] == extended.shipments
+    assert conn.execute("select max(as_of_date) from raw.supplier_stock").fetchone()[0] == END + timedelta(days=3)
+    conn.close()
 
 
 def test_another_seed_gives_other_numbers(demo, tmp_path):

@@ -24,6 +24,8 @@ DAILY_FILE_DAYS = 14  # the last two weeks arrive as one file per day; everythin
 FORECAST_FILE_WEEKS = 16  # weekly partner forecasts delivered as separate files
 # The day (days before the end) whose 846 comes as two interchanges, the second in 005010 with a count in cases.
 TWO_INTERCHANGE_DAY = 7
+# After the landing's first end, the planted imperfections come back every four weeks (see ``planted_offset``).
+PLANT_CYCLE_DAYS = 28
 
 
 class PartnerWriter:
@@ -41,13 +43,19 @@ class PartnerWriter:
 
     EDI_WEEK_DELIVERY = ("00:20", "00:45")  # weekly 852 and its corrected resend, before the daily 846s arrive
 
-    def __init__(self, out_dir: Path, partner: PartnerData, start: date, end: date, seed: int) -> None:
+    def __init__(
+        self, out_dir: Path, partner: PartnerData, start: date, end: date, seed: int, anchor: date | None = None
+    ) -> None:
         self.partner = partner
         self.config = partner.config
         self.folder = out_dir / self.config.partner_id
         self.start = start
         self.end = end
+        # The end the landing was first written for: the backfill, the format mix and the planted imperfections
+        # are laid out from it, so a later end only adds the deliveries of the days after it.
+        self.anchor = anchor or end
         self.rng = partner_rng(seed, self.config, 99)
+        self.issue_rng = partner_rng(seed, self.config, 98)
         ref_type = partner.items["ref_type"].iloc[0]
         self.defects = Defects(self.config, ref_type, self.rng)
         self.files = 0
@@ -84,7 +92,7 @@ class PartnerWriter:
         )
 
     def write_all(self) -> None:
-        first_daily = self.end - timedelta(days=DAILY_FILE_DAYS - 1)
+        first_daily = self.anchor - timedelta(days=DAILY_FILE_DAYS - 1)
         edi_start = first_daily - timedelta(days=7 * self.x12_weeks)
         history_end = edi_start - timedelta(days=1)
         history_token = f"{self.start:%Y%m%d}_{history_end:%Y%m%d}"
@@ -102,7 +110,7 @@ class PartnerWriter:
 
         business_day = edi_start
         while business_day <= self.end:
-            offset = (self.end - business_day).days
+            offset = self.planted_offset(business_day)
             delivered = self._delivery_time(business_day)
             stock_rows = stock[stock["as_of_date"] == pd.Timestamp(business_day)].copy()
             self._daily_stock(business_day, offset, self.defects.damage_stock(stock_rows, offset), delivered)
@@ -113,7 +121,9 @@ class PartnerWriter:
 
         forecasts = self.partner.forecasts
         issue_dates = sorted(forecasts["forecast_date"].unique())
-        weekly = issue_dates[-FORECAST_FILE_WEEKS:]
+        issued_by_anchor = sum(pd.Timestamp(issue).date() <= self.anchor for issue in issue_dates)
+        first_weekly = issued_by_anchor - FORECAST_FILE_WEEKS
+        weekly = issue_dates[max(first_weekly, 0) :]
         earlier = issue_dates[: len(issue_dates) - len(weekly)]
         if earlier:
             first, last = pd.Timestamp(earlier[0]).date(), pd.Timestamp(earlier[-1]).date()
@@ -124,14 +134,19 @@ class PartnerWriter:
             rows = forecasts[forecasts["forecast_date"] == pd.Timestamp(issue_day)]
             self._write("forecast", f"{issue_day:%Y%m%d}", rows, self._issue_time(issue_day))
 
+    def planted_offset(self, business_day: date) -> int:
+        """Days before the first end, which say what is planted on a day; after it the plan repeats each cycle."""
+        offset = (self.anchor - business_day).days
+        return offset if offset >= 0 else offset % PLANT_CYCLE_DAYS
+
     # --- deliveries by format ---
 
     def _daily_stock(self, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
         token = f"{business_day:%Y%m%d}"
         if self.defects.planted("late_file", offset):
             delivered = self._late_time(business_day)
-            self.late.append(self._relative(file_name(self._spec_for("stock", offset), token)))
-        spec = self._spec_for("stock", offset)
+            self.late.append(self._relative(file_name(self._spec_for("stock", business_day), token)))
+        spec = self._spec_for("stock", business_day)
         if spec.format == "x12":
             self._daily_846(spec, business_day, offset, rows, delivered)
         elif spec.format == "edifact":
@@ -151,7 +166,7 @@ class PartnerWriter:
 
     def _daily_sales(self, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
         token = f"{business_day:%Y%m%d}"
-        spec = self._spec_for("sales", offset)
+        spec = self._spec_for("sales", business_day)
         if spec.format == "edifact":
             self._daily_slsrpt(spec, business_day, offset, rows, delivered)
         elif spec.format == "json":
@@ -289,7 +304,7 @@ class PartnerWriter:
         return self._local_timestamp(business_day + timedelta(days=1), min(minutes, 23 * 60 + 59))
 
     def _issue_time(self, issue_day: date) -> float:
-        minutes = int(self.rng.integers(self.window_minutes[0], self.window_minutes[1] + 1))
+        minutes = int(self.issue_rng.integers(self.window_minutes[0], self.window_minutes[1] + 1))
         return self._local_timestamp(issue_day, minutes)
 
     # --- files ---
@@ -304,11 +319,12 @@ class PartnerWriter:
         wanted = f"{file_format} {message or record_type}"
         raise ValueError(f"{self.config.source_path}: the demo needs a {wanted} file spec for its demo settings")
 
-    def _spec_for(self, record_type: str, offset: int) -> FileSpec:
-        """Which of the partner's file specs carries this record type on the day ``offset`` days before the end."""
+    def _spec_for(self, record_type: str, business_day: date) -> FileSpec:
+        """Which of the partner's file specs carries this record type on the day; after the first end, the last's."""
+        offset = (self.anchor - business_day).days
         if record_type == "stock" and self.x12_weeks:
             return self._spec("stock", "x12", "846")
-        if offset < self.edifact_days:
+        if self.edifact_days and offset < self.edifact_days:
             return self._spec(record_type, "edifact", "INVRPT" if record_type == "stock" else "SLSRPT")
         if offset >= DAILY_FILE_DAYS - self.tabular_days:
             return self._spec(record_type, "xlsx" if record_type == "stock" else "json")

@@ -178,6 +178,11 @@ def partner_rng(seed: int, config: PartnerConfig, stream: int) -> np.random.Gene
     return np.random.default_rng([seed, 1, int(config.demo.get("seed_offset", 0)), stream])
 
 
+def block_rng(seed: int, config: PartnerConfig, stream: int, block: int) -> np.random.Generator:
+    """A partner stream's draws for one block of days: what day t draws never depends on how many days follow."""
+    return np.random.default_rng([seed, 1, int(config.demo.get("seed_offset", 0)), stream, block])
+
+
 def choose_products(catalogue: list[Product], count: int, rng: np.random.Generator) -> list[Product]:
     """About a quarter slow movers, the rest regular sellers, in catalogue order."""
     slow = [product for product in catalogue if product.slow]
