@@ -139,6 +139,29 @@ def test_a_later_end_only_adds_the_new_days_deliveries(demo, tmp_path):
     conn.close()
 
 
+def test_any_count_of_stores_and_products_loads_as_the_configured_ones_do(tmp_path):
+    summary = generate_demo(tmp_path, CONFIG_DIR, seed=5, days=70, end_date=END, locations=5, products=21)
+    assert (summary.series, summary.locations, summary.products) == (3 * 5 * 21, 15, 29)
+    conn = duckdb.connect()
+    load_master_data(conn, tmp_path / SUPPLIER_FOLDER)
+    report = ingest_landing(conn, tmp_path, CONFIGS, now=NOW)
+    assert sorted(outcome.path for outcome in report.with_status("quarantined")) == list(summary.expected_quarantined)
+    stores = conn.execute("select partner_id, count(distinct location_id) from raw.partner_locations group by all")
+    assert dict(stores.fetchall()) == dict.fromkeys(CONFIGS, 5)
+    grown = conn.execute("select gtin from raw.products where product_id = 'P1029'").fetchall()
+    assert grown and gs1_check_digit(grown[0][0][:-1]) == grown[0][0][-1]
+    unresolved = conn.execute(
+        """select count(*) from raw.sales s anti join raw.partner_items i
+           on i.partner_id = s.partner_id and i.partner_item_ref = s.product_ref"""
+    ).fetchone()[0]
+    assert unresolved == summary.injected["unknown_item_rows"], "every other sale resolves to a product"
+    carried = conn.execute("select count(distinct product_id) from raw.partner_items where product_id > 'P1020'")
+    assert carried.fetchone()[0] > 0, "partners carry products of the grown catalogue"
+    conn.close()
+    huaxin_sales = sorted((tmp_path / "huaxin_retail").glob("xiaoshou_*.txt"))[0].read_bytes().decode("gbk")
+    assert "号" in huaxin_sales, "grown products carry their Chinese description"
+
+
 def test_another_seed_gives_other_numbers(demo, tmp_path):
     root, _ = demo
     generate_demo(tmp_path, CONFIG_DIR, seed=8, days=DAYS, end_date=END, scale="small")

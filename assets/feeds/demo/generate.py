@@ -22,7 +22,9 @@ from assets.feeds.partner_config import load_partner_configs
 DEFAULT_DAYS = 730
 MIN_DAYS = DAILY_FILE_DAYS + 7 * FORECAST_HORIZON_WEEKS
 MANIFEST = "demo_manifest.json"
-MANIFEST_KEYS = {"seed", "scale", "partners", "days", "start", "anchor"}
+MANIFEST_KEYS = {"seed", "scale", "partners", "locations", "products", "days", "start", "anchor"}
+# Lines the catalogue holds beyond what a partner carries, so each picks its slow and regular movers among more.
+CATALOGUE_SPARE = 8
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,16 @@ def generate_demo(
     days: int | None = None,
     end_date: date | None = None,
     scale: str = "full",
+    locations: int | None = None,
+    products: int | None = None,
 ) -> DemoSummary:
     """Write a realistic landing folder for every configured partner plus ``_supplier`` master data.
 
     ``end_date`` (default: yesterday) is the last business day partners report; history starts ``days - 1``
     days earlier (default 730 days). ``scale="small"`` keeps 2 locations and 5 products per partner for fast tests.
+    ``locations`` and ``products`` set every partner's count of stores and of products carried, whatever the
+    scale: the partners' configured stores come first, then more in their cities, and the catalogue grows to a few
+    more lines than a partner carries (see ``world.catalogue_items``).
 
     The landing's ``demo_manifest.json`` records the seed, scale, partners, start and first end. An end no earlier
     than the landing's last day, with the same options (``days`` left out or as recorded), extends that landing as
@@ -93,7 +100,16 @@ def generate_demo(
     if not configs:
         raise ValueError(f"no partner configs found in {partner_config_dir}")
     end = end_date or date.today() - timedelta(days=1)
-    requested = {"seed": seed, "scale": scale, "partners": sorted(configs)}
+    for name, value in (("locations", locations), ("products", products)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    requested = {
+        "seed": seed,
+        "scale": scale,
+        "partners": sorted(configs),
+        "locations": locations,
+        "products": products,
+    }
     manifest = _read_manifest(out_dir)
     extends = (
         manifest is not None
@@ -110,9 +126,9 @@ def generate_demo(
     days = (end - start).days + 1
     calendar = pd.date_range(start, periods=days + 7 * (FORECAST_HORIZON_WEEKS + 1), freq="D")
 
-    products = build_catalogue(seed, scale)
+    catalogue = build_catalogue(seed, scale, products + CATALOGUE_SPARE if products else None)
     partners = [
-        simulate_partner(config, products, calendar, days, seed, scale, anchor_days)
+        simulate_partner(config, catalogue, calendar, days, seed, scale, anchor_days, locations, products)
         for _, config in sorted(configs.items())
     ]
 
@@ -120,7 +136,7 @@ def generate_demo(
         for folder in [SUPPLIER_FOLDER, *(partner.config.partner_id for partner in partners)]:
             if (out_dir / folder).exists():
                 shutil.rmtree(out_dir / folder)
-    shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, partners, products, end, anchor)
+    shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, partners, catalogue, end, anchor)
 
     files_per_partner: dict[str, int] = {}
     rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0}
@@ -156,7 +172,7 @@ def generate_demo(
         files_per_partner=files_per_partner,
         rows_per_record_type=rows_per_record_type,
         series=sum(partner.series for partner in partners),
-        products=len(products),
+        products=len(catalogue),
         locations=sum(len(partner.locations) for partner in partners),
         shipments=shipment_count,
         expected_quarantined=tuple(sorted(quarantined)),

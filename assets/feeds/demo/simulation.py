@@ -22,6 +22,7 @@ from assets.feeds.demo.world import (
     draw_agreements,
     partner_ref,
     partner_rng,
+    stores_for,
 )
 from assets.feeds.identity import gs1_check_digit
 from assets.feeds.partner_config import PartnerConfig
@@ -58,9 +59,12 @@ def simulate_partner(
     seed: int,
     scale: str,
     anchor_days: int | None = None,
+    locations: int | None = None,
+    products: int | None = None,
 ) -> PartnerData:
     """One partner's stores, items, agreements and simulated history, as canonical frames.
 
+    ``locations`` and ``products`` set how many stores and products the partner has, whatever the scale.
     ``anchor_days`` is the history's length when the landing was first written (default ``days``): what is
     listed when hangs on it, so a landing extended day by day keeps its past. Daily draws come in blocks of
     ``DRAW_BLOCK_DAYS`` keyed by the block, and the stock is simulated day by day, so day t never depends on
@@ -70,12 +74,11 @@ def simulate_partner(
     setup_rng, _, promo_rng, ship_rng, forecast_rng = (partner_rng(seed, config, k) for k in range(5))
 
     listed_days = anchor_days or days
-    stores = list(demo.get("stores") or [])
     location_count = SMALL_LOCATIONS if scale == "small" else int(demo.get("locations", 4))
     product_count = SMALL_PRODUCTS if scale == "small" else int(demo.get("products", 16))
-    if len(stores) < location_count:
-        raise ValueError(f"{config.source_path}: demo.stores lists {len(stores)} stores, need {location_count}")
-    stores = stores[:location_count]
+    location_count = locations or location_count
+    product_count = products or product_count
+    stores = stores_for(config, location_count)
     carried = choose_products(catalogue, product_count, setup_rng)
 
     gln_prefix = str(demo.get("gln_prefix", "000000000"))

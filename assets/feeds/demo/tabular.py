@@ -18,7 +18,7 @@ import openpyxl
 import pandas as pd
 
 from assets.feeds.contracts import DATE_COLUMNS, QUANTITY_COLUMNS
-from assets.feeds.demo.world import CATALOGUE
+from assets.feeds.demo.world import catalogue_item
 from assets.feeds.partner_config import FileSpec, PartnerConfig
 
 
@@ -60,14 +60,11 @@ def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, 
     return buffer.getvalue()
 
 
-_DESCRIPTION_ATTRIBUTES = {item.product_id: item for item in CATALOGUE}
-
-
 def _descriptions(config: PartnerConfig, items: pd.DataFrame) -> dict[str, dict[str, str]]:
     """Partner item ref -> catalogue text, for extra columns partners add to their files."""
     result: dict[str, dict[str, str]] = {"description": {}, "description_zh": {}}
     for ref, product_id in zip(items["partner_item_ref"], items["product_id"], strict=True):
-        item = _DESCRIPTION_ATTRIBUTES[product_id]
+        item = catalogue_item(product_id)
         result["description"][ref] = item.description
         result["description_zh"][ref] = item.description_zh
     return result
