@@ -556,6 +556,8 @@ def test_bad_arguments_are_refused(tmp_path):
         generate_demo(tmp_path, CONFIG_DIR, scale="huge")
     with pytest.raises(ValueError, match="days"):
         generate_demo(tmp_path, CONFIG_DIR, days=10)
+    with pytest.raises(ValueError, match="locations must be from 1 to 999"):
+        generate_demo(tmp_path, CONFIG_DIR, locations=1000)
 
 
 def test_the_generator_is_a_package_of_small_modules_without_dagster():

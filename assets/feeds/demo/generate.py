@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -100,9 +100,10 @@ def generate_demo(
     if not configs:
         raise ValueError(f"no partner configs found in {partner_config_dir}")
     end = end_date or date.today() - timedelta(days=1)
-    for name, value in (("locations", locations), ("products", products)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
+    # A store's GLN has three digits for it, a product's UPC five (from 1001 on, with the catalogue's spare lines).
+    for name, value, most in (("locations", locations, 999), ("products", products, 98_000)):
+        if value is not None and not 1 <= value <= most:
+            raise ValueError(f"{name} must be from 1 to {most}, got {value}")
     requested = {
         "seed": seed,
         "scale": scale,
@@ -127,16 +128,10 @@ def generate_demo(
     calendar = pd.date_range(start, periods=days + 7 * (FORECAST_HORIZON_WEEKS + 1), freq="D")
 
     catalogue = build_catalogue(seed, scale, products + CATALOGUE_SPARE if products else None)
-    partners = [
-        simulate_partner(config, catalogue, calendar, days, seed, scale, anchor_days, locations, products)
-        for _, config in sorted(configs.items())
-    ]
-
     if not extends:
-        for folder in [SUPPLIER_FOLDER, *(partner.config.partner_id for partner in partners)]:
+        for folder in [SUPPLIER_FOLDER, *configs]:
             if (out_dir / folder).exists():
                 shutil.rmtree(out_dir / folder)
-    shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, partners, catalogue, end, anchor)
 
     files_per_partner: dict[str, int] = {}
     rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0}
@@ -147,9 +142,13 @@ def generate_demo(
     late: list[str] = []
     injected: dict[str, int] = {}
     files_per_format: dict[str, int] = {}
-    for partner in partners:
+    partners = []
+    for _, config in sorted(configs.items()):
+        # One partner's daily history at a time: its files written, only what the supplier's files need is kept.
+        partner = simulate_partner(config, catalogue, calendar, days, seed, scale, anchor_days, locations, products)
         writer = PartnerWriter(out_dir, partner, start, end, seed, anchor)
         writer.write_all()
+        partners.append(replace(partner, stock=partner.stock.iloc[:0], sales=partner.sales.iloc[:0], forecasts=None))
         files_per_partner[partner.config.partner_id] = writer.files
         for record_type, rows in writer.rows.items():
             rows_per_record_type[record_type] += rows
@@ -162,7 +161,9 @@ def generate_demo(
         late += writer.late
         for name, count in writer.defects.injected.items():
             injected[name] = injected.get(name, 0) + count
+        del partner, writer
 
+    shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, partners, catalogue, end, anchor)
     if not extends:
         _write_manifest(out_dir, requested | {"days": anchor_days, "start": start, "anchor": anchor})
     return DemoSummary(

@@ -22,12 +22,22 @@ from assets.feeds.demo.world import catalogue_item
 from assets.feeds.partner_config import FileSpec, PartnerConfig
 
 
-def _format_decimal(values: np.ndarray, places: int, spec: FileSpec) -> list[str]:
-    texts = [f"{value:,.{places}f}" for value in values]
+def _per_distinct(values, render) -> np.ndarray:
+    """``render`` applied to each distinct value once, spread back over the rows (files repeat few values often)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(render(distinct), dtype=object)[codes]
+
+
+def _format_decimal(values: np.ndarray, places: int, spec: FileSpec) -> np.ndarray:
     thousands = spec.thousands or ""
-    if thousands == "," and spec.decimal == ".":
-        return texts
-    return [text.replace(",", "\0").replace(".", spec.decimal).replace("\0", thousands) for text in texts]
+
+    def render(distinct: np.ndarray) -> list[str]:
+        texts = [f"{value:,.{places}f}" for value in distinct]
+        if thousands == "," and spec.decimal == ".":
+            return texts
+        return [text.replace(",", "\0").replace(".", spec.decimal).replace("\0", thousands) for text in texts]
+
+    return _per_distinct(values, render)
 
 
 def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame) -> str:
@@ -38,7 +48,9 @@ def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, 
     for canonical, header in spec.columns.items():
         values = rows[canonical]
         if canonical in DATE_COLUMNS:
-            columns[header] = pd.to_datetime(values).dt.strftime(spec.date_format)
+            columns[header] = _per_distinct(
+                pd.to_datetime(values).to_numpy(), lambda days: pd.DatetimeIndex(days).strftime(spec.date_format)
+            )
         elif canonical == "net_sales_amount":
             columns[header] = _format_decimal(values.to_numpy(dtype=float), 2, spec)
         elif canonical == "forecast_qty":
@@ -52,7 +64,9 @@ def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, 
         if canonical == "product_ref":
             for extra_header, attribute in extra_columns.items():
                 lookup = descriptions.get(attribute, {})
-                columns[extra_header] = [lookup.get(ref, "") for ref in rows["product_ref"]]
+                columns[extra_header] = _per_distinct(
+                    rows["product_ref"].to_numpy(), lambda refs, lookup=lookup: [lookup.get(ref, "") for ref in refs]
+                )
     frame = pd.DataFrame(columns)
     buffer = io.StringIO()
     line_ending = config.demo.get("line_ending", "\n")
@@ -86,6 +100,7 @@ def render_xlsx(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items
         if canonical == "product_ref":
             headers += list(extra_columns)
     sheet.append(headers)
+    row_number = sheet.max_row
     for record in rows.to_dict("records"):
         cells: list[object] = []
         for canonical in spec.columns:
@@ -99,9 +114,10 @@ def render_xlsx(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items
             if canonical == "product_ref":
                 cells += [descriptions.get(attribute, {}).get(str(value), "") for attribute in extra_columns.values()]
         sheet.append(cells)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, datetime):
-                cell.number_format = "yyyy/mm/dd"
+        row_number += 1
+        for column, value in enumerate(cells, start=1):
+            if isinstance(value, datetime):
+                sheet.cell(row=row_number, column=column).number_format = "yyyy/mm/dd"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return _deterministic_zip(buffer.getvalue(), datetime.combine(day, time(0, 0)))
