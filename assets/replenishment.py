@@ -228,10 +228,17 @@ PLAN_COLUMNS = {
     "ship_qty": "What the policy needs shipped: order-up-to minus position, in whole case packs, at least the MOQ.",
     "allocated_qty": "What ships: ship_qty, cut case by case when our own stock cannot cover every partner.",
     "allocation_shortfall": "True when allocated_qty is below ship_qty.",
-    "ship_date": "The first agreed ship day after the plan date.",
+    "ship_days_agreed": "The days the agreements let the location's truck come.",
+    "ship_days": "The days the plan ships on: the location's cheapest subset of the agreed days.",
+    "ship_date": "The first of the plan's ship days after the plan date.",
     "expected_receipt_date": "Ship date plus the agreed lead time.",
     "days_of_cover": "Days the current position lasts at the forecast demand.",
     "reason_code": "Why the row ships or not (below_reorder_point, above_reorder_point, no_demand, ...).",
+    "holding_cost_per_day": "Expected cost a day of the line's stock on the plan's ship days.",
+    "shipping_cost_per_day": "The line's share of its location's deliveries, a day.",
+    "stockout_cost_per_day": "Expected cost a day of the line's units short at the agreed service level.",
+    "location_cost_per_day": "The location's expected cost a day on the plan's ship days.",
+    "location_agreed_cost_per_day": "The location's expected cost a day shipping on every agreed day.",
 }
 
 EXCEPTION_COLUMNS = {
@@ -334,8 +341,8 @@ qualify as_of_date = max(as_of_date) over (partition by product_id)
 """
 
 # One row per plannable partner location x product: the stock position, in-transit and agreed terms that dbt's
-# `marts.replenishment_inputs` holds for the night, and the night's forecast over lead time + review period (the
-# forecast runs after dbt, so it is joined here).
+# `marts.replenishment_inputs` holds for the night, the night's forecast over lead time + review period (the
+# forecast runs after dbt, so it is joined here), and the agreement's cost terms that choose the ship days.
 REPLENISHMENT_INPUTS_SQL = """
 with inputs as (
     select * from marts.replenishment_inputs
@@ -345,6 +352,10 @@ forecast as (
     select partner_id, location_id, product_id, forecast_date, p50, p90
     from forecasts.forecast_history
     where as_of_date = $business_date
+),
+costs as (
+    select partner_id, location_id, product_id, unit_cost, holding_cost_rate, shipment_cost, stockout_penalty_rate
+    from marts.replenishment_policy
 ),
 demand as (
     select
@@ -364,9 +375,11 @@ final as (
         demand.demand_daily_mean,
         demand.demand_daily_std,
         inputs.lead_time_days, inputs.lead_time_std_days, inputs.review_period_days, inputs.service_level,
-        inputs.min_cover_days, inputs.max_cover_days, inputs.case_pack, inputs.moq, inputs.ship_days
+        inputs.min_cover_days, inputs.max_cover_days, inputs.case_pack, inputs.moq, inputs.ship_days,
+        costs.unit_cost, costs.holding_cost_rate, costs.shipment_cost, costs.stockout_penalty_rate
     from inputs
     join demand using (partner_id, location_id, product_id)
+    left join costs using (partner_id, location_id, product_id)
 )
 select * from final order by partner_id, location_id, product_id
 """

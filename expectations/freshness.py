@@ -51,10 +51,13 @@ def feed_cadences(config: PartnerConfig) -> dict[str, str]:
     """Record type -> ``daily`` or ``weekly`` for every record type the partner's config has files for.
 
     Partner forecasts are weekly documents (target weeks, issued once a week). Stock and sales are daily unless
-    every file the partner sends for them is a weekly message (X12 852).
+    every file the partner sends for them is a weekly message (X12 852). Promotion calendars have no due date:
+    a partner sends one when it plans promotions.
     """
     cadences: dict[str, str] = {}
     for record_type in dict.fromkeys(spec.record_type for spec in config.files):
+        if record_type == "promotion":
+            continue
         specs = config.specs_for(record_type)
         weekly = record_type == "forecast" or all(
             spec.format == "x12" and spec.message in WEEKLY_MESSAGES for spec in specs

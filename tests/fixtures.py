@@ -165,6 +165,10 @@ FIXTURE: dict[str, list[tuple]] = {
             control_number="000000023",
         ),
         ledger("nord-stock-0608", NORD, datetime(2025, JUNE, 9, 3, 5), "stock"),
+        # Acme's promotion calendar, its revision, and a cancellation that arrives after the night.
+        ledger("acme-promo-0520", ACME, datetime(2025, 5, 20, 6, 0), "promotion"),
+        ledger("acme-promo-0605", ACME, datetime(2025, JUNE, 5, 6, 0), "promotion"),
+        ledger("acme-promo-0613", ACME, datetime(2025, JUNE, 13, 6, 0), "promotion"),
     ],
     "raw.feed_rejects": [
         ("acme-stock-0609", ACME, "stock", 1, "header mismatch: no on-hand column", "Store;Item;Qty;Date"),
@@ -194,6 +198,18 @@ FIXTURE: dict[str, list[tuple]] = {
         sales(NORD, "DC1", "N-100", day(2), day(8), 21.0, 189.00, "nord-852-w23", 7, received=48.0),
         sales(NORD, "DC1", "4006381333931", day(2), day(8), 7.0, 24.50, "nord-852-w23", 12, out_of_stock=2.0),
         sales(NORD, "DC1", "N-999", day(2), day(8), 5.0, 30.00, "nord-852-w23", 17),
+    ],
+    "raw.partner_promotions": [
+        # P1 at every store, P2 at one, P3 a feature; the revision moves P1 a day and deepens it, and cancels P2.
+        (ACME, None, UPC_100, day(12), day(18), "discount", 20.0, "acme-promo-0520", 2, "P1", False),
+        (ACME, "S002", UPC_200, day(14), day(15), "display", None, "acme-promo-0520", 3, "P2", False),
+        (ACME, None, UPC_200, day(20), day(21), "feature", None, "acme-promo-0520", 4, "P3", False),
+        # An item nobody mapped, at every store: listed as an unknown item, not as an unknown store.
+        (ACME, None, "099999999993", day(20), day(21), "feature", None, "acme-promo-0520", 5, "P4", False),
+        (ACME, None, UPC_100, day(13), day(19), "discount", 25.0, "acme-promo-0605", 2, "P1", False),
+        (ACME, "S002", UPC_200, day(14), day(15), "display", None, "acme-promo-0605", 3, "P2", True),
+        # Received after the night: the night still plans P3.
+        (ACME, None, UPC_200, day(20), day(21), "feature", None, "acme-promo-0613", 2, "P3", True),
     ],
     "raw.partner_forecasts": [
         (ACME, "S001", UPC_100, day(9), day(10), day(16), 21.0, "acme-fcst-0609", 2),

@@ -8,7 +8,7 @@ is optional (null when a file does not carry it), so a warehouse created before 
 
 from __future__ import annotations
 
-RECORD_TYPES = ("stock", "sales", "forecast")
+RECORD_TYPES = ("stock", "sales", "forecast", "promotion")
 
 STOCK_COLUMNS = (
     "partner_id",
@@ -59,9 +59,38 @@ FORECAST_COLUMNS = (
     "source_line",
 )
 
+# A partner's promotion calendar, shared ahead of time. A blank location means every location of the partner;
+# ``depth`` is the discount in percent for a discount, the display's size where the partner gives one. Calendars are
+# restated: ``promo_id`` (the partner's promotion number) ties a later statement to the earlier one it revises, and
+# ``cancelled`` says the promotion no longer takes place.
+PROMOTION_COLUMNS = (
+    "partner_id",
+    "location_id",
+    "product_ref",
+    "promo_start",
+    "promo_end",
+    "promo_type",
+    "depth",
+    "source_file_id",
+    "source_line",
+    "promo_id",
+    "cancelled",
+)
+# What a promotion is, whatever the partner calls it in its files (a file spec's ``promo_types`` maps its words).
+PROMOTION_TYPES = ("discount", "display", "feature")
+
 # What each feed column holds, so every reader types a column alike (the rest are text, lineage an integer line).
 DATE_COLUMNS = frozenset(
-    {"as_of_date", "period_start", "period_end", "forecast_date", "target_period_start", "target_period_end"}
+    {
+        "as_of_date",
+        "period_start",
+        "period_end",
+        "forecast_date",
+        "target_period_start",
+        "target_period_end",
+        "promo_start",
+        "promo_end",
+    }
 )
 QUANTITY_COLUMNS = frozenset(
     {
@@ -74,9 +103,10 @@ QUANTITY_COLUMNS = frozenset(
         "units_received",
         "units_out_of_stock",
         "forecast_qty",
+        "depth",
     }
 )
-FLAG_COLUMNS = frozenset({"promo_flag"})
+FLAG_COLUMNS = frozenset({"promo_flag", "cancelled"})
 
 SHIPMENT_COLUMNS = (
     "shipment_id",
@@ -118,8 +148,14 @@ RAW_FEED_TABLES = {
     "stock": "raw.stock_snapshots",
     "sales": "raw.sales",
     "forecast": "raw.partner_forecasts",
+    "promotion": "raw.partner_promotions",
 }
-RAW_FEED_COLUMNS = {"stock": STOCK_COLUMNS, "sales": SALES_COLUMNS, "forecast": FORECAST_COLUMNS}
+RAW_FEED_COLUMNS = {
+    "stock": STOCK_COLUMNS,
+    "sales": SALES_COLUMNS,
+    "forecast": FORECAST_COLUMNS,
+    "promotion": PROMOTION_COLUMNS,
+}
 
 FEED_LEDGER_TABLE = "raw.feed_files"
 FEED_REJECTS_TABLE = "raw.feed_rejects"

@@ -10,7 +10,7 @@ Keys: ``partner_id`` (must equal the file name), ``name``, ``country`` (ISO alph
 form, read only by the demo generator) and ``limits`` (what one file may cost before it is refused:
 ``max_file_mib`` per format, ``max_line_kib``, the xlsx decompression limits, ``json_max_depth``,
 ``max_files_per_run``, ``max_folder_depth``; see ``loading/limits.py`` for the defaults). Each entry of
-``files``: ``record_type`` (stock | sales | forecast;
+``files``: ``record_type`` (stock | sales | forecast | promotion;
 for X12 and EDIFACT the main one, recorded in the ledger: an 852 also carries stock), ``pattern`` (glob),
 ``format`` (csv | xlsx | json | x12 | edifact), ``constants`` (canonical column -> value for columns the file
 does not carry) and ``gtin`` (off | verify | normalise: check product refs as GS1 GTINs and, when normalising,
@@ -21,7 +21,9 @@ Column-mapped formats (csv, xlsx, json) also take ``columns`` (canonical column 
 path into nested records such as ``store.id``), ``date_format`` (strptime), ``decimal``, ``thousands`` and
 ``true_values`` / ``false_values`` (flag texts, quoted); csv and json take ``encoding``, csv ``delimiter``, xlsx
 ``sheet`` (name; default the first) and ``header_row`` (1-based; title rows above it are skipped), json
-``records_path`` (dotted path to the list of records; default the top level).
+``records_path`` (dotted path to the list of records; default the top level). Promotion calendars (column
+formats only) take ``promo_types``: the file's word for each promotion type -> discount | display | feature
+(the canonical names are always understood).
 
 Segment formats (x12, edifact) take ``message`` (852 | 846, INVRPT | SLSRPT: other messages in the file are
 refused), ``item_qualifiers`` (which item id to use as product_ref, in order of preference, e.g. [UP, VN]),
@@ -51,7 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from assets.feeds.contracts import RAW_FEED_COLUMNS, RECORD_TYPES
+from assets.feeds.contracts import PROMOTION_TYPES, RAW_FEED_COLUMNS, RECORD_TYPES
 from assets.feeds.errors import PartnerConfigError
 from assets.feeds.loading.limits import DEFAULT_LIMITS, FileLimits, parse_limits
 
@@ -67,6 +69,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "target_period_end",
         "forecast_qty",
     ),
+    # A blank or absent location is every location; a discount's depth is checked with the row (see promotions.py).
+    "promotion": ("product_ref", "promo_start", "promo_end", "promo_type"),
 }
 
 # Filled by the loader, never read from a partner's file.
@@ -119,6 +123,7 @@ _FILE_KEYS = {
     "item_qualifiers",
     "activity_codes",
     "quantity_codes",
+    "promo_types",
 }
 # Keys that only mean something for some formats; a key given for another format is a config mistake.
 _FORMAT_KEYS = {
@@ -137,6 +142,7 @@ _FORMAT_KEYS = {
     "item_qualifiers": SEGMENT_FORMATS,
     "activity_codes": ("x12",),
     "quantity_codes": SEGMENT_FORMATS,
+    "promo_types": COLUMN_FORMATS,
 }
 _PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -166,6 +172,7 @@ class FileSpec:
     item_qualifiers: tuple[str, ...] | None = None
     activity_codes: dict[str, str | None] = field(default_factory=dict, hash=False)
     quantity_codes: dict[str, str | None] = field(default_factory=dict, hash=False)
+    promo_types: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def gtin_mode(self) -> str:
@@ -381,6 +388,10 @@ def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
     file_format = _optional_str(entry, "format", path, key, "csv")
     if file_format not in FILE_FORMATS:
         raise PartnerConfigError(path, f"{key}.format", f"unknown format '{file_format}' (expected {FILE_FORMATS})")
+    if record_type == "promotion" and file_format not in COLUMN_FORMATS:
+        raise PartnerConfigError(
+            path, f"{key}.format", f"promotion calendars are read from {', '.join(COLUMN_FORMATS)} files only"
+        )
     for name, formats in _FORMAT_KEYS.items():
         if entry.get(name) is not None and file_format not in formats:
             raise PartnerConfigError(
@@ -477,7 +488,25 @@ def _parse_file_spec(entry: Any, path: Path, key: str) -> FileSpec:
         item_qualifiers=_qualifiers(entry, path, key),
         activity_codes=_code_mapping(entry, "activity_codes", path, key, width=2),
         quantity_codes=_code_mapping(entry, "quantity_codes", path, key, width=2 if file_format == "x12" else 1),
+        promo_types=_promo_types(entry, path, key),
     )
+
+
+def _promo_types(document: Mapping, path: Path, key: str) -> dict[str, str]:
+    """The partner's word for a promotion type (as it writes it; files are read case-insensitively) -> type."""
+    value = document.get("promo_types")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise PartnerConfigError(path, f"{key}.promo_types", "expected a mapping of the file's word to a type")
+    mapping: dict[str, str] = {}
+    for text, promo_type in value.items():
+        if promo_type not in PROMOTION_TYPES:
+            raise PartnerConfigError(
+                path, f"{key}.promo_types.{text}", f"{promo_type!r} is not one of {', '.join(PROMOTION_TYPES)}"
+            )
+        mapping[str(text).strip()] = promo_type
+    return mapping
 
 
 def _header_row(document: Mapping, path: Path, key: str) -> int:

@@ -3,7 +3,9 @@
 Each partner gets ``<out_dir>/<partner_id>/replenishment_plan_<plan_date>.csv`` and ``.json`` holding only its
 own rows, ordered by location and product, with the columns of ``EXPORT_COLUMNS`` in that order: beside our ids
 the partner's own item id (the reference type its export config names, from the item cross-reference), the GTIN,
-its store id and GLN, units and whole cases, the plan version and the ship date, so its ERP can load the file as is.
+its store id and GLN, units and whole cases, the plan version, the ship date and the location's delivery days (the
+plan's cheapest cadence of the agreed days; empty for a plan made before it was chosen), so its ERP can load the file
+as is.
 
 The CSV follows the partner's dialect (``ExportSpec`` from its YAML ``export`` block: delimiter, decimal mark,
 encoding, date format); the JSON is always UTF-8 with ISO dates and JSON numbers. The content is a pure function of
@@ -64,6 +66,7 @@ EXPORT_COLUMNS = [
     "gtin",
     "product_description",
     "ship_date",
+    "ship_days",
     "expected_receipt_date",
     "ship_qty",
     "ship_cases",
@@ -92,6 +95,7 @@ TEXT_COLUMNS = (
     "partner_item_id",
     "gtin",
     "product_description",
+    "ship_days",
     "reason_code",
 )
 DECIMALS = 3
@@ -206,7 +210,7 @@ def _with_master_data(
     if products is not None and not products.empty:
         found = products[product_columns].astype({"product_id": str}).drop_duplicates("product_id")
         rows = rows.merge(found, how="left")
-    for column in ("location_gln", "location_name", "gtin", "product_description", "partner_item_id"):
+    for column in ("location_gln", "location_name", "gtin", "product_description", "partner_item_id", "ship_days"):
         if column not in rows.columns:
             rows[column] = None
     case_pack = pd.to_numeric(rows["case_pack"]).where(lambda pack: pack > 0)

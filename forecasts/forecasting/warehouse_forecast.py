@@ -30,6 +30,7 @@ import pandas as pd
 from forecasts.forecasting.engine import ChunkExecutor, forecast_many
 from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, ensure_forecast_tables, utc_now
 from forecasts.forecasting.levels import LEVELS, PARTNER, aggregate_chunk, split_chunk
+from forecasts.forecasting.promotion_regressor import PROMOTION, chunk_promotions, has_promotion_days, with_promotions
 
 # Engine series read, forecast and written at a time. A series is two years of daily rows (about 730 rows, 25 bytes
 # each as numbers) and the engine copies a chunk once or twice while sorting and slicing it: some 80 KiB per series,
@@ -175,6 +176,7 @@ def forecast_warehouse(
     chunk_series: int = DEFAULT_CHUNK_SERIES,
     task_series: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    promotions: bool = True,
 ) -> NightForecast:
     """Forecast every series of `partners` from `marts.fct_sales_daily` and store it as `as_of_date`'s forecast.
 
@@ -182,7 +184,8 @@ def forecast_warehouse(
     runs on `executor` when given, or on the one `open_executor(series)` opens once the night's series are counted
     (a pool or cluster sized for them, closed at the end), else in process or on `n_jobs` worker processes per chunk
     when a chunk is large enough to pay for them. `task_series` series go to a worker at a time.
-    `progress(done, total)` counts engine series over the night.
+    `progress(done, total)` counts engine series over the night. With `promotions` (and the warehouse's promotion
+    days mart), series the partners' calendars put on promotion get the promotion regressor (`promotion_regressor`).
     """
     if chunk_series < 1:
         raise ValueError(f"chunk_series must be at least 1, got {chunk_series}")
@@ -194,6 +197,7 @@ def forecast_warehouse(
             where s.sales_date between ? and ?""",
         [start, end],
     ).fetchone()[0]
+    promotions = promotions and has_promotion_days(conn)
     ensure_forecast_tables(conn)
     result = NightForecast(series=total)
     created_at = utc_now()
@@ -210,9 +214,15 @@ def forecast_warehouse(
                     if progress is not None:
                         progress(offset + done, total)
 
+                engine_rows, planned = aggregate_chunk(rows, level), None
+                if promotions:
+                    days, future = chunk_promotions(conn, SERIES_TABLE, first, last, start, end, horizon)
+                    engine_rows, planned = with_promotions(engine_rows, rows, days, future)
                 forecast = forecast_many(
-                    aggregate_chunk(rows, level),
+                    engine_rows,
                     horizon=horizon,
+                    regressors=None if planned is None else [PROMOTION],
+                    future_regressors=planned,
                     countries=_countries(conn, first, last),
                     n_jobs=n_jobs,
                     chunk_size=task_series,

@@ -1,4 +1,4 @@
-"""Plans costed in money, and the ship-day cadence per lane that reaches the agreed service for the least cost.
+"""Plans costed in money, and the ship days per location that reach the agreed service for the least cost.
 
 Terms come per agreement (``marts.replenishment_policy``), in the supplier's currency:
 
@@ -10,21 +10,24 @@ Terms come per agreement (``marts.replenishment_policy``), in the supplier's cur
 
 A term left blank costs nothing; such series are counted as not costed, so a total is never silently partial.
 
-**Cadence.** A lane (one partner location and its agreed ship days) may ship on any of those days. Shipping on
-fewer of them saves deliveries, but each shipment must then last a longer gap ``g`` until the next one, so
-cycle stock, safety stock and the shortage per cycle grow. For each subset of the agreed days the expected cost
-per day is, summed over the lane's lines (d̄, σ_d, L, σ_L, z as in the policy; risk period ``L + R`` with
-``R = max(review_period_days, g)``, as the policy protects when the plan is made the night before the truck):
+**Cadence.** One truck serves all of a partner location's lines, so a location's ship days are chosen together
+(``choose_cadence``): the truck may come on any of the days its lines agreed to, and each line ships on the truck
+days it agreed to. Shipping on fewer days saves deliveries, but each shipment must then last a longer gap ``g``
+until the next one, so cycle stock, safety stock and the shortage per cycle grow. For each subset of the agreed
+days the expected cost per day is, summed over the location's lines (d̄, σ_d, L, σ_L, z as in the policy; risk
+period ``L + R`` with ``R = max(review_period_days, g)``, as the policy protects when the plan is made the night
+before the truck):
 
-- deliveries: ``shipment_cost · k / 7`` for ``k`` shipping days a week (a lane's lines are nearly always due
-  on some day, so every shipping day is counted as a delivery);
+- deliveries: ``shipment_cost · k / 7`` for ``k`` truck days a week (a location's lines are nearly always due
+  on some day, so every truck day is counted as a delivery), shared equally by the location's lines;
 - holding: ``unit_cost · h / 365 · Σ_g (g / 7) · (d̄·g / 2 + z·σ(g))``: cycle stock plus safety stock, weighted
   by how long each gap lasts;
 - shortage: ``unit_cost · p · Σ_g σ(g)·G(z) / 7``, with ``σ(g) = sqrt((L + R)·σ_d² + d̄²·σ_L²)`` and ``G`` the
   standard normal loss function (expected units short per cycle).
 
-The cheapest subset wins; on a tie the one with more ship days (fresher stock, more chances to correct).
-The agreed service level is kept: the cadence changes how often, not how safely, the policy ships.
+The cheapest subset wins; on a tie the one with more ship days (fresher stock, more chances to correct), then the
+earlier days of the week. The agreed service level is kept: the cadence changes how often, not how safely, the
+policy ships. The nightly plan (``policy.plan_replenishment``) and the replay (``replay``) both choose with it.
 """
 
 from __future__ import annotations
@@ -36,16 +39,15 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecasting.quantiles import z_for
-from forecasts.replenishment.policy import parse_ship_days
+from forecasts.replenishment.ship_days import format_ship_days, parse_ship_days
 
 COST_COLUMNS = ["unit_cost", "holding_cost_rate", "shipment_cost", "stockout_penalty_rate"]
-WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAYS_PER_YEAR = 365.0
 
 
 @dataclass(frozen=True)
 class CostTerms:
-    """Per series: money per unit-day held, per unit short, and per delivery to its lane (0 where blank)."""
+    """Per series: money per unit-day held, per unit short, and per delivery to its location (0 where blank)."""
 
     holding_per_unit_day: np.ndarray
     shortage_per_unit: np.ndarray
@@ -102,54 +104,133 @@ def gaps_between(days: tuple[int, ...]) -> list[int]:
     return [((ordered[(i + 1) % len(ordered)] - day - 1) % 7) + 1 for i, day in enumerate(ordered)]
 
 
-def expected_daily_cost(lines: pd.DataFrame, terms: CostTerms, days: tuple[int, ...]) -> tuple[float, float, float]:
-    """(holding, shipping, shortage) per day of one lane shipping on ``days`` (weekday numbers, Monday 0).
+class _LineCosts:
+    """Per line, holding and shortage per day of a cycle of each length ``g`` = 1..7 (module docstring): the
+    arithmetic is done once for every line, so weighing every subset of a location's ship days only adds up."""
 
-    ``lines`` holds the lane's rows with the policy's terms and ``demand_daily_mean``/``demand_daily_std``;
+    def __init__(self, lines: pd.DataFrame, terms: CostTerms) -> None:
+        demand = lines["demand_daily_mean"].to_numpy(dtype=float)
+        std = lines["demand_daily_std"].to_numpy(dtype=float)
+        lead = lines["lead_time_days"].to_numpy(dtype=float)
+        lead_std = np.nan_to_num(lines["lead_time_std_days"].to_numpy(dtype=float))
+        review = np.nan_to_num(lines["review_period_days"].to_numpy(dtype=float))
+        z = np.clip(z_for(lines["service_level"].to_numpy(dtype=float)), 0.0, None)
+        loss = standard_normal_loss(z)
+        self.holding = np.zeros((8, len(lines)))
+        self.shortage = np.zeros((8, len(lines)))
+        for gap in range(1, 8):
+            risk = lead + np.maximum(review, gap)
+            sigma = np.sqrt(risk * std**2 + demand**2 * lead_std**2)
+            self.holding[gap] = terms.holding_per_unit_day * (gap / 7) * (demand * gap / 2 + z * sigma)
+            self.shortage[gap] = terms.shortage_per_unit * sigma * loss / 7
+        self.shipment_cost = terms.shipment_cost
+
+    def per_line(self, days: tuple[int, ...], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(holding, shortage) per day of the lines at ``rows`` shipping on ``days``."""
+        gaps = gaps_between(days)
+        return self.holding[np.ix_(gaps, rows)].sum(axis=0), self.shortage[np.ix_(gaps, rows)].sum(axis=0)
+
+    def shipping(self, days: tuple[int, ...], rows: np.ndarray) -> float:
+        """One truck serves the lines at ``rows`` (a location): a delivery on each of its ship days."""
+        return float(self.shipment_cost[rows].max(initial=0.0)) * len(days) / 7
+
+
+def expected_daily_cost(lines: pd.DataFrame, terms: CostTerms, days: tuple[int, ...]) -> tuple[float, float, float]:
+    """(holding, shipping, shortage) per day of one location whose lines all ship on ``days`` (weekday numbers,
+    Monday 0).
+
+    ``lines`` holds the location's rows with the policy's terms and ``demand_daily_mean``/``demand_daily_std``;
     ``terms`` the same rows' costs.
     """
-    demand = lines["demand_daily_mean"].to_numpy(dtype=float)
-    std = lines["demand_daily_std"].to_numpy(dtype=float)
-    lead = lines["lead_time_days"].to_numpy(dtype=float)
-    lead_std = np.nan_to_num(lines["lead_time_std_days"].to_numpy(dtype=float))
-    review = np.nan_to_num(lines["review_period_days"].to_numpy(dtype=float))
-    z = np.clip(z_for(lines["service_level"].to_numpy(dtype=float)), 0.0, None)
-    loss = standard_normal_loss(z)
-    holding = shortage = 0.0
-    for gap in gaps_between(days):
-        risk = lead + np.maximum(review, gap)
-        sigma = np.sqrt(risk * std**2 + demand**2 * lead_std**2)
-        holding += float((terms.holding_per_unit_day * (gap / 7) * (demand * gap / 2 + z * sigma)).sum())
-        shortage += float((terms.shortage_per_unit * sigma * loss).sum()) / 7
-    shipping = float(terms.shipment_cost.max(initial=0.0)) * len(days) / 7
-    return holding, shipping, shortage
+    costs, rows = _LineCosts(lines, terms), np.arange(len(lines))
+    holding, shortage = costs.per_line(days, rows)
+    return float(holding.sum()), costs.shipping(days, rows), float(shortage.sum())
 
 
-def cheapest_ship_days(lines: pd.DataFrame, terms: CostTerms, agreed: str | None) -> str:
-    """The subset of the ``agreed`` ship days (``'Mon,Wed,Fri'``; blank = every day) with the least expected
-    cost per day for these lines, written the same way."""
-    allowed = tuple(sorted(parse_ship_days(agreed)))
-    best: tuple[float, int, tuple[int, ...]] | None = None
-    for count in range(len(allowed), 0, -1):
-        for days in combinations(allowed, count):
-            cost = sum(expected_daily_cost(lines, terms, days))
-            if best is None or cost < best[0] - 1e-9:
-                best = (cost, count, days)
-    assert best is not None
-    return ",".join(WEEKDAY_NAMES[day] for day in best[2])
+CADENCE_COLUMNS = [
+    "ship_days",
+    "holding_cost_per_day",
+    "shipping_cost_per_day",
+    "stockout_cost_per_day",
+    "location_cost_per_day",
+    "location_agreed_cost_per_day",
+]
+
+
+def _cheapest_truck_days(
+    costs: _LineCosts, rows: np.ndarray, agreed: list[frozenset[int]]
+) -> tuple[tuple[int, ...], float, float]:
+    """The cheapest truck days of the location whose lines are at ``rows``, their cost a day, and the cost a day
+    of every agreed day.
+
+    The truck may come on any day some line agreed to; each line then ships on the truck days it agreed to, and
+    a set of truck days that leaves a line without any is not a cadence.
+    """
+    groups: dict[frozenset[int], list[int]] = {}
+    for position, days in enumerate(agreed):
+        groups.setdefault(days, []).append(int(rows[position]))
+    # Per group of lines with the same agreed days, their cost a day of a cycle of each length, summed once.
+    per_gap = {
+        days: (costs.holding[:, members] + costs.shortage[:, members]).sum(axis=1) for days, members in groups.items()
+    }
+    allowed = tuple(sorted(frozenset().union(*groups)))
+
+    def total(truck: tuple[int, ...]) -> float | None:
+        cost = costs.shipping(truck, rows)
+        for days, by_gap in per_gap.items():
+            served = tuple(day for day in truck if day in days)
+            if not served:
+                return None
+            cost += float(sum(by_gap[gap] for gap in gaps_between(served)))
+        return cost
+
+    every_agreed = total(allowed)
+    assert every_agreed is not None
+    best, best_days = every_agreed, allowed
+    for count in range(len(allowed) - 1, 0, -1):
+        for truck in combinations(allowed, count):
+            cost = total(truck)
+            if cost is not None and cost < best - 1e-9:
+                best, best_days = cost, truck
+    return best_days, best, every_agreed
+
+
+def choose_cadence(lines: pd.DataFrame) -> pd.DataFrame:
+    """Per row, the ship days its location's truck should use and what that costs a day (``CADENCE_COLUMNS``).
+
+    ``lines`` holds one row per location × product with the policy's terms (``partner_id``, ``location_id``,
+    ``ship_days``, lead time, review period, service level), the cost terms (``COST_COLUMNS``; a missing
+    column is blank) and ``demand_daily_mean``/``demand_daily_std``. One truck serves all of a location's lines,
+    so the ship days are chosen per location, from the days its lines agreed to, for the least expected cost
+    per day of all its lines (module docstring); the cost of the deliveries is shared equally by its lines.
+    A location with a line lacking a cost term keeps every row's agreed ``ship_days`` and its costs are NaN:
+    there is no price to weigh a delivery against. Deterministic: on equal costs more ship days win, then the
+    earlier days of the week.
+    """
+    agreed = lines["ship_days"].astype(object) if "ship_days" in lines.columns else pd.Series(None, index=lines.index)
+    chosen = agreed.to_numpy(copy=True)
+    values = {column: np.full(len(lines), np.nan) for column in CADENCE_COLUMNS[1:]}
+    terms = CostTerms.of(lines)
+    if terms.costed.any():
+        costs = _LineCosts(lines, terms)
+        locations = pd.factorize(pd.MultiIndex.from_frame(lines[["partner_id", "location_id"]]))[0]
+        for location in np.unique(locations):
+            rows = np.flatnonzero(locations == location)
+            if not terms.costed[rows].all():
+                continue
+            allowed = [parse_ship_days(days) for days in chosen[rows]]
+            truck, total, every_agreed = _cheapest_truck_days(costs, rows, allowed)
+            shipped = [days.intersection(truck) for days in allowed]
+            chosen[rows] = [format_ship_days(days) for days in shipped]
+            for row, days in zip(rows, shipped, strict=True):
+                holding, shortage = costs.per_line(tuple(sorted(days)), np.array([row]))
+                values["holding_cost_per_day"][row], values["stockout_cost_per_day"][row] = holding[0], shortage[0]
+            values["shipping_cost_per_day"][rows] = costs.shipping(truck, rows) / len(rows)
+            values["location_cost_per_day"][rows] = total
+            values["location_agreed_cost_per_day"][rows] = every_agreed
+    return pd.DataFrame({"ship_days": chosen, **values}, index=lines.index)
 
 
 def choose_ship_days(lines: pd.DataFrame) -> pd.Series:
-    """Per row, the ship days its lane should use: the cheapest subset of the agreed ones (module docstring).
-
-    A lane is a partner location with one set of agreed ship days. Lines without every cost term keep the
-    agreed days: there is no price to weigh a delivery against.
-    """
-    terms = CostTerms.of(lines)
-    chosen = lines["ship_days"].astype(object).copy()
-    agreed = lines["ship_days"].astype(object).where(lines["ship_days"].notna(), "")
-    costed = pd.Series(terms.costed, index=lines.index)
-    for _, rows in lines[costed].groupby([lines["partner_id"], lines["location_id"], agreed], sort=False):
-        lane_terms = terms.take(lines.index.get_indexer(rows.index))
-        chosen.loc[rows.index] = cheapest_ship_days(rows, lane_terms, agreed.loc[rows.index[0]] or None)
-    return chosen
+    """Per row, the ship days its location should use (``choose_cadence``)."""
+    return choose_cadence(lines)["ship_days"]

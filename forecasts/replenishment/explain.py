@@ -33,6 +33,7 @@ from forecasts.replenishment.policy import (
     NO_DEMAND,
     round_ship_qty,
 )
+from forecasts.replenishment.ship_days import parse_ship_days
 
 EXPLANATION_COLUMNS = [
     "plan_date",
@@ -52,6 +53,7 @@ STEPS = (
     ("inventory_position", "Inventory position"),
     ("lead_time", "Lead time"),
     ("ship_days", "Ship days and review"),
+    ("cadence", "Cadence and its cost"),
     ("service_level", "Service level"),
     ("cover_bounds", "Cover bounds"),
     ("forecast", "Forecast"),
@@ -259,7 +261,7 @@ def _policy_steps(line: Mapping, agreement: Mapping | None) -> list[tuple]:
     waiting = days_to_ship - 1
     cycle = risk - waiting - lead
     z = float(z_for(service)) if not np.isnan(service) else float("nan")
-    ship_days = (agreement or {}).get("ship_days") or "every day"
+    ship_days = line.get("ship_days") or (agreement or {}).get("ship_days") or "every day"
     agreement_source = f"marts.replenishment_policy ({(agreement or {}).get('agreement_source') or 'agreement'})"
     min_cover, max_cover = _number(line, "min_cover_days"), _number(line, "max_cover_days")
     safety, reorder, up_to = (_number(line, c) for c in ("safety_stock", "reorder_point", "order_up_to"))
@@ -282,6 +284,7 @@ def _policy_steps(line: Mapping, agreement: Mapping | None) -> list[tuple]:
             f"the next chance is {cycle:.0f} days later (agreed review every {review:.0f} days)",
             agreement_source,
         ),
+        cadence_step(line),
         (
             "service_level",
             service,
@@ -332,6 +335,52 @@ def _policy_steps(line: Mapping, agreement: Mapping | None) -> list[tuple]:
             "policy",
         ),
     ]
+
+
+WEEKDAYS_PLURAL = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+
+
+def _weekdays(ship_days: object) -> str:
+    """``'Tue'`` → 'Tuesdays only', ``'Mon,Wed,Fri'`` → 'Mondays, Wednesdays and Fridays'."""
+    names = [WEEKDAYS_PLURAL[day] for day in sorted(parse_ship_days(ship_days))]
+    if len(names) == 7:
+        return "every day"
+    if len(names) == 1:
+        return f"{names[0]} only"
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def money(value: float | None) -> str:
+    """Money for people: two decimals with thousands separators; '–' when unknown."""
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{float(value):,.2f}"
+
+
+def cadence_step(line: Mapping) -> tuple:
+    """Why the line ships on its days: the location's cost a day on them against shipping every agreed day."""
+    chosen, agreed = line.get("ship_days"), line.get("ship_days_agreed") or line.get("ship_days")
+    location, every_agreed = _number(line, "location_cost_per_day"), _number(line, "location_agreed_cost_per_day")
+    parts = [_number(line, column) for column in ("holding_cost_per_day", "shipping_cost_per_day")]
+    parts.append(_number(line, "stockout_cost_per_day"))
+    source = "policy: the location's cheapest ship days (costs per the agreement)"
+    if np.isnan(location):
+        detail = (
+            f"ships {_weekdays(chosen)}, every agreed day: a cost term of the location's agreements is blank, so "
+            "there is no price to weigh a delivery against"
+        )
+        return ("cadence", float("nan"), "a day", detail, source)
+    if parse_ship_days(chosen) != parse_ship_days(agreed):
+        why = f"{money(location)} a day against {money(every_agreed)} shipping every agreed day ({_weekdays(agreed)})"
+    elif len(parse_ship_days(agreed)) == 1:
+        why = f"{money(location)} a day; the agreement allows no other day"
+    else:
+        why = f"{money(location)} a day; shipping on fewer of the agreed days would cost more"
+    detail = (
+        f"ships {_weekdays(chosen)}: {why}, for the location (one truck serves its lines). This line: holding "
+        f"{money(parts[0])}, its share of the deliveries {money(parts[1])}, stock-out {money(parts[2])} a day"
+    )
+    return ("cadence", float(sum(parts)), "a day", detail, source)
 
 
 def _cover(days: float) -> str:
@@ -422,10 +471,10 @@ def explain_plan(plan: pd.DataFrame, inputs: ExplanationInputs, plan_date: date)
                 f"{units(max(committed, 0.0) if abs(committed) > 1e-6 else 0.0)} = {units(position)}",
                 "policy",
             ),
-            *policy[:4],
+            *policy[:5],
             *_forecast_steps(line, forecast.get(key), accuracy.get(key), plan_date),
             _gate_step(line, gate.get(line["partner_id"]), plan_date),
-            *policy[4:],
+            *policy[5:],
             *_decision_steps(line, supplier.get(line["product_id"])),
         ]
         for name, value, unit, detail, source in steps:
@@ -468,4 +517,6 @@ def _value(value: float, unit: str) -> str:
         return f"{percent(value, 1)}" + (" WAPE" if unit == "WAPE" else "")
     if unit == "units/day":
         return f"{value:.2f} units/day"
+    if unit == "a day":
+        return f"{money(value)} a day"
     return f"{units(value)} {unit}".strip()

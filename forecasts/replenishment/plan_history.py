@@ -20,6 +20,9 @@ import pandas as pd
 from forecasts.forecasting.forecast_history import utc_now
 from orchestration.runtime.warehouse_tables import replace_date_rows, table_exists
 
+# Decision columns added to the plan after its first version.
+DECIDED_SINCE = ("ship_days",)
+
 
 @dataclass(frozen=True)
 class SavedPlan:
@@ -35,10 +38,11 @@ class SavedPlan:
 
 
 def _plan_fingerprint(plan: pd.DataFrame) -> str:
-    """Content hash of the decision columns, to tell a reproduced plan from a changed one."""
-    decision = plan[["partner_id", "location_id", "product_id", "ship_qty", "reason_code"]].sort_values(
-        ["partner_id", "location_id", "product_id"]
-    )
+    """Content hash of the decision columns, to tell a reproduced plan from a changed one: what ships, why, and on
+    which days (a plan made before the ship days were chosen has no such column, and its hash stays as it was)."""
+    columns = ["partner_id", "location_id", "product_id", "ship_qty", "reason_code"]
+    columns += [column for column in DECIDED_SINCE if column in plan.columns]
+    decision = plan[columns].sort_values(["partner_id", "location_id", "product_id"])
     return hashlib.sha256(decision.to_csv(index=False).encode()).hexdigest()
 
 

@@ -13,7 +13,9 @@ Kinds (``exception_type``) and their severity:
 - ``forecast_bias`` (warning): the caller's measured bias ``Σ(ŷ − y) / Σy`` for the series or the partner is
   beyond ``± forecast_bias_tolerance``;
 - ``large_change`` (info): the quantity to ship moved by at least ``change_relative`` of the larger of the two
-  quantities and at least ``change_min_cases`` case packs since the previous plan, for the same ship date.
+  quantities and at least ``change_min_cases`` case packs since the previous plan, for the same ship date;
+- ``cadence_changed`` (info): the line's ship days (its location's cheapest cadence) are not the previous
+  plan's, so the store sees the truck on other days (both plans must carry ``ship_days``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from forecasts.replenishment.policy import (
     HELD_STALE_FEED,
     KEY_COLUMNS,
 )
+from forecasts.replenishment.ship_days import parse_ship_days
 
 STOCKOUT_WITHIN_LEAD_TIME = "stockout_within_lead_time"
 ABOVE_MAX_COVER = "above_max_cover"
@@ -40,6 +43,7 @@ DATA_HELD = "data_held"
 ALLOCATION_SHORTFALL = "allocation_shortfall"
 FORECAST_BIAS = "forecast_bias"
 LARGE_CHANGE = "large_change"
+CADENCE_CHANGED = "cadence_changed"
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITY_RANK = {CRITICAL: 0, WARNING: 1, INFO: 2}
@@ -241,6 +245,31 @@ def _changes(plan: pd.DataFrame, previous_plan: pd.DataFrame, thresholds: Planne
     )
 
 
+def _cadence_changes(plan: pd.DataFrame, previous_plan: pd.DataFrame) -> pd.DataFrame:
+    if "ship_days" not in plan.columns or "ship_days" not in previous_plan.columns:
+        return _empty()
+    earlier = previous_plan[[*KEY_COLUMNS, "ship_days"]].rename(columns={"ship_days": "previous_ship_days"})
+    compared = plan.reset_index(drop=True).merge(earlier.drop_duplicates(KEY_COLUMNS), on=KEY_COLUMNS)
+    now, before = compared["ship_days"].tolist(), compared["previous_ship_days"].tolist()
+    flagged = np.array(
+        [
+            isinstance(old, str) and isinstance(new, str) and parse_ship_days(new) != parse_ship_days(old)
+            for new, old in zip(now, before, strict=True)
+        ],
+        dtype=bool,
+    )
+    return _rows(
+        compared,
+        flagged,
+        CADENCE_CHANGED,
+        INFO,
+        lambda i: (
+            f"ships {now[i]} from now on, the previous plan {before[i]}: the cheapest cadence of the location "
+            "moved with its forecast"
+        ),
+    )
+
+
 def find_planner_exceptions(
     plan: pd.DataFrame,
     previous_plan: pd.DataFrame | None = None,
@@ -269,6 +298,7 @@ def find_planner_exceptions(
         found.append(_bias(plan, forecast_bias, thresholds))
     if previous_plan is not None and not previous_plan.empty:
         found.append(_changes(plan, previous_plan, thresholds))
+        found.append(_cadence_changes(plan, previous_plan))
     found = [frame for frame in found if not frame.empty]
     if not found:
         return _empty()

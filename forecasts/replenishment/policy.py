@@ -2,13 +2,19 @@
 
 A periodic-review order-up-to policy, vectorised over one row per location × product. The plan date is the
 business date whose end-of-day stock the inputs describe; the plan runs that night, so the earliest shipment
-leaves the next morning, on the first of the agreed ship days (``ship_days``, e.g. ``'Mon,Thu'``; every day
-when not given) — ``k`` days after the plan date. Goods received on a day can be sold that day. So:
+leaves the next morning, on the first of the location's ship days — ``k`` days after the plan date. Goods
+received on a day can be sold that day.
+
+The ship days are the cheapest cadence of the location (``costs.choose_cadence``): one truck serves all of a
+location's lines, so from the days its agreements allow (``ship_days``, e.g. ``'Mon,Thu'``; every day when not
+given) the plan keeps the subset with the least expected cost per day — deliveries shared by the lines, stock
+held, and the expected shortage at the agreed service level. A location with a line lacking a cost term ships on
+every agreed day. So, with ship days meaning the chosen ones:
 
 - ``w = k − 1`` days of sales happen before the truck leaves, and ``w + L`` before it is received (lead time
   ``L`` counts from the ship date);
 - we only get another chance to ship ``R`` days later, ``R = max(review_period_days, days from the ship date
-  to the following ship day)``, so the stock must last until *that* shipment arrives: the risk period is
+  to the following chosen ship day)``, so the stock must last until *that* shipment arrives: the risk period is
   ``w + L + R`` days. (Protecting only ``L``, as a continuous-review reorder point does, under-protects every
   lane that does not ship daily; replayed with ``cmi simulate`` it missed its service targets by far.)
 
@@ -39,6 +45,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from forecasts.forecasting.quantiles import Z_P90, z_for
+from forecasts.replenishment.costs import CADENCE_COLUMNS, COST_COLUMNS, choose_cadence
+from forecasts.replenishment.ship_days import format_ship_days, parse_ship_days
 
 BELOW_REORDER_POINT = "below_reorder_point"
 BELOW_MIN_COVER = "below_min_cover"
@@ -59,7 +67,6 @@ REASON_CODES = (
 # The partner data gate's status (quality.partner_data_gate.status) that blocks a partner's plan.
 HELD_GATE_STATUS = "held"
 
-WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # The plan date's stock is end-of-day; the plan runs that night, so nothing can leave before the next day.
 EARLIEST_SHIP_OFFSET_DAYS = 1
 # Matches the dbt freshness warning on fct_inventory_daily: a count older than three days is a stopped feed.
@@ -84,7 +91,7 @@ INPUT_COLUMNS = [
     "moq",
 ]
 # Columns a caller may leave out altogether (see plan_replenishment for what a missing one means).
-OPTIONAL_INPUT_COLUMNS = ["ship_days", "observation_age_days", "data_gate_status"]
+OPTIONAL_INPUT_COLUMNS = ["ship_days", "observation_age_days", "data_gate_status", *COST_COLUMNS]
 # Without these a row cannot be planned; the other inputs have a neutral default when missing.
 VALUE_REQUIRED_COLUMNS = [
     "on_hand",
@@ -107,6 +114,8 @@ PLAN_COLUMNS = [
     "review_period_days",
     "min_cover_days",
     "max_cover_days",
+    "ship_days_agreed",
+    "ship_days",
     "ship_date",
     "days_to_ship",
     "expected_receipt_date",
@@ -126,6 +135,7 @@ PLAN_COLUMNS = [
     "stockout_within_lead_time",
     "observation_age_days",
     "reason_code",
+    *CADENCE_COLUMNS[1:],
 ]
 
 # A stock-out projected further out than this is no planning signal, and the date would overflow.
@@ -153,24 +163,8 @@ def round_ship_qty(raw_qty: ArrayLike, case_pack: ArrayLike, moq: ArrayLike) -> 
     return np.where(cases > 0, np.maximum(cases, moq_cases) * pack, 0.0)
 
 
-def parse_ship_days(ship_days: str | None) -> frozenset[int]:
-    """Weekday numbers (Monday = 0) of a ship-day list such as ``'Mon,Wed,Fri'``; every day when empty.
-
-    Names are the three-letter English abbreviations in any case; anything else is an error rather than a
-    guess, since a wrong ship day moves every shipment of the lane.
-    """
-    if ship_days is None or pd.isna(ship_days) or not str(ship_days).strip():
-        return frozenset(range(7))
-    numbers = {name.lower(): number for number, name in enumerate(WEEKDAY_NAMES)}
-    names = [part.strip().lower() for part in str(ship_days).split(",")]
-    unknown = [name for name in names if name not in numbers]
-    if unknown:
-        raise ValueError(f"unknown ship days {unknown} in {ship_days!r}; expected e.g. 'Mon,Wed,Fri'")
-    return frozenset(numbers[name] for name in names)
-
-
 def days_to_next_ship_day(plan_date: date, ship_days: str | None, earliest: int = EARLIEST_SHIP_OFFSET_DAYS) -> int:
-    """Days from ``plan_date`` to the first agreed ship day at least ``earliest`` days later."""
+    """Days from ``plan_date`` to the first of the ``ship_days`` at least ``earliest`` days later."""
     weekdays = parse_ship_days(ship_days)
     start = plan_date.weekday()
     return next(offset for offset in range(earliest, earliest + 7) if (start + offset) % 7 in weekdays)
@@ -213,12 +207,19 @@ def _validated_inputs(inputs: pd.DataFrame) -> dict[str, np.ndarray]:
     return values
 
 
-def _ship_calendar(inputs: pd.DataFrame, plan_date: date) -> tuple[np.ndarray, np.ndarray]:
+def _cadence(inputs: pd.DataFrame, choose: bool) -> pd.DataFrame:
+    """Per row, the agreed ship days and the ones the plan uses with their cost a day (``costs.CADENCE_COLUMNS``),
+    both written out day by day (an empty agreement is every day)."""
+    agreed = inputs["ship_days"] if "ship_days" in inputs.columns else pd.Series(None, index=inputs.index)
+    written = {days: format_ship_days(parse_ship_days(days)) for days in agreed.astype(object).dropna().unique()}
+    lines = inputs.assign(ship_days=[written.get(days, format_ship_days(range(7))) for days in agreed])
+    cadence = choose_cadence(lines) if choose else lines[["ship_days"]].reindex(columns=CADENCE_COLUMNS)
+    return cadence.assign(ship_days_agreed=lines["ship_days"])
+
+
+def _ship_calendar(ship_days: pd.Series, plan_date: date) -> tuple[np.ndarray, np.ndarray]:
     """Per row: days from the plan date to the next ship day, and from that ship day to the one after it."""
-    if "ship_days" in inputs.columns:
-        lanes = inputs["ship_days"].astype(object).where(inputs["ship_days"].notna(), None).tolist()
-    else:
-        lanes = [None] * len(inputs)
+    lanes = ship_days.tolist()
     calendar = {}
     for lane in set(lanes):
         days_to_ship = days_to_next_ship_day(plan_date, lane)
@@ -250,6 +251,7 @@ def plan_replenishment(
     *,
     supplier_stock: Mapping[Hashable, float] | None = None,
     stale_after_days: float = DEFAULT_STALE_AFTER_DAYS,
+    costed_cadence: bool = True,
 ) -> pd.DataFrame:
     """Plan one row per partner location × product (columns ``INPUT_COLUMNS``) as of ``plan_date``.
 
@@ -261,7 +263,15 @@ def plan_replenishment(
     ``supplier_stock`` maps product_id → units we have available; when given, ``allocate_fairly`` shares short
     products out, otherwise every line is allocated in full.
 
-    Returns ``PLAN_COLUMNS`` on the input's index. ``ship_date`` is the next agreed ship day after the plan
+    Cost terms (``costs.COST_COLUMNS``, optional) choose each location's ship days (module docstring); with
+    ``costed_cadence=False``, or without them, every agreed day is kept. ``ship_days_agreed`` is what the
+    agreement allows and ``ship_days`` the days the plan uses, both written out (``'Mon,Thu'``);
+    ``holding_cost_per_day``, ``shipping_cost_per_day`` (the line's share of its location's deliveries) and
+    ``stockout_cost_per_day`` the line's expected cost a day on those days, ``location_cost_per_day`` the
+    location's total and ``location_agreed_cost_per_day`` its total shipping on every agreed day (all NaN when
+    not costed).
+
+    Returns ``PLAN_COLUMNS`` on the input's index. ``ship_date`` is the next of those ship days after the plan
     date, ``days_to_ship`` the days until it and ``expected_receipt_date`` the ship date plus the rounded mean
     lead time. Days of cover count on-hand (``days_of_cover``) and the position after the allocated shipment
     (``days_of_cover_after``) in days of d̄ from the plan date; both are infinite and the projected stock-out
@@ -280,7 +290,8 @@ def plan_replenishment(
     """
     values = _validated_inputs(inputs)
     demand, lead_time = values["demand_daily_mean"], values["lead_time_days"]
-    days_to_ship, ship_gap = _ship_calendar(inputs, plan_date)
+    cadence = _cadence(inputs, costed_cadence)
+    days_to_ship, ship_gap = _ship_calendar(cadence["ship_days"], plan_date)
     waiting = days_to_ship - 1
     review = np.maximum(values["review_period_days"], ship_gap)
     risk_period = waiting + lead_time + review
@@ -337,6 +348,8 @@ def plan_replenishment(
             "review_period_days": values["review_period_days"],
             "min_cover_days": min_cover,
             "max_cover_days": max_cover,
+            "ship_days_agreed": cadence["ship_days_agreed"],
+            "ship_days": cadence["ship_days"],
             "ship_date": _dates_after(plan_date, days_to_ship, inputs.index),
             "days_to_ship": days_to_ship,
             "expected_receipt_date": _dates_after(plan_date, days_to_ship + np.floor(lead_time + 0.5), inputs.index),
@@ -356,6 +369,7 @@ def plan_replenishment(
             "stockout_within_lead_time": has_demand & (days_of_cover < waiting + lead_time),
             "observation_age_days": values["observation_age_days"],
             "reason_code": reason_code,
+            **{column: cadence[column].astype(float) for column in CADENCE_COLUMNS[1:]},
         },
         index=inputs.index,
     )

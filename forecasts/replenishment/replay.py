@@ -16,7 +16,10 @@ Rules, chosen once and kept the same for both policies:
 - **Lead times.** The agreement's mean lead time plus a normal draw with its standard deviation, rounded to
   whole days, at least one day. Draws come from a seeded generator, one per series and ship day, and both
   policies use the same draw for a shipment on the same day, so luck does not decide the comparison.
-- **Our policy.** ``plan_replenishment`` each evening, executing the lines whose ``ship_date`` is the next day.
+- **Our policy.** ``plan_replenishment`` each evening, executing the lines whose ``ship_date`` is the next day:
+  the nightly plan's own method, choosing each location's ship days every evening from that evening's forecast
+  and the agreements' cost terms (``costed``), and, for comparison, the same policy on every agreed ship day
+  (``policy``).
   The forecast is the engine's moving average (``baselines.moving_average_forecast``, 28 days, in-stock days only):
   d̄ is the mean and σ_d comes from its p90 as in the nightly plan. Fitting Prophet for every series and day
   would take hours; the moving average is what the engine uses for short series and costs microseconds.
@@ -26,10 +29,6 @@ Rules, chosen once and kept the same for both policies:
   fall back to a weekly min/max of ``L + 7`` and ``L + 14`` days.
 - **Supplier stock** is unconstrained: the history holds no record of our own stock, so no allocation is
   replayed.
-
-- **Our policy, costed**: the same policy, but each lane ships only on the subset of its agreed ship days that
-  reaches the agreed service for the least expected cost (``costs.choose_ship_days``), chosen once from the
-  demand known on the start date.
 
 Measures over the window: fill rate (units served / units demanded), stock-out days (series × days with
 unmet demand), average inventory (total end-of-day on-hand across all series, averaged over the days), the
@@ -51,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecasting.baselines import moving_average_forecast
-from forecasts.replenishment.costs import COST_COLUMNS, Costs, CostTerms, choose_ship_days
+from forecasts.replenishment.costs import COST_COLUMNS, Costs, CostTerms
 from forecasts.replenishment.policy import (
     KEY_COLUMNS,
     demand_std_from_quantiles,
@@ -145,8 +144,8 @@ class ReplayReport:
     by_partner: tuple[PartnerOutcome, ...] = ()
     costed: ReplayOutcome | None = None
     uncosted_series: int = 0
-    lanes: int = 0
-    lanes_on_fewer_days: int = 0
+    lanes: int = 0  # partner locations
+    lanes_on_fewer_days: int = 0  # locations the costed rule shipped on fewer days than agreed on most evenings
 
     @property
     def first_day(self) -> date:
@@ -403,22 +402,13 @@ def _demand_estimate(sales: np.ndarray, censored: np.ndarray) -> tuple[np.ndarra
     return p50, demand_std_from_quantiles(p50, p90)
 
 
-def _costed_policy(series: _Series) -> tuple[pd.DataFrame, int]:
-    """The policy's terms with each lane's ship days cut to the cheapest subset, chosen from the demand known on
-    the start date; and the number of lanes that ship on fewer days than agreed."""
-    mean, std = _demand_estimate(series.sold[:, :TRAILING_DAYS], series.censored[:, :TRAILING_DAYS])
-    lines = series.policy.assign(demand_daily_mean=mean, demand_daily_std=std)
-    chosen = choose_ship_days(lines)
-    agreed = series.policy["ship_days"].astype(object)
-    fewer = series.policy.assign(
-        fewer=[len(parse_ship_days(new)) < len(parse_ship_days(old)) for new, old in zip(chosen, agreed, strict=True)]
-    )
-    lanes_on_fewer_days = int(fewer.groupby(["partner_id", "location_id"])["fewer"].any().sum())
-    return series.policy.assign(ship_days=chosen), lanes_on_fewer_days
-
-
-def _policy_rule(policy: pd.DataFrame) -> Decide:
-    terms = policy[POLICY_COLUMNS].reset_index(drop=True)
+def _policy_rule(policy: pd.DataFrame, *, costed_cadence: bool, fewer_days: list[np.ndarray] | None = None) -> Decide:
+    """Our policy as the nightly plan runs it: ``plan_replenishment`` each evening, shipping what it dates for the
+    next day. With ``costed_cadence`` each location's ship days are chosen every evening from that evening's
+    forecast, as the nightly does; without it every agreed day is kept. ``fewer_days`` collects, per evening, which
+    rows ship on fewer days than agreed."""
+    terms = policy[POLICY_COLUMNS + [column for column in COST_COLUMNS if column in policy.columns]]
+    terms = terms.reset_index(drop=True)
 
     def decide(
         plan_date: date, on_hand: np.ndarray, in_transit: np.ndarray, sales: np.ndarray, censored: np.ndarray
@@ -432,7 +422,16 @@ def _policy_rule(policy: pd.DataFrame) -> Decide:
             demand_daily_mean=mean,
             demand_daily_std=std,
         )
-        plan = plan_replenishment(inputs, plan_date)
+        plan = plan_replenishment(inputs, plan_date, costed_cadence=costed_cadence)
+        if fewer_days is not None:
+            fewer_days.append(
+                np.array(
+                    [
+                        len(parse_ship_days(chosen)) < len(parse_ship_days(agreed))
+                        for chosen, agreed in zip(plan["ship_days"], plan["ship_days_agreed"], strict=True)
+                    ]
+                )
+            )
         ships_tomorrow = plan["ship_date"].to_numpy() == np.datetime64(plan_date + timedelta(days=1), "us")
         return np.where(ships_tomorrow, plan["allocated_qty"].to_numpy(dtype=float), 0.0)
 
@@ -483,9 +482,9 @@ def replay_policies(
         raise ValueError(f"the replay needs sales up to {last_day}, the history has {known}")
     series = _prepare(data, start, days, seed)
     terms = CostTerms.of(series.policy)
-    costed_terms, lanes_on_fewer_days = _costed_policy(series)
-    policy = _run(series, start, days, _policy_rule(series.policy))
-    costed = _run(series, start, days, _policy_rule(costed_terms))
+    fewer_days: list[np.ndarray] = []
+    policy = _run(series, start, days, _policy_rule(series.policy, costed_cadence=False))
+    costed = _run(series, start, days, _policy_rule(series.policy, costed_cadence=True, fewer_days=fewer_days))
     baseline = _run(series, start, days, _baseline_rule(series.policy))
     service_level = series.policy["service_level"].to_numpy(dtype=float)
     partners = series.policy["partner_id"].to_numpy()
@@ -514,5 +513,15 @@ def replay_policies(
         costed=costed.outcome(everything, days, terms),
         uncosted_series=int((~terms.costed).sum()),
         lanes=int(series.lane.max(initial=-1)) + 1,
-        lanes_on_fewer_days=lanes_on_fewer_days,
+        lanes_on_fewer_days=_locations_mostly_on_fewer_days(series.lane, fewer_days),
     )
+
+
+def _locations_mostly_on_fewer_days(lane: np.ndarray, fewer_days: list[np.ndarray]) -> int:
+    """Locations whose plan shipped on fewer days than agreed on more than half of the evenings."""
+    if not fewer_days:
+        return 0
+    evenings = np.zeros(int(lane.max(initial=-1)) + 1)
+    for fewer in fewer_days:
+        evenings[np.unique(lane[fewer])] += 1
+    return int((evenings > len(fewer_days) / 2).sum())

@@ -32,11 +32,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "simulate",
         help="replay the replenishment policy over recent history against the partners' min/max rule, with costs",
         description="Replay our replenishment policy day by day over past days it did not see: plan each evening "
-        "with the data known then, ship on the lanes' ship days with the agreed lead time (spread drawn from a "
-        "seeded generator), and let the actual sales consume stock. The partners' weekly min/max rule runs on "
-        "the same days for comparison, and so does our policy on the cheapest subset of each lane's ship days. Each is "
-        "costed with the agreements' holding rate, cost per delivery and stock-out penalty. Reads the warehouse "
-        "read-only.",
+        "with the data known then as the nightly plan does, each location shipping on its cheapest subset of the "
+        "agreed ship days, with the agreed lead time (spread drawn from a seeded generator), and let the actual "
+        "sales consume stock. The same policy on every agreed ship day and the partners' weekly min/max rule run on "
+        "the same days for comparison. Each is costed with the agreements' holding rate, cost per delivery and "
+        "stock-out penalty. Reads the warehouse read-only.",
     )
     simulate.add_argument(
         "--start",
@@ -109,9 +109,9 @@ def format_report(report: ReplayReport) -> str:
     lines += [
         "",
         "target: the agreements' service level, weighted by demand; avg inventory: units on hand at the end of a day",
-        "policy: our policy on the agreed ship days; costed: the same on the cheapest subset of each lane's ship "
-        f"days ({report.lanes_on_fewer_days} of {report.lanes} locations ship on fewer days); baseline: the "
-        "partners' weekly min/max",
+        "costed: the nightly plan's rule, each location on the cheapest subset of its agreed ship days, chosen "
+        f"every evening ({report.lanes_on_fewer_days} of {report.lanes} locations ship on fewer days on most "
+        "evenings); policy: the same on every agreed ship day; baseline: the partners' weekly min/max",
         "costs in the supplier's currency over the replayed days: holding (stock on hand), shipping (deliveries), "
         "stock-out (units short)"
         + (f"; {report.uncosted_series} series have no cost terms and cost nothing" if report.uncosted_series else ""),

@@ -143,6 +143,7 @@ def test_unknown_items_and_locations_are_listed_not_dropped(built_warehouse):
         """select record_type, partner_id, location_id, product_ref, reason, source_file_id
            from intermediate.int_feed_rows_unresolved order by all""",
     ) == [
+        ("promotion", "ACME", None, "099999999993", "unknown item", "acme-promo-0520"),
         ("sales", "NORD", "DC1", "N-999", "unknown item", "nord-852-w23"),
         ("stock", "ACME", "S003", UPC_100, "unknown location", "acme-stock-0608"),
     ]
@@ -285,3 +286,18 @@ def test_the_partners_reported_receipts_and_stock_outs_reach_the_marts(built_war
         """select count(*) from marts.fct_sales_daily
            where partner_id = 'NORD' and product_id = 'SKU-300' and sales_date > '2025-06-08' and is_stockout""",
     ) == [(0,)]
+
+
+def test_promotion_days_follow_the_latest_calendar_the_night_knew_at_every_store(built_warehouse):
+    rows = query(
+        built_warehouse,
+        """select location_id, product_id, min(promo_date), max(promo_date), count(*), max(discount_depth),
+                  bool_or(is_display), bool_or(is_feature)
+           from marts.fct_promotion_days group by all order by all""",
+    )
+    assert rows == [
+        ("S001", "SKU-100", day(13), day(19), 7, 25.0, False, False),
+        ("S001", "SKU-200", day(20), day(21), 2, None, False, True),
+        ("S002", "SKU-100", day(13), day(19), 7, 25.0, False, False),
+        ("S002", "SKU-200", day(20), day(21), 2, None, False, True),
+    ]

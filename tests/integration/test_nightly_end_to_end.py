@@ -9,11 +9,13 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from assets.feeds.demo import generate_demo
 from assets.quality import SUITE_CHECKS
 from assets.renderers.plots import INLINE_MARKDOWN_LIMIT
+from forecasts.replenishment.ship_days import parse_ship_days
 from orchestration.jobs import NIGHTLY_JOB_NAME
 from orchestration.runtime import settings
 from orchestration.summary import table_row_counts
@@ -124,6 +126,13 @@ def test_plan_is_non_empty_and_respects_case_packs_and_moq(first_run):
     assert plan["reason_code"].notna().all()
     not_due = plan[plan["inventory_position"] > plan["reorder_point"]]
     assert (not_due["ship_qty"] == 0).all()
+    # The agreements carry cost terms: each location ships on its costed cadence, one truck for all its lines.
+    assert plan["location_cost_per_day"].notna().all()
+    assert (plan["location_cost_per_day"] <= plan["location_agreed_cost_per_day"] + 1e-9).all()
+    assert (plan.groupby(["partner_id", "location_id"])["ship_days"].nunique() == 1).all()
+    for row in plan[["ship_days", "ship_days_agreed", "ship_date"]].drop_duplicates().itertuples(index=False):
+        assert parse_ship_days(row.ship_days) <= parse_ship_days(row.ship_days_agreed)
+        assert pd.Timestamp(row.ship_date).weekday() in parse_ship_days(row.ship_days)
 
 
 def test_short_products_are_shared_out_without_shipping_more_than_we_hold(first_run):

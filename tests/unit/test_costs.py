@@ -3,14 +3,18 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasts.replenishment.costs import (
     CostTerms,
+    choose_cadence,
     choose_ship_days,
     expected_daily_cost,
     gaps_between,
     standard_normal_loss,
 )
+from forecasts.replenishment.ship_days import WEEKDAY_NAMES, parse_ship_days
 
 
 def lane(count: int = 3, *, shipment_cost: float = 150.0, holding_cost_rate: float = 0.25, **overrides) -> pd.DataFrame:
@@ -101,3 +105,42 @@ def test_lanes_are_chosen_apart_and_lines_without_costs_keep_their_agreed_days()
     chosen = choose_ship_days(lines)
     assert len(chosen.iloc[0].split(",")) == 1 and chosen.iloc[0] == chosen.iloc[1]
     assert chosen.iloc[2:].tolist() == ["Mon,Wed,Fri"] * 3
+
+
+lane_terms = st.fixed_dictionaries(
+    {
+        "shipment_cost": st.floats(0.0, 5000.0),
+        "holding_cost_rate": st.floats(0.01, 3.0),
+        "stockout_penalty_rate": st.floats(0.0, 3.0),
+        "service_level": st.floats(0.5, 0.995),
+        "review_period_days": st.floats(0.0, 10.0),
+        "demand_daily_mean": st.floats(0.0, 200.0),
+        "demand_daily_std": st.floats(0.0, 60.0),
+        "ship_days": st.sets(st.sampled_from(WEEKDAY_NAMES), min_size=1).map(
+            lambda days: ",".join(sorted(days, key=WEEKDAY_NAMES.index))
+        ),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(terms=lane_terms, count=st.integers(1, 4))
+def test_the_chosen_cadence_never_costs_more_a_day_than_every_agreed_day(terms, count):
+    lines = lane(count, **terms)
+    cadence = choose_cadence(lines)
+    agreed = tuple(sorted(parse_ship_days(terms["ship_days"])))
+    chosen = tuple(sorted(parse_ship_days(cadence["ship_days"].iloc[0])))
+    cost_terms = CostTerms.of(lines)
+    assert set(chosen) <= set(agreed) and cadence["ship_days"].nunique() == 1
+    assert (
+        sum(expected_daily_cost(lines, cost_terms, chosen))
+        <= sum(expected_daily_cost(lines, cost_terms, agreed)) + 1e-9
+    )
+    assert cadence["location_cost_per_day"].iloc[0] == pytest.approx(
+        sum(expected_daily_cost(lines, cost_terms, chosen))
+    )
+    assert cadence["location_agreed_cost_per_day"].iloc[0] == pytest.approx(
+        sum(expected_daily_cost(lines, cost_terms, agreed))
+    )
+    per_line = cadence[["holding_cost_per_day", "shipping_cost_per_day", "stockout_cost_per_day"]].to_numpy().sum()
+    assert per_line == pytest.approx(cadence["location_cost_per_day"].iloc[0])

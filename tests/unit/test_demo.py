@@ -162,10 +162,18 @@ def test_any_count_of_stores_and_products_loads_as_the_configured_ones_do(tmp_pa
     assert "号" in huaxin_sales, "grown products carry their Chinese description"
 
 
+def calendar(name: str) -> bool:
+    partner_id, _, file_name = name.partition("/")
+    spec = CONFIGS[partner_id].spec_for(file_name) if partner_id in CONFIGS else None
+    return spec is not None and spec.record_type == "promotion"
+
+
 def test_another_seed_gives_other_numbers(demo, tmp_path):
     root, _ = demo
     generate_demo(tmp_path, CONFIG_DIR, seed=8, days=DAYS, end_date=END, scale="small")
     first, second = files_of(root), files_of(tmp_path)
+    # Promotion calendars come when the partner has promotions to announce or revise: drawn like their content.
+    first, second = ({name: file for name, file in files.items() if not calendar(name)} for files in (first, second))
     assert set(first) == set(second), "file names depend on dates and configs only"
     changed = [name for name in first if first[name][0] != second[name][0]]
     assert len(changed) > len(first) // 2
@@ -613,3 +621,40 @@ def test_one_846_comes_as_two_interchanges_the_second_in_005010_with_a_count_in_
     ).fetchone()[0]
     assert case_pack in (6, 12, 24), "the warehouse knows the case pack, so it converts the count to units"
     assert (on_hand * case_pack).is_integer(), "whole cases, or an opened one: always whole units"
+
+
+def test_promotion_calendars_state_the_promotions_the_sales_show_after_revisions_and_cancellations(warehouse):
+    conn, _ = warehouse
+    latest = """
+        with statements as (
+            select promotions.*, files.received_at
+            from raw.partner_promotions as promotions
+            inner join raw.feed_files as files using (source_file_id)
+            where files.status = 'loaded'
+        )
+        select * from statements
+        qualify row_number() over (partition by partner_id, promo_id order by received_at desc) = 1
+    """
+    calendar_days = set(
+        conn.execute(
+            f"""select product_ref, cast(day as date)
+                from ({latest}), unnest(generate_series(promo_start, promo_end, interval 1 day)) as days(day)
+                where partner_id = 'redwood_grocers' and not cancelled and location_id is null"""
+        ).fetchall()
+    )
+    sales = conn.execute(
+        """select product_ref, sales_date, bool_or(promo_flag) from sales_days
+           where partner_id = 'redwood_grocers' group by all"""
+    ).fetchall()
+    flagged = {(ref, day) for ref, day, flag in sales if flag}
+    assert len(flagged) > 50
+    assert flagged == calendar_days & {(ref, day) for ref, day, _ in sales}
+    revised, cancelled = conn.execute(
+        """select count(distinct partner_id || promo_id) filter (where statements > 1 and not any_cancelled),
+                  count(*) filter (where any_cancelled)
+           from (select partner_id, promo_id, count(*) as statements, bool_or(cancelled) as any_cancelled
+                 from raw.partner_promotions group by all)"""
+    ).fetchall()[0]
+    assert revised > 0 and cancelled > 0
+    types = {row[0] for row in conn.execute("select distinct promo_type from raw.partner_promotions").fetchall()}
+    assert types == {"discount", "display", "feature"}

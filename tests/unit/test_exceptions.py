@@ -7,6 +7,7 @@ import pytest
 from forecasts.replenishment.planner_exceptions import (
     ABOVE_MAX_COVER,
     ALLOCATION_SHORTFALL,
+    CADENCE_CHANGED,
     CRITICAL,
     DATA_HELD,
     EXCESS_STOCK,
@@ -182,3 +183,19 @@ def test_output_is_ordered_and_repeatable():
 def test_plan_without_the_planned_columns_is_refused():
     with pytest.raises(ValueError, match="missing columns: .*ship_date"):
         find_planner_exceptions(plan_of(input_row("L1")).drop(columns=["ship_date"]))
+
+
+def test_a_location_whose_delivery_days_moved_since_the_previous_plan_is_told():
+    costs = {"unit_cost": 4.0, "holding_cost_rate": 0.25, "shipment_cost": 5000.0, "stockout_penalty_rate": 0.5}
+    plan = plan_of(
+        input_row("L1", ship_days="Mon,Thu", **costs), input_row("L2", ship_days="Mon,Thu"), input_row("L3", **costs)
+    )
+    chosen = plan["ship_days"].iloc[0]
+    previous = plan[["partner_id", "location_id", "product_id", "ship_qty"]].assign(ship_days="Mon,Thu")
+    found = find_planner_exceptions(plan, previous_plan=previous).query("exception_type == @CADENCE_CHANGED")
+    assert kinds(found) == [("L1", CADENCE_CHANGED, INFO), ("L3", CADENCE_CHANGED, INFO)]
+    assert found["detail"].iloc[0].startswith(f"ships {chosen} from now on, the previous plan Mon,Thu")
+    unchanged = previous.assign(ship_days=plan["ship_days"].to_numpy())
+    assert find_planner_exceptions(plan, previous_plan=unchanged).query("exception_type == @CADENCE_CHANGED").empty
+    older = previous.drop(columns=["ship_days"])
+    assert find_planner_exceptions(plan, previous_plan=older).query("exception_type == @CADENCE_CHANGED").empty

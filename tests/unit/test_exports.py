@@ -222,3 +222,16 @@ def test_a_partner_without_rows_loses_the_nights_files_it_had(plan, tmp_path):
     write_partner_exports(plan[plan["partner_id"] == "p2"], tmp_path, PLAN_DATE, withdraw=["p1", "p2"])
     assert not list((tmp_path / "p1").iterdir())
     assert (tmp_path / "p2" / "replenishment_plan_2025-03-03.csv").is_file()
+
+
+def test_the_files_name_the_delivery_days_the_plan_chose_and_ship_on_them(tmp_path):
+    costs = {"unit_cost": 4.0, "holding_cost_rate": 0.25, "shipment_cost": 5000.0, "stockout_penalty_rate": 0.5}
+    plan = plan_replenishment(pd.DataFrame([input_row("p1", "L1", "A", on_hand=1.0, **costs)]), PLAN_DATE)
+    chosen = plan["ship_days"].iloc[0]
+    assert chosen in ("Mon", "Thu"), "a delivery this dear comes once a week"
+    document = json.loads(write_partner_exports(plan, tmp_path, PLAN_DATE)[1].read_text())
+    row = document["rows"][0]
+    assert row["ship_days"] == chosen
+    assert pd.Timestamp(row["ship_date"]).strftime("%a") == chosen
+    older = write_partner_exports(plan.drop(columns=["ship_days"]), tmp_path / "old", PLAN_DATE)
+    assert json.loads(older[1].read_text())["rows"][0]["ship_days"] is None

@@ -236,3 +236,20 @@ def test_each_interchange_of_a_file_gets_its_line_when_one_is_refused(tmp_path, 
         ": interchange 2 (000000413): refused (segment 24: SE01 says 8 segments but transaction set 0001 has 9 "
         "(ST to SE)); 4 quantities: 0 loaded, 4 rejected, 0 unused"
     )
+
+
+def test_a_promotion_calendar_shows_its_rows_and_rejects(tmp_path, capsys):
+    calendar = write(
+        tmp_path,
+        "promo_calendar_20260601.csv",
+        "promo_nbr,store_nbr,upc,start_date,end_date,promo_type,pct_off,status\n"
+        "R1,,084215010016,2026-07-01,2026-07-07,TPR,20,ACTIVE\n"
+        "R2,,084215010023,2026-07-09,2026-07-07,AD,,ACTIVE\n",
+    )
+    code, rows, errors = run(capsys, str(calendar), "--partner", "redwood_grocers")
+    assert code == 1
+    assert [(row["record_type"], row["promo_id"], row["promo_type"], row["depth"]) for row in rows] == [
+        ("promotion", "R1", "discount", 20.0)
+    ]
+    assert rows[0]["location_id"] is None and rows[0]["promo_start"] == "2026-07-01"
+    assert errors[-1].endswith("line 3: rejected promotion row: promotion ends before it starts")

@@ -61,7 +61,7 @@ def test_committed_partner_configs_describe_three_dialects():
     configs = load_partner_configs(CONFIG_DIR)
     assert set(configs) == {"redwood_grocers", "hansa_handel", "huaxin_retail"}
     for config in configs.values():
-        assert {spec.record_type for spec in config.files} == {"stock", "sales", "forecast"}
+        assert {spec.record_type for spec in config.files} == {"stock", "sales", "forecast", "promotion"}
         assert config.source_path is not None and config.source_path.stem == config.partner_id
 
     redwood = configs["redwood_grocers"]

@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 import duckdb
 import pandas as pd
+import pytest
 
 from forecasts.replenishment.explain import (
     EXPLANATION_COLUMNS,
@@ -192,6 +193,34 @@ def test_cmi_explain_json_is_valid(tmp_path, capsys):
     assert cli.main(["explain", "p1", "L1", "A", "--json", "--warehouse", str(warehouse)]) == 0
     records = json.loads(capsys.readouterr().out)
     assert records[0]["source"].endswith("received 2025-03-04 03:15")
-    assert records[7]["value"] is None  # cover bounds carry no single number
+    assert records[8]["value"] is None  # cover bounds carry no single number
     assert records[0]["version"] == 2
     assert datetime.fromisoformat(records[0]["plan_date"]).date() == PLAN_DATE
+
+
+COSTS = {"unit_cost": 4.0, "holding_cost_rate": 0.25, "stockout_penalty_rate": 0.5}
+
+
+def test_a_thinned_cadence_says_which_days_and_what_it_saves():
+    plan, steps = explained(**COSTS, shipment_cost=5000.0, review_period_days=1.0)
+    line = plan.iloc[0]
+    cadence = step(steps, "cadence")
+    chosen = {"Tue": "Tuesdays", "Fri": "Fridays"}[line["ship_days"]]
+    assert cadence["detail"].startswith(
+        f"ships {chosen} only: {line['location_cost_per_day']:,.2f} a day against "
+        f"{line['location_agreed_cost_per_day']:,.2f} shipping every agreed day (Tuesdays and Fridays)"
+    )
+    assert line["location_cost_per_day"] < line["location_agreed_cost_per_day"]
+    assert cadence["value"] == pytest.approx(line["location_cost_per_day"]), "one line: it carries the whole truck"
+    assert f"{line['shipping_cost_per_day']:,.2f}" == "714.29" and "714.29" in cadence["detail"]
+    assert line["ship_days"] in step(steps, "ship_days")["detail"]
+    text = format_explanation(steps)
+    assert f"{'Cadence and its cost':<28} {line['location_cost_per_day']:,.2f} a day" in text
+
+
+def test_a_cadence_kept_on_every_agreed_day_says_why():
+    _, cheap = explained(**(COSTS | {"shipment_cost": 0.0, "stockout_penalty_rate": 0.0}))
+    assert "ships Tuesdays and Fridays: " in step(cheap, "cadence")["detail"]
+    assert "shipping on fewer of the agreed days would cost more" in step(cheap, "cadence")["detail"]
+    _, uncosted = explained()
+    assert "no price to weigh a delivery against" in step(uncosted, "cadence")["detail"]

@@ -273,6 +273,10 @@ rows = st.fixed_dictionaries(
         "ship_days": st.sampled_from([None, "Mon", "Mon,Thu", "Mon,Wed,Fri", "Tue,Sat", "Sun", "Mon,Tue,Wed,Thu,Fri"]),
         "observation_age_days": st.sampled_from([0.0, 1.0, 5.0]),
         "data_gate_status": st.sampled_from(["pass", "warn", "held"]),
+        "unit_cost": st.floats(min_value=0.5, max_value=20),
+        "holding_cost_rate": st.floats(min_value=0.05, max_value=1.0),
+        "shipment_cost": st.one_of(st.just(np.nan), st.floats(min_value=0, max_value=3000)),
+        "stockout_penalty_rate": st.floats(min_value=0, max_value=2.0),
     }
 )
 plan_dates = st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))
@@ -295,10 +299,16 @@ def test_plan_properties(row_dicts, plan_date):
     held = inputs["data_gate_status"].eq("held") | (inputs["observation_age_days"] > 3)
     assert (ship[held.to_numpy()] == 0).all()
 
-    for ship_date, lane in zip(plan["ship_date"], inputs["ship_days"], strict=True):
+    for ship_date, chosen, lane in zip(plan["ship_date"], plan["ship_days"], inputs["ship_days"], strict=True):
         assert ship_date.date() > plan_date
-        assert ship_date.weekday() in parse_ship_days(lane)
+        assert ship_date.weekday() in parse_ship_days(chosen) <= parse_ship_days(lane)
         assert (ship_date.date() - plan_date).days <= 7
+    # One truck per location, never dearer a day than every agreed day; without a price, every agreed day.
+    costed = plan["location_cost_per_day"].notna().to_numpy()
+    assert (plan["location_cost_per_day"] <= plan["location_agreed_cost_per_day"] + TOLERANCE)[costed].all()
+    truck = plan[costed].groupby(["partner_id", "location_id"])["location_cost_per_day"].nunique()
+    assert (truck == 1).all()
+    assert (plan["ship_days"] == plan["ship_days_agreed"])[~costed].all()
 
     # Cover bounds apply on the ship date, after the w = days_to_ship - 1 days of sales before it.
     order_up_to = plan["order_up_to"].to_numpy() - demand * (plan["days_to_ship"].to_numpy() - 1)
@@ -384,3 +394,55 @@ def test_current_caller_without_the_new_columns_still_plans():
     assert plan["ship_qty"].tolist() == [108]
     assert plan["observation_age_days"].tolist() == [0]
     assert plan["reason_code"].tolist() == [BELOW_REORDER_POINT]
+
+
+COSTS = {"unit_cost": 4.0, "holding_cost_rate": 0.25, "shipment_cost": 150.0, "stockout_penalty_rate": 0.5}
+
+
+def test_a_dear_truck_ships_on_fewer_of_the_agreed_days_and_the_safety_stock_covers_the_longer_wait():
+    """Every agreed day (Mon, Wed, Fri) costs three deliveries a week; at 5,000 a delivery one a week is cheaper, so
+    the next ship day after Monday's plan is the chosen one and the next chance to ship is a week later."""
+    agreed = input_row(ship_days="Mon,Wed,Fri", review_period_days=1.0, lead_time_std_days=0.0)
+    lines = [{**agreed, **COSTS, "product_id": product, "shipment_cost": 5000.0} for product in ("A", "B")]
+    plan = plan_rows(*lines)
+    every_day = plan_replenishment(pd.DataFrame(lines), PLAN_DATE, costed_cadence=False)
+    chosen = plan["ship_days"].iloc[0]
+    assert len(parse_ship_days(chosen)) == 1 and set(plan["ship_days"]) == {chosen}, "one truck per location"
+    assert set(plan["ship_days_agreed"]) == set(every_day["ship_days"]) == {"Mon,Wed,Fri"}
+    day = min(parse_ship_days(chosen))
+    assert plan["ship_date"].iloc[0].weekday() == day
+    assert plan["ship_date"].iloc[0] == pd.Timestamp(PLAN_DATE) + pd.Timedelta(
+        days=days_to_next_ship_day(PLAN_DATE, chosen)
+    )
+    waiting = plan["days_to_ship"].iloc[0] - 1
+    assert plan["risk_period_days"].iloc[0] == pytest.approx(waiting + 5.0 + 7.0), "R is the week to the next truck"
+    assert plan["safety_stock"].iloc[0] == pytest.approx(Z_95 * 4.0 * np.sqrt(waiting + 12.0))
+    assert (plan["safety_stock"] > every_day["safety_stock"]).all()
+    location = plan["location_cost_per_day"].iloc[0]
+    assert location < plan["location_agreed_cost_per_day"].iloc[0]
+    parts = plan[["holding_cost_per_day", "shipping_cost_per_day", "stockout_cost_per_day"]].to_numpy().sum()
+    assert parts == pytest.approx(location), "the lines' costs add up to the location's"
+    assert plan["shipping_cost_per_day"].tolist() == pytest.approx([5000.0 / 7 / 2] * 2), "the truck's cost is shared"
+
+
+def test_a_location_without_every_cost_term_ships_on_every_agreed_day_and_a_rerun_plans_the_same():
+    costed = {**input_row(ship_days="Mon,Wed,Fri"), **COSTS, "shipment_cost": 5000.0}
+    lines = [costed, {**costed, "location_id": "L2"}, {**costed, "location_id": "L2", "product_id": "B"}]
+    lines[2]["unit_cost"] = np.nan
+    plan = plan_rows(*lines)
+    assert len(parse_ship_days(plan["ship_days"].iloc[0])) == 1
+    assert plan["ship_days"].iloc[1:].tolist() == ["Mon,Wed,Fri"] * 2
+    assert plan[["holding_cost_per_day", "location_cost_per_day"]].iloc[1:].isna().all().all()
+    assert plan["ship_date"].iloc[1:].tolist() == [pd.Timestamp("2025-03-05")] * 2, "the next agreed day, Wednesday"
+    pd.testing.assert_frame_equal(plan, plan_rows(*lines))
+    without_terms = plan_rows(input_row(ship_days="Mon,Wed,Fri"))
+    assert (
+        without_terms["ship_days"].tolist() == ["Mon,Wed,Fri"] and without_terms["location_cost_per_day"].isna().all()
+    )
+
+
+def test_lines_agreeing_different_days_share_the_truck_on_days_each_of_them_agreed_to():
+    costed = {**input_row(), **COSTS, "shipment_cost": 5000.0}
+    plan = plan_rows({**costed, "ship_days": "Mon,Wed"}, {**costed, "product_id": "B", "ship_days": "Wed,Fri"})
+    assert plan["ship_days"].tolist() == ["Wed", "Wed"], "one truck on the day both lines agreed to"
+    assert plan["ship_date"].tolist() == [pd.Timestamp("2025-03-05")] * 2

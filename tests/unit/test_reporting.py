@@ -4,10 +4,11 @@ import re
 from datetime import date
 
 import pandas as pd
+import pytest
 
 from assets.renderers.report import ReportInputs, plan_summary, render_report
-from assets.renderers.report.views import quality_sentence
-from forecasts.replenishment.explain import ExplanationInputs, explain_plan
+from assets.renderers.report.views import plan_costs, quality_sentence
+from forecasts.replenishment.explain import STEPS, ExplanationInputs, explain_plan
 from forecasts.replenishment.policy import allocate_fairly, plan_replenishment
 
 DAY = date(2025, 6, 30)
@@ -164,7 +165,7 @@ def test_item_page_shows_charts_and_the_explanation(tmp_path):
     item = (tmp_path / "items" / "a__L1__P1.html").read_text()
     assert 'id="chart-demand"' in item and 'id="chart-stock"' in item
     assert "reorder point" in item and "safety stock" in item
-    assert item.count("<li><b>") == 18
+    assert item.count("<li><b>") == len(STEPS)
     assert "Case packs and MOQ" in item and "Allocation" in item
     assert "cmi explain a L1 P1 --date 2025-06-30" in item
 
@@ -206,3 +207,44 @@ def test_docs_are_linked_relative_to_the_report_only_when_built(tmp_path):
     page = render_report(linked, tmp_path / "reports" / "2025-06-30").read_text()
     assert '<a href="../../quality_docs/2025-06-30/index.html">GX</a>' in page
     assert "dbt_docs" not in page
+
+
+COSTS = {"unit_cost": 4.0, "holding_cost_rate": 0.25, "shipment_cost": 2500.0, "stockout_penalty_rate": 0.5}
+
+
+def costed_plan() -> pd.DataFrame:
+    rows = [
+        policy_row("a", "L1", "P1", on_hand=2.0, ship_days="Mon,Thu", **COSTS),
+        policy_row("a", "L1", "P2", on_hand=2.0, ship_days="Mon,Thu", **COSTS),
+        policy_row("a", "L2", "P1", ship_days="Mon,Thu", **COSTS),
+        policy_row("b", "S1", "P2", on_hand=3.0, ship_days="Mon,Thu", **(COSTS | {"unit_cost": None})),
+    ]
+    return plan_replenishment(pd.DataFrame(rows), DAY)
+
+
+def test_plan_costs_add_up_per_partner_and_leave_uncosted_lines_out():
+    plan = costed_plan()
+    costs = plan_costs(plan).set_index("partner_id")
+    a = plan[plan["partner_id"] == "a"]
+    assert costs.loc["a", "holding"] == pytest.approx(a["holding_cost_per_day"].sum())
+    assert costs.loc["a", "shipping"] == pytest.approx(2 * 2500.0 / 7), "two locations, a weekly truck each"
+    locations = a.drop_duplicates("location_id")
+    assert costs.loc["a", "total"] == pytest.approx(locations["location_cost_per_day"].sum())
+    assert costs.loc["a", "every_agreed_day"] == pytest.approx(locations["location_agreed_cost_per_day"].sum())
+    assert (costs.loc["a", "locations"], costs.loc["a", "fewer_days_locations"]) == (2, 2)
+    assert costs.loc["b", "uncosted_lines"] == 1 and costs.loc["b", "total"] == 0.0
+    assert plan_costs(plan.drop(columns=["location_cost_per_day"])).empty
+
+
+def test_the_index_shows_each_partners_plan_cost_formatted(tmp_path):
+    plan = costed_plan()
+    index = render_report(inputs(plan=plan, explanations=pd.DataFrame()), tmp_path).read_text(encoding="utf-8")
+    costs = plan_costs(plan).set_index("partner_id")
+    section = index[index.index('id="plan-cost"') :]
+    row = section[section.index('id="plan-cost-a"') : section.index("</tr>", section.index('id="plan-cost-a"'))]
+    for figure in ("holding", "shipping", "stockout", "total", "every_agreed_day"):
+        assert f">{costs.loc['a', figure]:,.2f}<" in row.replace("<strong>", "").replace("</strong>", "")
+    assert ">714.29<" in row and "2 of 2" in row
+    assert "1 line(s) of Beta Grocers have no cost terms" in section
+    partner_page = (tmp_path / "partners" / "a.html").read_text(encoding="utf-8")
+    assert f">{costs.loc['a', 'total']:,.2f}<" in partner_page

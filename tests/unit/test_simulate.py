@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasts.replenishment.policy import parse_ship_days, plan_replenishment
 from forecasts.replenishment.replay import (
     TRAILING_DAYS,
     ReplayData,
+    _policy_rule,
     default_start,
     last_sales_date,
     load_replay_data,
@@ -259,3 +261,30 @@ def test_without_cost_terms_nothing_is_costed_and_the_costed_policy_is_the_polic
     assert report.uncosted_series == report.series
     assert report.policy.total_cost == 0.0
     assert report.costed == report.policy and report.lanes_on_fewer_days == 0
+
+
+def test_the_costed_rule_of_the_replay_is_the_nightly_plan(stationary):
+    """Each evening the replay ships what the nightly plan made from the same figures dates for the next morning, so
+    every location ships only on the weekday its costed cadence chose."""
+    policy = with_costs(stationary, shipment_cost=2000.0).policy
+    decide = _policy_rule(policy, costed_cadence=True)
+    sales, censored = np.full((len(policy), TRAILING_DAYS), 8.0), np.zeros((len(policy), TRAILING_DAYS), dtype=bool)
+    on_hand, in_transit = np.full(len(policy), 5.0), np.zeros(len(policy))
+    shipped_on = {location: set() for location in policy["location_id"]}
+    for offset in range(7):
+        evening = START + timedelta(days=offset)
+        shipped = decide(evening, on_hand, in_transit, sales, censored)
+        nightly = plan_replenishment(
+            policy.assign(on_hand=5.0, on_order=0.0, in_transit=0.0, committed=0.0).assign(
+                demand_daily_mean=8.0, demand_daily_std=0.0
+            ),
+            evening,
+        )
+        tomorrow = nightly["ship_date"] == pd.Timestamp(evening + timedelta(days=1))
+        assert shipped.tolist() == np.where(tomorrow, nightly["allocated_qty"], 0.0).tolist()
+        for location, quantity in zip(policy["location_id"], shipped, strict=True):
+            if quantity > 0:
+                shipped_on[location].add((evening + timedelta(days=1)).weekday())
+        chosen = dict(zip(policy["location_id"], nightly["ship_days"], strict=True))
+    assert all(days == parse_ship_days(chosen[location]) for location, days in shipped_on.items())
+    assert all(len(days) == 1 for days in shipped_on.values()), "a delivery this dear: one truck a week"

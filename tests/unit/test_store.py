@@ -118,3 +118,25 @@ def test_exceptions_are_replaced_per_plan_date(conn):
     assert conn.execute("select count(*) from replenishment.exceptions").fetchone()[0] == 1
     save_planner_exceptions(conn, found.iloc[0:0], plan_date=date(2025, 6, 30))
     assert conn.execute("select count(*) from replenishment.exceptions").fetchone()[0] == 0
+
+
+def test_a_warehouse_planned_before_the_cadence_gains_its_columns_and_a_new_cadence_is_a_new_version(conn):
+    day = date(2025, 6, 30)
+    save_plan(conn, plan_frame(day, [12, 0]), plan_date=day, run_id="before")
+    costed = plan_frame(day, [12, 0]).assign(
+        ship_days_agreed=["Mon,Thu"] * 2, ship_days=["Thu", "Mon,Thu"], location_cost_per_day=[41.2, float("nan")]
+    )
+    rerun = save_plan(conn, costed, plan_date=day, run_id="after")
+    assert (rerun.version, rerun.appended) == (2, True), "same quantities, but the plan now says on which days"
+    assert save_plan(conn, costed, plan_date=day, run_id="again").appended is False
+    types = dict(
+        conn.execute("select column_name, column_type from (describe replenishment.replenishment_plan)").fetchall()
+    )
+    assert types["ship_days"] == "VARCHAR" and types["location_cost_per_day"] == "DOUBLE"
+    current = conn.execute(
+        "select ship_days, location_cost_per_day from replenishment.replenishment_plan order by location_id"
+    ).fetchall()
+    assert current == [("Thu", 41.2), ("Mon,Thu", None)]
+    old = conn.execute("select count(*) from replenishment.plan_history where version = 1 and ship_days is null")
+    assert old.fetchone()[0] == 2
+    assert save_plan(conn, costed.assign(ship_days=["Mon", "Mon,Thu"]), plan_date=day, run_id="moved").version == 3

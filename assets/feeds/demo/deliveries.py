@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from assets.feeds.demo import defects, edifact, x12
+from assets.feeds.demo import defects, edifact, promotions, x12
 from assets.feeds.demo.defects import Defects
 from assets.feeds.demo.files import file_name, write_file
 from assets.feeds.demo.simulation import PartnerData
@@ -54,13 +54,14 @@ class PartnerWriter:
         # The end the landing was first written for: the backfill, the format mix and the planted imperfections
         # are laid out from it, so a later end only adds the deliveries of the days after it.
         self.anchor = anchor or end
+        self.seed = seed
         self.rng = partner_rng(seed, self.config, 99)
         self.issue_rng = partner_rng(seed, self.config, 98)
         ref_type = partner.items["ref_type"].iloc[0]
         self.defects = Defects(self.config, ref_type, self.rng)
         self.files = 0
         self.files_per_format: dict[str, int] = {}
-        self.rows = {"stock": 0, "sales": 0, "forecast": 0}
+        self.rows = {"stock": 0, "sales": 0, "forecast": 0, "promotion": 0}
         self.quarantined: list[str] = []
         self.duplicates: list[str] = []
         self.superseded: list[str] = []
@@ -133,6 +134,20 @@ class PartnerWriter:
             issue_day = pd.Timestamp(issue).date()
             rows = forecasts[forecasts["forecast_date"] == pd.Timestamp(issue_day)]
             self._write("forecast", f"{issue_day:%Y%m%d}", rows, self._issue_time(issue_day))
+        self._promotion_calendars()
+
+    def _promotion_calendars(self) -> None:
+        """The partner's promotion calendars and their corrections, from a random stream of their own."""
+        specs = self.config.specs_for("promotion")
+        if not specs or self.partner.promotion_days is None:
+            return
+        rng = partner_rng(self.seed, self.config, promotions.PROMOTION_STREAM)
+        line_ending = self.config.demo.get("line_ending", "\n")
+        timing = partner_rng(self.seed, self.config, promotions.TIMING_STREAM)
+        for calendar in promotions.calendar_files(self.partner, self.start, self.end, rng, self.anchor, timing):
+            title = f"{self.config.name} {specs[0].sheet or ''}".strip()
+            content = promotions.render_calendar(calendar.statements, specs[0], line_ending, title, calendar.day)
+            self._emit(specs[0], calendar.token, content, calendar.delivered, "promotion", len(calendar.statements))
 
     def planted_offset(self, business_day: date) -> int:
         """Days before the first end, which say what is planted on a day; after it the plan repeats each cycle."""

@@ -134,7 +134,7 @@ def generate_demo(
                 shutil.rmtree(out_dir / folder)
 
     files_per_partner: dict[str, int] = {}
-    rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0}
+    rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0, "promotion": 0}
     quarantined: list[str] = []
     duplicates: list[str] = []
     superseded: list[str] = []

@@ -49,6 +49,9 @@ class PartnerData:
     series: int
     # Units per case of each item ref, as the partner receives it (the agreement's, else the product's).
     case_packs: dict[str, int] = field(default_factory=dict)
+    # Which days each carried product (in ``items`` order) is on promotion, over ``calendar`` (history and beyond).
+    promotion_days: np.ndarray | None = None
+    calendar: pd.DatetimeIndex | None = None
 
 
 def simulate_partner(
@@ -201,6 +204,8 @@ def simulate_partner(
         forecasts=forecasts,
         series=n_series,
         case_packs=dict(zip(items["partner_item_ref"], (int(pack) for pack in terms.case_pack), strict=True)),
+        promotion_days=promo,
+        calendar=calendar,
     )
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import openpyxl
 import pandas as pd
+from openpyxl.worksheet.worksheet import Worksheet
 
 from assets.feeds.contracts import DATE_COLUMNS, QUANTITY_COLUMNS
 from assets.feeds.demo.world import catalogue_item
@@ -86,12 +87,7 @@ def _descriptions(config: PartnerConfig, items: pd.DataFrame) -> dict[str, dict[
 
 def render_xlsx(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame, day: date) -> bytes:
     """A stock workbook as a store system exports it: a title row, a blank row, then the header and typed cells."""
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = spec.sheet or "Sheet1"
-    sheet.append([f"{config.name} {spec.sheet or ''}".strip(), day.strftime(spec.date_format)])
-    for _ in range(spec.header_row - 2):
-        sheet.append([])
+    workbook, sheet = titled_sheet(spec, f"{config.name} {spec.sheet or ''}".strip(), day)
     extra_columns = dict(config.demo.get("extra_columns") or {})
     descriptions = _descriptions(config, items)
     headers: list[str] = []
@@ -113,11 +109,34 @@ def render_xlsx(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items
                 cells.append(str(value))
             if canonical == "product_ref":
                 cells += [descriptions.get(attribute, {}).get(str(value), "") for attribute in extra_columns.values()]
-        sheet.append(cells)
         row_number += 1
-        for column, value in enumerate(cells, start=1):
-            if isinstance(value, datetime):
-                sheet.cell(row=row_number, column=column).number_format = "yyyy/mm/dd"
+        append_row(sheet, cells, row_number)
+    return workbook_bytes(workbook, day)
+
+
+def titled_sheet(spec: FileSpec, title: str, day: date) -> tuple[openpyxl.Workbook, Worksheet]:
+    """A workbook whose sheet starts as a store system's export does: a title row, blank rows, up to the header."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = spec.sheet or "Sheet1"
+    sheet.append([title, day.strftime(spec.date_format)])
+    for _ in range(spec.header_row - 2):
+        sheet.append([])
+    return workbook, sheet
+
+
+def append_row(sheet: Worksheet, cells: list[object], row_number: int | None = None) -> None:
+    """One row of typed cells, its dates shown as the partner's system shows them. A caller that counts its rows
+    passes the row's number, which spares a pass over the whole sheet per row."""
+    sheet.append(cells)
+    row_number = row_number or sheet.max_row
+    for column, value in enumerate(cells, start=1):
+        if isinstance(value, datetime):
+            sheet.cell(row=row_number, column=column).number_format = "yyyy/mm/dd"
+
+
+def workbook_bytes(workbook: openpyxl.Workbook, day: date) -> bytes:
+    """The saved workbook, the same bytes for the same cells (see :func:`_deterministic_zip`)."""
     buffer = io.BytesIO()
     workbook.save(buffer)
     return _deterministic_zip(buffer.getvalue(), datetime.combine(day, time(0, 0)))

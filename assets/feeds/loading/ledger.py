@@ -253,10 +253,14 @@ KEY_DAY_COLUMNS = {"stock": "as_of_date", "sales": "period_start", "forecast": "
 
 
 def key_days(parsed: ParsedFile) -> dict[str, tuple[date, date]]:
-    """Per record type with rows: the earliest and latest key day the file reports."""
+    """Per record type with rows: the earliest and latest key day the file reports.
+
+    Promotion calendars have none: a later calendar revises an earlier one statement by statement (the warehouse
+    keeps both, so a past night still sees what it knew), it never supersedes the file.
+    """
     days = {}
     for record_type, result in parsed.results.items():
-        if result.rows_parsed:
+        if result.rows_parsed and record_type in KEY_DAY_COLUMNS:
             column = result.rows[KEY_DAY_COLUMNS[record_type]]
             days[record_type] = (column.min().date(), column.max().date())
     return days

@@ -21,6 +21,10 @@ RAW_TABLE_DDL: dict[str, str] = {
         partner_id varchar not null, location_id varchar, product_ref varchar, forecast_date date,
         target_period_start date, target_period_end date, forecast_qty double,
         source_file_id varchar not null, source_line integer""",
+    "raw.partner_promotions": """
+        partner_id varchar not null, location_id varchar, product_ref varchar, promo_start date, promo_end date,
+        promo_type varchar, depth double, source_file_id varchar not null, source_line integer, promo_id varchar,
+        cancelled boolean""",
     "raw.feed_files": """
         source_file_id varchar not null, partner_id varchar, path varchar, received_at timestamp,
         format varchar, record_type varchar, control_number varchar, rows_parsed integer,

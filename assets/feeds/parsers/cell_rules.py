@@ -368,6 +368,8 @@ def default_value(canonical: str, constants: Mapping[str, object], default_curre
 
 def sql_refusal(spec: FileSpec) -> str | None:
     """Why the spec's cells have no exact SQL form (the file then takes the pandas path), or None."""
+    if spec.record_type == "promotion":
+        return "promotion rows are judged whole (types, dates, depth)"
     if spec.gtin_mode != "off":
         return "GTIN checks on product refs"
     if any(canonical in DATE_COLUMNS for canonical in spec.columns) and not _SQL_DATE_FORMAT.match(spec.date_format):

@@ -29,6 +29,7 @@ from assets.feeds.contracts import RAW_FEED_COLUMNS
 from assets.feeds.errors import FeedError
 from assets.feeds.parsers.cell_rules import CellRule, cell_rules, fill_one_day_periods, filled
 from assets.feeds.parsers.chunked_text import CHUNK_BYTES, TextScan, scan_text, stream_codec
+from assets.feeds.parsers.promotions import judge_promotions
 from assets.feeds.parsers.results import ParseResult, rejects_frame, typed_series
 from assets.feeds.partner_config import REQUIRED_COLUMNS, FileSpec
 
@@ -454,6 +455,8 @@ def _to_canonical(
             reasons.add(bad_lines, judged.reasons[column.codes[bad_lines]])
         values[canonical] = judged.values[column.codes]
     fill_one_day_periods(values)
+    if record_type == "promotion":
+        judge_promotions(values, spec, reasons.add)
 
     rejected = reasons.rejected
     keep = None if not rejected.any() else ~rejected

@@ -118,7 +118,7 @@ def default_spec(path: Path, file_format: str) -> FileSpec:
 
 def _canonical_spec(path: Path, file_format: str, headers: list[str], where: str | None, options: dict) -> FileSpec:
     found = {header.strip().casefold(): header.strip() for header in headers if header and header.strip()}
-    for record_type in ("forecast", "sales", "stock"):
+    for record_type in ("promotion", "forecast", "sales", "stock"):
         if all(column in found for column in REQUIRED_COLUMNS[record_type]):
             columns = {
                 column: found[column]

@@ -28,13 +28,14 @@ from assets.renderers.report.views import (
     item_slug,
     partner_ids,
     partner_slug,
+    plan_costs,
     plan_summary,
     problem_files,
     quality_sentence,
     scorecard_trend,
     shipping_units,
 )
-from forecasts.replenishment.explain import REASON_TEXT, percent, units
+from forecasts.replenishment.explain import REASON_TEXT, money, percent, units
 from forecasts.replenishment.projection import project_lines
 
 # Item pages for every line that needs a shipment or has an exception, then the others, up to this many.
@@ -69,7 +70,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(units=units, percent=percent, day=day)
+    environment.filters.update(units=units, percent=percent, day=day, money=money)
     return environment
 
 
@@ -244,6 +245,7 @@ def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
     actions = act_today(inputs, names)
     pages = set(_item_pages(inputs, actions))
     summary = plan_summary(inputs.plan).set_index("partner_id") if not inputs.plan.empty else pd.DataFrame()
+    costs = plan_costs(inputs.plan).set_index("partner_id")
     gate = inputs.gate.set_index("partner_id") if not inputs.gate.empty else pd.DataFrame()
     files = problem_files(inputs)
     common = {"plan_date": inputs.plan_date, "run_id": inputs.run_id}
@@ -260,6 +262,7 @@ def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
             "name": names.partner(partner_id),
             "status": status,
             "summary": own,
+            "costs": costs.loc[partner_id].to_dict() if partner_id in costs.index else None,
             "critical": sum(1 for a in actions if a["partner_id"] == partner_id and a["severity"] == "critical"),
             "failures": [
                 {"sentence": quality_sentence(f), "severity": f.get("severity")}

@@ -46,6 +46,7 @@ ACTIONS = {
     "data_held": "Fix the partner's data (see its data gate) before tonight's run.",
     "forecast_bias": "Check the forecast with the partner (promotions, listings): it has been biased lately.",
     "large_change": "Confirm the change with the partner before the truck is loaded.",
+    "cadence_changed": "Tell the store its delivery days change; the location's cheapest cadence moved.",
 }
 EXCEPTION_TITLES = {
     "stockout_within_lead_time": "Stock-out before the next delivery",
@@ -57,6 +58,7 @@ EXCEPTION_TITLES = {
     "data_held": "Data held",
     "forecast_bias": "Forecast bias",
     "large_change": "Large change since the last plan",
+    "cadence_changed": "Delivery days changed",
 }
 
 # Great Expectations results in words: (expectation, column) first, then the expectation alone.
@@ -162,6 +164,54 @@ def plan_summary(plan: pd.DataFrame) -> pd.DataFrame:
             units_to_ship=("units", "sum"),
         )[columns]
     )
+
+
+PLAN_COST_COLUMNS = [
+    "partner_id",
+    "locations",
+    "costed_locations",
+    "fewer_days_locations",
+    "uncosted_lines",
+    "holding",
+    "shipping",
+    "stockout",
+    "total",
+    "every_agreed_day",
+]
+
+
+def plan_costs(plan: pd.DataFrame) -> pd.DataFrame:
+    """Per partner, the expected cost a day of the night's plan on its ship days: holding, shipping (deliveries),
+    stock-out and their total, against the total shipping on every agreed day; how many locations are costed
+    and how many ship on fewer days than agreed; and the lines without cost terms (counted in no figure)."""
+    needed = ["ship_days", "ship_days_agreed", "location_cost_per_day", "location_agreed_cost_per_day"]
+    if plan.empty or any(column not in plan for column in needed):
+        return pd.DataFrame(columns=PLAN_COST_COLUMNS)
+    costed = plan["location_cost_per_day"].notna()
+    lines = plan.assign(
+        costed=costed,
+        uncosted=~costed,
+        fewer=costed & (plan["ship_days"] != plan["ship_days_agreed"]),
+        agreed=plan["location_agreed_cost_per_day"],
+    )
+    locations = lines.groupby(["partner_id", "location_id"], as_index=False).agg(
+        costed=("costed", "all"), fewer=("fewer", "any"), agreed=("agreed", "first")
+    )
+    by_location = locations.groupby("partner_id").agg(
+        locations=("location_id", "size"),
+        costed_locations=("costed", "sum"),
+        fewer_days_locations=("fewer", "sum"),
+        every_agreed_day=("agreed", "sum"),
+    )
+    by_line = lines.groupby("partner_id").agg(
+        uncosted_lines=("uncosted", "sum"),
+        holding=("holding_cost_per_day", "sum"),
+        shipping=("shipping_cost_per_day", "sum"),
+        stockout=("stockout_cost_per_day", "sum"),
+    )
+    result = by_location.join(by_line).reset_index()
+    result["total"] = result["holding"] + result["shipping"] + result["stockout"]
+    return result[PLAN_COST_COLUMNS]
 
 
 def _number(value: object) -> float | None:

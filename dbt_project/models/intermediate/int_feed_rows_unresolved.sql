@@ -18,6 +18,12 @@ forecasts as (
 
 ),
 
+promotions as (
+
+    select * from {{ ref('stg_partner_feeds__promotions') }}
+
+),
+
 partner_locations as (
 
     select * from {{ ref('stg_supplier__partner_locations') }}
@@ -85,6 +91,30 @@ feed_rows as (
         received_at
     from forecasts
 
+    union all
+
+    -- A calendar line counts on the day it arrived (its promotion usually lies ahead); every statement is listed.
+    select
+        'promotion' as record_type,
+        partner_id,
+        location_id,
+        product_ref,
+        cast(received_at as date) as activity_date,
+        promo_start as period_start,
+        promo_end as period_end,
+        promo_start > promo_end as is_invalid_period,
+        cast(null as varchar) as uom,
+        cast(null as varchar) as file_format,
+        source_file_id,
+        source_line,
+        received_at
+    from promotions
+    -- One line per item, store, period and day of arrival, as the listing is keyed.
+    qualify row_number() over (
+        partition by partner_id, location_id, product_ref, cast(received_at as date), promo_start, promo_end
+        order by source_file_id desc, source_line desc
+    ) = 1
+
 ),
 
 rows_in_view as (
@@ -106,7 +136,8 @@ checked as (
     select
         *,
         product_id is null as is_unknown_item,
-        not is_known_location as is_unknown_location,
+        -- A promotion without a store is for every store, not for an unknown one.
+        not is_known_location and not (record_type = 'promotion' and location_id is null) as is_unknown_location,
         -- A known item reported in cases whose product has no case pack: its units are unknown.
         product_id is not null and {{ units_per_uom('uom', 'file_format', 'case_pack') }} is null
             as is_unknown_case_pack
