@@ -262,18 +262,22 @@ class PartnerWriter:
         """The day's 846 as two interchanges in one file, as a translator batches them: the first stores in
         004010, the others in a 005010 interchange of their own (acknowledged by a 999) that reports one count in
         cases: the first item whose count is a whole number of its cases, else one whose count is an exact
-        fraction of them (an opened case: 57 units of 6 a case are 9.5 cases)."""
+        fraction of them (an opened case: 57 units of 6 a case are 9.5 cases). When none of those stores has such a
+        count, the second interchange is the store of the first other one that has."""
         stores = list(dict.fromkeys(rows["location_id"]))
-        first = rows[rows["location_id"].isin(stores[: (len(stores) + 1) // 2])]
-        second = rows[~rows["location_id"].isin(first["location_id"])]
+        later = set(stores[(len(stores) + 1) // 2 :])
         candidates = [
-            (on_hand % case_pack != 0, (product_ref, store), case_pack)
+            ((store not in later, on_hand % case_pack != 0), (product_ref, store), case_pack)
             for product_ref, store, on_hand in zip(
-                second["product_ref"], second["location_id"], second["on_hand_qty"], strict=True
+                rows["product_ref"], rows["location_id"], rows["on_hand_qty"], strict=True
             )
             if (case_pack := self.partner.case_packs.get(product_ref)) and on_hand > 0 and on_hand * 8 % case_pack == 0
         ]
         in_cases = dict([min(candidates, key=lambda item: item[0])[1:]]) if candidates else {}
+        if in_cases and (chosen := next(iter(in_cases))[1]) not in later:
+            later = {chosen}
+        first = rows[~rows["location_id"].isin(later)]
+        second = rows[rows["location_id"].isin(later)]
         content = x12.inventory_846(self.x12, first, business_day, delivered, control)
         return content + x12.inventory_846(
             self.x12, second, business_day, delivered, self._next_control(), version="005010", in_cases=in_cases
