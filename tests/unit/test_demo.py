@@ -585,6 +585,15 @@ def test_the_generator_is_a_package_of_small_modules_without_dagster():
     assert "generate_demo" in demo_package.__all__ and "DemoSummary" in demo_package.__all__
 
 
+def test_the_count_in_cases_moves_its_store_to_the_second_interchange_when_the_later_stores_have_none(tmp_path):
+    # Seed 5's first store has the only count that is whole or an exact fraction of cases that day.
+    generate_demo(tmp_path, CONFIG_DIR, seed=5, days=70, end_date=END, scale="small")
+    text = (tmp_path / f"redwood_grocers/846_{END - timedelta(days=7):%Y%m%d}.x12").read_text()
+    first, second = text.split("ISA*")[1:]
+    assert "00501" in second and not first.count("*CA~")
+    assert second.count("*CA~") == 1 and "N1*ST*Lincoln Park*92*1042~" in second
+
+
 def test_one_846_comes_as_two_interchanges_the_second_in_005010_with_a_count_in_cases(demo, warehouse):
     """A week before the end, the 846 holds two interchanges; the second (005010, answered by a 999) reports one
     count in cases (whole or an opened one), which the case pack turns back into the units the partner counted."""
