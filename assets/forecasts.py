@@ -10,11 +10,13 @@ from pydantic import Field, field_validator
 from assets.quality import PARTNER_GATE_KEY, column_schema, plannable_partners, rules_check_result
 from assets.renderers.metadata import markdown_preview
 from assets.renderers.plots import forecast_chart, forecast_plot, series_label
-from assets.warehouse import DIM_PARTNER, FCT_SALES_DAILY
+from assets.warehouse import DIM_PARTNER, FCT_PROMOTION_DAYS, FCT_SALES_DAILY, model_key
 from expectations.output_checks import forecast_rules
 from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import useful_workers
+from forecasts.forecasting.forecast_value_added import VALUE_ADDED_TABLE, score_value_added
 from forecasts.forecasting.levels import LEVELS, LOCATION
+from forecasts.forecasting.partner_evidence import PARTNER_FORECASTS, apply_partner_forecasts
 from forecasts.forecasting.warehouse_forecast import DEFAULT_CHUNK_SERIES, forecast_warehouse
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 from orchestration.runtime.resources import ForecastCompute, Warehouse
@@ -63,12 +65,23 @@ FORECAST_COLUMNS = {
     "demand_class": "Syntetos-Boylan class of the series: smooth, erratic, intermittent, lumpy or short.",
     "adi": "Average demand interval (days between sales).",
     "cv2": "Squared coefficient of variation of non-zero demand.",
+    "stat_p50": "Our statistical forecast's p50 (p50 is what the plan uses: ours, the partner's or the combination).",
+    "stat_p90": "Our statistical forecast's p90.",
+    "partner_p50": "The partner's own forecast for the day as sent by this night (its period spread evenly).",
+    "forecast_source": "What p50 is: ours, partner or combined.",
+    "weight_ours": "Weight of our forecast in p50.",
+    "weight_partner": "Weight of the partner's forecast in p50.",
+    "evidence_level": "Whose past days set the weights: series, partner (pooled) or none.",
+    "evidence_days": "Scored days in the evidence window (last four weeks).",
+    "evidence_wape_ours": "WAPE of our forecast over the evidence window.",
+    "evidence_wape_partner": "WAPE of the partner's forecast over the evidence window.",
+    "evidence_wape_combined": "WAPE of the weighted combination over the evidence window.",
 }
 
 
 @dg.asset(
     key=FORECAST_KEY,
-    deps=[FCT_SALES_DAILY, DIM_PARTNER, PARTNER_GATE_KEY],
+    deps=[FCT_SALES_DAILY, FCT_PROMOTION_DAYS, DIM_PARTNER, PARTNER_GATE_KEY, model_key(PARTNER_FORECASTS)],
     group_name="forecasts",
     owners=["team:demand-planning"],
     kinds={"prophet", "duckdb"},
@@ -77,7 +90,8 @@ FORECAST_COLUMNS = {
 def demand_forecast(
     context: dg.AssetExecutionContext, warehouse: Warehouse, forecast_compute: ForecastCompute, config: ForecastConfig
 ) -> dg.MaterializeResult:
-    """Daily demand forecast (p50, p90) per partner location and product for the next 28 days."""
+    """Daily demand forecast (p50, p90) per partner location and product for the next 28 days, with the partner's
+    own forecast taken in where it measured better over the last four weeks."""
     business_date = date.fromisoformat(context.partition_key)
     target = forecast_compute.resolved_target()
 
@@ -107,9 +121,14 @@ def demand_forecast(
             chunk_series=config.chunk_series,
             progress=report,
         )
+        # The partners' own forecasts, where they beat ours or add to it over the last weeks, join the night's.
+        sources = apply_partner_forecasts(conn, business_date)
         scored = score_forecast_history(conn, business_date)
+        value_added_weeks = score_value_added(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
         schema = column_schema(conn, "forecasts.forecast_history", FORECAST_COLUMNS)
+    if night.promotions_skipped is not None:
+        context.log.warning(night.promotions_skipped)
     context.log.info(f"forecast {night.series} series in {night.chunks} chunks: {night.rows} rows")
     metadata = {
         "dagster/row_count": night.rows,
@@ -118,8 +137,10 @@ def demand_forecast(
         "chunks": night.chunks,
         "partners": dg.MetadataValue.json(partners),
         "series_by_model": dg.MetadataValue.json({str(k): int(v) for k, v in night.by_model.most_common()}),
+        "rows_by_forecast_source": dg.MetadataValue.json(dict(sources.most_common())),
         "preview": dg.MetadataValue.md(markdown_preview(night.preview)),
         "past_forecasts_scored": scored,
+        "value_added_weeks": dg.MetadataValue.text(f"{value_added_weeks} partner-weeks in {VALUE_ADDED_TABLE}"),
         "accuracy_by_model": dg.MetadataValue.md(markdown_preview(accuracy)),
     }
     if night.top_series_id is not None:

@@ -15,9 +15,11 @@ from assets.renderers.plots import inventory_projection_chart, inventory_project
 from assets.warehouse import FCT_SALES_DAILY, FCT_SHIPMENTS, REPLENISHMENT_INPUTS, SUPPLIER_STOCK
 from expectations.output_checks import export_rules, plan_rules
 from forecasts.forecasting.quantiles import Z_P90
+from forecasts.replenishment.demand_window import LONGEST_GAP_DAYS, LONGEST_WAIT_DAYS
 from forecasts.replenishment.explain import ExplanationInputs, explain_plan
 from forecasts.replenishment.plan_history import (
     plan_version,
+    previous_cadence,
     save_plan,
     save_plan_explanations,
     save_planner_exceptions,
@@ -61,8 +63,15 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
         inputs = conn.execute(
             REPLENISHMENT_INPUTS_SQL, {"business_date": business_date, "partners": partners, "z_p90": Z_P90}
         ).df()
+        # The plan before this night (never this night's own, so a rerun plans the same): its cadence is kept.
+        previous = previous_cadence(conn, business_date)
+        inputs = inputs.merge(previous, on=["partner_id", "location_id", "product_id"], how="left")
         available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"business_date": business_date}).fetchall())
-        plan = plan_replenishment(inputs, plan_date=business_date, supplier_stock=available or None)
+        window = {"business_date": business_date, "wait": LONGEST_WAIT_DAYS, "gap": LONGEST_GAP_DAYS}
+        forecast = conn.execute(RISK_WINDOW_FORECAST_SQL, window).df()
+        plan = plan_replenishment(
+            inputs, plan_date=business_date, supplier_stock=available or None, daily_forecast=forecast
+        )
         saved = save_plan(conn, plan, plan_date=business_date, run_id=context.run_id)
         explanations = explain_plan(plan, read_explanation_inputs(conn, business_date, available), business_date)
         save_plan_explanations(conn, explanations, plan_date=business_date, version=saved.version)
@@ -340,9 +349,24 @@ where as_of_date <= $business_date
 qualify as_of_date = max(as_of_date) over (partition by product_id)
 """
 
+# The night's daily forecast of each planned series as far as its risk period can reach whatever ship days are
+# chosen (demand_window: 6 + L + max(review, 7) days): the plan averages it over each line's own risk period.
+RISK_WINDOW_FORECAST_SQL = """
+select
+    forecast.partner_id, forecast.location_id, forecast.product_id, forecast.forecast_date, forecast.p50, forecast.p90
+from forecasts.forecast_history as forecast
+join marts.replenishment_inputs as inputs using (partner_id, location_id, product_id)
+where forecast.as_of_date = $business_date
+    and inputs.plan_date = $business_date
+    and forecast.forecast_date <= $business_date + ceil(
+        $wait + inputs.lead_time_days + greatest(coalesce(inputs.review_period_days, 0), $gap)
+    )::integer
+"""
+
 # One row per plannable partner location x product: the stock position, in-transit and agreed terms that dbt's
 # `marts.replenishment_inputs` holds for the night, the night's forecast over lead time + review period (the
-# forecast runs after dbt, so it is joined here), and the agreement's cost terms that choose the ship days.
+# forecast runs after dbt, so it is joined here; it chooses the ship days, and the plan then averages the forecast
+# over each line's own risk period), and the agreement's cost terms that choose the ship days.
 REPLENISHMENT_INPUTS_SQL = """
 with inputs as (
     select * from marts.replenishment_inputs

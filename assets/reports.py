@@ -101,6 +101,10 @@ REPORT_QUERIES = {
            from forecasts.forecast_accuracy_by_partner
            where as_of_date between $day - interval 60 day and $day and periods_scored > 0 order by as_of_date""",
     ),
+    "value_added": (
+        "forecasts.forecast_value_added",
+        "select * from forecasts.forecast_value_added where week_start <= $day order by partner_id, week_start desc",
+    ),
     "explanations": (
         "replenishment.plan_explanations",
         "select * from replenishment.plan_explanations where plan_date = $day order by step_number",

@@ -51,6 +51,7 @@ def model_key(table: str) -> dg.AssetKey:
 
 # The marts (and the one staging view) that the Python assets downstream of dbt read.
 FCT_SALES_DAILY = model_key("marts.fct_sales_daily")
+FCT_PROMOTION_DAYS = model_key("marts.fct_promotion_days")
 FCT_INVENTORY_DAILY = model_key("marts.fct_inventory_daily")
 FCT_SHIPMENTS = model_key("marts.fct_shipments")
 REPLENISHMENT_INPUTS = model_key("marts.replenishment_inputs")

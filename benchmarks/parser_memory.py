@@ -27,6 +27,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STORES = tuple(str(1000 + number) for number in range(10))
+TRAILER_BYTES = 64  # room left for the closing GE/IEA or UNZ
 
 CHILD = """
 import json, resource, sys, time
@@ -67,8 +68,7 @@ def write_x12(path: Path, size: int) -> None:
             "GS*PD*REDWOODGROC*084215000000*20250623*0215*412*X*004010~\n"
         )
         sets, item = 0, 0
-        while out.tell() < size - 4096:
-            sets += 1
+        while True:
             body = ["XQ*H*20250616*20250622"]
             for _ in range(100):
                 item += 1
@@ -77,8 +77,12 @@ def write_x12(path: Path, size: int) -> None:
                     body.append(f"ZA*{code}")
                     body.append("SDQ*EA*92*" + "*".join(f"{store}*{(item + int(store)) % 97}" for store in STORES))
             body.append("CTT*100")
-            segments = [f"ST*852*{sets:04}", *body, f"SE*{len(body) + 2}*{sets:04}"]
-            out.write("".join(segment + "~\n" for segment in segments))
+            segments = [f"ST*852*{sets + 1:04}", *body, f"SE*{len(body) + 2}*{sets + 1:04}"]
+            text = "".join(segment + "~\n" for segment in segments)
+            if sets and out.tell() + len(text) > size - TRAILER_BYTES:
+                break  # the file stays within ``size`` (the limit it is named after)
+            out.write(text)
+            sets += 1
         out.write(f"GE*{sets}*412~\nIEA*1*000000412~\n")
 
 
@@ -87,8 +91,7 @@ def write_edifact(path: Path, size: int) -> None:
     with path.open("w", newline="") as out:
         out.write("UNA:+.? 'UNB+UNOC:3+4012345000009:14+4098765000002:14+250630:0200+REF1'\n")
         messages, item = 0, 0
-        while out.tell() < size - 4096:
-            messages += 1
+        while True:
             body = ["BGM+73E+SR1+9", "DTM+137:20250630:102", "DTM+90:20250629:102", "DTM+91:20250629:102"]
             for store in STORES:
                 body.append(f"LOC+162+{store}::92")
@@ -96,8 +99,13 @@ def write_edifact(path: Path, size: int) -> None:
                     item += 1
                     body.append(f"LIN+{line + 1}++ITEM{item:08}:VN")
                     body.append(f"QTY+153:{item % 97}")
-            segments = [f"UNH+{messages}+SLSRPT:D:96A:UN:EAN004", *body, f"UNT+{len(body) + 2}+{messages}"]
-            out.write("".join(segment + "'\n" for segment in segments))
+            number = messages + 1
+            segments = [f"UNH+{number}+SLSRPT:D:96A:UN:EAN004", *body, f"UNT+{len(body) + 2}+{number}"]
+            text = "".join(segment + "'\n" for segment in segments)
+            if messages and out.tell() + len(text) > size - TRAILER_BYTES:
+                break
+            out.write(text)
+            messages = number
         out.write(f"UNZ+{messages}+REF1'\n")
 
 
@@ -117,6 +125,46 @@ WRITERS = {"x12": (write_x12, 16 << 20, ".x12"), "edifact": (write_edifact, 16 <
 WRITERS["csv"] = (write_csv, 128 << 20, ".csv")
 
 
+# Ingestion of one row-dense 852 in a child capped as README "Memory bound" says, with the tree's partner configs.
+INGEST_CHILD = """
+import json, resource, shutil, sys
+sys.path.insert(0, sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
+from pathlib import Path
+import duckdb
+from assets.feeds.loading.loader import ingest_landing
+from assets.ingest import partner_configs_for  # what ingestion imports (Dagster too), as the memory test does
+root = Path(sys.argv[3])
+(root / "landing" / "redwood_grocers").mkdir(parents=True)
+shutil.copy(sys.argv[2], root / "landing" / "redwood_grocers" / "852_20250630.x12")
+configs, _ = partner_configs_for(Path(sys.argv[1]) / "data" / "partners", [])
+try:
+    with duckdb.connect() as conn:
+        report = ingest_landing(conn, root / "landing", configs, quarantine_dir=root / "quarantine")
+    outcome = report.outcomes[0].status + (": " + report.outcomes[0].reason if report.outcomes[0].reason else "")
+except Exception as error:
+    outcome = "the run failed: " + type(error).__name__ + ": " + str(error)[:200]
+status = open("/proc/self/status").read().splitlines()
+print(json.dumps({{"outcome": outcome[:300], "peak": [line for line in status if line.startswith("VmPeak")][0]}}))
+"""
+INGEST_CAP = 1536 << 20
+
+
+def ingest(trees: dict[str, Path], sizes: list[int]) -> None:
+    """Each in-limit row-dense 852 of ``sizes`` MiB ingested by each tree under the address-space cap."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for mib in sizes:
+            path = Path(scratch) / f"852_{mib}.x12"
+            write_x12(path, mib << 20)
+            print(f"ingest under RLIMIT_AS {INGEST_CAP >> 20} MiB: 852 of {path.stat().st_size / (1 << 20):.1f} MiB")
+            for name, tree in trees.items():
+                root = Path(scratch) / f"{mib}-{name.replace(' ', '_')}"
+                argv = [sys.executable, "-c", INGEST_CHILD.format(cap=INGEST_CAP), str(tree), str(path), str(root)]
+                done = subprocess.run(argv, capture_output=True, text=True, check=False)
+                result = json.loads(done.stdout) if done.returncode == 0 else {"outcome": done.stderr[-300:]}
+                print(f"  {name:9}  {result['outcome']}  {result.get('peak', '')}")
+
+
 def measure(tree: Path, kind: str, path: Path | None) -> dict:
     argv = [sys.executable, "-c", CHILD, str(tree), kind] + ([str(path)] if path else [])
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -129,8 +177,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", type=Path, required=True, help="a checkout of the baseline commit")
     parser.add_argument("--formats", default="x12,edifact,csv")
+    parser.add_argument("--ingest", help="instead: ingest row-dense 852s of these sizes in MiB (e.g. 4,8,10)")
     args = parser.parse_args()
     trees = {"baseline": args.baseline.resolve(), "this tree": PROJECT_ROOT}
+    if args.ingest:
+        ingest(trees, [int(size) for size in args.ingest.split(",")])
+        return
     with tempfile.TemporaryDirectory() as scratch:
         imports = {name: measure(tree, "imports", None)["peak_mib"] for name, tree in trees.items()}
         for kind in args.formats.split(","):

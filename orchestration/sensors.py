@@ -8,7 +8,7 @@ partner is run configuration of the `partner_feeds` asset (see assets/ingest.py 
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +17,8 @@ import dagster as dg
 
 from assets.feeds.contracts import SUPPLIER_FOLDER
 from assets.feeds.loading.landing_walk import LandingEntry, partner_folders, walk_partner
-from assets.feeds.loading.limits import DEFAULT_LIMITS
+from assets.feeds.loading.limits import DEFAULT_LIMITS, FileLimits
+from assets.feeds.partner_config import load_partner_configs
 from assets.ingest import PARTNER_FEED_KEYS, PARTNER_FEEDS_OP, SUPPLIER_MASTER_DATA_KEYS
 from orchestration.runtime import settings
 
@@ -32,18 +33,24 @@ TRIGGER_TAG = "cmi/trigger"
 LANDING_TRIGGER = "landing"
 
 
-def landing_fingerprints(landing: Path, now: float, quiet_seconds: float = QUIET_SECONDS) -> dict[str, str]:
+def landing_fingerprints(
+    landing: Path,
+    now: float,
+    quiet_seconds: float = QUIET_SECONDS,
+    limits: Mapping[str, FileLimits] | None = None,
+) -> dict[str, str]:
     """`partner/file` -> `size:mtime` for every settled delivery under the landing folder (partners and `_supplier`).
 
-    The landing is walked as ingestion walks it (``landing_walk``): no symbolic link is followed, nothing outside
-    a partner folder is looked at. What ingestion refuses (a link, a pipe, a folder nested too deep, a partner
-    folder that is a link) is `refused`, so it starts the run that records it; hidden files are left out, since
-    uploads in progress are named so until they are complete.
+    The landing is walked as ingestion walks it (``landing_walk``), each partner folder with that partner's
+    ``limits`` (:func:`partner_limits`; the defaults for a partner not in it): no symbolic link is followed,
+    nothing outside a partner folder is looked at. What ingestion refuses (a link, a pipe, a folder nested deeper
+    than the partner's ``max_folder_depth``, a partner folder that is a link) is `refused`, so it starts the run
+    that records it; hidden files are left out, since uploads in progress are named so until they are complete.
     """
     if not landing.is_dir():
         return {}
     found = {}
-    for entry in _landing_entries(landing):
+    for entry in _landing_entries(landing, limits or {}):
         if entry.regular and entry.relative.rsplit("/", 1)[-1].startswith("."):
             continue
         if not entry.regular:
@@ -53,7 +60,14 @@ def landing_fingerprints(landing: Path, now: float, quiet_seconds: float = QUIET
     return dict(sorted(found.items()))
 
 
-def _landing_entries(landing: Path) -> Iterator[LandingEntry]:
+def partner_limits(config_dir: Path) -> dict[str, FileLimits]:
+    """Each partner's configured limits, by partner id. A partner whose YAML cannot be read is left out, so its
+    folder is walked with the default limits, as ingestion walks it, and the other partners keep theirs."""
+    configs = load_partner_configs(Path(config_dir), on_error=lambda path, error: None)
+    return {partner_id: config.limits for partner_id, config in configs.items()}
+
+
+def _landing_entries(landing: Path, limits: Mapping[str, FileLimits]) -> Iterator[LandingEntry]:
     folders = list(partner_folders(landing))
     supplier = landing / SUPPLIER_FOLDER
     if supplier.is_symlink():
@@ -64,7 +78,7 @@ def _landing_entries(landing: Path) -> Iterator[LandingEntry]:
         if refusal is not None:
             yield LandingEntry(partner_id, partner_id, folder, os.fsencode(partner_id), refusal)
         else:
-            yield from walk_partner(landing, partner_id, folder, DEFAULT_LIMITS)
+            yield from walk_partner(landing, partner_id, folder, limits.get(partner_id, DEFAULT_LIMITS))
 
 
 def new_deliveries(previous: dict[str, str], current: dict[str, str]) -> dict[str, list[str]]:
@@ -129,7 +143,11 @@ def landing_sensor(ingest_job) -> dg.SensorDefinition:
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         previous = json.loads(context.cursor) if context.cursor else {}
-        current = landing_fingerprints(settings.landing_dir(), datetime.now().timestamp())
+        current = landing_fingerprints(
+            settings.landing_dir(),
+            datetime.now().timestamp(),
+            limits=partner_limits(settings.partner_config_dir()),
+        )
         business_date = (datetime.now(ZoneInfo(settings.schedule_timezone())) - timedelta(days=1)).date()
         requests = ingest_run_requests(previous, current, business_date.isoformat())
         cursor = json.dumps(current, sort_keys=True)

@@ -19,7 +19,7 @@ SUMMARY_SCHEMAS = ("replenishment", "forecasts", "quality", "marts", "staging", 
 # Within a schema, the tables people open first; the rest follow alphabetically.
 LEADING_TABLES = {
     "replenishment": ("replenishment_plan", "exceptions", "plan_history"),
-    "forecasts": ("forecast_history", "forecast_accuracy"),
+    "forecasts": ("forecast_history", "forecast_accuracy", "forecast_value_added"),
     "quality": ("partner_data_gate", "check_results"),
     "marts": ("fct_sales_daily", "fct_inventory_daily", "fct_shipments", "partner_scorecard"),
     "raw": ("feed_files", "stock_snapshots", "sales", "partner_forecasts"),

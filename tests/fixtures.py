@@ -169,6 +169,9 @@ FIXTURE: dict[str, list[tuple]] = {
         ledger("acme-promo-0520", ACME, datetime(2025, 5, 20, 6, 0), "promotion"),
         ledger("acme-promo-0605", ACME, datetime(2025, JUNE, 5, 6, 0), "promotion"),
         ledger("acme-promo-0613", ACME, datetime(2025, JUNE, 13, 6, 0), "promotion"),
+        # Nordkauf's calendars carry no promotion numbers: each restates the plan for the days it spans.
+        ledger("nord-promo-0601", NORD, datetime(2025, JUNE, 1, 3, 0), "promotion"),
+        ledger("nord-promo-0606", NORD, datetime(2025, JUNE, 6, 3, 0), "promotion"),
     ],
     "raw.feed_rejects": [
         ("acme-stock-0609", ACME, "stock", 1, "header mismatch: no on-hand column", "Store;Item;Qty;Date"),
@@ -210,6 +213,12 @@ FIXTURE: dict[str, list[tuple]] = {
         (ACME, "S002", UPC_200, day(14), day(15), "display", None, "acme-promo-0605", 3, "P2", True),
         # Received after the night: the night still plans P3.
         (ACME, None, UPC_200, day(20), day(21), "feature", None, "acme-promo-0613", 2, "P3", True),
+        # The espresso display moves a day later; the early feature lies outside the later calendar's span.
+        (NORD, None, "N-100", day(1), day(3), "feature", None, "nord-promo-0601", 2, None, False),
+        (NORD, None, "N-100", day(16), day(20), "display", None, "nord-promo-0601", 3, None, False),
+        (NORD, None, "N-100", day(17), day(21), "display", None, "nord-promo-0606", 2, None, False),
+        # A mistyped end year loaded before calendars were checked: expanded only to the forecast's window.
+        (NORD, "DC1", "4006381333931", day(12), date(9999, 12, 31), "display", None, "nord-promo-0606", 3, None, False),
     ],
     "raw.partner_forecasts": [
         (ACME, "S001", UPC_100, day(9), day(10), day(16), 21.0, "acme-fcst-0609", 2),

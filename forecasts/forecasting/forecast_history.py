@@ -45,6 +45,23 @@ HISTORY_COLUMNS = [
 ]
 
 
+# Columns added after the table was first released: the partner's forecast as evidence (`partner_evidence`). A
+# warehouse created before gains them in place (older rows read NULL: their p50 and p90 are ours alone).
+EVIDENCE_COLUMNS = {
+    "stat_p50": "double",
+    "stat_p90": "double",
+    "partner_p50": "double",
+    "forecast_source": "varchar",
+    "weight_ours": "double",
+    "weight_partner": "double",
+    "evidence_level": "varchar",
+    "evidence_days": "integer",
+    "evidence_wape_ours": "double",
+    "evidence_wape_partner": "double",
+    "evidence_wape_combined": "double",
+}
+
+
 def ensure_forecast_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the history table and the newest-forecast view when missing."""
     conn.execute("create schema if not exists forecasts")
@@ -54,6 +71,8 @@ def ensure_forecast_tables(conn: duckdb.DuckDBPyConnection) -> None:
                forecast_date date, p50 double, p90 double, model varchar, demand_class varchar, adi double,
                cv2 double, run_id varchar, created_at timestamp)"""
     )
+    for name, column_type in EVIDENCE_COLUMNS.items():
+        conn.execute(f"alter table forecasts.forecast_history add column if not exists {name} {column_type}")
     conn.execute(
         """create or replace view forecasts.demand_forecast as
            select * from forecasts.forecast_history

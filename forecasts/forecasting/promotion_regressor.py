@@ -7,7 +7,11 @@ promotion (``promo_flag``, where the partner reports it) or the calendar does, e
 the calendar. Every other series is forecast without it, exactly as before.
 
 Rows are read per chunk of numbered engine series (see ``warehouse_forecast``); at the partner level an engine
-series is on promotion on a day when any of its locations is.
+series is on promotion on a day when any of its locations is, and it is learnable when any of its locations has a
+promotion day in its history (a store-only promotion planned at another store still counts).
+
+Only the rows the mart holds for the night's own date (``known_on``) are read: a mart last built for another night
+holds that night's knowledge, and :func:`calendar_nights` lets the forecast see that and run without the regressor.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ def has_promotion_days(conn: duckdb.DuckDBPyConnection) -> bool:
     )
 
 
+def calendar_nights(conn: duckdb.DuckDBPyConnection) -> list[date]:
+    """The nights (``known_on``) whose calendars the promotion days mart holds: one after a build, none when empty."""
+    rows = conn.execute(f"select distinct known_on from {PROMOTION_DAYS_TABLE} order by 1").fetchall()
+    return [row[0] for row in rows]
+
+
 def chunk_promotions(
     conn: duckdb.DuckDBPyConnection,
     series_table: str,
@@ -43,42 +53,44 @@ def chunk_promotions(
     end: date,
     horizon: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """History and future promotion days of the chunk's location series that get the regressor.
+    """History and future promotion days of the chunk's location series that get the regressor, as night ``end``
+    knew them (rows of the mart ``known_on`` that date).
 
     Returns ``(history, future)``: ``history`` has ``location_series, date`` for each promotion day up to ``end``
     (sales flag or calendar); ``future`` has ``series_id`` (engine series), ``location_series, date, promotion``
     for every day of the horizon of those series (1 on a calendar promotion day, else 0).
     """
     future_end = end + timedelta(days=horizon)
-    chunk = {"first": first, "last": last, "start": start, "future_end": future_end}
+    chunk = {"first": first, "last": last, "start": start, "future_end": future_end, "as_of": end}
     calendar = f"""
         select k.engine_series_number, k.series_number, p.promo_date
         from {PROMOTION_DAYS_TABLE} as p
         join {series_table} as k using (partner_id, location_id, product_id)
         where k.engine_series_number between $first and $last and p.promo_date between $start and $future_end
+          and p.known_on = $as_of
     """
     history = conn.execute(
         f"""
         with calendar as ({calendar}),
         flagged as (
-            select k.series_number, s.sales_date as promo_date
+            select k.engine_series_number, k.series_number, s.sales_date as promo_date
             from marts.fct_sales_daily as s
             join {series_table} as k using (partner_id, location_id, product_id)
-            where k.engine_series_number between $first and $last and s.sales_date between $start and $end
+            where k.engine_series_number between $first and $last and s.sales_date between $start and $as_of
               and s.promo_flag
         ),
         days as (
-            select series_number, promo_date from calendar where promo_date <= $end
+            select engine_series_number, series_number, promo_date from calendar where promo_date <= $as_of
             union
-            select series_number, promo_date from flagged
+            select engine_series_number, series_number, promo_date from flagged
         )
         select series_number as location_series, promo_date as date
         from days
-        -- Only series a calendar touches: a flag alone gives no planned days to forecast with.
-        where series_number in (select series_number from calendar)
+        -- Only engine series a calendar touches: a flag alone gives no planned days to forecast with.
+        where engine_series_number in (select engine_series_number from calendar)
         order by 1, 2
         """,
-        chunk | {"end": end},
+        chunk,
     ).df()
     # A series' forecast starts the day after its last sales day, which may lie a little before the night's date.
     future = conn.execute(
@@ -90,7 +102,7 @@ def chunk_promotions(
                  unnest(generate_series(cast($future_start as timestamp), cast($future_end as timestamp),
                                         interval 1 day)) as d(day)
             where k.engine_series_number between $first and $last
-              and k.series_number in (select series_number from calendar)
+              and k.engine_series_number in (select engine_series_number from calendar)
         )
         select h.engine_series_number as series_id, h.series_number as location_series, h.day as date,
                cast(c.promo_date is not null as double) as {PROMOTION}
@@ -100,8 +112,10 @@ def chunk_promotions(
         """,
         chunk | {"future_start": end - timedelta(days=FUTURE_LEAD_DAYS)},
     ).df()
-    learnable = set(history["location_series"])
-    return history, future[future["location_series"].isin(learnable)].reset_index(drop=True)
+    # Learnable per engine series: at the partner level the chain's history teaches the effect of any store's days.
+    learned = future["location_series"].isin(set(history["location_series"]))
+    learnable = set(future.loc[learned, "series_id"])
+    return history, future[future["series_id"].isin(learnable)].reset_index(drop=True)
 
 
 def with_promotions(

@@ -30,7 +30,13 @@ import pandas as pd
 from forecasts.forecasting.engine import ChunkExecutor, forecast_many
 from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, ensure_forecast_tables, utc_now
 from forecasts.forecasting.levels import LEVELS, PARTNER, aggregate_chunk, split_chunk
-from forecasts.forecasting.promotion_regressor import PROMOTION, chunk_promotions, has_promotion_days, with_promotions
+from forecasts.forecasting.promotion_regressor import (
+    PROMOTION,
+    calendar_nights,
+    chunk_promotions,
+    has_promotion_days,
+    with_promotions,
+)
 
 # Engine series read, forecast and written at a time. A series is two years of daily rows (about 730 rows, 25 bytes
 # each as numbers) and the engine copies a chunk once or twice while sorting and slicing it: some 80 KiB per series,
@@ -54,6 +60,8 @@ class NightForecast:
     top_history: pd.DataFrame = field(default_factory=pd.DataFrame)
     top_forecast: pd.DataFrame = field(default_factory=pd.DataFrame)
     _top_units: float = -1.0
+    # Why the promotion regressor was left out (the mart holds another night's calendar), else None.
+    promotions_skipped: str | None = None
 
 
 def number_series(conn: duckdb.DuckDBPyConnection, partners: list[str], start: date, end: date, level: str) -> int:
@@ -185,7 +193,9 @@ def forecast_warehouse(
     (a pool or cluster sized for them, closed at the end), else in process or on `n_jobs` worker processes per chunk
     when a chunk is large enough to pay for them. `task_series` series go to a worker at a time.
     `progress(done, total)` counts engine series over the night. With `promotions` (and the warehouse's promotion
-    days mart), series the partners' calendars put on promotion get the promotion regressor (`promotion_regressor`).
+    days mart), series the partners' calendars put on promotion get the promotion regressor (`promotion_regressor`),
+    read as the mart knew them on `as_of_date`; a mart built for another night leaves the regressor out and says
+    why in `promotions_skipped`.
     """
     if chunk_series < 1:
         raise ValueError(f"chunk_series must be at least 1, got {chunk_series}")
@@ -200,6 +210,15 @@ def forecast_warehouse(
     promotions = promotions and has_promotion_days(conn)
     ensure_forecast_tables(conn)
     result = NightForecast(series=total)
+    nights = calendar_nights(conn) if promotions else []
+    if nights and as_of_date not in nights:
+        # The mart was not rebuilt for this night: what it holds is another night's knowledge of the calendars.
+        promotions = False
+        held = ", ".join(str(night) for night in nights)
+        result.promotions_skipped = (
+            f"forecast without the promotion regressor: marts.fct_promotion_days holds the calendars as known on "
+            f"{held}, not on {as_of_date}"
+        )
     created_at = utc_now()
     opened = open_executor(total) if open_executor is not None and total else nullcontext(executor)
     conn.execute("begin")

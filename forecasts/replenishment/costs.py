@@ -26,8 +26,11 @@ before the truck):
   standard normal loss function (expected units short per cycle).
 
 The cheapest subset wins; on a tie the one with more ship days (fresher stock, more chances to correct), then the
-earlier days of the week. The agreed service level is kept: the cadence changes how often, not how safely, the
-policy ships. The nightly plan (``policy.plan_replenishment``) and the replay (``replay``) both choose with it.
+earlier days of the week. **Hysteresis:** the goods already on their way were sized for the cadence of the
+previous plan (``previous_ship_days``), so a location keeps that cadence unless the cheapest one saves more than
+``CADENCE_CHANGE_MARGIN`` of its cost a day; a forecast that moves a little does not move the trucks. The agreed
+service level is kept: the cadence changes how often, not how safely, the policy ships. The nightly plan
+(``policy.plan_replenishment``) and the replay (``replay``) both choose with it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from forecasts.replenishment.ship_days import format_ship_days, parse_ship_days
 
 COST_COLUMNS = ["unit_cost", "holding_cost_rate", "shipment_cost", "stockout_penalty_rate"]
 DAYS_PER_YEAR = 365.0
+# A location changes cadence only when the new one costs at least this share less a day than the previous plan's.
+CADENCE_CHANGE_MARGIN = 0.10
 
 
 @dataclass(frozen=True)
@@ -158,13 +163,14 @@ CADENCE_COLUMNS = [
 
 
 def _cheapest_truck_days(
-    costs: _LineCosts, rows: np.ndarray, agreed: list[frozenset[int]]
+    costs: _LineCosts, rows: np.ndarray, agreed: list[frozenset[int]], previous: frozenset[int] = frozenset()
 ) -> tuple[tuple[int, ...], float, float]:
     """The cheapest truck days of the location whose lines are at ``rows``, their cost a day, and the cost a day
     of every agreed day.
 
     The truck may come on any day some line agreed to; each line then ships on the truck days it agreed to, and
-    a set of truck days that leaves a line without any is not a cadence.
+    a set of truck days that leaves a line without any is not a cadence. ``previous`` (the previous plan's truck
+    days, when it is still a cadence) is kept unless the cheapest saves more than ``CADENCE_CHANGE_MARGIN``.
     """
     groups: dict[frozenset[int], list[int]] = {}
     for position, days in enumerate(agreed):
@@ -192,6 +198,9 @@ def _cheapest_truck_days(
             cost = total(truck)
             if cost is not None and cost < best - 1e-9:
                 best, best_days = cost, truck
+    kept = total(tuple(sorted(previous))) if previous and previous <= set(allowed) else None
+    if kept is not None and best >= kept * (1 - CADENCE_CHANGE_MARGIN):
+        return tuple(sorted(previous)), kept, every_agreed
     return best_days, best, every_agreed
 
 
@@ -205,12 +214,18 @@ def choose_cadence(lines: pd.DataFrame) -> pd.DataFrame:
     per day of all its lines (module docstring); the cost of the deliveries is shared equally by its lines.
     A location with a line lacking a cost term keeps every row's agreed ``ship_days`` and its costs are NaN:
     there is no price to weigh a delivery against. Deterministic: on equal costs more ship days win, then the
-    earlier days of the week.
+    earlier days of the week. An optional ``previous_ship_days`` column (the ship days of the plan before, blank
+    when none) makes a location keep its truck days unless a change saves more than ``CADENCE_CHANGE_MARGIN``.
     """
     agreed = lines["ship_days"].astype(object) if "ship_days" in lines.columns else pd.Series(None, index=lines.index)
     chosen = agreed.to_numpy(copy=True)
     values = {column: np.full(len(lines), np.nan) for column in CADENCE_COLUMNS[1:]}
     terms = CostTerms.of(lines)
+    previous = (
+        lines["previous_ship_days"].astype(object).to_numpy()
+        if "previous_ship_days" in lines.columns
+        else np.full(len(lines), None, dtype=object)
+    )
     if terms.costed.any():
         costs = _LineCosts(lines, terms)
         locations = pd.factorize(pd.MultiIndex.from_frame(lines[["partner_id", "location_id"]]))[0]
@@ -219,7 +234,8 @@ def choose_cadence(lines: pd.DataFrame) -> pd.DataFrame:
             if not terms.costed[rows].all():
                 continue
             allowed = [parse_ship_days(days) for days in chosen[rows]]
-            truck, total, every_agreed = _cheapest_truck_days(costs, rows, allowed)
+            before = frozenset().union(*(parse_ship_days(days) for days in previous[rows] if _given(days)))
+            truck, total, every_agreed = _cheapest_truck_days(costs, rows, allowed, before)
             shipped = [days.intersection(truck) for days in allowed]
             chosen[rows] = [format_ship_days(days) for days in shipped]
             for row, days in zip(rows, shipped, strict=True):
@@ -229,6 +245,10 @@ def choose_cadence(lines: pd.DataFrame) -> pd.DataFrame:
             values["location_cost_per_day"][rows] = total
             values["location_agreed_cost_per_day"][rows] = every_agreed
     return pd.DataFrame({"ship_days": chosen, **values}, index=lines.index)
+
+
+def _given(days: object) -> bool:
+    return days is not None and not pd.isna(days) and bool(str(days).strip())
 
 
 def choose_ship_days(lines: pd.DataFrame) -> pd.Series:

@@ -363,7 +363,7 @@ def cadence_step(line: Mapping) -> tuple:
     location, every_agreed = _number(line, "location_cost_per_day"), _number(line, "location_agreed_cost_per_day")
     parts = [_number(line, column) for column in ("holding_cost_per_day", "shipping_cost_per_day")]
     parts.append(_number(line, "stockout_cost_per_day"))
-    source = "policy: the location's cheapest ship days (costs per the agreement)"
+    source = "policy: the location's cheapest ship days, or the last plan's within 10 % (costs per the agreement)"
     if np.isnan(location):
         detail = (
             f"ships {_weekdays(chosen)}, every agreed day: a cost term of the location's agreements is blank, so "
@@ -375,11 +375,14 @@ def cadence_step(line: Mapping) -> tuple:
     elif len(parse_ship_days(agreed)) == 1:
         why = f"{money(location)} a day; the agreement allows no other day"
     else:
-        why = f"{money(location)} a day; shipping on fewer of the agreed days would cost more"
+        why = f"{money(location)} a day; no fewer of the agreed days would save over 10 % of it"
     detail = (
         f"ships {_weekdays(chosen)}: {why}, for the location (one truck serves its lines). This line: holding "
         f"{money(parts[0])}, its share of the deliveries {money(parts[1])}, stock-out {money(parts[2])} a day"
     )
+    ship_date = pd.Timestamp(line.get("ship_date")) if line.get("ship_date") is not None else pd.NaT
+    if not pd.isna(ship_date) and ship_date.weekday() not in parse_ship_days(chosen):
+        detail += f"; the next shipment still goes on {_day(ship_date)}, the truck the previous plan promised"
     return ("cadence", float(sum(parts)), "a day", detail, source)
 
 

@@ -47,11 +47,16 @@ def _plan_fingerprint(plan: pd.DataFrame) -> str:
 
 
 def _add_new_columns(conn: duckdb.DuckDBPyConnection, table: str, frame_view: str) -> None:
-    """History tables are extended, never rebuilt: a column the plan gained is added; old versions read NULL."""
-    existing = {row[0] for row in conn.execute(f"select column_name from (describe {table})").fetchall()}
+    """History tables are extended, never rebuilt: a column the plan gained is added; old versions read NULL.
+
+    A table first made from an empty plan (a night that planned nothing) has text and date columns typed NULL,
+    since an empty frame gives them no type; the first plan with rows gives them theirs."""
+    existing = dict(conn.execute(f"select column_name, column_type from (describe {table})").fetchall())
     for name, column_type, *_ in conn.execute(f"describe {frame_view}").fetchall():
         if name not in existing:
             conn.execute(f'alter table {table} add column "{name}" {column_type}')
+        elif existing[name] == '"NULL"' and column_type != '"NULL"':
+            conn.execute(f'alter table {table} alter column "{name}" set data type {column_type}')
 
 
 def save_plan(conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, *, plan_date: date, run_id: str) -> SavedPlan:
@@ -150,3 +155,17 @@ def save_plan_explanations(
     columns += ["step_number", "step", "label", "value", "unit", "detail", "source"]
     replace_date_rows(conn, "replenishment.plan_explanations", "plan_date", plan_date, rows, columns=columns)
     return len(rows)
+
+
+PREVIOUS_CADENCE_COLUMNS = ["partner_id", "location_id", "product_id", "previous_ship_days", "previous_ship_date"]
+
+
+def previous_cadence(conn: duckdb.DuckDBPyConnection, plan_date: date) -> pd.DataFrame:
+    """Per line, the ship days and ship date of the newest plan of the latest plan date before `plan_date`: the
+    cadence the goods on their way were sized for. A rerun of a night never reads its own plan."""
+    previous = plan_version(conn, plan_date, before=True)
+    if previous.empty or "ship_days" not in previous.columns:
+        return pd.DataFrame(columns=PREVIOUS_CADENCE_COLUMNS)
+    return previous.rename(columns={"ship_days": "previous_ship_days", "ship_date": "previous_ship_date"})[
+        PREVIOUS_CADENCE_COLUMNS
+    ]

@@ -46,6 +46,7 @@ from numpy.typing import ArrayLike
 
 from forecasts.forecasting.quantiles import Z_P90, z_for
 from forecasts.replenishment.costs import CADENCE_COLUMNS, COST_COLUMNS, choose_cadence
+from forecasts.replenishment.demand_window import demand_over_risk_window
 from forecasts.replenishment.ship_days import format_ship_days, parse_ship_days
 
 BELOW_REORDER_POINT = "below_reorder_point"
@@ -91,7 +92,14 @@ INPUT_COLUMNS = [
     "moq",
 ]
 # Columns a caller may leave out altogether (see plan_replenishment for what a missing one means).
-OPTIONAL_INPUT_COLUMNS = ["ship_days", "observation_age_days", "data_gate_status", *COST_COLUMNS]
+OPTIONAL_INPUT_COLUMNS = [
+    "ship_days",
+    "observation_age_days",
+    "data_gate_status",
+    *COST_COLUMNS,
+    "previous_ship_days",
+    "previous_ship_date",
+]
 # Without these a row cannot be planned; the other inputs have a neutral default when missing.
 VALUE_REQUIRED_COLUMNS = [
     "on_hand",
@@ -230,6 +238,46 @@ def _ship_calendar(ship_days: pd.Series, plan_date: date) -> tuple[np.ndarray, n
     return to_ship, gap
 
 
+def _promised_offsets(inputs: pd.DataFrame, plan_date: date) -> np.ndarray:
+    """Per row, days from the plan date to the next truck the previous plan promised (NaN when none): its
+    ``ship_date`` when still ahead, else the next of its ship days."""
+    promised = np.full(len(inputs), np.nan)
+    if "previous_ship_days" not in inputs.columns:
+        return promised
+    previous_days = inputs["previous_ship_days"].astype(object).to_numpy()
+    previous_date = (
+        pd.to_datetime(inputs["previous_ship_date"]).to_numpy()
+        if "previous_ship_date" in inputs.columns
+        else np.full(len(inputs), np.datetime64("NaT"))
+    )
+    given = np.array([days is not None and not pd.isna(days) and bool(str(days).strip()) for days in previous_days])
+    offsets = {days: days_to_next_ship_day(plan_date, days) for days in set(previous_days[given])}
+    promised[given] = [offsets[days] for days in previous_days[given]]
+    ahead = (previous_date.astype("datetime64[D]") - np.datetime64(plan_date, "D")).astype(float)
+    ahead[np.isnat(previous_date)] = np.nan
+    still_ahead = given & (ahead >= EARLIEST_SHIP_OFFSET_DAYS)
+    promised[still_ahead] = np.minimum(promised[still_ahead], ahead[still_ahead])
+    return promised
+
+
+def _honour_promised_truck(
+    inputs: pd.DataFrame, cadence: pd.DataFrame, plan_date: date, days_to_ship: np.ndarray, gap: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """When the cadence dropped the truck the goods on their way were sized for, the first shipment still goes on
+    that truck (if the row agreed to its day): never later than the previous plan promised. The gap after it runs
+    to the next of the new ship days."""
+    promised = _promised_offsets(inputs, plan_date)
+    days_to_ship, gap = days_to_ship.copy(), gap.copy()
+    for row in np.flatnonzero(promised < days_to_ship):
+        offset = int(promised[row])
+        ship_date = plan_date + timedelta(days=offset)
+        if ship_date.weekday() not in parse_ship_days(cadence["ship_days_agreed"].iloc[row]):
+            continue
+        days_to_ship[row] = offset
+        gap[row] = days_to_next_ship_day(ship_date, cadence["ship_days"].iloc[row], earliest=1)
+    return days_to_ship, gap
+
+
 def _held_by_gate(inputs: pd.DataFrame) -> np.ndarray:
     if "data_gate_status" not in inputs.columns:
         return np.zeros(len(inputs), dtype=bool)
@@ -252,6 +300,7 @@ def plan_replenishment(
     supplier_stock: Mapping[Hashable, float] | None = None,
     stale_after_days: float = DEFAULT_STALE_AFTER_DAYS,
     costed_cadence: bool = True,
+    daily_forecast: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Plan one row per partner location × product (columns ``INPUT_COLUMNS``) as of ``plan_date``.
 
@@ -263,6 +312,9 @@ def plan_replenishment(
     ``supplier_stock`` maps product_id → units we have available; when given, ``allocate_fairly`` shares short
     products out, otherwise every line is allocated in full.
 
+    ``previous_ship_days`` and ``previous_ship_date`` (the plan of the night before, blank when none) carry the
+    cadence the goods on their way were sized for: a location keeps it unless a change saves more than
+    ``costs.CADENCE_CHANGE_MARGIN``, and a change never makes the next shipment later than that plan promised.
     Cost terms (``costs.COST_COLUMNS``, optional) choose each location's ship days (module docstring); with
     ``costed_cadence=False``, or without them, every agreed day is kept. ``ship_days_agreed`` is what the
     agreement allows and ``ship_days`` the days the plan uses, both written out (``'Mon,Thu'``);
@@ -270,6 +322,12 @@ def plan_replenishment(
     ``stockout_cost_per_day`` the line's expected cost a day on those days, ``location_cost_per_day`` the
     location's total and ``location_agreed_cost_per_day`` its total shipping on every agreed day (all NaN when
     not costed).
+
+    ``daily_forecast`` (``demand_window.FORECAST_COLUMNS``: the night's forecast, one row per series and day,
+    ``⌈6 + L + max(review, 7)⌉`` days ahead) replaces ``demand_daily_mean`` and ``demand_daily_std``,
+    once the ship days are chosen, with their means over each row's own risk period (``demand_window``); the
+    inputs' means, taken over a shorter fixed horizon, then only choose the ship days, and they stay for a row
+    the forecast does not cover.
 
     Returns ``PLAN_COLUMNS`` on the input's index. ``ship_date`` is the next of those ship days after the plan
     date, ``days_to_ship`` the days until it and ``expected_receipt_date`` the ship date plus the rounded mean
@@ -292,9 +350,14 @@ def plan_replenishment(
     demand, lead_time = values["demand_daily_mean"], values["lead_time_days"]
     cadence = _cadence(inputs, costed_cadence)
     days_to_ship, ship_gap = _ship_calendar(cadence["ship_days"], plan_date)
+    days_to_ship, ship_gap = _honour_promised_truck(inputs, cadence, plan_date, days_to_ship, ship_gap)
     waiting = days_to_ship - 1
     review = np.maximum(values["review_period_days"], ship_gap)
     risk_period = waiting + lead_time + review
+    if daily_forecast is not None:
+        mean, std = demand_over_risk_window(inputs, daily_forecast, plan_date, risk_period)
+        demand = np.where(np.isnan(mean), demand, mean)
+        values["demand_daily_std"] = np.where(np.isnan(std), values["demand_daily_std"], std)
 
     inventory_position = values["on_hand"] + values["on_order"] + values["in_transit"] - values["committed"]
     z = z_for(values["service_level"])

@@ -18,7 +18,8 @@ Rules, chosen once and kept the same for both policies:
   policies use the same draw for a shipment on the same day, so luck does not decide the comparison.
 - **Our policy.** ``plan_replenishment`` each evening, executing the lines whose ``ship_date`` is the next day:
   the nightly plan's own method, choosing each location's ship days every evening from that evening's forecast
-  and the agreements' cost terms (``costed``), and, for comparison, the same policy on every agreed ship day
+  and the agreements' cost terms, remembering the previous evening's plan as the nightly does (``costed``), and,
+  for comparison, the same policy on every agreed ship day
   (``policy``).
   The forecast is the engine's moving average (``baselines.moving_average_forecast``, 28 days, in-stock days only):
   d̄ is the mean and σ_d comes from its p90 as in the nightly plan. Fitting Prophet for every series and day
@@ -406,9 +407,11 @@ def _policy_rule(policy: pd.DataFrame, *, costed_cadence: bool, fewer_days: list
     """Our policy as the nightly plan runs it: ``plan_replenishment`` each evening, shipping what it dates for the
     next day. With ``costed_cadence`` each location's ship days are chosen every evening from that evening's
     forecast, as the nightly does; without it every agreed day is kept. ``fewer_days`` collects, per evening, which
-    rows ship on fewer days than agreed."""
+    rows ship on fewer days than agreed. Each evening's plan is the next one's ``previous_ship_days`` and
+    ``previous_ship_date``, as the nightly reads the plan of the night before."""
     terms = policy[POLICY_COLUMNS + [column for column in COST_COLUMNS if column in policy.columns]]
     terms = terms.reset_index(drop=True)
+    previous = {"previous_ship_days": None, "previous_ship_date": pd.NaT}
 
     def decide(
         plan_date: date, on_hand: np.ndarray, in_transit: np.ndarray, sales: np.ndarray, censored: np.ndarray
@@ -421,8 +424,12 @@ def _policy_rule(policy: pd.DataFrame, *, costed_cadence: bool, fewer_days: list
             committed=0.0,
             demand_daily_mean=mean,
             demand_daily_std=std,
+            **previous,
         )
         plan = plan_replenishment(inputs, plan_date, costed_cadence=costed_cadence)
+        previous.update(
+            previous_ship_days=plan["ship_days"].to_numpy(), previous_ship_date=plan["ship_date"].to_numpy()
+        )
         if fewer_days is not None:
             fewer_days.append(
                 np.array(

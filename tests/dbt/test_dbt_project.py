@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -293,7 +294,7 @@ def test_promotion_days_follow_the_latest_calendar_the_night_knew_at_every_store
         built_warehouse,
         """select location_id, product_id, min(promo_date), max(promo_date), count(*), max(discount_depth),
                   bool_or(is_display), bool_or(is_feature)
-           from marts.fct_promotion_days group by all order by all""",
+           from marts.fct_promotion_days where partner_id = 'ACME' group by all order by all""",
     )
     assert rows == [
         ("S001", "SKU-100", day(13), day(19), 7, 25.0, False, False),
@@ -301,3 +302,22 @@ def test_promotion_days_follow_the_latest_calendar_the_night_knew_at_every_store
         ("S002", "SKU-100", day(13), day(19), 7, 25.0, False, False),
         ("S002", "SKU-200", day(20), day(21), 2, None, False, True),
     ]
+
+
+def test_a_calendar_without_promotion_numbers_restates_the_days_it_spans(built_warehouse):
+    rows = query(
+        built_warehouse,
+        """select min(promo_date), max(promo_date), count(*), max(promotion_count), bool_or(is_feature)
+           from marts.fct_promotion_days where partner_id = 'NORD' and product_id = 'SKU-100'
+           group by promo_date > '2025-06-10' order by 1""",
+    )
+    # The moved display counts once, on its new days; the earlier feature, outside the restated span, stays.
+    assert rows == [(day(1), day(3), 3, 1, True), (day(17), day(21), 5, 1, False)]
+
+
+def test_promotion_days_stop_at_the_window_the_forecast_can_use(built_warehouse):
+    assert query(
+        built_warehouse,
+        """select min(promo_date), max(promo_date), count(*) from marts.fct_promotion_days
+           where partner_id = 'NORD' and product_id = 'SKU-300'""",
+    ) == [(day(12), AS_OF + timedelta(days=92), 91)]

@@ -21,6 +21,7 @@ PYTHON_SOURCES = {
     "source.cmi.forecasts.forecast_history": ["forecasts", "demand_forecast"],
     "source.cmi.forecasts.demand_forecast": ["forecasts", "demand_forecast"],
     "source.cmi.forecasts.forecast_accuracy": ["forecasts", "demand_forecast"],
+    "source.cmi.forecasts.forecast_value_added": ["forecasts", "demand_forecast"],
     "source.cmi.replenishment.replenishment_plan": ["replenishment", "replenishment_plan"],
     "source.cmi.replenishment.plan_history": ["replenishment", "replenishment_plan"],
     "source.cmi.replenishment.exceptions": ["replenishment", "exceptions"],
@@ -104,6 +105,23 @@ def test_the_shipment_matchers_are_intermediate_models_the_mart_reads(manifest):
     parents = set(manifest["nodes"]["model.cmi.fct_shipments"]["depends_on"]["nodes"])
     assert {"model.cmi.int_shipment_arrivals_counted", "model.cmi.int_shipment_arrivals_reported"} <= parents
     assert "model.cmi.int_stock_changes_explained" not in parents
+
+
+def test_every_model_resolving_partner_references_does_it_through_the_one_macro(manifest):
+    """Items and stores are resolved alike everywhere: a model that joins partner_item_ref writes no join of its own."""
+    resolvers = {
+        node["name"]
+        for node in _models(manifest).values()
+        if node["name"].startswith("int_")
+        and node["name"].endswith("_resolved")
+        and "model.cmi.int_partner_items_known" in node["depends_on"]["nodes"]
+    }
+    assert "int_promotions_resolved" in resolvers
+    assert {
+        name
+        for name in resolvers
+        if "macro.cmi.resolve_partner_refs" not in manifest["nodes"][f"model.cmi.{name}"]["depends_on"]["macros"]
+    } == set()
 
 
 def test_every_model_has_its_own_yaml_beside_it_with_a_grain_and_a_key_test(manifest):

@@ -1,5 +1,7 @@
 """Plans costed in money: the cost terms, the expected cost of a cadence, and the cadence each lane is given."""
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecasts.replenishment.costs import (
+    CADENCE_CHANGE_MARGIN,
     CostTerms,
     choose_cadence,
     choose_ship_days,
@@ -123,24 +126,93 @@ lane_terms = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(terms=lane_terms, count=st.integers(1, 4))
-def test_the_chosen_cadence_never_costs_more_a_day_than_every_agreed_day(terms, count):
+def brute_force_cadences(lines: pd.DataFrame) -> list[tuple[float, tuple[int, ...]]]:
+    """Every truck-day subset of one location's agreed days that leaves no line without a day, with its cost a
+    day (one truck: the dearest delivery, plus each line's stock and shortage on the days it agreed to), in the
+    order the tie rule prefers: more truck days, then the earlier weekdays."""
+    terms = CostTerms.of(lines)
+    agreed = [parse_ship_days(days) for days in lines["ship_days"]]
+    allowed = sorted(frozenset().union(*agreed))
+    delivery = float(np.nan_to_num(lines["shipment_cost"].to_numpy(dtype=float)).max())
+    singles = [(lines.iloc[[row]], terms.take(np.array([row]))) for row in range(len(lines))]
+    cost_of_line: dict[tuple[int, tuple[int, ...]], float] = {}
+    found = []
+    for count in range(len(allowed), 0, -1):
+        for truck in combinations(allowed, count):
+            served = [tuple(day for day in truck if day in days) for days in agreed]
+            if not all(served):
+                continue
+            cost = delivery * count / 7
+            for row, days in enumerate(served):
+                if (row, days) not in cost_of_line:
+                    holding, _, shortage = expected_daily_cost(*singles[row], days)
+                    cost_of_line[row, days] = holding + shortage
+                cost += cost_of_line[row, days]
+            found.append((cost, truck))
+    return found
+
+
+def assert_brute_force_choice(lines: pd.DataFrame, truck: tuple[int, ...], cost: float) -> None:
+    """``truck`` costs no more than any subset, and no subset the tie rule prefers costs as little."""
+    candidates = brute_force_cadences(lines)
+    best = min(found for found, _ in candidates)
+    tolerance = 1e-9 * max(1.0, abs(best))
+    assert cost <= best + 2 * tolerance, (truck, cost, best)
+    preferred = [(found, days) for found, days in candidates[: [days for _, days in candidates].index(truck)]]
+    assert all(found > cost + tolerance / 2 for found, _ in preferred), (truck, cost, preferred)
+
+
+lane_days = st.sets(st.sampled_from(WEEKDAY_NAMES), min_size=1).map(
+    lambda days: ",".join(sorted(days, key=WEEKDAY_NAMES.index))
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(terms=lane_terms, count=st.integers(1, 4), own_days=st.lists(st.one_of(st.none(), lane_days), max_size=4))
+def test_the_chosen_cadence_is_the_cheapest_subset_by_brute_force_with_the_tie_rule(terms, count, own_days):
     lines = lane(count, **terms)
+    # Some lines agree to days of their own: the truck serves each on the days it agreed to.
+    for row, days in enumerate(own_days[:count]):
+        if days is not None:
+            lines.loc[row, "ship_days"] = days
     cadence = choose_cadence(lines)
-    agreed = tuple(sorted(parse_ship_days(terms["ship_days"])))
-    chosen = tuple(sorted(parse_ship_days(cadence["ship_days"].iloc[0])))
-    cost_terms = CostTerms.of(lines)
-    assert set(chosen) <= set(agreed) and cadence["ship_days"].nunique() == 1
-    assert (
-        sum(expected_daily_cost(lines, cost_terms, chosen))
-        <= sum(expected_daily_cost(lines, cost_terms, agreed)) + 1e-9
-    )
-    assert cadence["location_cost_per_day"].iloc[0] == pytest.approx(
-        sum(expected_daily_cost(lines, cost_terms, chosen))
-    )
-    assert cadence["location_agreed_cost_per_day"].iloc[0] == pytest.approx(
-        sum(expected_daily_cost(lines, cost_terms, agreed))
-    )
+    truck = tuple(sorted(frozenset().union(*(parse_ship_days(days) for days in cadence["ship_days"]))))
+    cost = cadence["location_cost_per_day"].iloc[0]
+    assert_brute_force_choice(lines, truck, cost)
+    for chosen, agreed in zip(cadence["ship_days"], lines["ship_days"], strict=True):
+        assert parse_ship_days(chosen) == parse_ship_days(agreed) & set(truck)
     per_line = cadence[["holding_cost_per_day", "shipping_cost_per_day", "stockout_cost_per_day"]].to_numpy().sum()
-    assert per_line == pytest.approx(cadence["location_cost_per_day"].iloc[0])
+    assert per_line == pytest.approx(cost)
+
+
+def test_zero_costs_tie_every_subset_and_every_agreed_day_wins():
+    lines = lane(2, shipment_cost=0.0, holding_cost_rate=0.0, stockout_penalty_rate=0.0)
+    assert choose_ship_days(lines).tolist() == ["Mon,Wed,Fri"] * 2
+    assert_brute_force_choice(lines, (0, 2, 4), 0.0)
+
+
+@pytest.mark.parametrize("shipment_cost", [5.0, 10.0, 20.0])
+def test_a_location_keeps_its_previous_cadence_unless_a_change_saves_more_than_the_margin(shipment_cost):
+    lines = lane(2, shipment_cost=shipment_cost, holding_cost_rate=1.0, demand_daily_mean=100.0)
+    candidates = {days: cost for cost, days in brute_force_cadences(lines)}
+    best = min(candidates.values())
+    kept = candidates[(0, 2, 4)]
+    fresh = choose_cadence(lines)
+    remembered = choose_cadence(lines.assign(previous_ship_days=["Mon,Wed,Fri", None]))
+    assert fresh["ship_days"].iloc[0] != "Mon,Wed,Fri"
+    if best >= kept * (1 - CADENCE_CHANGE_MARGIN):
+        assert remembered["ship_days"].tolist() == ["Mon,Wed,Fri"] * 2
+        assert remembered["location_cost_per_day"].iloc[0] == pytest.approx(kept)
+    else:
+        pd.testing.assert_frame_equal(remembered, fresh)
+    # A previous cadence that is no longer agreed is not kept.
+    gone = choose_cadence(lines.assign(previous_ship_days="Tue"))
+    pd.testing.assert_frame_equal(gone, fresh)
+
+
+def test_the_margin_keeps_a_close_previous_cadence_and_drops_a_dear_one():
+    close = lane(2, shipment_cost=5.0, holding_cost_rate=1.0, demand_daily_mean=100.0)
+    dear = lane(2, shipment_cost=20.0, holding_cost_rate=1.0, demand_daily_mean=100.0)
+    assert choose_cadence(close.assign(previous_ship_days="Mon,Wed,Fri"))["ship_days"].iloc[0] == "Mon,Wed,Fri"
+    changed = choose_cadence(dear.assign(previous_ship_days="Mon,Wed,Fri"))["ship_days"].iloc[0]
+    assert changed == choose_cadence(dear)["ship_days"].iloc[0] != "Mon,Wed,Fri"

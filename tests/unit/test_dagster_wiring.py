@@ -2,9 +2,10 @@
 
 import dagster as dg
 
+from assets.forecasts import demand_forecast
 from assets.ingest import partner_feeds, supplier_master_data
 from assets.quality import partner_gate_outcome
-from assets.warehouse import BuildProgress
+from assets.warehouse import BuildProgress, model_key
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, nightly_partitions, with_partitions
 from orchestration.runtime.settings import DEFAULT_PARTITIONS_START
 
@@ -46,3 +47,7 @@ def test_a_partners_gate_check_fails_as_a_warning_or_an_error_by_its_status():
     passed, severity, _ = partner_gate_outcome({"status": "held", "reasons": "x"})
     assert not passed and severity == dg.AssetCheckSeverity.ERROR
     assert partner_gate_outcome(None)[2].startswith("not judged tonight")
+
+
+def test_the_forecast_waits_for_the_promotion_days_mart_it_reads():
+    assert model_key("marts.fct_promotion_days") in demand_forecast.dependency_keys

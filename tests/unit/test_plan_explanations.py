@@ -221,6 +221,26 @@ def test_a_thinned_cadence_says_which_days_and_what_it_saves():
 def test_a_cadence_kept_on_every_agreed_day_says_why():
     _, cheap = explained(**(COSTS | {"shipment_cost": 0.0, "stockout_penalty_rate": 0.0}))
     assert "ships Tuesdays and Fridays: " in step(cheap, "cadence")["detail"]
-    assert "shipping on fewer of the agreed days would cost more" in step(cheap, "cadence")["detail"]
+    assert "no fewer of the agreed days would save over 10 % of it" in step(cheap, "cadence")["detail"]
+    assert "promised" not in step(cheap, "cadence")["detail"]
     _, uncosted = explained()
     assert "no price to weigh a delivery against" in step(uncosted, "cadence")["detail"]
+
+
+def test_a_cadence_change_says_the_promised_truck_still_goes():
+    from forecasts.replenishment.explain import cadence_step
+
+    line = {
+        "ship_days": "Mon",
+        "ship_days_agreed": "Mon,Thu",
+        "ship_date": pd.Timestamp("2025-03-06"),
+        "location_cost_per_day": 40.0,
+        "location_agreed_cost_per_day": 80.0,
+        "holding_cost_per_day": 1.0,
+        "shipping_cost_per_day": 38.0,
+        "stockout_cost_per_day": 1.0,
+    }
+    detail = cadence_step(line)[3]
+    assert detail.startswith("ships Mondays only: 40.00 a day against 80.00")
+    assert detail.endswith("the next shipment still goes on 2025-03-06, the truck the previous plan promised")
+    assert "promised" not in cadence_step(line | {"ship_date": pd.Timestamp("2025-03-10")})[3]

@@ -27,6 +27,12 @@ def promotion_spec(partner_id: str) -> FileSpec:
     return CONFIGS[partner_id].specs_for("promotion")[0]
 
 
+def arrived(path: Path, day: datetime = datetime(2026, 6, 1, 6)) -> Path:
+    """Date the file's arrival (its modification time): a calendar's starts are judged against it."""
+    os.utime(path, (day.timestamp(), day.timestamp()))
+    return path
+
+
 HANSA_CALENDAR = (
     "Aktionsnr;Filiale;EAN;Beginn;Ende;Aktionsart;Rabatt %;Status\r\n"
     "A-1;;0084215010016;01.07.2026;14.07.2026;Preisaktion;12,5;geplant\r\n"
@@ -41,6 +47,7 @@ HANSA_CALENDAR = (
 def test_a_german_calendar_maps_words_and_rejects_rows_that_break_a_rule(tmp_path: Path) -> None:
     path = tmp_path / "Aktionen_20260601.csv"
     path.write_bytes(HANSA_CALENDAR.encode("utf-8-sig"))
+    arrived(path)
     result = parse_delimited(path, promotion_spec("hansa_handel"), "hansa_handel", "file-1")
 
     assert result.record_type == "promotion"
@@ -70,6 +77,7 @@ def test_a_workbook_calendar_reads_through_the_mapping_and_marks_cancellations(t
     sheet.append(["P8", None, "HX-039567", datetime(2026, 7, 8), datetime(2026, 7, 21), "海报", None, "有效"])
     path = tmp_path / "cuxiao_20260601.xlsx"
     book.save(path)
+    arrived(path)
 
     result = parse_excel(path, promotion_spec("huaxin_retail"), "huaxin_retail", "file-2")
 
@@ -113,12 +121,35 @@ def test_a_json_calendar_reads_nested_records(tmp_path: Path) -> None:
     }
     path = tmp_path / "promos_1.json"
     path.write_text(json.dumps(document), encoding="utf-8")
+    arrived(path)
 
     result = parse_json(path, spec, "redwood_grocers", "file-3")
 
     assert result.rows["product_ref"].tolist() == ["084215010016"]
     assert result.rows["depth"].tolist() == [25.0]
     assert result.rejects["reason"].tolist() == ["discount depth outside 0-100 %"]
+
+
+def test_a_mistyped_year_or_an_endless_promotion_is_rejected_by_name(tmp_path: Path) -> None:
+    calendar = (
+        "Aktionsnr;Filiale;EAN;Beginn;Ende;Aktionsart;Rabatt %;Status\r\n"
+        "A-1;;0084215010016;01.07.2026;31.12.9999;Zweitplatzierung;;geplant\r\n"
+        "A-2;;0084215010016;01.07.2026;30.09.2026;Zweitplatzierung;;geplant\r\n"
+        "A-3;;0084215010016;01.07.2026;01.10.2026;Zweitplatzierung;;geplant\r\n"
+        "A-4;;0084215010016;01.07.2027;07.07.2027;Preisaktion;10;geplant\r\n"
+        "A-5;;0084215010016;01.05.2025;07.05.2025;Preisaktion;10;geplant\r\n"
+        "A-6;;0084215010016;25.05.2026;31.05.2026;Preisaktion;10;geplant\r\n"
+    )
+    path = tmp_path / "Aktionen_20260601.csv"
+    path.write_bytes(calendar.encode("utf-8-sig"))
+    arrived(path)
+
+    result = parse_delimited(path, promotion_spec("hansa_handel"), "hansa_handel", "file-1")
+
+    assert result.rows["promo_id"].tolist() == ["A-2", "A-6"]  # 92 days; a week just past
+    reasons = dict(zip(result.rejects["source_line"], result.rejects["reason"], strict=True))
+    assert reasons[2] == reasons[4] == "promotion runs longer than 92 days (the longest a calendar may plan)"
+    assert reasons[5] == reasons[6] == "promotion starts more than 366 days from the day the file arrived"
 
 
 def test_a_promotion_spec_refuses_unknown_types_and_edi_formats() -> None:

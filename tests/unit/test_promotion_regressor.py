@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.forecasting.promotion_regressor import with_promotions
+from forecasts.forecasting.promotion_regressor import chunk_promotions, with_promotions
 from forecasts.forecasting.warehouse_forecast import forecast_warehouse
 
 AS_OF = date(2026, 3, 31)
@@ -39,6 +39,7 @@ def warehouse_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
     columns = ["partner_id", "location_id", "product_id", "sales_date", "units_sold", "is_stockout", "promo_flag"]
     calendar = [("p1", location, "A", day) for location in ("S-1", "S-2") for day in sorted(on_promotion)]
     promotions = pd.DataFrame(calendar, columns=["partner_id", "location_id", "product_id", "promo_date"])
+    promotions["known_on"] = AS_OF
     return pd.DataFrame(sales, columns=columns), promotions
 
 
@@ -113,3 +114,67 @@ def test_at_the_partner_level_a_day_is_on_promotion_when_any_location_is():
     assert planned["promotion"].tolist() == [1.0]
     untouched, none = with_promotions(engine, rows, history, future.iloc[:0])
     assert none is None and untouched is engine
+
+
+def test_a_night_reads_only_the_calendar_it_knew_and_skips_the_regressor_on_another_nights(conn):
+    with_regressor = night(conn, "location", promotions=True)
+    without = night(conn, "location", promotions=False)
+    conn.execute("update marts.fct_promotion_days set known_on = known_on - interval 1 day")
+
+    result = forecast_warehouse(
+        conn, partners=["p1"], as_of_date=AS_OF, history_days=DAYS, horizon=HORIZON, level="location", run_id="t"
+    )
+    stale = conn.execute(
+        "select location_id, product_id, forecast_date, p50, model from forecasts.forecast_history order by all"
+    ).df()
+
+    assert result.promotions_skipped == (
+        "forecast without the promotion regressor: marts.fct_promotion_days holds the calendars as known on "
+        "2026-03-30, not on 2026-03-31"
+    )
+    pd.testing.assert_frame_equal(stale, without)
+    assert not stale.equals(with_regressor)
+    # Rows of another night are never read, whoever calls.
+    conn.execute(f"create temp table keys as {SERIES_KEYS}")
+    history, future = chunk_promotions(conn, "keys", 1, 1, AS_OF - timedelta(days=DAYS - 1), AS_OF, HORIZON)
+    assert history.empty and future.empty
+
+
+SERIES_KEYS = """select partner_id, location_id, product_id, 1 as series_number, 1 as engine_series_number
+                 from (values ('p1', 'S-2', 'A')) t(partner_id, location_id, product_id)"""
+
+
+def test_at_the_partner_level_a_store_only_promotion_is_planned_when_the_chain_learned_one():
+    conn = duckdb.connect()
+    conn.execute("create schema marts")
+    sales = [
+        ("p1", location, "A", AS_OF - timedelta(days=offset), location == "S-1" and offset in (30, 31))
+        for location in ("S-1", "S-2")
+        for offset in range(60)
+    ]
+    columns = ["partner_id", "location_id", "product_id", "sales_date", "promo_flag"]
+    conn.register("sales", pd.DataFrame(sales, columns=columns))
+    conn.execute("create table marts.fct_sales_daily as select * from sales")
+    # Past promotion days at S-1 only; a promotion planned at S-2 alone next week.
+    days = [("p1", "S-1", "A", AS_OF - timedelta(days=offset)) for offset in (30, 31)]
+    days += [("p1", "S-2", "A", AS_OF + timedelta(days=offset)) for offset in (3, 4, 5)]
+    conn.register("calendar", pd.DataFrame(days, columns=[*columns[:3], "promo_date"]))
+    conn.execute(f"create table marts.fct_promotion_days as select *, date '{AS_OF}' as known_on from calendar")
+    conn.execute(
+        """create temp table keys as select distinct partner_id, location_id, product_id,
+           dense_rank() over (order by location_id) as series_number, 1 as engine_series_number
+           from marts.fct_sales_daily"""
+    )
+
+    history, future = chunk_promotions(conn, "keys", 1, 1, AS_OF - timedelta(days=59), AS_OF, HORIZON)
+    rows = pd.DataFrame(
+        [(1, number, pd.Timestamp(AS_OF - timedelta(days=offset)), 1.0) for number in (1, 2) for offset in range(60)],
+        columns=["series_id", "location_series", "date", "qty"],
+    )
+    engine = rows.groupby(["series_id", "date"], as_index=False)["qty"].sum()
+    flagged, planned = with_promotions(engine, rows, history, future)
+
+    assert sorted(set(future["location_series"])) == [1, 2]
+    assert flagged["promotion"].sum() == 2.0
+    on = planned.loc[planned["promotion"] > 0, "date"].dt.date.tolist()
+    assert on == [AS_OF + timedelta(days=offset) for offset in (3, 4, 5)]

@@ -24,6 +24,7 @@ from forecasts.replenishment.policy import (
     plan_replenishment,
     round_ship_qty,
 )
+from tests.unit.test_costs import assert_brute_force_choice
 
 PLAN_DATE = date(2025, 3, 3)  # a Monday
 Z_95 = 1.6448536269514722
@@ -303,11 +304,15 @@ def test_plan_properties(row_dicts, plan_date):
         assert ship_date.date() > plan_date
         assert ship_date.weekday() in parse_ship_days(chosen) <= parse_ship_days(lane)
         assert (ship_date.date() - plan_date).days <= 7
-    # One truck per location, never dearer a day than every agreed day; without a price, every agreed day.
+    # One truck per location, the cheapest subset of the agreed days by brute force (ties: more days, then the
+    # earlier weekdays); without a price, every agreed day.
     costed = plan["location_cost_per_day"].notna().to_numpy()
-    assert (plan["location_cost_per_day"] <= plan["location_agreed_cost_per_day"] + TOLERANCE)[costed].all()
-    truck = plan[costed].groupby(["partner_id", "location_id"])["location_cost_per_day"].nunique()
-    assert (truck == 1).all()
+    lines = inputs.assign(ship_days=plan["ship_days_agreed"])[costed]
+    for _, location in plan[costed].groupby(["partner_id", "location_id"]):
+        assert location["location_cost_per_day"].nunique() == 1
+        truck = tuple(sorted(frozenset().union(*(parse_ship_days(days) for days in location["ship_days"]))))
+        cost = location["location_cost_per_day"].iloc[0]
+        assert_brute_force_choice(lines.loc[location.index].reset_index(drop=True), truck, cost)
     assert (plan["ship_days"] == plan["ship_days_agreed"])[~costed].all()
 
     # Cover bounds apply on the ship date, after the w = days_to_ship - 1 days of sales before it.
@@ -446,3 +451,116 @@ def test_lines_agreeing_different_days_share_the_truck_on_days_each_of_them_agre
     plan = plan_rows({**costed, "ship_days": "Mon,Wed"}, {**costed, "product_id": "B", "ship_days": "Wed,Fri"})
     assert plan["ship_days"].tolist() == ["Wed", "Wed"], "one truck on the day both lines agreed to"
     assert plan["ship_date"].tolist() == [pd.Timestamp("2025-03-05")] * 2
+
+
+def flap_line(**overrides) -> pd.DataFrame:
+    """One line agreed Mon,Thu whose cheapest cadence flips between Mon,Thu and Mon around 97-98 units a day."""
+    row = input_row(
+        on_hand=0.0,
+        on_order=0.0,
+        committed=0.0,
+        case_pack=1.0,
+        moq=0.0,
+        demand_daily_std=4.0,
+        lead_time_days=2.0,
+        lead_time_std_days=0.0,
+        review_period_days=1.0,
+        min_cover_days=np.nan,
+        max_cover_days=np.nan,
+        ship_days="Mon,Thu",
+        unit_cost=4.0,
+        holding_cost_rate=0.25,
+        shipment_cost=3.0,
+        stockout_penalty_rate=0.5,
+    )
+    return pd.DataFrame([row | overrides])
+
+
+SUNDAY, MONDAY, TUESDAY, THURSDAY = date(2025, 3, 2), date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 6)
+
+
+def remembered(plan: pd.DataFrame) -> dict:
+    return {"previous_ship_days": plan["ship_days"].iloc[0], "previous_ship_date": plan["ship_date"].iloc[0]}
+
+
+def test_a_forecast_that_moves_a_little_keeps_the_cadence_the_goods_on_the_way_were_sized_for():
+    sunday = plan_replenishment(flap_line(demand_daily_mean=98.0), SUNDAY)
+    assert sunday["ship_days"].iloc[0] == "Mon,Thu" and sunday["ship_date"].iloc[0].date() == MONDAY
+    in_transit = float(sunday["ship_qty"].iloc[0])
+    # Without memory the Monday evening plan drops Thursday and waits a week.
+    forgetful = plan_replenishment(flap_line(demand_daily_mean=97.0, in_transit=in_transit), MONDAY)
+    assert forgetful["ship_days"].iloc[0] == "Mon"
+    monday = plan_replenishment(flap_line(demand_daily_mean=97.0, in_transit=in_transit, **remembered(sunday)), MONDAY)
+    assert monday["ship_days"].iloc[0] == "Mon,Thu" and monday["ship_date"].iloc[0].date() == THURSDAY
+    assert monday["risk_period_days"].iloc[0] == 2 + 2 + 4
+    # A rerun of the same night with the same previous plan plans the same.
+    again = plan_replenishment(flap_line(demand_daily_mean=97.0, in_transit=in_transit, **remembered(sunday)), MONDAY)
+    pd.testing.assert_frame_equal(again, monday)
+
+
+def test_a_cadence_change_that_drops_days_still_ships_on_the_truck_the_previous_plan_promised():
+    sunday = plan_replenishment(flap_line(demand_daily_mean=98.0), SUNDAY)
+    dear = {"demand_daily_mean": 5.0, "shipment_cost": 500.0, "in_transit": 505.0}
+    monday = plan_replenishment(flap_line(**dear, **remembered(sunday)), MONDAY)
+    # Dear trucks: Monday only from now on, but Thursday's truck, which Monday's shipment was sized for, still goes.
+    assert monday["ship_days"].iloc[0] == "Mon"
+    assert monday["ship_date"].iloc[0].date() == THURSDAY and monday["days_to_ship"].iloc[0] == 3
+    assert monday["risk_period_days"].iloc[0] == 2 + 2 + 4, "sales Tue-Wed, lead time, Thursday to Monday"
+    # The next evenings keep that promise until the truck has gone, then ship on the new cadence.
+    tuesday = plan_replenishment(flap_line(**dear, **remembered(monday)), TUESDAY)
+    assert tuesday["ship_date"].iloc[0].date() == THURSDAY
+    thursday = plan_replenishment(flap_line(**dear, **remembered(tuesday)), THURSDAY)
+    assert thursday["ship_date"].iloc[0].date() == date(2025, 3, 10)
+    # A previous plan on days the line no longer agrees to promises nothing.
+    moved = plan_replenishment(flap_line(**dear, previous_ship_days="Tue", previous_ship_date=TUESDAY), MONDAY)
+    assert moved["ship_date"].iloc[0].date() == date(2025, 3, 10)
+
+
+def promotion_forecast(plan_date: date, days: int = 20) -> pd.DataFrame:
+    """10 units a day, 50 on days 7 to 9 after the plan date (a promotion), p90 four units above p50."""
+    p50 = [50.0 if 7 <= day <= 9 else 10.0 for day in range(1, days + 1)]
+    return pd.DataFrame(
+        {
+            "partner_id": "p1",
+            "location_id": "L1",
+            "product_id": "A",
+            "forecast_date": [plan_date + pd.Timedelta(days=day) for day in range(1, days + 1)],
+            "p50": p50,
+            "p90": [value + 4.0 for value in p50],
+        }
+    )
+
+
+def test_demand_is_the_forecast_averaged_over_the_risk_period_of_the_chosen_ship_days():
+    sunday = date(2025, 3, 2)
+    row = input_row(lead_time_days=2.0, lead_time_std_days=0.0, review_period_days=1.0, min_cover_days=np.nan)
+    forecast = promotion_forecast(sunday)
+    # A weekly truck on Monday: risk period 0 + 2 + 7 = 9 days, so the promotion on days 7-9 counts.
+    weekly = plan_replenishment(pd.DataFrame([row | {"ship_days": "Mon"}]), sunday, daily_forecast=forecast)
+    assert weekly["risk_period_days"].iloc[0] == 9
+    assert weekly["demand_daily_mean"].iloc[0] == pytest.approx((6 * 10 + 3 * 50) / 9)
+    assert weekly["demand_daily_std"].iloc[0] == pytest.approx(4.0 / 1.2815515655446004)
+    assert weekly["reorder_point"].iloc[0] == pytest.approx(210.0 + weekly["safety_stock"].iloc[0]), (
+        "d̄ × 9 days is the forecast over the risk period"
+    )
+    # Mon,Thu: Monday's shipment lasts to Thursday's, a 5-day risk period before the promotion.
+    twice = plan_replenishment(pd.DataFrame([row | {"ship_days": "Mon,Thu"}]), sunday, daily_forecast=forecast)
+    assert twice["risk_period_days"].iloc[0] == 5 and twice["demand_daily_mean"].iloc[0] == pytest.approx(10.0)
+    # A series the forecast does not cover keeps its input mean.
+    other = plan_replenishment(
+        pd.DataFrame([row | {"ship_days": "Mon", "product_id": "B"}]), sunday, daily_forecast=forecast
+    )
+    assert other["demand_daily_mean"].iloc[0] == row["demand_daily_mean"]
+
+
+def test_the_risk_window_counts_whole_days_after_the_plan_date():
+    from forecasts.replenishment.demand_window import demand_over_risk_window
+
+    plan_date = date(2025, 3, 2)
+    forecast = promotion_forecast(plan_date, days=8)
+    forecast = pd.concat([forecast.assign(forecast_date=pd.Timestamp(plan_date), p50=999.0), forecast])
+    keys = pd.DataFrame({"partner_id": ["p1"] * 3, "location_id": ["L1"] * 3, "product_id": ["A", "A", "B"]})
+    mean, std = demand_over_risk_window(keys, forecast, plan_date, np.array([6.5, 30.0, 5.0]))
+    # 6.5 days: days 1-7; 30 days: the 8 the forecast has; the plan date's own row never counts.
+    assert mean[:2].tolist() == pytest.approx([(6 * 10 + 50) / 7, (6 * 10 + 2 * 50) / 8])
+    assert np.isnan(mean[2]) and np.isnan(std[2])

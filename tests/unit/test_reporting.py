@@ -1,5 +1,6 @@
 """The planner's report: headline, act-today list, partner and item pages, from small frames (no warehouse)."""
 
+import html
 import re
 from datetime import date
 
@@ -218,6 +219,8 @@ def costed_plan() -> pd.DataFrame:
         policy_row("a", "L1", "P2", on_hand=2.0, ship_days="Mon,Thu", **COSTS),
         policy_row("a", "L2", "P1", ship_days="Mon,Thu", **COSTS),
         policy_row("b", "S1", "P2", on_hand=3.0, ship_days="Mon,Thu", **(COSTS | {"unit_cost": None})),
+        policy_row("c", "T1", "P1", ship_days="Mon,Thu", **COSTS),
+        policy_row("c", "T2", "P1", ship_days="Mon,Thu", **(COSTS | {"shipment_cost": None})),
     ]
     return plan_replenishment(pd.DataFrame(rows), DAY)
 
@@ -232,7 +235,13 @@ def test_plan_costs_add_up_per_partner_and_leave_uncosted_lines_out():
     assert costs.loc["a", "total"] == pytest.approx(locations["location_cost_per_day"].sum())
     assert costs.loc["a", "every_agreed_day"] == pytest.approx(locations["location_agreed_cost_per_day"].sum())
     assert (costs.loc["a", "locations"], costs.loc["a", "fewer_days_locations"]) == (2, 2)
-    assert costs.loc["b", "uncosted_lines"] == 1 and costs.loc["b", "total"] == 0.0
+    # A partner with no costed location has no figures, not zeros; one with some has partial figures.
+    assert costs.loc["b", "uncosted_lines"] == 1 and not costs.loc["b", "partial"]
+    assert costs.loc["b", ["holding", "shipping", "stockout", "total", "every_agreed_day"]].isna().all()
+    assert costs.loc["c", "partial"] and not costs.loc["a", "partial"]
+    c = plan[plan["location_id"] == "T1"]
+    assert costs.loc["c", "total"] == pytest.approx(c["location_cost_per_day"].iloc[0])
+    assert (costs.loc["c", "costed_locations"], costs.loc["c", "locations"]) == (1, 2)
     assert plan_costs(plan.drop(columns=["location_cost_per_day"])).empty
 
 
@@ -245,6 +254,46 @@ def test_the_index_shows_each_partners_plan_cost_formatted(tmp_path):
     for figure in ("holding", "shipping", "stockout", "total", "every_agreed_day"):
         assert f">{costs.loc['a', figure]:,.2f}<" in row.replace("<strong>", "").replace("</strong>", "")
     assert ">714.29<" in row and "2 of 2" in row
-    assert "1 line(s) of Beta Grocers have no cost terms" in section
+    assert "1 line(s) of Beta Grocers have no cost terms" in section and "partial" not in row
+    row_b = section[section.index('id="plan-cost-b"') : section.index("</tr>", section.index('id="plan-cost-b"'))]
+    assert ">–<" in row_b and "0.00" not in row_b
+    row_c = section[section.index('id="plan-cost-c"') : section.index("</tr>", section.index('id="plan-cost-c"'))]
+    assert "partial: 1 of 2 locations costed" in row_c
+    assert "partial: 1 of 2 locations costed" in (tmp_path / "partners" / "c.html").read_text(encoding="utf-8")
     partner_page = (tmp_path / "partners" / "a.html").read_text(encoding="utf-8")
     assert f">{costs.loc['a', 'total']:,.2f}<" in partner_page
+
+
+def _value_added_week(week_start: str, sold: float, errors: dict[str, float], complete: bool = True) -> dict:
+    row = {"partner_id": "a", "week_start": pd.Timestamp(week_start), "actual_units": sold}
+    row["iso_week"] = row["week_start"].strftime("%G-W%V")
+    row["is_complete_week"] = complete
+    for source, error in errors.items():
+        row[f"{source}_abs_error"] = error
+        row[f"{source}_wape"] = error / sold
+        row[f"{source}_bias"] = -error / sold
+    return row
+
+
+def test_partner_page_says_whose_forecast_adds_value(tmp_path):
+    weeks = pd.DataFrame(
+        [
+            _value_added_week(
+                "2025-06-16", 1000.0, {"naive": 400, "statistical": 300, "partner": 200, "combined": 150}
+            ),
+            _value_added_week(
+                "2025-06-23", 1000.0, {"naive": 400, "statistical": 300, "partner": 260, "combined": 250}
+            ),
+            _value_added_week("2025-06-30", 10.0, {"naive": 9, "statistical": 1, "partner": 5, "combined": 5}, False),
+        ]
+    )
+    render_report(inputs(value_added=weeks), tmp_path)
+    page = html.unescape((tmp_path / "partners" / "a.html").read_text())
+    # Pooled over the two complete weeks: partner 23 %, ours 30 %, naive 40 %, the plan's 20 %.
+    assert (
+        "Over the last 2 weeks (2,000 units sold): the partner's forecast adds value: it erred 7.0 points less "
+        "than ours. WAPE partner 23.0 %, ours 30.0 %, naive 40.0 %; combining them erred 3.0 points less than the "
+        "better one alone (20.0 %)." in page
+    )
+    assert "2025-W27" in page and "10.0 % <small>bias −10.0 %</small>" in page
+    assert "No week scored yet" in (tmp_path / "partners" / "b.html").read_text()

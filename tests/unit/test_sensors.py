@@ -17,8 +17,10 @@ from orchestration.sensors import (
     landing_fingerprints,
     landing_sensor,
     new_deliveries,
+    partner_limits,
     partner_run_config,
 )
+from tests.unit.test_partner_config import VALID, write_config
 
 SETTLED = 1_700_000_000
 
@@ -68,6 +70,29 @@ def test_missing_landing_folder_is_no_delivery(tmp_path):
 def test_deliveries_are_the_files_ingestion_reads(relative, expected, tmp_path):
     write(tmp_path / relative, "x", 1000)
     assert (relative in landing_fingerprints(tmp_path, now=2000)) is expected
+
+
+def test_each_partner_folder_is_walked_with_its_own_limits(tmp_path):
+    landing, configs = tmp_path / "landing", tmp_path / "partners"
+    configs.mkdir()
+    write_config(configs, {**VALID, "partner_id": "shallow", "limits": {"max_folder_depth": 2}})
+    write_config(configs, {**VALID, "partner_id": "deep"})
+    (configs / "broken.yaml").write_text("partner_id: [unclosed", encoding="utf-8")
+    for partner in ("shallow", "deep", "broken"):
+        write(landing / partner / "a" / "sales_1.csv", "x", 1000)
+        write(landing / partner / "a" / "b" / "sales_2.csv", "x", 1000)
+    limits = partner_limits(configs)
+    assert set(limits) == {"shallow", "deep"}, "a broken partner file is left out, the others are read"
+    seen = landing_fingerprints(landing, now=2000, limits=limits)
+    assert seen == {
+        "broken/a/b/sales_2.csv": "1:1000",  # walked with the default limits, as ingestion walks it
+        "broken/a/sales_1.csv": "1:1000",
+        "deep/a/b/sales_2.csv": "1:1000",
+        "deep/a/sales_1.csv": "1:1000",
+        "shallow/a/b": "refused",  # deeper than its max_folder_depth of 2: ingestion refuses it
+        "shallow/a/sales_1.csv": "1:1000",
+    }
+    assert partner_limits(tmp_path / "absent") == {}
 
 
 def test_run_key_names_the_folder_state_not_the_tick():

@@ -288,3 +288,40 @@ def test_the_costed_rule_of_the_replay_is_the_nightly_plan(stationary):
         chosen = dict(zip(policy["location_id"], nightly["ship_days"], strict=True))
     assert all(days == parse_ship_days(chosen[location]) for location, days in shipped_on.items())
     assert all(len(days) == 1 for days in shipped_on.values()), "a delivery this dear: one truck a week"
+
+
+def test_the_replay_remembers_the_previous_evenings_cadence_as_the_nightly_does():
+    """Sunday's forecast ships Mon,Thu; Monday's, a unit lower, would alone choose Monday only: the replay keeps
+    Mon,Thu as the nightly plan does with the plan of the night before."""
+    policy = pd.DataFrame(
+        [
+            terms(
+                "p1",
+                "L1",
+                ship_days="Mon,Thu",
+                lead_time_days=2.0,
+                lead_time_std_days=0.0,
+                review_period_days=1.0,
+                min_cover_days=np.nan,
+                max_cover_days=np.nan,
+                case_pack=1.0,
+                unit_cost=4.0,
+                holding_cost_rate=0.25,
+                shipment_cost=3.0,
+                stockout_penalty_rate=0.5,
+            )
+        ]
+    )
+    noise = np.random.default_rng(1).normal(0.0, 4.0, TRAILING_DAYS)
+    censored = np.zeros((1, TRAILING_DAYS), dtype=bool)
+    empty = np.zeros(1)
+    evenings = [(START, 97.0), (START + timedelta(days=1), 96.0)]
+    fewer_days: list[np.ndarray] = []
+    decide = _policy_rule(policy, costed_cadence=True, fewer_days=fewer_days)
+    for evening, level in evenings:
+        decide(evening, empty, empty, (level + noise)[None, :], censored)
+    forgetful: list[np.ndarray] = []
+    monday = _policy_rule(policy, costed_cadence=True, fewer_days=forgetful)
+    monday(evenings[1][0], empty, empty, (evenings[1][1] + noise)[None, :], censored)
+    assert [fewer.tolist() for fewer in fewer_days] == [[False], [False]]
+    assert forgetful[0].tolist() == [True]

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from forecasts.forecasting.forecast_history import save_forecast, series_id_for
-from forecasts.replenishment.plan_history import plan_version, save_plan, save_planner_exceptions
+from forecasts.replenishment.plan_history import plan_version, previous_cadence, save_plan, save_planner_exceptions
 
 
 @pytest.fixture
@@ -140,3 +140,27 @@ def test_a_warehouse_planned_before_the_cadence_gains_its_columns_and_a_new_cade
     old = conn.execute("select count(*) from replenishment.plan_history where version = 1 and ship_days is null")
     assert old.fetchone()[0] == 2
     assert save_plan(conn, costed.assign(ship_days=["Mon", "Mon,Thu"]), plan_date=day, run_id="moved").version == 3
+
+
+def test_a_first_night_that_plans_nothing_leaves_a_history_later_nights_can_save_to(conn):
+    """An empty plan's text and date columns have no type to give: the table takes them from the first real plan."""
+    first = date(2025, 6, 29)
+    save_plan(conn, plan_frame(first, [12, 0]).iloc[0:0].astype(object), plan_date=first, run_id="empty")
+    day = date(2025, 6, 30)
+    saved = save_plan(conn, plan_frame(day, [12, 0]), plan_date=day, run_id="r1")
+    assert saved.version == 1
+    types = dict(conn.execute("select column_name, column_type from (describe replenishment.plan_history)").fetchall())
+    assert types["partner_id"] == "VARCHAR" and types["plan_date"] == "DATE"
+    assert conn.execute("select count(*) from replenishment.replenishment_plan").fetchone()[0] == 2
+
+
+def test_the_previous_cadence_is_the_plan_before_the_night_even_on_a_rerun(conn):
+    assert previous_cadence(conn, date(2025, 6, 30)).empty
+    sunday = plan_frame(date(2025, 6, 29), [6, 0]).assign(ship_days="Mon,Thu", ship_date=date(2025, 6, 30))
+    save_plan(conn, sunday, plan_date=date(2025, 6, 29), run_id="a")
+    monday = plan_frame(date(2025, 6, 30), [6, 0]).assign(ship_days="Mon", ship_date=date(2025, 7, 3))
+    for run in ("b", "rerun"):
+        save_plan(conn, monday, plan_date=date(2025, 6, 30), run_id=run)
+        previous = previous_cadence(conn, date(2025, 6, 30))
+        assert previous["previous_ship_days"].tolist() == ["Mon,Thu"] * 2
+        assert pd.to_datetime(previous["previous_ship_date"]).dt.date.tolist() == [date(2025, 6, 30)] * 2

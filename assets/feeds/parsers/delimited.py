@@ -29,7 +29,7 @@ from assets.feeds.contracts import RAW_FEED_COLUMNS
 from assets.feeds.errors import FeedError
 from assets.feeds.parsers.cell_rules import CellRule, cell_rules, fill_one_day_periods, filled
 from assets.feeds.parsers.chunked_text import CHUNK_BYTES, TextScan, scan_text, stream_codec
-from assets.feeds.parsers.promotions import judge_promotions
+from assets.feeds.parsers.promotions import arrival_day, judge_promotions
 from assets.feeds.parsers.results import ParseResult, rejects_frame, typed_series
 from assets.feeds.partner_config import REQUIRED_COLUMNS, FileSpec
 
@@ -325,7 +325,7 @@ def records_to_result(
     if require_rows and len(records) == 0 and not table.structural_rejects:
         raise FeedError(path, None, f"no data rows after the header {table.unit}")
     return _to_canonical(
-        table, records, columns, headers, positions, spec, partner_id, source_file_id, default_currency
+        table, records, columns, headers, positions, spec, partner_id, source_file_id, default_currency, path
     )
 
 
@@ -435,6 +435,7 @@ def _to_canonical(
     partner_id: str,
     source_file_id: str,
     default_currency: str | None,
+    path: Path,
 ) -> ParseResult:
     """Canonical rows from the kept ``records`` (positions into ``table.data``) and their mapped columns."""
     record_type = spec.record_type
@@ -456,7 +457,7 @@ def _to_canonical(
         values[canonical] = judged.values[column.codes]
     fill_one_day_periods(values)
     if record_type == "promotion":
-        judge_promotions(values, spec, reasons.add)
+        judge_promotions(values, spec, reasons.add, arrival_day(path))
 
     rejected = reasons.rejected
     keep = None if not rejected.any() else ~rejected

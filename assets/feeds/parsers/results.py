@@ -2,8 +2,8 @@
 
 A :class:`ParseResult` holds one record type's rows (exactly ``RAW_FEED_COLUMNS``, each with the dtype
 :func:`typed_series` gives it) and its line-level rejects (``REJECT_COLUMNS``); a :class:`ParsedFile` collects them
-for one delivered file. Column-mapped files get theirs from ``delimited.py``; the EDI parsers assemble rows field
-by field and type them with :func:`result_from_records`.
+for one delivered file. Column-mapped files get theirs from ``delimited.py``; the EDI parsers assemble rows column
+by column and type them with :func:`result_from_columns`.
 """
 
 from __future__ import annotations
@@ -125,9 +125,9 @@ def rejects_frame(
     return frame.sort_values("source_line", kind="stable").reset_index(drop=True)
 
 
-def result_from_records(
+def result_from_columns(
     record_type: str,
-    records: Sequence[Mapping[str, object]],
+    columns: Mapping[str, np.ndarray],
     rejects: Iterable[tuple[int, str, str]],
     partner_id: str,
     source_file_id: str,
@@ -135,26 +135,31 @@ def result_from_records(
     constants: Mapping[str, object] | None = None,
     default_currency: str | None = None,
 ) -> ParseResult:
-    """Rows already assembled field by field (by the EDI parsers) as a typed :class:`ParseResult`.
+    """Rows already assembled column by column (by the EDI parsers) as a typed :class:`ParseResult`.
 
-    Each record maps canonical columns to Python values (dates as ``date``) and must carry ``source_line``;
-    columns it leaves out take the spec's constant, the partner's currency or the canonical default.
+    ``columns`` maps canonical columns to arrays of one length (dates as ``datetime64[D]``, quantities as floats
+    with NaN for null, text as objects) and must hold ``source_line``; columns it leaves out take the spec's
+    constant, the partner's currency or the canonical default.
     """
     constants = constants or {}
-    columns: dict[str, pd.Series] = {}
-    count = len(records)
+    series: dict[str, pd.Series] = {}
+    count = len(columns["source_line"])
     for canonical in RAW_FEED_COLUMNS[record_type]:
-        if canonical == "partner_id":
-            values: list = [partner_id] * count
-        elif canonical == "source_file_id":
-            values = [source_file_id] * count
+        if canonical in columns:
+            values: np.ndarray = columns[canonical]
         else:
-            fallback = default_value(canonical, constants, default_currency)
-            values = [record.get(canonical, fallback) for record in records]
+            fallback = {"partner_id": partner_id, "source_file_id": source_file_id}.get(canonical)
+            if canonical not in ("partner_id", "source_file_id"):
+                fallback = default_value(canonical, constants, default_currency)
             if canonical in DATE_COLUMNS:
-                values = [np.datetime64(value, "D") if value is not None else np.datetime64("NaT") for value in values]
+                fallback = np.datetime64(fallback, "D") if fallback is not None else np.datetime64("NaT")
+                values = np.full(count, fallback, dtype="datetime64[D]")
             elif canonical in QUANTITY_COLUMNS:
-                values = [np.nan if value is None else float(value) for value in values]
-        columns[canonical] = typed_series(canonical, values)
-    rows = pd.DataFrame(columns, columns=list(RAW_FEED_COLUMNS[record_type]))
+                values = np.full(count, np.nan if fallback is None else float(fallback))
+            else:
+                values = np.empty(count, dtype=object)
+                values.fill(fallback)  # one object for every row (``np.full`` would copy a string per row)
+        series[canonical] = typed_series(canonical, values)
+    # Each column stays its own block: consolidating would copy every column at the file's peak.
+    rows = pd.DataFrame(series, columns=list(RAW_FEED_COLUMNS[record_type]), copy=False)
     return ParseResult(record_type, rows, rejects_frame(record_type, rejects, partner_id, source_file_id))

@@ -39,6 +39,7 @@ class ReportInputs:
     plan_trend: pd.DataFrame = field(default_factory=_empty)
     gate_history: pd.DataFrame = field(default_factory=_empty)
     accuracy_history: pd.DataFrame = field(default_factory=_empty)
+    value_added: pd.DataFrame = field(default_factory=_empty)  # forecasts.forecast_value_added, partner x week
     explanations: pd.DataFrame = field(default_factory=_empty)
     inventory_history: pd.DataFrame = field(default_factory=_empty)
     receipts: pd.DataFrame = field(default_factory=_empty)

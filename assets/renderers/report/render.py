@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from assets.renderers.report.charts import PALETTE, Chart, Line, render_svg
 from assets.renderers.report.inputs import ReportInputs
+from assets.renderers.report.value_added import value_added_view
 from assets.renderers.report.views import (
     KEY,
     WAPE_TARGET,
@@ -273,6 +274,7 @@ def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
             "lines": _plan_lines(inputs, names, pages, partner_id),
             "actions": [a for a in actions if a["partner_id"] == partner_id],
             "scorecard": scorecard_trend(inputs.scorecard, partner_id),
+            "value_added": value_added_view(inputs.value_added, partner_id),
             "accuracy": accuracy,
             "accuracy_chart": accuracy_chart,
             "trend_chart": _trend_chart(inputs.plan_trend, partner_id, f"trend-{partner_id}"),

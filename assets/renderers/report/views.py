@@ -29,6 +29,7 @@ SCORECARD_RATES = (
     ("reconciliation_accuracy_rate", "Stock reconciles", 0.95, "at least"),
     ("in_stock_rate", "In stock", 0.97, "at least"),
     ("forecast_wape_4w", "Partner forecast error (WAPE, 4 weeks)", 0.30, "at most"),
+    ("forecast_value_added_4w", "Partner forecast's WAPE below last week's sales (points, 4 weeks)", 0.0, "at least"),
 )
 WAPE_TARGET = 0.30
 
@@ -177,13 +178,16 @@ PLAN_COST_COLUMNS = [
     "stockout",
     "total",
     "every_agreed_day",
+    "partial",
 ]
 
 
 def plan_costs(plan: pd.DataFrame) -> pd.DataFrame:
     """Per partner, the expected cost a day of the night's plan on its ship days: holding, shipping (deliveries),
     stock-out and their total, against the total shipping on every agreed day; how many locations are costed
-    and how many ship on fewer days than agreed; and the lines without cost terms (counted in no figure)."""
+    and how many ship on fewer days than agreed; and the lines without cost terms (counted in no figure). A partner
+    with no costed location has no figures (NaN, not 0); ``partial`` marks figures that cover only some of its
+    locations."""
     needed = ["ship_days", "ship_days_agreed", "location_cost_per_day", "location_agreed_cost_per_day"]
     if plan.empty or any(column not in plan for column in needed):
         return pd.DataFrame(columns=PLAN_COST_COLUMNS)
@@ -201,16 +205,18 @@ def plan_costs(plan: pd.DataFrame) -> pd.DataFrame:
         locations=("location_id", "size"),
         costed_locations=("costed", "sum"),
         fewer_days_locations=("fewer", "sum"),
-        every_agreed_day=("agreed", "sum"),
+        every_agreed_day=("agreed", lambda agreed: agreed.sum(min_count=1)),
     )
     by_line = lines.groupby("partner_id").agg(
         uncosted_lines=("uncosted", "sum"),
-        holding=("holding_cost_per_day", "sum"),
-        shipping=("shipping_cost_per_day", "sum"),
-        stockout=("stockout_cost_per_day", "sum"),
+        **{
+            figure: (f"{figure}_cost_per_day", lambda costs: costs.sum(min_count=1))
+            for figure in ("holding", "shipping", "stockout")
+        },
     )
     result = by_location.join(by_line).reset_index()
     result["total"] = result["holding"] + result["shipping"] + result["stockout"]
+    result["partial"] = (result["costed_locations"] > 0) & (result["costed_locations"] < result["locations"])
     return result[PLAN_COST_COLUMNS]
 
 

@@ -1,3 +1,8 @@
+{#- Whole weeks back, at least the period's length: the naive period keeps its weekdays and never overlaps. -#}
+{%- set naive_shift -%}
+7 * cast(ceil((date_diff('day', latest_before_start.target_period_start, latest_before_start.target_period_end) + 1) / 7) as integer)
+{%- endset -%}
+
 with
 
 forecasts as (
@@ -29,6 +34,8 @@ latest_before_start as (
 
 actuals as (
 
+    -- The period's sales, and for its seasonal naive forecast those of the same days whole weeks before (a week
+    -- before a week): what the partner's forecast must beat to add value.
     select
         latest_before_start.partner_id,
         latest_before_start.location_id,
@@ -36,15 +43,22 @@ actuals as (
         latest_before_start.target_period_start,
         latest_before_start.target_period_end,
         -- Summed as decimals, so the total does not depend on the order threads add the days in.
-        cast(sum(cast(daily_sales.units_sold as decimal(38, 6))) as double) as actual_qty,
-        count(*) filter (where daily_sales.is_stockout) as stockout_days
+        cast(sum(cast(daily_sales.units_sold as decimal(38, 6))) filter (
+            where daily_sales.sales_date >= latest_before_start.target_period_start
+        ) as double) as actual_qty,
+        count(*) filter (
+            where daily_sales.is_stockout and daily_sales.sales_date >= latest_before_start.target_period_start
+        ) as stockout_days,
+        cast(sum(cast(daily_sales.units_sold as decimal(38, 6))) filter (
+            where daily_sales.sales_date <= latest_before_start.target_period_end - {{ naive_shift }}
+        ) as double) as naive_qty
 
     from latest_before_start
     inner join daily_sales
         on latest_before_start.partner_id = daily_sales.partner_id
         and latest_before_start.location_id = daily_sales.location_id
         and latest_before_start.product_id = daily_sales.product_id
-        and daily_sales.sales_date between latest_before_start.target_period_start
+        and daily_sales.sales_date between latest_before_start.target_period_start - {{ naive_shift }}
             and latest_before_start.target_period_end
     group by all
 
@@ -70,6 +84,10 @@ final as (
         coalesce(actuals.actual_qty, 0) as actual_qty,
         latest_before_start.forecast_qty - coalesce(actuals.actual_qty, 0) as error_qty,
         abs(latest_before_start.forecast_qty - coalesce(actuals.actual_qty, 0)) as absolute_error_qty,
+
+        ---------- the seasonal naive forecast of the period against the same sales
+        coalesce(actuals.naive_qty, 0) as naive_qty,
+        abs(coalesce(actuals.naive_qty, 0) - coalesce(actuals.actual_qty, 0)) as naive_absolute_error_qty,
 
         ---------- censored days make actuals a floor of demand
         coalesce(actuals.stockout_days, 0) as stockout_days

@@ -18,12 +18,53 @@ known_items as (
 
 ),
 
+restatements as (
+
+    -- A calendar without promotion numbers (no line has a promo_id) restates the partner's plan for the days it
+    -- spans: from its first start to its last end.
+    select
+        partner_id,
+        source_file_id,
+        coalesce(received_at, timestamp '-infinity') as received_at,
+        min(promo_start) as span_start,
+        max(promo_end) as span_end
+
+    from statements
+    group by partner_id, source_file_id, coalesce(received_at, timestamp '-infinity')
+    having bool_and(promo_id is null)
+
+),
+
+current_statements as (
+
+    -- A promotion without a number has no key a later file can revise it by (a moved one would count twice):
+    -- a later calendar without numbers that spans any of its days replaces it, listed or not.
+    select statements.*
+    from statements
+    where statements.promo_id is not null
+        or not exists (
+            select 1
+            from restatements as later
+            where later.partner_id = statements.partner_id
+                and later.span_start <= statements.promo_end
+                and statements.promo_start <= later.span_end
+                and (
+                    later.received_at > coalesce(statements.received_at, timestamp '-infinity')
+                    or (
+                        later.received_at = coalesce(statements.received_at, timestamp '-infinity')
+                        and later.source_file_id > statements.source_file_id
+                    )
+                )
+        )
+
+),
+
 latest_statements as (
 
     -- A later calendar revises an earlier one: what the night knows of a promotion is what the latest file it
     -- received about it says (every line of that file, a promotion may cover several items).
     select *
-    from statements
+    from current_statements
     qualify rank() over (
         partition by partner_id, promotion_key
         order by received_at desc nulls last, source_file_id desc
@@ -53,38 +94,41 @@ located as (
 
 ),
 
+resolved as (
+
+    {{ resolve_partner_refs('located') }}
+
+),
+
 final as (
 
     select
 
         ---------- ids
-        located.partner_id,
-        located.promotion_key,
-        located.promo_id,
-        located.location_id,
-        known_items.product_id,
-        located.product_ref,
+        partner_id,
+        promotion_key,
+        promo_id,
+        location_id,
+        product_id,
+        product_ref,
 
         ---------- promotion
-        located.promo_start,
-        located.promo_end,
-        located.promo_type,
-        located.depth,
-        located.is_all_locations,
+        promo_start,
+        promo_end,
+        promo_type,
+        depth,
+        is_all_locations,
 
         ---------- lineage
-        located.source_file_id,
-        located.source_line,
-        located.received_at
+        source_file_id,
+        source_line,
+        received_at
 
-    from located
-    inner join known_items
-        on located.partner_id = known_items.partner_id
-        and located.product_ref = known_items.partner_item_ref
+    from resolved
     -- A store's own line wins over the chain-wide one of the same promotion; then the file's last line.
     qualify row_number() over (
-        partition by located.partner_id, located.promotion_key, located.location_id, known_items.product_id
-        order by located.is_all_locations asc, located.source_line desc
+        partition by partner_id, promotion_key, location_id, product_id
+        order by is_all_locations asc, source_line desc
     ) = 1
 
 )

@@ -12,7 +12,12 @@ promotion_days as (
         partner_id,
         location_id,
         product_id,
-        {{ days_between('promo_start', 'promo_end') }} as promo_date,
+        -- Only the days a forecast can use: its history and the weeks ahead. Whatever dates a file holds, a
+        -- promotion expands to at most this window.
+        {{ days_between(
+            "greatest(promo_start, " ~ as_of_date() ~ " - " ~ var('promotion_history_days') ~ ")",
+            "least(promo_end, " ~ as_of_date() ~ " + " ~ var('promotion_future_days') ~ ")"
+        ) }} as promo_date,
         promo_type,
         depth,
         promotion_key

@@ -256,7 +256,8 @@ forecasts_by_week as (
         cast(sum(cast(forecast_qty as decimal(38, 6))) as double) as forecast_qty,
         cast(sum(cast(actual_qty as decimal(38, 6))) as double) as actual_qty,
         cast(sum(cast(absolute_error_qty as decimal(38, 6))) as double) as absolute_error_qty,
-        cast(sum(cast(error_qty as decimal(38, 6))) as double) as error_qty
+        cast(sum(cast(error_qty as decimal(38, 6))) as double) as error_qty,
+        cast(sum(cast(naive_absolute_error_qty as decimal(38, 6))) as double) as naive_absolute_error_qty
 
     from forecast_scores
     group by all
@@ -311,6 +312,7 @@ smoothed as (
         *,
         sum(absolute_error_qty) over trailing_4_weeks as absolute_error_qty_4w,
         sum(error_qty) over trailing_4_weeks as error_qty_4w,
+        sum(naive_absolute_error_qty) over trailing_4_weeks as naive_absolute_error_qty_4w,
         sum(actual_qty) over trailing_4_weeks as actual_qty_4w
 
     from joined
@@ -379,7 +381,13 @@ final as (
         absolute_error_qty / nullif(actual_qty, 0) as forecast_wape,
         error_qty / nullif(actual_qty, 0) as forecast_bias,
         absolute_error_qty_4w / nullif(actual_qty_4w, 0) as forecast_wape_4w,
-        error_qty_4w / nullif(actual_qty_4w, 0) as forecast_bias_4w
+        error_qty_4w / nullif(actual_qty_4w, 0) as forecast_bias_4w,
+
+        ---------- forecast value added: WAPE points the partner's forecast takes off a seasonal naive one
+        -- (what sold the week before); ours against theirs is in forecasts.forecast_value_added
+        naive_absolute_error_qty / nullif(actual_qty, 0) as naive_forecast_wape,
+        (naive_absolute_error_qty - absolute_error_qty) / nullif(actual_qty, 0) as forecast_value_added,
+        (naive_absolute_error_qty_4w - absolute_error_qty_4w) / nullif(actual_qty_4w, 0) as forecast_value_added_4w
 
     from smoothed
 
