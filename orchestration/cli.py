@@ -193,9 +193,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out).resolve()
     end = args.end or _yesterday_in(settings.schedule_timezone())
-    print(f"writing demo partner feeds to {out} (seed {args.seed}, {args.days} days to {end})", file=sys.stderr)
+    days = f"{args.days} days" if args.days else "730 days, or the landing's own start,"
+    print(f"writing demo partner feeds to {out} (seed {args.seed}, {days} to {end})", file=sys.stderr)
     summary = generate_demo(
-        out, settings.partner_config_dir(), seed=args.seed, days=args.days, end_date=end, scale=args.scale
+        out,
+        settings.partner_config_dir(),
+        seed=args.seed,
+        days=args.days,
+        end_date=end,
+        scale=args.scale,
+        locations=args.locations_per_partner,
+        products=args.products,
     )
     print(summary)
     return 0
@@ -334,11 +342,28 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="write deterministic demo partner feeds and master data",
         description="Write demo partner feeds (one dialect per partner), supplier master "
-        "data and shipment history. Same seed and dates give byte-identical files.",
+        "data and shipment history. Same seed and dates give byte-identical files; a later --end on a landing "
+        "written with the same options only adds the new days' deliveries.",
     )
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    demo.add_argument("--days", type=int, default=730, help="days of daily history (default 730)")
+    demo.add_argument(
+        "--days",
+        type=int,
+        help="days of daily history (default 730; when extending a landing, the days it was written with)",
+    )
     demo.add_argument("--end", type=_parse_date, help="last business date (default: yesterday)")
+    demo.add_argument(
+        "--locations-per-partner",
+        type=int,
+        metavar="N",
+        help="stores per partner (default: the scale's); past the configured stores, more in their cities",
+    )
+    demo.add_argument(
+        "--products",
+        type=int,
+        metavar="N",
+        help="products each partner carries (default: the scale's); the catalogue grows to match",
+    )
     demo.add_argument(
         "--out", default=str(settings.landing_dir()), help="landing folder to write (default data/landing)"
     )

@@ -171,6 +171,9 @@ MASTER_DATA_FILES = {
     "shipments.csv": "raw.shipments",
     "supplier_stock.csv": "raw.supplier_stock",
 }
+# Supplier files that may also come in dated parts (``shipments_20250701.csv``, one per day after the first file):
+# each part adds its rows to the table.
+DATED_MASTER_FILES = ("shipments.csv", "supplier_stock.csv")
 # Columns a master data file may leave out (older files): they load as null.
 OPTIONAL_MASTER_COLUMNS = {
     "raw.replenishment_agreements": ("holding_cost_rate", "shipment_cost", "stockout_penalty_rate"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
@@ -34,7 +35,7 @@ PLANTED_QUARANTINE = {
         "control number 000000128 already used by file redwood_grocers/846_20250619.x12"
     ),
     "redwood_grocers/846_20250621.x12": "interchange is truncated",
-    "redwood_grocers/852_20250603_20250609.x12": "SE01 says 27 segments but transaction set 0001 has 26",
+    "redwood_grocers/852_20250603_20250609.x12": "SE01 says 29 segments but transaction set 0001 has 28",
 }
 
 # Loaded files only, one row per partner, location, product and day: weekly 852 sales spread evenly over their
@@ -110,6 +111,55 @@ def test_same_seed_gives_identical_bytes_and_mtimes(demo, tmp_path):
     first, second = files_of(root), files_of(tmp_path)
     assert len(first) > 150
     assert first == second
+
+
+def test_a_later_end_only_adds_the_new_days_deliveries(demo, tmp_path):
+    root, summary = demo
+    stepwise, at_once = tmp_path / "stepwise", tmp_path / "at_once"
+    for folder in (stepwise, at_once):
+        shutil.copytree(root, folder)
+    generate_demo(stepwise, CONFIG_DIR, seed=7, end_date=END + timedelta(days=1), scale="small")
+    generate_demo(stepwise, CONFIG_DIR, seed=7, end_date=END + timedelta(days=3), scale="small")
+    extended = generate_demo(at_once, CONFIG_DIR, seed=7, end_date=END + timedelta(days=3), scale="small")
+
+    before, after = files_of(root), files_of(at_once)
+    assert {name: after.get(name) for name in before} == before, "every file written before stays as it was"
+    added = sorted(set(after) - set(before))
+    last = f"{END + timedelta(days=3):%Y%m%d}"
+    for partner_id in CONFIGS:
+        assert any(name.startswith(f"{partner_id}/") and last in name for name in added), partner_id
+    assert f"{SUPPLIER_FOLDER}/shipments_{last}.csv" in added
+    assert files_of(stepwise) == after, "night by night or at once, the same landing"
+    assert (extended.start_date, extended.end_date) == (summary.start_date, END + timedelta(days=3))
+
+    conn = duckdb.connect()
+    load_master_data(conn, at_once / SUPPLIER_FOLDER)
+    assert conn.execute("select count(*) from raw.shipments").fetchone()[0] == extended.shipments
+    assert conn.execute("select max(as_of_date) from raw.supplier_stock").fetchone()[0] == END + timedelta(days=3)
+    conn.close()
+
+
+def test_any_count_of_stores_and_products_loads_as_the_configured_ones_do(tmp_path):
+    summary = generate_demo(tmp_path, CONFIG_DIR, seed=5, days=70, end_date=END, locations=5, products=21)
+    assert (summary.series, summary.locations, summary.products) == (3 * 5 * 21, 15, 29)
+    conn = duckdb.connect()
+    load_master_data(conn, tmp_path / SUPPLIER_FOLDER)
+    report = ingest_landing(conn, tmp_path, CONFIGS, now=NOW)
+    assert sorted(outcome.path for outcome in report.with_status("quarantined")) == list(summary.expected_quarantined)
+    stores = conn.execute("select partner_id, count(distinct location_id) from raw.partner_locations group by all")
+    assert dict(stores.fetchall()) == dict.fromkeys(CONFIGS, 5)
+    grown = conn.execute("select gtin from raw.products where product_id = 'P1029'").fetchall()
+    assert grown and gs1_check_digit(grown[0][0][:-1]) == grown[0][0][-1]
+    unresolved = conn.execute(
+        """select count(*) from raw.sales s anti join raw.partner_items i
+           on i.partner_id = s.partner_id and i.partner_item_ref = s.product_ref"""
+    ).fetchone()[0]
+    assert unresolved == summary.injected["unknown_item_rows"], "every other sale resolves to a product"
+    carried = conn.execute("select count(distinct product_id) from raw.partner_items where product_id > 'P1020'")
+    assert carried.fetchone()[0] > 0, "partners carry products of the grown catalogue"
+    conn.close()
+    huaxin_sales = sorted((tmp_path / "huaxin_retail").glob("xiaoshou_*.txt"))[0].read_bytes().decode("gbk")
+    assert "号" in huaxin_sales, "grown products carry their Chinese description"
 
 
 def calendar(name: str) -> bool:
@@ -514,6 +564,8 @@ def test_bad_arguments_are_refused(tmp_path):
         generate_demo(tmp_path, CONFIG_DIR, scale="huge")
     with pytest.raises(ValueError, match="days"):
         generate_demo(tmp_path, CONFIG_DIR, days=10)
+    with pytest.raises(ValueError, match="locations must be from 1 to 999"):
+        generate_demo(tmp_path, CONFIG_DIR, locations=1000)
 
 
 def test_the_generator_is_a_package_of_small_modules_without_dagster():
@@ -531,6 +583,15 @@ def test_the_generator_is_a_package_of_small_modules_without_dagster():
         assert not {name for name in imported if name.split(".")[0] in {"dagster", "orchestration"}}, module.name
     assert all(hasattr(demo_package, name) for name in demo_package.__all__)
     assert "generate_demo" in demo_package.__all__ and "DemoSummary" in demo_package.__all__
+
+
+def test_the_count_in_cases_moves_its_store_to_the_second_interchange_when_the_later_stores_have_none(tmp_path):
+    # Seed 5's first store has the only count that is whole or an exact fraction of cases that day.
+    generate_demo(tmp_path, CONFIG_DIR, seed=5, days=70, end_date=END, scale="small")
+    text = (tmp_path / f"redwood_grocers/846_{END - timedelta(days=7):%Y%m%d}.x12").read_text()
+    first, second = text.split("ISA*")[1:]
+    assert "00501" in second and not first.count("*CA~")
+    assert second.count("*CA~") == 1 and "N1*ST*Lincoln Park*92*1042~" in second
 
 
 def test_one_846_comes_as_two_interchanges_the_second_in_005010_with_a_count_in_cases(demo, warehouse):

@@ -24,6 +24,8 @@ DAILY_FILE_DAYS = 14  # the last two weeks arrive as one file per day; everythin
 FORECAST_FILE_WEEKS = 16  # weekly partner forecasts delivered as separate files
 # The day (days before the end) whose 846 comes as two interchanges, the second in 005010 with a count in cases.
 TWO_INTERCHANGE_DAY = 7
+# After the landing's first end, the planted imperfections come back every four weeks (see ``planted_offset``).
+PLANT_CYCLE_DAYS = 28
 
 
 class PartnerWriter:
@@ -41,14 +43,20 @@ class PartnerWriter:
 
     EDI_WEEK_DELIVERY = ("00:20", "00:45")  # weekly 852 and its corrected resend, before the daily 846s arrive
 
-    def __init__(self, out_dir: Path, partner: PartnerData, start: date, end: date, seed: int) -> None:
+    def __init__(
+        self, out_dir: Path, partner: PartnerData, start: date, end: date, seed: int, anchor: date | None = None
+    ) -> None:
         self.partner = partner
         self.config = partner.config
         self.folder = out_dir / self.config.partner_id
         self.start = start
         self.end = end
+        # The end the landing was first written for: the backfill, the format mix and the planted imperfections
+        # are laid out from it, so a later end only adds the deliveries of the days after it.
+        self.anchor = anchor or end
         self.seed = seed
         self.rng = partner_rng(seed, self.config, 99)
+        self.issue_rng = partner_rng(seed, self.config, 98)
         ref_type = partner.items["ref_type"].iloc[0]
         self.defects = Defects(self.config, ref_type, self.rng)
         self.files = 0
@@ -85,7 +93,7 @@ class PartnerWriter:
         )
 
     def write_all(self) -> None:
-        first_daily = self.end - timedelta(days=DAILY_FILE_DAYS - 1)
+        first_daily = self.anchor - timedelta(days=DAILY_FILE_DAYS - 1)
         edi_start = first_daily - timedelta(days=7 * self.x12_weeks)
         history_end = edi_start - timedelta(days=1)
         history_token = f"{self.start:%Y%m%d}_{history_end:%Y%m%d}"
@@ -103,7 +111,7 @@ class PartnerWriter:
 
         business_day = edi_start
         while business_day <= self.end:
-            offset = (self.end - business_day).days
+            offset = self.planted_offset(business_day)
             delivered = self._delivery_time(business_day)
             stock_rows = stock[stock["as_of_date"] == pd.Timestamp(business_day)].copy()
             self._daily_stock(business_day, offset, self.defects.damage_stock(stock_rows, offset), delivered)
@@ -114,7 +122,9 @@ class PartnerWriter:
 
         forecasts = self.partner.forecasts
         issue_dates = sorted(forecasts["forecast_date"].unique())
-        weekly = issue_dates[-FORECAST_FILE_WEEKS:]
+        issued_by_anchor = sum(pd.Timestamp(issue).date() <= self.anchor for issue in issue_dates)
+        first_weekly = issued_by_anchor - FORECAST_FILE_WEEKS
+        weekly = issue_dates[max(first_weekly, 0) :]
         earlier = issue_dates[: len(issue_dates) - len(weekly)]
         if earlier:
             first, last = pd.Timestamp(earlier[0]).date(), pd.Timestamp(earlier[-1]).date()
@@ -133,10 +143,16 @@ class PartnerWriter:
             return
         rng = partner_rng(self.seed, self.config, promotions.PROMOTION_STREAM)
         line_ending = self.config.demo.get("line_ending", "\n")
-        for calendar in promotions.calendar_files(self.partner, self.start, self.end, rng):
+        timing = partner_rng(self.seed, self.config, promotions.TIMING_STREAM)
+        for calendar in promotions.calendar_files(self.partner, self.start, self.end, rng, self.anchor, timing):
             title = f"{self.config.name} {specs[0].sheet or ''}".strip()
             content = promotions.render_calendar(calendar.statements, specs[0], line_ending, title, calendar.day)
             self._emit(specs[0], calendar.token, content, calendar.delivered, "promotion", len(calendar.statements))
+
+    def planted_offset(self, business_day: date) -> int:
+        """Days before the first end, which say what is planted on a day; after it the plan repeats each cycle."""
+        offset = (self.anchor - business_day).days
+        return offset if offset >= 0 else offset % PLANT_CYCLE_DAYS
 
     # --- deliveries by format ---
 
@@ -144,8 +160,8 @@ class PartnerWriter:
         token = f"{business_day:%Y%m%d}"
         if self.defects.planted("late_file", offset):
             delivered = self._late_time(business_day)
-            self.late.append(self._relative(file_name(self._spec_for("stock", offset), token)))
-        spec = self._spec_for("stock", offset)
+            self.late.append(self._relative(file_name(self._spec_for("stock", business_day), token)))
+        spec = self._spec_for("stock", business_day)
         if spec.format == "x12":
             self._daily_846(spec, business_day, offset, rows, delivered)
         elif spec.format == "edifact":
@@ -165,7 +181,7 @@ class PartnerWriter:
 
     def _daily_sales(self, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
         token = f"{business_day:%Y%m%d}"
-        spec = self._spec_for("sales", offset)
+        spec = self._spec_for("sales", business_day)
         if spec.format == "edifact":
             self._daily_slsrpt(spec, business_day, offset, rows, delivered)
         elif spec.format == "json":
@@ -246,18 +262,22 @@ class PartnerWriter:
         """The day's 846 as two interchanges in one file, as a translator batches them: the first stores in
         004010, the others in a 005010 interchange of their own (acknowledged by a 999) that reports one count in
         cases: the first item whose count is a whole number of its cases, else one whose count is an exact
-        fraction of them (an opened case: 57 units of 6 a case are 9.5 cases)."""
+        fraction of them (an opened case: 57 units of 6 a case are 9.5 cases). When none of those stores has such a
+        count, the second interchange is the store of the first other one that has."""
         stores = list(dict.fromkeys(rows["location_id"]))
-        first = rows[rows["location_id"].isin(stores[: (len(stores) + 1) // 2])]
-        second = rows[~rows["location_id"].isin(first["location_id"])]
+        later = set(stores[(len(stores) + 1) // 2 :])
         candidates = [
-            (on_hand % case_pack != 0, (product_ref, store), case_pack)
+            ((store not in later, on_hand % case_pack != 0), (product_ref, store), case_pack)
             for product_ref, store, on_hand in zip(
-                second["product_ref"], second["location_id"], second["on_hand_qty"], strict=True
+                rows["product_ref"], rows["location_id"], rows["on_hand_qty"], strict=True
             )
             if (case_pack := self.partner.case_packs.get(product_ref)) and on_hand > 0 and on_hand * 8 % case_pack == 0
         ]
         in_cases = dict([min(candidates, key=lambda item: item[0])[1:]]) if candidates else {}
+        if in_cases and (chosen := next(iter(in_cases))[1]) not in later:
+            later = {chosen}
+        first = rows[~rows["location_id"].isin(later)]
+        second = rows[rows["location_id"].isin(later)]
         content = x12.inventory_846(self.x12, first, business_day, delivered, control)
         return content + x12.inventory_846(
             self.x12, second, business_day, delivered, self._next_control(), version="005010", in_cases=in_cases
@@ -303,7 +323,7 @@ class PartnerWriter:
         return self._local_timestamp(business_day + timedelta(days=1), min(minutes, 23 * 60 + 59))
 
     def _issue_time(self, issue_day: date) -> float:
-        minutes = int(self.rng.integers(self.window_minutes[0], self.window_minutes[1] + 1))
+        minutes = int(self.issue_rng.integers(self.window_minutes[0], self.window_minutes[1] + 1))
         return self._local_timestamp(issue_day, minutes)
 
     # --- files ---
@@ -318,11 +338,12 @@ class PartnerWriter:
         wanted = f"{file_format} {message or record_type}"
         raise ValueError(f"{self.config.source_path}: the demo needs a {wanted} file spec for its demo settings")
 
-    def _spec_for(self, record_type: str, offset: int) -> FileSpec:
-        """Which of the partner's file specs carries this record type on the day ``offset`` days before the end."""
+    def _spec_for(self, record_type: str, business_day: date) -> FileSpec:
+        """Which of the partner's file specs carries this record type on the day; after the first end, the last's."""
+        offset = (self.anchor - business_day).days
         if record_type == "stock" and self.x12_weeks:
             return self._spec("stock", "x12", "846")
-        if offset < self.edifact_days:
+        if self.edifact_days and offset < self.edifact_days:
             return self._spec(record_type, "edifact", "INVRPT" if record_type == "stock" else "SLSRPT")
         if offset >= DAILY_FILE_DAYS - self.tabular_days:
             return self._spec(record_type, "xlsx" if record_type == "stock" else "json")

@@ -53,15 +53,20 @@ def expected_demand(
 
 
 def _promotions(carried: list[Product], horizon: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Chain-wide promotion windows per product: (demand multiplier, on-promotion flag), product x day."""
+    """Chain-wide promotion windows per product: (demand multiplier, on-promotion flag), product x day.
+
+    Each product draws its windows in date order from a stream of its own, so a longer horizon only adds windows.
+    """
     uplift = np.ones((len(carried), horizon))
     flag = np.zeros((len(carried), horizon), dtype=bool)
+    streams = rng.bit_generator.seed_seq.spawn(len(carried))
     for index, product in enumerate(carried):
-        day = int(rng.integers(7, 70))
+        draw = np.random.default_rng(streams[index])
+        day = int(draw.integers(7, 70))
         while day < horizon:
-            length = int(rng.choice([7, 14]))
-            factor = float(rng.uniform(1.5, 3.0))
-            gap = int(rng.integers(42, 110))
+            length = int(draw.choice([7, 14]))
+            factor = float(draw.uniform(1.5, 3.0))
+            gap = int(draw.integers(42, 110))
             if not product.slow:
                 uplift[index, day : day + length] = factor
                 flag[index, day : day + length] = True

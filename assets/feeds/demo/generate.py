@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -12,10 +13,18 @@ import pandas as pd
 from assets.feeds.contracts import SUPPLIER_FOLDER
 from assets.feeds.demo.deliveries import DAILY_FILE_DAYS, PartnerWriter
 from assets.feeds.demo.demand import FORECAST_HORIZON_WEEKS
+from assets.feeds.demo.files import write_file
 from assets.feeds.demo.simulation import simulate_partner
 from assets.feeds.demo.supplier import write_supplier_files
 from assets.feeds.demo.world import SCALES, build_catalogue
 from assets.feeds.partner_config import load_partner_configs
+
+DEFAULT_DAYS = 730
+MIN_DAYS = DAILY_FILE_DAYS + 7 * FORECAST_HORIZON_WEEKS
+MANIFEST = "demo_manifest.json"
+MANIFEST_KEYS = {"seed", "scale", "partners", "locations", "products", "days", "start", "anchor"}
+# Lines the catalogue holds beyond what a partner carries, so each picks its slow and regular movers among more.
+CATALOGUE_SPARE = 8
 
 
 @dataclass(frozen=True)
@@ -62,37 +71,67 @@ def generate_demo(
     out_dir: Path,
     partner_config_dir: Path,
     seed: int = 7,
-    days: int = 730,
+    days: int | None = None,
     end_date: date | None = None,
     scale: str = "full",
+    locations: int | None = None,
+    products: int | None = None,
 ) -> DemoSummary:
     """Write a realistic landing folder for every configured partner plus ``_supplier`` master data.
 
     ``end_date`` (default: yesterday) is the last business day partners report; history starts ``days - 1``
-    days earlier. ``scale="small"`` keeps 2 locations and 5 products per partner for fast tests. The
-    ``_supplier`` folder and each partner's folder under ``out_dir`` are replaced, nothing else is touched.
+    days earlier (default 730 days). ``scale="small"`` keeps 2 locations and 5 products per partner for fast tests.
+    ``locations`` and ``products`` set every partner's count of stores and of products carried, whatever the
+    scale: the partners' configured stores come first, then more in their cities, and the catalogue grows to a few
+    more lines than a partner carries (see ``world.catalogue_items``).
+
+    The landing's ``demo_manifest.json`` records the seed, scale, partners, start and first end. An end no earlier
+    than the landing's last day, with the same options (``days`` left out or as recorded), extends that landing as
+    partners would: every file already there stays as it is and the deliveries of the new days are added.
+    Otherwise the ``_supplier`` folder and each partner's folder under ``out_dir`` are replaced; nothing else is
+    touched.
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    if days < DAILY_FILE_DAYS + 7 * FORECAST_HORIZON_WEEKS:
-        raise ValueError(f"days must be at least {DAILY_FILE_DAYS + 7 * FORECAST_HORIZON_WEEKS}, got {days}")
+    if days is not None and days < MIN_DAYS:
+        raise ValueError(f"days must be at least {MIN_DAYS}, got {days}")
     out_dir = Path(out_dir)
     configs = load_partner_configs(Path(partner_config_dir))
     if not configs:
         raise ValueError(f"no partner configs found in {partner_config_dir}")
     end = end_date or date.today() - timedelta(days=1)
-    start = end - timedelta(days=days - 1)
+    # A store's GLN has three digits for it, a product's UPC five (from 1001 on, with the catalogue's spare lines).
+    for name, value, most in (("locations", locations, 999), ("products", products, 98_000)):
+        if value is not None and not 1 <= value <= most:
+            raise ValueError(f"{name} must be from 1 to {most}, got {value}")
+    requested = {
+        "seed": seed,
+        "scale": scale,
+        "partners": sorted(configs),
+        "locations": locations,
+        "products": products,
+    }
+    manifest = _read_manifest(out_dir)
+    extends = (
+        manifest is not None
+        and {key: manifest.get(key) for key in requested} == requested
+        and days in (None, manifest["days"])
+        and end >= _last_end(out_dir, date.fromisoformat(manifest["anchor"]))
+    )
+    if extends:
+        start, anchor = date.fromisoformat(manifest["start"]), date.fromisoformat(manifest["anchor"])
+        anchor_days = manifest["days"]
+    else:
+        anchor_days = days or DEFAULT_DAYS
+        start, anchor = end - timedelta(days=anchor_days - 1), end
+    days = (end - start).days + 1
     calendar = pd.date_range(start, periods=days + 7 * (FORECAST_HORIZON_WEEKS + 1), freq="D")
 
-    products = build_catalogue(seed, scale)
-    partners = [
-        simulate_partner(config, products, calendar, days, seed, scale) for _, config in sorted(configs.items())
-    ]
-
-    for folder in [SUPPLIER_FOLDER, *(partner.config.partner_id for partner in partners)]:
-        if (out_dir / folder).exists():
-            shutil.rmtree(out_dir / folder)
-    shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, partners, products, end)
+    catalogue = build_catalogue(seed, scale, products + CATALOGUE_SPARE if products else None)
+    if not extends:
+        for folder in [SUPPLIER_FOLDER, *configs]:
+            if (out_dir / folder).exists():
+                shutil.rmtree(out_dir / folder)
 
     files_per_partner: dict[str, int] = {}
     rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0, "promotion": 0}
@@ -103,9 +142,13 @@ def generate_demo(
     late: list[str] = []
     injected: dict[str, int] = {}
     files_per_format: dict[str, int] = {}
-    for partner in partners:
-        writer = PartnerWriter(out_dir, partner, start, end, seed)
+    partners = []
+    for _, config in sorted(configs.items()):
+        # One partner's daily history at a time: its files written, only what the supplier's files need is kept.
+        partner = simulate_partner(config, catalogue, calendar, days, seed, scale, anchor_days, locations, products)
+        writer = PartnerWriter(out_dir, partner, start, end, seed, anchor)
         writer.write_all()
+        partners.append(replace(partner, stock=partner.stock.iloc[:0], sales=partner.sales.iloc[:0], forecasts=None))
         files_per_partner[partner.config.partner_id] = writer.files
         for record_type, rows in writer.rows.items():
             rows_per_record_type[record_type] += rows
@@ -118,7 +161,11 @@ def generate_demo(
         late += writer.late
         for name, count in writer.defects.injected.items():
             injected[name] = injected.get(name, 0) + count
+        del partner, writer
 
+    shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, partners, catalogue, end, anchor)
+    if not extends:
+        _write_manifest(out_dir, requested | {"days": anchor_days, "start": start, "anchor": anchor})
     return DemoSummary(
         out_dir=out_dir,
         start_date=start,
@@ -126,7 +173,7 @@ def generate_demo(
         files_per_partner=files_per_partner,
         rows_per_record_type=rows_per_record_type,
         series=sum(partner.series for partner in partners),
-        products=len(products),
+        products=len(catalogue),
         locations=sum(len(partner.locations) for partner in partners),
         shipments=shipment_count,
         expected_quarantined=tuple(sorted(quarantined)),
@@ -137,3 +184,31 @@ def generate_demo(
         injected=injected,
         files_per_format=files_per_format,
     )
+
+
+def _read_manifest(out_dir: Path) -> dict | None:
+    path = out_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.keys() >= MANIFEST_KEYS else None
+
+
+def _last_end(out_dir: Path, anchor: date) -> date:
+    """The last business day the landing holds: the anchor, or the last day the supplier's dated stock says."""
+    days = [anchor]
+    for path in (out_dir / SUPPLIER_FOLDER).glob("supplier_stock_*.csv"):
+        try:
+            days.append(datetime.strptime(path.stem.rsplit("_", 1)[-1], "%Y%m%d").date())
+        except ValueError:
+            continue
+    return max(days)
+
+
+def _write_manifest(out_dir: Path, manifest: dict) -> None:
+    """What the landing was written with, for a later end to extend it (it lies beside the partner folders, where
+    the pipeline does not look)."""
+    text = json.dumps({key: str(value) if isinstance(value, date) else value for key, value in manifest.items()})
+    written = datetime.combine(manifest["anchor"] + timedelta(days=1), time(0, 0), tzinfo=UTC).timestamp()
+    write_file(out_dir / MANIFEST, (text + "\n").encode("utf-8"), written)

@@ -24,6 +24,7 @@ from assets.feeds.demo.tabular import append_row, titled_sheet, workbook_bytes
 from assets.feeds.partner_config import FileSpec
 
 PROMOTION_STREAM = 5  # partner_rng stream of the calendars (0-4 simulate the partner, 99 its deliveries)
+TIMING_STREAM = 97  # and of the calendars' delivery times, so a later calendar never moves an earlier one's
 CALENDAR_EVERY_DAYS = 28
 CALENDAR_ISSUES = 6  # calendars sent in the last half year; the first also states the history
 ANNOUNCED_DAYS = (21, 49)  # a calendar lists the promotions starting this many days after it is sent
@@ -60,11 +61,29 @@ def promotion_windows(partner: PartnerData) -> pd.DataFrame:
     return frame.sort_values(["promo_start", "product_ref"], kind="stable").reset_index(drop=True)
 
 
-def calendar_files(partner: PartnerData, start: date, end: date, rng: np.random.Generator) -> list[CalendarFile]:
-    """The calendars and corrections the partner sent up to ``end``, in delivery order."""
-    last_issue = end - timedelta(days=end.weekday())  # calendars go out on Mondays
+def calendar_files(
+    partner: PartnerData,
+    start: date,
+    end: date,
+    rng: np.random.Generator,
+    anchor: date | None = None,
+    timing: np.random.Generator | None = None,
+) -> list[CalendarFile]:
+    """The calendars and corrections the partner sent up to ``end``, in delivery order.
+
+    The calendars are laid out from ``anchor``, the landing's first end (default ``end``): the last half year's
+    before it, then one every ``CALENDAR_EVERY_DAYS`` up to ``end``. What a calendar states never depends on
+    ``end`` (a revision the first end would not have seen is left out of the calendars up to it, as before), and a
+    correction is sent once its day has come, so a later end only adds files. Delivery times come from ``timing``
+    (default ``rng``), in file order.
+    """
+    anchor = anchor or end
+    timing = timing or rng
+    last_issue = anchor - timedelta(days=anchor.weekday())  # calendars go out on Mondays
     issues = [last_issue - timedelta(days=CALENDAR_EVERY_DAYS * k) for k in reversed(range(CALENDAR_ISSUES))]
     issues = [issue for issue in issues if issue >= start]
+    while issues and issues[-1] + timedelta(days=CALENDAR_EVERY_DAYS) <= end:
+        issues.append(issues[-1] + timedelta(days=CALENDAR_EVERY_DAYS))
     if not issues:
         return []
     windows = promotion_windows(partner)
@@ -79,26 +98,31 @@ def calendar_files(partner: PartnerData, start: date, end: date, rng: np.random.
             number += 1
             true = _statement(f"{prefix}{number:05d}", window.product_ref, window.promo_start, window.promo_end, rng)
             correction_day = window.promo_start - timedelta(days=CORRECTION_DAYS)
-            if window.promo_start >= first and correction_day <= end and rng.random() < REVISED_SHARE:
+            seen = correction_day <= anchor or issue > anchor
+            if window.promo_start >= first and seen and rng.random() < REVISED_SHARE:
                 statements[issue].append(_first_plan(true, rng))
                 corrections.setdefault(correction_day, []).append(true | {"status": "revised"})
             else:
                 statements[issue].append(true)
         phantom = _phantom(partner, windows, first, f"{prefix}{number + 1:05d}", rng)
-        if phantom is not None and phantom["promo_start"] - timedelta(days=CORRECTION_DAYS) <= end:
+        called_off = phantom["promo_start"] - timedelta(days=CORRECTION_DAYS) if phantom is not None else None
+        if phantom is not None and (called_off <= anchor or issue > anchor):
             number += 1
             statements[issue].append(phantom)
-            called_off = phantom["promo_start"] - timedelta(days=CORRECTION_DAYS)
             corrections.setdefault(called_off, []).append(phantom | {"cancelled": True, "status": "cancelled"})
     # A month without promotions to announce sends no calendar.
     files = [CalendarFile(f"{day:%Y%m%d}", day, 0.0, _frame(rows)) for day, rows in statements.items() if rows]
-    files += [CalendarFile(f"{day:%Y%m%d}_2", day, 0.0, _frame(rows)) for day, rows in sorted(corrections.items())]
+    files += [
+        CalendarFile(f"{day:%Y%m%d}_2", day, 0.0, _frame(rows))
+        for day, rows in sorted(corrections.items())
+        if day <= end
+    ]
     window = partner.config.demo.get("delivery_window") or ["01:00", "05:00"]
     earliest, latest = (int(text[:2]) * 60 + int(text[3:5]) for text in window)
     zone = ZoneInfo(partner.config.timezone)
     timed = []
     for item in sorted(files, key=lambda item: item.token):
-        minutes = int(rng.integers(earliest, latest + 1)) + (6 * 60 if item.token.endswith("_2") else 0)
+        minutes = int(timing.integers(earliest, latest + 1)) + (6 * 60 if item.token.endswith("_2") else 0)
         moment = datetime.combine(item.day, time(0, 0), tzinfo=zone) + timedelta(minutes=minutes)
         timed.append(CalendarFile(item.token, item.day, moment.timestamp(), item.statements))
     return timed

@@ -17,14 +17,19 @@ from assets.feeds.demo.world import (
     SMALL_PRODUCTS,
     Product,
     Terms,
+    block_rng,
     choose_products,
     draw_agreements,
     partner_ref,
     partner_rng,
+    stores_for,
 )
 from assets.feeds.identity import gs1_check_digit
 from assets.feeds.partner_config import PartnerConfig
 
+# Daily draws come in blocks of four weeks, keyed by (seed, partner, stream, block).
+DRAW_BLOCK_DAYS = 28
+DEMAND_STREAM, RETURNS_STREAM = 1, 5
 TRAILING_DEMAND_DAYS = 28  # window of the partners' habitual min/max rule
 HABITUAL_REVIEW_DAYS = 7  # that rule reviews once a week
 
@@ -56,17 +61,27 @@ def simulate_partner(
     days: int,
     seed: int,
     scale: str,
+    anchor_days: int | None = None,
+    locations: int | None = None,
+    products: int | None = None,
 ) -> PartnerData:
-    """One partner's stores, items, agreements and simulated history, as canonical frames."""
-    demo = config.demo
-    setup_rng, demand_rng, promo_rng, ship_rng, forecast_rng = (partner_rng(seed, config, k) for k in range(5))
+    """One partner's stores, items, agreements and simulated history, as canonical frames.
 
-    stores = list(demo.get("stores") or [])
+    ``locations`` and ``products`` set how many stores and products the partner has, whatever the scale.
+    ``anchor_days`` is the history's length when the landing was first written (default ``days``): what is
+    listed when hangs on it, so a landing extended day by day keeps its past. Daily draws come in blocks of
+    ``DRAW_BLOCK_DAYS`` keyed by the block, and the stock is simulated day by day, so day t never depends on
+    how many days follow it.
+    """
+    demo = config.demo
+    setup_rng, _, promo_rng, ship_rng, forecast_rng = (partner_rng(seed, config, k) for k in range(5))
+
+    listed_days = anchor_days or days
     location_count = SMALL_LOCATIONS if scale == "small" else int(demo.get("locations", 4))
     product_count = SMALL_PRODUCTS if scale == "small" else int(demo.get("products", 16))
-    if len(stores) < location_count:
-        raise ValueError(f"{config.source_path}: demo.stores lists {len(stores)} stores, need {location_count}")
-    stores = stores[:location_count]
+    location_count = locations or location_count
+    product_count = products or product_count
+    stores = stores_for(config, location_count)
     carried = choose_products(catalogue, product_count, setup_rng)
 
     gln_prefix = str(demo.get("gln_prefix", "000000000"))
@@ -110,15 +125,29 @@ def simulate_partner(
     listed_from = np.zeros(n_series, dtype=int)
     for index, product in enumerate(carried):
         if product.lifecycle == "new":
-            listed_from[prod_index == index] = max(days - 120, days // 3)
+            listed_from[prod_index == index] = max(listed_days - 120, listed_days // 3)
     expected, promo = expected_demand(config, carried, base_rate, prod_index, listed_from, calendar, promo_rng)
     dispersion = np.where(slow, 1.0, 4.0)[:, None]
-    demand = demand_rng.negative_binomial(dispersion, dispersion / (dispersion + expected[:, :days]))
+    demand = _in_blocks(
+        seed,
+        config,
+        DEMAND_STREAM,
+        days,
+        lambda rng, block: rng.negative_binomial(dispersion, dispersion / (dispersion + expected[:, block])),
+    )
 
     sold, on_hand, received, shipments = _simulate_stock(
         demand, base_rate, listed_from, terms, prod_index, calendar[:days], ship_rng
     )
-    returned = ((demand_rng.random(sold.shape) < 0.012) & (sold > 0)) * demand_rng.integers(1, 3, sold.shape)
+    block_shape = (n_series, DRAW_BLOCK_DAYS)
+    returns = _in_blocks(
+        seed,
+        config,
+        RETURNS_STREAM,
+        days,
+        lambda rng, block: (rng.random(block_shape) < 0.012) * rng.integers(1, 3, block_shape),
+    )
+    returned = (sold > 0) * returns
 
     location_ids = locations["location_id"].to_numpy()[loc_index]
     product_refs = items["partner_item_ref"].to_numpy()[prod_index]
@@ -178,6 +207,15 @@ def simulate_partner(
         promotion_days=promo,
         calendar=calendar,
     )
+
+
+def _in_blocks(seed: int, config: PartnerConfig, stream: int, days: int, draw) -> np.ndarray:
+    """Series x day draws made block by block of ``DRAW_BLOCK_DAYS``, each block from its own generator."""
+    blocks = [
+        draw(block_rng(seed, config, stream, block), slice(first, first + DRAW_BLOCK_DAYS))
+        for block, first in enumerate(range(0, days, DRAW_BLOCK_DAYS))
+    ]
+    return np.concatenate(blocks, axis=1)[:, :days]
 
 
 def _simulate_stock(

@@ -27,7 +27,8 @@ SHORT_COVER_WEEKS = 0.02
 
 def _supplier_stock(shipments: pd.DataFrame, products: list[Product], end: date) -> pd.DataFrame:
     """Units we hold per product on the last business date, from what partners drew in the last four weeks."""
-    recent = shipments[pd.to_datetime(shipments["ship_date"]) > pd.Timestamp(end) - pd.Timedelta(days=28)]
+    shipped = pd.to_datetime(shipments["ship_date"])
+    recent = shipments[(shipped > pd.Timestamp(end) - pd.Timedelta(days=28)) & (shipped <= pd.Timestamp(end))]
     weekly = recent["qty"].astype(float).groupby(recent["product_id"]).sum() / 4.0
     weekly = weekly.reindex([p.product_id for p in products], fill_value=0.0)
     short = set(weekly.sort_values(ascending=False, kind="stable").index[:SHORT_PRODUCTS])
@@ -41,8 +42,16 @@ def _supplier_stock(shipments: pd.DataFrame, products: list[Product], end: date)
     )
 
 
-def write_supplier_files(folder: Path, partners: list[PartnerData], products: list[Product], end: date) -> int:
-    """Write master data, agreements, shipments and stock, delivered just after ``end``; returns the shipment count."""
+def write_supplier_files(
+    folder: Path, partners: list[PartnerData], products: list[Product], end: date, anchor: date | None = None
+) -> int:
+    """Write master data, agreements, shipments and stock; returns the shipment count.
+
+    The files as of ``anchor`` (the landing's first end, default ``end``) are delivered just after it; each later
+    day up to ``end`` adds ``shipments_<day>.csv`` (what shipped that day) and ``supplier_stock_<day>.csv``,
+    delivered just after that day, so extending the landing never rewrites a file.
+    """
+    anchor = anchor or end
     folder.mkdir(parents=True, exist_ok=True)
     partners_frame = pd.DataFrame(
         {
@@ -85,25 +94,40 @@ def write_supplier_files(folder: Path, partners: list[PartnerData], products: li
         ["ship_date", "partner_id", "location_id", "product_id"], kind="stable"
     ).reset_index(drop=True)
     shipments.insert(0, "shipment_id", [f"SHP-{index + 1:07d}" for index in range(len(shipments))])
+
+    ship_dates = pd.to_datetime(shipments["ship_date"]).dt.date
     shipments["ship_date"] = shipments["ship_date"].dt.strftime("%Y-%m-%d")
     shipments["expected_receipt_date"] = shipments["expected_receipt_date"].dt.strftime("%Y-%m-%d")
     shipments["qty"] = shipments["qty"].astype(int).astype(str)
 
     frames = {
-        "supplier_stock.csv": _supplier_stock(shipments, products, end),
+        "supplier_stock.csv": _supplier_stock(shipments, products, anchor),
         "partners.csv": partners_frame,
         "partner_locations.csv": pd.concat([p.locations for p in partners], ignore_index=True),
         "products.csv": products_frame,
         "partner_items.csv": pd.concat([_cross_references(p, products) for p in partners], ignore_index=True),
         "replenishment_agreements.csv": agreements,
-        "shipments.csv": shipments,
+        "shipments.csv": shipments[(ship_dates <= anchor).to_numpy()],
     }
-    delivered = datetime.combine(end + timedelta(days=1), time(0, 30), tzinfo=UTC).timestamp()
     for name, frame in frames.items():
-        buffer = io.StringIO()
-        frame[list(_table_columns(MASTER_DATA_FILES[name]))].to_csv(buffer, index=False, lineterminator="\n")
-        write_file(folder / name, buffer.getvalue().encode("utf-8"), delivered)
+        _write_master_file(folder / name, frame, MASTER_DATA_FILES[name], anchor)
+    day = anchor + timedelta(days=1)
+    while day <= end:
+        token = f"{day:%Y%m%d}"
+        shipped = shipments[(ship_dates == day).to_numpy()]
+        _write_master_file(folder / f"shipments_{token}.csv", shipped, MASTER_DATA_FILES["shipments.csv"], day)
+        stock = _supplier_stock(shipments, products, day)
+        _write_master_file(folder / f"supplier_stock_{token}.csv", stock, MASTER_DATA_FILES["supplier_stock.csv"], day)
+        day += timedelta(days=1)
     return len(shipments)
+
+
+def _write_master_file(path: Path, frame: pd.DataFrame, table: str, day: date) -> None:
+    """One supplier file with its raw table's columns, delivered just after ``day``."""
+    buffer = io.StringIO()
+    frame[list(_table_columns(table))].to_csv(buffer, index=False, lineterminator="\n")
+    delivered = datetime.combine(day + timedelta(days=1), time(0, 30), tzinfo=UTC).timestamp()
+    write_file(path, buffer.getvalue().encode("utf-8"), delivered)
 
 
 def _cross_references(partner: PartnerData, products: list[Product]) -> pd.DataFrame:

@@ -19,16 +19,26 @@ import pandas as pd
 from openpyxl.worksheet.worksheet import Worksheet
 
 from assets.feeds.contracts import DATE_COLUMNS, QUANTITY_COLUMNS
-from assets.feeds.demo.world import CATALOGUE
+from assets.feeds.demo.world import catalogue_item
 from assets.feeds.partner_config import FileSpec, PartnerConfig
 
 
-def _format_decimal(values: np.ndarray, places: int, spec: FileSpec) -> list[str]:
-    texts = [f"{value:,.{places}f}" for value in values]
+def _per_distinct(values, render) -> np.ndarray:
+    """``render`` applied to each distinct value once, spread back over the rows (files repeat few values often)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(render(distinct), dtype=object)[codes]
+
+
+def _format_decimal(values: np.ndarray, places: int, spec: FileSpec) -> np.ndarray:
     thousands = spec.thousands or ""
-    if thousands == "," and spec.decimal == ".":
-        return texts
-    return [text.replace(",", "\0").replace(".", spec.decimal).replace("\0", thousands) for text in texts]
+
+    def render(distinct: np.ndarray) -> list[str]:
+        texts = [f"{value:,.{places}f}" for value in distinct]
+        if thousands == "," and spec.decimal == ".":
+            return texts
+        return [text.replace(",", "\0").replace(".", spec.decimal).replace("\0", thousands) for text in texts]
+
+    return _per_distinct(values, render)
 
 
 def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame) -> str:
@@ -39,7 +49,9 @@ def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, 
     for canonical, header in spec.columns.items():
         values = rows[canonical]
         if canonical in DATE_COLUMNS:
-            columns[header] = pd.to_datetime(values).dt.strftime(spec.date_format)
+            columns[header] = _per_distinct(
+                pd.to_datetime(values).to_numpy(), lambda days: pd.DatetimeIndex(days).strftime(spec.date_format)
+            )
         elif canonical == "net_sales_amount":
             columns[header] = _format_decimal(values.to_numpy(dtype=float), 2, spec)
         elif canonical == "forecast_qty":
@@ -53,7 +65,9 @@ def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, 
         if canonical == "product_ref":
             for extra_header, attribute in extra_columns.items():
                 lookup = descriptions.get(attribute, {})
-                columns[extra_header] = [lookup.get(ref, "") for ref in rows["product_ref"]]
+                columns[extra_header] = _per_distinct(
+                    rows["product_ref"].to_numpy(), lambda refs, lookup=lookup: [lookup.get(ref, "") for ref in refs]
+                )
     frame = pd.DataFrame(columns)
     buffer = io.StringIO()
     line_ending = config.demo.get("line_ending", "\n")
@@ -61,14 +75,11 @@ def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, 
     return buffer.getvalue()
 
 
-_DESCRIPTION_ATTRIBUTES = {item.product_id: item for item in CATALOGUE}
-
-
 def _descriptions(config: PartnerConfig, items: pd.DataFrame) -> dict[str, dict[str, str]]:
     """Partner item ref -> catalogue text, for extra columns partners add to their files."""
     result: dict[str, dict[str, str]] = {"description": {}, "description_zh": {}}
     for ref, product_id in zip(items["partner_item_ref"], items["product_id"], strict=True):
-        item = _DESCRIPTION_ATTRIBUTES[product_id]
+        item = catalogue_item(product_id)
         result["description"][ref] = item.description
         result["description_zh"][ref] = item.description_zh
     return result
@@ -85,6 +96,7 @@ def render_xlsx(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items
         if canonical == "product_ref":
             headers += list(extra_columns)
     sheet.append(headers)
+    row_number = sheet.max_row
     for record in rows.to_dict("records"):
         cells: list[object] = []
         for canonical in spec.columns:
@@ -97,7 +109,8 @@ def render_xlsx(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items
                 cells.append(str(value))
             if canonical == "product_ref":
                 cells += [descriptions.get(attribute, {}).get(str(value), "") for attribute in extra_columns.values()]
-        append_row(sheet, cells)
+        row_number += 1
+        append_row(sheet, cells, row_number)
     return workbook_bytes(workbook, day)
 
 
@@ -112,12 +125,14 @@ def titled_sheet(spec: FileSpec, title: str, day: date) -> tuple[openpyxl.Workbo
     return workbook, sheet
 
 
-def append_row(sheet: Worksheet, cells: list[object]) -> None:
-    """One row of typed cells, its dates shown as the partner's system shows them."""
+def append_row(sheet: Worksheet, cells: list[object], row_number: int | None = None) -> None:
+    """One row of typed cells, its dates shown as the partner's system shows them. A caller that counts its rows
+    passes the row's number, which spares a pass over the whole sheet per row."""
     sheet.append(cells)
-    for cell in sheet[sheet.max_row]:
-        if isinstance(cell.value, datetime):
-            cell.number_format = "yyyy/mm/dd"
+    row_number = row_number or sheet.max_row
+    for column, value in enumerate(cells, start=1):
+        if isinstance(value, datetime):
+            sheet.cell(row=row_number, column=column).number_format = "yyyy/mm/dd"
 
 
 def workbook_bytes(workbook: openpyxl.Workbook, day: date) -> bytes:

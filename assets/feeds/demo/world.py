@@ -100,6 +100,47 @@ class Product:
     list_price_usd: float
 
 
+def catalogue_items(count: int) -> tuple[CatalogueItem, ...]:
+    """The catalogue grown to ``count`` lines: past the 20 listed ones, further sizes of them (``P1021`` is the
+    second line of ``P1001``, with its category, season and pace; every one active)."""
+    extra = []
+    for index in range(len(CATALOGUE), count):
+        base = CATALOGUE[index % len(CATALOGUE)]
+        line = index // len(CATALOGUE) + 1
+        extra.append(
+            CatalogueItem(
+                f"P{1001 + index}",
+                f"{base.description} No. {line}",
+                f"{base.description_zh}{line}号",
+                base.category,
+                slow=base.slow,
+                season=base.season,
+            )
+        )
+    return (*CATALOGUE, *extra)
+
+
+def catalogue_item(product_id: str) -> CatalogueItem:
+    """A catalogue line by product id, listed or grown (see ``catalogue_items``)."""
+    index = int(product_id[1:]) - 1001
+    return catalogue_items(index + 1)[index] if index >= len(CATALOGUE) else CATALOGUE[index]
+
+
+def stores_for(config: PartnerConfig, count: int) -> list[dict]:
+    """The partner's configured stores, then as many more as ``count`` asks: ids after the first store's prefix
+    from 5001 on, in the configured cities in turn."""
+    stores = list(config.demo.get("stores") or [])
+    if not stores and count:
+        raise ValueError(f"{config.source_path}: demo.stores lists no store to model more on")
+    first = str(stores[0]["id"]) if stores else ""
+    prefix = first.rstrip("0123456789")
+    cities = [str(store.get("city", "")) for store in stores]
+    for index in range(len(stores), count):
+        city = cities[index % len(cities)]
+        stores.append({"id": f"{prefix}{5001 + index}", "name": f"{city} #{index + 1}", "city": city})
+    return stores[:count]
+
+
 def _upc_for(product_id: str) -> str:
     body = "0" + UPC_COMPANY + f"{int(product_id[1:]):05d}"
     return body + gs1_check_digit(body)
@@ -122,10 +163,11 @@ def partner_ref(product: Product, config: PartnerConfig) -> tuple[str, str]:
 # --- catalogue ----------------------------------------------------------------------------------------------
 
 
-def build_catalogue(seed: int, scale: str) -> list[Product]:
+def build_catalogue(seed: int, scale: str, count: int | None = None) -> list[Product]:
+    """The supplier's products; ``count`` grows the catalogue to that many lines (and sets the scale aside)."""
     rng = np.random.default_rng([seed, 0])
     products = []
-    for item in CATALOGUE:
+    for item in catalogue_items(max(count or 0, len(CATALOGUE))):
         # Draw every product's attributes even when unused, so a product's values do not depend on the scale.
         popularity = float(np.clip(rng.lognormal(math.log(5.0), 0.6), 1.5, 25.0))
         slow_rate = float(rng.uniform(0.08, 0.35))
@@ -168,7 +210,7 @@ def build_catalogue(seed: int, scale: str) -> list[Product]:
                 list_price_usd=round(unit_cost * markup, 2),
             )
         )
-    if scale == "small":
+    if scale == "small" and count is None:
         products = [product for product in products if product.product_id in SMALL_CATALOGUE]
     return products
 
@@ -176,6 +218,11 @@ def build_catalogue(seed: int, scale: str) -> list[Product]:
 def partner_rng(seed: int, config: PartnerConfig, stream: int) -> np.random.Generator:
     """One of a partner's independent random streams (setup, demand, promotions, shipping, forecasts, files)."""
     return np.random.default_rng([seed, 1, int(config.demo.get("seed_offset", 0)), stream])
+
+
+def block_rng(seed: int, config: PartnerConfig, stream: int, block: int) -> np.random.Generator:
+    """A partner stream's draws for one block of days: what day t draws never depends on how many days follow."""
+    return np.random.default_rng([seed, 1, int(config.demo.get("seed_offset", 0)), stream, block])
 
 
 def choose_products(catalogue: list[Product], count: int, rng: np.random.Generator) -> list[Product]:

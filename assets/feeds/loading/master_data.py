@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from assets.feeds.contracts import MASTER_DATA_FILES, OPTIONAL_MASTER_COLUMNS
+from assets.feeds.contracts import DATED_MASTER_FILES, MASTER_DATA_FILES, OPTIONAL_MASTER_COLUMNS
 from assets.feeds.errors import MasterDataError
 from assets.feeds.loading.raw_schema import ensure_raw_schema
 from assets.feeds.loading.writer import column_types, fetch_all, insert_frame, rollback
@@ -29,7 +29,8 @@ def load_master_data(conn: duckdb.DuckDBPyConnection, supplier_dir: Path) -> dic
     transaction, so the tables never mix two versions. Blank cells, and the optional columns a file leaves out
     (``OPTIONAL_MASTER_COLUMNS``), load as null. Missing required files,
     missing columns, null keys and values that do not fit the column type raise MasterDataError naming the
-    folder or file (and line); ``shipments.csv`` is optional and its table is left as is when absent.
+    folder or file (and line); ``shipments.csv`` is optional and its table is left as is when absent. The files of
+    ``DATED_MASTER_FILES`` may come in dated parts (``shipments_<day>.csv``) whose rows are added to the file's.
     """
     supplier_dir = Path(supplier_dir)
     ensure_raw_schema(conn)
@@ -44,8 +45,12 @@ def load_master_data(conn: duckdb.DuckDBPyConnection, supplier_dir: Path) -> dic
     frames: dict[str, tuple[Path, pd.DataFrame]] = {}
     for name, table in MASTER_DATA_FILES.items():
         path = supplier_dir / name
-        if path.is_file():
-            frames[table] = (path, _read_master_file(conn, path, table))
+        parts = [path] if path.is_file() else []
+        if name in DATED_MASTER_FILES:
+            parts += sorted(part for part in supplier_dir.glob(f"{Path(name).stem}_*.csv") if part.is_file())
+        if parts:
+            frame = pd.concat([_read_master_file(conn, part, table) for part in parts], ignore_index=True)
+            frames[table] = (parts[0], frame)
 
     counts: dict[str, int] = {}
     fetch_all(conn, "begin transaction")
