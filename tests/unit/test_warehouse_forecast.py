@@ -206,3 +206,22 @@ def by_day_history(conn, partner: str, location: str, product: str) -> pd.DataFr
            where partner_id = ? and location_id = ? and product_id = ? order by sales_date""",
         [partner, location, product],
     ).df()
+
+
+def test_at_the_partner_level_a_product_is_bucketed_by_month_when_one_of_its_locations_is(warehouse):
+    policy = warehouse.execute(
+        """select distinct partner_id, location_id, product_id,
+                  case when location_id = 'S-2' and product_id = 'A' then 'month' else 'day' end as forecast_bucket
+           from marts.fct_sales_daily"""
+    ).df()
+    warehouse.register("policy", policy)
+    warehouse.execute("create table marts.replenishment_policy as select * from policy")
+    forecast_warehouse(
+        warehouse, partners=["p1"], as_of_date=AS_OF, history_days=DAYS, horizon=7, level=PARTNER, run_id="p"
+    )
+    after = stored(warehouse)
+    monthly = after["model"].str.contains("(monthly)", regex=False)
+    assert set(after.loc[monthly, "product_id"]) == {"A"}
+    assert set(after.loc[monthly, "location_id"]) == {"S-1", "S-1A", "S-2"}, "split back to every location"
+    assert after.loc[monthly, "model"].str.endswith(" (monthly)@partner").all()
+    assert not after.loc[after["product_id"] != "A", "model"].str.contains("monthly").any()
