@@ -7,7 +7,9 @@
 2. Engine series are taken `chunk_series` at a time: their rows come from DuckDB as numbers, dates, quantities and
    flags (no string per row), are aggregated to the level, forecast (in this process, a process pool or a Dask
    cluster: the ``executor``), split back to locations, and inserted with their names mapped by a join on the
-   numbers. Then the chunk is dropped before the next one is read.
+   numbers. Then the chunk is dropped before the next one is read. Series an agreement of
+   `marts.replenishment_policy` buckets by month are forecast in calendar months and spread back over the days
+   (`forecast_by_bucket`, `monthly_buckets`); the others as before.
 3. Everything happens in one transaction that starts by deleting the date's rows: a rerun of the night replaces
    them, and a failure part-way leaves the previous forecast of that date (and the newest-forecast view) as it was.
 
