@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from assets.quality import PARTNER_GATE_KEY, column_schema, plannable_partners, rules_check_result
 from assets.renderers.metadata import markdown_preview
 from assets.renderers.plots import forecast_chart, forecast_plot, series_label
-from assets.warehouse import DIM_PARTNER, FCT_PROMOTION_DAYS, FCT_SALES_DAILY, model_key
+from assets.warehouse import DIM_PARTNER, FCT_PROMOTION_DAYS, FCT_SALES_DAILY, REPLENISHMENT_POLICY, model_key
 from expectations.output_checks import forecast_rules
 from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import useful_workers
@@ -61,9 +61,10 @@ FORECAST_COLUMNS = {
     "forecast_date": "The day forecast.",
     "p50": "Median daily demand in units.",
     "p90": "Daily demand exceeded one day in ten.",
-    "model": "The model that made it (prophet, tsb, seasonal_naive, moving_average, ...).",
+    "model": "The model that made it (prophet, tsb, seasonal_naive, moving_average, ...; 'tsb (monthly)' and the like "
+    "for a series its agreement buckets by month, its month's forecast spread over the days).",
     "demand_class": "Syntetos-Boylan class of the series: smooth, erratic, intermittent, lumpy or short.",
-    "adi": "Average demand interval (days between sales).",
+    "adi": "Average demand interval (days between sales; months for a series bucketed by month).",
     "cv2": "Squared coefficient of variation of non-zero demand.",
     "stat_p50": "Our statistical forecast's p50 (p50 is what the plan uses: ours, the partner's or the combination).",
     "stat_p90": "Our statistical forecast's p90.",
@@ -81,7 +82,14 @@ FORECAST_COLUMNS = {
 
 @dg.asset(
     key=FORECAST_KEY,
-    deps=[FCT_SALES_DAILY, FCT_PROMOTION_DAYS, DIM_PARTNER, PARTNER_GATE_KEY, model_key(PARTNER_FORECASTS)],
+    deps=[
+        FCT_SALES_DAILY,
+        FCT_PROMOTION_DAYS,
+        DIM_PARTNER,
+        REPLENISHMENT_POLICY,  # the agreements' forecast bucket (day or month)
+        PARTNER_GATE_KEY,
+        model_key(PARTNER_FORECASTS),
+    ],
     group_name="forecasts",
     owners=["team:demand-planning"],
     kinds={"prophet", "duckdb"},

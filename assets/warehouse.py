@@ -55,6 +55,7 @@ FCT_PROMOTION_DAYS = model_key("marts.fct_promotion_days")
 FCT_INVENTORY_DAILY = model_key("marts.fct_inventory_daily")
 FCT_SHIPMENTS = model_key("marts.fct_shipments")
 REPLENISHMENT_INPUTS = model_key("marts.replenishment_inputs")
+REPLENISHMENT_POLICY = model_key("marts.replenishment_policy")
 DIM_PARTNER = model_key("marts.dim_partner")
 SUPPLIER_STOCK = model_key("staging.stg_supplier__supplier_stock")
 

@@ -176,7 +176,12 @@ MASTER_DATA_FILES = {
 DATED_MASTER_FILES = ("shipments.csv", "supplier_stock.csv")
 # Columns a master data file may leave out (older files): they load as null.
 OPTIONAL_MASTER_COLUMNS = {
-    "raw.replenishment_agreements": ("holding_cost_rate", "shipment_cost", "stockout_penalty_rate"),
+    "raw.replenishment_agreements": (
+        "holding_cost_rate",
+        "shipment_cost",
+        "stockout_penalty_rate",
+        "forecast_bucket",
+    ),
 }
 
 # ``no_usable_rows``: a structurally valid file that yielded no row to load (codes not mapped for the partner,

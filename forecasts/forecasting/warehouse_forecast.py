@@ -7,7 +7,9 @@
 2. Engine series are taken `chunk_series` at a time: their rows come from DuckDB as numbers, dates, quantities and
    flags (no string per row), are aggregated to the level, forecast (in this process, a process pool or a Dask
    cluster: the ``executor``), split back to locations, and inserted with their names mapped by a join on the
-   numbers. Then the chunk is dropped before the next one is read.
+   numbers. Then the chunk is dropped before the next one is read. Series an agreement of
+   `marts.replenishment_policy` buckets by month are forecast in calendar months and spread back over the days
+   (`forecast_by_bucket`, `monthly_buckets`); the others as before.
 3. Everything happens in one transaction that starts by deleting the date's rows: a rerun of the night replaces
    them, and a failure part-way leaves the previous forecast of that date (and the newest-forecast view) as it was.
 
@@ -30,6 +32,8 @@ import pandas as pd
 from forecasts.forecasting.engine import ChunkExecutor, forecast_many
 from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, ensure_forecast_tables, utc_now
 from forecasts.forecasting.levels import LEVELS, PARTNER, aggregate_chunk, split_chunk
+from forecasts.forecasting.monthly_buckets import MONTH_BUCKET, months_to_cover, split_buckets, spread_over_days
+from forecasts.forecasting.periods import MONTHLY
 from forecasts.forecasting.promotion_regressor import (
     PROMOTION,
     calendar_nights,
@@ -43,6 +47,7 @@ from forecasts.forecasting.promotion_regressor import (
 # so about 80 MiB per chunk of 1,000, however many series the night has.
 DEFAULT_CHUNK_SERIES = 1000
 SERIES_TABLE = "night_forecast_series"
+POLICY_TABLE = "marts.replenishment_policy"
 PREVIEW_ROWS = 10
 
 
@@ -69,6 +74,13 @@ def number_series(conn: duckdb.DuckDBPyConnection, partners: list[str], start: d
     if level not in LEVELS:
         raise ValueError(f"forecast level must be one of {', '.join(LEVELS)}, got {level!r}")
     separator = SERIES_SEPARATOR
+    # A warehouse built before agreements had a forecast bucket forecasts every series by day.
+    buckets = (
+        f"(select partner_id, location_id, product_id, bool_or(forecast_bucket = '{MONTH_BUCKET}') as monthly "
+        f"from {POLICY_TABLE} group by all)"
+        if _has_bucket_column(conn)
+        else "(select null as partner_id, null as location_id, null as product_id, false as monthly)"
+    )
     conn.execute(
         f"""
         create or replace temp table {SERIES_TABLE} as
@@ -87,14 +99,72 @@ def number_series(conn: duckdb.DuckDBPyConnection, partners: list[str], start: d
         select named.*,
                dense_rank() over (order by series_id) as series_number,
                dense_rank() over (order by engine_series_id) as engine_series_number,
-               countries.country
+               countries.country, coalesce(buckets.monthly, false) as monthly
         from named
         left join (select partner_id, any_value(country) as country from marts.dim_partner group by partner_id)
             as countries using (partner_id)
+        left join {buckets} as buckets using (partner_id, location_id, product_id)
         """,
         {"partners": list(partners), "start": start, "end": end, "level": level},
     )
     return int(conn.execute(f"select coalesce(max(engine_series_number), 0) from {SERIES_TABLE}").fetchone()[0])
+
+
+def _has_bucket_column(conn: duckdb.DuckDBPyConnection) -> bool:
+    schema, table = POLICY_TABLE.split(".")
+    return bool(
+        conn.execute(
+            """select count(*) from information_schema.columns
+               where table_catalog = current_database() and table_schema = ? and table_name = ?
+                 and column_name = 'forecast_bucket'""",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _monthly_series(conn: duckdb.DuckDBPyConnection, first: int, last: int) -> set[int]:
+    """Engine series of the chunk an agreement buckets by month (at the partner level: any of its locations)."""
+    return {
+        number
+        for (number,) in conn.execute(
+            f"""select engine_series_number from {SERIES_TABLE} where engine_series_number between ? and ?
+                group by engine_series_number having bool_or(monthly)""",
+            [first, last],
+        ).fetchall()
+    }
+
+
+def forecast_by_bucket(
+    engine_rows: pd.DataFrame,
+    planned: pd.DataFrame | None,
+    monthly_ids: set,
+    last_day: pd.Timestamp,
+    horizon: int,
+    progress: Callable[[int, int], None] | None = None,
+    **engine,
+) -> pd.DataFrame:
+    """`forecast_many` by day on the series bucketed by day, by month (`monthly_buckets`) on the others.
+
+    Without monthly series this is exactly the daily call; with them, the daily series get the same rows as
+    without (the engine forecasts series independently). Monthly series go without regressors.
+    """
+    if not monthly_ids:
+        return forecast_many(engine_rows, horizon=horizon, future_regressors=planned, progress=progress, **engine)
+    daily_rows, months = split_buckets(engine_rows, monthly_ids, last_day)
+    parts = []
+    if not daily_rows.empty:
+        daily_future = None if planned is None else planned[~planned["series_id"].isin(set(months["series_id"]))]
+        parts.append(
+            forecast_many(daily_rows, horizon=horizon, future_regressors=daily_future, progress=progress, **engine)
+        )
+    if not months.empty:
+        engine.pop("regressors", None)
+        monthly = forecast_many(months, horizon=months_to_cover(last_day, horizon), freq=MONTHLY, **engine)
+        parts.append(spread_over_days(monthly, last_day, horizon))
+        if progress is not None:
+            progress(engine_rows["series_id"].nunique(), engine_rows["series_id"].nunique())
+    forecast = pd.concat(parts, ignore_index=True)
+    return forecast.sort_values(["series_id", "date"], kind="stable").reset_index(drop=True)
 
 
 def _chunk_rows(conn: duckdb.DuckDBPyConnection, first: int, last: int, start: date, end: date) -> pd.DataFrame:
@@ -237,15 +307,17 @@ def forecast_warehouse(
                 if promotions:
                     days, future = chunk_promotions(conn, SERIES_TABLE, first, last, start, end, horizon)
                     engine_rows, planned = with_promotions(engine_rows, rows, days, future)
-                forecast = forecast_many(
+                forecast = forecast_by_bucket(
                     engine_rows,
-                    horizon=horizon,
+                    planned,
+                    _monthly_series(conn, first, last),
+                    pd.Timestamp(last_sales),
+                    horizon,
+                    chunk_progress,
                     regressors=None if planned is None else [PROMOTION],
-                    future_regressors=planned,
                     countries=_countries(conn, first, last),
                     n_jobs=n_jobs,
                     chunk_size=task_series,
-                    progress=chunk_progress,
                     executor=chunk_executor,
                 )
                 forecast = split_chunk(forecast, rows, level, pd.Timestamp(last_sales))

@@ -169,6 +169,8 @@ def test_policy_terms_resolve_override_then_default_then_product(built_warehouse
         ("NORD", "DC1", "SKU-100", 10.0, 14, 0.97, 48, 6, "partner_default"),
         ("NORD", "DC1", "SKU-300", 10.0, 14, 0.97, 48, 4, "partner_default"),
     ]
+    # No agreement of the fixture names a forecast bucket: every series is forecast by day.
+    assert query(warehouse, "select distinct forecast_bucket from marts.replenishment_policy") == [("day",)]
 
 
 def test_shipment_status_and_partner_forecasts_follow_the_business_date(built_warehouse):

@@ -286,11 +286,13 @@ def test_agreement_costs_load_when_given_and_a_bad_one_names_its_line(conn, supp
     header = MASTER_FILES["replenishment_agreements.csv"].splitlines()[0]
     row = 'redwood_grocers,,3,0.8,2,0.95,6,14,,,"Mon,Wed,Fri"'
     agreements.write_text(
-        f"{header},holding_cost_rate,shipment_cost,stockout_penalty_rate\n{row},0.24,135.50,0.6\n", encoding="utf-8"
+        f"{header},holding_cost_rate,shipment_cost,stockout_penalty_rate,forecast_bucket\n{row},0.24,135.50,0.6,month\n",
+        encoding="utf-8",
     )
     load_master_data(conn, supplier)
     costs = "select holding_cost_rate, shipment_cost, stockout_penalty_rate from raw.replenishment_agreements"
     assert conn.execute(costs).fetchall() == [(0.24, 135.5, 0.6)]
+    assert conn.execute("select forecast_bucket from raw.replenishment_agreements").fetchall() == [("month",)]
     agreements.write_text(
         f"{header},holding_cost_rate,shipment_cost,stockout_penalty_rate\n{row},0.24,a lot,0.6\n", encoding="utf-8"
     )
@@ -310,6 +312,8 @@ def test_master_data_loads_with_ddl_types_and_replaces_on_reload(conn, supplier)
     assert agreement.fetchall() == [(None, 3.0, "Mon,Wed,Fri")]
     costs = "select holding_cost_rate, shipment_cost, stockout_penalty_rate from raw.replenishment_agreements"
     assert conn.execute(costs).fetchall() == [(None, None, None)], "a file without the cost columns loads"
+    bucket = "select forecast_bucket from raw.replenishment_agreements"
+    assert conn.execute(bucket).fetchall() == [(None,)], "a file without the forecast bucket loads (by day)"
     gtin_type = conn.execute(
         "select data_type from information_schema.columns where table_name = 'products' and column_name = 'gtin'"
     ).fetchall()

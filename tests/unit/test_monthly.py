@@ -9,6 +9,7 @@ import pytest
 from forecasts.forecasting import models
 from forecasts.forecasting.backtest import run_backtest, summarise
 from forecasts.forecasting.engine import forecast_many, forecast_series, regular_series
+from forecasts.forecasting.monthly_buckets import complete_months, months_to_cover, split_buckets, spread_over_days
 from forecasts.forecasting.periods import MONTHLY, month_numbers, period_days, period_positions
 from orchestration.cli import main
 
@@ -97,3 +98,62 @@ def test_cmi_forecast_and_backtest_take_freq_m(tmp_path, capsys):
     assert main(["backtest", "--input", str(source), "--horizon", "3", "--origins", "2", "--freq", "M"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["season"] == 12 and report["periods_scored"] == 6
+
+
+def daily_rows(series_id, first: str, qty: list[float], censored: list[bool] | None = None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "series_id": series_id,
+            "date": pd.date_range(first, periods=len(qty), freq="D"),
+            "qty": qty,
+            "censored": censored if censored is not None else [False] * len(qty),
+        }
+    )
+
+
+def test_a_monthly_bucket_keeps_only_complete_months_and_a_stock_out_day_leaves_its_month_unknown():
+    # Series 1: from 15 January (a partial January) to 10 April (a running April), a stock-out in March.
+    days = pd.date_range("2025-01-15", "2025-04-10", freq="D")
+    qty = np.ones(len(days))
+    qty[days == "2025-02-03"] = -4.0  # a net return is zero demand, as by day
+    censored = days == "2025-03-09"
+    # Series 2 sold nothing after January: its months still end with March.
+    rows = pd.concat(
+        [
+            daily_rows(1, "2025-01-15", qty.tolist(), censored.tolist()),
+            daily_rows(2, "2025-01-01", [2.0] * 3),
+        ]
+    )
+    months = complete_months(rows, pd.Timestamp("2025-04-10"))
+    assert months["date"].dt.strftime("%Y-%m").tolist() == ["2025-02", "2025-03", "2025-01", "2025-03"]
+    assert months["series_id"].tolist() == [1, 1, 2, 2]
+    assert months["qty"].tolist() == [27.0, 31.0, 6.0, 0.0]
+    assert months["censored"].tolist() == [False, True, False, False]
+    assert months_to_cover(pd.Timestamp("2025-04-10"), 28) == 2  # April and May after March
+    assert months_to_cover(pd.Timestamp("2025-03-31"), 14) == 1
+
+
+def test_a_series_without_a_complete_month_stays_daily_and_day_series_are_passed_through_untouched():
+    rows = pd.concat([daily_rows(1, "2025-03-02", [1.0] * 30), daily_rows(2, "2025-01-01", [1.0] * 90)])
+    rows = pd.concat([rows, daily_rows(3, "2025-01-01", [5.0] * 90)], ignore_index=True)
+    daily, months = split_buckets(rows, {1, 2}, pd.Timestamp("2025-03-31"))
+    assert set(daily["series_id"]) == {1, 3}
+    pd.testing.assert_frame_equal(daily, rows[rows["series_id"] != 2])
+    assert months["series_id"].tolist() == [2, 2, 2] and months["qty"].tolist() == [31.0, 28.0, 31.0]
+
+
+def test_a_month_forecast_is_spread_evenly_over_the_horizon_days_and_names_the_monthly_model():
+    monthly = pd.DataFrame(
+        {
+            "series_id": [7, 7],
+            "date": pd.to_datetime(["2025-04-01", "2025-05-01"]),
+            "p50": [30.0, 62.0],
+            "p90": [60.0, 93.0],
+            "model": [models.TSB, models.TSB],
+        }
+    )
+    daily = spread_over_days(monthly, pd.Timestamp("2025-04-27"), 5)
+    assert daily["date"].dt.strftime("%m-%d").tolist() == ["04-28", "04-29", "04-30", "05-01", "05-02"]
+    assert daily["p50"].tolist() == [1.0, 1.0, 1.0, 2.0, 2.0]
+    assert daily["p90"].tolist() == [2.0, 2.0, 2.0, 3.0, 3.0]
+    assert set(daily["model"]) == {"tsb (monthly)"} and list(daily.columns) == list(monthly.columns)

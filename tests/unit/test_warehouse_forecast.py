@@ -145,3 +145,83 @@ def test_a_night_without_plannable_partners_writes_no_rows_and_keeps_the_tables(
     )
     assert (night.rows, night.series, night.chunks, night.top_series_id) == (0, 0, 0, None)
     assert warehouse.execute("select count(*) from forecasts.demand_forecast").fetchone() == (0,)
+
+
+def test_series_an_agreement_buckets_by_month_get_their_month_spread_over_days_and_the_others_are_unchanged(
+    warehouse,
+):
+    arguments = dict(partners=["p1"], as_of_date=AS_OF, history_days=DAYS, horizon=14, level=LOCATION)
+    forecast_warehouse(warehouse, run_id="by day", chunk_series=4, **arguments)
+    by_day = stored(warehouse)
+    firsts = warehouse.execute(
+        """select partner_id, location_id, product_id, min(sales_date) as first from marts.fct_sales_daily
+           where partner_id = 'p1' group by all order by all"""
+    ).df()
+    full = firsts[firsts["first"] == firsts["first"].min()]
+    short = firsts[firsts["first"] > pd.Timestamp("2026-03-01")]
+    assert len(full) >= 2 and len(short) >= 1
+    by_month = pd.concat([full.head(2), short.head(1)])
+    policy = firsts.assign(forecast_bucket="day")
+    policy.loc[by_month.index, "forecast_bucket"] = "month"
+    warehouse.register("policy", policy.drop(columns="first"))
+    warehouse.execute("create table marts.replenishment_policy as select * from policy")
+
+    night = forecast_warehouse(warehouse, run_id="by month", chunk_series=4, **arguments)
+    after = stored(warehouse)
+
+    ids = {SERIES_SEPARATOR.join(key) for key in full.head(2)[["partner_id", "location_id", "product_id"]].values}
+    monthly = after["series_id"].isin(ids)
+    assert len(after) == len(by_day) == 9 * 14
+    pd.testing.assert_frame_equal(after[~monthly].reset_index(drop=True), by_day[~monthly].reset_index(drop=True))
+    assert after.loc[monthly, "model"].str.endswith(" (monthly)").all()
+    assert night.by_model.total() == 9 and sum(n for m, n in night.by_model.items() if "monthly" in m) == 2
+    for series_id in ids:
+        partner, location, product = series_id.split(SERIES_SEPARATOR)
+        history = by_day_history(warehouse, partner, location, product)
+        months = history.groupby(history["date"].dt.to_period("M")).agg(
+            qty=("qty", "sum"), censored=("censored", "any")
+        )
+        months = months.loc["2026-01":"2026-03"]  # December is partial: the history starts on the 2nd
+        expected = forecast_many(
+            months.reset_index().assign(series_id=1, date=lambda m: m["date"].dt.to_timestamp()),
+            horizon=1,
+            freq="M",
+            countries={1: "DE"},
+        )
+        rows = after[after["series_id"] == series_id]
+        assert rows["forecast_date"].min() == pd.Timestamp("2026-04-01")
+        np.testing.assert_allclose(rows["p50"], expected["p50"].iloc[0] / 30)
+        np.testing.assert_allclose(rows["p90"], expected["p90"].iloc[0] / 30)
+    # A series without one complete month of history is forecast by day whatever its agreement.
+    short_id = SERIES_SEPARATOR.join(short.iloc[0][["partner_id", "location_id", "product_id"]])
+    pd.testing.assert_frame_equal(
+        after[after["series_id"] == short_id].reset_index(drop=True),
+        by_day[by_day["series_id"] == short_id].reset_index(drop=True),
+    )
+
+
+def by_day_history(conn, partner: str, location: str, product: str) -> pd.DataFrame:
+    return conn.execute(
+        """select sales_date as date, units_sold as qty, is_stockout as censored from marts.fct_sales_daily
+           where partner_id = ? and location_id = ? and product_id = ? order by sales_date""",
+        [partner, location, product],
+    ).df()
+
+
+def test_at_the_partner_level_a_product_is_bucketed_by_month_when_one_of_its_locations_is(warehouse):
+    policy = warehouse.execute(
+        """select distinct partner_id, location_id, product_id,
+                  case when location_id = 'S-2' and product_id = 'A' then 'month' else 'day' end as forecast_bucket
+           from marts.fct_sales_daily"""
+    ).df()
+    warehouse.register("policy", policy)
+    warehouse.execute("create table marts.replenishment_policy as select * from policy")
+    forecast_warehouse(
+        warehouse, partners=["p1"], as_of_date=AS_OF, history_days=DAYS, horizon=7, level=PARTNER, run_id="p"
+    )
+    after = stored(warehouse)
+    monthly = after["model"].str.contains("(monthly)", regex=False)
+    assert set(after.loc[monthly, "product_id"]) == {"A"}
+    assert set(after.loc[monthly, "location_id"]) == {"S-1", "S-1A", "S-2"}, "split back to every location"
+    assert after.loc[monthly, "model"].str.endswith(" (monthly)@partner").all()
+    assert not after.loc[after["product_id"] != "A", "model"].str.contains("monthly").any()

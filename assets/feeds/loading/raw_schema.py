@@ -56,7 +56,7 @@ RAW_TABLE_DDL: dict[str, str] = {
         partner_id varchar not null, product_id varchar, lead_time_days double, lead_time_std_days double,
         review_period_days integer, service_level double, min_cover_days double, max_cover_days double,
         moq integer, case_pack integer, ship_days varchar, holding_cost_rate double, shipment_cost double,
-        stockout_penalty_rate double""",
+        stockout_penalty_rate double, forecast_bucket varchar""",
     "raw.shipments": """
         shipment_id varchar not null, partner_id varchar not null, location_id varchar not null,
         product_id varchar not null, ship_date date, expected_receipt_date date, qty double""",

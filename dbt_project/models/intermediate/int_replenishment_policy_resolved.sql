@@ -92,6 +92,10 @@ resolved as (
         coalesce(product_agreements.stockout_penalty_rate, partner_default_agreements.stockout_penalty_rate)
             as stockout_penalty_rate,
 
+        ---------- forecasting: the period the nightly forecast buckets demand in
+        coalesce(product_agreements.forecast_bucket, partner_default_agreements.forecast_bucket, 'day')
+            as forecast_bucket,
+
         ---------- product
         products.lifecycle,
         products.pallet_qty,

@@ -38,6 +38,9 @@ final as (
         shipment_cost,
         stockout_penalty_rate,
 
+        ---------- forecasting
+        forecast_bucket,
+
         ---------- product
         lifecycle,
         unit_cost,

@@ -37,7 +37,10 @@ final as (
         ---------- costs (the supplier's currency)
         cast(holding_cost_rate as double) as holding_cost_rate,
         cast(shipment_cost as double) as shipment_cost,
-        cast(stockout_penalty_rate as double) as stockout_penalty_rate
+        cast(stockout_penalty_rate as double) as stockout_penalty_rate,
+
+        ---------- forecasting (null: not set)
+        nullif(lower(trim(forecast_bucket)), '') as forecast_bucket
 
     from source
 
