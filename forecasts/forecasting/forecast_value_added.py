@@ -1,7 +1,7 @@
 """Forecast value added per partner and week: does each forecast beat the one before it in the chain? (DuckDB I/O
 only; no Dagster.)
 
-``score_value_added(conn, actuals_through)`` (re)builds ``forecasts.forecast_value_added`` from
+``score_value_added(conn, actuals_through)`` scores into ``forecasts.forecast_value_added``, from
 ``forecasts.forecast_history`` and ``marts.fct_sales_daily``. For each ISO week (Monday to Sunday) the forecasts are
 those the night before it made (the Sunday's run, whose plan shipped for that week), for the seven days of the week:
 
@@ -120,15 +120,32 @@ order by partner_id, week_start
 
 
 def score_value_added(conn: duckdb.DuckDBPyConnection, actuals_through: date) -> int:
-    """Rebuild the value-added table from the stored forecasts and the sales known through ``actuals_through``;
-    returns its rows (0, and no table, before any forecast history)."""
+    """Score every week from the stored forecasts and the sales known through ``actuals_through``; a week already
+    scored with as many sales or more (a later night's) is kept, so a rerun of a past night changes nothing.
+    Returns the table's rows (0, and no table, before any forecast history)."""
     if not table_exists(conn, "forecasts.forecast_history") or not table_exists(conn, "marts.fct_sales_daily"):
         return 0
     conn.execute("begin")
     try:
         conn.execute(
-            f"create or replace table {VALUE_ADDED_TABLE} as {_VALUE_ADDED_SQL}", {"actuals_through": actuals_through}
+            f"create or replace temp table scored_weeks as {_VALUE_ADDED_SQL}", {"actuals_through": actuals_through}
         )
+        conn.execute(f"create table if not exists {VALUE_ADDED_TABLE} as select * from scored_weeks limit 0")
+        # A week keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
+        conn.execute(
+            f"""delete from {VALUE_ADDED_TABLE} as stored
+                using scored_weeks as scored
+                where stored.partner_id = scored.partner_id
+                  and stored.week_start = scored.week_start
+                  and stored.actuals_through <= scored.actuals_through"""
+        )
+        conn.execute(
+            f"""insert into {VALUE_ADDED_TABLE}
+                select scored.* from scored_weeks as scored
+                anti join {VALUE_ADDED_TABLE} as stored
+                    on stored.partner_id = scored.partner_id and stored.week_start = scored.week_start"""
+        )
+        conn.execute("drop table scored_weeks")
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")

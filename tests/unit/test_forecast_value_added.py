@@ -68,3 +68,12 @@ def test_days_whose_sales_have_not_arrived_are_not_scored(conn):
     score_value_added(conn, MONDAY + timedelta(days=2))
     week = conn.execute("select * from forecasts.forecast_value_added").df().iloc[0]
     assert not week["is_complete_week"] and week["series_days"] == 2
+
+
+def test_a_rerun_of_an_earlier_night_keeps_the_weeks_scored_with_more_sales(conn):
+    score_value_added(conn, SUNDAY + timedelta(days=7))
+    later = conn.execute("select * from forecasts.forecast_value_added").df()
+    score_value_added(conn, MONDAY + timedelta(days=2))
+    pd.testing.assert_frame_equal(conn.execute("select * from forecasts.forecast_value_added").df(), later)
+    score_value_added(conn, SUNDAY)
+    assert len(conn.execute("select * from forecasts.forecast_value_added").df()) == 1
