@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from assets.feeds.contracts import MASTER_DATA_FILES
+from assets.feeds.contracts import MASTER_DATA_FILES, OPTIONAL_MASTER_COLUMNS
 from assets.feeds.demo.files import write_file
 from assets.feeds.demo.simulation import PartnerData
 from assets.feeds.demo.world import Product
@@ -123,9 +123,12 @@ def write_supplier_files(
 
 
 def _write_master_file(path: Path, frame: pd.DataFrame, table: str, day: date) -> None:
-    """One supplier file with its raw table's columns, delivered just after ``day``."""
+    """One supplier file with its raw table's columns, delivered just after ``day``; an optional column the demo
+    does not give (a monthly forecast bucket) is left out, as a supplier's file may leave it out."""
+    optional = OPTIONAL_MASTER_COLUMNS.get(table, ())
+    columns = [column for column in _table_columns(table) if column in frame.columns or column not in optional]
     buffer = io.StringIO()
-    frame[list(_table_columns(table))].to_csv(buffer, index=False, lineterminator="\n")
+    frame[columns].to_csv(buffer, index=False, lineterminator="\n")
     delivered = datetime.combine(day + timedelta(days=1), time(0, 30), tzinfo=UTC).timestamp()
     write_file(path, buffer.getvalue().encode("utf-8"), delivered)
 
