@@ -38,14 +38,11 @@ run: setup
 	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then $(BIN)/cmi demo; fi
 	@$(BIN)/cmi run
 
-# One worker more than there are cores, each taking whole test files (a module's fixtures build its warehouse
-# once). The integration files spend part of their time waiting on a Dagster daemon's queue, a web server or a
-# browser, and a third worker on two cores fills those waits: measured on a fresh clone, 9 min 26 s of tests
-# against 10 min 46 s with one worker per core. Files go out in collection order, where tests/conftest.py puts the
-# longest first (xdist would otherwise order them by test count).
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# One worker per core, each taking whole test files (a module's fixtures build its warehouse once). Most of a
+# test's time is one Python process or one dbt subprocess, so two files at once use both cores. Files go out in
+# collection order, where tests/conftest.py puts the longest first (xdist would otherwise order them by test count).
 test: setup browser
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder --durations=10
 
 lint: setup
 	$(BIN)/ruff check .
