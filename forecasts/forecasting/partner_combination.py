@@ -4,9 +4,11 @@ Pure pandas, no I/O. The steps of a night:
 
 1. ``partner_daily``: each partner forecast (a quantity for a target period, often a week) spread evenly over the
    days of its period, the way a weekly sales row is spread over its days (``int_sales_daily``).
-2. ``partner_as_known``: for each (series, night, day) wanted, the daily quantity of the partner's latest forecast
-   sent on or before that night (``forecast_date <= night``; on a tie the narrowest period). A past night sees
-   only what the partner had sent by then.
+2. ``partner_as_known``: for each (series, night, day) wanted, the daily quantity of the newest forecast (latest
+   ``forecast_date``; on a tie the narrowest period) whose file had arrived by that night (``known_on <= night``,
+   the first business date whose night sees the file, from the ledger's ``received_at`` as
+   ``int_partner_forecasts_resolved`` gives it). A past night sees only the files that had arrived by then, however
+   early a late file is dated.
 3. ``evidence_pairs``: the evidence window. Every forecast of ours made in the last ``EVIDENCE_WINDOW_DAYS`` nights
    for a day whose sales have arrived (uncensored), paired with the partner's forecast of that day as known on the
    same night, and the units sold.
@@ -49,12 +51,13 @@ def partner_daily(forecasts: pd.DataFrame) -> pd.DataFrame:
     """One row per forecast and day of its target period: ``partner_qty`` = forecast_qty / days in the period.
 
     ``forecasts`` has the partner forecast contract's resolved columns (series keys, ``forecast_date``,
-    ``target_period_start``, ``target_period_end``, ``forecast_qty``); periods that end before they start are
-    left out (they cannot be spread, as ``int_partner_forecasts_resolved`` drops them).
+    ``target_period_start``, ``target_period_end``, ``forecast_qty``) and ``known_on`` (the first night its file
+    had arrived by); periods that end before they start are left out (they cannot be spread, as
+    ``int_partner_forecasts_resolved`` drops them).
     """
-    columns = [*SERIES_KEYS, "forecast_date", "date", "period_days", "partner_qty"]
+    columns = [*SERIES_KEYS, "forecast_date", "known_on", "date", "period_days", "partner_qty"]
     rows = forecasts.copy()
-    for column in ("forecast_date", "target_period_start", "target_period_end"):
+    for column in ("forecast_date", "known_on", "target_period_start", "target_period_end"):
         rows[column] = pd.to_datetime(rows[column])
     rows = rows[rows["target_period_end"] >= rows["target_period_start"]]
     if rows.empty:
@@ -69,33 +72,37 @@ def partner_daily(forecasts: pd.DataFrame) -> pd.DataFrame:
 
 
 def partner_as_known(daily: pd.DataFrame, wanted: pd.DataFrame) -> pd.DataFrame:
-    """``wanted`` (series keys, ``night``, ``date``) with ``partner_qty``: the day's share of the partner's latest
-    forecast sent on or before the night; NaN when it had sent none covering that day."""
+    """``wanted`` (series keys, ``night``, ``date``) with ``partner_qty``: the day's share of the newest partner
+    forecast whose file had arrived by the night (``known_on <= night``); NaN when none covering that day had."""
     left = wanted.copy()
     left["night"] = pd.to_datetime(left["night"]).astype("datetime64[ns]")
     left["date"] = pd.to_datetime(left["date"]).astype("datetime64[ns]")
     left["_order"] = np.arange(len(left))
     if daily.empty or left.empty:
         return left.drop(columns="_order").assign(partner_qty=np.nan)
-    right = daily.copy()
-    right["forecast_date"] = pd.to_datetime(right["forecast_date"]).astype("datetime64[ns]")
-    right["date"] = pd.to_datetime(right["date"]).astype("datetime64[ns]")
-    # Two forecasts sent on one day for one day: the narrower period speaks of that day more precisely.
-    right = right.sort_values([*SERIES_KEYS, "date", "forecast_date", "period_days"])
-    right = right.drop_duplicates([*SERIES_KEYS, "date", "forecast_date"], keep="first")
     by = [*SERIES_KEYS, "date"]
+    right = daily.copy()
+    for column in ("forecast_date", "known_on", "date"):
+        right[column] = pd.to_datetime(right[column]).astype("datetime64[ns]")
     for column in SERIES_KEYS:
         left[column] = left[column].astype(str)
         right[column] = right[column].astype(str)
+    # The newer forecast speaks of a day; of two sent on one day, the narrower period speaks of it more precisely.
+    right["_rank"] = right["forecast_date"].astype("int64") - right["period_days"].astype("int64")
+    # In arrival order, a forecast is the answer from its night on only when it outranks every one that arrived
+    # before it: an old forecast arriving late never replaces a newer one the night already had.
+    right = right.sort_values([*by, "known_on", "_rank"], ascending=[True] * (len(by) + 1) + [False])
+    best_before = right.groupby(by, sort=False)["_rank"].cummax().groupby([right[c] for c in by]).shift()
+    right = right[best_before.isna() | (right["_rank"] > best_before)]
     known = pd.merge_asof(
         left.sort_values("night"),
-        right[[*by, "forecast_date", "partner_qty"]].sort_values("forecast_date"),
+        right[[*by, "known_on", "partner_qty"]].sort_values("known_on"),
         left_on="night",
-        right_on="forecast_date",
+        right_on="known_on",
         by=by,
         direction="backward",
     )
-    return known.sort_values("_order").drop(columns=["_order", "forecast_date"]).reset_index(drop=True)
+    return known.sort_values("_order").drop(columns=["_order", "known_on"]).reset_index(drop=True)
 
 
 def evidence_pairs(ours: pd.DataFrame, daily: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:

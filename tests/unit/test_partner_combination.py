@@ -24,9 +24,10 @@ from forecasts.forecasting.partner_combination import (
 KEYS = {"partner_id": "p1", "location_id": "L1", "product_id": "A"}
 
 
-def _forecast(sent: str, start: str, end: str, qty: float, **keys) -> dict:
-    return {**KEYS, **keys, "forecast_date": sent, "target_period_start": start, "target_period_end": end,
-            "forecast_qty": qty}  # fmt: skip
+def _forecast(sent: str, start: str, end: str, qty: float, arrived: str | None = None, **keys) -> dict:
+    """A partner forecast issued on ``sent``, its file known from ``arrived``'s night (by default the same day)."""
+    return {**KEYS, **keys, "forecast_date": sent, "known_on": arrived or sent, "target_period_start": start,
+            "target_period_end": end, "forecast_qty": qty}  # fmt: skip
 
 
 def test_a_week_is_spread_evenly_over_its_days_and_a_reversed_period_is_left_out():
@@ -67,6 +68,46 @@ def test_a_night_sees_only_the_forecasts_sent_by_then():
     assert known[2] == 20.0  # the newer one replaces it on its night
     assert known[3] == 3.0
     assert np.isnan(known[4])  # no forecast covers that day
+
+
+def test_a_past_night_sees_a_forecast_only_once_its_file_had_arrived_however_early_it_is_dated():
+    daily = partner_daily(
+        pd.DataFrame(
+            [
+                _forecast("2025-01-01", "2025-01-06", "2025-01-12", 70.0),
+                # Dated 3 January, but the file only arrived for the 8th's night.
+                _forecast("2025-01-03", "2025-01-06", "2025-01-12", 140.0, arrived="2025-01-08"),
+                # Dated 2 January and arriving even later: the night already had the newer one of the 3rd.
+                _forecast("2025-01-02", "2025-01-06", "2025-01-12", 7.0, arrived="2025-01-09"),
+            ]
+        )
+    )
+    wanted = pd.DataFrame(
+        {
+            **{k: [v] * 4 for k, v in KEYS.items()},
+            "night": ["2025-01-05", "2025-01-07", "2025-01-08", "2025-01-09"],
+            "date": ["2025-01-10"] * 4,
+        }
+    )
+    known = partner_as_known(daily, wanted)["partner_qty"].tolist()
+    assert known == [10.0, 10.0, 20.0, 20.0]
+
+
+def test_evidence_on_a_past_night_pairs_ours_with_the_partner_forecast_that_night_had():
+    ours = pd.DataFrame(
+        {**KEYS, "night": ["2025-01-05", "2025-01-08"], "date": ["2025-01-10", "2025-01-10"], "ours": [9.0, 9.0]}
+    )
+    daily = partner_daily(
+        pd.DataFrame(
+            [
+                _forecast("2025-01-01", "2025-01-06", "2025-01-12", 70.0),
+                _forecast("2025-01-03", "2025-01-06", "2025-01-12", 140.0, arrived="2025-01-08"),
+            ]
+        )
+    )
+    actuals = pd.DataFrame({**KEYS, "date": ["2025-01-10"], "actual": [12.0]})
+    pairs = evidence_pairs(ours, daily, actuals)
+    assert pairs["partner"].tolist() == [10.0, 20.0]
 
 
 def _evidence(ours, partner, actual, partner_id="p1", location_id="L1", start=date(2025, 1, 1)):
