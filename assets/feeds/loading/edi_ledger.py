@@ -101,3 +101,24 @@ def settle_interchanges(
     record_interchanges(conn, source_file_id, partner_id, outcomes or interchange_outcomes(interchanges))
     if outbox is not None:
         acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=refused, now=now, dated=dated)
+
+
+def settle_refused(
+    conn: duckdb.DuckDBPyConnection,
+    outbox: Path | None,
+    partner_id: str,
+    source_file_id: str,
+    parsed: ParsedFile,
+    reason: str,
+    *,
+    now: datetime,
+    dated: datetime | None,
+) -> None:
+    """A file refused after it was read and found sound (its rows ran out of memory while written): every
+    interchange is recorded refused with ``reason`` and gets a rejecting acknowledgment (997/999 sets and groups
+    ``R``, CONTRL messages rejected), as a file refused for its content does. Nothing for a file without any."""
+    if parsed.interchanges:
+        outcomes = refused_outcomes(parsed.outcomes, reason)
+        settle_interchanges(
+            conn, outbox, partner_id, source_file_id, parsed.interchanges, outcomes, refused=True, now=now, dated=dated
+        )
