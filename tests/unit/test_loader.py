@@ -596,6 +596,12 @@ def test_an_edi_file_refused_for_running_out_of_memory_is_rejected_back_to_the_p
     assert conn.execute("select status from raw.edi_acknowledgments").fetchall() == [("rejected",)]
     assert conn.execute("select outcome, reason from raw.edi_interchanges").fetchall() == [("refused", outcome.reason)]
 
+    # Judged again under new rules with the memory it needs, it loads and is acknowledged anew, not rejected again.
+    monkeypatch.setattr(writer, "insert_frame", real_insert)
+    monkeypatch.setattr(loader, "_code_fingerprint", lambda: "judged again")
+    assert ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox).counts["loaded"] == 1
+    assert conn.execute("select status from raw.edi_acknowledgments").fetchall() == [("accepted",)]
+
 
 def test_running_out_of_memory_in_duckdbs_csv_reader_quarantines_the_file_as_too_large(
     conn, landing, tmp_path, monkeypatch

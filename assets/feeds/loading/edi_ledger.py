@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.feeds.loading.acknowledgments import acknowledge_file
+from assets.feeds.loading.acknowledgments import acknowledge_file, forget_acknowledgments
 from assets.feeds.loading.writer import fetch_all
 from assets.feeds.parsers.interchange import Interchange
 from assets.feeds.parsers.interchange_outcomes import REFUSED, InterchangeOutcome, interchange_outcomes
@@ -95,11 +95,15 @@ def settle_interchanges(
     refused: bool,
     now: datetime,
     dated: datetime | None,
+    fresh: bool = False,
 ) -> None:
     """Record each interchange's outcome (a refused file's from its defects) and acknowledge each (when an
-    outbox is given)."""
+    outbox is given). ``fresh``: the file was quarantined before and is judged anew, so what was sent for it then
+    (a rejection) is not sent again."""
     record_interchanges(conn, source_file_id, partner_id, outcomes or interchange_outcomes(interchanges))
     if outbox is not None:
+        if fresh:
+            forget_acknowledgments(conn, source_file_id)
         acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=refused, now=now, dated=dated)
 
 

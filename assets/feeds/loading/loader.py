@@ -541,7 +541,7 @@ def _load(
         if parsed.interchanges:
             settle_interchanges(
                 run.conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, parsed.outcomes,
-                refused=False, now=run.now, dated=received_at,
+                refused=False, now=run.now, dated=received_at, fresh=replaces,
             )  # fmt: skip
 
     control_number, superseded = loaded.control_number, loaded.superseded
