@@ -22,7 +22,7 @@ from datetime import date
 
 import duckdb
 
-from orchestration.runtime.warehouse_tables import table_exists
+from orchestration.runtime.warehouse_tables import keep_most_actuals, table_exists
 
 VALUE_ADDED_TABLE = "forecasts.forecast_value_added"
 SOURCES = ("naive", "statistical", "partner", "combined")
@@ -125,29 +125,13 @@ def score_value_added(conn: duckdb.DuckDBPyConnection, actuals_through: date) ->
     Returns the table's rows (0, and no table, before any forecast history)."""
     if not table_exists(conn, "forecasts.forecast_history") or not table_exists(conn, "marts.fct_sales_daily"):
         return 0
-    conn.execute("begin")
-    try:
-        conn.execute(
-            f"create or replace temp table scored_weeks as {_VALUE_ADDED_SQL}", {"actuals_through": actuals_through}
-        )
-        conn.execute(f"create table if not exists {VALUE_ADDED_TABLE} as select * from scored_weeks limit 0")
-        # A week keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
-        conn.execute(
-            f"""delete from {VALUE_ADDED_TABLE} as stored
-                using scored_weeks as scored
-                where stored.partner_id = scored.partner_id
-                  and stored.week_start = scored.week_start
-                  and stored.actuals_through <= scored.actuals_through"""
-        )
-        conn.execute(
-            f"""insert into {VALUE_ADDED_TABLE}
-                select scored.* from scored_weeks as scored
-                anti join {VALUE_ADDED_TABLE} as stored
-                    on stored.partner_id = scored.partner_id and stored.week_start = scored.week_start"""
-        )
-        conn.execute("drop table scored_weeks")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+    # A week keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
+    keep_most_actuals(
+        conn,
+        VALUE_ADDED_TABLE,
+        _VALUE_ADDED_SQL,
+        {"actuals_through": actuals_through},
+        ["partner_id", "week_start"],
+        create=True,
+    )
     return int(conn.execute(f"select count(*) from {VALUE_ADDED_TABLE}").fetchone()[0])

@@ -1,4 +1,5 @@
-"""Small DuckDB idioms every writer of the warehouse shares: does a table exist, and replace one date's rows.
+"""Small DuckDB idioms every writer of the warehouse shares: does a table exist, replace one date's rows, and keep
+the rows scored with the most actuals.
 
 No Dagster here: the libraries that keep history tables (forecasts, plans, check results) and the wiring use it.
 """
@@ -56,6 +57,44 @@ def replace_date_rows(
         conn.execute("rollback")
         raise
     return len(rows)
+
+
+def keep_most_actuals(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    scored_sql: str,
+    parameters: dict[str, object],
+    keys: Sequence[str],
+    *,
+    actuals_column: str = "actuals_through",
+    create: bool = False,
+) -> int:
+    """Write the rows of ``scored_sql`` into ``table``, keeping for each ``keys`` the row scored with the most
+    actuals (the latest ``actuals_column``), in one transaction; returns the rows inserted.
+
+    A score is replaced only by one made with as many actuals or more, so rerunning a past night (fewer actuals
+    known) leaves a later night's scores alone. ``create``: make ``table`` from the scored rows' columns when it
+    does not exist yet.
+    """
+    match = " and ".join(f"stored.{key} = scored.{key}" for key in keys)
+    conn.execute("begin")
+    try:
+        conn.execute(f"create or replace temp table scored_rows as {scored_sql}", parameters)
+        if create:
+            conn.execute(f"create table if not exists {table} as select * from scored_rows limit 0")
+        conn.execute(
+            f"""delete from {table} as stored using scored_rows as scored
+                where {match} and stored.{actuals_column} <= scored.{actuals_column}"""
+        )
+        written = conn.execute(
+            f"insert into {table} select scored.* from scored_rows as scored anti join {table} as stored on {match}"
+        ).fetchone()[0]
+        conn.execute("drop table scored_rows")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return int(written)
 
 
 def table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
