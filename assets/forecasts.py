@@ -77,6 +77,8 @@ FORECAST_COLUMNS = {
     "evidence_wape_ours": "WAPE of our forecast over the evidence window.",
     "evidence_wape_partner": "WAPE of the partner's forecast over the evidence window.",
     "evidence_wape_combined": "WAPE of the weighted combination over the evidence window.",
+    "evidence_bias_ours": "Bias of our forecast over the evidence window: sum(forecast - actual) / sum(actual).",
+    "evidence_bias_partner": "Bias of the partner's forecast over the evidence window (see the bias guard).",
 }
 
 

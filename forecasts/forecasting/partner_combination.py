@@ -16,6 +16,11 @@ Pure pandas, no I/O. The steps of a night:
    AE_partner)``); the combination is used only when its own error over the evidence window is no worse than the
    better of the two alone, otherwise the better one alone. A series with fewer than ``MIN_EVIDENCE_DAYS`` scored
    days borrows its partner's pooled weights; when the partner has too little evidence too, ours alone.
+   **Bias guard**: a partner forecast that errs mostly on one side (its net error over the window is more than
+   ``ONE_SIDED_SHARE`` of its absolute error) while ours does not is neither blended nor used alone unless it beats
+   ours by more than its bias (``Σ|partner − actual| < Σ|ours − actual| − |Σ(partner − actual)|``): a systematic
+   over- or under-forecast goes straight into the plan's stock, which safety stock (sized for noise) does not absorb,
+   so a partner biased +25 % with an error close to ours is not blended in.
 5. ``combine_night``: the night's rows where the partner has a forecast for the day become
    ``w_ours · ours + w_partner · partner``; p90 keeps its distance above p50 (``p90 − p50`` of ours). The
    statistical forecast stays in ``stat_p50`` / ``stat_p90``, the partner's in ``partner_p50``.
@@ -32,19 +37,22 @@ EVIDENCE_WINDOW_DAYS = 28
 # Two weeks of scored days before a series is judged on its own; the partner's pooled evidence stands in until then.
 MIN_EVIDENCE_DAYS = 14
 
+# A forecast whose net error is more than this share of its absolute error errs mostly on one side (biased): an
+# unbiased one's net error over four weeks is a small share of its absolute error, +25 % over-forecasting a large one.
+ONE_SIDED_SHARE = 0.5
+
 OURS, PARTNER, COMBINED = "ours", "partner", "combined"
 SERIES_LEVEL, PARTNER_LEVEL, NO_EVIDENCE = "series", "partner", "none"
 
-WEIGHT_COLUMNS = [
-    "weight_ours",
-    "weight_partner",
-    "chosen_source",
-    "evidence_level",
-    "evidence_days",
+# Each candidate's WAPE over the evidence window, and the bias (Σ(forecast − actual) / Σactual) of ours and theirs.
+EVIDENCE_RATIOS = [
     "evidence_wape_ours",
     "evidence_wape_partner",
     "evidence_wape_combined",
+    "evidence_bias_ours",
+    "evidence_bias_partner",
 ]
+WEIGHT_COLUMNS = ["weight_ours", "weight_partner", "chosen_source", "evidence_level", "evidence_days", *EVIDENCE_RATIOS]
 
 
 def partner_daily(forecasts: pd.DataFrame) -> pd.DataFrame:
@@ -131,9 +139,15 @@ def _judge(evidence: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     rows = evidence.assign(
         error_ours=(evidence["ours"] - evidence["actual"]).abs(),
         error_partner=(evidence["partner"] - evidence["actual"]).abs(),
+        net_ours=evidence["ours"] - evidence["actual"],
+        net_partner=evidence["partner"] - evidence["actual"],
     )
     sums = rows.groupby(group, sort=True).agg(
-        error_ours=("error_ours", "sum"), error_partner=("error_partner", "sum"), actual=("actual", "sum")
+        error_ours=("error_ours", "sum"),
+        error_partner=("error_partner", "sum"),
+        net_ours=("net_ours", "sum"),
+        net_partner=("net_partner", "sum"),
+        actual=("actual", "sum"),
     )
     # Scored days: distinct series-days (a day forecast on several nights counts once).
     day_keys = list(dict.fromkeys([*group, "location_id", "product_id", "date"]))
@@ -151,13 +165,27 @@ def _judge(evidence: pd.DataFrame, group: list[str]) -> pd.DataFrame:
         COMBINED,
         np.where(sums["error_ours"] <= sums["error_partner"], OURS, PARTNER),
     )
+    sums.loc[_partner_bias_guarded(sums), "chosen_source"] = OURS
     sums.loc[sums["chosen_source"] == OURS, "weight_ours"] = 1.0
     sums.loc[sums["chosen_source"] == PARTNER, "weight_ours"] = 0.0
     sums["weight_partner"] = 1.0 - sums["weight_ours"]
     sold = sums["actual"].where(sums["actual"] > 0)
     for source in (OURS, PARTNER, COMBINED):
         sums[f"evidence_wape_{source}"] = sums[f"error_{source}"] / sold
+    for source in (OURS, PARTNER):
+        sums[f"evidence_bias_{source}"] = sums[f"net_{source}"] / sold
     return sums
+
+
+def _partner_bias_guarded(sums: pd.DataFrame) -> pd.Series:
+    """Groups whose partner forecast errs mostly on one side while ours does not, and does not beat ours by more
+    than its bias: ours alone there (the bias guard of the module docstring)."""
+
+    def one_sided(source: str) -> pd.Series:
+        return sums[f"net_{source}"].abs() > ONE_SIDED_SHARE * sums[f"error_{source}"]
+
+    lead = sums["error_ours"] - sums["error_partner"]
+    return one_sided(PARTNER) & ~one_sided(OURS) & (lead <= sums["net_partner"].abs())
 
 
 def choose_weights(evidence: pd.DataFrame, series: pd.DataFrame, min_days: int = MIN_EVIDENCE_DAYS) -> pd.DataFrame:
@@ -169,8 +197,8 @@ def choose_weights(evidence: pd.DataFrame, series: pd.DataFrame, min_days: int =
     out = series[SERIES_KEYS].drop_duplicates().astype(str).reset_index(drop=True)
     out["weight_ours"], out["weight_partner"], out["chosen_source"] = 1.0, 0.0, OURS
     out["evidence_level"], out["evidence_days"] = NO_EVIDENCE, 0
-    for source in (OURS, PARTNER, COMBINED):
-        out[f"evidence_wape_{source}"] = np.nan
+    for column in EVIDENCE_RATIOS:
+        out[column] = np.nan
     if evidence.empty or out.empty:
         return out
     evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, str))
@@ -189,7 +217,7 @@ def choose_weights(evidence: pd.DataFrame, series: pd.DataFrame, min_days: int =
     indexed.loc[has_own, columns] = own.loc[has_own, columns]
     out = indexed.reset_index()
     out["evidence_days"] = out["evidence_days"].astype(int)
-    for column in ("weight_ours", "weight_partner", *(f"evidence_wape_{s}" for s in (OURS, PARTNER, COMBINED))):
+    for column in ("weight_ours", "weight_partner", *EVIDENCE_RATIOS):
         out[column] = out[column].astype(float)
     return out
 

@@ -4,12 +4,14 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecasts.forecasting.partner_combination import (
     COMBINED,
     NO_EVIDENCE,
+    ONE_SIDED_SHARE,
     OURS,
     PARTNER,
     PARTNER_LEVEL,
@@ -191,13 +193,39 @@ def test_a_short_series_borrows_its_partners_weights_and_without_evidence_keeps_
         max_size=30,
     )
 )
-def test_the_chosen_forecast_is_never_worse_over_the_evidence_than_either_alone(days):
+def test_the_chosen_forecast_is_never_worse_over_the_evidence_than_either_alone_but_for_a_bias_it_refuses(days):
     ours, partner, actual = (np.array(column) for column in zip(*days, strict=True))
     evidence = _evidence(ours, partner, actual)
     row = choose_weights(evidence, SERIES, min_days=1).iloc[0]
     chosen = row["weight_ours"] * ours + row["weight_partner"] * partner
     error = np.abs(chosen - actual).sum()
-    assert error <= min(np.abs(ours - actual).sum(), np.abs(partner - actual).sum()) + 1e-9
+    error_ours, error_partner = np.abs(ours - actual).sum(), np.abs(partner - actual).sum()
+    net_partner = (partner - actual).sum()
+    refused = abs(net_partner) > ONE_SIDED_SHARE * error_partner and row["chosen_source"] == OURS
+    # Refusing a one-sided partner costs at most its bias over the window.
+    assert error <= min(error_ours, error_partner) + 1e-9 or (refused and error <= error_partner + abs(net_partner))
+
+
+def _noisy(actual: np.ndarray, spread: float) -> np.ndarray:
+    """A forecast off by ``spread`` a day, high and low in turn: errs on no side."""
+    return actual + spread * np.where(np.arange(len(actual)) % 2 == 0, 1.0, -1.0)
+
+
+def test_a_partner_over_forecasting_by_a_quarter_with_an_error_close_to_ours_is_not_blended_in():
+    actual = np.random.default_rng(7).uniform(5, 15, 28)
+    weights = choose_weights(_evidence(_noisy(actual, 3.0), 1.25 * actual, actual), SERIES, min_days=14)
+    row = weights.iloc[0]
+    assert row["evidence_wape_partner"] < row["evidence_wape_ours"] < 1.3 * row["evidence_wape_partner"]
+    assert row["evidence_bias_partner"] == pytest.approx(0.25) and abs(row["evidence_bias_ours"]) < 0.01
+    assert (row["chosen_source"], row["weight_ours"], row["weight_partner"]) == (OURS, 1.0, 0.0)
+
+
+def test_a_biased_partner_that_beats_ours_by_more_than_its_bias_is_still_used():
+    actual = np.random.default_rng(7).uniform(5, 15, 28)
+    weights = choose_weights(_evidence(_noisy(actual, 6.0), 1.05 * actual, actual), SERIES, min_days=14)
+    row = weights.iloc[0]
+    assert row["evidence_bias_partner"] == pytest.approx(0.05)
+    assert row["chosen_source"] in (PARTNER, COMBINED) and row["weight_partner"] > 0.5
     assert row["weight_ours"] + row["weight_partner"] == 1.0
 
 
