@@ -6,7 +6,8 @@ No Dagster here: the libraries that keep history tables (forecasts, plans, check
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 import duckdb
@@ -22,6 +23,18 @@ def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
         ).fetchone()[0]
         > 0
     )
+
+
+@contextlib.contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back (and the error raised) when it fails."""
+    conn.execute("begin")
+    try:
+        yield
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
 
 
 def replace_date_rows(
@@ -43,8 +56,7 @@ def replace_date_rows(
     conditions = [f"{date_column} = ?"] + [f'"{column}" = ?' for column in (also_where or {})]
     parameters = [business_date, *(also_where or {}).values()]
     selected = ", ".join(columns) if columns is not None else "*"
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         conn.execute(f"delete from {table} where {' and '.join(conditions)}", parameters)
         if not rows.empty:
             conn.register("replacement_rows", rows)
@@ -52,10 +64,6 @@ def replace_date_rows(
                 conn.execute(f"insert into {table} by name select {selected} from replacement_rows")
             finally:
                 conn.unregister("replacement_rows")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return len(rows)
 
 
@@ -77,8 +85,7 @@ def keep_most_actuals(
     does not exist yet.
     """
     match = " and ".join(f"stored.{key} = scored.{key}" for key in keys)
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         conn.execute(f"create or replace temp table scored_rows as {scored_sql}", parameters)
         if create:
             conn.execute(f"create table if not exists {table} as select * from scored_rows limit 0")
@@ -90,10 +97,6 @@ def keep_most_actuals(
             f"insert into {table} select scored.* from scored_rows as scored anti join {table} as stored on {match}"
         ).fetchone()[0]
         conn.execute("drop table scored_rows")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return int(written)
 
 
