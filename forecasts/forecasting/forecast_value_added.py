@@ -7,7 +7,8 @@ those the night before it made (the Sunday's run, whose plan shipped for that we
 
 - **naive**: what sold the same weekday a week before (the seasonal naive MASE is scaled by);
 - **statistical**: our model alone (``stat_p50``);
-- **partner**: the partner's own forecast as sent by that night (``partner_p50``, its period spread over its days);
+- **partner**: the partner's own forecast as its files had arrived by that night (``partner_p50``, its period spread
+  over its days);
 - **combined**: what the plan used (``p50``: ours, the partner's or their blend, see ``partner_evidence``).
 
 They are scored on the same series-days: days of the week up to ``actuals_through`` with a sales row and no
