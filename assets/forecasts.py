@@ -68,7 +68,7 @@ FORECAST_COLUMNS = {
     "cv2": "Squared coefficient of variation of non-zero demand.",
     "stat_p50": "Our statistical forecast's p50 (p50 is what the plan uses: ours, the partner's or the combination).",
     "stat_p90": "Our statistical forecast's p90.",
-    "partner_p50": "The partner's own forecast for the day as sent by this night (its period spread evenly).",
+    "partner_p50": "The partner's own forecast for the day as its files had arrived by this night (spread evenly).",
     "forecast_source": "What p50 is: ours, partner or combined.",
     "weight_ours": "Weight of our forecast in p50.",
     "weight_partner": "Weight of the partner's forecast in p50.",
@@ -77,6 +77,8 @@ FORECAST_COLUMNS = {
     "evidence_wape_ours": "WAPE of our forecast over the evidence window.",
     "evidence_wape_partner": "WAPE of the partner's forecast over the evidence window.",
     "evidence_wape_combined": "WAPE of the weighted combination over the evidence window.",
+    "evidence_bias_ours": "Bias of our forecast over the evidence window: sum(forecast - actual) / sum(actual).",
+    "evidence_bias_partner": "Bias of the partner's forecast over the evidence window (see the bias guard).",
 }
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from assets.forecasts import FORECAST_KEY
 from assets.quality import PARTNER_GATE_KEY, QUALITY_DOCS_KEY
 from assets.renderers.report import ReportInputs, render_report
+from assets.renderers.report.inputs import PLAN_QUERY, read_report_frame
 from assets.replenishment import EXCEPTIONS_KEY, EXPORTS_KEY, PLAN_KEY
 from assets.warehouse import DBT_DOCS_KEY, DBT_DOCS_PAGE
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
@@ -28,13 +29,7 @@ def _frame_if_exists(conn: duckdb.DuckDBPyConnection, table: str, sql: str, para
 
 # What the report reads, table by table: (field of ReportInputs, table that must exist, SQL with `?` for the date).
 REPORT_QUERIES = {
-    "plan": (
-        "replenishment.plan_history",
-        """with newest as (select max(version) as version from replenishment.plan_history where plan_date = $day)
-           select * exclude (plan_fingerprint) from replenishment.plan_history
-           where plan_date = $day and version = (select version from newest)
-           order by partner_id, location_id, product_id""",
-    ),
+    "plan": PLAN_QUERY,
     "gate": (
         "quality.partner_data_gate",
         "select * from quality.partner_data_gate where as_of_date = $day order by partner_id",
@@ -139,12 +134,7 @@ REPORT_QUERIES = {
 
 def read_report_inputs(conn: duckdb.DuckDBPyConnection, business_date: date, run_id: str) -> ReportInputs:
     """Everything the report shows for one business date, from the tables analysts query too."""
-    frames = {
-        name: conn.execute(sql, {"day": business_date} if "$day" in sql else {}).df()
-        if table_exists(conn, table)
-        else pd.DataFrame()
-        for name, (table, sql) in REPORT_QUERIES.items()
-    }
+    frames = {name: read_report_frame(conn, query, business_date) for name, query in REPORT_QUERIES.items()}
     return ReportInputs(plan_date=business_date, run_id=run_id, **frames)
 
 

@@ -16,13 +16,13 @@ Run: ``.venv/bin/python benchmarks/landing_files.py --baseline /tmp/cmi-base [--
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.baseline_tree import add_baseline_argument, run_child, trees  # noqa: E402
 
 CHILD = """
 import json, sys, time
@@ -59,25 +59,19 @@ print(json.dumps({"files": len(report.outcomes), "seconds": seconds}))
 
 def measure(tree: Path, kind: str, count: int) -> dict:
     with tempfile.TemporaryDirectory() as data:
-        done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(tree), kind, data, str(count)], capture_output=True, text=True
-        )
-    if done.returncode != 0:
-        raise SystemExit(f"{tree} {kind}: {done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+        return run_child(CHILD, tree, kind, data, str(count))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", type=Path, required=True, help="a checkout of the baseline commit")
+    add_baseline_argument(parser)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--loaded", type=int, default=1000)
     args = parser.parse_args()
-    trees = {"baseline": args.baseline.resolve(), "this tree": PROJECT_ROOT}
     for kind, count in (("flood", args.files), ("loaded", args.loaded)):
         rates = {}
         print(f"{kind}: {count} tiny files in the landing")
-        for name, tree in trees.items():
+        for name, tree in trees(args.baseline).items():
             result = measure(tree, kind, count)
             rates[name] = result["files"] / result["seconds"]
             print(f"  {name:9}  {result['files']} files judged in {result['seconds']:.1f} s: {rates[name]:.0f} files/s")

@@ -25,7 +25,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.baseline_tree import add_baseline_argument, run_child, trees  # noqa: E402
+
 STORES = tuple(str(1000 + number) for number in range(10))
 TRAILER_BYTES = 64  # room left for the closing GE/IEA or UNZ
 
@@ -150,14 +153,14 @@ print(json.dumps({{"outcome": outcome[:300], "peak": [line for line in status if
 INGEST_CAP = 1536 << 20
 
 
-def ingest(trees: dict[str, Path], sizes: list[int]) -> None:
+def ingest(compared: dict[str, Path], sizes: list[int]) -> None:
     """Each in-limit row-dense 852 of ``sizes`` MiB ingested by each tree under the address-space cap."""
     with tempfile.TemporaryDirectory() as scratch:
         for mib in sizes:
             path = Path(scratch) / f"852_{mib}.x12"
             write_x12(path, mib << 20)
             print(f"ingest under RLIMIT_AS {INGEST_CAP >> 20} MiB: 852 of {path.stat().st_size / (1 << 20):.1f} MiB")
-            for name, tree in trees.items():
+            for name, tree in compared.items():
                 root = Path(scratch) / f"{mib}-{name.replace(' ', '_')}"
                 argv = [sys.executable, "-c", INGEST_CHILD.format(cap=INGEST_CAP), str(tree), str(path), str(root)]
                 done = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -166,31 +169,27 @@ def ingest(trees: dict[str, Path], sizes: list[int]) -> None:
 
 
 def measure(tree: Path, kind: str, path: Path | None) -> dict:
-    argv = [sys.executable, "-c", CHILD, str(tree), kind] + ([str(path)] if path else [])
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{tree} {kind}: {done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    return run_child(CHILD, tree, kind, *([str(path)] if path else []))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", type=Path, required=True, help="a checkout of the baseline commit")
+    add_baseline_argument(parser)
     parser.add_argument("--formats", default="x12,edifact,csv")
     parser.add_argument("--ingest", help="instead: ingest row-dense 852s of these sizes in MiB (e.g. 4,8,10)")
     args = parser.parse_args()
-    trees = {"baseline": args.baseline.resolve(), "this tree": PROJECT_ROOT}
+    compared = trees(args.baseline)
     if args.ingest:
-        ingest(trees, [int(size) for size in args.ingest.split(",")])
+        ingest(compared, [int(size) for size in args.ingest.split(",")])
         return
     with tempfile.TemporaryDirectory() as scratch:
-        imports = {name: measure(tree, "imports", None)["peak_mib"] for name, tree in trees.items()}
+        imports = {name: measure(tree, "imports", None)["peak_mib"] for name, tree in compared.items()}
         for kind in args.formats.split(","):
             writer, size, suffix = WRITERS[kind]
             path = Path(scratch) / f"large{suffix}"
             writer(path, size)
             mib = path.stat().st_size / (1 << 20)
-            results = {name: measure(tree, kind, path) for name, tree in trees.items()}
+            results = {name: measure(tree, kind, path) for name, tree in compared.items()}
             print(f"{kind}: {mib:.1f} MiB file")
             for name, result in results.items():
                 file_part = result["peak_mib"] - imports[name]

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import duckdb
 
+from assets.renderers.report.inputs import PLAN_QUERY, read_report_frame
+from assets.renderers.report.views import plan_costs
+from forecasts.replenishment.explain import money
 from orchestration.runtime.warehouse_tables import table_exists
 
 # The schemas whose tables are counted, in the order a planner reads them: the plan first, the raw feeds last.
@@ -110,6 +113,31 @@ def _plan_section(conn: duckdb.DuckDBPyConnection, business_date: date, top: int
     return out
 
 
+COST_FIGURES = (("holding", "holding"), ("shipping", "shipping"), ("stock-out", "stockout"), ("total", "total"))
+
+
+def plan_cost_section(conn: duckdb.DuckDBPyConnection, business_date: date) -> list[str]:
+    """The night's plan cost a day per partner, as the report's "Tonight's plan cost" table shows it (its plan and
+    its figures): holding, shipping and stock-out on the chosen ship days, their total, and shipping on every agreed
+    day; "–" for a partner without cost terms."""
+    costs = plan_costs(read_report_frame(conn, PLAN_QUERY, business_date))
+    if costs.empty:
+        return []
+    out = [
+        "\nPlan cost a day (expected, on the ship days chosen, priced by each agreement):",
+        f"  {'partner':<16}" + "".join(f" {label:>11}" for label, _ in COST_FIGURES) + f" {'every agreed day':>17}",
+    ]
+    for row in costs.to_dict("records"):
+        figures = "".join(f" {money(row[column]):>11}" for _, column in COST_FIGURES)
+        line = f"  {row['partner_id']:<16}{figures} {money(row['every_agreed_day']):>17}"
+        if row["costed_locations"] == 0:
+            line += "  no cost terms"
+        elif row["partial"]:
+            line += f"  partial: {row['costed_locations']} of {row['locations']} locations costed"
+        out.append(line)
+    return out
+
+
 def _gate_section(conn: duckdb.DuckDBPyConnection, business_date: date) -> list[str]:
     gate = conn.execute(
         "select partner_id, status, failed_errors, failed_warnings from quality.partner_data_gate "
@@ -155,7 +183,7 @@ def print_summary(paths, business_date: date, outcome, top: int = 10) -> None:
         return
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         if outcome.produced(PLAN_ASSET) and table_exists(conn, "replenishment.replenishment_plan"):
-            for line in _plan_section(conn, business_date, top):
+            for line in _plan_section(conn, business_date, top) + plan_cost_section(conn, business_date):
                 print(line)
         if outcome.produced(GATE_ASSET) and table_exists(conn, "quality.partner_data_gate"):
             for line in _gate_section(conn, business_date):

@@ -17,3 +17,13 @@
         timestamp '{{ text | replace("T", " ") }}'
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    The first business date whose night sees a delivery received at `received_at` (the ledger's naive UTC
+    timestamp): known_before's rule turned round, the night of D seeing what arrived before midnight at the end of
+    D + 1. A row dated later than that (a forecast issued the next day) is known from its own date, so pass it as
+    `not_before`. No arrival time (a ledger row from before it kept one) is known from `not_before`.
+-#}
+{% macro known_on(received_at, not_before) -%}
+    greatest(cast({{ received_at }} - interval 2 day as date) + 1, {{ not_before }})
+{%- endmacro %}

@@ -34,7 +34,7 @@ from datetime import date
 
 import duckdb
 
-from orchestration.runtime.warehouse_tables import table_exists
+from orchestration.runtime.warehouse_tables import keep_most_actuals, table_exists
 
 ACCURACY_TABLE = "forecasts.forecast_accuracy"
 MASE_SEASON_DAYS = 7
@@ -280,30 +280,11 @@ def score_forecast_history(conn: duckdb.DuckDBPyConnection, as_of_date: date) ->
     _create_objects(conn)
     if not table_exists(conn, "forecasts.forecast_history"):
         return 0
-    conn.execute("begin")
-    try:
-        conn.execute(f"create or replace temp table scored_runs as {_SCORE_SQL}", {"actuals_through": as_of_date})
-        conn.execute(
-            f"""delete from {ACCURACY_TABLE} as stored
-                using scored_runs as scored
-                where stored.as_of_date = scored.as_of_date
-                  and stored.partner_id = scored.partner_id
-                  and stored.location_id = scored.location_id
-                  and stored.product_id = scored.product_id
-                  and stored.actuals_through <= scored.actuals_through"""
-        )
-        written = conn.execute(
-            f"""insert into {ACCURACY_TABLE}
-                select scored.* from scored_runs as scored
-                anti join {ACCURACY_TABLE} as stored
-                    on stored.as_of_date = scored.as_of_date
-                    and stored.partner_id = scored.partner_id
-                    and stored.location_id = scored.location_id
-                    and stored.product_id = scored.product_id"""
-        ).fetchone()[0]
-        conn.execute("drop table scored_runs")
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
-    return int(written)
+    # A run keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
+    return keep_most_actuals(
+        conn,
+        ACCURACY_TABLE,
+        _SCORE_SQL,
+        {"actuals_through": as_of_date},
+        ["as_of_date", "partner_id", "location_id", "product_id"],
+    )

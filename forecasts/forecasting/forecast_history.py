@@ -59,6 +59,8 @@ EVIDENCE_COLUMNS = {
     "evidence_wape_ours": "double",
     "evidence_wape_partner": "double",
     "evidence_wape_combined": "double",
+    "evidence_bias_ours": "double",
+    "evidence_bias_partner": "double",
 }
 
 

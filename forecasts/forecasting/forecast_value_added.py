@@ -7,7 +7,8 @@ those the night before it made (the Sunday's run, whose plan shipped for that we
 
 - **naive**: what sold the same weekday a week before (the seasonal naive MASE is scaled by);
 - **statistical**: our model alone (``stat_p50``);
-- **partner**: the partner's own forecast as sent by that night (``partner_p50``, its period spread over its days);
+- **partner**: the partner's own forecast as its files had arrived by that night (``partner_p50``, its period spread
+  over its days);
 - **combined**: what the plan used (``p50``: ours, the partner's or their blend, see ``partner_evidence``).
 
 They are scored on the same series-days: days of the week up to ``actuals_through`` with a sales row and no
@@ -22,7 +23,7 @@ from datetime import date
 
 import duckdb
 
-from orchestration.runtime.warehouse_tables import table_exists
+from orchestration.runtime.warehouse_tables import keep_most_actuals, table_exists
 
 VALUE_ADDED_TABLE = "forecasts.forecast_value_added"
 SOURCES = ("naive", "statistical", "partner", "combined")
@@ -125,29 +126,13 @@ def score_value_added(conn: duckdb.DuckDBPyConnection, actuals_through: date) ->
     Returns the table's rows (0, and no table, before any forecast history)."""
     if not table_exists(conn, "forecasts.forecast_history") or not table_exists(conn, "marts.fct_sales_daily"):
         return 0
-    conn.execute("begin")
-    try:
-        conn.execute(
-            f"create or replace temp table scored_weeks as {_VALUE_ADDED_SQL}", {"actuals_through": actuals_through}
-        )
-        conn.execute(f"create table if not exists {VALUE_ADDED_TABLE} as select * from scored_weeks limit 0")
-        # A week keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
-        conn.execute(
-            f"""delete from {VALUE_ADDED_TABLE} as stored
-                using scored_weeks as scored
-                where stored.partner_id = scored.partner_id
-                  and stored.week_start = scored.week_start
-                  and stored.actuals_through <= scored.actuals_through"""
-        )
-        conn.execute(
-            f"""insert into {VALUE_ADDED_TABLE}
-                select scored.* from scored_weeks as scored
-                anti join {VALUE_ADDED_TABLE} as stored
-                    on stored.partner_id = scored.partner_id and stored.week_start = scored.week_start"""
-        )
-        conn.execute("drop table scored_weeks")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+    # A week keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
+    keep_most_actuals(
+        conn,
+        VALUE_ADDED_TABLE,
+        _VALUE_ADDED_SQL,
+        {"actuals_through": actuals_through},
+        ["partner_id", "week_start"],
+        create=True,
+    )
     return int(conn.execute(f"select count(*) from {VALUE_ADDED_TABLE}").fetchone()[0])

@@ -4,9 +4,11 @@ Pure pandas, no I/O. The steps of a night:
 
 1. ``partner_daily``: each partner forecast (a quantity for a target period, often a week) spread evenly over the
    days of its period, the way a weekly sales row is spread over its days (``int_sales_daily``).
-2. ``partner_as_known``: for each (series, night, day) wanted, the daily quantity of the partner's latest forecast
-   sent on or before that night (``forecast_date <= night``; on a tie the narrowest period). A past night sees
-   only what the partner had sent by then.
+2. ``partner_as_known``: for each (series, night, day) wanted, the daily quantity of the newest forecast (latest
+   ``forecast_date``; on a tie the narrowest period) whose file had arrived by that night (``known_on <= night``,
+   the first business date whose night sees the file, from the ledger's ``received_at`` as
+   ``int_partner_forecasts_resolved`` gives it). A past night sees only the files that had arrived by then, however
+   early a late file is dated.
 3. ``evidence_pairs``: the evidence window. Every forecast of ours made in the last ``EVIDENCE_WINDOW_DAYS`` nights
    for a day whose sales have arrived (uncensored), paired with the partner's forecast of that day as known on the
    same night, and the units sold.
@@ -14,6 +16,11 @@ Pure pandas, no I/O. The steps of a night:
    AE_partner)``); the combination is used only when its own error over the evidence window is no worse than the
    better of the two alone, otherwise the better one alone. A series with fewer than ``MIN_EVIDENCE_DAYS`` scored
    days borrows its partner's pooled weights; when the partner has too little evidence too, ours alone.
+   **Bias guard**: a partner forecast that errs mostly on one side (its net error over the window is more than
+   ``ONE_SIDED_SHARE`` of its absolute error) while ours does not is neither blended nor used alone unless it beats
+   ours by more than its bias (``Σ|partner − actual| < Σ|ours − actual| − |Σ(partner − actual)|``): a systematic
+   over- or under-forecast goes straight into the plan's stock, which safety stock (sized for noise) does not absorb,
+   so a partner biased +25 % with an error close to ours is not blended in.
 5. ``combine_night``: the night's rows where the partner has a forecast for the day become
    ``w_ours · ours + w_partner · partner``; p90 keeps its distance above p50 (``p90 − p50`` of ours). The
    statistical forecast stays in ``stat_p50`` / ``stat_p90``, the partner's in ``partner_p50``.
@@ -30,31 +37,35 @@ EVIDENCE_WINDOW_DAYS = 28
 # Two weeks of scored days before a series is judged on its own; the partner's pooled evidence stands in until then.
 MIN_EVIDENCE_DAYS = 14
 
+# A forecast whose net error is more than this share of its absolute error errs mostly on one side (biased): an
+# unbiased one's net error over four weeks is a small share of its absolute error, +25 % over-forecasting a large one.
+ONE_SIDED_SHARE = 0.5
+
 OURS, PARTNER, COMBINED = "ours", "partner", "combined"
 SERIES_LEVEL, PARTNER_LEVEL, NO_EVIDENCE = "series", "partner", "none"
 
-WEIGHT_COLUMNS = [
-    "weight_ours",
-    "weight_partner",
-    "chosen_source",
-    "evidence_level",
-    "evidence_days",
+# Each candidate's WAPE over the evidence window, and the bias (Σ(forecast − actual) / Σactual) of ours and theirs.
+EVIDENCE_RATIOS = [
     "evidence_wape_ours",
     "evidence_wape_partner",
     "evidence_wape_combined",
+    "evidence_bias_ours",
+    "evidence_bias_partner",
 ]
+WEIGHT_COLUMNS = ["weight_ours", "weight_partner", "chosen_source", "evidence_level", "evidence_days", *EVIDENCE_RATIOS]
 
 
 def partner_daily(forecasts: pd.DataFrame) -> pd.DataFrame:
     """One row per forecast and day of its target period: ``partner_qty`` = forecast_qty / days in the period.
 
     ``forecasts`` has the partner forecast contract's resolved columns (series keys, ``forecast_date``,
-    ``target_period_start``, ``target_period_end``, ``forecast_qty``); periods that end before they start are
-    left out (they cannot be spread, as ``int_partner_forecasts_resolved`` drops them).
+    ``target_period_start``, ``target_period_end``, ``forecast_qty``) and ``known_on`` (the first night its file
+    had arrived by); periods that end before they start are left out (they cannot be spread, as
+    ``int_partner_forecasts_resolved`` drops them).
     """
-    columns = [*SERIES_KEYS, "forecast_date", "date", "period_days", "partner_qty"]
+    columns = [*SERIES_KEYS, "forecast_date", "known_on", "date", "period_days", "partner_qty"]
     rows = forecasts.copy()
-    for column in ("forecast_date", "target_period_start", "target_period_end"):
+    for column in ("forecast_date", "known_on", "target_period_start", "target_period_end"):
         rows[column] = pd.to_datetime(rows[column])
     rows = rows[rows["target_period_end"] >= rows["target_period_start"]]
     if rows.empty:
@@ -69,33 +80,37 @@ def partner_daily(forecasts: pd.DataFrame) -> pd.DataFrame:
 
 
 def partner_as_known(daily: pd.DataFrame, wanted: pd.DataFrame) -> pd.DataFrame:
-    """``wanted`` (series keys, ``night``, ``date``) with ``partner_qty``: the day's share of the partner's latest
-    forecast sent on or before the night; NaN when it had sent none covering that day."""
+    """``wanted`` (series keys, ``night``, ``date``) with ``partner_qty``: the day's share of the newest partner
+    forecast whose file had arrived by the night (``known_on <= night``); NaN when none covering that day had."""
     left = wanted.copy()
     left["night"] = pd.to_datetime(left["night"]).astype("datetime64[ns]")
     left["date"] = pd.to_datetime(left["date"]).astype("datetime64[ns]")
     left["_order"] = np.arange(len(left))
     if daily.empty or left.empty:
         return left.drop(columns="_order").assign(partner_qty=np.nan)
-    right = daily.copy()
-    right["forecast_date"] = pd.to_datetime(right["forecast_date"]).astype("datetime64[ns]")
-    right["date"] = pd.to_datetime(right["date"]).astype("datetime64[ns]")
-    # Two forecasts sent on one day for one day: the narrower period speaks of that day more precisely.
-    right = right.sort_values([*SERIES_KEYS, "date", "forecast_date", "period_days"])
-    right = right.drop_duplicates([*SERIES_KEYS, "date", "forecast_date"], keep="first")
     by = [*SERIES_KEYS, "date"]
+    right = daily.copy()
+    for column in ("forecast_date", "known_on", "date"):
+        right[column] = pd.to_datetime(right[column]).astype("datetime64[ns]")
     for column in SERIES_KEYS:
         left[column] = left[column].astype(str)
         right[column] = right[column].astype(str)
+    # The newer forecast speaks of a day; of two sent on one day, the narrower period speaks of it more precisely.
+    right["_rank"] = right["forecast_date"].astype("int64") - right["period_days"].astype("int64")
+    # In arrival order, a forecast is the answer from its night on only when it outranks every one that arrived
+    # before it: an old forecast arriving late never replaces a newer one the night already had.
+    right = right.sort_values([*by, "known_on", "_rank"], ascending=[True] * (len(by) + 1) + [False])
+    best_before = right.groupby(by, sort=False)["_rank"].cummax().groupby([right[c] for c in by]).shift()
+    right = right[best_before.isna() | (right["_rank"] > best_before)]
     known = pd.merge_asof(
         left.sort_values("night"),
-        right[[*by, "forecast_date", "partner_qty"]].sort_values("forecast_date"),
+        right[[*by, "known_on", "partner_qty"]].sort_values("known_on"),
         left_on="night",
-        right_on="forecast_date",
+        right_on="known_on",
         by=by,
         direction="backward",
     )
-    return known.sort_values("_order").drop(columns=["_order", "forecast_date"]).reset_index(drop=True)
+    return known.sort_values("_order").drop(columns=["_order", "known_on"]).reset_index(drop=True)
 
 
 def evidence_pairs(ours: pd.DataFrame, daily: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
@@ -124,9 +139,15 @@ def _judge(evidence: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     rows = evidence.assign(
         error_ours=(evidence["ours"] - evidence["actual"]).abs(),
         error_partner=(evidence["partner"] - evidence["actual"]).abs(),
+        net_ours=evidence["ours"] - evidence["actual"],
+        net_partner=evidence["partner"] - evidence["actual"],
     )
     sums = rows.groupby(group, sort=True).agg(
-        error_ours=("error_ours", "sum"), error_partner=("error_partner", "sum"), actual=("actual", "sum")
+        error_ours=("error_ours", "sum"),
+        error_partner=("error_partner", "sum"),
+        net_ours=("net_ours", "sum"),
+        net_partner=("net_partner", "sum"),
+        actual=("actual", "sum"),
     )
     # Scored days: distinct series-days (a day forecast on several nights counts once).
     day_keys = list(dict.fromkeys([*group, "location_id", "product_id", "date"]))
@@ -144,13 +165,27 @@ def _judge(evidence: pd.DataFrame, group: list[str]) -> pd.DataFrame:
         COMBINED,
         np.where(sums["error_ours"] <= sums["error_partner"], OURS, PARTNER),
     )
+    sums.loc[_partner_bias_guarded(sums), "chosen_source"] = OURS
     sums.loc[sums["chosen_source"] == OURS, "weight_ours"] = 1.0
     sums.loc[sums["chosen_source"] == PARTNER, "weight_ours"] = 0.0
     sums["weight_partner"] = 1.0 - sums["weight_ours"]
     sold = sums["actual"].where(sums["actual"] > 0)
     for source in (OURS, PARTNER, COMBINED):
         sums[f"evidence_wape_{source}"] = sums[f"error_{source}"] / sold
+    for source in (OURS, PARTNER):
+        sums[f"evidence_bias_{source}"] = sums[f"net_{source}"] / sold
     return sums
+
+
+def _partner_bias_guarded(sums: pd.DataFrame) -> pd.Series:
+    """Groups whose partner forecast errs mostly on one side while ours does not, and does not beat ours by more
+    than its bias: ours alone there (the bias guard of the module docstring)."""
+
+    def one_sided(source: str) -> pd.Series:
+        return sums[f"net_{source}"].abs() > ONE_SIDED_SHARE * sums[f"error_{source}"]
+
+    lead = sums["error_ours"] - sums["error_partner"]
+    return one_sided(PARTNER) & ~one_sided(OURS) & (lead <= sums["net_partner"].abs())
 
 
 def choose_weights(evidence: pd.DataFrame, series: pd.DataFrame, min_days: int = MIN_EVIDENCE_DAYS) -> pd.DataFrame:
@@ -162,8 +197,8 @@ def choose_weights(evidence: pd.DataFrame, series: pd.DataFrame, min_days: int =
     out = series[SERIES_KEYS].drop_duplicates().astype(str).reset_index(drop=True)
     out["weight_ours"], out["weight_partner"], out["chosen_source"] = 1.0, 0.0, OURS
     out["evidence_level"], out["evidence_days"] = NO_EVIDENCE, 0
-    for source in (OURS, PARTNER, COMBINED):
-        out[f"evidence_wape_{source}"] = np.nan
+    for column in EVIDENCE_RATIOS:
+        out[column] = np.nan
     if evidence.empty or out.empty:
         return out
     evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, str))
@@ -182,7 +217,7 @@ def choose_weights(evidence: pd.DataFrame, series: pd.DataFrame, min_days: int =
     indexed.loc[has_own, columns] = own.loc[has_own, columns]
     out = indexed.reset_index()
     out["evidence_days"] = out["evidence_days"].astype(int)
-    for column in ("weight_ours", "weight_partner", *(f"evidence_wape_{s}" for s in (OURS, PARTNER, COMBINED))):
+    for column in ("weight_ours", "weight_partner", *EVIDENCE_RATIOS):
         out[column] = out[column].astype(float)
     return out
 

@@ -1,8 +1,8 @@
 """The night's forecast with the partners' own forecasts as evidence (DuckDB I/O only; no Dagster).
 
 ``apply_partner_forecasts(conn, as_of_date)`` runs after the night's statistical forecast is stored in
-``forecasts.forecast_history``. It reads the partner forecasts sent on or before the night
-(``intermediate.int_partner_forecasts_resolved``), our statistical forecasts of the last
+``forecasts.forecast_history``. It reads the partner forecasts whose files had arrived by the night
+(``intermediate.int_partner_forecasts_resolved``, ``known_on``), our statistical forecasts of the last
 ``EVIDENCE_WINDOW_DAYS`` nights and the uncensored sales since, weighs the two per series
 (``partner_combination``), and rewrites the night's rows in place: ``p50`` / ``p90`` become the forecast the plan
 uses (ours, the partner's or the combination), ``stat_p50`` / ``stat_p90`` keep ours, ``partner_p50`` the partner's
@@ -42,9 +42,10 @@ where as_of_date = $night
 """
 
 _PARTNER_SQL = f"""
-select partner_id, location_id, product_id, forecast_date, target_period_start, target_period_end, forecast_qty
+select partner_id, location_id, product_id, forecast_date, known_on, target_period_start, target_period_end,
+       forecast_qty
 from {PARTNER_FORECASTS}
-where forecast_date <= $night and target_period_end > $night - $window
+where known_on <= $night and target_period_end > $night - $window
   and partner_id in (select distinct partner_id from forecasts.forecast_history where as_of_date = $night)
 """
 

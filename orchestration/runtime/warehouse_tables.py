@@ -1,11 +1,13 @@
-"""Small DuckDB idioms every writer of the warehouse shares: does a table exist, and replace one date's rows.
+"""Small DuckDB idioms every writer of the warehouse shares: does a table exist, replace one date's rows, and keep
+the rows scored with the most actuals.
 
 No Dagster here: the libraries that keep history tables (forecasts, plans, check results) and the wiring use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 import duckdb
@@ -21,6 +23,18 @@ def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
         ).fetchone()[0]
         > 0
     )
+
+
+@contextlib.contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back (and the error raised) when it fails."""
+    conn.execute("begin")
+    try:
+        yield
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
 
 
 def replace_date_rows(
@@ -42,8 +56,7 @@ def replace_date_rows(
     conditions = [f"{date_column} = ?"] + [f'"{column}" = ?' for column in (also_where or {})]
     parameters = [business_date, *(also_where or {}).values()]
     selected = ", ".join(columns) if columns is not None else "*"
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         conn.execute(f"delete from {table} where {' and '.join(conditions)}", parameters)
         if not rows.empty:
             conn.register("replacement_rows", rows)
@@ -51,11 +64,40 @@ def replace_date_rows(
                 conn.execute(f"insert into {table} by name select {selected} from replacement_rows")
             finally:
                 conn.unregister("replacement_rows")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return len(rows)
+
+
+def keep_most_actuals(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    scored_sql: str,
+    parameters: dict[str, object],
+    keys: Sequence[str],
+    *,
+    actuals_column: str = "actuals_through",
+    create: bool = False,
+) -> int:
+    """Write the rows of ``scored_sql`` into ``table``, keeping for each ``keys`` the row scored with the most
+    actuals (the latest ``actuals_column``), in one transaction; returns the rows inserted.
+
+    A score is replaced only by one made with as many actuals or more, so rerunning a past night (fewer actuals
+    known) leaves a later night's scores alone. ``create``: make ``table`` from the scored rows' columns when it
+    does not exist yet.
+    """
+    match = " and ".join(f"stored.{key} = scored.{key}" for key in keys)
+    with transaction(conn):
+        conn.execute(f"create or replace temp table scored_rows as {scored_sql}", parameters)
+        if create:
+            conn.execute(f"create table if not exists {table} as select * from scored_rows limit 0")
+        conn.execute(
+            f"""delete from {table} as stored using scored_rows as scored
+                where {match} and stored.{actuals_column} <= scored.{actuals_column}"""
+        )
+        written = conn.execute(
+            f"insert into {table} select scored.* from scored_rows as scored anti join {table} as stored on {match}"
+        ).fetchone()[0]
+        conn.execute("drop table scored_rows")
+    return int(written)
 
 
 def table_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

@@ -181,9 +181,9 @@ def test_shipment_status_and_partner_forecasts_follow_the_business_date(built_wa
         ("SH-2", "in_transit"),
         ("SH-3", "planned"),
     ]
-    assert query(warehouse, "select forecast_date, forecast_qty from intermediate.int_partner_forecasts_resolved") == [
-        (day(9), 21.0)
-    ]
+    # Its file arrived at 07:00 on its own date: the forecast is known from that date's night.
+    forecasts = "select forecast_date, known_on, forecast_qty from intermediate.int_partner_forecasts_resolved"
+    assert query(warehouse, forecasts) == [(day(9), day(9), 21.0)]
 
 
 def test_relative_warehouse_path_is_relative_to_the_project_root(tmp_path):

@@ -7,7 +7,14 @@ import pytest
 from orchestration.cli import RunPaths, build_parser, dagster_home_path, main
 from orchestration.night import NightLog, RunOutcome
 from orchestration.runtime import settings
-from orchestration.summary import format_table_counts, group_by_schema, print_failure, print_summary, table_row_counts
+from orchestration.summary import (
+    format_table_counts,
+    group_by_schema,
+    plan_cost_section,
+    print_failure,
+    print_summary,
+    table_row_counts,
+)
 
 
 @pytest.mark.parametrize("command", ["demo", "run", "ui"])
@@ -146,6 +153,34 @@ def test_a_plan_is_printed_only_when_this_run_wrote_it(stale_warehouse, capsys):
     out = capsys.readouterr().out
     assert "stale_partner" in out and "Plan for 2025-06-30: 1 lines ship 12 units" in out
     assert "Where to look next:" in out and "make ui" in out
+
+
+def test_the_summary_gives_the_reports_plan_cost_a_day_per_partner_and_a_dash_without_cost_terms():
+    # version, partner, location, ship days, agreed days, holding, shipping, stock-out, location's cost, every agreed
+    lines = [
+        (1, "acme", "L1", "Tue", "Tue,Fri", 9.0, 9.0, 9.0, 27.0, 27.0),  # an earlier version of the night's plan
+        (2, "acme", "L1", "Tue", "Tue,Fri", 1.5, 10.0, 0.25, 11.75, 15.0),
+        (2, "acme", "L2", "Fri", "Fri", 2.0, 20.0, 0.0, 22.0, 30.0),
+        (2, "nord", "DC1", "Mon", "Mon", None, None, None, None, None),
+    ]
+    with duckdb.connect() as conn:
+        assert plan_cost_section(conn, date(2025, 6, 30)) == [], "no plan history yet: no section"
+        conn.execute("create schema replenishment")
+        conn.execute(
+            """create table replenishment.plan_history (version integer, partner_id varchar, location_id varchar,
+               ship_days varchar, ship_days_agreed varchar, holding_cost_per_day double,
+               shipping_cost_per_day double, stockout_cost_per_day double, location_cost_per_day double,
+               location_agreed_cost_per_day double, product_id varchar, plan_date date, plan_fingerprint varchar)"""
+        )
+        conn.executemany(
+            "insert into replenishment.plan_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'P1', '2025-06-30', 'f')",
+            lines,
+        )
+        section = plan_cost_section(conn, date(2025, 6, 30))
+    assert section[0] == "\nPlan cost a day (expected, on the ship days chosen, priced by each agreement):"
+    assert section[1].split() == ["partner", "holding", "shipping", "stock-out", "total", "every", "agreed", "day"]
+    assert section[2].split() == ["acme", "3.50", "30.00", "0.25", "33.75", "45.00"]
+    assert section[3].split() == ["nord", "–", "–", "–", "–", "–", "no", "cost", "terms"]
 
 
 def test_tables_are_listed_by_schema_plan_first_and_empty_ones_say_so():

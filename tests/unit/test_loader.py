@@ -564,6 +564,45 @@ def test_running_out_of_memory_while_writing_a_file_quarantines_that_file_and_th
     assert conn.execute(REDWOOD_SALES_ROWS).fetchall() == [(2,)], "the partner's next file loaded"
 
 
+@pytest.mark.parametrize(
+    ("relative", "text", "rejection"),
+    [
+        ("redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"), ["AK5*R~", "AK9*R*1*1*0~"]),
+        (
+            "hansa_handel/SLSRPT_20250629.edi",
+            slsrpt("HH1", "20250629", [("F012", "0084215010016", 4)]),
+            ["UCM+1+SLSRPT:D:01B:UN+4'"],
+        ),
+    ],
+)
+def test_an_edi_file_refused_for_running_out_of_memory_is_rejected_back_to_the_partner(
+    conn, tmp_path, monkeypatch, relative, text, rejection
+):
+    landing, outbox = tmp_path / "landing", tmp_path / "outbox"
+    edi_id = hashlib.sha256(deliver(landing, relative, text).read_bytes()).hexdigest()
+    real_insert = writer.insert_frame
+
+    def out_of_memory(connection, table, frame, columns, types=None):
+        if "source_file_id" in frame and set(frame["source_file_id"]) == {edi_id}:
+            raise MemoryError
+        real_insert(connection, table, frame, columns, types)
+
+    monkeypatch.setattr(writer, "insert_frame", out_of_memory)
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox)
+    (outcome,) = report.with_status("quarantined")
+    assert "too large to load within ingestion's memory limit" in outcome.reason
+    [ack] = (outbox / relative.split("/")[0]).iterdir()
+    assert all(segment in ack.read_text() for segment in rejection), ack.read_text()
+    assert conn.execute("select status from raw.edi_acknowledgments").fetchall() == [("rejected",)]
+    assert conn.execute("select outcome, reason from raw.edi_interchanges").fetchall() == [("refused", outcome.reason)]
+
+    # Judged again under new rules with the memory it needs, it loads and is acknowledged anew, not rejected again.
+    monkeypatch.setattr(writer, "insert_frame", real_insert)
+    monkeypatch.setattr(loader, "_code_fingerprint", lambda: "judged again")
+    assert ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox).counts["loaded"] == 1
+    assert conn.execute("select status from raw.edi_acknowledgments").fetchall() == [("accepted",)]
+
+
 def test_running_out_of_memory_in_duckdbs_csv_reader_quarantines_the_file_as_too_large(
     conn, landing, tmp_path, monkeypatch
 ):

@@ -4,12 +4,14 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecasts.forecasting.partner_combination import (
     COMBINED,
     NO_EVIDENCE,
+    ONE_SIDED_SHARE,
     OURS,
     PARTNER,
     PARTNER_LEVEL,
@@ -24,9 +26,10 @@ from forecasts.forecasting.partner_combination import (
 KEYS = {"partner_id": "p1", "location_id": "L1", "product_id": "A"}
 
 
-def _forecast(sent: str, start: str, end: str, qty: float, **keys) -> dict:
-    return {**KEYS, **keys, "forecast_date": sent, "target_period_start": start, "target_period_end": end,
-            "forecast_qty": qty}  # fmt: skip
+def _forecast(sent: str, start: str, end: str, qty: float, arrived: str | None = None, **keys) -> dict:
+    """A partner forecast issued on ``sent``, its file known from ``arrived``'s night (by default the same day)."""
+    return {**KEYS, **keys, "forecast_date": sent, "known_on": arrived or sent, "target_period_start": start,
+            "target_period_end": end, "forecast_qty": qty}  # fmt: skip
 
 
 def test_a_week_is_spread_evenly_over_its_days_and_a_reversed_period_is_left_out():
@@ -67,6 +70,46 @@ def test_a_night_sees_only_the_forecasts_sent_by_then():
     assert known[2] == 20.0  # the newer one replaces it on its night
     assert known[3] == 3.0
     assert np.isnan(known[4])  # no forecast covers that day
+
+
+def test_a_past_night_sees_a_forecast_only_once_its_file_had_arrived_however_early_it_is_dated():
+    daily = partner_daily(
+        pd.DataFrame(
+            [
+                _forecast("2025-01-01", "2025-01-06", "2025-01-12", 70.0),
+                # Dated 3 January, but the file only arrived for the 8th's night.
+                _forecast("2025-01-03", "2025-01-06", "2025-01-12", 140.0, arrived="2025-01-08"),
+                # Dated 2 January and arriving even later: the night already had the newer one of the 3rd.
+                _forecast("2025-01-02", "2025-01-06", "2025-01-12", 7.0, arrived="2025-01-09"),
+            ]
+        )
+    )
+    wanted = pd.DataFrame(
+        {
+            **{k: [v] * 4 for k, v in KEYS.items()},
+            "night": ["2025-01-05", "2025-01-07", "2025-01-08", "2025-01-09"],
+            "date": ["2025-01-10"] * 4,
+        }
+    )
+    known = partner_as_known(daily, wanted)["partner_qty"].tolist()
+    assert known == [10.0, 10.0, 20.0, 20.0]
+
+
+def test_evidence_on_a_past_night_pairs_ours_with_the_partner_forecast_that_night_had():
+    ours = pd.DataFrame(
+        {**KEYS, "night": ["2025-01-05", "2025-01-08"], "date": ["2025-01-10", "2025-01-10"], "ours": [9.0, 9.0]}
+    )
+    daily = partner_daily(
+        pd.DataFrame(
+            [
+                _forecast("2025-01-01", "2025-01-06", "2025-01-12", 70.0),
+                _forecast("2025-01-03", "2025-01-06", "2025-01-12", 140.0, arrived="2025-01-08"),
+            ]
+        )
+    )
+    actuals = pd.DataFrame({**KEYS, "date": ["2025-01-10"], "actual": [12.0]})
+    pairs = evidence_pairs(ours, daily, actuals)
+    assert pairs["partner"].tolist() == [10.0, 20.0]
 
 
 def _evidence(ours, partner, actual, partner_id="p1", location_id="L1", start=date(2025, 1, 1)):
@@ -150,13 +193,39 @@ def test_a_short_series_borrows_its_partners_weights_and_without_evidence_keeps_
         max_size=30,
     )
 )
-def test_the_chosen_forecast_is_never_worse_over_the_evidence_than_either_alone(days):
+def test_the_chosen_forecast_is_never_worse_over_the_evidence_than_either_alone_but_for_a_bias_it_refuses(days):
     ours, partner, actual = (np.array(column) for column in zip(*days, strict=True))
     evidence = _evidence(ours, partner, actual)
     row = choose_weights(evidence, SERIES, min_days=1).iloc[0]
     chosen = row["weight_ours"] * ours + row["weight_partner"] * partner
     error = np.abs(chosen - actual).sum()
-    assert error <= min(np.abs(ours - actual).sum(), np.abs(partner - actual).sum()) + 1e-9
+    error_ours, error_partner = np.abs(ours - actual).sum(), np.abs(partner - actual).sum()
+    net_partner = (partner - actual).sum()
+    refused = abs(net_partner) > ONE_SIDED_SHARE * error_partner and row["chosen_source"] == OURS
+    # Refusing a one-sided partner costs at most its bias over the window.
+    assert error <= min(error_ours, error_partner) + 1e-9 or (refused and error <= error_partner + abs(net_partner))
+
+
+def _noisy(actual: np.ndarray, spread: float) -> np.ndarray:
+    """A forecast off by ``spread`` a day, high and low in turn: errs on no side."""
+    return actual + spread * np.where(np.arange(len(actual)) % 2 == 0, 1.0, -1.0)
+
+
+def test_a_partner_over_forecasting_by_a_quarter_with_an_error_close_to_ours_is_not_blended_in():
+    actual = np.random.default_rng(7).uniform(5, 15, 28)
+    weights = choose_weights(_evidence(_noisy(actual, 3.0), 1.25 * actual, actual), SERIES, min_days=14)
+    row = weights.iloc[0]
+    assert row["evidence_wape_partner"] < row["evidence_wape_ours"] < 1.3 * row["evidence_wape_partner"]
+    assert row["evidence_bias_partner"] == pytest.approx(0.25) and abs(row["evidence_bias_ours"]) < 0.01
+    assert (row["chosen_source"], row["weight_ours"], row["weight_partner"]) == (OURS, 1.0, 0.0)
+
+
+def test_a_biased_partner_that_beats_ours_by_more_than_its_bias_is_still_used():
+    actual = np.random.default_rng(7).uniform(5, 15, 28)
+    weights = choose_weights(_evidence(_noisy(actual, 6.0), 1.05 * actual, actual), SERIES, min_days=14)
+    row = weights.iloc[0]
+    assert row["evidence_bias_partner"] == pytest.approx(0.05)
+    assert row["chosen_source"] in (PARTNER, COMBINED) and row["weight_partner"] > 0.5
     assert row["weight_ours"] + row["weight_partner"] == 1.0
 
 

@@ -54,7 +54,7 @@ def conn():
         partner,
         columns=["partner_id", "location_id", "product_id", "forecast_date", "target_period_start",
                  "target_period_end", "forecast_qty"],
-    )  # fmt: skip
+    ).assign(known_on=lambda rows: rows["forecast_date"])  # fmt: skip
     conn.register("frame", frame)
     conn.execute("create table intermediate.int_partner_forecasts_resolved as select * from frame")
     yield conn

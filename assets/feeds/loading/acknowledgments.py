@@ -126,6 +126,12 @@ def acknowledge_reused_control(
     return acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=True, now=now, dated=dated)
 
 
+def forget_acknowledgments(conn: duckdb.DuckDBPyConnection, source_file_id: str) -> None:
+    """Drop what was stored for this content, so its next acknowledgment is made anew (a new verdict on it)."""
+    ensure_tables(conn)
+    fetch_all(conn, f"delete from {ACKNOWLEDGMENTS_TABLE} where source_file_id = ?", [source_file_id])
+
+
 def resend_stored(conn: duckdb.DuckDBPyConnection, outbox: Path, partner_id: str, source_file_id: str) -> int:
     """Write again the acknowledgments already sent for this content (a redelivery); returns how many."""
     ensure_tables(conn)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.feeds.loading.acknowledgments import acknowledge_file
+from assets.feeds.loading.acknowledgments import acknowledge_file, forget_acknowledgments
 from assets.feeds.loading.writer import fetch_all
 from assets.feeds.parsers.interchange import Interchange
 from assets.feeds.parsers.interchange_outcomes import REFUSED, InterchangeOutcome, interchange_outcomes
@@ -95,9 +95,34 @@ def settle_interchanges(
     refused: bool,
     now: datetime,
     dated: datetime | None,
+    fresh: bool = False,
 ) -> None:
     """Record each interchange's outcome (a refused file's from its defects) and acknowledge each (when an
-    outbox is given)."""
+    outbox is given). ``fresh``: the file was quarantined before and is judged anew, so what was sent for it then
+    (a rejection) is not sent again."""
     record_interchanges(conn, source_file_id, partner_id, outcomes or interchange_outcomes(interchanges))
     if outbox is not None:
+        if fresh:
+            forget_acknowledgments(conn, source_file_id)
         acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=refused, now=now, dated=dated)
+
+
+def settle_refused(
+    conn: duckdb.DuckDBPyConnection,
+    outbox: Path | None,
+    partner_id: str,
+    source_file_id: str,
+    parsed: ParsedFile,
+    reason: str,
+    *,
+    now: datetime,
+    dated: datetime | None,
+) -> None:
+    """A file refused after it was read and found sound (its rows ran out of memory while written): every
+    interchange is recorded refused with ``reason`` and gets a rejecting acknowledgment (997/999 sets and groups
+    ``R``, CONTRL messages rejected), as a file refused for its content does. Nothing for a file without any."""
+    if parsed.interchanges:
+        outcomes = refused_outcomes(parsed.outcomes, reason)
+        settle_interchanges(
+            conn, outbox, partner_id, source_file_id, parsed.interchanges, outcomes, refused=True, now=now, dated=dated
+        )

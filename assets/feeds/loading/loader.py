@@ -43,6 +43,7 @@ from assets.feeds.loading.edi_ledger import (
     record_interchanges,
     refused_outcomes,
     settle_interchanges,
+    settle_refused,
 )
 from assets.feeds.loading.file_scan import hash_file
 from assets.feeds.loading.landing_walk import LandingEntry, partner_folders, walk_partner
@@ -529,13 +530,18 @@ def _load(
             return "quarantined", reason
         row = _loaded_row(ledger_row, spec, control_number, parsed.rows_parsed, parsed.rows_rejected)
         row |= edi_ledger_fields(parsed)
-        with refused_out_of_memory(file, entry.size, spec.format, parsed.rows_parsed):
-            superseded = _load_parsed_file(run, file_id, parsed, row, replaces)
+        try:
+            with refused_out_of_memory(file, entry.size, spec.format, parsed.rows_parsed):
+                superseded = _load_parsed_file(run, file_id, parsed, row, replaces)
+        except FeedError as refusal:  # out of memory while written: refused, and the partner hears so
+            settle_refused(run.conn, run.outbox_dir, partner_id, file_id, parsed, refusal.named(relative),
+                           now=run.now, dated=received_at)  # fmt: skip
+            raise
         loaded = FileLoad(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded, row.get("reason"))
         if parsed.interchanges:
             settle_interchanges(
                 run.conn, run.outbox_dir, partner_id, file_id, parsed.interchanges, parsed.outcomes,
-                refused=False, now=run.now, dated=received_at,
+                refused=False, now=run.now, dated=received_at, fresh=replaces,
             )  # fmt: skip
 
     control_number, superseded = loaded.control_number, loaded.superseded

@@ -24,9 +24,11 @@ from pathlib import Path
 
 from assets.feeds.errors import FeedError
 from assets.feeds.parsers.chunked_text import TextWindow, first_decode_error, preview
-from assets.feeds.parsers.interchange import GROUP, INTERCHANGE, SET, Defect, Interchange, TransactionSet
+from assets.feeds.parsers.interchange import GROUP, INTERCHANGE, SET, Defect, Interchange, TransactionSet, Truncation
 
 SUPPORTED_MESSAGES = ("INVRPT", "SLSRPT")
+# Whatever is cut short lacks its trailer: 0085 13 (missing).
+TRUNCATION = Truncation("edifact", "message", "UNT", "UNE", "UNZ", ("13", "13", "13"), names_group=False)
 
 # UNB syntax identifier -> Python codec; UNOA/UNOB are ASCII subsets, read leniently as Latin-1.
 CHARACTER_SETS = {
@@ -307,17 +309,8 @@ class _Walk:
         elif unterminated is not None and unterminated.tag == "UNZ":
             self.add(unterminated)
         elif unterminated is not None:
-            body = unterminated.text.strip()
-            interchange.defects.insert(
-                self.mark,
-                Defect(
-                    INTERCHANGE,
-                    unterminated.number,
-                    f"interchange is truncated: last segment {body[:40]!r} has no terminator "
-                    f"{self.syntax.terminator!r}",
-                    edifact_code="13",
-                ),
-            )
+            defect = TRUNCATION.unterminated(unterminated.number, unterminated.text.strip(), self.syntax.terminator)
+            interchange.defects.insert(self.mark, defect)
         if not self.done:
             self._end()
         return interchange
@@ -514,35 +507,7 @@ class _Walk:
 
     def _end(self) -> None:
         """The interchange ended without its UNZ: what is still open is truncated."""
-        defects = self.interchange.defects
-        last = self.last
-        if self.current is not None:
-            self.current.defects.append(
-                Defect(
-                    SET,
-                    last.number + 1,
-                    f"interchange is truncated: message {self.current.control} has no UNT",
-                    "UNT",
-                    edifact_code="13",
-                )
-            )
-            self._complete()
-        if self.group is not None:
-            defects.append(
-                Defect(
-                    GROUP,
-                    last.number + 1,
-                    "interchange is truncated: functional group has no UNE",
-                    "UNE",
-                    edifact_code="13",
-                )
-            )
-        if not any(defect.reason.startswith("interchange is truncated: last") for defect in defects):
-            defects.append(
-                Defect(
-                    INTERCHANGE, last.number + 1, "interchange is truncated: no UNZ trailer", "UNZ", edifact_code="13"
-                )
-            )
+        TRUNCATION.close(self.interchange, self.last.number, self.current, self._complete, self.group is not None)
 
 
 def _segment(number: int, raw: str, syntax: Syntax) -> Segment:

@@ -7,6 +7,7 @@ Shared by the X12 and EDIFACT parsers, the acknowledgment writers (997/999/TA1 a
   AK4/IK4, TA1 and AK9 codes; EDIFACT 0085 syntax error codes).
 - :class:`Interchange` records one interchange of a file (its envelope, its transaction sets or messages, and its
   defects), which is what an acknowledgment answers.
+- :class:`Truncation` is how each standard reports an interchange cut short (what each open level lacks).
 - :class:`QuantityAccount` says where every quantity element of the file went: loaded, rejected (on a rejected
   row or in a rejected interchange) or unused (a code no mapping names, a test interchange, a quantity the
   standard does not make a CMI measure), so a file never loses a quantity without a word.
@@ -15,6 +16,7 @@ Shared by the X12 and EDIFACT parsers, the acknowledgment writers (997/999/TA1 a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +122,65 @@ def refusal(path: Path, interchanges: list[Interchange]) -> EnvelopeError:
     if others:
         reason += f" (also {'; '.join(others)}{'; ...' if len(defects) > 4 else ''})"
     return EnvelopeError(path, first.located(), reason, interchanges)
+
+
+TRUNCATED = "interchange is truncated: "
+UNTERMINATED = TRUNCATED + "last segment"
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """How one standard reports an interchange cut short: what each level still open lacks, with its codes.
+
+    ``codes`` are those of an open set or message, an open group and the interchange (X12: AK5, AK9 and TA1 codes;
+    EDIFACT: 0085). X12 names an open group by its control number; EDIFACT says "functional group".
+    """
+
+    standard: str  # x12 | edifact
+    set_noun: str
+    set_trailer: str
+    group_trailer: str
+    interchange_trailer: str
+    codes: tuple[str, str, str]
+    names_group: bool
+
+    def _coded(self, code: str) -> dict[str, str]:
+        return {"x12_code": code} if self.standard == "x12" else {"edifact_code": code}
+
+    def unterminated(self, segment: int, body: str, terminator: str) -> Defect:
+        """The file ended inside a segment: its last one has no terminator."""
+        reason = f"{UNTERMINATED} {body[:40]!r} has no terminator {terminator!r}"
+        return Defect(INTERCHANGE, segment, reason, **self._coded(self.codes[2]))
+
+    def close(
+        self,
+        interchange: Interchange,
+        last_segment: int,
+        open_set: TransactionSet | None,
+        complete: Callable[[], None],
+        group_open: bool,
+        group_control: str = "",
+    ) -> None:
+        """The interchange ended without its trailer: the set or message still open lacks its trailer (and is
+        closed with ``complete``), so does the open group, and the interchange its own, unless its last segment was
+        already reported unterminated."""
+        number = last_segment + 1
+        set_code, group_code, interchange_code = self.codes
+        if open_set is not None:
+            reason = f"{TRUNCATED}{self.set_noun} {open_set.control} has no {self.set_trailer}"
+            open_set.defects.append(Defect(SET, number, reason, self.set_trailer, **self._coded(set_code)))
+            complete()
+        defects = interchange.defects
+        if group_open:
+            group = f"group {group_control}" if self.names_group else "functional group"
+            value = group_control if self.names_group else ""
+            reason = f"{TRUNCATED}{group} has no {self.group_trailer}"
+            defects.append(Defect(GROUP, number, reason, self.group_trailer, value=value, **self._coded(group_code)))
+        if not any(defect.reason.startswith(UNTERMINATED) for defect in defects):
+            reason = f"{TRUNCATED}no {self.interchange_trailer} trailer"
+            defects.append(
+                Defect(INTERCHANGE, number, reason, self.interchange_trailer, **self._coded(interchange_code))
+            )
 
 
 @dataclass

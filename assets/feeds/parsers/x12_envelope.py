@@ -30,9 +30,12 @@ from assets.feeds.parsers.interchange import (
     Defect,
     Interchange,
     TransactionSet,
+    Truncation,
 )
 
 SUPPORTED_SETS = ("852", "846")
+# A set cut short: AK5 2 (trailer missing); a group: AK9 3 (trailer missing); the interchange: TA1 023 (premature end).
+TRUNCATION = Truncation("x12", "transaction set", "SE", "GE", "IEA", ("2", "3", "023"), names_group=True)
 ISA_ELEMENTS = 16
 
 
@@ -289,17 +292,8 @@ class _Walk:
             # Only the final terminator is missing: the trailer is all there, so it is read (and the gap noted).
             self.add(unterminated)
         elif unterminated is not None:
-            body = unterminated.text
-            interchange.defects.insert(
-                self.mark,
-                Defect(
-                    INTERCHANGE,
-                    unterminated.number,
-                    f"interchange is truncated: last segment {body[:40]!r} has no terminator "
-                    f"{self.separators.segment!r}",
-                    x12_code="023",
-                ),
-            )
+            defect = TRUNCATION.unterminated(unterminated.number, unterminated.text, self.separators.segment)
+            interchange.defects.insert(self.mark, defect)
         if not self.done:
             self._end()
         return interchange
@@ -489,35 +483,15 @@ class _Walk:
 
     def _end(self) -> None:
         """The interchange ended without its IEA: what is still open is truncated."""
-        interchange = self.interchange
-        defects = interchange.defects
-        last = self.last
-        if self.current is not None:
-            self.current.defects.append(
-                Defect(
-                    SET,
-                    last.number + 1,
-                    f"interchange is truncated: transaction set {self.current.control} has no SE",
-                    "SE",
-                    x12_code="2",
-                )
-            )
-            self._complete()
-        if self.group is not None:
-            defects.append(
-                Defect(
-                    GROUP,
-                    last.number + 1,
-                    f"interchange is truncated: group {self.group[6]} has no GE",
-                    "GE",
-                    x12_code="3",
-                    value=self.group[6],
-                )
-            )
-        if not any(defect.x12_code == "023" for defect in defects):
-            defects.append(
-                Defect(INTERCHANGE, last.number + 1, "interchange is truncated: no IEA trailer", "IEA", x12_code="023")
-            )
+        group = self.group
+        TRUNCATION.close(
+            self.interchange,
+            self.last.number,
+            self.current,
+            self._complete,
+            group is not None,
+            group[6] if group else "",
+        )
 
 
 def _close_missing_se(current: TransactionSet, segment: Segment) -> None:

@@ -6,7 +6,30 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
+
+from orchestration.runtime.warehouse_tables import table_exists
+
+# A query of the report: (table that must exist, SQL with `$day` for the business date).
+ReportQuery = tuple[str, str]
+
+# The night's plan as the report shows it: the business date's newest plan version in the history.
+PLAN_QUERY: ReportQuery = (
+    "replenishment.plan_history",
+    """with newest as (select max(version) as version from replenishment.plan_history where plan_date = $day)
+       select * exclude (plan_fingerprint) from replenishment.plan_history
+       where plan_date = $day and version = (select version from newest)
+       order by partner_id, location_id, product_id""",
+)
+
+
+def read_report_frame(conn: duckdb.DuckDBPyConnection, query: ReportQuery, business_date: date) -> pd.DataFrame:
+    """One report query's rows for a business date; empty when its table does not exist yet."""
+    table, sql = query
+    if not table_exists(conn, table):
+        return pd.DataFrame()
+    return conn.execute(sql, {"day": business_date} if "$day" in sql else {}).df()
 
 
 def _empty() -> pd.DataFrame:

@@ -47,6 +47,8 @@ final as (
 
         ---------- dates
         forecast_date,
+        -- The first night that had the forecast: its file had arrived and it had been issued.
+        {{ known_on('received_at', 'forecast_date') }} as known_on,
         target_period_start,
         target_period_end,
 

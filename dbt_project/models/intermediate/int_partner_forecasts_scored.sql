@@ -19,11 +19,12 @@ daily_sales as (
 
 latest_before_start as (
 
-    -- The forecast the partner had when the period began: its latest one made on or before the first day.
-    -- Forecasts made later for the same period had part of the answer already.
+    -- The forecast the partner had when the period began: the latest one whose file had reached us by the first
+    -- day's night. Forecasts made later for the same period had part of the answer already, and one dated earlier
+    -- that arrived later was not what the period's plan could use.
     select *
     from forecasts
-    where forecast_date <= target_period_start
+    where known_on <= target_period_start
       and target_period_end <= {{ as_of_date() }}
     qualify row_number() over (
         partition by partner_id, location_id, product_id, target_period_start, target_period_end
