@@ -104,6 +104,11 @@ def test_chunks_write_exactly_what_the_whole_frame_wrote(warehouse, level):
     assert night.chunks == -(-night.series // 4)
     assert night.series == (18 if level == LOCATION else 6)
     pd.testing.assert_frame_equal(after, before, check_exact=True)
+    # Every series of a class the engine chooses for carries its class's evidence; short series carry none.
+    chosen = after["demand_class"].isin(["smooth", "erratic", "intermittent", "lumpy"])
+    assert chosen.any() and (~chosen).any()
+    assert after.loc[chosen, "choice_reason"].str.contains("default kept").all()
+    assert after.loc[~chosen, CHOICE_COLUMNS].isna().all().all()
     assert not after["series_id"].str.startswith("p3").any()
     assert night.top_series_id in set(after["series_id"])
     assert len(night.top_forecast) == 14 and len(night.top_history) > 0
