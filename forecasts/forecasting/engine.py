@@ -40,7 +40,7 @@ from forecasts.forecasting.classify import (
     classify_demand,
     min_observations,
 )
-from forecasts.forecasting.model_choice import CHOICE_COLUMNS, ClassChoice, choose
+from forecasts.forecasting.model_choice import CHOICE_COLUMNS, MIN_SERIES, ClassChoice, choose
 from forecasts.forecasting.periods import DAILY, FREQUENCIES, MONTHLY, WEEKLY, period_days, period_positions
 from forecasts.forecasting.quantiles import QuantileForecast
 
@@ -73,9 +73,13 @@ CHOICE_CANDIDATES = {
     SMOOTH: (_PROPHET_ROUTE, models.SEASONAL_NAIVE, models.MOVING_AVERAGE),
     ERRATIC: (_PROPHET_ROUTE, models.SEASONAL_NAIVE, models.MOVING_AVERAGE),
 }
-# Series backtested per class and call: the intermittent models cost microseconds a series, Prophet's fit
-# milliseconds, so its classes are sampled more thinly to keep a night's extra cost to a few dozen fits per chunk.
+# Series backtested per class and call, at most: Prophet's fit costs milliseconds, so its classes are sampled
+# thinly; the intermittent models cost about a millisecond per hundred periods (their smoothing runs period by
+# period), so their classes are capped by ``CHOICE_PERIODS`` periods of history too: some 200 series of four years
+# of months, 28 of two years of days. Either way the choice costs a bounded backtest per class, whatever the number
+# of series.
 CHOICE_CAP = {INTERMITTENT: 200, LUMPY: 200, SMOOTH: 24, ERRATIC: 24}
+CHOICE_PERIODS = 20_000
 
 # A worker process costs seconds to start (a fresh interpreter importing numpy and pandas) while a series costs
 # milliseconds, so one worker is started per this many series at most; below it everything runs in process.
@@ -462,9 +466,8 @@ def choose_models(
         }
         default = _prophet_route_name(freq) if names[0] == _PROPHET_ROUTE else names[0]
         histories = [series.y for _, series in entries]
-        choice = choose(
-            histories, candidates, default, horizon, min_train=MIN_OBSERVATIONS[freq], cap=CHOICE_CAP[label]
-        )
+        cap = max(MIN_SERIES, min(CHOICE_CAP[label], CHOICE_PERIODS // max(y.size for y in histories)))
+        choice = choose(histories, candidates, default, horizon, min_train=MIN_OBSERVATIONS[freq], cap=cap)
         logger.info("model choice for %s series (freq %s): %s — %s", label, freq, choice.model, choice.reason)
         choices[label] = choice
     return choices
