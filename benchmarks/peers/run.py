@@ -24,7 +24,8 @@ Data sets (nothing is copied into the repository; inputs are written to a tempor
    the last 12 held out, 2 origins × 6 months, MASE scaled by the in-sample naive (one month) on the training part.
    Its MASE scale is not the one ``cmi backtest --freq M`` uses (the 12-month seasonal naive), so the engine's TSB
    model (the one ``--freq M`` routes intermittent monthly series to), its ADIDA and IMAPA, their equal blends with
-   TSB, and its baselines are called directly on the monthly arrays rather than through ``run_backtest``.
+   TSB, and its baselines are called directly on the monthly arrays rather than through ``run_backtest``; so is the
+   engine itself (``forecast_many``, freq M), with its fixed routes and with its model choice by demand class.
 
 The engine runs in this process (the project's environment) through ``run_backtest``, the code ``cmi backtest``
 runs, with one job; the peers run in a subprocess of the peers' environment, one thread. Every method is scored here
