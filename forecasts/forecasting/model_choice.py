@@ -59,6 +59,33 @@ class ClassChoice:
         return json.dumps({name: round(score, 4) for name, score in sorted(self.scores.items())}, sort_keys=True)
 
 
+def choice_summary(choices: Mapping[str, Mapping[str, ClassChoice]]) -> dict[str, dict[str, dict[str, object]]]:
+    """Choices by frequency and demand class as plain values (model, default, reason, scores) for JSON."""
+    return {
+        freq: {
+            label: {
+                "model": choice.model,
+                "default": choice.default,
+                "reason": choice.reason,
+                "scores": dict(choice.scores),
+            }
+            for label, choice in sorted(by_class.items())
+        }
+        for freq, by_class in sorted(choices.items())
+    }
+
+
+def choice_lines(choices: Mapping[str, Mapping[str, ClassChoice]]) -> list[str]:
+    """One line per frequency and demand class for a run log: the model, whether it is the default, and why."""
+    return [
+        f"model choice, freq {freq}, {label}: {choice.model}"
+        + (f" instead of {choice.default}" if choice.switched else " (default)")
+        + f"; {choice.reason}"
+        for freq, by_class in sorted(choices.items())
+        for label, choice in sorted(by_class.items())
+    ]
+
+
 def sample_positions(n: int, cap: int) -> np.ndarray:
     """``min(n, cap)`` positions out of ``n``, evenly spaced and always the same for the same ``n``."""
     if n <= cap:

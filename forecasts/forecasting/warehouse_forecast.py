@@ -71,6 +71,8 @@ class NightForecast:
     _top_units: float = -1.0
     # Why the promotion regressor was left out (the mart holds another night's calendar), else None.
     promotions_skipped: str | None = None
+    # The model of each demand class, by frequency (`night_choices`).
+    choices: dict = field(default_factory=dict)
 
 
 def number_series(conn: duckdb.DuckDBPyConnection, partners: list[str], start: date, end: date, level: str) -> int:
@@ -347,6 +349,7 @@ def forecast_warehouse(
         )
     created_at = utc_now()
     choices = night_choices(conn, total, start, end, level, pd.Timestamp(last_sales), horizon) if total else {}
+    result.choices = choices
     opened = open_executor(total) if open_executor is not None and total else nullcontext(executor)
     conn.execute("begin")
     try:

@@ -13,6 +13,8 @@ from forecasts.forecasting.model_choice import (
     CHOICE_COLUMNS,
     MIN_SERIES,
     ClassChoice,
+    choice_lines,
+    choice_summary,
     choose,
     decide,
     naive_scale,
@@ -183,3 +185,32 @@ def test_the_prophet_route_is_named_by_what_it_forecasts_with(freq):
     choice = choose_models(frame, None, 7, freq, {}, None)["smooth"]
     default = models.PROPHET if freq == "D" else models.PROPHET_BLEND
     assert choice.default == default and set(choice.scores) == {default, models.SEASONAL_NAIVE, models.MOVING_AVERAGE}
+
+
+def test_the_night_summary_and_log_lines_say_which_class_switched_and_why():
+    choices = {
+        "M": {"intermittent": ClassChoice("adida", "tsb", "adida 5 % better", 2, 40, {"tsb": 1.0, "adida": 0.95})},
+        "D": {"smooth": ClassChoice("prophet", "prophet", "the default scores best", 2, 24, {"prophet": 0.8})},
+    }
+    assert choice_summary(choices) == {
+        "D": {
+            "smooth": {
+                "model": "prophet",
+                "default": "prophet",
+                "reason": "the default scores best",
+                "scores": {"prophet": 0.8},
+            }
+        },
+        "M": {
+            "intermittent": {
+                "model": "adida",
+                "default": "tsb",
+                "reason": "adida 5 % better",
+                "scores": {"tsb": 1.0, "adida": 0.95},
+            }
+        },
+    }
+    assert choice_lines(choices) == [
+        "model choice, freq D, smooth: prophet (default); the default scores best",
+        "model choice, freq M, intermittent: adida instead of tsb; adida 5 % better",
+    ]

@@ -109,6 +109,7 @@ def test_chunks_write_exactly_what_the_whole_frame_wrote(warehouse, level):
     assert chosen.any() and (~chosen).any()
     assert after.loc[chosen, "choice_reason"].str.contains("default kept").all()
     assert after.loc[~chosen, CHOICE_COLUMNS].isna().all().all()
+    assert set(night.choices) == {"D"} and set(night.choices["D"]) == set(after.loc[chosen, "demand_class"])
     assert not after["series_id"].str.startswith("p3").any()
     assert night.top_series_id in set(after["series_id"])
     assert len(night.top_forecast) == 14 and len(night.top_history) > 0
