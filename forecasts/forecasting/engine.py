@@ -4,7 +4,9 @@ Routing (see ``classify``): smooth and erratic demand → Prophet, falling back 
 on weekly data with more than a year and a quarter of history, Prophet is blended with the seasonal naive
 moved to the current level (``PROPHET_BLEND``); intermittent and lumpy → TSB; short → seasonal naive with at
 least two seasons of history, else a moving average; zero → zeros. Only smooth and erratic series pay for a
-Prophet fit; everything else costs microseconds.
+Prophet fit; everything else costs microseconds. Those routes are each class's default: ``forecast_many`` first
+scores ``CHOICE_CANDIDATES`` per class on a rolling backtest of a sample of the class's series and switches a
+class to another candidate only when it clearly wins (``model_choice``, ``choose_models``).
 
 ``forecast_many`` runs the same per-series function over a long frame, in chunks of series, optionally fanned
 out over worker processes or any executor (a Dask cluster: see ``ChunkExecutor``), and gives identical results
@@ -458,13 +460,12 @@ def choose_models(
             return lambda index, cut: candidate_forecast(model, entries[index][1].y[:cut], horizon, freq).p50
 
         names = CHOICE_CANDIDATES[label]
+        # The Prophet route is named by what it forecasts with at this frequency.
+        named_as = {_PROPHET_ROUTE: _prophet_route_name(freq)}
         candidates = {
-            (_prophet_route_name(freq) if name == _PROPHET_ROUTE else name): (
-                prophet_route if name == _PROPHET_ROUTE else named(name)
-            )
-            for name in names
+            named_as.get(name, name): prophet_route if name == _PROPHET_ROUTE else named(name) for name in names
         }
-        default = _prophet_route_name(freq) if names[0] == _PROPHET_ROUTE else names[0]
+        default = named_as.get(names[0], names[0])
         histories = [series.y for _, series in entries]
         cap = max(MIN_SERIES, min(CHOICE_CAP[label], CHOICE_PERIODS // max(y.size for y in histories)))
         choice = choose(histories, candidates, default, horizon, min_train=MIN_OBSERVATIONS[freq], cap=cap)
