@@ -51,8 +51,9 @@ SERIES_TABLE = "night_forecast_series"
 POLICY_TABLE = "marts.replenishment_policy"
 PREVIEW_ROWS = 10
 # Engine series the night's model choice reads, evenly spread over the night (a night with fewer reads them all, so
-# its choice is the one the engine makes over the whole frame at once).
-CHOICE_SAMPLE_SERIES = 2000
+# its choice is the one the engine makes over the whole frame at once): a default chunk's worth, read and dropped
+# before the chunks, so the memory bound stays one chunk.
+CHOICE_SAMPLE_SERIES = DEFAULT_CHUNK_SERIES
 
 
 @dataclass
