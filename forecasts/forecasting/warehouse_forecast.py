@@ -129,14 +129,26 @@ def _has_bucket_column(conn: duckdb.DuckDBPyConnection) -> bool:
     )
 
 
-def _monthly_series(conn: duckdb.DuckDBPyConnection, first: int, last: int) -> set[int]:
-    """Engine series of the chunk an agreement buckets by month (at the partner level: any of its locations)."""
+def _which(first: int, last: int, numbers: list[int] | None) -> tuple[str, dict]:
+    """The condition on `engine_series_number` (and its parameters) for engine series `first` to `last`, or for the
+    engine series `numbers` when given."""
+    if numbers is None:
+        return "between $first and $last", {"first": first, "last": last}
+    return "in (select unnest($numbers::bigint[]))", {"numbers": numbers}
+
+
+def _monthly_series(
+    conn: duckdb.DuckDBPyConnection, first: int, last: int, numbers: list[int] | None = None
+) -> set[int]:
+    """Engine series of the chunk (or of `numbers`) an agreement buckets by month (at the partner level: any of its
+    locations)."""
+    which, parameters = _which(first, last, numbers)
     return {
         number
         for (number,) in conn.execute(
-            f"""select engine_series_number from {SERIES_TABLE} where engine_series_number between ? and ?
+            f"""select engine_series_number from {SERIES_TABLE} where engine_series_number {which}
                 group by engine_series_number having bool_or(monthly)""",
-            [first, last],
+            parameters,
         ).fetchall()
     }
 
@@ -197,8 +209,7 @@ def _chunk_rows(
     """The rows of engine series `first` to `last`, or of the engine series `numbers` when given."""
     # Rows of a partner x product come location by location and day by day, so sums add in the same order as the
     # frame-wide aggregation did.
-    which = "between $first and $last" if numbers is None else "in (select unnest($numbers::bigint[]))"
-    parameters = {"first": first, "last": last} if numbers is None else {"numbers": numbers}
+    which, parameters = _which(first, last, numbers)
     return conn.execute(
         f"""
         select k.engine_series_number as series_id, k.series_number as location_series,
@@ -230,9 +241,10 @@ def night_choices(
     numbers = [int(position) + 1 for position in sample_positions(total, CHOICE_SAMPLE_SERIES)]
     engine_rows = aggregate_chunk(_chunk_rows(conn, 1, total, start, end, numbers), level)
     daily_rows, months = engine_rows, engine_rows.iloc[:0]
-    if monthly_ids := _monthly_series(conn, 1, total):
+    # Only the sampled series' buckets and countries: the whole night's would grow with the number of series.
+    if monthly_ids := _monthly_series(conn, 1, total, numbers):
         daily_rows, months = split_buckets(engine_rows, monthly_ids, last_day)
-    countries = _countries(conn, 1, total)
+    countries = _countries(conn, 1, total, numbers)
     choices = {}
     if not daily_rows.empty:
         choices[DAILY] = choose_models(daily_rows, None, horizon, DAILY, countries, None)
@@ -241,12 +253,15 @@ def night_choices(
     return choices
 
 
-def _countries(conn: duckdb.DuckDBPyConnection, first: int, last: int) -> dict[int, str]:
+def _countries(
+    conn: duckdb.DuckDBPyConnection, first: int, last: int, numbers: list[int] | None = None
+) -> dict[int, str]:
+    which, parameters = _which(first, last, numbers)
     return dict(
         conn.execute(
             f"""select distinct engine_series_number, country from {SERIES_TABLE}
-                where engine_series_number between ? and ? and country is not null""",
-            [first, last],
+                where engine_series_number {which} and country is not null""",
+            parameters,
         ).fetchall()
     )
 

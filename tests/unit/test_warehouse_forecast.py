@@ -234,3 +234,24 @@ def test_at_the_partner_level_a_product_is_bucketed_by_month_when_one_of_its_loc
     assert set(after.loc[monthly, "location_id"]) == {"S-1", "S-1A", "S-2"}, "split back to every location"
     assert after.loc[monthly, "model"].str.endswith(" (monthly)@partner").all()
     assert not after.loc[after["product_id"] != "A", "model"].str.contains("monthly").any()
+
+
+def test_the_night_choice_reads_the_buckets_and_countries_of_its_sampled_series_only(warehouse, monkeypatch):
+    from forecasts.forecasting import warehouse_forecast
+
+    total = warehouse_forecast.number_series(warehouse, ["p1", "p2"], AS_OF - timedelta(days=DAYS - 1), AS_OF, LOCATION)
+    monkeypatch.setattr(warehouse_forecast, "CHOICE_SAMPLE_SERIES", 3)
+    read = []
+    for name in ("_countries", "_monthly_series"):
+        original = getattr(warehouse_forecast, name)
+        monkeypatch.setattr(
+            warehouse_forecast, name, lambda *args, original=original: read.append(original(*args)) or read[-1]
+        )
+    warehouse.execute("update night_forecast_series set monthly = true")
+
+    warehouse_forecast.night_choices(
+        warehouse, total, AS_OF - timedelta(days=DAYS - 1), AS_OF, LOCATION, pd.Timestamp(AS_OF), 14
+    )
+
+    assert total == 18 and len(read) == 2
+    assert all(0 < len(values) <= 3 for values in read)
