@@ -40,6 +40,7 @@ from forecasts.forecasting.promotion_regressor import (
     calendar_nights,
     chunk_promotions,
     has_promotion_days,
+    series_condition,
     with_promotions,
 )
 
@@ -129,20 +130,12 @@ def _has_bucket_column(conn: duckdb.DuckDBPyConnection) -> bool:
     )
 
 
-def _which(first: int, last: int, numbers: list[int] | None) -> tuple[str, dict]:
-    """The condition on `engine_series_number` (and its parameters) for engine series `first` to `last`, or for the
-    engine series `numbers` when given."""
-    if numbers is None:
-        return "between $first and $last", {"first": first, "last": last}
-    return "in (select unnest($numbers::bigint[]))", {"numbers": numbers}
-
-
 def _monthly_series(
     conn: duckdb.DuckDBPyConnection, first: int, last: int, numbers: list[int] | None = None
 ) -> set[int]:
     """Engine series of the chunk (or of `numbers`) an agreement buckets by month (at the partner level: any of its
     locations)."""
-    which, parameters = _which(first, last, numbers)
+    which, parameters = series_condition(first, last, numbers)
     return {
         number
         for (number,) in conn.execute(
@@ -209,7 +202,7 @@ def _chunk_rows(
     """The rows of engine series `first` to `last`, or of the engine series `numbers` when given."""
     # Rows of a partner x product come location by location and day by day, so sums add in the same order as the
     # frame-wide aggregation did.
-    which, parameters = _which(first, last, numbers)
+    which, parameters = series_condition(first, last, numbers)
     return conn.execute(
         f"""
         select k.engine_series_number as series_id, k.series_number as location_series,
@@ -231,23 +224,33 @@ def night_choices(
     level: str,
     last_day: pd.Timestamp,
     horizon: int,
+    promotions: bool = False,
 ) -> dict[str, dict[str, ClassChoice]]:
     """The model of each demand class for the night, by frequency (`D`, `M`): chosen once, on up to
     `CHOICE_SAMPLE_SERIES` of the night's engine series, so every chunk uses the same choice whatever its size and
-    the choice costs a bounded backtest per class (`engine.CHOICE_CAP` series), not one per chunk. The backtest
-    runs without the promotion regressor (its calendar is read chunk by chunk)."""
+    the choice costs a bounded backtest per class (`engine.CHOICE_CAP` series), not one per chunk. With `promotions`
+    the sampled series the calendars put on promotion are backtested with the promotion regressor, as the chunks
+    forecast them, so a class leaves Prophet only when it wins without the promotions Prophet would have used."""
     if not total:
         return {}
     numbers = [int(position) + 1 for position in sample_positions(total, CHOICE_SAMPLE_SERIES)]
-    engine_rows = aggregate_chunk(_chunk_rows(conn, 1, total, start, end, numbers), level)
+    rows = _chunk_rows(conn, 1, total, start, end, numbers)
+    engine_rows, planned = aggregate_chunk(rows, level), None
+    if promotions:
+        days, future = chunk_promotions(conn, SERIES_TABLE, 1, total, start, end, horizon, numbers)
+        engine_rows, planned = with_promotions(engine_rows, rows, days, future)
+    del rows
     daily_rows, months = engine_rows, engine_rows.iloc[:0]
     # Only the sampled series' buckets and countries: the whole night's would grow with the number of series.
     if monthly_ids := _monthly_series(conn, 1, total, numbers):
         daily_rows, months = split_buckets(engine_rows, monthly_ids, last_day)
+        if planned is not None:
+            planned = planned[~planned["series_id"].isin(set(months["series_id"]))]
     countries = _countries(conn, 1, total, numbers)
+    regressors = None if planned is None else [PROMOTION]
     choices = {}
     if not daily_rows.empty:
-        choices[DAILY] = choose_models(daily_rows, None, horizon, DAILY, countries, None)
+        choices[DAILY] = choose_models(daily_rows, planned, horizon, DAILY, countries, regressors)
     if not months.empty:
         choices[MONTHLY] = choose_models(months, None, months_to_cover(last_day, horizon), MONTHLY, countries, None)
     return choices
@@ -256,7 +259,7 @@ def night_choices(
 def _countries(
     conn: duckdb.DuckDBPyConnection, first: int, last: int, numbers: list[int] | None = None
 ) -> dict[int, str]:
-    which, parameters = _which(first, last, numbers)
+    which, parameters = series_condition(first, last, numbers)
     return dict(
         conn.execute(
             f"""select distinct engine_series_number, country from {SERIES_TABLE}
@@ -364,7 +367,7 @@ def forecast_warehouse(
             f"{held}, not on {as_of_date}"
         )
     created_at = utc_now()
-    choices = night_choices(conn, total, start, end, level, pd.Timestamp(last_sales), horizon) if total else {}
+    choices = night_choices(conn, total, start, end, level, pd.Timestamp(last_sales), horizon, promotions)
     result.choices = choices
     opened = open_executor(total) if open_executor is not None and total else nullcontext(executor)
     conn.execute("begin")
