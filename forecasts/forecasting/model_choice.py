@@ -10,6 +10,8 @@ see README "Measured"), so the choice is made per demand class and frequency, po
 2. Each candidate forecasts each origin's ``horizon`` periods from the periods before it. A series' score is its
    mean absolute error over all its origins (censored periods left out) divided by the in-sample mean absolute
    one-step naive difference of its history before the first origin: a MASE, so large and small series weigh alike.
+   The scale is floored at ``SCALE_FLOOR`` of the median scale of the sampled series, so a nearly flat series (a
+   tiny scale, a huge MASE) cannot decide the class on its own.
 3. The candidate with the lowest mean MASE wins, but replaces the default only when at least ``MIN_SERIES`` series
    took part, it gains at least ``MIN_GAIN`` of the default's mean MASE, and the gain is more than ``Z`` standard
    errors of the per-series differences (a paired comparison). Anything less keeps the default, and the reason says
@@ -31,6 +33,8 @@ CHOICE_ORIGINS = 2
 MIN_SERIES = 12
 MIN_GAIN = 0.02
 Z = 2.0
+# A series' naive scale counts for at least this share of the median scale of the class's sampled series.
+SCALE_FLOOR = 0.25
 CHOICE_COLUMNS = ["choice_reason", "choice_scores", "choice_origins", "choice_series"]
 
 Candidate = Callable[[int, int], np.ndarray]
@@ -105,13 +109,17 @@ def rolling_scores(
     histories: Sequence[np.ndarray], candidates: Mapping[str, Candidate], horizon: int, origins: int
 ) -> dict[str, np.ndarray]:
     """Each candidate's MASE per series over ``origins`` rolling origins (``histories[i]`` is series i's demand,
-    NaN where unknown). A series whose scale or errors are undefined is NaN for every candidate."""
+    NaN where unknown). A series whose scale or errors are undefined is NaN for every candidate. Scales are floored
+    at ``SCALE_FLOOR`` of the median scale of ``histories``, so a nearly flat series cannot outweigh the class."""
     scores = {name: np.full(len(histories), np.nan) for name in candidates}
+    scales = np.array([naive_scale(y[: y.size - origins * horizon]) for y in histories])
+    defined = scales[np.isfinite(scales)]
+    floor = SCALE_FLOOR * float(np.median(defined)) if defined.size else 0.0
     for index, y in enumerate(histories):
         first_cut = y.size - origins * horizon
-        scale = naive_scale(y[:first_cut])
-        if not math.isfinite(scale):
+        if not math.isfinite(scales[index]):
             continue
+        scale = max(float(scales[index]), floor)
         cuts = [first_cut + origin * horizon for origin in range(origins)]
         errors = dict.fromkeys(candidates, 0.0)
         known = 0

@@ -214,3 +214,19 @@ def test_the_night_summary_and_log_lines_say_which_class_switched_and_why():
         "model choice, freq D, smooth: prophet (default); the default scores best",
         "model choice, freq M, intermittent: adida instead of tsb; adida 5 % better",
     ]
+
+
+def test_one_nearly_flat_series_cannot_decide_the_class():
+    histories = noisy_histories(20, 40)
+    # Flat but for one sale before the origins: a tiny naive scale, so any error on it is a huge MASE.
+    flat = np.zeros(40)
+    flat[3] = 1.0
+    histories.append(flat)
+    candidates = {
+        "default": lambda index, cut: histories[index][cut : cut + HORIZON] + (0.0 if index == 20 else 1.0),
+        "right": lambda index, cut: histories[index][cut : cut + HORIZON] + (1.0 if index == 20 else 0.0),
+    }
+
+    choice = choose(histories, candidates, "default", HORIZON, min_train=12, cap=200)
+
+    assert choice.model == "right" and choice.series == 21
