@@ -5,7 +5,8 @@ Choosing per series was measured and lost (three origins of one series rank cand
 see README "Measured"), so the choice is made per demand class and frequency, pooling the class's series:
 
 1. A series takes part when its history leaves ``min_train`` periods before the first of ``origins`` rolling
-   origins of ``horizon`` periods each; at most ``cap`` of them are backtested, evenly spaced in the caller's order,
+   origins of ``horizon`` periods each and moves in them (a positive naive scale, below); at most ``cap`` of them
+   are backtested, evenly spaced in the caller's order,
    so the cost of a night grows with the number of classes, not of series.
 2. Each candidate forecasts each origin's ``horizon`` periods from the periods before it. A series' score is its
    mean absolute error over all its origins (censored periods left out) divided by the in-sample mean absolute
@@ -177,6 +178,9 @@ def choose(
     if default not in candidates:
         raise ValueError(f"the default {default!r} is not a candidate: {sorted(candidates)}")
     long_enough = [index for index, y in enumerate(histories) if y.size - origins * horizon >= min_train]
+    # A series without movement before the first origin has no scale to be judged by: left out before sampling, so
+    # the sample holds ``cap`` series that count whenever the class has them.
+    scaled = [index for index in long_enough if _has_scale(histories[index], origins * horizon)]
     if len(histories) < MIN_SERIES:
         reason = f"{len(histories)} series, fewer than {MIN_SERIES} to judge by, default kept"
         return ClassChoice(default, default, reason)
@@ -186,10 +190,20 @@ def choose(
             f"of {horizon}: too short a history to judge by, default kept"
         )
         return ClassChoice(default, default, reason)
-    picked = [long_enough[position] for position in sample_positions(len(long_enough), cap)]
+    if len(scaled) < MIN_SERIES:
+        reason = (
+            f"{len(scaled)} of {len(long_enough)} series long enough move before the first origin: "
+            f"fewer than {MIN_SERIES} to judge by, default kept"
+        )
+        return ClassChoice(default, default, reason)
+    picked = [scaled[position] for position in sample_positions(len(scaled), cap)]
     sampled = [histories[index] for index in picked]
     mapped = {
         name: (lambda position, cut, forecast=forecast: forecast(picked[position], cut))
         for name, forecast in candidates.items()
     }
-    return decide(rolling_scores(sampled, mapped, horizon, origins), default, origins, len(long_enough))
+    return decide(rolling_scores(sampled, mapped, horizon, origins), default, origins, len(scaled))
+
+
+def _has_scale(y: np.ndarray, held_out: int) -> bool:
+    return math.isfinite(naive_scale(y[: y.size - held_out]))

@@ -230,3 +230,13 @@ def test_one_nearly_flat_series_cannot_decide_the_class():
     choice = choose(histories, candidates, "default", HORIZON, min_train=12, cap=200)
 
     assert choice.model == "right" and choice.series == 21
+
+
+def test_series_without_a_scale_are_left_out_before_the_sample_is_drawn():
+    moving = noisy_histories(20, 40)
+    histories = [y for pair in zip(moving, [np.full(40, 2.0)] * 20, strict=True) for y in pair]
+    candidates = {"default": off_by(histories, 3.0), "right": exact(histories)}
+
+    choice = choose(histories, candidates, "default", HORIZON, min_train=12, cap=MIN_SERIES)
+
+    assert choice.model == "right" and choice.series == MIN_SERIES and "(of 20)" in choice.reason
