@@ -14,9 +14,10 @@ see README "Measured"), so the choice is made per demand class and frequency, po
    The scale is floored at ``SCALE_FLOOR`` of the median scale of the sampled series, so a nearly flat series (a
    tiny scale, a huge MASE) cannot decide the class on its own.
 3. The candidate with the lowest mean MASE wins, but replaces the default only when at least ``MIN_SERIES`` series
-   took part, it gains at least ``MIN_GAIN`` of the default's mean MASE, and the gain is more than ``Z`` standard
-   errors of the per-series differences (a paired comparison). Anything less keeps the default, and the reason says
-   which of these held it back.
+   took part, it gains at least ``MIN_GAIN`` of the default's mean MASE, and the gain is more than ``noise_z``
+   standard errors of the per-series differences (a paired comparison): two for one challenger, more for the best
+   of several (Bonferroni, 2.28 for two). Anything less keeps the default, and the reason says which of these held
+   it back.
 
 Pure: the candidates are callables ``(series index, cut) -> p50`` that the engine builds; nothing here imports it.
 """
@@ -27,13 +28,16 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 
 CHOICE_ORIGINS = 2
 MIN_SERIES = 12
 MIN_GAIN = 0.02
-Z = 2.0
+# One-sided level of the noise rule for a single challenger (two standard errors); with k challengers the best of
+# them must clear the Bonferroni quantile at Z_LEVEL / k (``noise_z``), as picking the best of k is k chances.
+Z_LEVEL = 1.0 - NormalDist().cdf(2.0)
 # A series' naive scale counts for at least this share of the median scale of the class's sampled series.
 SCALE_FLOOR = 0.25
 CHOICE_COLUMNS = ["choice_reason", "choice_scores", "choice_origins", "choice_series"]
@@ -136,6 +140,12 @@ def rolling_scores(
     return scores
 
 
+def noise_z(challengers: int) -> float:
+    """Standard errors the best of ``challengers`` candidates must beat the default by: 2.0 for one, about 2.28
+    for two, 2.43 for three (Bonferroni)."""
+    return NormalDist().inv_cdf(1.0 - Z_LEVEL / max(challengers, 1))
+
+
 def decide(scores: Mapping[str, np.ndarray], default: str, origins: int, eligible: int) -> ClassChoice:
     """The class's model from its candidates' per-series MASE (``scores``, the default's among them)."""
     rows = np.all([np.isfinite(values) for values in scores.values()], axis=0)
@@ -154,8 +164,9 @@ def decide(scores: Mapping[str, np.ndarray], default: str, origins: int, eligibl
     versus = f"{best} {means[best]:.3f} against the default's {means[default]:.3f} ({gain:.1%} better)"
     if gain < MIN_GAIN:
         return ClassChoice(default, default, f"{sampled}: {versus}, under the {MIN_GAIN:.0%} margin", **evidence)
-    if float(differences.mean()) <= Z * standard_error:
-        reason = f"{sampled}: {versus}, within {Z:g} standard errors"
+    z = noise_z(len(scores) - 1)
+    if float(differences.mean()) <= z * standard_error:
+        reason = f"{sampled}: {versus}, within {z:.2f} standard errors"
         return ClassChoice(default, default, reason, **evidence)
     return ClassChoice(best, default, f"{sampled}: {versus}", **evidence)
 

@@ -1,4 +1,5 @@
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from forecasts.forecasting.model_choice import (
     choose,
     decide,
     naive_scale,
+    noise_z,
     sample_positions,
 )
 
@@ -240,3 +242,19 @@ def test_series_without_a_scale_are_left_out_before_the_sample_is_drawn():
     choice = choose(histories, candidates, "default", HORIZON, min_train=12, cap=MIN_SERIES)
 
     assert choice.model == "right" and choice.series == MIN_SERIES and "(of 20)" in choice.reason
+
+
+def test_the_best_of_two_challengers_must_clear_a_higher_noise_bar_than_a_single_challenger():
+    n = 16
+    base = np.full(n, 10.0)
+    # Paired gains of mean m and standard deviation s: m / (s / sqrt(n)) = 2.15 standard errors, 5.5 % better.
+    signs = np.tile([1.0, -1.0], n // 2)
+    gains = 2.15 * math.sqrt(n / (n - 1)) / 4 + signs
+    assert float(gains.mean() / (gains.std(ddof=1) / math.sqrt(n))) == pytest.approx(2.15)
+    one = {"default": base, "other": base - gains}
+    two = {**one, "worse": base + 1.0}
+
+    assert decide(one, "default", origins=2, eligible=n).model == "other"
+    kept = decide(two, "default", origins=2, eligible=n)
+    assert kept.model == "default" and "within 2.28 standard errors" in kept.reason
+    assert noise_z(1) == pytest.approx(2.0) and noise_z(2) > 2.25
