@@ -255,3 +255,49 @@ def test_the_night_choice_reads_the_buckets_and_countries_of_its_sampled_series_
 
     assert total == 18 and len(read) == 2
     assert all(0 < len(values) <= 3 for values in read)
+
+
+@pytest.fixture()
+def weekly_buyers(tmp_path):
+    """Sixteen intermittent series that buy every seventh day, the last on the night itself, about four times as
+    much after their first forty days: smoothed from the low start, ADIDA's weekly buckets forecast less than TSB
+    and IMAPA on the mostly empty days and win the backtest."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for location in ("L-1", "L-2"):
+        for product in (f"P{number:02d}" for number in range(8)):
+            for day in range(DAYS):
+                qty = (1 if day < 40 else 4) + rng.poisson(1) if (DAYS - 1 - day) % 7 == 0 else 0
+                rows.append(("p1", location, product, AS_OF - timedelta(days=DAYS - 1 - day), float(qty), False))
+    columns = ["partner_id", "location_id", "product_id", "sales_date", "units_sold", "is_stockout"]
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    conn.execute("create schema marts")
+    conn.register("sales", pd.DataFrame(rows, columns=columns))
+    conn.execute("create table marts.fct_sales_daily as select * from sales order by sales_date")
+    conn.unregister("sales")
+    conn.execute("create table marts.dim_partner as select 'p1' as partner_id, 'DE' as country")
+    yield conn
+    conn.close()
+
+
+def test_the_nightly_switches_a_class_adida_wins_and_chunks_write_what_the_whole_frame_wrote(weekly_buyers):
+    save_forecast(weekly_buyers, whole_frame_forecast(weekly_buyers, ["p1"], LOCATION), as_of_date=AS_OF, run_id="b")
+    before = stored(weekly_buyers)
+
+    night = forecast_warehouse(
+        weekly_buyers,
+        partners=["p1"],
+        as_of_date=AS_OF,
+        history_days=DAYS,
+        horizon=14,
+        level=LOCATION,
+        run_id="after",
+        chunk_series=4,
+    )
+    after = stored(weekly_buyers)
+
+    choice = night.choices["D"]["intermittent"]
+    assert choice.model == "adida" and choice.switched and choice.series == 16
+    assert set(after["demand_class"]) == {"intermittent"} and set(after["model"]) == {"adida"}
+    assert night.chunks == 4 and len(after) == 16 * 14
+    pd.testing.assert_frame_equal(after, before, check_exact=True)
