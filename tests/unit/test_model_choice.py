@@ -258,3 +258,18 @@ def test_the_best_of_two_challengers_must_clear_a_higher_noise_bar_than_a_single
     kept = decide(two, "default", origins=2, eligible=n)
     assert kept.model == "default" and "within 2.28 standard errors" in kept.reason
     assert noise_z(1) == pytest.approx(2.0) and noise_z(2) > 2.25
+
+
+def test_the_monthly_benchmark_forecasts_every_intermittent_series_with_the_model_asked_for():
+    from benchmarks.monthly_intermittent import intermittent_model
+
+    frame = intermittent_months(20)
+    with intermittent_model("adida"):
+        forecast = forecast_many(frame, horizon=3, freq="M")
+        assert choose_models(frame, None, 3, "M", {}, None).keys().isdisjoint({"intermittent", "lumpy"})
+    sparse = forecast[forecast["demand_class"].isin(["intermittent", "lumpy"])]
+    assert len(sparse) > 0 and set(sparse["model"]) == {models.TSB}
+    for series_id, rows in sparse.groupby("series_id"):
+        y = frame.loc[frame["series_id"] == series_id, "qty"].to_numpy()
+        np.testing.assert_allclose(rows["p50"], models.adida_forecast(y, 3).p50)
+    assert models.tsb_forecast is not models.adida_forecast
