@@ -73,6 +73,19 @@ def whole_frame_forecast(conn, partners: list[str], level: str) -> pd.DataFrame:
     return split_to_locations(forecast, history, level)
 
 
+def night_in_chunks_of_four(conn, partners: list[str], level: str):
+    return forecast_warehouse(
+        conn,
+        partners=partners,
+        as_of_date=AS_OF,
+        history_days=DAYS,
+        horizon=14,
+        level=level,
+        run_id="after",
+        chunk_series=4,
+    )
+
+
 def stored(conn) -> pd.DataFrame:
     return (
         conn.execute("select * exclude (run_id, created_at) from forecasts.forecast_history")
@@ -88,16 +101,7 @@ def test_chunks_write_exactly_what_the_whole_frame_wrote(warehouse, level):
     save_forecast(warehouse, whole_frame_forecast(warehouse, partners, level), as_of_date=AS_OF, run_id="before")
     before = stored(warehouse)
 
-    night = forecast_warehouse(
-        warehouse,
-        partners=partners,
-        as_of_date=AS_OF,
-        history_days=DAYS,
-        horizon=14,
-        level=level,
-        run_id="after",
-        chunk_series=4,
-    )
+    night = night_in_chunks_of_four(warehouse, partners, level)
     after = stored(warehouse)
 
     assert night.rows == len(after) == len(before) == 2 * 9 * 14
@@ -284,16 +288,7 @@ def test_the_nightly_switches_a_class_adida_wins_and_chunks_write_what_the_whole
     save_forecast(weekly_buyers, whole_frame_forecast(weekly_buyers, ["p1"], LOCATION), as_of_date=AS_OF, run_id="b")
     before = stored(weekly_buyers)
 
-    night = forecast_warehouse(
-        weekly_buyers,
-        partners=["p1"],
-        as_of_date=AS_OF,
-        history_days=DAYS,
-        horizon=14,
-        level=LOCATION,
-        run_id="after",
-        chunk_series=4,
-    )
+    night = night_in_chunks_of_four(weekly_buyers, ["p1"], LOCATION)
     after = stored(weekly_buyers)
 
     choice = night.choices["D"]["intermittent"]
