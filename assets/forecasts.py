@@ -16,6 +16,7 @@ from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.engine import useful_workers
 from forecasts.forecasting.forecast_value_added import VALUE_ADDED_TABLE, score_value_added
 from forecasts.forecasting.levels import LEVELS, LOCATION
+from forecasts.forecasting.model_choice import choice_lines, choice_summary
 from forecasts.forecasting.partner_evidence import PARTNER_FORECASTS, apply_partner_forecasts
 from forecasts.forecasting.warehouse_forecast import DEFAULT_CHUNK_SERIES, forecast_warehouse
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
@@ -79,6 +80,10 @@ FORECAST_COLUMNS = {
     "evidence_wape_combined": "WAPE of the weighted combination over the evidence window.",
     "evidence_bias_ours": "Bias of our forecast over the evidence window: sum(forecast - actual) / sum(actual).",
     "evidence_bias_partner": "Bias of the partner's forecast over the evidence window (see the bias guard).",
+    "choice_reason": "Why the series' demand class kept its default model or switched (backtest on the class).",
+    "choice_scores": "JSON: each candidate model's mean MASE on the class's backtest.",
+    "choice_origins": "Rolling origins of the class's backtest.",
+    "choice_series": "Series of the class the backtest scored.",
 }
 
 
@@ -140,6 +145,8 @@ def demand_forecast(
     if night.promotions_skipped is not None:
         context.log.warning(night.promotions_skipped)
     context.log.info(f"forecast {night.series} series in {night.chunks} chunks: {night.rows} rows")
+    for line in choice_lines(night.choices):
+        context.log.info(line)
     metadata = {
         "dagster/row_count": night.rows,
         "dagster/column_schema": schema,
@@ -147,6 +154,7 @@ def demand_forecast(
         "chunks": night.chunks,
         "partners": dg.MetadataValue.json(partners),
         "series_by_model": dg.MetadataValue.json({str(k): int(v) for k, v in night.by_model.most_common()}),
+        "model_choice": dg.MetadataValue.json(choice_summary(night.choices)),
         "rows_by_forecast_source": dg.MetadataValue.json(dict(sources.most_common())),
         "preview": dg.MetadataValue.md(markdown_preview(night.preview)),
         "past_forecasts_scored": scored,

@@ -31,7 +31,8 @@ from benchmarks.synthetic_sales import build_sales_warehouse  # noqa: E402
 
 BUSINESS_DATE = date(2026, 3, 31)
 KEY_COLUMNS = ["as_of_date", "partner_id", "location_id", "product_id", "series_id", "forecast_date"]
-VALUE_COLUMNS = ["p50", "p90", "model", "demand_class", "adi", "cv2"]
+# Every column but these is hashed, the model choice's evidence (`choice_*`) and any column added later included.
+UNHASHED_COLUMNS = ["run_id", "created_at"]
 
 
 def fingerprint(path: Path) -> tuple[int, str]:
@@ -39,7 +40,8 @@ def fingerprint(path: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     with duckdb.connect(str(path), read_only=True) as conn:
         rows = conn.execute(
-            f"select {', '.join(KEY_COLUMNS + VALUE_COLUMNS)} from forecasts.forecast_history "
+            f"select {', '.join(KEY_COLUMNS)}, * exclude ({', '.join(KEY_COLUMNS + UNHASHED_COLUMNS)}) "
+            "from forecasts.forecast_history "
             f"order by {', '.join(KEY_COLUMNS)}"
         ).fetchall()
     for row in rows:

@@ -14,7 +14,8 @@ Methods, all timed in this process on the same series:
   ``optimizer="stan"`` — the same model, design built in numpy, Prophet's Stan program run through CmdStan —
   on every series, to show what leaving out the package's pandas layer and the sampling saves;
 - ``engine Prophet, every series``: the same with the default numpy MAP solver, to show what the solver saves;
-- ``engine``: ``forecast_many`` in one process (routing by demand class, Prophet only where it is needed);
+- ``engine``: ``forecast_many`` in one process (routing by demand class, Prophet only where it is needed, each
+  class's model chosen by a backtest on the class, ``model_choice``), and the same without the choice;
 - ``engine, N processes``: the same fanned out over worker processes, spawn start-up included. The engine only
   starts workers for 1000 series each (``engine.MIN_SERIES_PER_WORKER``); here they are forced, to measure them.
 
@@ -160,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     measure("Prophet, uncertainty_samples=0", lambda: _library_loop(history, 0))
     measure("engine Prophet via Stan, every series", lambda: _lean_prophet_loop(history, "stan"))
     measure("engine Prophet, every series", lambda: _lean_prophet_loop(history))
+    measure(
+        "engine without the model choice, 1 process",
+        lambda: forecast_many(history, HORIZON, n_jobs=1, choose_by_class=False),
+    )
     routed = measure("engine, 1 process", lambda: forecast_many(history, HORIZON, n_jobs=1))
     if args.jobs > 1:
         engine.MIN_SERIES_PER_WORKER = 1

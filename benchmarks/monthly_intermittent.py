@@ -7,7 +7,9 @@ are held out in two origins of 6; MASE is scaled by the in-sample seasonal naive
 
 ``--intermittent`` measures what the engine would score with another model where it routes intermittent and
 lumpy series to TSB: ADIDA, IMAPA or the equal blend of TSB and ADIDA (the backtest runs in this process, with
-that model in TSB's place; the engine's models are still reported under TSB's name).
+that model in TSB's place; the engine's models are still reported under TSB's name). With another model than TSB
+the model choice is turned off for intermittent and lumpy series (``intermittent_choice_off``): its TSB candidate
+would be that model too, so every intermittent and lumpy series gets the model asked for.
 
     .venv/bin/python benchmarks/monthly_intermittent.py [--series N] [--seed S] [--intermittent adida]
 """
@@ -28,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from forecasts.forecasting import models  # noqa: E402
+from forecasts.forecasting import engine, models  # noqa: E402
 from forecasts.forecasting.intermittent import tsb_forecast  # noqa: E402
 from orchestration.cli import main as cmi  # noqa: E402
 
@@ -63,6 +65,24 @@ def slow_movers(n_series: int, seed: int) -> pd.DataFrame:
     )
 
 
+@contextlib.contextmanager
+def intermittent_model(name: str):
+    """The engine with ``INTERMITTENT_MODELS[name]`` where it routes intermittent and lumpy series to TSB; other
+    than TSB, without the model choice for those classes."""
+    saved_model, saved_candidates = models.tsb_forecast, engine.CHOICE_CANDIDATES
+    models.tsb_forecast = INTERMITTENT_MODELS[name]
+    if name != "tsb":
+        engine.CHOICE_CANDIDATES = intermittent_choice_off(saved_candidates)
+    try:
+        yield
+    finally:
+        models.tsb_forecast, engine.CHOICE_CANDIDATES = saved_model, saved_candidates
+
+
+def intermittent_choice_off(candidates: dict) -> dict:
+    return {label: names for label, names in candidates.items() if models.TSB not in names}
+
+
 def run(frame: pd.DataFrame) -> tuple[dict, float]:
     with tempfile.TemporaryDirectory(prefix="monthly-") as scratch:
         csv = Path(scratch) / "monthly.csv"
@@ -85,11 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--intermittent", choices=INTERMITTENT_MODELS, default="tsb")
     args = parser.parse_args(argv)
-    models.tsb_forecast = INTERMITTENT_MODELS[args.intermittent]
-    try:
+    with intermittent_model(args.intermittent):
         summary, seconds = run(slow_movers(args.series, args.seed))
-    finally:
-        models.tsb_forecast = tsb_forecast
     print(
         f"Monthly slow movers, {summary['series']} series, {summary['origins']} origins x {summary['horizon']} "
         f"months ({summary['periods_scored']} series-months scored). Engine models: {summary['engine_models']}. "

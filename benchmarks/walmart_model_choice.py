@@ -6,7 +6,11 @@ outer origin (nothing of the held-out weeks is seen), and then:
 
 - ``selected``: the candidate with the least inner absolute error forecasts the outer window;
 - ``inverse-error weights``: Prophet and the level-adjusted seasonal naive combined with weights 1 / inner error;
-- ``engine``: what the engine does today for weekly series with that much history (the two, equal weights).
+- ``engine``: what the engine does today for weekly series with that much history (the two, equal weights);
+- ``class weight``: the same two with one weight for all stores, the one of 0, 0.1, ..., 1 with the least inner
+  absolute error pooled over the stores (the blend's weight learnt on the rolling backtest, per class);
+- ``best weight in hindsight``: the one weight with the least error on the held-out weeks themselves (not a
+  forecast: the most any single weight could give).
 
 Candidates: Prophet (the engine's estimate, 20 yearly terms and the holiday flag), the seasonal naive moved to the
 last quarter's level, the plain seasonal naive (52), and the three's equal blend. WAPE over all held-out weeks.
@@ -33,6 +37,12 @@ DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "datasets" / "walmart_weekly" / "walmart_45stores_weekly.csv"
 )
 HORIZON, ORIGINS, INNER_ORIGINS, SEASON, LEVEL_WINDOW = 13, 2, 3, 52, 13
+WEIGHTS = np.linspace(0.0, 1.0, 11)
+
+
+def weighted_errors(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Absolute error summed over ``(prophet, seasonal_level, actual)`` windows, for each weight on Prophet."""
+    return np.array([sum(float(np.abs(w * p + (1 - w) * s - a).sum()) for p, s, a in pairs) for w in WEIGHTS])
 
 
 def candidates(series: RegularSeries, cut: int) -> dict[str, np.ndarray]:
@@ -61,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     errors: dict[str, float] = {}
     total = 0.0
+    inner_pairs: dict[int, list] = {origin: [] for origin in range(ORIGINS)}
+    outer_pairs: dict[int, list] = {origin: [] for origin in range(ORIGINS)}
     for _, store in raw.sort_values("date").groupby("Store"):
         series = regular_series(
             models.day_numbers(store["date"]),
@@ -75,10 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             for inner_origin in range(INNER_ORIGINS):
                 inner_cut = cut - (INNER_ORIGINS - inner_origin) * HORIZON
                 actual = series.y[inner_cut : inner_cut + HORIZON]
-                for name, p50 in candidates(series, inner_cut).items():
+                inner_p50 = candidates(series, inner_cut)
+                for name, p50 in inner_p50.items():
                     inner[name] = inner.get(name, 0.0) + float(np.abs(p50 - actual).sum())
+                inner_pairs[origin].append((inner_p50["prophet"], inner_p50["seasonal_level"], actual))
             outer = candidates(series, cut)
             actual = series.y[cut : cut + HORIZON]
+            outer_pairs[origin].append((outer["prophet"], outer["seasonal_level"], actual))
             choices = {name: p50 for name, p50 in outer.items() if name != "engine"}
             outer["selected"] = choices[min(choices, key=inner.get)]
             weights = {name: 1.0 / inner[name] for name in ("prophet", "seasonal_level")}
@@ -86,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             for name, p50 in outer.items():
                 errors[name] = errors.get(name, 0.0) + float(np.abs(p50 - actual).sum())
             total += float(actual.sum())
+    learnt, hindsight = [], weighted_errors([pair for pairs in outer_pairs.values() for pair in pairs])
+    for origin in range(ORIGINS):
+        best = int(np.argmin(weighted_errors(inner_pairs[origin])))
+        learnt.append(f"{WEIGHTS[best]:.1f}")
+        errors["class weight"] = errors.get("class weight", 0.0) + weighted_errors(outer_pairs[origin])[best]
+    errors[f"best weight in hindsight ({WEIGHTS[int(np.argmin(hindsight))]:.1f})"] = float(hindsight.min())
+    errors[f"class weight ({', '.join(learnt)} by origin)"] = errors.pop("class weight")
     print(f"Walmart weekly, 45 stores, {ORIGINS} origins x {HORIZON} weeks; {time.perf_counter() - started:.1f} s")
     print()
     print("| forecast | WAPE |")

@@ -24,7 +24,8 @@ Data sets (nothing is copied into the repository; inputs are written to a tempor
    the last 12 held out, 2 origins × 6 months, MASE scaled by the in-sample naive (one month) on the training part.
    Its MASE scale is not the one ``cmi backtest --freq M`` uses (the 12-month seasonal naive), so the engine's TSB
    model (the one ``--freq M`` routes intermittent monthly series to), its ADIDA and IMAPA, their equal blends with
-   TSB, and its baselines are called directly on the monthly arrays rather than through ``run_backtest``.
+   TSB, and its baselines are called directly on the monthly arrays rather than through ``run_backtest``; so is the
+   engine itself (``forecast_many``, freq M), with its fixed routes and with its model choice by demand class.
 
 The engine runs in this process (the project's environment) through ``run_backtest``, the code ``cmi backtest``
 runs, with one job; the peers run in a subprocess of the peers' environment, one thread. Every method is scored here
@@ -68,6 +69,7 @@ from walmart_backtest import to_cli_input  # noqa: E402
 
 from forecasts.forecasting import metrics, models  # noqa: E402
 from forecasts.forecasting.backtest import mase_scale, run_backtest, summarise  # noqa: E402
+from forecasts.forecasting.engine import forecast_many  # noqa: E402
 from orchestration.commands.forecasting import read_series_csv  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -282,7 +284,30 @@ def engine_monthly(dataset: DataSet) -> tuple[pd.DataFrame, pd.Series, dict[str,
                         }
                     )
                 )
+    for method, choose_by_class in (("engine, fixed routes", False), ("engine, model choice by class", True)):
+        started = time.perf_counter()
+        parts += engine_monthly_routed(frame, dataset, method, choose_by_class)
+        seconds[method] = time.perf_counter() - started
     return pd.concat(parts, ignore_index=True), pd.Series(scales, dtype=float), seconds
+
+
+def engine_monthly_routed(
+    frame: pd.DataFrame, dataset: DataSet, method: str, choose_by_class: bool
+) -> list[pd.DataFrame]:
+    """The engine itself (``forecast_many``, freq M: classes, routes and, with ``choose_by_class``, the model choice
+    of ``model_choice``) on each origin's training months, cut as ``run_backtest`` cuts."""
+    position = frame.groupby("series_id").cumcount()
+    length = frame.groupby("series_id")["qty"].transform("size")
+    parts = []
+    for origin in range(dataset.origins):
+        cut = length - (dataset.origins - origin) * dataset.horizon
+        train = frame[position < cut]
+        window = frame[(position >= cut) & (position < cut + dataset.horizon)]
+        forecast = forecast_many(train, dataset.horizon, "M", choose_by_class=choose_by_class)
+        origins = train.groupby("series_id")["date"].max().rename("origin")
+        scored = window.rename(columns={"qty": "actual"}).merge(forecast[["series_id", "date", "p50"]])
+        parts.append(scored.join(origins, on="series_id").assign(method=method))
+    return parts
 
 
 # ---- the peers -------------------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Routing (see ``classify``): smooth and erratic demand → Prophet, falling back 
 on weekly data with more than a year and a quarter of history, Prophet is blended with the seasonal naive
 moved to the current level (``PROPHET_BLEND``); intermittent and lumpy → TSB; short → seasonal naive with at
 least two seasons of history, else a moving average; zero → zeros. Only smooth and erratic series pay for a
-Prophet fit; everything else costs microseconds.
+Prophet fit; everything else costs microseconds. Those routes are each class's default: ``forecast_many`` first
+scores ``CHOICE_CANDIDATES`` per class on a rolling backtest of a sample of the class's series and switches a
+class to another candidate only when it clearly wins (``model_choice``, ``choose_models``).
 
 ``forecast_many`` runs the same per-series function over a long frame, in chunks of series, optionally fanned
 out over worker processes or any executor (a Dask cluster: see ``ChunkExecutor``), and gives identical results
@@ -40,6 +42,7 @@ from forecasts.forecasting.classify import (
     classify_demand,
     min_observations,
 )
+from forecasts.forecasting.model_choice import CHOICE_COLUMNS, MIN_SERIES, ClassChoice, choose
 from forecasts.forecasting.periods import DAILY, FREQUENCIES, MONTHLY, WEEKLY, period_days, period_positions
 from forecasts.forecasting.quantiles import QuantileForecast
 
@@ -61,7 +64,24 @@ BLEND_FREQUENCIES = (WEEKLY,)
 BLEND_LEVEL_WINDOW = 13
 
 FORECAST_COLUMNS = ["date", "p50", "p90"]
-MANY_COLUMNS = ["series_id", "date", "p50", "p90", "model", "demand_class", "adi", "cv2"]
+MANY_COLUMNS = ["series_id", "date", "p50", "p90", "model", "demand_class", "adi", "cv2", *CHOICE_COLUMNS]
+
+# What ``forecast_many`` may choose between per demand class (``model_choice``); the first is the class's default
+# route. Smooth and erratic series' default is Prophet (blended where the frequency blends).
+_PROPHET_ROUTE = "prophet_route"
+CHOICE_CANDIDATES = {
+    INTERMITTENT: (models.TSB, models.ADIDA, models.IMAPA),
+    LUMPY: (models.TSB, models.ADIDA, models.IMAPA),
+    SMOOTH: (_PROPHET_ROUTE, models.SEASONAL_NAIVE, models.MOVING_AVERAGE),
+    ERRATIC: (_PROPHET_ROUTE, models.SEASONAL_NAIVE, models.MOVING_AVERAGE),
+}
+# Series backtested per class and call, at most: Prophet's fit costs milliseconds, so its classes are sampled
+# thinly; the intermittent models cost about a millisecond per hundred periods (their smoothing runs period by
+# period), so their classes are capped by ``CHOICE_PERIODS`` periods of history too: some 200 series of four years
+# of months, 28 of two years of days. Either way the choice costs a bounded backtest per class, whatever the number
+# of series.
+CHOICE_CAP = {INTERMITTENT: 200, LUMPY: 200, SMOOTH: 24, ERRATIC: 24}
+CHOICE_PERIODS = 20_000
 
 # A worker process costs seconds to start (a fresh interpreter importing numpy and pandas) while a series costs
 # milliseconds, so one worker is started per this many series at most; below it everything runs in process.
@@ -231,20 +251,44 @@ def _baseline(y: np.ndarray, horizon: int, freq: str) -> tuple[str, QuantileFore
     return models.MOVING_AVERAGE, models.moving_average_forecast(y, horizon, MOVING_AVERAGE_WINDOW[freq])
 
 
+def _prophet_route_name(freq: str) -> str:
+    return models.PROPHET_BLEND if freq in BLEND_FREQUENCIES else models.PROPHET
+
+
+def candidate_forecast(model: str, y: np.ndarray, horizon: int, freq: str) -> QuantileForecast:
+    """The forecast of one of ``CHOICE_CANDIDATES``' models other than the Prophet route."""
+    if model == models.TSB:
+        return models.tsb_forecast(y, horizon)
+    if model == models.ADIDA:
+        return models.adida_forecast(y, horizon)
+    if model == models.IMAPA:
+        return models.imapa_forecast(y, horizon)
+    if model == models.SEASONAL_NAIVE:
+        return models.seasonal_naive_forecast(y, horizon, SEASON_LENGTH[freq])
+    if model == models.MOVING_AVERAGE:
+        return models.moving_average_forecast(y, horizon, MOVING_AVERAGE_WINDOW[freq])
+    raise ValueError(f"no candidate model named {model!r}")
+
+
 def forecast_regular(
     series: RegularSeries,
     horizon: int,
     freq: str,
     country: str | None = None,
     future_regressors: np.ndarray | None = None,
+    choices: Mapping[str, ClassChoice] | None = None,
 ) -> tuple[QuantileForecast, str, DemandClass, str | None]:
-    """Classify one regular series and forecast it with the model its class is routed to.
+    """Classify one regular series and forecast it with the model its class is routed to, or with the model
+    ``choices`` (demand class → ``ClassChoice``, from ``choose_models``) switched the class to.
 
     Returns the quantiles, the model name, the demand class and why Prophet fell back (None when it did not).
     ``future_regressors`` has a row per future period and the same columns as ``series.regressors``.
     """
     y = series.y
     demand_class = classify_demand(y, min_obs=MIN_OBSERVATIONS[freq])
+    chosen = (choices or {}).get(demand_class.label)
+    if chosen is not None and chosen.switched:
+        return candidate_forecast(chosen.model, y, horizon, freq), chosen.model, demand_class, None
     if demand_class.label == ZERO:
         return models.zero_forecast(horizon), models.ZERO, demand_class, None
     if demand_class.label in (INTERMITTENT, LUMPY):
@@ -354,16 +398,11 @@ def forecast_series(
     return SeriesForecast(forecast, model, demand_class, fallback_reason)
 
 
-def _forecast_chunk(
-    chunk: pd.DataFrame,
-    future_chunk: pd.DataFrame | None,
-    horizon: int,
-    freq: str,
-    countries: Mapping[object, str],
-    regressors: list[str] | None,
-) -> pd.DataFrame:
-    """Forecast every series in ``chunk`` (rows grouped by series); a top-level function so spawned workers can
-    unpickle it. Columns are converted to arrays once per chunk, not once per series."""
+def _chunk_series(
+    chunk: pd.DataFrame, future_chunk: pd.DataFrame | None, horizon: int, freq: str, regressors: list[str] | None
+) -> Iterator[tuple[object, RegularSeries, np.ndarray, np.ndarray | None]]:
+    """Each series of ``chunk`` (rows grouped by series) as ``series_id``, its regular series, its future day numbers
+    and its future regressor values. Columns are converted to arrays once per chunk, not once per series."""
     used_regressors = list(regressors or []) if future_chunk is not None else []
     ids = chunk["series_id"].to_numpy()
     days = _day_numbers_of(chunk["date"])
@@ -373,8 +412,6 @@ def _forecast_chunk(
     future_by_series: dict[object, pd.DataFrame] = {}
     if future_chunk is not None:
         future_by_series = dict(list(future_chunk.groupby("series_id", sort=False)))
-
-    parts: dict[str, list] = {column: [] for column in MANY_COLUMNS}
     for series_id, rows in _row_ranges(ids).items():
         # As in forecast_series, a series uses the regressors only when its future values are given.
         series_future = future_by_series.get(series_id)
@@ -390,11 +427,74 @@ def _forecast_chunk(
             )
             future_days = series.future_days(horizon, freq)
             future = _future_values(future_days, names, series_future, freq)
+        except ValueError as error:
+            raise ValueError(f"series {series_id!r}: {error}") from error
+        yield series_id, series, future_days, future
+
+
+def choose_models(
+    chunk: pd.DataFrame,
+    future_chunk: pd.DataFrame | None,
+    horizon: int,
+    freq: str,
+    countries: Mapping[object, str],
+    regressors: list[str] | None,
+) -> dict[str, ClassChoice]:
+    """The model of each demand class of ``chunk``'s series, chosen by a rolling backtest on the class
+    (``model_choice.choose``: ``CHOICE_CANDIDATES``, at most ``CHOICE_CAP`` series per class)."""
+    members: dict[str, list[tuple[object, RegularSeries]]] = {}
+    for series_id, series, _, _ in _chunk_series(chunk, future_chunk, horizon, freq, regressors):
+        label = classify_demand(series.y, min_obs=MIN_OBSERVATIONS[freq]).label
+        if label in CHOICE_CANDIDATES:
+            members.setdefault(label, []).append((series_id, series))
+    choices = {}
+    for label, entries in members.items():
+
+        def prophet_route(index: int, cut: int, entries=entries) -> np.ndarray:
+            series_id, series = entries[index]
+            past = RegularSeries(series.days[:cut], series.y[:cut], series.regressors[:cut])
+            future = series.regressors[cut : cut + horizon] if series.regressors.shape[1] else None
+            return forecast_regular(past, horizon, freq, countries.get(series_id), future)[0].p50
+
+        def named(model: str, entries=entries) -> Callable[[int, int], np.ndarray]:
+            return lambda index, cut: candidate_forecast(model, entries[index][1].y[:cut], horizon, freq).p50
+
+        names = CHOICE_CANDIDATES[label]
+        # The Prophet route is named by what it forecasts with at this frequency.
+        named_as = {_PROPHET_ROUTE: _prophet_route_name(freq)}
+        candidates = {
+            named_as.get(name, name): prophet_route if name == _PROPHET_ROUTE else named(name) for name in names
+        }
+        default = named_as.get(names[0], names[0])
+        histories = [series.y for _, series in entries]
+        cap = max(MIN_SERIES, min(CHOICE_CAP[label], CHOICE_PERIODS // max(y.size for y in histories)))
+        choice = choose(histories, candidates, default, horizon, min_train=MIN_OBSERVATIONS[freq], cap=cap)
+        logger.info("model choice for %s series (freq %s): %s — %s", label, freq, choice.model, choice.reason)
+        choices[label] = choice
+    return choices
+
+
+def _forecast_chunk(
+    chunk: pd.DataFrame,
+    future_chunk: pd.DataFrame | None,
+    horizon: int,
+    freq: str,
+    countries: Mapping[object, str],
+    regressors: list[str] | None,
+    choices: Mapping[str, ClassChoice] | None = None,
+) -> pd.DataFrame:
+    """Forecast every series in ``chunk`` (rows grouped by series) with the class ``choices``; a top-level function
+    so spawned workers can unpickle it."""
+    choices = choices or {}
+    parts: dict[str, list] = {column: [] for column in MANY_COLUMNS}
+    for series_id, series, future_days, future in _chunk_series(chunk, future_chunk, horizon, freq, regressors):
+        try:
             quantiles, model, demand_class, _ = forecast_regular(
-                series, horizon, freq, countries.get(series_id), future
+                series, horizon, freq, countries.get(series_id), future, choices
             )
         except ValueError as error:
             raise ValueError(f"series {series_id!r}: {error}") from error
+        choice = choices.get(demand_class.label)
         parts["series_id"].append(np.full(horizon, series_id, dtype=object))
         parts["date"].append(future_days)
         parts["p50"].append(quantiles.p50)
@@ -403,9 +503,14 @@ def _forecast_chunk(
         parts["demand_class"].append(np.full(horizon, demand_class.label, dtype=object))
         parts["adi"].append(np.full(horizon, demand_class.adi))
         parts["cv2"].append(np.full(horizon, demand_class.cv2))
+        parts["choice_reason"].append(np.full(horizon, choice and choice.reason, dtype=object))
+        parts["choice_scores"].append(np.full(horizon, choice and choice.scores_json(), dtype=object))
+        parts["choice_origins"].append(np.full(horizon, choice.origins if choice and choice.scores else np.nan))
+        parts["choice_series"].append(np.full(horizon, choice.series if choice and choice.scores else np.nan))
     columns = {column: np.concatenate(values) for column, values in parts.items()}
     columns["date"] = _dates(columns["date"])
-    return pd.DataFrame(columns)[MANY_COLUMNS]
+    frame = pd.DataFrame(columns)[MANY_COLUMNS]
+    return frame.astype({"choice_origins": "Int64", "choice_series": "Int64"})
 
 
 def _forecast_chunk_file(
@@ -415,13 +520,14 @@ def _forecast_chunk_file(
     freq: str,
     countries: Mapping[object, str],
     regressors: list[str] | None,
+    choices: Mapping[str, ClassChoice] | None = None,
 ) -> pd.DataFrame:
     """``_forecast_chunk`` on a chunk handed over as a Parquet file (read with an in-memory DuckDB, no warehouse)."""
     import duckdb
 
     with duckdb.connect() as reader:
         chunk = reader.execute("select * from read_parquet(?)", [path]).df()
-    return _forecast_chunk(chunk, future_chunk, horizon, freq, countries, regressors)
+    return _forecast_chunk(chunk, future_chunk, horizon, freq, countries, regressors, choices)
 
 
 def _write_chunk_file(chunk: pd.DataFrame, folder: Path) -> Path:
@@ -456,10 +562,18 @@ def forecast_many(
     regressors: list[str] | None = None,
     future_regressors: pd.DataFrame | None = None,
     executor: ChunkExecutor | None = None,
+    choose_by_class: bool = True,
+    choices: Mapping[str, ClassChoice] | None = None,
 ) -> pd.DataFrame:
     """Forecast every series of a long frame ``series_id, date, qty[, censored, regressors...]``.
 
-    Returns ``series_id, date, p50, p90, model, demand_class, adi, cv2``, ordered by series and date.
+    Returns ``series_id, date, p50, p90, model, demand_class, adi, cv2`` and the evidence of the model choice,
+    ordered by series and date. With ``choose_by_class`` each demand class of the frame's series is forecast with
+    the candidate a rolling backtest on the class picks (``choose_models``; the class's default unless another
+    clearly wins), computed once here before any chunk is sent out; ``choice_reason``, ``choice_scores`` (each
+    candidate's mean MASE, JSON), ``choice_origins`` and ``choice_series`` say why, per series. A caller that
+    forecasts one set of series in several calls (the nightly, chunk by chunk) chooses once (``choose_models``)
+    and passes the same ``choices`` to every call.
     ``countries`` maps a series to its country for holidays. Series ids may be strings or numbers (a caller that
     reads millions of rows numbers its series and maps the ids back by a join). Series are processed in chunks of
     ``chunk_size``; with ``n_jobs > 1`` and enough series to pay for starting them (``MIN_SERIES_PER_WORKER``
@@ -498,6 +612,8 @@ def forecast_many(
             "series_id", kind="stable", ignore_index=True
         )
         future_ranges = _row_ranges(future_ordered["series_id"].to_numpy())
+    if choices is None and choose_by_class:
+        choices = choose_models(ordered, future_ordered, horizon, freq, countries, regressors)
 
     def chunk_tasks() -> Iterator[tuple[int, tuple]]:
         for start in range(0, len(series_ids), chunk_size):
@@ -510,7 +626,8 @@ def forecast_many(
                     or [future_ordered.iloc[:0]]
                 )
             chunk_countries = {i: countries[i] for i in chunk_ids if i in countries}
-            yield len(chunk_ids), (ordered.iloc[rows], future_chunk, horizon, freq, chunk_countries, regressors)
+            arguments = (ordered.iloc[rows], future_chunk, horizon, freq, chunk_countries, regressors, choices or {})
+            yield len(chunk_ids), arguments
 
     total = len(series_ids)
     done = 0

@@ -64,6 +64,17 @@ EVIDENCE_COLUMNS = {
 }
 
 
+# The evidence of the model choice by demand class (`model_choice`): why the class's model was kept or switched, each
+# candidate's mean MASE on the class's backtest (JSON), its origins and series. NULL on older rows and on series of
+# a class without a choice (zero and short series).
+CHOICE_COLUMN_TYPES = {
+    "choice_reason": "varchar",
+    "choice_scores": "varchar",
+    "choice_origins": "integer",
+    "choice_series": "integer",
+}
+
+
 def ensure_forecast_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the history table and the newest-forecast view when missing."""
     conn.execute("create schema if not exists forecasts")
@@ -73,7 +84,7 @@ def ensure_forecast_tables(conn: duckdb.DuckDBPyConnection) -> None:
                forecast_date date, p50 double, p90 double, model varchar, demand_class varchar, adi double,
                cv2 double, run_id varchar, created_at timestamp)"""
     )
-    for name, column_type in EVIDENCE_COLUMNS.items():
+    for name, column_type in {**EVIDENCE_COLUMNS, **CHOICE_COLUMN_TYPES}.items():
         conn.execute(f"alter table forecasts.forecast_history add column if not exists {name} {column_type}")
     conn.execute(
         """create or replace view forecasts.demand_forecast as
@@ -90,7 +101,7 @@ def save_forecast(conn: duckdb.DuckDBPyConnection, forecast: pd.DataFrame, *, as
     rows["as_of_date"] = as_of_date
     rows["run_id"] = run_id
     rows["created_at"] = utc_now()
-    rows = rows[HISTORY_COLUMNS]
+    rows = rows[HISTORY_COLUMNS + [column for column in CHOICE_COLUMN_TYPES if column in rows.columns]]
     ensure_forecast_tables(conn)
     replace_date_rows(conn, "forecasts.forecast_history", "as_of_date", as_of_date, rows)
     return len(rows)

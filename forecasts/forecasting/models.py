@@ -13,7 +13,8 @@ This module is the catalogue the engine routes by: the model names and, from the
 - ``prophet_model``: Prophet's model estimated with numpy (``prophet_fit_predict``, ``prophet_forecast``);
 - ``intermittent``: TSB for intermittent and lumpy demand (``tsb_forecast``);
 - ``aggregation``: ADIDA and IMAPA, temporal aggregation for intermittent demand (``adida_forecast``,
-  ``imapa_forecast``; measured, not routed to);
+  ``imapa_forecast``; the engine switches an intermittent or lumpy class to them when its backtest says so, see
+  ``model_choice``);
 - ``baselines``: zeros, moving average, naive, seasonal naive (also moved to the current level), and the blend;
 - ``quantiles``: ``QuantileForecast`` and the discrete quantiles behind the p90s;
 - ``periods``: the series frequencies.
@@ -50,18 +51,22 @@ from forecasts.forecasting.quantiles import QuantileForecast, negative_binomial_
 PROPHET = "prophet"
 PROPHET_BLEND = "prophet_blend"
 TSB = "tsb"
+ADIDA = "adida"
+IMAPA = "imapa"
 SEASONAL_NAIVE = "seasonal_naive"
 MOVING_AVERAGE = "moving_average"
 NAIVE = "naive"
 ZERO = "zero"
-MODEL_NAMES = (PROPHET, PROPHET_BLEND, TSB, SEASONAL_NAIVE, MOVING_AVERAGE, NAIVE, ZERO)
+MODEL_NAMES = (PROPHET, PROPHET_BLEND, TSB, ADIDA, IMAPA, SEASONAL_NAIVE, MOVING_AVERAGE, NAIVE, ZERO)
 
 # The name benchmarks/forecast_throughput.py calls the prophet package's import by.
 _prophet_module = prophet_package
 
 __all__ = [
+    "ADIDA",
     "DAILY",
     "DAYS_PER_PERIOD",
+    "IMAPA",
     "MODEL_NAMES",
     "MONTHLY",
     "MOVING_AVERAGE",

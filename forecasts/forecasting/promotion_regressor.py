@@ -44,6 +44,14 @@ def calendar_nights(conn: duckdb.DuckDBPyConnection) -> list[date]:
     return [row[0] for row in rows]
 
 
+def series_condition(first: int, last: int, numbers: list[int] | None = None) -> tuple[str, dict]:
+    """The condition on ``engine_series_number`` (and its parameters) for engine series ``first`` to ``last``, or
+    for the engine series ``numbers`` when given."""
+    if numbers is None:
+        return "between $first and $last", {"first": first, "last": last}
+    return "in (select unnest($numbers::bigint[]))", {"numbers": numbers}
+
+
 def chunk_promotions(
     conn: duckdb.DuckDBPyConnection,
     series_table: str,
@@ -52,21 +60,23 @@ def chunk_promotions(
     start: date,
     end: date,
     horizon: int,
+    numbers: list[int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """History and future promotion days of the chunk's location series that get the regressor, as night ``end``
-    knew them (rows of the mart ``known_on`` that date).
+    """History and future promotion days of the chunk's location series (or of engine series ``numbers``) that get
+    the regressor, as night ``end`` knew them (rows of the mart ``known_on`` that date).
 
     Returns ``(history, future)``: ``history`` has ``location_series, date`` for each promotion day up to ``end``
     (sales flag or calendar); ``future`` has ``series_id`` (engine series), ``location_series, date, promotion``
     for every day of the horizon of those series (1 on a calendar promotion day, else 0).
     """
     future_end = end + timedelta(days=horizon)
-    chunk = {"first": first, "last": last, "start": start, "future_end": future_end, "as_of": end}
+    which, chunk = series_condition(first, last, numbers)
+    chunk |= {"start": start, "future_end": future_end, "as_of": end}
     calendar = f"""
         select k.engine_series_number, k.series_number, p.promo_date
         from {PROMOTION_DAYS_TABLE} as p
         join {series_table} as k using (partner_id, location_id, product_id)
-        where k.engine_series_number between $first and $last and p.promo_date between $start and $future_end
+        where k.engine_series_number {which} and p.promo_date between $start and $future_end
           and p.known_on = $as_of
     """
     history = conn.execute(
@@ -76,7 +86,7 @@ def chunk_promotions(
             select k.engine_series_number, k.series_number, s.sales_date as promo_date
             from marts.fct_sales_daily as s
             join {series_table} as k using (partner_id, location_id, product_id)
-            where k.engine_series_number between $first and $last and s.sales_date between $start and $as_of
+            where k.engine_series_number {which} and s.sales_date between $start and $as_of
               and s.promo_flag
         ),
         days as (
@@ -101,7 +111,7 @@ def chunk_promotions(
             from {series_table} as k,
                  unnest(generate_series(cast($future_start as timestamp), cast($future_end as timestamp),
                                         interval 1 day)) as d(day)
-            where k.engine_series_number between $first and $last
+            where k.engine_series_number {which}
               and k.engine_series_number in (select engine_series_number from calendar)
         )
         select h.engine_series_number as series_id, h.series_number as location_series, h.day as date,

@@ -21,7 +21,7 @@ limit. Workers never see the warehouse: only this process reads and writes it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,16 +29,18 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from forecasts.forecasting.engine import ChunkExecutor, forecast_many
+from forecasts.forecasting.engine import ChunkExecutor, choose_models, forecast_many
 from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, ensure_forecast_tables, utc_now
 from forecasts.forecasting.levels import LEVELS, PARTNER, aggregate_chunk, split_chunk
+from forecasts.forecasting.model_choice import ClassChoice, sample_positions
 from forecasts.forecasting.monthly_buckets import MONTH_BUCKET, months_to_cover, split_buckets, spread_over_days
-from forecasts.forecasting.periods import MONTHLY
+from forecasts.forecasting.periods import DAILY, MONTHLY
 from forecasts.forecasting.promotion_regressor import (
     PROMOTION,
     calendar_nights,
     chunk_promotions,
     has_promotion_days,
+    series_condition,
     with_promotions,
 )
 
@@ -49,6 +51,10 @@ DEFAULT_CHUNK_SERIES = 1000
 SERIES_TABLE = "night_forecast_series"
 POLICY_TABLE = "marts.replenishment_policy"
 PREVIEW_ROWS = 10
+# Engine series the night's model choice reads, evenly spread over the night (a night with fewer reads them all, so
+# its choice is the one the engine makes over the whole frame at once): a default chunk's worth, read and dropped
+# before the chunks, so the memory bound stays one chunk.
+CHOICE_SAMPLE_SERIES = DEFAULT_CHUNK_SERIES
 
 
 @dataclass
@@ -67,6 +73,8 @@ class NightForecast:
     _top_units: float = -1.0
     # Why the promotion regressor was left out (the mart holds another night's calendar), else None.
     promotions_skipped: str | None = None
+    # The model of each demand class, by frequency (`night_choices`).
+    choices: dict = field(default_factory=dict)
 
 
 def number_series(conn: duckdb.DuckDBPyConnection, partners: list[str], start: date, end: date, level: str) -> int:
@@ -122,14 +130,18 @@ def _has_bucket_column(conn: duckdb.DuckDBPyConnection) -> bool:
     )
 
 
-def _monthly_series(conn: duckdb.DuckDBPyConnection, first: int, last: int) -> set[int]:
-    """Engine series of the chunk an agreement buckets by month (at the partner level: any of its locations)."""
+def _monthly_series(
+    conn: duckdb.DuckDBPyConnection, first: int, last: int, numbers: list[int] | None = None
+) -> set[int]:
+    """Engine series of the chunk (or of `numbers`) an agreement buckets by month (at the partner level: any of its
+    locations)."""
+    which, parameters = series_condition(first, last, numbers)
     return {
         number
         for (number,) in conn.execute(
-            f"""select engine_series_number from {SERIES_TABLE} where engine_series_number between ? and ?
+            f"""select engine_series_number from {SERIES_TABLE} where engine_series_number {which}
                 group by engine_series_number having bool_or(monthly)""",
-            [first, last],
+            parameters,
         ).fetchall()
     }
 
@@ -141,25 +153,42 @@ def forecast_by_bucket(
     last_day: pd.Timestamp,
     horizon: int,
     progress: Callable[[int, int], None] | None = None,
+    choices: Mapping[str, Mapping[str, ClassChoice]] | None = None,
     **engine,
 ) -> pd.DataFrame:
     """`forecast_many` by day on the series bucketed by day, by month (`monthly_buckets`) on the others.
 
     Without monthly series this is exactly the daily call; with them, the daily series get the same rows as
-    without (the engine forecasts series independently). Monthly series go without regressors.
+    without (the engine forecasts series independently). Monthly series go without regressors. `choices` (by
+    frequency, from `night_choices`) is the model choice of each demand class; without it each call chooses on
+    its own series.
     """
+    daily_choices = monthly_choices = None
+    if choices is not None:
+        daily_choices, monthly_choices = choices.get(DAILY, {}), choices.get(MONTHLY, {})
     if not monthly_ids:
-        return forecast_many(engine_rows, horizon=horizon, future_regressors=planned, progress=progress, **engine)
+        return forecast_many(
+            engine_rows, horizon=horizon, future_regressors=planned, progress=progress, choices=daily_choices, **engine
+        )
     daily_rows, months = split_buckets(engine_rows, monthly_ids, last_day)
     parts = []
     if not daily_rows.empty:
         daily_future = None if planned is None else planned[~planned["series_id"].isin(set(months["series_id"]))]
         parts.append(
-            forecast_many(daily_rows, horizon=horizon, future_regressors=daily_future, progress=progress, **engine)
+            forecast_many(
+                daily_rows,
+                horizon=horizon,
+                future_regressors=daily_future,
+                progress=progress,
+                choices=daily_choices,
+                **engine,
+            )
         )
     if not months.empty:
         engine.pop("regressors", None)
-        monthly = forecast_many(months, horizon=months_to_cover(last_day, horizon), freq=MONTHLY, **engine)
+        monthly = forecast_many(
+            months, horizon=months_to_cover(last_day, horizon), freq=MONTHLY, choices=monthly_choices, **engine
+        )
         parts.append(spread_over_days(monthly, last_day, horizon))
         if progress is not None:
             progress(engine_rows["series_id"].nunique(), engine_rows["series_id"].nunique())
@@ -167,28 +196,75 @@ def forecast_by_bucket(
     return forecast.sort_values(["series_id", "date"], kind="stable").reset_index(drop=True)
 
 
-def _chunk_rows(conn: duckdb.DuckDBPyConnection, first: int, last: int, start: date, end: date) -> pd.DataFrame:
+def _chunk_rows(
+    conn: duckdb.DuckDBPyConnection, first: int, last: int, start: date, end: date, numbers: list[int] | None = None
+) -> pd.DataFrame:
+    """The rows of engine series `first` to `last`, or of the engine series `numbers` when given."""
     # Rows of a partner x product come location by location and day by day, so sums add in the same order as the
     # frame-wide aggregation did.
+    which, parameters = series_condition(first, last, numbers)
     return conn.execute(
         f"""
         select k.engine_series_number as series_id, k.series_number as location_series,
                s.sales_date as date, s.units_sold as qty, s.is_stockout as censored
         from marts.fct_sales_daily as s
         join {SERIES_TABLE} as k using (partner_id, location_id, product_id)
-        where k.engine_series_number between $first and $last and s.sales_date between $start and $end
+        where k.engine_series_number {which} and s.sales_date between $start and $end
         order by k.engine_series_number, s.location_id, s.sales_date
         """,
-        {"first": first, "last": last, "start": start, "end": end},
+        {**parameters, "start": start, "end": end},
     ).df()
 
 
-def _countries(conn: duckdb.DuckDBPyConnection, first: int, last: int) -> dict[int, str]:
+def night_choices(
+    conn: duckdb.DuckDBPyConnection,
+    total: int,
+    start: date,
+    end: date,
+    level: str,
+    last_day: pd.Timestamp,
+    horizon: int,
+    promotions: bool = False,
+) -> dict[str, dict[str, ClassChoice]]:
+    """The model of each demand class for the night, by frequency (`D`, `M`): chosen once, on up to
+    `CHOICE_SAMPLE_SERIES` of the night's engine series, so every chunk uses the same choice whatever its size and
+    the choice costs a bounded backtest per class (`engine.CHOICE_CAP` series), not one per chunk. With `promotions`
+    the sampled series the calendars put on promotion are backtested with the promotion regressor, as the chunks
+    forecast them, so a class leaves Prophet only when it wins without the promotions Prophet would have used."""
+    if not total:
+        return {}
+    numbers = [int(position) + 1 for position in sample_positions(total, CHOICE_SAMPLE_SERIES)]
+    rows = _chunk_rows(conn, 1, total, start, end, numbers)
+    engine_rows, planned = aggregate_chunk(rows, level), None
+    if promotions:
+        days, future = chunk_promotions(conn, SERIES_TABLE, 1, total, start, end, horizon, numbers)
+        engine_rows, planned = with_promotions(engine_rows, rows, days, future)
+    del rows
+    daily_rows, months = engine_rows, engine_rows.iloc[:0]
+    # Only the sampled series' buckets and countries: the whole night's would grow with the number of series.
+    if monthly_ids := _monthly_series(conn, 1, total, numbers):
+        daily_rows, months = split_buckets(engine_rows, monthly_ids, last_day)
+        if planned is not None:
+            planned = planned[~planned["series_id"].isin(set(months["series_id"]))]
+    countries = _countries(conn, 1, total, numbers)
+    regressors = None if planned is None else [PROMOTION]
+    choices = {}
+    if not daily_rows.empty:
+        choices[DAILY] = choose_models(daily_rows, planned, horizon, DAILY, countries, regressors)
+    if not months.empty:
+        choices[MONTHLY] = choose_models(months, None, months_to_cover(last_day, horizon), MONTHLY, countries, None)
+    return choices
+
+
+def _countries(
+    conn: duckdb.DuckDBPyConnection, first: int, last: int, numbers: list[int] | None = None
+) -> dict[int, str]:
+    which, parameters = series_condition(first, last, numbers)
     return dict(
         conn.execute(
             f"""select distinct engine_series_number, country from {SERIES_TABLE}
-                where engine_series_number between ? and ? and country is not null""",
-            [first, last],
+                where engine_series_number {which} and country is not null""",
+            parameters,
         ).fetchall()
     )
 
@@ -210,6 +286,7 @@ def _insert(conn, forecast: pd.DataFrame, as_of_date: date, run_id: str, created
             insert into forecasts.forecast_history by name
             select $as_of_date::date as as_of_date, k.partner_id, k.location_id, k.product_id, k.series_id,
                    f.date::date as forecast_date, f.p50, f.p90, f.model, f.demand_class, f.adi, f.cv2,
+                   f.choice_reason, f.choice_scores, f.choice_origins, f.choice_series,
                    $run_id as run_id, $created_at::timestamp as created_at
             from chunk_forecast as f join {SERIES_TABLE} as k on k.series_number = f.series_id
             """,
@@ -290,6 +367,8 @@ def forecast_warehouse(
             f"{held}, not on {as_of_date}"
         )
     created_at = utc_now()
+    choices = night_choices(conn, total, start, end, level, pd.Timestamp(last_sales), horizon, promotions)
+    result.choices = choices
     opened = open_executor(total) if open_executor is not None and total else nullcontext(executor)
     conn.execute("begin")
     try:
@@ -314,6 +393,7 @@ def forecast_warehouse(
                     pd.Timestamp(last_sales),
                     horizon,
                     chunk_progress,
+                    choices,
                     regressors=None if planned is None else [PROMOTION],
                     countries=_countries(conn, first, last),
                     n_jobs=n_jobs,

@@ -239,7 +239,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "forecast",
         help="forecast every series of a CSV (p50, p90 and the model used)",
         description="Forecast the N periods after each series' last date with the engine (Prophet, TSB or a "
-        "baseline by demand class) and write series_id,date,p50,p90,model. Weekly dates keep the input's "
+        "baseline by demand class, or the model a backtest on the class chooses) and write "
+        "series_id,date,p50,p90,model. Weekly dates keep the input's "
         "weekday. Extra numeric columns are regressors; give their future values in rows after the history.",
     )
     _add_common(forecast)

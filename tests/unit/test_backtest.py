@@ -86,3 +86,36 @@ def test_bad_arguments_are_rejected():
         run_backtest(frame, horizon=0, origins=2)
     with pytest.raises(ValueError, match="missing columns: promo"):
         run_backtest(frame, horizon=7, origins=1, regressors=["promo"])
+
+
+def test_the_model_choice_in_the_backtest_sees_only_each_origins_training_part():
+    """Sixteen series buying every seventh day, more after day 40: on the last origin the choice switches their
+    class to ADIDA. Making
+    the periods no origin trains on busy every day (which would favour the higher forecasts of TSB and IMAPA, had
+    the choice seen them) changes no forecast of the engine."""
+    rng = np.random.default_rng(7)
+    days, horizon = 134, 14
+    day = np.arange(days)
+    frame = pd.concat(
+        pd.DataFrame(
+            {
+                "series_id": f"s{number:02d}",
+                "date": pd.date_range(START, periods=days),
+                "qty": np.where((days - 1 - day) % 7 == 0, np.where(day < 40, 1.0, 4.0) + rng.poisson(1, days), 0.0),
+            }
+        )
+        for number in range(16)
+    )
+    busy = frame.copy()
+    held_out = busy["date"] >= START + pd.Timedelta(days=days - horizon)
+    busy.loc[held_out, "qty"] = 9.0
+
+    engine = [
+        run_backtest(data, horizon=horizon, origins=2, freq="D").forecasts.query("method == @ENGINE")
+        for data in (frame, busy)
+    ]
+
+    last_origin = engine[0]["origin"] == engine[0]["origin"].max()
+    assert set(engine[0].loc[last_origin, "model"]) == {models.ADIDA}
+    pd.testing.assert_frame_equal(engine[0].drop(columns="actual"), engine[1].drop(columns="actual"))
+    assert not engine[0]["actual"].equals(engine[1]["actual"])

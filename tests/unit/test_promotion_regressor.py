@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.forecasting.promotion_regressor import chunk_promotions, with_promotions
+from forecasts.forecasting.promotion_regressor import PROMOTION, chunk_promotions, with_promotions
 from forecasts.forecasting.warehouse_forecast import forecast_warehouse
 
 AS_OF = date(2026, 3, 31)
@@ -178,3 +178,24 @@ def test_at_the_partner_level_a_store_only_promotion_is_planned_when_the_chain_l
     assert flagged["promotion"].sum() == 2.0
     on = planned.loc[planned["promotion"] > 0, "date"].dt.date.tolist()
     assert on == [AS_OF + timedelta(days=offset) for offset in (3, 4, 5)]
+
+
+def test_the_night_choice_backtests_the_promoted_series_with_the_promotion_regressor(conn, monkeypatch):
+    from forecasts.forecasting import warehouse_forecast
+
+    calls = []
+    original = warehouse_forecast.choose_models
+
+    def spy(chunk, future_chunk, horizon, freq, countries, regressors):
+        calls.append((chunk, future_chunk, regressors))
+        return original(chunk, future_chunk, horizon, freq, countries, regressors)
+
+    monkeypatch.setattr(warehouse_forecast, "choose_models", spy)
+    night(conn, "location", promotions=True)
+
+    (chunk, future, regressors), *_ = calls
+    assert regressors == [PROMOTION] and future is not None
+    promoted = set(future["series_id"])
+    assert len(promoted) == 2, "product A at both stores"
+    on_promotion = chunk.loc[chunk[PROMOTION] == 1.0, "series_id"]
+    assert set(on_promotion) == promoted and future[PROMOTION].sum() == 2 * 7

@@ -57,6 +57,42 @@ def test_forecast_rerun_for_a_date_replaces_it_and_the_view_shows_the_newest(con
     assert {row[1:] for row in view} == {("p", "L", "A", "r2")}
 
 
+def test_a_forecast_history_made_before_the_model_choice_gains_its_evidence_columns(conn):
+    conn.execute("create schema forecasts")
+    conn.execute(
+        """create table forecasts.forecast_history (
+               as_of_date date, partner_id varchar, location_id varchar, product_id varchar, series_id varchar,
+               forecast_date date, p50 double, p90 double, model varchar, demand_class varchar, adi double,
+               cv2 double, run_id varchar, created_at timestamp)"""
+    )
+    conn.execute("insert into forecasts.forecast_history (as_of_date, series_id) values ('2025-06-29', 'p|L|A')")
+    forecast = pd.DataFrame(
+        {
+            "series_id": ["p|L|A"],
+            "date": pd.to_datetime(["2025-07-01"]),
+            "p50": [1.0],
+            "p90": [2.0],
+            "model": ["adida"],
+            "demand_class": ["intermittent"],
+            "adi": [2.0],
+            "cv2": [0.3],
+            "choice_reason": ["adida better"],
+            "choice_scores": ['{"adida": 0.8, "tsb": 0.9}'],
+            "choice_origins": pd.array([2], dtype="Int64"),
+            "choice_series": pd.array([40], dtype="Int64"),
+        }
+    )
+    save_forecast(conn, forecast, as_of_date=date(2025, 6, 30), run_id="r1")
+    rows = conn.execute(
+        """select as_of_date, choice_reason, choice_scores, choice_origins, choice_series
+           from forecasts.forecast_history order by as_of_date"""
+    ).fetchall()
+    assert rows == [
+        (date(2025, 6, 29), None, None, None, None),
+        (date(2025, 6, 30), "adida better", '{"adida": 0.8, "tsb": 0.9}', 2, 40),
+    ]
+
+
 def test_reproduced_plan_adds_no_history_and_changed_plan_adds_a_version(conn):
     day = date(2025, 6, 30)
     first = save_plan(conn, plan_frame(day, [12, 0]), plan_date=day, run_id="r1")

@@ -13,6 +13,7 @@ import pytest
 from forecasts.forecasting.engine import forecast_many
 from forecasts.forecasting.forecast_history import SERIES_SEPARATOR, save_forecast, series_id_for
 from forecasts.forecasting.levels import LOCATION, PARTNER, aggregate_history, split_to_locations
+from forecasts.forecasting.model_choice import CHOICE_COLUMNS
 from forecasts.forecasting.warehouse_forecast import forecast_warehouse
 
 AS_OF = date(2026, 3, 31)
@@ -72,6 +73,19 @@ def whole_frame_forecast(conn, partners: list[str], level: str) -> pd.DataFrame:
     return split_to_locations(forecast, history, level)
 
 
+def night_in_chunks_of_four(conn, partners: list[str], level: str):
+    return forecast_warehouse(
+        conn,
+        partners=partners,
+        as_of_date=AS_OF,
+        history_days=DAYS,
+        horizon=14,
+        level=level,
+        run_id="after",
+        chunk_series=4,
+    )
+
+
 def stored(conn) -> pd.DataFrame:
     return (
         conn.execute("select * exclude (run_id, created_at) from forecasts.forecast_history")
@@ -87,22 +101,19 @@ def test_chunks_write_exactly_what_the_whole_frame_wrote(warehouse, level):
     save_forecast(warehouse, whole_frame_forecast(warehouse, partners, level), as_of_date=AS_OF, run_id="before")
     before = stored(warehouse)
 
-    night = forecast_warehouse(
-        warehouse,
-        partners=partners,
-        as_of_date=AS_OF,
-        history_days=DAYS,
-        horizon=14,
-        level=level,
-        run_id="after",
-        chunk_series=4,
-    )
+    night = night_in_chunks_of_four(warehouse, partners, level)
     after = stored(warehouse)
 
     assert night.rows == len(after) == len(before) == 2 * 9 * 14
     assert night.chunks == -(-night.series // 4)
     assert night.series == (18 if level == LOCATION else 6)
     pd.testing.assert_frame_equal(after, before, check_exact=True)
+    # Every series of a class the engine chooses for carries its class's evidence; short series carry none.
+    chosen = after["demand_class"].isin(["smooth", "erratic", "intermittent", "lumpy"])
+    assert chosen.any() and (~chosen).any()
+    assert after.loc[chosen, "choice_reason"].str.contains("default kept").all()
+    assert after.loc[~chosen, CHOICE_COLUMNS].isna().all().all()
+    assert set(night.choices) == {"D"} and set(night.choices["D"]) == set(after.loc[chosen, "demand_class"])
     assert not after["series_id"].str.startswith("p3").any()
     assert night.top_series_id in set(after["series_id"])
     assert len(night.top_forecast) == 14 and len(night.top_history) > 0
@@ -172,7 +183,9 @@ def test_series_an_agreement_buckets_by_month_get_their_month_spread_over_days_a
     ids = {SERIES_SEPARATOR.join(key) for key in full.head(2)[["partner_id", "location_id", "product_id"]].values}
     monthly = after["series_id"].isin(ids)
     assert len(after) == len(by_day) == 9 * 14
-    pd.testing.assert_frame_equal(after[~monthly].reset_index(drop=True), by_day[~monthly].reset_index(drop=True))
+    # The daily series' forecasts are unchanged; their classes' evidence counts fewer series (two went monthly).
+    daily_after, daily_before = (frame[~monthly].drop(columns=CHOICE_COLUMNS) for frame in (after, by_day))
+    pd.testing.assert_frame_equal(daily_after.reset_index(drop=True), daily_before.reset_index(drop=True))
     assert after.loc[monthly, "model"].str.endswith(" (monthly)").all()
     assert night.by_model.total() == 9 and sum(n for m, n in night.by_model.items() if "monthly" in m) == 2
     for series_id in ids:
@@ -225,3 +238,61 @@ def test_at_the_partner_level_a_product_is_bucketed_by_month_when_one_of_its_loc
     assert set(after.loc[monthly, "location_id"]) == {"S-1", "S-1A", "S-2"}, "split back to every location"
     assert after.loc[monthly, "model"].str.endswith(" (monthly)@partner").all()
     assert not after.loc[after["product_id"] != "A", "model"].str.contains("monthly").any()
+
+
+def test_the_night_choice_reads_the_buckets_and_countries_of_its_sampled_series_only(warehouse, monkeypatch):
+    from forecasts.forecasting import warehouse_forecast
+
+    total = warehouse_forecast.number_series(warehouse, ["p1", "p2"], AS_OF - timedelta(days=DAYS - 1), AS_OF, LOCATION)
+    monkeypatch.setattr(warehouse_forecast, "CHOICE_SAMPLE_SERIES", 3)
+    read = []
+    for name in ("_countries", "_monthly_series"):
+        original = getattr(warehouse_forecast, name)
+        monkeypatch.setattr(
+            warehouse_forecast, name, lambda *args, original=original: read.append(original(*args)) or read[-1]
+        )
+    warehouse.execute("update night_forecast_series set monthly = true")
+
+    warehouse_forecast.night_choices(
+        warehouse, total, AS_OF - timedelta(days=DAYS - 1), AS_OF, LOCATION, pd.Timestamp(AS_OF), 14
+    )
+
+    assert total == 18 and len(read) == 2
+    assert all(0 < len(values) <= 3 for values in read)
+
+
+@pytest.fixture()
+def weekly_buyers(tmp_path):
+    """Sixteen intermittent series that buy every seventh day, the last on the night itself, about four times as
+    much after their first forty days: smoothed from the low start, ADIDA's weekly buckets forecast less than TSB
+    and IMAPA on the mostly empty days and win the backtest."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for location in ("L-1", "L-2"):
+        for product in (f"P{number:02d}" for number in range(8)):
+            for day in range(DAYS):
+                qty = (1 if day < 40 else 4) + rng.poisson(1) if (DAYS - 1 - day) % 7 == 0 else 0
+                rows.append(("p1", location, product, AS_OF - timedelta(days=DAYS - 1 - day), float(qty), False))
+    columns = ["partner_id", "location_id", "product_id", "sales_date", "units_sold", "is_stockout"]
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    conn.execute("create schema marts")
+    conn.register("sales", pd.DataFrame(rows, columns=columns))
+    conn.execute("create table marts.fct_sales_daily as select * from sales order by sales_date")
+    conn.unregister("sales")
+    conn.execute("create table marts.dim_partner as select 'p1' as partner_id, 'DE' as country")
+    yield conn
+    conn.close()
+
+
+def test_the_nightly_switches_a_class_adida_wins_and_chunks_write_what_the_whole_frame_wrote(weekly_buyers):
+    save_forecast(weekly_buyers, whole_frame_forecast(weekly_buyers, ["p1"], LOCATION), as_of_date=AS_OF, run_id="b")
+    before = stored(weekly_buyers)
+
+    night = night_in_chunks_of_four(weekly_buyers, ["p1"], LOCATION)
+    after = stored(weekly_buyers)
+
+    choice = night.choices["D"]["intermittent"]
+    assert choice.model == "adida" and choice.switched and choice.series == 16
+    assert set(after["demand_class"]) == {"intermittent"} and set(after["model"]) == {"adida"}
+    assert night.chunks == 4 and len(after) == 16 * 14
+    pd.testing.assert_frame_equal(after, before, check_exact=True)
