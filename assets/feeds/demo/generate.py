@@ -148,7 +148,7 @@ def generate_demo(
         partner = simulate_partner(config, catalogue, calendar, days, seed, scale, anchor_days, locations, products)
         writer = PartnerWriter(out_dir, partner, start, end, seed, anchor)
         writer.write_all()
-        partners.append(replace(partner, stock=partner.stock.iloc[:0], sales=partner.sales.iloc[:0], forecasts=None))
+        partners.append(replace(partner, history=None, forecasts=None))
         files_per_partner[partner.config.partner_id] = writer.files
         for record_type, rows in writer.rows.items():
             rows_per_record_type[record_type] += rows

@@ -6,6 +6,7 @@ formats, flags and extra description columns, and gives the same bytes for the s
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -41,38 +42,73 @@ def _format_decimal(values: np.ndarray, places: int, spec: FileSpec) -> np.ndarr
     return _per_distinct(values, render)
 
 
-def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame) -> str:
-    """Canonical rows as the partner writes them: its headers, column order, dates, numbers and flags."""
-    columns: dict[str, list[str] | pd.Series] = {}
+def render_delimited(
+    rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame, header: bool = True
+) -> str:
+    """Canonical rows as the partner writes them: its headers, column order, dates, numbers and flags.
+
+    Without ``header``, the rows only: a file's later block. Fields are quoted as Python's csv writer quotes them.
+    """
+    columns: dict[str, np.ndarray] = {}
     extra_columns = dict(config.demo.get("extra_columns") or {})
     descriptions = _descriptions(config, items)
-    for canonical, header in spec.columns.items():
+    for canonical, name in spec.columns.items():
         values = rows[canonical]
         if canonical in DATE_COLUMNS:
-            columns[header] = _per_distinct(
+            columns[name] = _per_distinct(
                 pd.to_datetime(values).to_numpy(), lambda days: pd.DatetimeIndex(days).strftime(spec.date_format)
             )
         elif canonical == "net_sales_amount":
-            columns[header] = _format_decimal(values.to_numpy(dtype=float), 2, spec)
+            columns[name] = _format_decimal(values.to_numpy(dtype=float), 2, spec)
         elif canonical == "forecast_qty":
-            columns[header] = _format_decimal(values.to_numpy(dtype=float), 1, spec)
+            columns[name] = _format_decimal(values.to_numpy(dtype=float), 1, spec)
         elif canonical in QUANTITY_COLUMNS:
-            columns[header] = values.to_numpy(dtype=float).astype(np.int64).astype(str)
+            columns[name] = _per_distinct(
+                values.to_numpy(dtype=float).astype(np.int64), lambda counts: [str(count) for count in counts]
+            )
         elif canonical == "promo_flag":
-            columns[header] = np.where(values.to_numpy(dtype=bool), spec.true_values[0], spec.false_values[0])
+            columns[name] = np.where(values.to_numpy(dtype=bool), spec.true_values[0], spec.false_values[0])
         else:
-            columns[header] = values.astype(str).to_numpy()
+            columns[name] = _per_distinct(values.to_numpy(), lambda texts: [str(text) for text in texts])
         if canonical == "product_ref":
             for extra_header, attribute in extra_columns.items():
                 lookup = descriptions.get(attribute, {})
                 columns[extra_header] = _per_distinct(
                     rows["product_ref"].to_numpy(), lambda refs, lookup=lookup: [lookup.get(ref, "") for ref in refs]
                 )
-    frame = pd.DataFrame(columns)
-    buffer = io.StringIO()
     line_ending = config.demo.get("line_ending", "\n")
-    frame.to_csv(buffer, sep=spec.delimiter, index=False, lineterminator=line_ending)
-    return buffer.getvalue()
+    return _delimited_text(columns, spec.delimiter, line_ending, header)
+
+
+def _delimited_text(columns: dict[str, np.ndarray], delimiter: str, line_ending: str, header: bool) -> str:
+    """The columns as delimited lines, quoted as ``DataFrame.to_csv`` (Python's csv writer) quotes them: one
+    join of every field and separator, which is several times faster than a writer's row by row."""
+    writer_buffer = io.StringIO()
+    writer = csv.writer(writer_buffer, delimiter=delimiter, lineterminator=line_ending, quoting=csv.QUOTE_MINIMAL)
+    special = {delimiter, '"', "\r", "\n", *line_ending}
+
+    def quoted(texts: np.ndarray) -> np.ndarray:
+        codes, distinct = pd.factorize(texts, use_na_sentinel=False)
+        distinct = np.asarray(distinct, dtype=object)
+        if not any(char in "\0".join(distinct) for char in special):
+            return texts
+        for index, text in enumerate(distinct):
+            if special & set(text):
+                writer_buffer.seek(0)
+                writer_buffer.truncate()
+                writer.writerow([text, ""])
+                distinct[index] = writer_buffer.getvalue()[: -len(delimiter) - len(line_ending)]
+        return distinct[codes]
+
+    names = list(columns)
+    count = len(next(iter(columns.values()))) if columns else 0
+    grid = np.empty((count, 2 * len(names)), dtype=object)
+    for position, name in enumerate(names):
+        grid[:, 2 * position] = quoted(np.asarray(columns[name], dtype=object))
+    grid[:, 1::2] = delimiter
+    grid[:, -1] = line_ending
+    lines = [delimiter.join(quoted(np.asarray(names, dtype=object))) + line_ending] if header else []
+    return "".join(lines) + "".join(grid.ravel().tolist())
 
 
 def _descriptions(config: PartnerConfig, items: pd.DataFrame) -> dict[str, dict[str, str]]:
