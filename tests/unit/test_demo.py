@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import shutil
 from datetime import date, datetime, timedelta
 from itertools import combinations
@@ -10,11 +11,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pandas as pd
 import pytest
 
 import assets.feeds.demo as demo_package
 from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, RAW_FEED_TABLES, SUPPLIER_FOLDER
-from assets.feeds.demo import generate_demo
+from assets.feeds.demo import generate_demo, simulation
+from assets.feeds.demo.partners import partner_documents
+from assets.feeds.demo.tabular import render_delimited
 from assets.feeds.errors import FeedError
 from assets.feeds.identity import gs1_check_digit
 from assets.feeds.loading.loader import ingest_landing, load_master_data
@@ -667,3 +671,74 @@ def test_promotion_calendars_state_the_promotions_the_sales_show_after_revisions
     assert revised > 0 and cancelled > 0
     types = {row[0] for row in conn.execute("select distinct promo_type from raw.partner_promotions").fetchall()}
     assert types == {"discount", "display", "feature"}
+
+
+def test_a_long_history_written_a_few_rows_at_a_time_gives_the_same_bytes(tmp_path, monkeypatch):
+    """Backfill files are rendered a block of days at a time (the whole history's rows are never held at once):
+    blocks of a few days give the landing written in one block per file."""
+    generate_demo(tmp_path / "whole", CONFIG_DIR, seed=7, days=70, end_date=END, scale="small")
+    monkeypatch.setattr(simulation, "BLOCK_ROWS", 45)
+    generate_demo(tmp_path / "blocks", CONFIG_DIR, seed=7, days=70, end_date=END, scale="small")
+    assert files_of(tmp_path / "blocks") == files_of(tmp_path / "whole")
+
+
+def test_delimited_files_quote_fields_as_a_csv_writer_does_with_or_without_the_header():
+    config = CONFIGS["redwood_grocers"]
+    spec = config.specs_for("stock")[0]
+    rows = pd.DataFrame(
+        {
+            "location_id": ["1042", 'Say "hi"', "a,b", "line\nbreak", ""],
+            "product_ref": ["0842150100110", "x", "y", "z", "w"],
+            "as_of_date": pd.to_datetime(["2025-06-01"] * 5),
+            "on_hand_qty": [3.0, -1.0, 0.0, 12.0, 7.0],
+        }
+    )
+    items = pd.DataFrame({"partner_item_ref": [], "product_id": []})
+    text = render_delimited(rows, spec, config, items)
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    assert frame[spec.columns["location_id"]].tolist() == rows["location_id"].tolist()
+    assert text.count("\n") == len(rows) + 2, "the header, five rows and the break inside a quoted field"
+    body = render_delimited(rows, spec, config, items, header=False)
+    assert text == text.split("\n", 1)[0] + "\n" + body
+
+
+def test_more_partners_are_made_from_the_configured_ones_with_names_and_configs_of_their_own(demo, tmp_path):
+    """``partners=5``: the three configured partners, then one like each of the first two (in id order), with their
+    own names, ids, stores, GS1 prefixes and EDI ids; every partner's config lies in the landing's ``_partners``
+    folder and the pipeline reads the landing with them as it reads the configured three."""
+    summary = generate_demo(tmp_path, CONFIG_DIR, seed=7, days=70, end_date=END, scale="small", partners=5)
+    configs = load_partner_configs(tmp_path / "_partners")
+    assert len(configs) == 5 and set(CONFIGS) < set(configs) and set(summary.files_per_partner) == set(configs)
+    made = [configs[partner_id] for partner_id in set(configs) - set(CONFIGS)]
+    archetypes = {config.country: config for config in CONFIGS.values()}
+    assert {archetypes[config.country].partner_id for config in made} == set(sorted(CONFIGS)[:2])
+    for config in made:
+        archetype = archetypes[config.country]
+        assert [spec.pattern for spec in config.files] == [spec.pattern for spec in archetype.files]
+        assert (config.timezone, config.currency) == (archetype.timezone, archetype.currency)
+        assert config.name != archetype.name and config.partner_id in config.name.lower().replace(" ", "_")
+        assert config.demo["imperfections"] == archetype.demo["imperfections"]
+        assert config.demo["gln_prefix"][:2] == archetype.demo["gln_prefix"][:2]
+        assert config.demo["gln_prefix"] != archetype.demo["gln_prefix"]
+        assert {store["id"] for store in config.demo["stores"]} != {store["id"] for store in archetype.demo["stores"]}
+    assert len({config.demo["seed_offset"] for config in configs.values()}) == 5
+    for partner_id in CONFIGS:
+        configured = (CONFIG_DIR / f"{partner_id}.yaml").read_bytes()
+        assert (tmp_path / "_partners" / f"{partner_id}.yaml").read_bytes() == configured
+    assert partner_documents(CONFIGS, 5, 7) == partner_documents(CONFIGS, 5, 7)
+    assert partner_documents(CONFIGS, 5, 8).keys() != partner_documents(CONFIGS, 5, 7).keys(), "names by the seed"
+    root, _ = demo
+    assert not (root / "_partners").exists(), "without the option, no configs are written"
+
+    conn = duckdb.connect()
+    load_master_data(conn, tmp_path / SUPPLIER_FOLDER)
+    report = ingest_landing(conn, tmp_path, configs, now=NOW)
+    assert sorted(outcome.path for outcome in report.with_status("quarantined")) == list(summary.expected_quarantined)
+    loaded = conn.execute("select partner_id, count(*) from raw.stock_snapshots group by all").fetchall()
+    assert {partner_id for partner_id, rows in loaded if rows} == set(configs)
+    conn.close()
+
+
+def test_the_count_of_partners_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="partners must be from 1"):
+        generate_demo(tmp_path, CONFIG_DIR, partners=0)
