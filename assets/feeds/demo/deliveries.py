@@ -104,7 +104,7 @@ class PartnerWriter:
         history = self.partner.history
         backfill = history.day_of(history_end) + 1
         for record_type, rows in (("stock", history.stock), ("sales", history.sales)):
-            blocks = (rows(first, stop) for first, stop in history.blocks(0, backfill))
+            blocks = (rows(first, stop, categorical=True) for first, stop in history.blocks(0, backfill))
             self._write_blocks(record_type, history_token, blocks, history_delivery)
 
         for week in range(self.x12_weeks):

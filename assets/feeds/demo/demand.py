@@ -120,7 +120,8 @@ class PartnerForecasts:
         self.cumulative = np.concatenate([np.zeros((expected.shape[0], 1)), np.cumsum(expected, axis=1)], axis=1)
         self.day_values = calendar.to_numpy()
         self.rng = rng
-        self.location_ids, self.product_refs = location_ids, product_refs
+        # Rows name their store and item as categoricals: the files render each distinct one once.
+        self.ids = {"location_id": pd.factorize(location_ids), "product_ref": pd.factorize(product_refs)}
         self.drawn = 0
 
     @property
@@ -143,8 +144,7 @@ class PartnerForecasts:
         rows = np.repeat(series, len(weeks))
         return pd.DataFrame(
             {
-                "location_id": self.location_ids[rows],
-                "product_ref": self.product_refs[rows],
+                **{name: pd.Categorical.from_codes(codes[rows], names) for name, (codes, names) in self.ids.items()},
                 "forecast_date": self.day_values[issue],
                 "target_period_start": self.day_values[grid_start],
                 "target_period_end": self.day_values[grid_start + 6],

@@ -61,6 +61,16 @@ class SeriesHistory:
     def __post_init__(self) -> None:
         keys = pd.DataFrame({"location_id": self.location_ids, "product_ref": self.product_refs})
         self.order = keys.sort_values(["location_id", "product_ref"], kind="stable").index.to_numpy()
+        self._codes = {name: pd.factorize(keys[name].to_numpy(dtype=object)) for name in keys}
+
+    def _ids(self, series: np.ndarray, categorical: bool) -> dict[str, np.ndarray | pd.Categorical]:
+        """The store and item ref of each row; as categoricals for a block of a long file, which spares making
+        and reading millions of strings."""
+        if categorical:
+            return {
+                name: pd.Categorical.from_codes(codes[series], names) for name, (codes, names) in self._codes.items()
+            }
+        return {"location_id": self.location_ids[series], "product_ref": self.product_refs[series]}
 
     @property
     def days(self) -> int:
@@ -77,26 +87,24 @@ class SeriesHistory:
         day, position = np.nonzero(listed)
         return self.order[position], days[day]
 
-    def stock(self, first: int, stop: int) -> pd.DataFrame:
+    def stock(self, first: int, stop: int, categorical: bool = False) -> pd.DataFrame:
         """Stock rows of days ``first`` to ``stop - 1``, in file order."""
         series, day = self._grid(first, stop)
         return pd.DataFrame(
             {
-                "location_id": self.location_ids[series],
-                "product_ref": self.product_refs[series],
+                **self._ids(series, categorical),
                 "as_of_date": self.dates[day],
                 "on_hand_qty": self.on_hand[series, day],
             }
         )
 
-    def sales(self, first: int, stop: int) -> pd.DataFrame:
+    def sales(self, first: int, stop: int, categorical: bool = False) -> pd.DataFrame:
         """Sales rows of days ``first`` to ``stop - 1``, in file order."""
         series, day = self._grid(first, stop)
         sold, returned, on_promo = self.sold[series, day], self.returned[series, day], self.on_promo[series, day]
         return pd.DataFrame(
             {
-                "location_id": self.location_ids[series],
-                "product_ref": self.product_refs[series],
+                **self._ids(series, categorical),
                 "period_start": self.dates[day],
                 "units_sold": sold,
                 "units_returned": returned,
