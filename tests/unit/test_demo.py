@@ -742,3 +742,22 @@ def test_more_partners_are_made_from_the_configured_ones_with_names_and_configs_
 def test_the_count_of_partners_is_checked(tmp_path):
     with pytest.raises(ValueError, match="partners must be from 1"):
         generate_demo(tmp_path, CONFIG_DIR, partners=0)
+
+
+def test_a_late_file_is_held_back_until_an_end_reaches_its_arrival(tmp_path):
+    """Hansa's late stock file comes back every four weeks after the first end; on a landing ending on its business
+    day it arrives after that night, so it is written only by a later end, with every other file as it was."""
+    generate_demo(tmp_path, CONFIG_DIR, seed=7, days=70, end_date=END, scale="small")
+    late_day = END + timedelta(days=28 - 4)
+    late = f"hansa_handel/INVRPT_{late_day:%Y%m%d}.edi"
+    held = generate_demo(tmp_path, CONFIG_DIR, seed=7, end_date=late_day, scale="small")
+    assert held.held_back == (late,) and late not in held.late_files
+    assert not (tmp_path / late).exists()
+    assert (tmp_path / f"hansa_handel/SLSRPT_{late_day:%Y%m%d}.edi").exists(), "the day's other files are there"
+    before = files_of(tmp_path)
+    reached = generate_demo(tmp_path, CONFIG_DIR, seed=7, end_date=late_day + timedelta(days=1), scale="small")
+    after = files_of(tmp_path)
+    assert {name: after.get(name) for name in before} == before
+    assert late in after and reached.held_back == () and late in reached.late_files
+    arrived = datetime.fromtimestamp(after[late][1] / 1e9, ZoneInfo("Europe/Berlin"))
+    assert arrived.date() == late_day + timedelta(days=1) and arrived.time() > CONFIGS["hansa_handel"].cutoff_time

@@ -70,6 +70,8 @@ class PartnerWriter:
         self.superseded: list[str] = []
         self.rejected: list[str] = []
         self.late: list[str] = []
+        self.held_back: list[str] = []  # late files that arrive after the end's night, not written yet
+        self.holding = False  # while a held-back file is made: nothing is written or counted
         self.control_number = 100  # interchange control numbers, one per EDI file, as the partner's translator counts
         window = self.config.demo.get("delivery_window") or ["01:00", "05:00"]
         self.window_minutes = tuple(_minutes(text) for text in window)
@@ -160,7 +162,24 @@ class PartnerWriter:
         token = f"{business_day:%Y%m%d}"
         if self.defects.planted("late_file", offset):
             delivered = self._late_time(business_day)
-            self.late.append(self._relative(file_name(self._spec_for("stock", business_day), token)))
+            late = self._relative(file_name(self._spec_for("stock", business_day), token))
+            if business_day >= self.end:
+                # It arrives after the night of the landing's last day: an end that reaches its day writes it. It is
+                # made all the same, so the control numbers of the files after it are those of that later end.
+                self.held_back.append(late)
+                self.holding = True
+                lists = (self.quarantined, self.duplicates, self.superseded, self.rejected)
+                kept = [len(items) for items in lists]
+                self._daily_stock_files(business_day, offset, rows, delivered)
+                for items, count in zip(lists, kept, strict=True):
+                    del items[count:]
+                self.holding = False
+                return
+            self.late.append(late)
+        self._daily_stock_files(business_day, offset, rows, delivered)
+
+    def _daily_stock_files(self, business_day: date, offset: int, rows: pd.DataFrame, delivered: float) -> None:
+        token = f"{business_day:%Y%m%d}"
         spec = self._spec_for("stock", business_day)
         if spec.format == "x12":
             self._daily_846(spec, business_day, offset, rows, delivered)
@@ -352,8 +371,9 @@ class PartnerWriter:
         if self.config.spec_for(name) is not spec:
             raise ValueError(f"{self.config.source_path}: demo file name {name} is not read by the spec {spec.pattern}")
         path = self.folder / name
-        write_file(path, content, mtime)
-        self._count_file(spec, record_type, rows)
+        if not self.holding:
+            write_file(path, content, mtime)
+            self._count_file(spec, record_type, rows)
         return path
 
     def _count_file(self, spec: FileSpec, record_type: str, rows: int) -> None:

@@ -50,6 +50,7 @@ class DemoSummary:
     expected_superseded: tuple[str, ...] = ()
     expected_rejects: tuple[str, ...] = ()  # files loaded with planted row rejects
     late_files: tuple[str, ...] = ()
+    held_back: tuple[str, ...] = ()  # late files that arrive after the end's night: a later end writes them
     injected: dict[str, int] = field(default_factory=dict)
     files_per_format: dict[str, int] = field(default_factory=dict)
 
@@ -69,6 +70,8 @@ class DemoSummary:
             f"  expected row rejects in: {', '.join(self.expected_rejects) or 'none'}",
             f"  late deliveries: {', '.join(self.late_files) or 'none'}",
         ]
+        if self.held_back:
+            lines.append(f"  held back (arriving after the end's night): {', '.join(self.held_back)}")
         return "\n".join(lines)
 
 
@@ -156,6 +159,7 @@ def generate_demo(
     superseded: list[str] = []
     rejected: list[str] = []
     late: list[str] = []
+    held_back: list[str] = []
     injected: dict[str, int] = {}
     files_per_format: dict[str, int] = {}
     simulated = []
@@ -175,6 +179,7 @@ def generate_demo(
         superseded += writer.superseded
         rejected += writer.rejected
         late += writer.late
+        held_back += writer.held_back
         for name, count in writer.defects.injected.items():
             injected[name] = injected.get(name, 0) + count
         del partner, writer
@@ -197,6 +202,7 @@ def generate_demo(
         expected_superseded=tuple(sorted(superseded)),
         expected_rejects=tuple(sorted(rejected)),
         late_files=tuple(late),
+        held_back=tuple(held_back),
         injected=injected,
         files_per_format=files_per_format,
     )
