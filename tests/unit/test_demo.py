@@ -17,8 +17,11 @@ import pytest
 import assets.feeds.demo as demo_package
 from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, RAW_FEED_TABLES, SUPPLIER_FOLDER
 from assets.feeds.demo import generate_demo, simulation
+from assets.feeds.demo.deliveries import PartnerWriter
 from assets.feeds.demo.partners import partner_documents
+from assets.feeds.demo.simulation import simulate_partner
 from assets.feeds.demo.tabular import render_delimited
+from assets.feeds.demo.world import build_catalogue
 from assets.feeds.errors import FeedError
 from assets.feeds.identity import gs1_check_digit
 from assets.feeds.loading.loader import ingest_landing, load_master_data
@@ -673,13 +676,23 @@ def test_promotion_calendars_state_the_promotions_the_sales_show_after_revisions
     assert types == {"discount", "display", "feature"}
 
 
-def test_a_long_history_written_a_few_rows_at_a_time_gives_the_same_bytes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("partner_id", ["hansa_handel", "huaxin_retail"])
+def test_a_long_history_written_a_few_rows_at_a_time_gives_the_same_bytes(partner_id, tmp_path, monkeypatch):
     """Backfill files are rendered a block of days at a time (the whole history's rows are never held at once):
-    blocks of a few days give the landing written in one block per file."""
-    generate_demo(tmp_path / "whole", CONFIG_DIR, seed=7, days=70, end_date=END, scale="small")
+    blocks of a few days, their stores and items as categoricals, give the bytes of all rows rendered at once (one
+    byte order mark, one header)."""
+    config, days = CONFIGS[partner_id], 70
+    calendar = pd.date_range(END - timedelta(days=days - 1), periods=days + 63, freq="D")
+    partner = simulate_partner(config, build_catalogue(7, "small"), calendar, days, 7, "small")
+    writer, history = PartnerWriter(tmp_path, partner, calendar[0].date(), END, 7), partner.history
     monkeypatch.setattr(simulation, "BLOCK_ROWS", 45)
-    generate_demo(tmp_path / "blocks", CONFIG_DIR, seed=7, days=70, end_date=END, scale="small")
-    assert files_of(tmp_path / "blocks") == files_of(tmp_path / "whole")
+    spans = list(history.blocks(0, days))
+    assert len(spans) > 10 and spans[0] == (0, 4) and spans[-1][1] == days
+    blocks = (history.sales(first, stop, categorical=True) for first, stop in spans)
+    written = writer._write_blocks("sales", "blocks", blocks, 0.0).read_bytes()
+    spec = config.specs_for("sales")[0]
+    whole = render_delimited(history.sales(0, days), spec, config, partner.items).encode(spec.encoding)
+    assert written == whole and len(whole.splitlines()) == len(history.sales(0, days)) + 1
 
 
 def test_delimited_files_quote_fields_as_a_csv_writer_does_with_or_without_the_header():
