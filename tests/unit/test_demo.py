@@ -15,8 +15,14 @@ import pandas as pd
 import pytest
 
 import assets.feeds.demo as demo_package
-from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, RAW_FEED_TABLES, SUPPLIER_FOLDER
-from assets.feeds.demo import generate_demo, simulation
+from assets.feeds.contracts import (
+    FEED_LEDGER_TABLE,
+    FEED_REJECTS_TABLE,
+    MASTER_DATA_FILES,
+    RAW_FEED_TABLES,
+    SUPPLIER_FOLDER,
+)
+from assets.feeds.demo import generate_demo, simulation, supplier
 from assets.feeds.demo.deliveries import PartnerWriter
 from assets.feeds.demo.partners import partner_documents
 from assets.feeds.demo.simulation import simulate_partner
@@ -776,3 +782,20 @@ def test_a_late_file_is_held_back_until_an_end_reaches_its_arrival(tmp_path):
     assert late in after and reached.held_back == () and late in reached.late_files
     arrived = datetime.fromtimestamp(after[late][1] / 1e9, ZoneInfo("Europe/Berlin"))
     assert arrived.date() == late_day + timedelta(days=1) and arrived.time() > CONFIGS["hansa_handel"].cutoff_time
+
+
+def test_shipments_are_written_a_block_of_rows_at_a_time_with_the_same_bytes(tmp_path, monkeypatch):
+    """The supplier's shipment history (millions of rows at supplier sizes) is made into text a block at a time:
+    the same file, numbered on across blocks, as when written whole."""
+    days = 70
+    calendar = pd.date_range(END - timedelta(days=days - 1), periods=days + 63, freq="D")
+    partner = simulate_partner(CONFIGS["redwood_grocers"], build_catalogue(7, "small"), calendar, days, 7, "small")
+    shipments = partner.shipments.sort_values(["ship_date", "location_id", "product_id"], kind="stable")
+    shipments = shipments.reset_index(drop=True)
+    table = MASTER_DATA_FILES["shipments.csv"]
+    supplier._write_master_file(tmp_path / "whole.csv", shipments, table, END)
+    monkeypatch.setattr(supplier, "SHIPMENT_BLOCK_ROWS", 7)
+    supplier._write_master_file(tmp_path / "blocks.csv", shipments, table, END)
+    whole = (tmp_path / "whole.csv").read_text()
+    assert len(shipments) > 20 and (tmp_path / "blocks.csv").read_text() == whole
+    assert whole.splitlines()[1].startswith("SHP-0000001,") and f"SHP-{len(shipments):07d}," in whole.splitlines()[-1]
