@@ -24,6 +24,12 @@ CMI = Path(sys.executable).parent / "cmi"
 
 def run_cmi(arguments: list[str]) -> tuple[float, float]:
     """Run one `cmi` command; its wall seconds and peak RSS in MiB. A failing command stops the benchmark."""
+    elapsed, usage = run_cmi_usage(arguments)
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def run_cmi_usage(arguments: list[str]) -> tuple[float, os.struct_rusage]:
+    """Run one `cmi` command; its wall seconds and the child's resource usage (peak RSS, CPU seconds)."""
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
         child = subprocess.Popen([str(CMI), *arguments], stdout=output, stderr=subprocess.STDOUT)
@@ -32,7 +38,7 @@ def run_cmi(arguments: list[str]) -> tuple[float, float]:
         if os.waitstatus_to_exitcode(status) != 0:
             output.seek(0)
             raise SystemExit(f"cmi {' '.join(arguments)} failed:\n{output.read().decode()[-3000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage
 
 
 def _files(root: Path) -> dict[str, tuple[bytes, int]]:

@@ -204,6 +204,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         scale=args.scale,
         locations=args.locations_per_partner,
         products=args.products,
+        partners=args.partners,
     )
     print(summary)
     return 0
@@ -363,6 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="products each partner carries (default: the scale's); the catalogue grows to match",
+    )
+    demo.add_argument(
+        "--partners",
+        type=int,
+        metavar="N",
+        help="partners (default: the configured three); past them, more made from them in turn, with every "
+        "partner's config written to the landing's _partners folder (pass it to --partner-config)",
     )
     demo.add_argument(
         "--out", default=str(settings.landing_dir()), help="landing folder to write (default data/landing)"

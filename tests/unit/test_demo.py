@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import shutil
 from datetime import date, datetime, timedelta
 from itertools import combinations
@@ -10,11 +11,23 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pandas as pd
 import pytest
 
 import assets.feeds.demo as demo_package
-from assets.feeds.contracts import FEED_LEDGER_TABLE, FEED_REJECTS_TABLE, RAW_FEED_TABLES, SUPPLIER_FOLDER
-from assets.feeds.demo import generate_demo
+from assets.feeds.contracts import (
+    FEED_LEDGER_TABLE,
+    FEED_REJECTS_TABLE,
+    MASTER_DATA_FILES,
+    RAW_FEED_TABLES,
+    SUPPLIER_FOLDER,
+)
+from assets.feeds.demo import generate_demo, simulation, supplier
+from assets.feeds.demo.deliveries import PartnerWriter
+from assets.feeds.demo.partners import partner_documents
+from assets.feeds.demo.simulation import simulate_partner
+from assets.feeds.demo.tabular import render_delimited
+from assets.feeds.demo.world import build_catalogue
 from assets.feeds.errors import FeedError
 from assets.feeds.identity import gs1_check_digit
 from assets.feeds.loading.loader import ingest_landing, load_master_data
@@ -667,3 +680,122 @@ def test_promotion_calendars_state_the_promotions_the_sales_show_after_revisions
     assert revised > 0 and cancelled > 0
     types = {row[0] for row in conn.execute("select distinct promo_type from raw.partner_promotions").fetchall()}
     assert types == {"discount", "display", "feature"}
+
+
+@pytest.mark.parametrize("partner_id", ["hansa_handel", "huaxin_retail"])
+def test_a_long_history_written_a_few_rows_at_a_time_gives_the_same_bytes(partner_id, tmp_path, monkeypatch):
+    """Backfill files are rendered a block of days at a time (the whole history's rows are never held at once):
+    blocks of a few days, their stores and items as categoricals, give the bytes of all rows rendered at once (one
+    byte order mark, one header)."""
+    config, days = CONFIGS[partner_id], 70
+    calendar = pd.date_range(END - timedelta(days=days - 1), periods=days + 63, freq="D")
+    partner = simulate_partner(config, build_catalogue(7, "small"), calendar, days, 7, "small")
+    writer, history = PartnerWriter(tmp_path, partner, calendar[0].date(), END, 7), partner.history
+    monkeypatch.setattr(simulation, "BLOCK_ROWS", 45)
+    spans = list(history.blocks(0, days))
+    assert len(spans) > 10 and spans[0] == (0, 4) and spans[-1][1] == days
+    blocks = (history.sales(first, stop, categorical=True) for first, stop in spans)
+    written = writer._write_blocks("sales", "blocks", blocks, 0.0).read_bytes()
+    spec = config.specs_for("sales")[0]
+    whole = render_delimited(history.sales(0, days), spec, config, partner.items).encode(spec.encoding)
+    assert written == whole and len(whole.splitlines()) == len(history.sales(0, days)) + 1
+
+
+def test_delimited_files_quote_fields_as_a_csv_writer_does_with_or_without_the_header():
+    config = CONFIGS["redwood_grocers"]
+    spec = config.specs_for("stock")[0]
+    rows = pd.DataFrame(
+        {
+            "location_id": ["1042", 'Say "hi"', "a,b", "line\nbreak", ""],
+            "product_ref": ["0842150100110", "x", "y", "z", "w"],
+            "as_of_date": pd.to_datetime(["2025-06-01"] * 5),
+            "on_hand_qty": [3.0, -1.0, 0.0, 12.0, 7.0],
+        }
+    )
+    items = pd.DataFrame({"partner_item_ref": [], "product_id": []})
+    text = render_delimited(rows, spec, config, items)
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    assert frame[spec.columns["location_id"]].tolist() == rows["location_id"].tolist()
+    assert text.count("\n") == len(rows) + 2, "the header, five rows and the break inside a quoted field"
+    body = render_delimited(rows, spec, config, items, header=False)
+    assert text == text.split("\n", 1)[0] + "\n" + body
+
+
+def test_more_partners_are_made_from_the_configured_ones_with_names_and_configs_of_their_own(demo, tmp_path):
+    """``partners=5``: the three configured partners, then one like each of the first two (in id order), with their
+    own names, ids, stores, GS1 prefixes and EDI ids; every partner's config lies in the landing's ``_partners``
+    folder and the pipeline reads the new partners' files with them as it reads the configured three's."""
+    summary = generate_demo(tmp_path, CONFIG_DIR, seed=7, days=70, end_date=END, scale="small", partners=5)
+    configs = load_partner_configs(tmp_path / "_partners")
+    assert len(configs) == 5 and set(CONFIGS) < set(configs) and set(summary.files_per_partner) == set(configs)
+    made = [configs[partner_id] for partner_id in set(configs) - set(CONFIGS)]
+    archetypes = {config.country: config for config in CONFIGS.values()}
+    assert {archetypes[config.country].partner_id for config in made} == set(sorted(CONFIGS)[:2])
+    for config in made:
+        archetype = archetypes[config.country]
+        assert [spec.pattern for spec in config.files] == [spec.pattern for spec in archetype.files]
+        assert (config.timezone, config.currency) == (archetype.timezone, archetype.currency)
+        assert config.name != archetype.name and config.partner_id in config.name.lower().replace(" ", "_")
+        assert config.demo["imperfections"] == archetype.demo["imperfections"]
+        assert config.demo["gln_prefix"][:2] == archetype.demo["gln_prefix"][:2]
+        assert config.demo["gln_prefix"] != archetype.demo["gln_prefix"]
+        assert {store["id"] for store in config.demo["stores"]} != {store["id"] for store in archetype.demo["stores"]}
+    assert len({config.demo["seed_offset"] for config in configs.values()}) == 5
+    for partner_id in CONFIGS:
+        configured = (CONFIG_DIR / f"{partner_id}.yaml").read_bytes()
+        assert (tmp_path / "_partners" / f"{partner_id}.yaml").read_bytes() == configured
+    assert partner_documents(CONFIGS, 5, 7) == partner_documents(CONFIGS, 5, 7)
+    assert partner_documents(CONFIGS, 5, 8).keys() != partner_documents(CONFIGS, 5, 7).keys(), "names by the seed"
+    root, _ = demo
+    assert not (root / "_partners").exists(), "without the option, no configs are written"
+
+    conn = duckdb.connect()
+    load_master_data(conn, tmp_path / SUPPLIER_FOLDER)
+    made_ids = {config.partner_id for config in made}
+    report = ingest_landing(conn, tmp_path, configs, now=NOW, partners=made_ids)
+    expected = [path for path in summary.expected_quarantined if path.split("/")[0] in made_ids]
+    assert expected and sorted(outcome.path for outcome in report.with_status("quarantined")) == expected
+    loaded = conn.execute("select partner_id, count(*) from raw.stock_snapshots group by all").fetchall()
+    assert {partner_id for partner_id, rows in loaded if rows} == made_ids
+    conn.close()
+
+
+def test_the_count_of_partners_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="partners must be from 1"):
+        generate_demo(tmp_path, CONFIG_DIR, partners=0)
+
+
+def test_a_late_file_is_held_back_until_an_end_reaches_its_arrival(tmp_path):
+    """Hansa's late stock file comes back every four weeks after the first end; on a landing ending on its business
+    day it arrives after that night, so it is written only by a later end, with every other file as it was."""
+    generate_demo(tmp_path, CONFIG_DIR, seed=7, days=70, end_date=END, scale="small")
+    late_day = END + timedelta(days=28 - 4)
+    late = f"hansa_handel/INVRPT_{late_day:%Y%m%d}.edi"
+    held = generate_demo(tmp_path, CONFIG_DIR, seed=7, end_date=late_day, scale="small")
+    assert held.held_back == (late,) and late not in held.late_files
+    assert not (tmp_path / late).exists()
+    assert (tmp_path / f"hansa_handel/SLSRPT_{late_day:%Y%m%d}.edi").exists(), "the day's other files are there"
+    before = files_of(tmp_path)
+    reached = generate_demo(tmp_path, CONFIG_DIR, seed=7, end_date=late_day + timedelta(days=1), scale="small")
+    after = files_of(tmp_path)
+    assert {name: after.get(name) for name in before} == before
+    assert late in after and reached.held_back == () and late in reached.late_files
+    arrived = datetime.fromtimestamp(after[late][1] / 1e9, ZoneInfo("Europe/Berlin"))
+    assert arrived.date() == late_day + timedelta(days=1) and arrived.time() > CONFIGS["hansa_handel"].cutoff_time
+
+
+def test_shipments_are_written_a_block_of_rows_at_a_time_with_the_same_bytes(tmp_path, monkeypatch):
+    """The supplier's shipment history (millions of rows at supplier sizes) is made into text a block at a time:
+    the same file, numbered on across blocks, as when written whole."""
+    days = 70
+    calendar = pd.date_range(END - timedelta(days=days - 1), periods=days + 63, freq="D")
+    partner = simulate_partner(CONFIGS["redwood_grocers"], build_catalogue(7, "small"), calendar, days, 7, "small")
+    shipments = partner.shipments.sort_values(["ship_date", "location_id", "product_id"], kind="stable")
+    shipments = shipments.reset_index(drop=True)
+    table = MASTER_DATA_FILES["shipments.csv"]
+    supplier._write_master_file(tmp_path / "whole.csv", shipments, table, END)
+    monkeypatch.setattr(supplier, "SHIPMENT_BLOCK_ROWS", 7)
+    supplier._write_master_file(tmp_path / "blocks.csv", shipments, table, END)
+    whole = (tmp_path / "whole.csv").read_text()
+    assert len(shipments) > 20 and (tmp_path / "blocks.csv").read_text() == whole
+    assert whole.splitlines()[1].startswith("SHP-0000001,") and f"SHP-{len(shipments):07d}," in whole.splitlines()[-1]

@@ -7,6 +7,9 @@ with random lead times. Partners then report what they saw in the formats partne
 weekly X12 852 and daily 846, EDIFACT INVRPT/SLSRPT, an Excel workbook, a JSON export), with the imperfections
 real feeds have, so the ledger, the quarantine and the quality layer have something to find.
 
+More partners than the configured ones are made from them (``partners.py``): each takes one's formats and habits
+under a name, stores and identifiers of its own, and the landing's ``_partners`` folder holds every partner's config.
+
 Same arguments, same bytes: every random draw comes from generators seeded by ``seed`` and the partner's
 ``demo.seed_offset``, and file modification times are set to the simulated delivery time.
 

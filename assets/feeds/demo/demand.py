@@ -94,38 +94,60 @@ def _holiday_factor(country: str, calendar: pd.DatetimeIndex) -> np.ndarray:
     return factor
 
 
-def partner_forecasts(
-    config: PartnerConfig,
-    expected: np.ndarray,
-    listed_from: np.ndarray,
-    calendar: pd.DatetimeIndex,
-    days: int,
-    rng: np.random.Generator,
-) -> pd.DataFrame:
-    """Weekly forecasts issued on Mondays for the next weeks: true expected demand, biased and noisy."""
-    bias = float(config.demo.get("forecast_bias", 0.0))
-    noise = float(config.demo.get("forecast_noise", 0.2))
-    mondays = np.flatnonzero(calendar[:days].dayofweek.to_numpy() == 0)
-    weeks = np.arange(FORECAST_HORIZON_WEEKS)
-    cumulative = np.concatenate([np.zeros((expected.shape[0], 1)), np.cumsum(expected, axis=1)], axis=1)
-    day_values = calendar.to_numpy()
-    frames = []
-    for issue in mondays:
-        series = np.flatnonzero(listed_from <= issue)
+class PartnerForecasts:
+    """Weekly forecasts issued on Mondays for the next weeks: true expected demand, biased and noisy.
+
+    Issue by issue, in date order, each drawn when it is read: an issue's rows for all series are small where the
+    whole history's are not. Read the issues once, in order (``issues`` lists them).
+    """
+
+    def __init__(
+        self,
+        config: PartnerConfig,
+        expected: np.ndarray,
+        listed_from: np.ndarray,
+        calendar: pd.DatetimeIndex,
+        days: int,
+        rng: np.random.Generator,
+        location_ids: np.ndarray,
+        product_refs: np.ndarray,
+    ) -> None:
+        self.bias = float(config.demo.get("forecast_bias", 0.0))
+        self.noise = float(config.demo.get("forecast_noise", 0.2))
+        self.listed_from = listed_from
+        mondays = np.flatnonzero(calendar[:days].dayofweek.to_numpy() == 0)
+        self.mondays = [issue for issue in mondays if (listed_from <= issue).any()]
+        self.cumulative = np.concatenate([np.zeros((expected.shape[0], 1)), np.cumsum(expected, axis=1)], axis=1)
+        self.day_values = calendar.to_numpy()
+        self.rng = rng
+        # Rows name their store and item as categoricals: the files render each distinct one once.
+        self.ids = {"location_id": pd.factorize(location_ids), "product_ref": pd.factorize(product_refs)}
+        self.drawn = 0
+
+    @property
+    def issues(self) -> list[pd.Timestamp]:
+        return [pd.Timestamp(self.day_values[issue]) for issue in self.mondays]
+
+    def issue(self, position: int) -> pd.DataFrame:
+        """The rows of the ``position``-th issue; issues are drawn in order, each once."""
+        if position != self.drawn:
+            raise ValueError(f"forecast issues are drawn in order: asked for {position}, next is {self.drawn}")
+        self.drawn += 1
+        issue = self.mondays[position]
+        weeks = np.arange(FORECAST_HORIZON_WEEKS)
+        series = np.flatnonzero(self.listed_from <= issue)
         starts = issue + 7 * weeks
-        totals = cumulative[series][:, starts + 7] - cumulative[series][:, starts]
-        spread = noise * (1.0 + 0.08 * weeks)
-        factor = (1.0 + bias) * rng.lognormal(-(spread**2) / 2, spread, totals.shape)
+        totals = self.cumulative[np.ix_(series, starts + 7)] - self.cumulative[np.ix_(series, starts)]
+        spread = self.noise * (1.0 + 0.08 * weeks)
+        factor = (1.0 + self.bias) * self.rng.lognormal(-(spread**2) / 2, spread, totals.shape)
         grid_start = np.tile(starts, len(series))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "series": np.repeat(series, len(weeks)),
-                    "forecast_date": day_values[issue],
-                    "target_period_start": day_values[grid_start],
-                    "target_period_end": day_values[grid_start + 6],
-                    "forecast_qty": np.round(totals * factor, 1).reshape(-1),
-                }
-            )
+        rows = np.repeat(series, len(weeks))
+        return pd.DataFrame(
+            {
+                **{name: pd.Categorical.from_codes(codes[rows], names) for name, (codes, names) in self.ids.items()},
+                "forecast_date": self.day_values[issue],
+                "target_period_start": self.day_values[grid_start],
+                "target_period_end": self.day_values[grid_start + 6],
+                "forecast_qty": np.round(totals * factor, 1).reshape(-1),
+            }
         )
-    return pd.concat(frames, ignore_index=True)

@@ -14,6 +14,7 @@ from assets.feeds.contracts import SUPPLIER_FOLDER
 from assets.feeds.demo.deliveries import DAILY_FILE_DAYS, PartnerWriter
 from assets.feeds.demo.demand import FORECAST_HORIZON_WEEKS
 from assets.feeds.demo.files import write_file
+from assets.feeds.demo.partners import parse_documents, partner_documents
 from assets.feeds.demo.simulation import simulate_partner
 from assets.feeds.demo.supplier import write_supplier_files
 from assets.feeds.demo.world import SCALES, build_catalogue
@@ -23,6 +24,10 @@ DEFAULT_DAYS = 730
 MIN_DAYS = DAILY_FILE_DAYS + 7 * FORECAST_HORIZON_WEEKS
 MANIFEST = "demo_manifest.json"
 MANIFEST_KEYS = {"seed", "scale", "partners", "locations", "products", "days", "start", "anchor"}
+# Where a landing with more partners than the configured ones keeps every partner's config (the pipeline does not
+# read folders starting with "_" as partner folders).
+PARTNER_CONFIG_FOLDER = "_partners"
+MAX_PARTNERS = 200
 # Lines the catalogue holds beyond what a partner carries, so each picks its slow and regular movers among more.
 CATALOGUE_SPARE = 8
 
@@ -45,6 +50,7 @@ class DemoSummary:
     expected_superseded: tuple[str, ...] = ()
     expected_rejects: tuple[str, ...] = ()  # files loaded with planted row rejects
     late_files: tuple[str, ...] = ()
+    held_back: tuple[str, ...] = ()  # late files that arrive after the end's night: a later end writes them
     injected: dict[str, int] = field(default_factory=dict)
     files_per_format: dict[str, int] = field(default_factory=dict)
 
@@ -64,6 +70,8 @@ class DemoSummary:
             f"  expected row rejects in: {', '.join(self.expected_rejects) or 'none'}",
             f"  late deliveries: {', '.join(self.late_files) or 'none'}",
         ]
+        if self.held_back:
+            lines.append(f"  held back (arriving after the end's night): {', '.join(self.held_back)}")
         return "\n".join(lines)
 
 
@@ -76,6 +84,7 @@ def generate_demo(
     scale: str = "full",
     locations: int | None = None,
     products: int | None = None,
+    partners: int | None = None,
 ) -> DemoSummary:
     """Write a realistic landing folder for every configured partner plus ``_supplier`` master data.
 
@@ -83,7 +92,9 @@ def generate_demo(
     days earlier (default 730 days). ``scale="small"`` keeps 2 locations and 5 products per partner for fast tests.
     ``locations`` and ``products`` set every partner's count of stores and of products carried, whatever the
     scale: the partners' configured stores come first, then more in their cities, and the catalogue grows to a few
-    more lines than a partner carries (see ``world.catalogue_items``).
+    more lines than a partner carries (see ``world.catalogue_items``). ``partners`` sets how many partners there
+    are: past the configured ones, more made from them in turn (see ``partners.partner_documents``); the landing's
+    ``_partners`` folder then holds every partner's config, for the pipeline's ``--partner-config``.
 
     The landing's ``demo_manifest.json`` records the seed, scale, partners, start and first end. An end no earlier
     than the landing's last day, with the same options (``days`` left out or as recorded), extends that landing as
@@ -99,6 +110,12 @@ def generate_demo(
     configs = load_partner_configs(Path(partner_config_dir))
     if not configs:
         raise ValueError(f"no partner configs found in {partner_config_dir}")
+    documents = None
+    if partners is not None:
+        if not 1 <= partners <= MAX_PARTNERS:
+            raise ValueError(f"partners must be from 1 to {MAX_PARTNERS}, got {partners}")
+        documents = partner_documents(configs, partners, seed)
+        configs = parse_documents(documents, out_dir / PARTNER_CONFIG_FOLDER)
     end = end_date or date.today() - timedelta(days=1)
     # A store's GLN has three digits for it, a product's UPC five (from 1001 on, with the catalogue's spare lines).
     for name, value, most in (("locations", locations, 999), ("products", products, 98_000)):
@@ -129,9 +146,11 @@ def generate_demo(
 
     catalogue = build_catalogue(seed, scale, products + CATALOGUE_SPARE if products else None)
     if not extends:
-        for folder in [SUPPLIER_FOLDER, *configs]:
+        for folder in [SUPPLIER_FOLDER, PARTNER_CONFIG_FOLDER, *configs]:
             if (out_dir / folder).exists():
                 shutil.rmtree(out_dir / folder)
+        if documents is not None:
+            _write_configs(out_dir / PARTNER_CONFIG_FOLDER, documents, anchor)
 
     files_per_partner: dict[str, int] = {}
     rows_per_record_type = {"stock": 0, "sales": 0, "forecast": 0, "promotion": 0}
@@ -140,15 +159,16 @@ def generate_demo(
     superseded: list[str] = []
     rejected: list[str] = []
     late: list[str] = []
+    held_back: list[str] = []
     injected: dict[str, int] = {}
     files_per_format: dict[str, int] = {}
-    partners = []
+    simulated = []
     for _, config in sorted(configs.items()):
         # One partner's daily history at a time: its files written, only what the supplier's files need is kept.
         partner = simulate_partner(config, catalogue, calendar, days, seed, scale, anchor_days, locations, products)
         writer = PartnerWriter(out_dir, partner, start, end, seed, anchor)
         writer.write_all()
-        partners.append(replace(partner, stock=partner.stock.iloc[:0], sales=partner.sales.iloc[:0], forecasts=None))
+        simulated.append(replace(partner, history=None, forecasts=None))
         files_per_partner[partner.config.partner_id] = writer.files
         for record_type, rows in writer.rows.items():
             rows_per_record_type[record_type] += rows
@@ -159,11 +179,12 @@ def generate_demo(
         superseded += writer.superseded
         rejected += writer.rejected
         late += writer.late
+        held_back += writer.held_back
         for name, count in writer.defects.injected.items():
             injected[name] = injected.get(name, 0) + count
         del partner, writer
 
-    shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, partners, catalogue, end, anchor)
+    shipment_count = write_supplier_files(out_dir / SUPPLIER_FOLDER, simulated, catalogue, end, anchor)
     if not extends:
         _write_manifest(out_dir, requested | {"days": anchor_days, "start": start, "anchor": anchor})
     return DemoSummary(
@@ -172,15 +193,16 @@ def generate_demo(
         end_date=end,
         files_per_partner=files_per_partner,
         rows_per_record_type=rows_per_record_type,
-        series=sum(partner.series for partner in partners),
+        series=sum(partner.series for partner in simulated),
         products=len(catalogue),
-        locations=sum(len(partner.locations) for partner in partners),
+        locations=sum(len(partner.locations) for partner in simulated),
         shipments=shipment_count,
         expected_quarantined=tuple(sorted(quarantined)),
         expected_duplicates=tuple(sorted(duplicates)),
         expected_superseded=tuple(sorted(superseded)),
         expected_rejects=tuple(sorted(rejected)),
         late_files=tuple(late),
+        held_back=tuple(held_back),
         injected=injected,
         files_per_format=files_per_format,
     )
@@ -204,6 +226,13 @@ def _last_end(out_dir: Path, anchor: date) -> date:
         except ValueError:
             continue
     return max(days)
+
+
+def _write_configs(folder: Path, documents: dict[str, str], anchor: date) -> None:
+    """Every partner's config as the pipeline reads it, delivered with the manifest."""
+    written = datetime.combine(anchor + timedelta(days=1), time(0, 0), tzinfo=UTC).timestamp()
+    for partner_id, text in documents.items():
+        write_file(folder / f"{partner_id}.yaml", text.encode("utf-8"), written)
 
 
 def _write_manifest(out_dir: Path, manifest: dict) -> None:

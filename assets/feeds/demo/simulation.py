@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from assets.feeds.demo.demand import expected_demand, partner_forecasts
+from assets.feeds.demo.demand import PartnerForecasts, expected_demand
 from assets.feeds.demo.world import (
     SMALL_LOCATIONS,
     SMALL_PRODUCTS,
@@ -32,26 +32,124 @@ DRAW_BLOCK_DAYS = 28
 DEMAND_STREAM, RETURNS_STREAM = 1, 5
 TRAILING_DEMAND_DAYS = 28  # window of the partners' habitual min/max rule
 HABITUAL_REVIEW_DAYS = 7  # that rule reviews once a week
+# Rows a long file's block holds: files of a long history are rendered and written this many rows at a time.
+BLOCK_ROWS = 400_000
+
+
+@dataclass
+class SeriesHistory:
+    """One partner's simulated days as series x day arrays, read out as canonical rows a span of days at a time.
+
+    Rows come day by day, each day's series in the files' order (store id, then item ref) and only from the day a
+    series is listed, so a span's rows are exactly that span of the whole history's sorted rows, and a file of a
+    long history is written a block of days at a time without the whole history as rows in memory.
+    """
+
+    dates: np.ndarray  # the history's days, datetime64
+    location_ids: np.ndarray  # per series
+    product_refs: np.ndarray
+    listed_from: np.ndarray
+    on_hand: np.ndarray  # end-of-day stock, series x day
+    sold: np.ndarray
+    returned: np.ndarray
+    received: np.ndarray
+    lost: np.ndarray  # demand the store lost to an empty shelf
+    price: np.ndarray  # per series, in the partner's currency
+    on_promo: np.ndarray  # series x day
+    order: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        keys = pd.DataFrame({"location_id": self.location_ids, "product_ref": self.product_refs})
+        self.order = keys.sort_values(["location_id", "product_ref"], kind="stable").index.to_numpy()
+        self._codes = {name: pd.factorize(keys[name].to_numpy(dtype=object)) for name in keys}
+
+    def _ids(self, series: np.ndarray, categorical: bool) -> dict[str, np.ndarray | pd.Categorical]:
+        """The store and item ref of each row; as categoricals for a block of a long file, which spares making
+        and reading millions of strings."""
+        if categorical:
+            return {
+                name: pd.Categorical.from_codes(codes[series], names) for name, (codes, names) in self._codes.items()
+            }
+        return {"location_id": self.location_ids[series], "product_ref": self.product_refs[series]}
+
+    @property
+    def days(self) -> int:
+        return len(self.dates)
+
+    def day_of(self, day) -> int:
+        """The index of a business day in the history (past its end when the day is)."""
+        return (pd.Timestamp(day) - pd.Timestamp(self.dates[0])).days
+
+    def _grid(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        first, stop = max(first, 0), min(stop, self.days)
+        days = np.arange(first, max(stop, first))
+        listed = days[:, None] >= self.listed_from[self.order][None, :]
+        day, position = np.nonzero(listed)
+        return self.order[position], days[day]
+
+    def stock(self, first: int, stop: int, categorical: bool = False) -> pd.DataFrame:
+        """Stock rows of days ``first`` to ``stop - 1``, in file order."""
+        series, day = self._grid(first, stop)
+        return pd.DataFrame(
+            {
+                **self._ids(series, categorical),
+                "as_of_date": self.dates[day],
+                "on_hand_qty": self.on_hand[series, day],
+            }
+        )
+
+    def sales(self, first: int, stop: int, categorical: bool = False) -> pd.DataFrame:
+        """Sales rows of days ``first`` to ``stop - 1``, in file order."""
+        series, day = self._grid(first, stop)
+        sold, returned, on_promo = self.sold[series, day], self.returned[series, day], self.on_promo[series, day]
+        return pd.DataFrame(
+            {
+                **self._ids(series, categorical),
+                "period_start": self.dates[day],
+                "units_sold": sold,
+                "units_returned": returned,
+                "net_sales_amount": np.round((sold - returned) * self.price[series] * np.where(on_promo, 0.8, 1.0), 2),
+                "promo_flag": on_promo,
+                # What the store's own books know besides sales: our goods arriving, and demand it lost.
+                "units_received": self.received[series, day],
+                "units_out_of_stock": self.lost[series, day],
+            }
+        )
+
+    def blocks(self, first: int, stop: int):
+        """Spans ``(first, stop)`` of about ``BLOCK_ROWS`` rows each that cover days ``first`` to ``stop - 1``."""
+        step = max(1, BLOCK_ROWS // max(1, len(self.order)))
+        for start in range(first, stop, step):
+            yield start, min(start + step, stop)
 
 
 @dataclass
 class PartnerData:
-    """Simulated truth for one partner plus the canonical frames its files are written from."""
+    """Simulated truth for one partner plus what its files are written from."""
 
     config: PartnerConfig
     locations: pd.DataFrame
     items: pd.DataFrame
     agreements: pd.DataFrame
     shipments: pd.DataFrame
-    stock: pd.DataFrame
-    sales: pd.DataFrame
-    forecasts: pd.DataFrame
+    history: SeriesHistory | None
+    forecasts: PartnerForecasts | None
     series: int
     # Units per case of each item ref, as the partner receives it (the agreement's, else the product's).
     case_packs: dict[str, int] = field(default_factory=dict)
     # Which days each carried product (in ``items`` order) is on promotion, over ``calendar`` (history and beyond).
     promotion_days: np.ndarray | None = None
     calendar: pd.DatetimeIndex | None = None
+
+    @property
+    def stock(self) -> pd.DataFrame:
+        """The whole history's stock rows (for small histories: a file is written a block of days at a time)."""
+        return self.history.stock(0, self.history.days)
+
+    @property
+    def sales(self) -> pd.DataFrame:
+        """The whole history's sales rows (see ``stock``)."""
+        return self.history.sales(0, self.history.days)
 
 
 def simulate_partner(
@@ -148,59 +246,43 @@ def simulate_partner(
         lambda rng, block: (rng.random(block_shape) < 0.012) * rng.integers(1, 3, block_shape),
     )
     returned = (sold > 0) * returns
+    del returns
 
     location_ids = locations["location_id"].to_numpy()[loc_index]
     product_refs = items["partner_item_ref"].to_numpy()[prod_index]
     product_ids = items["product_id"].to_numpy()[prod_index]
     price = np.array([product.list_price_usd for product in carried])[prod_index] * float(demo.get("price_factor", 1.0))
-
-    grid_series, grid_day = np.nonzero(np.arange(days)[None, :] >= listed_from[:, None])
-    grid_dates = calendar[:days].to_numpy()[grid_day]
-    on_promo = promo[prod_index][grid_series, grid_day]
-    net_units = sold[grid_series, grid_day] - returned[grid_series, grid_day]
-    stock_frame = pd.DataFrame(
-        {
-            "location_id": location_ids[grid_series],
-            "product_ref": product_refs[grid_series],
-            "as_of_date": grid_dates,
-            "on_hand_qty": on_hand[grid_series, grid_day],
-        }
+    lost = demand - sold
+    del demand
+    history = SeriesHistory(
+        dates=calendar[:days].to_numpy(),
+        location_ids=location_ids,
+        product_refs=product_refs,
+        listed_from=listed_from,
+        on_hand=on_hand,
+        sold=sold,
+        returned=returned,
+        received=received,
+        lost=lost,
+        price=price,
+        on_promo=promo[prod_index][:, :days],
     )
-    sales_frame = pd.DataFrame(
-        {
-            "location_id": location_ids[grid_series],
-            "product_ref": product_refs[grid_series],
-            "period_start": grid_dates,
-            "units_sold": sold[grid_series, grid_day],
-            "units_returned": returned[grid_series, grid_day],
-            "net_sales_amount": np.round(net_units * price[grid_series] * np.where(on_promo, 0.8, 1.0), 2),
-            "promo_flag": on_promo,
-            # What the store's own books know besides sales: our goods arriving, and demand it lost to an empty shelf.
-            "units_received": received[grid_series, grid_day],
-            "units_out_of_stock": (demand - sold)[grid_series, grid_day],
-        }
+    forecasts = PartnerForecasts(
+        config, expected, listed_from, calendar, days, forecast_rng, location_ids, product_refs
     )
-    forecasts = partner_forecasts(config, expected, listed_from, calendar, days, forecast_rng)
-    forecast_series = forecasts.pop("series").to_numpy()
-    forecasts.insert(0, "location_id", location_ids[forecast_series])
-    forecasts.insert(1, "product_ref", product_refs[forecast_series])
 
     shipments.insert(0, "partner_id", config.partner_id)
     shipments["location_id"] = location_ids[shipments["series"].to_numpy()]
     shipments["product_id"] = product_ids[shipments["series"].to_numpy()]
     shipments = shipments.drop(columns="series")
 
-    order = ["as_of_date", "location_id", "product_ref"]
     return PartnerData(
         config=config,
         locations=locations,
         items=items,
         agreements=agreements,
         shipments=shipments,
-        stock=stock_frame.sort_values(order, kind="stable").reset_index(drop=True),
-        sales=sales_frame.sort_values(["period_start", "location_id", "product_ref"], kind="stable").reset_index(
-            drop=True
-        ),
+        history=history,
         forecasts=forecasts,
         series=n_series,
         case_packs=dict(zip(items["partner_item_ref"], (int(pack) for pack in terms.case_pack), strict=True)),

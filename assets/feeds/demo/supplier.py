@@ -6,13 +6,14 @@ Written once per run from all partners' simulated worlds, with the headers of th
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from assets.feeds.contracts import MASTER_DATA_FILES, OPTIONAL_MASTER_COLUMNS
-from assets.feeds.demo.files import write_file
 from assets.feeds.demo.simulation import PartnerData
 from assets.feeds.demo.world import Product
 from assets.feeds.loading.raw_schema import RAW_TABLE_DDL
@@ -23,6 +24,7 @@ from assets.feeds.partner_config import SEGMENT_FORMATS
 SUPPLIER_COVER_WEEKS = 6.0
 SHORT_PRODUCTS = 2
 SHORT_COVER_WEEKS = 0.02
+SHIPMENT_BLOCK_ROWS = 500_000
 
 
 def _supplier_stock(shipments: pd.DataFrame, products: list[Product], end: date) -> pd.DataFrame:
@@ -93,12 +95,9 @@ def write_supplier_files(
     shipments = shipments.sort_values(
         ["ship_date", "partner_id", "location_id", "product_id"], kind="stable"
     ).reset_index(drop=True)
-    shipments.insert(0, "shipment_id", [f"SHP-{index + 1:07d}" for index in range(len(shipments))])
-
-    ship_dates = pd.to_datetime(shipments["ship_date"]).dt.date
-    shipments["ship_date"] = shipments["ship_date"].dt.strftime("%Y-%m-%d")
-    shipments["expected_receipt_date"] = shipments["expected_receipt_date"].dt.strftime("%Y-%m-%d")
-    shipments["qty"] = shipments["qty"].astype(int).astype(str)
+    # Kept typed (and numbered by position): a supplier's shipment history runs to millions of rows at supplier
+    # sizes, so its text is made a block of rows at a time as the files are written (see ``_shipment_text``).
+    ship_dates = shipments["ship_date"].to_numpy()
 
     frames = {
         "supplier_stock.csv": _supplier_stock(shipments, products, anchor),
@@ -107,14 +106,14 @@ def write_supplier_files(
         "products.csv": products_frame,
         "partner_items.csv": pd.concat([_cross_references(p, products) for p in partners], ignore_index=True),
         "replenishment_agreements.csv": agreements,
-        "shipments.csv": shipments[(ship_dates <= anchor).to_numpy()],
+        "shipments.csv": shipments[ship_dates <= np.datetime64(anchor)],
     }
     for name, frame in frames.items():
         _write_master_file(folder / name, frame, MASTER_DATA_FILES[name], anchor)
     day = anchor + timedelta(days=1)
     while day <= end:
         token = f"{day:%Y%m%d}"
-        shipped = shipments[(ship_dates == day).to_numpy()]
+        shipped = shipments[ship_dates == np.datetime64(day)]
         _write_master_file(folder / f"shipments_{token}.csv", shipped, MASTER_DATA_FILES["shipments.csv"], day)
         stock = _supplier_stock(shipments, products, day)
         _write_master_file(folder / f"supplier_stock_{token}.csv", stock, MASTER_DATA_FILES["supplier_stock.csv"], day)
@@ -124,13 +123,32 @@ def write_supplier_files(
 
 def _write_master_file(path: Path, frame: pd.DataFrame, table: str, day: date) -> None:
     """One supplier file with its raw table's columns, delivered just after ``day``; an optional column the demo
-    does not give (a monthly forecast bucket) is left out, as a supplier's file may leave it out."""
+    does not give (a monthly forecast bucket) is left out, as a supplier's file may leave it out. Shipments are
+    written ``SHIPMENT_BLOCK_ROWS`` at a time, each block's text made as it is written."""
     optional = OPTIONAL_MASTER_COLUMNS.get(table, ())
-    columns = [column for column in _table_columns(table) if column in frame.columns or column not in optional]
-    buffer = io.StringIO()
-    frame[columns].to_csv(buffer, index=False, lineterminator="\n")
+    shipments = table == MASTER_DATA_FILES["shipments.csv"]
+    step = SHIPMENT_BLOCK_ROWS if shipments else max(len(frame), 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as file:
+        for first in range(0, max(len(frame), 1), step):
+            block = _shipment_text(frame.iloc[first : first + step]) if shipments else frame
+            columns = [column for column in _table_columns(table) if column in block.columns or column not in optional]
+            buffer = io.StringIO()
+            block[columns].to_csv(buffer, index=False, lineterminator="\n", header=first == 0)
+            file.write(buffer.getvalue().encode("utf-8"))
     delivered = datetime.combine(day + timedelta(days=1), time(0, 30), tzinfo=UTC).timestamp()
-    write_file(path, buffer.getvalue().encode("utf-8"), delivered)
+    os.utime(path, (delivered, delivered))
+
+
+def _shipment_text(shipments: pd.DataFrame) -> pd.DataFrame:
+    """Shipment rows as the file has them: numbered by their place in the whole history, dates and whole units."""
+    rows = shipments.assign(
+        ship_date=shipments["ship_date"].dt.strftime("%Y-%m-%d"),
+        expected_receipt_date=shipments["expected_receipt_date"].dt.strftime("%Y-%m-%d"),
+        qty=shipments["qty"].astype(int).astype(str),
+    )
+    rows.insert(0, "shipment_id", [f"SHP-{index + 1:07d}" for index in rows.index])
+    return rows
 
 
 def _cross_references(partner: PartnerData, products: list[Product]) -> pd.DataFrame:

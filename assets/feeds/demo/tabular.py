@@ -6,6 +6,7 @@ formats, flags and extra description columns, and gives the same bytes for the s
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -23,13 +24,19 @@ from assets.feeds.demo.world import catalogue_item
 from assets.feeds.partner_config import FileSpec, PartnerConfig
 
 
-def _per_distinct(values, render) -> np.ndarray:
-    """``render`` applied to each distinct value once, spread back over the rows (files repeat few values often)."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    return np.asarray(render(distinct), dtype=object)[codes]
+def _per_distinct(values, render, quote=None) -> np.ndarray:
+    """``render`` applied to each distinct value once, spread back over the rows (files repeat few values often);
+    ``quote`` then quotes the distinct texts that need it. A categorical column's categories are its values."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        codes, distinct = values.cat.codes.to_numpy(), values.cat.categories.to_numpy()
+    else:
+        codes, distinct = pd.factorize(values, use_na_sentinel=False)
+        distinct = np.asarray(distinct)
+    texts = np.asarray(render(distinct), dtype=object)
+    return (quote(texts) if quote else texts)[codes]
 
 
-def _format_decimal(values: np.ndarray, places: int, spec: FileSpec) -> np.ndarray:
+def _format_decimal(values: np.ndarray, places: int, spec: FileSpec, quote=None) -> np.ndarray:
     thousands = spec.thousands or ""
 
     def render(distinct: np.ndarray) -> list[str]:
@@ -38,41 +45,80 @@ def _format_decimal(values: np.ndarray, places: int, spec: FileSpec) -> np.ndarr
             return texts
         return [text.replace(",", "\0").replace(".", spec.decimal).replace("\0", thousands) for text in texts]
 
-    return _per_distinct(values, render)
+    return _per_distinct(values, render, quote)
 
 
-def render_delimited(rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame) -> str:
-    """Canonical rows as the partner writes them: its headers, column order, dates, numbers and flags."""
-    columns: dict[str, list[str] | pd.Series] = {}
+def render_delimited(
+    rows: pd.DataFrame, spec: FileSpec, config: PartnerConfig, items: pd.DataFrame, header: bool = True
+) -> str:
+    """Canonical rows as the partner writes them: its headers, column order, dates, numbers and flags.
+
+    Without ``header``, the rows only: a file's later block. Fields are quoted as Python's csv writer (and so
+    ``DataFrame.to_csv``) quotes them; the lines are one join of every field and separator, several times faster
+    than a writer's row by row.
+    """
+    line_ending = config.demo.get("line_ending", "\n")
+    quote = _csv_quoter(spec.delimiter, line_ending)
+    columns: dict[str, np.ndarray] = {}
     extra_columns = dict(config.demo.get("extra_columns") or {})
     descriptions = _descriptions(config, items)
-    for canonical, header in spec.columns.items():
+    for canonical, name in spec.columns.items():
         values = rows[canonical]
         if canonical in DATE_COLUMNS:
-            columns[header] = _per_distinct(
-                pd.to_datetime(values).to_numpy(), lambda days: pd.DatetimeIndex(days).strftime(spec.date_format)
+            columns[name] = _per_distinct(
+                pd.to_datetime(values).to_numpy(),
+                lambda days: pd.DatetimeIndex(days).strftime(spec.date_format),
+                quote,
             )
         elif canonical == "net_sales_amount":
-            columns[header] = _format_decimal(values.to_numpy(dtype=float), 2, spec)
+            columns[name] = _format_decimal(values.to_numpy(dtype=float), 2, spec, quote)
         elif canonical == "forecast_qty":
-            columns[header] = _format_decimal(values.to_numpy(dtype=float), 1, spec)
+            columns[name] = _format_decimal(values.to_numpy(dtype=float), 1, spec, quote)
         elif canonical in QUANTITY_COLUMNS:
-            columns[header] = values.to_numpy(dtype=float).astype(np.int64).astype(str)
+            columns[name] = _per_distinct(
+                values.to_numpy(dtype=float).astype(np.int64), lambda counts: [str(count) for count in counts]
+            )
         elif canonical == "promo_flag":
-            columns[header] = np.where(values.to_numpy(dtype=bool), spec.true_values[0], spec.false_values[0])
+            flags = quote(np.array([spec.false_values[0], spec.true_values[0]], dtype=object))
+            columns[name] = flags[values.to_numpy(dtype=bool).astype(np.int8)]
         else:
-            columns[header] = values.astype(str).to_numpy()
+            columns[name] = _per_distinct(values, lambda texts: [str(text) for text in texts], quote)
         if canonical == "product_ref":
             for extra_header, attribute in extra_columns.items():
                 lookup = descriptions.get(attribute, {})
                 columns[extra_header] = _per_distinct(
-                    rows["product_ref"].to_numpy(), lambda refs, lookup=lookup: [lookup.get(ref, "") for ref in refs]
+                    rows["product_ref"], lambda refs, lookup=lookup: [lookup.get(ref, "") for ref in refs], quote
                 )
-    frame = pd.DataFrame(columns)
+    count = len(rows)
+    grid = np.empty((count, 2 * len(columns)), dtype=object)
+    for position, texts in enumerate(columns.values()):
+        grid[:, 2 * position] = texts
+    grid[:, 1::2] = spec.delimiter
+    if len(columns):
+        grid[:, -1] = line_ending
+    heading = spec.delimiter.join(quote(np.array(list(columns), dtype=object))) + line_ending if header else ""
+    return heading + "".join(grid.ravel().tolist())
+
+
+def _csv_quoter(delimiter: str, line_ending: str):
+    """Texts quoted where Python's csv writer would quote them (QUOTE_MINIMAL), the rest as they are."""
     buffer = io.StringIO()
-    line_ending = config.demo.get("line_ending", "\n")
-    frame.to_csv(buffer, sep=spec.delimiter, index=False, lineterminator=line_ending)
-    return buffer.getvalue()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=line_ending, quoting=csv.QUOTE_MINIMAL)
+    special = {delimiter, '"', "\r", "\n", *line_ending}
+
+    def quote(texts: np.ndarray) -> np.ndarray:
+        if not any(char in "".join(texts) for char in special):
+            return texts
+        texts = texts.copy()
+        for index, text in enumerate(texts):
+            if special & set(text):
+                buffer.seek(0)
+                buffer.truncate()
+                writer.writerow([text, ""])
+                texts[index] = buffer.getvalue()[: -len(delimiter) - len(line_ending)]
+        return texts
+
+    return quote
 
 
 def _descriptions(config: PartnerConfig, items: pd.DataFrame) -> dict[str, dict[str, str]]:

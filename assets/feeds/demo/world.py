@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -103,27 +104,27 @@ class Product:
 def catalogue_items(count: int) -> tuple[CatalogueItem, ...]:
     """The catalogue grown to ``count`` lines: past the 20 listed ones, further sizes of them (``P1021`` is the
     second line of ``P1001``, with its category, season and pace; every one active)."""
-    extra = []
-    for index in range(len(CATALOGUE), count):
-        base = CATALOGUE[index % len(CATALOGUE)]
-        line = index // len(CATALOGUE) + 1
-        extra.append(
-            CatalogueItem(
-                f"P{1001 + index}",
-                f"{base.description} No. {line}",
-                f"{base.description_zh}{line}号",
-                base.category,
-                slow=base.slow,
-                season=base.season,
-            )
-        )
-    return (*CATALOGUE, *extra)
+    return (*CATALOGUE, *(_grown_item(index) for index in range(len(CATALOGUE), count)))
 
 
 def catalogue_item(product_id: str) -> CatalogueItem:
     """A catalogue line by product id, listed or grown (see ``catalogue_items``)."""
     index = int(product_id[1:]) - 1001
-    return catalogue_items(index + 1)[index] if index >= len(CATALOGUE) else CATALOGUE[index]
+    return _grown_item(index) if index >= len(CATALOGUE) else CATALOGUE[index]
+
+
+@lru_cache(maxsize=100_000)
+def _grown_item(index: int) -> CatalogueItem:
+    base = CATALOGUE[index % len(CATALOGUE)]
+    line = index // len(CATALOGUE) + 1
+    return CatalogueItem(
+        f"P{1001 + index}",
+        f"{base.description} No. {line}",
+        f"{base.description_zh}{line}号",
+        base.category,
+        slow=base.slow,
+        season=base.season,
+    )
 
 
 def stores_for(config: PartnerConfig, count: int) -> list[dict]:
