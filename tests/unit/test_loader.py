@@ -584,7 +584,7 @@ def _refuse_for_memory(monkeypatch, conn, landing, outbox, relative, text):
 @pytest.mark.parametrize(
     ("relative", "text", "rejection"),
     [
-        ("redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"), ["AK5*R~", "AK9*R*1*1*0~"]),
+        ("redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"), ["AK5*R*1~", "AK9*R*1*1*0*1~"]),
         (
             "hansa_handel/SLSRPT_20250629.edi",
             slsrpt("HH1", "20250629", [("F012", "0084215010016", 4)]),
