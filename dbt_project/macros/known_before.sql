@@ -5,10 +5,19 @@
     (orchestration.runtime.partitions.known_before); without it, the same rule: midnight at the end of the day after the
     business date.
 -#}
+{#-
+    The project's one knowledge cut, for every feed: the night of D sees the deliveries received before midnight
+    UTC at the start of D + this many days. known_before and known_on both take it from here; it is
+    orchestration.runtime.partitions.KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE, and a unit test holds the two equal.
+-#}
+{% macro knowledge_days_after_business_date() -%}
+    2
+{%- endmacro %}
+
 {% macro known_before() -%}
     {%- set value = var('known_before', none) -%}
     {%- if value is none or value | string | trim == '' -%}
-        cast({{ as_of_date() }} + interval 2 day as timestamp)
+        cast({{ as_of_date() }} + interval {{ knowledge_days_after_business_date() }} day as timestamp)
     {%- else -%}
         {%- set text = value | string | trim -%}
         {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}', text) -%}
@@ -25,5 +34,7 @@
     `not_before`. No arrival time (a ledger row from before it kept one) is known from `not_before`.
 -#}
 {% macro known_on(received_at, not_before) -%}
-    greatest(cast({{ received_at }} - interval 2 day as date) + 1, {{ not_before }})
+    greatest(
+        cast({{ received_at }} - interval {{ knowledge_days_after_business_date() }} day as date) + 1, {{ not_before }}
+    )
 {%- endmacro %}

@@ -104,3 +104,23 @@ def test_a_refused_file_is_rejected_down_to_its_element(tmp_path):
         "IK5*R*4",
         "AK9*R*2*2*0",
     ]
+
+
+def test_a_sound_set_of_a_file_refused_for_a_reason_not_its_own_is_rejected_with_the_codes_the_999_requires(tmp_path):
+    """Out of memory while written, say: IK502 and AK905 are required with R, and say "not supported" (1), the
+    nearest code for a sound set the receiver did not take in, never 5 (segments in error)."""
+    path = tmp_path / "852.x12"
+    sound = X12_005010.replace("XQ*H*20251316", "XQ*H*20250616").replace("QTY*17*5*EACH~\n", "")
+    path.write_text(sound.replace("SE*8*0002", "SE*7*0002"))
+    parsed = parse_x12(path, FileSpec(record_type="sales", pattern="*", format="x12"), "redwood_grocers", "f1")
+    accepted = acknowledge(parsed.interchanges[0], 7, WRITTEN, refused=False)
+    assert "AK9*A*2*2*2" in segments(accepted.text, "~")
+    ack = acknowledge(parsed.interchanges[0], 7, WRITTEN, refused=True)
+    assert segments(ack.text, "~")[3:-3] == [
+        "AK1*PD*412*005010",
+        "AK2*852*0001",
+        "IK5*R*1",
+        "AK2*852*0002",
+        "IK5*R*1",
+        "AK9*R*2*2*0*1",
+    ]

@@ -564,10 +564,27 @@ def test_running_out_of_memory_while_writing_a_file_quarantines_that_file_and_th
     assert conn.execute(REDWOOD_SALES_ROWS).fetchall() == [(2,)], "the partner's next file loaded"
 
 
+def _refuse_for_memory(monkeypatch, conn, landing, outbox, relative, text):
+    """Deliver an EDI file and ingest it running out of memory while its rows are written; returns the run's
+    report and the real writer."""
+    edi_id = hashlib.sha256(deliver(landing, relative, text).read_bytes()).hexdigest()
+    real_insert = writer.insert_frame
+
+    def out_of_memory(connection, table, frame, columns, types=None):
+        if "source_file_id" in frame and set(frame["source_file_id"]) == {edi_id}:
+            raise MemoryError
+        real_insert(connection, table, frame, columns, types)
+
+    monkeypatch.setattr(writer, "insert_frame", out_of_memory)
+    report = ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox)
+    assert report.counts["quarantined"] == 1
+    return report, real_insert
+
+
 @pytest.mark.parametrize(
     ("relative", "text", "rejection"),
     [
-        ("redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"), ["AK5*R~", "AK9*R*1*1*0~"]),
+        ("redwood_grocers/852_20250616_20250622.x12", interchange_852("000000412"), ["AK5*R*1~", "AK9*R*1*1*0*1~"]),
         (
             "hansa_handel/SLSRPT_20250629.edi",
             slsrpt("HH1", "20250629", [("F012", "0084215010016", 4)]),
@@ -579,16 +596,7 @@ def test_an_edi_file_refused_for_running_out_of_memory_is_rejected_back_to_the_p
     conn, tmp_path, monkeypatch, relative, text, rejection
 ):
     landing, outbox = tmp_path / "landing", tmp_path / "outbox"
-    edi_id = hashlib.sha256(deliver(landing, relative, text).read_bytes()).hexdigest()
-    real_insert = writer.insert_frame
-
-    def out_of_memory(connection, table, frame, columns, types=None):
-        if "source_file_id" in frame and set(frame["source_file_id"]) == {edi_id}:
-            raise MemoryError
-        real_insert(connection, table, frame, columns, types)
-
-    monkeypatch.setattr(writer, "insert_frame", out_of_memory)
-    report = ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox)
+    report, real_insert = _refuse_for_memory(monkeypatch, conn, landing, outbox, relative, text)
     (outcome,) = report.with_status("quarantined")
     assert "too large to load within ingestion's memory limit" in outcome.reason
     [ack] = (outbox / relative.split("/")[0]).iterdir()
@@ -601,6 +609,45 @@ def test_an_edi_file_refused_for_running_out_of_memory_is_rejected_back_to_the_p
     monkeypatch.setattr(loader, "_code_fingerprint", lambda: "judged again")
     assert ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox).counts["loaded"] == 1
     assert conn.execute("select status from raw.edi_acknowledgments").fetchall() == [("accepted",)]
+
+
+def test_an_out_of_memory_refused_edi_file_resent_under_a_new_name_is_accepted_not_rejected_again(
+    conn, tmp_path, monkeypatch
+):
+    landing, outbox = tmp_path / "landing", tmp_path / "outbox"
+    relative = "redwood_grocers/852_20250616_20250622.x12"
+    _, real_insert = _refuse_for_memory(monkeypatch, conn, landing, outbox, relative, interchange_852("000000412"))
+    [rejection] = (outbox / "redwood_grocers").iterdir()
+    rejection.unlink()  # sent
+
+    monkeypatch.setattr(writer, "insert_frame", real_insert)
+    deliver(landing, "redwood_grocers/852_20250616_20250622_resend.x12", interchange_852("000000412"))
+    assert ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox).counts["loaded"] == 1
+    [ack] = (outbox / "redwood_grocers").iterdir()
+    assert "AK9*A*1*1*1~" in ack.read_text() and ack.name != rejection.name
+    stored = "select status, file_name from raw.edi_acknowledgments"
+    assert conn.execute(stored).fetchall() == [("accepted", ack.name)]
+
+
+def test_an_out_of_memory_refused_edi_file_judged_again_and_refused_again_is_not_sent_its_rejection_twice(
+    conn, tmp_path, monkeypatch
+):
+    landing, outbox = tmp_path / "landing", tmp_path / "outbox"
+    relative = "redwood_grocers/852_20250616_20250622.x12"
+    _refuse_for_memory(monkeypatch, conn, landing, outbox, relative, interchange_852("000000412"))
+    [rejection] = (outbox / "redwood_grocers").iterdir()
+    rejection.unlink()  # sent
+    stored = "select status, our_control_number from raw.edi_acknowledgments"
+    before = conn.execute(stored).fetchall()
+
+    monkeypatch.setattr(loader, "_code_fingerprint", lambda: "judged again")
+    ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox)
+    assert list((outbox / "redwood_grocers").iterdir()) == [], "no redelivery, so nothing sent again"
+    assert conn.execute(stored).fetchall() == before == [("rejected", 1)]
+    # A redelivery of the same bytes that runs out of memory again is answered with the same stored rejection.
+    deliver(landing, "redwood_grocers/852_20250616_20250622_resend.x12", interchange_852("000000412"))
+    ingest_landing(conn, landing, CONFIGS, now=NOW, outbox_dir=outbox)
+    assert [ack.name for ack in (outbox / "redwood_grocers").iterdir()] == [rejection.name]
 
 
 def test_running_out_of_memory_in_duckdbs_csv_reader_quarantines_the_file_as_too_large(

@@ -1,13 +1,15 @@
 """Which rows a night's GX suites judge: the recent ones, of the files the night could have had."""
 
+import re
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from assets.feeds.loading.raw_schema import ensure_raw_schema
 from assets.quality import SUITE_CHECKS, _recent_rows
-from orchestration.runtime.partitions import known_before
+from orchestration.runtime.partitions import KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE, known_before
 
 RAW_SALES = next(check for check in SUITE_CHECKS if check.name == "gx_raw_sales")
 
@@ -39,6 +41,15 @@ def conn():
 
 def test_the_cut_is_midnight_at_the_end_of_the_day_after_the_business_date():
     assert known_before(date(2025, 6, 28)) == datetime(2025, 6, 30)
+
+
+def test_dbt_takes_the_same_knowledge_cut_as_the_nightly():
+    """known_before (every feed's cut) and known_on (a partner forecast's first night) in dbt read one macro."""
+    macros = (Path(__file__).parents[2] / "dbt_project/macros/known_before.sql").read_text()
+    days = re.search(r"macro knowledge_days_after_business_date\(\) -%}\s*(\d+)\s*{%-", macros)
+    assert days is not None and int(days.group(1)) == KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE
+    assert macros.count("interval {{ knowledge_days_after_business_date() }} day") == 2
+    assert not re.search(r"interval \d+ day", macros), "no second copy of the cut"
 
 
 def test_a_replayed_night_judges_only_the_files_received_before_its_cut(conn):

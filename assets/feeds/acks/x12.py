@@ -9,6 +9,13 @@ from assets.feeds.parsers.interchange import ELEMENT, GROUP, SEGMENT, SET, Defec
 ELEMENT_SEPARATOR, COMPONENT_SEPARATOR, TERMINATOR = "*", ">", "~"
 # 999 (005010X231A1) is the acknowledgment of 005010 and later versions; 997 of the earlier ones.
 IMPLEMENTATION_ACK_FROM = "00501"
+# A set or group rejected with no defect of its own (its file was refused for a reason not about it: it ran out
+# of memory while written, or another interchange of the file broke its envelope; or its group was) still needs a
+# code: the 999 (005010X231A1) requires IK502 when IK501 is R and AK905 when AK901 is not A. Neither code list
+# (elements 718 and 716) has one for "received and sound, but not taken in by the receiver": the nearest is 1,
+# transaction set / functional group not supported (not taken in by us), not 5/I5 (one or more segments in error),
+# which would send the partner looking for a defect that is not there. The reason is kept in raw.edi_interchanges.
+NOT_TAKEN_IN = "1"
 
 
 def x12_acknowledgment(
@@ -80,6 +87,8 @@ def _group_response(
         body += set_body
         accepted += set_status in ("A", "E")
     group_codes = [defect.x12_code for defect in group_defects if defect.x12_code][:5]
+    if refused and sets and not group_codes and not any(transaction.rejected for transaction in sets):
+        group_codes = [NOT_TAKEN_IN]
     # AK901 P: partially accepted, at least one set rejected (the others load).
     if group_defects or (refused and sets) or accepted < len(sets) or not accepted:
         status = "R" if not accepted else "P"
@@ -116,6 +125,8 @@ def _set_response(transaction: TransactionSet, refused: bool, implementation: bo
         status = "E"
     else:
         status = "A"
+    if status == "R" and not set_codes:
+        set_codes.append(NOT_TAKEN_IN)
     body.append(_segment(trailer_tag, status, *list(dict.fromkeys(set_codes))[:5]))
     return status, body
 

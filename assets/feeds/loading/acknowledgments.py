@@ -4,8 +4,9 @@ Every interchange of a delivered X12 or EDIFACT file is acknowledged (TA1/997/99
 ``assets.feeds.acks``), loaded or refused alike. Our own interchange control numbers come from a counter table
 (``raw.edi_control_numbers``, one row per standard) so they never repeat across runs, and every acknowledgment is
 kept in ``raw.edi_acknowledgments`` keyed by the file's content hash and the interchange's place in it: a
-redelivered file (the same bytes, under any name) gets the very same acknowledgment again, not a new one. Files go
-to ``<outbox>/<partner_id>/``.
+redelivered file (the same bytes, under any name) gets the very same acknowledgment again, not a new one, unless
+the stored one is a rejection its content no longer earns (the file ran out of memory while written and now loads):
+then it is acknowledged afresh. Files go to ``<outbox>/<partner_id>/``.
 """
 
 from __future__ import annotations
@@ -59,12 +60,17 @@ def acknowledge_file(
     refused: bool,
     now: datetime,
     dated: datetime | None = None,
+    rewrite_stored: bool = True,
 ) -> list[SentAcknowledgment]:
     """Acknowledge each interchange of one file (once: a redelivery rewrites the stored acknowledgment).
 
     ``dated`` is the date and time the acknowledgment's envelope carries: the moment the file was received, so
     that a rebuild or a backfill of the same deliveries writes the same text; ``now`` (when it was written) is kept
-    beside it in the table.
+    beside it in the table. ``rewrite_stored`` False: the file is judged again where it lay, not redelivered, so an
+    acknowledgment already stored (sent) is not written to the outbox again.
+
+    A file that loads (``refused`` False) whose stored acknowledgment is a rejection its content alone does not
+    earn (it was refused for running out of memory while written) is acknowledged afresh, with a new number.
     """
     ensure_tables(conn)
     sent = []
@@ -75,9 +81,17 @@ def acknowledge_file(
                 where source_file_id = ? and interchange_index = ?""",
             [source_file_id, interchange.index],
         )
+        if stored and not refused and _rejection_not_earned(stored[0][2], interchange, dated or now):
+            fetch_all(
+                conn,
+                f"delete from {ACKNOWLEDGMENTS_TABLE} where source_file_id = ? and interchange_index = ?",
+                [source_file_id, interchange.index],
+            )
+            stored = []
         if stored:
             file_name, kind, status, number, content = stored[0]
-            _write(outbox / partner_id / file_name, content)
+            if rewrite_stored:
+                _write(outbox / partner_id / file_name, content)
             sent.append(SentAcknowledgment(file_name, kind, status, number, True))
             continue
         number = _next_control_number(conn, interchange.standard)
@@ -143,6 +157,12 @@ def resend_stored(conn: duckdb.DuckDBPyConnection, outbox: Path, partner_id: str
     for file_name, content in stored:
         _write(outbox / partner_id / file_name, content)
     return len(stored)
+
+
+def _rejection_not_earned(stored_status: str, interchange: Interchange, dated: datetime) -> bool:
+    """Whether a stored rejection is one the interchange's content would not get now (it was refused for a reason
+    not about its content): the acknowledgment of its content alone is not a rejection."""
+    return stored_status == "rejected" and acknowledge(interchange, 0, dated, refused=False).status != "rejected"
 
 
 def _next_control_number(conn: duckdb.DuckDBPyConnection, standard: str) -> int:

@@ -98,13 +98,17 @@ def settle_interchanges(
     fresh: bool = False,
 ) -> None:
     """Record each interchange's outcome (a refused file's from its defects) and acknowledge each (when an
-    outbox is given). ``fresh``: the file was quarantined before and is judged anew, so what was sent for it then
-    (a rejection) is not sent again."""
+    outbox is given). ``fresh``: the file was quarantined before at this path and is judged anew where it lay, not
+    redelivered: a file that now loads is acknowledged anew (what was sent then, a rejection, is not sent again),
+    and a refused one gets nothing it was already sent (its stored rejection is not written again)."""
     record_interchanges(conn, source_file_id, partner_id, outcomes or interchange_outcomes(interchanges))
     if outbox is not None:
-        if fresh:
+        if fresh and not refused:
             forget_acknowledgments(conn, source_file_id)
-        acknowledge_file(conn, outbox, partner_id, source_file_id, interchanges, refused=refused, now=now, dated=dated)
+        acknowledge_file(
+            conn, outbox, partner_id, source_file_id, interchanges,
+            refused=refused, now=now, dated=dated, rewrite_stored=not fresh,
+        )  # fmt: skip
 
 
 def settle_refused(
@@ -117,12 +121,15 @@ def settle_refused(
     *,
     now: datetime,
     dated: datetime | None,
+    fresh: bool = False,
 ) -> None:
     """A file refused after it was read and found sound (its rows ran out of memory while written): every
     interchange is recorded refused with ``reason`` and gets a rejecting acknowledgment (997/999 sets and groups
-    ``R``, CONTRL messages rejected), as a file refused for its content does. Nothing for a file without any."""
+    ``R``, CONTRL messages rejected), as a file refused for its content does. Nothing for a file without any.
+    ``fresh`` as for :func:`settle_interchanges`: judged again where it lay, it is not sent its rejection twice."""
     if parsed.interchanges:
         outcomes = refused_outcomes(parsed.outcomes, reason)
         settle_interchanges(
-            conn, outbox, partner_id, source_file_id, parsed.interchanges, outcomes, refused=True, now=now, dated=dated
-        )
+            conn, outbox, partner_id, source_file_id, parsed.interchanges, outcomes,
+            refused=True, now=now, dated=dated, fresh=fresh,
+        )  # fmt: skip

@@ -535,7 +535,7 @@ def _load(
                 superseded = _load_parsed_file(run, file_id, parsed, row, replaces)
         except FeedError as refusal:  # out of memory while written: refused, and the partner hears so
             settle_refused(run.conn, run.outbox_dir, partner_id, file_id, parsed, refusal.named(relative),
-                           now=run.now, dated=received_at)  # fmt: skip
+                           now=run.now, dated=received_at, fresh=replaces)  # fmt: skip
             raise
         loaded = FileLoad(parsed.rows_parsed, parsed.rows_rejected, control_number, superseded, row.get("reason"))
         if parsed.interchanges:
