@@ -15,6 +15,7 @@ def test_docs_are_generated_static_for_the_business_date():
         "as_of_date": "2025-06-10",
         "warehouse_path": "/srv/cmi/warehouse.duckdb",
     }
+    assert args[args.index("--threads") + 1] == "2"
 
 
 def test_the_summary_counts_models_sources_tests_and_catalog_relations():

@@ -39,6 +39,7 @@ def test_dbt_build_passes_the_business_date_its_knowledge_cut_and_the_warehouse_
         "known_before": "2025-07-02 00:00:00",
     }
     assert args[args.index("--exclude-resource-type") + 1] == "unit_test", "unit tests run with make test, not nightly"
+    assert args[args.index("--threads") + 1] == "2"
 
 
 def _config(tmp_path, monkeypatch, text: str):
