@@ -73,8 +73,10 @@ def step_breakdown(dagster_home: Path, business_date: str, wall: float) -> dict[
 
 def full_parses(log: Path) -> int:
     """How often dbt parsed the whole project during a night (its dbt output, in the night's log): each time it says
-    why it cannot parse only what changed (no saved parse, other vars, a changed project config)."""
-    return log.read_text(encoding="utf-8", errors="replace").count("Unable to do partial parsing")
+    why it cannot parse only what changed (no saved parse, other vars, another profile; one invocation may give
+    several reasons, so invocations are counted, each starting with "Registered adapter")."""
+    invocations = log.read_text(encoding="utf-8", errors="replace").split("Registered adapter")[1:]
+    return sum("Unable to do partial parsing" in invocation for invocation in invocations)
 
 
 def _files(root: Path) -> dict[str, tuple[bytes, int]]:
