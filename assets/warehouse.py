@@ -2,10 +2,12 @@
 dbt's own docs of the warehouse."""
 
 import json
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from dagster_dbt import (
 )
 
 from assets.renderers.sites import staged_directory
-from orchestration.runtime.dbt import docs_fingerprint, prune_run_targets
+from orchestration.runtime.dbt import docs_fingerprint, keep_partial_parse, prune_run_targets
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
 from orchestration.runtime.resources import Artefacts, Warehouse
 from orchestration.runtime.retries import retry_on_transient
@@ -35,6 +37,13 @@ DBT_DOCS_PAGE = "static_index.html"
 DBT_DOCS_FILES = (DBT_DOCS_PAGE, "index.html", "manifest.json", "catalog.json")
 # Beside the docs: what they were made of and for which night (``docs_fingerprint``).
 DBT_DOCS_STAMP = "fingerprint.json"
+# dbt's threads for a night's build and docs. Most of a small night's build is dbt's own work around 320 short data
+# tests (compiling, logging, one query each); a second thread overlaps it with DuckDB's queries, which DuckDB runs
+# side by side on the one warehouse file within dbt's process. Measured in README "Measured".
+DBT_THREADS = 2
+# The night's business date and knowledge cut, as dbt's macros `as_of_date()` and `known_before()` read them.
+AS_OF_DATE_ENV = "CMI_DBT_AS_OF_DATE"
+KNOWN_BEFORE_ENV = "CMI_DBT_KNOWN_BEFORE"
 WAREHOUSE_COLUMNS_SQL = """
     select table_schema, table_name, column_name, data_type from information_schema.columns
     where table_catalog = current_database() order by table_schema, table_name, ordinal_position"""
@@ -78,35 +87,72 @@ class WarehouseTranslator(DagsterDbtTranslator):
 TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_vars(business_date: str, warehouse: Path) -> dict[str, str]:
-    """What every dbt command of a night is told: the business date, and the warehouse file it works on.
+def dbt_vars(warehouse: Path) -> dict[str, str]:
+    """What every dbt command of a night is told as vars: the warehouse file it works on.
 
     The warehouse path reaches dbt's profile as a var, so a run configured for another warehouse builds that one.
+    It is the same night after night, so dbt keeps its parse of the project between nights: a change of vars makes
+    dbt parse the whole project again. What does change nightly goes in ``dbt_night_environment``.
     """
-    return {"as_of_date": business_date, "warehouse_path": str(warehouse)}
+    return {"warehouse_path": str(warehouse)}
 
 
-def dbt_build_args(business_date: str, warehouse: Path) -> list[str]:
-    """`dbt build` for one business date: models and their data tests run together so tests gate what follows.
+def dbt_night_environment(business_date: str) -> dict[str, str]:
+    """The business date and the deliveries it may see (``known_before``), for the environment dbt starts in.
 
-    The date and the deliveries it may see (``known_before``): a past night is built from the files that had
-    arrived by then, so a backfill writes what the night itself would have. dbt's unit tests check the models'
-    SQL on fixed rows, not the night's data: they run with the project's tests (``tests/dbt``), and a night does
-    not repeat them (a quarter of a small night's build).
+    A past night is built from the files that had arrived by then, so a backfill writes what the night itself would
+    have. The macros ``as_of_date()`` and ``known_before()`` read both only while dbt runs, never while it parses,
+    so a new night does not make dbt parse the project again (a var would).
     """
     cut = known_before(date.fromisoformat(business_date))
-    variables = {**dbt_vars(business_date, warehouse), "known_before": cut.isoformat(sep=" ")}
-    return ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(variables)]
+    return {AS_OF_DATE_ENV: business_date, KNOWN_BEFORE_ENV: cut.isoformat(sep=" ")}
 
 
-def dbt_docs_args(business_date: str, warehouse: Path) -> list[str]:
-    """`dbt docs generate` for the business date just built.
+@contextmanager
+def dbt_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in the environment while dbt is started, as they were before once it has been.
+
+    dagster-dbt starts dbt with this process's environment and takes no more. A step runs alone in its process
+    (in its own process, or one after another in `cmi run`), and only the start of dbt is inside.
+    """
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dbt_build_args(warehouse: Path) -> list[str]:
+    """`dbt build` of a night: models and their data tests run together so tests gate what follows.
+
+    dbt's unit tests check the models' SQL on fixed rows, not the night's data: they run with the project's tests
+    (``tests/dbt``), and a night does not repeat them (a quarter of a small night's build).
+    """
+    return [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        "--threads",
+        str(DBT_THREADS),
+        "--vars",
+        json.dumps(dbt_vars(warehouse)),
+    ]
+
+
+def dbt_docs_args(warehouse: Path) -> list[str]:
+    """`dbt docs generate` for the night just built (its date in ``dbt_night_environment``).
 
     The catalog step reads column types from the warehouse, so this runs after the models, in the same night.
-    `--static` writes `static_index.html` with manifest and catalog inside it; the as-of var makes the compiled
+    `--static` writes `static_index.html` with manifest and catalog inside it; the night's date makes the compiled
     SQL in the docs the SQL that built the night the docs were generated for.
     """
-    return ["docs", "generate", "--static", "--vars", json.dumps(dbt_vars(business_date, warehouse))]
+    variables = json.dumps(dbt_vars(warehouse))
+    return ["docs", "generate", "--static", "--threads", str(DBT_THREADS), "--vars", variables]
 
 
 def dbt_docs_summary(manifest: Mapping, catalog: Mapping) -> dict[str, int]:
@@ -170,18 +216,24 @@ def build_warehouse_assets(
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         """Clean, resolve and join the partner feeds into the marts the forecast and plan read."""
         # Earlier invocations' target folders are removed but for the last few, so run artefacts stay bounded.
-        prune_run_targets(Path(project.project_dir) / project.target_path)
+        target_dir = Path(project.project_dir) / project.target_path
+        prune_run_targets(target_dir)
         # dbt killed from outside or stopped on a lock is run again; a failed model or test fails the step at once.
         with retry_on_transient():
-            args = dbt_build_args(context.partition_key, warehouse.resolved_path())
+            args = dbt_build_args(warehouse.resolved_path())
             progress = BuildProgress(len(context.selected_asset_keys), len(context.selected_asset_check_keys))
-            for event in dbt.cli(args, context=context).stream():
+            with dbt_environment(dbt_night_environment(context.partition_key)):
+                invocation = dbt.cli(args, context=context)
+            for event in invocation.stream():
                 if line := progress.record(event):
                     context.log.info(line)
                 if isinstance(event, dg.AssetCheckResult) and not event.passed:
                     context.log.warning(f"dbt test failed: {event.check_name} on {event.asset_key.to_user_string()}")
                 yield event
             context.log.info(progress.line())
+        # dagster-dbt gives the next dbt of this project the parse kept there: a night like this one parses again
+        # only what changed (dbt checks that itself).
+        keep_partial_parse(invocation.target_path, target_dir)
 
     return warehouse_models
 
@@ -216,8 +268,10 @@ def dbt_docs(
         with staged_directory(target) as site_dir, tempfile.TemporaryDirectory(prefix="cmi-dbt-docs-") as scratch:
             # Another process may hold the warehouse for a moment (an analyst, a second run): retried like dbt build.
             with retry_on_transient():
-                args = dbt_docs_args(context.partition_key, warehouse.resolved_path())
-                dbt.cli(args, target_path=Path(scratch)).wait()
+                args = dbt_docs_args(warehouse.resolved_path())
+                with dbt_environment(dbt_night_environment(context.partition_key)):
+                    invocation = dbt.cli(args, target_path=Path(scratch))
+                invocation.wait()
             for name in DBT_DOCS_FILES:
                 shutil.copy2(Path(scratch) / name, site_dir / name)
             stamp = {"fingerprint": fingerprint, "business_date": made_for}

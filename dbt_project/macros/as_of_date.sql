@@ -1,10 +1,18 @@
 {#-
-    The business date of the run as a DuckDB date literal, from the `as_of_date` var (YYYY-MM-DD).
-    Every model that asks "what is today?" calls this, so a night can be replayed for any past date.
-    Without the var the warehouse's current date is used.
+    The business date of the run as a DuckDB date literal, from the `as_of_date` var (YYYY-MM-DD), else the
+    CMI_DBT_AS_OF_DATE environment variable, which is how the nightly passes it. Every model that asks "what is
+    today?" calls this, so a night can be replayed for any past date. Without either the warehouse's current date
+    is used.
+
+    The environment variable is read only when dbt runs (`execute`), never while it parses: dbt keeps its parse of
+    the project from one invocation to the next only while the vars and the environment variables the parse read
+    stay the same, and the date changes every night (assets/warehouse.py, `dbt_night_environment`).
 -#}
 {% macro as_of_date() -%}
     {%- set value = var('as_of_date', none) -%}
+    {%- if (value is none or value | string | trim == '') and execute -%}
+        {%- set value = env_var('CMI_DBT_AS_OF_DATE', '') -%}
+    {%- endif -%}
     {%- if value is none or value | string | trim == '' -%}
         current_date
     {%- else -%}

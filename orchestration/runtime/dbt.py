@@ -83,6 +83,34 @@ def ensure_manifest(project: DbtProject) -> Path:
     return manifest
 
 
+# dbt's saved parse of the project. dagster-dbt copies the one in the project's target folder into each invocation's
+# own folder before dbt starts, and dbt reads it there and parses again only the files that changed since.
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def keep_partial_parse(run_target: Path, target_dir: Path) -> Path | None:
+    """Keep the parse dbt saved in one invocation's folder (``run_target``) in the project's target folder, where
+    the next invocation starts from it; returns where it went (None when dbt saved none).
+
+    dbt itself decides whether a saved parse still fits (the project's files, dbt's version, the vars and the
+    profile, so another warehouse's or an older project's parse is parsed again in full), so keeping the newest one
+    is always safe. Written beside it and renamed over it: a dbt starting at the same moment copies a whole file.
+    """
+    source = Path(run_target) / PARTIAL_PARSE
+    if not source.is_file():
+        return None
+    target_dir = Path(target_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        source.open("rb") as saved,
+        tempfile.NamedTemporaryFile(dir=target_dir, prefix=".parse-", delete=False) as scratch,
+    ):
+        shutil.copyfileobj(saved, scratch)
+    kept = target_dir / PARTIAL_PARSE
+    os.replace(scratch.name, kept)
+    return kept
+
+
 # dagster-dbt gives every invocation a target folder of its own (`<op>-<run>-<id>`, about 14 MB each): kept for the
 # last few runs, to look into a recent failure, and removed after that so `dbt_project/target` stays bounded.
 KEEP_RUN_TARGETS = 5

@@ -18,6 +18,7 @@ import pytest
 from dbt.cli.main import dbtRunner
 
 from assets.feeds.loading.raw_schema import column_definitions
+from assets.warehouse import dbt_night_environment
 from tests.fixtures import ACME, DBT_PROJECT_DIR, NORD, UPC_100, ledger, stock, write_fixture
 
 LOOKBACK_DAYS = 2
@@ -54,9 +55,14 @@ def dbt(args: list[str], scratch: Path) -> None:
     assert result.success, result.exception
 
 
-def night(as_of: date, scratch: Path, full_refresh: bool = False) -> None:
-    """The incremental facts and what they read; the marts downstream of them are tables, re-built whole anyway."""
-    variables = f"{{as_of_date: {as_of.isoformat()}, fact_lookback_days: {LOOKBACK_DAYS}}}"
+def night(as_of: date, scratch: Path, env: pytest.MonkeyPatch, full_refresh: bool = False) -> None:
+    """The incremental facts and what they read; the marts downstream of them are tables, re-built whole anyway.
+
+    The date reaches dbt as the nightly passes it, in the environment, so the vars stay the same from night to night.
+    """
+    for name, value in dbt_night_environment(as_of.isoformat()).items():
+        env.setenv(name, value)
+    variables = f"{{fact_lookback_days: {LOOKBACK_DAYS}}}"
     refresh = ["--full-refresh"] if full_refresh else []
     dbt(["run", "--select", *[f"+{fact}" for fact in INCREMENTAL_FACTS], "--vars", variables, *refresh], scratch)
 
@@ -105,19 +111,19 @@ def nights(tmp_path_factory) -> dict:
         )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CMI_DUCKDB_PATH", str(warehouse))
-        night(date(2025, 6, 8), scratch)
+        night(date(2025, 6, 8), scratch, env)
         original_uom = mark_untouched_row(warehouse, "night 1")
         deliver_between_nights(warehouse)
-        night(date(2025, 6, 10), scratch)
+        night(date(2025, 6, 10), scratch, env)
         # Still marked: night 2 re-computed its window and the late series, not all history.
         untouched_after_night_2 = mark_untouched_row(warehouse, original_uom)
         incremental = tables(warehouse)
-        night(date(2025, 6, 10), scratch, full_refresh=True)
+        night(date(2025, 6, 10), scratch, env, full_refresh=True)
         full = tables(warehouse)
         # Replaying an earlier night on top of a later one must not leave the later days behind.
-        night(date(2025, 6, 9), scratch)
+        night(date(2025, 6, 9), scratch, env)
         replayed = tables(warehouse)
-        night(date(2025, 6, 9), scratch, full_refresh=True)
+        night(date(2025, 6, 9), scratch, env, full_refresh=True)
         replayed_full = tables(warehouse)
     return {
         "incremental": incremental,
@@ -125,7 +131,16 @@ def nights(tmp_path_factory) -> dict:
         "replayed": replayed,
         "replayed_full": replayed_full,
         "untouched_after_night_2": untouched_after_night_2,
+        "dbt_log": (scratch / "logs" / "dbt.log").read_text(encoding="utf-8"),
     }
+
+
+def test_only_the_first_night_parses_the_whole_project(nights):
+    """The nights share dbt's target folder, as nightly runs share the project's: from the second night on, dbt
+    starts from the parse the night before saved, though the business date changed."""
+    log = nights["dbt_log"]
+    assert log.count("Starting full parse") == 1, [line for line in log.splitlines() if "partial pars" in line]
+    assert "Unable to do partial parsing because config vars" not in log
 
 
 def test_night_2_left_rows_outside_its_window_alone(nights):
@@ -160,10 +175,10 @@ def test_a_fact_built_before_the_reported_stockout_column_is_rebuilt_whole(tmp_p
     warehouse = tmp_path / "warehouse.duckdb"
     write_fixture(warehouse)
     monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
-    night(date(2025, 6, 10), tmp_path)
+    night(date(2025, 6, 10), tmp_path, monkeypatch)
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("alter table intermediate.int_sales_daily drop column is_reported_stockout")
-    night(date(2025, 6, 10), tmp_path)
+    night(date(2025, 6, 10), tmp_path, monkeypatch)
     sales = tables(warehouse)["fct_sales_daily"]
     nord_tea = sales[(sales["partner_id"] == NORD) & (sales["product_id"] == "SKU-300")]
     censored = nord_tea.loc[nord_tea["is_reported_stockout"], "sales_date"]

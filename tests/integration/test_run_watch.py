@@ -67,13 +67,17 @@ def test_liveness_is_judged_by_the_process_table():
 
 
 class LockedOnceDbt(dg.ConfigurableResource):
-    """dbt whose first `docs generate` meets another process's lock on the warehouse file."""
+    """dbt whose first `docs generate` meets another process's lock on the warehouse file; each start writes down
+    the business date in the environment dbt would start in."""
 
     calls_file: str
     project_dir: str = str(DBT_PROJECT_DIR)
 
     def cli(self, args, target_path: Path, **_):
         calls = Path(self.calls_file)
+        started_with = Path(self.calls_file + ".dates")
+        as_of = os.environ.get(warehouse_assets.AS_OF_DATE_ENV, "unset")
+        started_with.write_text((started_with.read_text() if started_with.exists() else "") + as_of + "\n")
         calls.write_text(calls.read_text() + "x" if calls.exists() else "x")
         first = len(calls.read_text()) == 1
         return _Invocation(Path(target_path), first)
@@ -111,6 +115,9 @@ def test_dbt_docs_retries_a_lock_conflict_like_every_warehouse_step(tmp_path, mo
     retried = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert len(retried) == 1
     assert (tmp_path / "calls").read_text() == "xx"
+    # dbt started both times with the night's date in its environment, which is this process's again after.
+    assert (tmp_path / "calls.dates").read_text().split() == ["2025-06-30", "2025-06-30"]
+    assert warehouse_assets.AS_OF_DATE_ENV not in os.environ
 
 
 def test_dbt_run_target_folders_are_bounded(tmp_path):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assets.warehouse import dbt_docs_args, dbt_docs_summary
+from assets.warehouse import dbt_build_args, dbt_docs_args, dbt_docs_summary
 
 
-def test_docs_are_generated_static_for_the_business_date():
-    args = dbt_docs_args("2025-06-10", Path("/srv/cmi/warehouse.duckdb"))
+def test_docs_are_generated_static_with_the_build_s_vars_and_threads():
+    args = dbt_docs_args(Path("/srv/cmi/warehouse.duckdb"))
     assert args[:3] == ["docs", "generate", "--static"]
-    assert json.loads(args[args.index("--vars") + 1]) == {
-        "as_of_date": "2025-06-10",
-        "warehouse_path": "/srv/cmi/warehouse.duckdb",
-    }
+    # The build's vars, so docs generated after the night's build reuse the build's parse of the project.
+    assert args[args.index("--vars") + 1] == dbt_build_args(Path("/srv/cmi/warehouse.duckdb"))[-1]
+    assert json.loads(args[args.index("--vars") + 1]) == {"warehouse_path": "/srv/cmi/warehouse.duckdb"}
+    assert args[args.index("--threads") + 1] == "2"
 
 
 def test_the_summary_counts_models_sources_tests_and_catalog_relations():

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.warehouse import dbt_build_args
+from assets.warehouse import dbt_build_args, dbt_environment, dbt_night_environment
 from orchestration.runtime import settings
 
 
@@ -30,15 +30,30 @@ def test_settings_are_read_when_called_not_at_import(monkeypatch):
     assert settings.schedule_timezone() == "Asia/Shanghai"
 
 
-def test_dbt_build_passes_the_business_date_its_knowledge_cut_and_the_warehouse_as_vars():
-    args = dbt_build_args("2025-06-30", Path("/srv/cmi/night.duckdb"))
+def test_dbt_build_gets_the_warehouse_as_its_only_var_and_runs_two_threads():
+    args = dbt_build_args(Path("/srv/cmi/night.duckdb"))
     assert args[0] == "build"
-    assert json.loads(args[args.index("--vars") + 1]) == {
-        "as_of_date": "2025-06-30",
-        "warehouse_path": "/srv/cmi/night.duckdb",
-        "known_before": "2025-07-02 00:00:00",
-    }
+    # The vars stay the same from night to night, so dbt keeps its parse of the project between nights.
+    assert json.loads(args[args.index("--vars") + 1]) == {"warehouse_path": "/srv/cmi/night.duckdb"}
     assert args[args.index("--exclude-resource-type") + 1] == "unit_test", "unit tests run with make test, not nightly"
+    assert args[args.index("--threads") + 1] == "2"
+
+
+def test_the_business_date_and_its_knowledge_cut_reach_dbt_in_its_environment():
+    assert dbt_night_environment("2025-06-30") == {
+        "CMI_DBT_AS_OF_DATE": "2025-06-30",
+        "CMI_DBT_KNOWN_BEFORE": "2025-07-02 00:00:00",
+    }
+
+
+def test_the_night_environment_is_set_only_while_dbt_starts(monkeypatch):
+    monkeypatch.setenv("CMI_DBT_AS_OF_DATE", "an earlier value")
+    monkeypatch.delenv("CMI_DBT_KNOWN_BEFORE", raising=False)
+    with dbt_environment(dbt_night_environment("2025-06-30")):
+        assert os.environ["CMI_DBT_AS_OF_DATE"] == "2025-06-30"
+        assert os.environ["CMI_DBT_KNOWN_BEFORE"] == "2025-07-02 00:00:00"
+    assert os.environ["CMI_DBT_AS_OF_DATE"] == "an earlier value"
+    assert "CMI_DBT_KNOWN_BEFORE" not in os.environ
 
 
 def _config(tmp_path, monkeypatch, text: str):
