@@ -232,8 +232,12 @@ def build_warehouse_assets(
                 yield event
             context.log.info(progress.line())
         # dagster-dbt gives the next dbt of this project the parse kept there: a night like this one parses again
-        # only what changed (dbt checks that itself).
-        keep_partial_parse(invocation.target_path, target_dir)
+        # only what changed (dbt checks that itself). It only saves the next dbt time, so a build that succeeded
+        # does not fail over it.
+        try:
+            keep_partial_parse(invocation.target_path, target_dir)
+        except OSError as error:
+            context.log.warning(f"dbt's parse was not kept for the next dbt, which parses the project in full: {error}")
 
     return warehouse_models
 
