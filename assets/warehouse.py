@@ -37,10 +37,10 @@ DBT_DOCS_PAGE = "static_index.html"
 DBT_DOCS_FILES = (DBT_DOCS_PAGE, "index.html", "manifest.json", "catalog.json")
 # Beside the docs: what they were made of and for which night (``docs_fingerprint``).
 DBT_DOCS_STAMP = "fingerprint.json"
-# dbt's threads for a night's build and docs. Most of a small night's build is dbt's own work around 320 short data
-# tests (compiling, logging, one query each); a second thread overlaps it with DuckDB's queries, which DuckDB runs
-# side by side on the one warehouse file within dbt's process. Measured in README "Measured".
-DBT_THREADS = 2
+# dbt's threads for a night's build and docs, the one place to change them. Two were tried: faster only when dbt ran
+# alone on a loaded machine, not inside a night on a quieter one (more CPU for no gain), and two threads writing the
+# one DuckDB file can meet a write-write conflict. Measured in README "Measured".
+DBT_THREADS = 1
 # The night's business date and knowledge cut, as dbt's macros `as_of_date()` and `known_before()` read them.
 AS_OF_DATE_ENV = "CMI_DBT_AS_OF_DATE"
 KNOWN_BEFORE_ENV = "CMI_DBT_KNOWN_BEFORE"
@@ -232,8 +232,12 @@ def build_warehouse_assets(
                 yield event
             context.log.info(progress.line())
         # dagster-dbt gives the next dbt of this project the parse kept there: a night like this one parses again
-        # only what changed (dbt checks that itself).
-        keep_partial_parse(invocation.target_path, target_dir)
+        # only what changed (dbt checks that itself). It only saves the next dbt time, so a build that succeeded
+        # does not fail over it.
+        try:
+            keep_partial_parse(invocation.target_path, target_dir)
+        except OSError as error:
+            context.log.warning(f"dbt's parse was not kept for the next dbt, which parses the project in full: {error}")
 
     return warehouse_models
 

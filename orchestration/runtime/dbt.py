@@ -107,7 +107,11 @@ def keep_partial_parse(run_target: Path, target_dir: Path) -> Path | None:
     ):
         shutil.copyfileobj(saved, scratch)
     kept = target_dir / PARTIAL_PARSE
-    os.replace(scratch.name, kept)
+    try:
+        os.replace(scratch.name, kept)
+    except OSError:
+        Path(scratch.name).unlink(missing_ok=True)
+        raise
     return kept
 
 

@@ -58,6 +58,8 @@ TRANSIENT_MESSAGES = (
     "connection reset",
     "connection timed out",
     "too many open files",
+    # DuckDB's optimistic concurrency: two writers in one database touched the same rows; the later one may retry.
+    "write-write conflict",
     # How distributed words a scheduler or worker it cannot reach ("Timed out trying to connect to tcp://...").
     "timed out trying to connect",
 )

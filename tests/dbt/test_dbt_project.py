@@ -23,14 +23,18 @@ DBT = Path(sys.executable).with_name("dbt")
 AS_OF = DBT_NIGHT
 
 
-def run_dbt(args: list[str], warehouse: str, scratch: Path) -> subprocess.CompletedProcess:
-    """Run dbt as the pipeline does; every artefact (target, logs) goes to `scratch`, never into the repo."""
+def run_dbt(
+    args: list[str], warehouse: str, scratch: Path, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run dbt as the pipeline does; every artefact (target, logs) goes to `scratch`, never into the repo.
+    ``environment`` is added to this process's, with the night's date variables not passed on unless given there."""
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if not name.startswith("CMI_DBT_")},
         "CMI_DUCKDB_PATH": warehouse,
         "DBT_TARGET_PATH": str(scratch / "target"),
         "DBT_LOG_PATH": str(scratch / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **(environment or {}),
     }
     return subprocess.run(
         [str(DBT), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
@@ -184,6 +188,24 @@ def test_shipment_status_and_partner_forecasts_follow_the_business_date(built_wa
     # Its file arrived at 07:00 on its own date: the forecast is known from that date's night.
     forecasts = "select forecast_date, known_on, forecast_qty from intermediate.int_partner_forecasts_resolved"
     assert query(warehouse, forecasts) == [(day(9), day(9), 21.0)]
+
+
+def test_a_date_in_the_vars_brings_its_own_cut_and_dagster_s_dbt_needs_a_date(built_warehouse):
+    """The night's cut in the environment does not pair with a date given in --vars; dbt started by dagster-dbt
+    (DAGSTER_DBT_CLI) with no date at all stops rather than plan today."""
+    scratch = built_warehouse.parent
+    inline = ["compile", "--inline", "select {{ as_of_date() }} as d, {{ known_before() }} as k"]
+    elsewhere = {"CMI_DBT_KNOWN_BEFORE": "2030-01-01 00:00:00", "DAGSTER_DBT_CLI": "true"}
+    # The build's vars, so dbt starts from the build's parse.
+    with_date = run_dbt(
+        [*inline, "--vars", f"{{as_of_date: {AS_OF.isoformat()}}}"], str(built_warehouse), scratch, elsewhere
+    )
+    assert with_date.returncode == 0, with_date.stdout[-3000:]
+    assert f"cast(date '{AS_OF.isoformat()}' + interval 2 day as timestamp)" in with_date.stdout
+    assert "2030-01-01" not in with_date.stdout
+    no_date = run_dbt(inline, str(built_warehouse), scratch, {"DAGSTER_DBT_CLI": "true"})
+    assert no_date.returncode != 0
+    assert "No business date" in no_date.stdout
 
 
 def test_relative_warehouse_path_is_relative_to_the_project_root(tmp_path):

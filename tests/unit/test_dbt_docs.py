@@ -14,7 +14,7 @@ def test_docs_are_generated_static_with_the_build_s_vars_and_threads():
     # The build's vars, so docs generated after the night's build reuse the build's parse of the project.
     assert args[args.index("--vars") + 1] == dbt_build_args(Path("/srv/cmi/warehouse.duckdb"))[-1]
     assert json.loads(args[args.index("--vars") + 1]) == {"warehouse_path": "/srv/cmi/warehouse.duckdb"}
-    assert args[args.index("--threads") + 1] == "2"
+    assert args[args.index("--threads") + 1] == "1"
 
 
 def test_the_summary_counts_models_sources_tests_and_catalog_relations():

@@ -1,5 +1,8 @@
 """dbt's saved parse of the project is kept in the project's target folder, where the next dbt starts from it."""
 
+import pytest
+
+from orchestration.runtime import dbt as runtime_dbt
 from orchestration.runtime.dbt import PARTIAL_PARSE, keep_partial_parse, prune_run_targets
 
 
@@ -25,4 +28,21 @@ def test_an_invocation_that_saved_no_parse_leaves_the_kept_one(tmp_path):
     failed_early = target / "warehouse_models-run3-ghi"
     failed_early.mkdir()
     assert keep_partial_parse(failed_early, target) is None
+    assert (target / PARTIAL_PARSE).read_bytes() == b"kept"
+
+
+def test_a_parse_that_cannot_be_renamed_into_place_leaves_no_copy_behind(tmp_path, monkeypatch):
+    target = tmp_path / "target"
+    run = target / "warehouse_models-run4-jkl"
+    run.mkdir(parents=True)
+    (run / PARTIAL_PARSE).write_bytes(b"night 4")
+    (target / PARTIAL_PARSE).write_bytes(b"kept")
+
+    def refuse(source, destination):
+        raise PermissionError(13, "Permission denied", str(destination))
+
+    monkeypatch.setattr(runtime_dbt.os, "replace", refuse)
+    with pytest.raises(PermissionError):
+        keep_partial_parse(run, target)
+    assert sorted(path.name for path in target.iterdir()) == sorted([run.name, PARTIAL_PARSE])
     assert (target / PARTIAL_PARSE).read_bytes() == b"kept"

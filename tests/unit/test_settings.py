@@ -30,13 +30,13 @@ def test_settings_are_read_when_called_not_at_import(monkeypatch):
     assert settings.schedule_timezone() == "Asia/Shanghai"
 
 
-def test_dbt_build_gets_the_warehouse_as_its_only_var_and_runs_two_threads():
+def test_dbt_build_gets_the_warehouse_as_its_only_var_and_runs_one_thread():
     args = dbt_build_args(Path("/srv/cmi/night.duckdb"))
     assert args[0] == "build"
     # The vars stay the same from night to night, so dbt keeps its parse of the project between nights.
     assert json.loads(args[args.index("--vars") + 1]) == {"warehouse_path": "/srv/cmi/night.duckdb"}
     assert args[args.index("--exclude-resource-type") + 1] == "unit_test", "unit tests run with make test, not nightly"
-    assert args[args.index("--threads") + 1] == "2"
+    assert args[args.index("--threads") + 1] == "1"
 
 
 def test_the_business_date_and_its_knowledge_cut_reach_dbt_in_its_environment():
@@ -52,6 +52,15 @@ def test_the_night_environment_is_set_only_while_dbt_starts(monkeypatch):
     with dbt_environment(dbt_night_environment("2025-06-30")):
         assert os.environ["CMI_DBT_AS_OF_DATE"] == "2025-06-30"
         assert os.environ["CMI_DBT_KNOWN_BEFORE"] == "2025-07-02 00:00:00"
+    assert os.environ["CMI_DBT_AS_OF_DATE"] == "an earlier value"
+    assert "CMI_DBT_KNOWN_BEFORE" not in os.environ
+
+
+def test_the_night_environment_is_restored_when_starting_dbt_fails(monkeypatch):
+    monkeypatch.setenv("CMI_DBT_AS_OF_DATE", "an earlier value")
+    monkeypatch.delenv("CMI_DBT_KNOWN_BEFORE", raising=False)
+    with pytest.raises(RuntimeError, match="dbt did not start"), dbt_environment(dbt_night_environment("2025-06-30")):
+        raise RuntimeError("dbt did not start")
     assert os.environ["CMI_DBT_AS_OF_DATE"] == "an earlier value"
     assert "CMI_DBT_KNOWN_BEFORE" not in os.environ
 

@@ -107,6 +107,11 @@ def test_dbt_killed_or_stopped_by_a_lock_or_crash_is_retried():
     assert dbt_failure_is_transient(2, "Encountered an error:\n  Connection reset by peer")
 
 
+def test_dbt_stopped_by_a_duckdb_write_write_conflict_is_retried():
+    message = "Runtime Error in model fct_inventory_daily\n  TransactionContext Error: Catalog write-write conflict"
+    assert dbt_failure_is_transient(1, message)
+
+
 def test_dbt_stopped_by_a_project_that_does_not_compile_is_not_retried():
     assert not dbt_failure_is_transient(2, "Encountered an error:\nCompilation Error in model fct_sales_daily")
     assert not dbt_failure_is_transient(2, "Encountered an error:\nParsing Error in models/_marts.yml")
