@@ -1,8 +1,10 @@
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from assets.warehouse import dbt_build_args, dbt_environment, dbt_night_environment
 from orchestration.runtime import settings
@@ -37,6 +39,15 @@ def test_dbt_build_gets_the_warehouse_as_its_only_var_and_runs_one_thread():
     assert json.loads(args[args.index("--vars") + 1]) == {"warehouse_path": "/srv/cmi/night.duckdb"}
     assert args[args.index("--exclude-resource-type") + 1] == "unit_test", "unit tests run with make test, not nightly"
     assert args[args.index("--threads") + 1] == "1"
+
+
+def test_dbt_s_duckdb_has_a_memory_limit_under_the_night_s_bound():
+    """Without one DuckDB takes up to 80 % of the machine's memory during the build; with it, it spills to disk."""
+    profile = yaml.safe_load((settings.DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+    limit = profile["cmi"]["outputs"]["dev"]["settings"]["memory_limit"]
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(MB|GB|MiB|GiB)", limit).groups()
+    gib = float(number) / (1 if unit.startswith("G") else 1024)
+    assert 0.5 <= gib <= 3, limit
 
 
 def test_the_business_date_and_its_knowledge_cut_reach_dbt_in_its_environment():
