@@ -139,7 +139,7 @@ def demand_forecast(
         )
         # The partners' own forecasts, where they beat ours or add to it over the last weeks, join the night's.
         sources = apply_partner_forecasts(conn, business_date, block_series=config.chunk_series)
-        scored = score_forecast_history(conn, business_date)
+        scored = score_forecast_history(conn, business_date, block_series=config.chunk_series)
         value_added_weeks = score_value_added(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
         schema = column_schema(conn, "forecasts.forecast_history", FORECAST_COLUMNS)

@@ -66,13 +66,15 @@ select *, (row_number() over (order by partner_id, location_id, product_id) - 1)
 from keys
 """
 
+# Rows come in the table's order, as a scan of the whole night gives them, so each series' sums add its rows in the
+# same order whatever the blocks.
 _NIGHT_SQL = f"""
 select h.partner_id, h.location_id, h.product_id, h.forecast_date,
        coalesce(h.stat_p50, h.p50) as p50, coalesce(h.stat_p90, h.p90) as p90
 from forecasts.forecast_history as h
 join {_BLOCKS} as k using (partner_id, location_id, product_id)
 where h.as_of_date = $night and k.block = $block
-order by all
+order by h.rowid
 """
 
 _PARTNER_SQL = f"""
@@ -91,7 +93,7 @@ select h.partner_id, h.location_id, h.product_id, h.as_of_date as night, h.forec
 from forecasts.forecast_history as h
 join {_BLOCKS} as k using (partner_id, location_id, product_id)
 where k.block = $block and h.as_of_date between $night - $window and $night - 1 and h.forecast_date <= $night
-order by all
+order by h.rowid
 """
 
 _ACTUALS_SQL = f"""
