@@ -26,6 +26,11 @@ and ``forecasts.forecast_accuracy_by_model`` do exactly that per as-of date.
 Idempotent: a call rescores every stored run against the sales known now (so late corrections of sales are
 picked up) and replaces those runs' rows — except rows already scored with later actuals (a backfill of an
 older date does not make the table forget newer sales).
+
+Memory follows a block of ``block_series`` series (the forecast's ``chunk_series``), not the warehouse: the series
+are numbered into blocks in a temporary table, and the scoring query, joined to one block, runs and writes block
+after block in one transaction, so DuckDB holds one block's forecasts, sales and seasonal differences at a time. A
+series' rows all fall in its block, so its scores are those of a query over everything.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ Pure pandas, no I/O. The steps of a night:
    ours by more than its bias (``Σ|partner − actual| < Σ|ours − actual| − |Σ(partner − actual)|``): a systematic
    over- or under-forecast goes straight into the plan's stock, which safety stock (sized for noise) does not absorb,
    so a partner biased +25 % with an error close to ours is not blended in.
+   Over blocks of series (``partner_evidence``), the pooled judgement is made from sums: ``partner_sums`` of each
+   block added by ``pooled_error_sums`` give the pooled weights, ``partner_combined_error`` of each block the
+   combination's error, and ``pooled_judgement`` the partner's choice, passed to ``choose_weights`` as
+   ``by_partner``.
 5. ``combine_night``: the night's rows where the partner has a forecast for the day become
    ``w_ours · ours + w_partner · partner``; p90 keeps its distance above p50 (``p90 − p50`` of ours). The
    statistical forecast stays in ``stat_p50`` / ``stat_p90``, the partner's in ``partner_p50``.
