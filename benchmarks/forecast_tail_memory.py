@@ -37,6 +37,7 @@ from forecasts.forecasting.accuracy import score_forecast_history
 from forecasts.forecasting.forecast_value_added import score_value_added
 from forecasts.forecasting.partner_evidence import apply_partner_forecasts
 conn = duckdb.connect(path)
+conn.execute("set enable_progress_bar = false")  # it would print to stdout, where the JSON goes
 wall, cpu = time.perf_counter(), time.process_time()
 run = {"evidence": apply_partner_forecasts, "accuracy": score_forecast_history, "value_added": score_value_added}
 result = run[step](conn, night)
