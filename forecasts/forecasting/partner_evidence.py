@@ -9,14 +9,14 @@ uses (ours, the partner's or the combination), ``stat_p50`` / ``stat_p90`` keep 
 daily share, with the weights and the evidence-window errors beside them. Rerunning it gives the same rows: it always
 starts from ``stat_p50``.
 
-Memory follows a block of ``chunk_series`` series, not the night. The series (tonight's, and the window's of the
-same partners) are numbered into blocks in a temporary table, and every read joins it, so each frame is one block's.
-A series short of evidence borrows its partner's pooled weights, which need all of the partner's series: the first
-pass adds up each partner's error sums block by block, the second its pooled combination's error, and the third
-judges each block's series and updates its rows. Each block's rows and evidence are read once, kept in a temporary
-folder between the passes (on disk, not in memory), and the updates run in one transaction: a failure part-way
-leaves the night's previous rows. The results are those of the whole night at once (sums of blocks may differ from
-one sum in the last bit of a pooled ratio).
+Memory follows a block of ``block_series`` series (the forecast's ``chunk_series``), not the night. The series
+(tonight's, and the window's of the same partners) are numbered into blocks in a temporary table, and every read
+joins it, so each frame is one block's. A series short of evidence borrows its partner's pooled weights, which need
+all of the partner's series: the first pass adds up each partner's error sums block by block, the second its pooled
+combination's error, and the third judges each block's series and updates its rows. Each block's rows and evidence
+are read once, kept in a temporary folder between the passes (on disk, not in memory), and the updates run in one
+transaction: a failure part-way leaves the night's previous rows. The results are those of the whole night at once
+(sums of blocks may differ from one sum in the last bit of a pooled ratio).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from forecasts.forecasting.partner_combination import (
 from orchestration.runtime.warehouse_tables import table_exists
 
 PARTNER_FORECASTS = "intermediate.int_partner_forecasts_resolved"
-# The nightly forecast's default chunk (``warehouse_forecast.DEFAULT_CHUNK_SERIES``): a block of 1,000 series holds
-# 28 night rows and up to some 400 evidence pairs per series, a few tens of MB.
+# The nightly forecast's default chunk (``warehouse_forecast.DEFAULT_CHUNK_SERIES``; the asset passes its
+# ``chunk_series``): a block holds 28 night rows and, with a month of nights, some 400 evidence pairs per series.
 DEFAULT_BLOCK_SERIES = 1000
 _BLOCKS = "partner_evidence_series"
 
