@@ -131,6 +131,8 @@ def apply_partner_forecasts(
             for block, path in enumerate(kept):
                 night, tonight, evidence = _read_block(conn, {**parameters, "block": block}, has_table)
                 sums.append(partner_sums(evidence))
+                if not evidence.empty:  # kept with the ids as categories: every reader turns them back to strings
+                    evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, "category"))
                 pd.to_pickle((night, tonight, evidence), path)
                 del night, tonight, evidence
             pooled = pooled_error_sums([part for part in sums if not part.empty])
