@@ -45,8 +45,9 @@ class ForecastConfig(dg.Config):
     chunk_series: int = Field(
         default=DEFAULT_CHUNK_SERIES,
         ge=1,
-        description="Series read, forecast and written at a time: the forecast's memory follows this, not the "
-        "number of series (about 80 KiB per series of two years' daily history).",
+        description="Series read, forecast and written at a time (and weighed against the partners' forecasts "
+        "after): the forecast's memory follows this, not the number of series (about 80 KiB per series of two "
+        "years' daily history).",
     )
 
 
@@ -137,8 +138,8 @@ def demand_forecast(
             progress=report,
         )
         # The partners' own forecasts, where they beat ours or add to it over the last weeks, join the night's.
-        sources = apply_partner_forecasts(conn, business_date)
-        scored = score_forecast_history(conn, business_date)
+        sources = apply_partner_forecasts(conn, business_date, block_series=config.chunk_series)
+        scored = score_forecast_history(conn, business_date, block_series=config.chunk_series)
         value_added_weeks = score_value_added(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
         schema = column_schema(conn, "forecasts.forecast_history", FORECAST_COLUMNS)

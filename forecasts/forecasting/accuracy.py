@@ -26,6 +26,11 @@ and ``forecasts.forecast_accuracy_by_model`` do exactly that per as-of date.
 Idempotent: a call rescores every stored run against the sales known now (so late corrections of sales are
 picked up) and replaces those runs' rows — except rows already scored with later actuals (a backfill of an
 older date does not make the table forget newer sales).
+
+Memory follows a block of ``block_series`` series (the forecast's ``chunk_series``), not the warehouse: the series
+are numbered into blocks in a temporary table, and the scoring query, joined to one block, runs and writes block
+after block in one transaction, so DuckDB holds one block's forecasts, sales and seasonal differences at a time. A
+series' rows all fall in its block, so its scores are those of a query over everything.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ import duckdb
 from orchestration.runtime.warehouse_tables import keep_most_actuals, table_exists
 
 ACCURACY_TABLE = "forecasts.forecast_accuracy"
+# Series scored at a time (the nightly forecast's chunk): DuckDB then holds one block's forecasts, sales and
+# seasonal differences, not the warehouse's.
+DEFAULT_BLOCK_SERIES = 1000
+_BLOCKS = "accuracy_series"
 MASE_SEASON_DAYS = 7
 MASE_WINDOW_DAYS = 365
 
@@ -78,7 +87,8 @@ forecast as (
 
     select as_of_date, partner_id, location_id, product_id, series_id, forecast_date, p50, p90, model, demand_class
     from forecasts.forecast_history
-    where as_of_date < $actuals_through
+    join {_BLOCKS} as block using (partner_id, location_id, product_id)
+    where as_of_date < $actuals_through and block.block = $block
 
 ),
 
@@ -86,7 +96,8 @@ sales as (
 
     select partner_id, location_id, product_id, sales_date, units_sold, coalesce(is_stockout, false) as is_stockout
     from marts.fct_sales_daily
-    where sales_date <= $actuals_through
+    join {_BLOCKS} as block using (partner_id, location_id, product_id)
+    where sales_date <= $actuals_through and block.block = $block
 
 ),
 
@@ -270,21 +281,38 @@ def _create_objects(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(_GROUP_VIEW_SQL.format(view="forecasts.forecast_accuracy_by_model", keys="model"))
 
 
-def score_forecast_history(conn: duckdb.DuckDBPyConnection, as_of_date: date) -> int:
+def score_forecast_history(
+    conn: duckdb.DuckDBPyConnection, as_of_date: date, *, block_series: int = DEFAULT_BLOCK_SERIES
+) -> int:
     """Score every stored forecast run against the sales known up to ``as_of_date`` into
-    ``forecasts.forecast_accuracy``; returns the rows written.
+    ``forecasts.forecast_accuracy``, ``block_series`` series at a time; returns the rows written.
 
     Runs made on or after ``as_of_date`` have nothing to score yet. Creates the table and its two views when
     missing, so it can run before the first forecast is stored (it then writes nothing).
     """
+    if block_series < 1:
+        raise ValueError(f"block_series must be at least 1, got {block_series}")
     _create_objects(conn)
     if not table_exists(conn, "forecasts.forecast_history"):
         return 0
-    # A run keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
-    return keep_most_actuals(
-        conn,
-        ACCURACY_TABLE,
-        _SCORE_SQL,
-        {"actuals_through": as_of_date},
-        ["as_of_date", "partner_id", "location_id", "product_id"],
+    # Every series' rows (its runs, its sales) fall in one block: a series is scored as it would be on its own.
+    conn.execute(
+        f"""create or replace temp table {_BLOCKS} as
+            select *, (row_number() over (order by partner_id, location_id, product_id) - 1) // $size as block
+            from (select distinct partner_id, location_id, product_id
+                  from forecasts.forecast_history where as_of_date < $actuals_through)""",
+        {"actuals_through": as_of_date, "size": block_series},
     )
+    try:
+        blocks = conn.execute(f"select coalesce(max(block) + 1, 0) from {_BLOCKS}").fetchone()[0]
+        # A run keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
+        return keep_most_actuals(
+            conn,
+            ACCURACY_TABLE,
+            _SCORE_SQL,
+            {"actuals_through": as_of_date},
+            ["as_of_date", "partner_id", "location_id", "product_id"],
+            blocks=blocks,
+        )
+    finally:
+        conn.execute(f"drop table if exists {_BLOCKS}")

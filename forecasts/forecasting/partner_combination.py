@@ -21,6 +21,10 @@ Pure pandas, no I/O. The steps of a night:
    ours by more than its bias (``Σ|partner − actual| < Σ|ours − actual| − |Σ(partner − actual)|``): a systematic
    over- or under-forecast goes straight into the plan's stock, which safety stock (sized for noise) does not absorb,
    so a partner biased +25 % with an error close to ours is not blended in.
+   Over blocks of series (``partner_evidence``), the pooled judgement is made from sums: ``partner_sums`` of each
+   block added by ``pooled_error_sums`` give the pooled weights, ``partner_combined_error`` of each block the
+   combination's error, and ``pooled_judgement`` the partner's choice, passed to ``choose_weights`` as
+   ``by_partner``.
 5. ``combine_night``: the night's rows where the partner has a forecast for the day become
    ``w_ours · ours + w_partner · partner``; p90 keeps its distance above p50 (``p90 − p50`` of ours). The
    statistical forecast stays in ``stat_p50`` / ``stat_p90``, the partner's in ``partner_p50``.
@@ -136,6 +140,15 @@ def evidence_pairs(ours: pd.DataFrame, daily: pd.DataFrame, actuals: pd.DataFram
 
 def _judge(evidence: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     """Weights and the chosen source per group of evidence rows, with each candidate's WAPE over the window."""
+    sums = _error_sums(evidence, group)
+    sums["weight_ours"] = _inverse_error_weight(sums)
+    sums["error_combined"] = _combined_error(evidence, group, sums["weight_ours"])
+    return _decide(sums)
+
+
+def _error_sums(evidence: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """Per group: each forecaster's absolute and net error, the units sold and the scored days (sums, so a group's
+    rows split over several frames add up)."""
     rows = evidence.assign(
         error_ours=(evidence["ours"] - evidence["actual"]).abs(),
         error_partner=(evidence["partner"] - evidence["actual"]).abs(),
@@ -152,13 +165,25 @@ def _judge(evidence: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     # Scored days: distinct series-days (a day forecast on several nights counts once).
     day_keys = list(dict.fromkeys([*group, "location_id", "product_id", "date"]))
     sums["evidence_days"] = rows.drop_duplicates(day_keys).groupby(group, sort=True).size()
+    return sums
+
+
+def _inverse_error_weight(sums: pd.DataFrame) -> np.ndarray:
+    """Inverse mean absolute error: the smaller a forecaster's error, the larger its weight (equal when both are 0)."""
     both = sums["error_ours"] + sums["error_partner"]
-    # Inverse mean absolute error: the smaller a forecaster's error, the larger its weight (equal when both are 0).
-    sums["weight_ours"] = np.where(both > 0, sums["error_partner"] / both.where(both > 0, 1.0), 0.5)
-    weights = rows[group].merge(sums[["weight_ours"]], left_on=group, right_index=True, how="left")["weight_ours"]
-    combined = weights.to_numpy() * rows["ours"] + (1.0 - weights.to_numpy()) * rows["partner"]
-    rows["error_combined"] = (combined - rows["actual"]).abs()
-    sums["error_combined"] = rows.groupby(group, sort=True)["error_combined"].sum()
+    return np.where(both > 0, sums["error_partner"] / both.where(both > 0, 1.0), 0.5)
+
+
+def _combined_error(evidence: pd.DataFrame, group: list[str], weight_ours: pd.Series) -> pd.Series:
+    """Per group: the absolute error of the combination ``weight_ours`` (indexed by group) over the rows."""
+    weights = evidence[group].merge(weight_ours.rename("weight_ours"), left_on=group, right_index=True, how="left")
+    weights = weights["weight_ours"].to_numpy()
+    combined = weights * evidence["ours"] + (1.0 - weights) * evidence["partner"]
+    return (combined - evidence["actual"]).abs().groupby([evidence[column] for column in group], sort=True).sum()
+
+
+def _decide(sums: pd.DataFrame) -> pd.DataFrame:
+    """The chosen source and final weights of each group from its error sums, and the evidence ratios."""
     best_alone = np.minimum(sums["error_ours"], sums["error_partner"])
     sums["chosen_source"] = np.where(
         sums["error_combined"] <= best_alone,
@@ -177,6 +202,44 @@ def _judge(evidence: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     return sums
 
 
+def pooled_error_sums(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Each partner's error sums (``partner_sums`` of the blocks of series) added up, with the pooled weight of ours:
+    the first pass of judging a partner's pooled evidence block by block."""
+    sums = pd.concat(parts).groupby(level=0, sort=True).sum() if parts else pd.DataFrame()
+    if not sums.empty:
+        sums["weight_ours"] = _inverse_error_weight(sums)
+    return sums
+
+
+def partner_sums(evidence: pd.DataFrame) -> pd.DataFrame:
+    """One block of series' evidence as error sums per partner (``pooled_error_sums`` adds the blocks up)."""
+    if evidence.empty:
+        return pd.DataFrame()
+    return _error_sums(evidence.astype(dict.fromkeys(SERIES_KEYS, str)), ["partner_id"])
+
+
+def partner_combined_error(evidence: pd.DataFrame, pooled: pd.DataFrame) -> pd.Series:
+    """One block of series' absolute error of each partner's pooled combination (the second pass; add the blocks)."""
+    if evidence.empty or pooled.empty:
+        return pd.Series(dtype=float)
+    evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, str))
+    return _combined_error(evidence, ["partner_id"], pooled["weight_ours"])
+
+
+def pooled_judgement(pooled: pd.DataFrame, combined_errors: list[pd.Series], min_days: int) -> pd.DataFrame:
+    """Each partner's pooled weights from its added-up sums and combination errors (``choose_weights``'
+    ``by_partner``): the same judgement as over the partner's evidence rows at once."""
+    if pooled.empty:
+        return pd.DataFrame(columns=WEIGHT_COLUMNS)
+    sums = pooled.copy()
+    sums["error_combined"] = pd.concat(combined_errors).groupby(level=0, sort=True).sum()
+    return _pooled_level(_decide(sums), min_days)
+
+
+def _pooled_level(by_partner: pd.DataFrame, min_days: int) -> pd.DataFrame:
+    return by_partner[by_partner["evidence_days"] >= min_days].assign(evidence_level=PARTNER_LEVEL)
+
+
 def _partner_bias_guarded(sums: pd.DataFrame) -> pd.Series:
     """Groups whose partner forecast errs mostly on one side while ours does not, and does not beat ours by more
     than its bias: ours alone there (the bias guard of the module docstring)."""
@@ -188,33 +251,43 @@ def _partner_bias_guarded(sums: pd.DataFrame) -> pd.Series:
     return one_sided(PARTNER) & ~one_sided(OURS) & (lead <= sums["net_partner"].abs())
 
 
-def choose_weights(evidence: pd.DataFrame, series: pd.DataFrame, min_days: int = MIN_EVIDENCE_DAYS) -> pd.DataFrame:
+def choose_weights(
+    evidence: pd.DataFrame,
+    series: pd.DataFrame,
+    min_days: int = MIN_EVIDENCE_DAYS,
+    by_partner: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One row per row of ``series`` (series keys): ``WEIGHT_COLUMNS`` from the evidence window.
 
     A series with at least ``min_days`` scored days is judged on its own evidence; otherwise on its partner's
-    pooled evidence when that holds ``min_days`` scored series-days; otherwise it keeps ours alone.
+    pooled evidence when that holds ``min_days`` scored series-days; otherwise it keeps ours alone. ``by_partner``:
+    the partners' pooled judgement when ``evidence`` holds only some of their series (``pooled_judgement`` over the
+    blocks of series); by default it is judged from ``evidence``.
     """
     out = series[SERIES_KEYS].drop_duplicates().astype(str).reset_index(drop=True)
     out["weight_ours"], out["weight_partner"], out["chosen_source"] = 1.0, 0.0, OURS
     out["evidence_level"], out["evidence_days"] = NO_EVIDENCE, 0
     for column in EVIDENCE_RATIOS:
         out[column] = np.nan
-    if evidence.empty or out.empty:
+    if by_partner is None:
+        if evidence.empty:
+            return out
+        evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, str))
+        by_partner = _pooled_level(_judge(evidence, ["partner_id"]), min_days)
+    if out.empty or (evidence.empty and by_partner.empty):
         return out
-    evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, str))
     columns = WEIGHT_COLUMNS
-    by_partner = _judge(evidence, ["partner_id"])
-    by_partner = by_partner[by_partner["evidence_days"] >= min_days].assign(evidence_level=PARTNER_LEVEL)
-    by_series = _judge(evidence, SERIES_KEYS)
-    by_series = by_series[by_series["evidence_days"] >= min_days].assign(evidence_level=SERIES_LEVEL)
     indexed = out.set_index(SERIES_KEYS)
     pooled = out[["partner_id"]].join(by_partner[columns], on="partner_id")
     pooled.index = indexed.index
     has_pooled = pooled["evidence_level"].notna()
     indexed.loc[has_pooled, columns] = pooled.loc[has_pooled, columns]
-    own = by_series[columns].reindex(indexed.index)
-    has_own = own["evidence_level"].notna()
-    indexed.loc[has_own, columns] = own.loc[has_own, columns]
+    if not evidence.empty:
+        by_series = _judge(evidence.astype(dict.fromkeys(SERIES_KEYS, str)), SERIES_KEYS)
+        by_series = by_series[by_series["evidence_days"] >= min_days].assign(evidence_level=SERIES_LEVEL)
+        own = by_series[columns].reindex(indexed.index)
+        has_own = own["evidence_level"].notna()
+        indexed.loc[has_own, columns] = own.loc[has_own, columns]
     out = indexed.reset_index()
     out["evidence_days"] = out["evidence_days"].astype(int)
     for column in ("weight_ours", "weight_partner", *EVIDENCE_RATIOS):

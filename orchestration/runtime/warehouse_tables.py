@@ -76,27 +76,32 @@ def keep_most_actuals(
     *,
     actuals_column: str = "actuals_through",
     create: bool = False,
+    blocks: int | None = None,
 ) -> int:
     """Write the rows of ``scored_sql`` into ``table``, keeping for each ``keys`` the row scored with the most
     actuals (the latest ``actuals_column``), in one transaction; returns the rows inserted.
 
     A score is replaced only by one made with as many actuals or more, so rerunning a past night (fewer actuals
     known) leaves a later night's scores alone. ``create``: make ``table`` from the scored rows' columns when it
-    does not exist yet.
+    does not exist yet. ``blocks``: run ``scored_sql`` once per ``$block`` from 0 to ``blocks - 1`` (blocks of rows
+    with distinct keys), writing each block's rows before scoring the next, so only one block's scores are held.
     """
     match = " and ".join(f"stored.{key} = scored.{key}" for key in keys)
+    written = 0
     with transaction(conn):
-        conn.execute(f"create or replace temp table scored_rows as {scored_sql}", parameters)
-        if create:
-            conn.execute(f"create table if not exists {table} as select * from scored_rows limit 0")
-        conn.execute(
-            f"""delete from {table} as stored using scored_rows as scored
-                where {match} and stored.{actuals_column} <= scored.{actuals_column}"""
-        )
-        written = conn.execute(
-            f"insert into {table} select scored.* from scored_rows as scored anti join {table} as stored on {match}"
-        ).fetchone()[0]
-        conn.execute("drop table scored_rows")
+        for block in range(1 if blocks is None else blocks):
+            block_parameters = parameters if blocks is None else {**parameters, "block": block}
+            conn.execute(f"create or replace temp table scored_rows as {scored_sql}", block_parameters)
+            if create:
+                conn.execute(f"create table if not exists {table} as select * from scored_rows limit 0")
+            conn.execute(
+                f"""delete from {table} as stored using scored_rows as scored
+                    where {match} and stored.{actuals_column} <= scored.{actuals_column}"""
+            )
+            written += conn.execute(
+                f"insert into {table} select scored.* from scored_rows as scored anti join {table} as stored on {match}"
+            ).fetchone()[0]
+            conn.execute("drop table scored_rows")
     return int(written)
 
 

@@ -4,7 +4,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from forecasts.forecasting.accuracy import ACCURACY_TABLE, score_forecast_history
+from forecasts.forecasting.accuracy import _COLUMNS, ACCURACY_TABLE, score_forecast_history
 
 HISTORY_START = date(2024, 1, 1)
 RUN_DATE = date(2024, 2, 29)
@@ -118,3 +118,27 @@ def test_without_any_forecast_history_nothing_is_written():
     connection = duckdb.connect()
     assert score_forecast_history(connection, date(2024, 1, 1)) == 0
     assert connection.execute(f"select count(*) from {ACCURACY_TABLE}").fetchone()[0] == 0
+
+
+def test_blocks_of_one_series_score_the_rows_of_one_block(conn):
+    assert score_forecast_history(conn, date(2024, 3, 10), block_series=1000) == 4
+    whole = accuracy(conn)
+    conn.execute(f"delete from {ACCURACY_TABLE}")
+    assert score_forecast_history(conn, date(2024, 3, 10), block_series=1) == 4
+    pd.testing.assert_frame_equal(accuracy(conn), whole, check_exact=True)
+    # The blocks' table is gone with the step: the next night numbers its own series.
+    assert conn.execute("select count(*) from duckdb_tables() where table_name = 'accuracy_series'").fetchone() == (0,)
+
+
+def test_a_failure_in_a_later_block_leaves_the_previous_scores(conn):
+    # Product B's scores as of 10 March cannot be stored: its block fails after A's block was written anew.
+    conn.execute(
+        f"""create table {ACCURACY_TABLE} ({_COLUMNS},
+            check (product_id <> 'B' or actuals_through < date '2024-03-10'))"""
+    )
+    score_forecast_history(conn, date(2024, 3, 5))
+    before = accuracy(conn)
+    with pytest.raises(duckdb.ConstraintException):
+        score_forecast_history(conn, date(2024, 3, 10), block_series=1)
+    pd.testing.assert_frame_equal(accuracy(conn), before)
+    assert score_forecast_history(conn, date(2024, 3, 9), block_series=1) == 4

@@ -20,7 +20,11 @@ from forecasts.forecasting.partner_combination import (
     combine_night,
     evidence_pairs,
     partner_as_known,
+    partner_combined_error,
     partner_daily,
+    partner_sums,
+    pooled_error_sums,
+    pooled_judgement,
 )
 
 KEYS = {"partner_id": "p1", "location_id": "L1", "product_id": "A"}
@@ -181,6 +185,30 @@ def test_a_short_series_borrows_its_partners_weights_and_without_evidence_keeps_
     assert (p1.loc["L1", "weight_ours"], p1.loc["L1", "evidence_wape_partner"]) == (0.0, 40 / 250)
     p2 = weights[weights["partner_id"] == "p2"].iloc[0]
     assert p2["evidence_level"] == NO_EVIDENCE and p2["chosen_source"] == OURS and p2["weight_ours"] == 1.0
+
+
+def test_the_pooled_judgement_added_up_over_blocks_is_the_one_over_all_rows():
+    actual = np.full(20, 10.0)
+    long_history = _evidence(actual + 4, actual + 1, actual, location_id="L2")
+    short = _evidence(actual[:5] + 1, actual[:5] + 4, actual[:5])
+    series = pd.DataFrame([KEYS, {**KEYS, "location_id": "L2"}])
+    whole = choose_weights(pd.concat([long_history, short]), series, min_days=14)
+    pooled = pooled_error_sums([partner_sums(short), partner_sums(long_history)])
+    combined = [partner_combined_error(short, pooled), partner_combined_error(long_history, pooled)]
+    by_partner = pooled_judgement(pooled, combined, min_days=14)
+    # Each series judged with only its own block's evidence, and the partner's from the blocks' sums.
+    blocks = pd.concat(
+        [
+            choose_weights(short, series.iloc[[0]], min_days=14, by_partner=by_partner),
+            choose_weights(long_history, series.iloc[[1]], min_days=14, by_partner=by_partner),
+        ],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
+    assert set(blocks["evidence_level"]) == {PARTNER_LEVEL, SERIES_LEVEL}
+    # Without the partner's judgement the short series' block alone has too little evidence for a pooled one.
+    alone = choose_weights(short, series.iloc[[0]], min_days=14)
+    assert alone["evidence_level"].iloc[0] == NO_EVIDENCE
 
 
 @settings(max_examples=20, deadline=None)

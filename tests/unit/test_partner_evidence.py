@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+import forecasts.forecasting.partner_evidence as module
 from forecasts.forecasting.partner_evidence import apply_partner_forecasts
 
 NIGHT = date(2025, 3, 2)
@@ -15,12 +16,24 @@ OLD_HISTORY_DDL = """create table forecasts.forecast_history (
     cv2 double, run_id varchar, created_at timestamp)"""
 
 
-def _history_rows(partner: str, nights: list[date], p50: float) -> list[tuple]:
+def _history_rows(partner: str, nights: list[date], p50: float, location: str = "L1") -> list[tuple]:
     return [
-        (night, partner, "L1", "A", f"{partner}|L1|A", night + timedelta(days=ahead), p50, p50 + 6.0, "prophet")
+        (night, partner, location, "A", f"{partner}|{location}|A", night + timedelta(days=ahead), p50, p50 + 6.0,
+         "prophet")
         for night in nights
         for ahead in range(1, 8)
-    ]
+    ]  # fmt: skip
+
+
+def _insert_history(conn, rows: list[tuple]) -> None:
+    history = pd.DataFrame(
+        rows,
+        columns=["as_of_date", "partner_id", "location_id", "product_id", "series_id", "forecast_date", "p50",
+                 "p90", "model"],
+    )  # fmt: skip
+    conn.register("history", history)
+    conn.execute("insert into forecasts.forecast_history by name select * from history")
+    conn.unregister("history")
 
 
 @pytest.fixture()
@@ -32,13 +45,7 @@ def conn():
     past = [NIGHT - timedelta(days=back) for back in range(1, 29)]
     rows = _history_rows("p1", past, 14.0) + _history_rows("p2", past, 14.0)
     rows += _history_rows("p1", [NIGHT], 14.0) + _history_rows("p2", [NIGHT], 14.0)
-    history = pd.DataFrame(
-        rows,
-        columns=["as_of_date", "partner_id", "location_id", "product_id", "series_id", "forecast_date", "p50",
-                 "p90", "model"],
-    )  # fmt: skip
-    conn.register("history", history)
-    conn.execute("insert into forecasts.forecast_history by name select * from history")
+    _insert_history(conn, rows)
     sales = pd.DataFrame(
         [(p, "L1", "A", NIGHT - timedelta(days=back), 10.0, False) for p in ("p1", "p2") for back in range(40)],
         columns=["partner_id", "location_id", "product_id", "sales_date", "units_sold", "is_stockout"],
@@ -102,3 +109,58 @@ def test_without_partner_forecasts_the_night_is_ours_alone(conn):
     assert apply_partner_forecasts(conn, NIGHT) == {"ours": 14}
     rows = _night(conn)
     assert (rows["p50"] == rows["stat_p50"]).all() and rows["partner_p50"].isna().all()
+
+
+@pytest.fixture()
+def blocks_conn(conn):
+    """Beside p1's L1 (10 sold a day): L2, L3 and L4 sell 12 a day, which the partner forecasts at 11. We forecast
+    L2 at 16; L3 at 14 for five nights only (short of evidence, it borrows p1's pooled weights); L4 at 12 in the window
+    but not tonight (its evidence still pools into p1's)."""
+    past = [NIGHT - timedelta(days=back) for back in range(1, 29)]
+    short = [NIGHT - timedelta(days=back) for back in range(0, 6)]
+    rows = _history_rows("p1", [*past, NIGHT], 16.0, "L2") + _history_rows("p1", short, 14.0, "L3")
+    _insert_history(conn, rows + _history_rows("p1", past, 12.0, "L4"))
+    conn.execute(
+        """insert into marts.fct_sales_daily
+           select partner_id, location, product_id, sales_date, units_sold + 2, is_stockout
+           from marts.fct_sales_daily, (values ('L2'), ('L3'), ('L4')) as l(location) where partner_id = 'p1'"""
+    )
+    conn.execute(
+        """insert into intermediate.int_partner_forecasts_resolved
+           by name select f.* replace (l.location as location_id, f.forecast_qty + 7 * 2 as forecast_qty)
+           from intermediate.int_partner_forecasts_resolved as f, (values ('L2'), ('L3'), ('L4')) as l(location)
+           where forecast_qty < 100"""
+    )
+    return conn
+
+
+@pytest.mark.parametrize("block_series", [1, 3])
+def test_blocks_of_series_give_the_rows_of_the_whole_night(blocks_conn, block_series):
+    whole_sources = apply_partner_forecasts(blocks_conn, NIGHT, block_series=1000)
+    whole = _night(blocks_conn).sort_values(["location_id", "forecast_date"], ignore_index=True)
+    # The night holds every kind of series: its own evidence, the partner's pooled evidence, none.
+    assert set(whole["evidence_level"]) == {"series", "partner", "none"}
+    assert set(whole["forecast_source"]) >= {"combined", "ours"}
+    blocks_sources = apply_partner_forecasts(blocks_conn, NIGHT, block_series=block_series)
+    blocks = _night(blocks_conn).sort_values(["location_id", "forecast_date"], ignore_index=True)
+    assert blocks_sources == whole_sources
+    pd.testing.assert_frame_equal(blocks.drop(columns="created_at"), whole.drop(columns="created_at"), check_exact=True)
+
+
+def test_a_failure_part_way_leaves_the_night_s_previous_rows(blocks_conn, monkeypatch):
+    apply_partner_forecasts(blocks_conn, NIGHT, block_series=1000)
+    blocks_conn.execute("update forecasts.forecast_history set stat_p50 = stat_p50 + 1 where as_of_date = ?", [NIGHT])
+    before = _night(blocks_conn)
+    calls = []
+
+    def failing(conn, rows, as_of_date):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        original(conn, rows, as_of_date)
+
+    original = module._update
+    monkeypatch.setattr(module, "_update", failing)
+    with pytest.raises(RuntimeError):
+        apply_partner_forecasts(blocks_conn, NIGHT, block_series=1)
+    pd.testing.assert_frame_equal(_night(blocks_conn), before)
