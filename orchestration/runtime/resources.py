@@ -25,6 +25,8 @@ from orchestration.runtime import settings
 from orchestration.runtime.retries import NIGHTLY_BACKOFF, retry_on_transient
 from orchestration.runtime.transient import Backoff, is_transient
 
+WAREHOUSE_MEMORY_LIMIT = "2GB"
+
 
 class Warehouse(dg.ConfigurableResource):
     """The embedded DuckDB warehouse shared by ingestion, dbt, forecasts and plans."""
@@ -41,6 +43,10 @@ class Warehouse(dg.ConfigurableResource):
     # re-runs the step after an exponential, jittered wait; any other failure fails it at once.
     step_retries: int = NIGHTLY_BACKOFF.max_retries
     step_retry_base_seconds: float = NIGHTLY_BACKOFF.base_seconds
+    # DuckDB's buffer on a step's connection: past it DuckDB evicts cached pages and spills to `<warehouse>.tmp`
+    # instead of growing toward its default of 80 % of the machine, so a step's memory is its own frames plus this,
+    # whatever the warehouse holds (dbt's profile sets the same for the build; ingestion sets a smaller one).
+    memory_limit: str = WAREHOUSE_MEMORY_LIMIT
 
     def step_backoff(self) -> Backoff:
         return Backoff(max_retries=self.step_retries, base_seconds=self.step_retry_base_seconds)
@@ -58,6 +64,7 @@ class Warehouse(dg.ConfigurableResource):
                 path, read_only, self.lock_retries, self.lock_backoff_seconds, jitter=NIGHTLY_BACKOFF.jitter
             )
             try:
+                conn.execute(f"set memory_limit = '{self.memory_limit}'")
                 yield conn
             finally:
                 conn.close()

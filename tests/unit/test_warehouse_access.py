@@ -3,9 +3,11 @@ import sys
 
 import duckdb
 import pytest
+import yaml
 
 from assets.reports import publish_snapshot
-from orchestration.runtime.resources import connect_with_backoff
+from orchestration.runtime import settings
+from orchestration.runtime.resources import Warehouse, connect_with_backoff
 
 
 def test_lock_conflicts_are_retried_with_growing_waits(tmp_path, monkeypatch):
@@ -64,3 +66,19 @@ def test_snapshot_is_readable_while_another_process_writes_the_live_file(tmp_pat
         writer.kill()
         writer.wait()
     assert not list(snapshot.parent.glob(".*.tmp"))
+
+
+def test_a_step_s_connection_has_the_same_duckdb_memory_limit_as_dbt_s_build(tmp_path):
+    """Without one, DuckDB caches the pages a step scans up to 80 % of the machine: the night's memory would follow
+    the warehouse's size, not the step's work. With it, a step's connection and dbt's spill at the same bound."""
+    profile = yaml.safe_load((settings.DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+    assert (
+        Warehouse.model_fields["memory_limit"].default == profile["cmi"]["outputs"]["dev"]["settings"]["memory_limit"]
+    )
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as plain:
+        default = plain.execute("select current_setting('memory_limit')").fetchone()[0]
+    for read_only in (False, True):
+        with Warehouse(path=str(path), memory_limit="300MB").connect(read_only=read_only) as conn:
+            limit = conn.execute("select current_setting('memory_limit')").fetchone()[0]
+        assert limit == "286.1 MiB" != default
