@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.renderers.report import ReportInputs, plan_summary, render_report, selection
+from assets.renderers.report import ReportInputs, plan_summary, render, render_report, selection
 from assets.renderers.report.queries import read_report_inputs
 from assets.renderers.report.selection import select_item_pages
 from assets.renderers.report.views import plan_costs, quality_sentence
@@ -364,3 +364,12 @@ def test_item_history_is_read_only_for_the_lines_with_a_page(monkeypatch):
     assert len(read.plan) == 3
     assert read.forecast[["partner_id", "location_id", "product_id"]].values.tolist() == [["b", "S1", "P2"]]
     assert read.sales_history.empty
+
+
+def test_the_index_lists_the_first_act_today_rows_and_points_to_the_partner_pages(tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "ACT_TODAY_ROWS", 2)
+    page = render_report(inputs(), tmp_path).read_text()
+    assert re.findall(r'<tr class="exception (\w+)"', page) == ["critical", "critical"]
+    assert "The first 2 of 5 are shown, most severe first" in html.unescape(page)
+    alpha = (tmp_path / "partners" / "a.html").read_text()
+    assert len(re.findall(r'<tr class="exception', alpha)) == 3

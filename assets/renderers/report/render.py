@@ -41,6 +41,8 @@ from forecasts.replenishment.explain import REASON_TEXT, money, percent, units
 from forecasts.replenishment.projection import project_lines
 
 HISTORY_DAYS = 56
+# The index lists this many act-today rows of each kind (urgent, for information); the partner pages list them all.
+ACT_TODAY_ROWS = 500
 PROJECTION_DAYS = 28
 TEMPLATES = Path(__file__).with_name("templates")
 # Plan columns the pages show; a plan without some of them shows them empty.
@@ -299,6 +301,7 @@ def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
         root="",
         head=headline(inputs, actions),
         actions=actions,
+        shown=ACT_TODAY_ROWS,
         partners=partners,
         item_pages=chosen.sentence(),
         files=_records(files),
