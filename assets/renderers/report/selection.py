@@ -33,10 +33,10 @@ class ItemPages:
         if pages == self.lines:
             return f"Every one of the night's {self.lines:,} plan lines has an item page."
         return (
-            f"{pages:,} of the night's {self.lines:,} plan lines have an item page: those with an exception "
-            f"({self.with_exception:,} tonight), most severe first, then by units needed, then the lines needing "
-            f"most units, up to {self.cap:,} pages. The other {self.lines - pages:,} are rows on their partner's "
-            "page and in the partner's export files."
+            f"{pages:,} of the night's {self.lines:,} plan lines have an item page: first the lines with an "
+            f"exception ({self.with_exception:,} tonight), most severe and most units needed first, then the other "
+            f"lines needing most units, up to {self.cap:,} pages. The other {self.lines - pages:,} are rows on their "
+            "partner's page and in the partner's export files."
         )
 
 
