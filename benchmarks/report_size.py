@@ -23,8 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.baseline_tree import add_baseline_argument, run_child, trees  # noqa: E402
 
 CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
+stdout = os.dup(1)
+os.dup2(2, 1)  # DuckDB's progress bar writes to the process's stdout: only the JSON goes there
 from datetime import date
 from pathlib import Path
 import duckdb
@@ -36,6 +38,7 @@ wall, cpu = time.perf_counter(), time.process_time()
 with duckdb.connect(warehouse, read_only=True) as conn:
     inputs = read_report_inputs(conn, day, "benchmark")
 render_report(inputs, out)
+os.dup2(stdout, 1)
 print(json.dumps({
     "wall_s": time.perf_counter() - wall,
     "cpu_s": time.process_time() - cpu,
