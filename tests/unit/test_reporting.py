@@ -4,10 +4,13 @@ import html
 import re
 from datetime import date
 
+import duckdb
 import pandas as pd
 import pytest
 
-from assets.renderers.report import ReportInputs, plan_summary, render_report
+from assets.renderers.report import ReportInputs, plan_summary, render, render_report, selection
+from assets.renderers.report.queries import read_report_inputs
+from assets.renderers.report.selection import select_item_pages
 from assets.renderers.report.views import plan_costs, quality_sentence
 from forecasts.replenishment.explain import STEPS, ExplanationInputs, explain_plan
 from forecasts.replenishment.policy import allocate_fairly, plan_replenishment
@@ -297,3 +300,76 @@ def test_partner_page_says_whose_forecast_adds_value(tmp_path):
     )
     assert "2025-W27" in page and "10.0 % <small>bias −10.0 %</small>" in page
     assert "No week scored yet" in (tmp_path / "partners" / "b.html").read_text()
+
+
+def test_item_pages_go_to_the_most_severe_lines_first_up_to_the_cap():
+    lines = pd.DataFrame(
+        {
+            "partner_id": "a",
+            "location_id": ["L1", "L2", "L3", "L4", "L5"],
+            "product_id": "P1",
+            "ship_qty": [0.0, 50.0, 10.0, 90.0, 20.0],
+            "days_of_cover": [1.0, 9.0, 2.0, 30.0, 5.0],
+        }
+    )
+    flagged = pd.DataFrame(
+        {
+            "partner_id": "a",
+            "location_id": ["L2", "L1", "L3", "L3"],
+            "product_id": "P1",
+            "severity": ["warning", "critical", "info", "critical"],
+        }
+    )
+    chosen = select_item_pages(lines, flagged, cap=3)
+    # Critical first (L3 needs more than L1), then the warning; L4 needs most units but has no exception.
+    assert list(chosen.keys["location_id"]) == ["L3", "L1", "L2"]
+    assert (chosen.lines, chosen.with_exception) == (5, 3)
+    assert "3 of the night's 5 plan lines have an item page" in chosen.sentence()
+    assert "The other 2 are rows on their partner's page" in chosen.sentence()
+    # Without exceptions the lines needing most units come first.
+    assert list(select_item_pages(lines, pd.DataFrame(), cap=2).keys["location_id"]) == ["L4", "L2"]
+    assert select_item_pages(lines, flagged).sentence() == "Every one of the night's 5 plan lines has an item page."
+
+
+def test_lines_over_the_cap_have_no_page_but_stay_rows_of_their_partner(tmp_path, monkeypatch):
+    monkeypatch.setattr(selection, "ITEM_PAGE_CAP", 2)
+    index = render_report(inputs(), tmp_path).read_text()
+    assert sorted(path.name for path in (tmp_path / "items").iterdir()) == ["a__L1__P1.html", "b__S1__P2.html"]
+    assert "2 of the night&#39;s 3 plan lines have an item page" in index
+    alpha = (tmp_path / "partners" / "a.html").read_text()
+    assert 'href="../items/a__L1__P1.html"' in alpha and "a__L2__P1" not in alpha
+    assert "L2 Bremen" in alpha
+
+
+def test_item_history_is_read_only_for_the_lines_with_a_page(monkeypatch):
+    monkeypatch.setattr(selection, "ITEM_PAGE_CAP", 1)
+    conn = duckdb.connect()
+    for schema in ("replenishment", "forecasts", "marts"):
+        conn.execute(f"create schema {schema}")
+    conn.register("rows", plan().assign(plan_date=DAY, version=1, plan_fingerprint="x"))
+    conn.execute("create table replenishment.plan_history as select * from rows")
+    conn.execute(
+        """create table replenishment.exceptions as
+           select 'b' as partner_id, 'S1' as location_id, 'P2' as product_id, ?::date as plan_date,
+                  'stockout_within_lead_time' as exception_type, 'critical' as severity, 'x' as detail""",
+        [DAY],
+    )
+    conn.execute(
+        """create table forecasts.forecast_history as
+           select partner_id, location_id, product_id, ?::date as as_of_date, ?::date + 1 as forecast_date,
+                  1.0 as p50, 2.0 as p90, 'm' as model, 'smooth' as demand_class from rows""",
+        [DAY, DAY],
+    )
+    read = read_report_inputs(conn, DAY, "run-1")
+    assert len(read.plan) == 3
+    assert read.forecast[["partner_id", "location_id", "product_id"]].values.tolist() == [["b", "S1", "P2"]]
+    assert read.sales_history.empty
+
+
+def test_the_index_lists_the_first_act_today_rows_and_points_to_the_partner_pages(tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "ACT_TODAY_ROWS", 2)
+    page = render_report(inputs(), tmp_path).read_text()
+    assert re.findall(r'<tr class="exception (\w+)"', page) == ["critical", "critical"]
+    assert "The first 2 of 5 are shown, most severe first" in html.unescape(page)
+    alpha = (tmp_path / "partners" / "a.html").read_text()
+    assert len(re.findall(r'<tr class="exception', alpha)) == 3

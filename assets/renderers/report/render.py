@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from assets.renderers.report.charts import PALETTE, Chart, Line, render_svg
 from assets.renderers.report.inputs import ReportInputs
+from assets.renderers.report.selection import select_item_pages
 from assets.renderers.report.value_added import value_added_view
 from assets.renderers.report.views import (
     KEY,
@@ -39,9 +40,9 @@ from assets.renderers.report.views import (
 from forecasts.replenishment.explain import REASON_TEXT, money, percent, units
 from forecasts.replenishment.projection import project_lines
 
-# Item pages for every line that needs a shipment or has an exception, then the others, up to this many.
-ITEM_PAGE_LIMIT = 400
 HISTORY_DAYS = 56
+# The index lists this many act-today rows of each kind (urgent, for information); the partner pages list them all.
+ACT_TODAY_ROWS = 500
 PROJECTION_DAYS = 28
 TEMPLATES = Path(__file__).with_name("templates")
 # Plan columns the pages show; a plan without some of them shows them empty.
@@ -175,6 +176,7 @@ def _exports(inputs: ReportInputs, partner_id: str, out_dir: Path, depth: int) -
 
 
 def _item_view(inputs: ReportInputs, names: Names, line: dict, actions: list[dict]) -> dict:
+    """One item page's content; ``actions`` are the item's own act-today rows."""
     key = {column: line[column] for column in KEY}
     sales = _sorted(_rows_of(inputs.sales_history, **key), "sales_date")
     if not sales.empty:
@@ -209,26 +211,13 @@ def _item_view(inputs: ReportInputs, names: Names, line: dict, actions: list[dic
     return {
         "line": line,
         "partner": names.partner(line["partner_id"]),
-        "actions": [a for a in actions if a["item_page"] == item_slug(*key.values())],
+        "actions": actions,
         "demand_chart": Markup(render_svg(demand_chart, "chart-demand")),
         "stock_chart": Markup(render_svg(stock_chart, "chart-stock")),
         "forecast_model": forecast["model"].iloc[0] if "model" in forecast and not forecast.empty else None,
         "demand_class": forecast["demand_class"].iloc[0] if "demand_class" in forecast and not forecast.empty else None,
         "steps": _records(steps),
     }
-
-
-def _item_pages(inputs: ReportInputs, actions: list[dict]) -> list[str]:
-    if inputs.plan.empty:
-        return []
-    flagged = {a["item_page"] for a in actions if a["item_page"]}
-    plan = inputs.plan.assign(
-        slug=[item_slug(*row) for row in inputs.plan[KEY].itertuples(index=False, name=None)],
-        shipping=shipping_units(inputs.plan),
-    )
-    plan = plan.assign(priority=~plan["slug"].isin(flagged) & (plan["ship_qty"] <= 0))
-    ordered = plan.sort_values(["priority", "ship_qty", "slug"], ascending=[True, False, True])
-    return list(ordered["slug"].head(ITEM_PAGE_LIMIT))
 
 
 def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
@@ -244,7 +233,13 @@ def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
     environment = _environment()
     names = Names.of(inputs)
     actions = act_today(inputs, names)
-    pages = set(_item_pages(inputs, actions))
+    chosen = select_item_pages(inputs.plan, inputs.exceptions)
+    pages = chosen.slugs
+    actions_of: dict[str, list[dict]] = {}
+    for action in actions:
+        actions_of.setdefault(action["item_page"], []).append(action)
+        if action["item_page"] not in pages:  # a line over the cap: a row of its partner's page, without a link
+            action["item_page"] = None
     summary = plan_summary(inputs.plan).set_index("partner_id") if not inputs.plan.empty else pd.DataFrame()
     costs = plan_costs(inputs.plan).set_index("partner_id")
     gate = inputs.gate.set_index("partner_id") if not inputs.gate.empty else pd.DataFrame()
@@ -285,12 +280,10 @@ def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
         page = environment.get_template("partner.html").render(**common, p=view, root="../")
         (out_dir / "partners" / partner_slug(partner_id)).write_text(page, encoding="utf-8")
 
-    plan_lines = inputs.plan.to_dict("records") if not inputs.plan.empty else []
-    for line in plan_lines:
-        slug = item_slug(*(line[column] for column in KEY))
-        if slug not in pages:
-            continue
-        view = _item_view(inputs, names, line, actions)
+    lines = inputs.plan.merge(chosen.keys, on=KEY) if pages else pd.DataFrame()
+    for line in lines.to_dict("records"):
+        slug = line.pop("slug")
+        view = _item_view(inputs, names, line, actions_of.get(slug, []))
         view["location_name"] = names.location(line["partner_id"], line["location_id"])
         view["product_name"] = names.product(line["product_id"])
         view["partner_page"] = partner_slug(line["partner_id"])
@@ -308,7 +301,9 @@ def render_report(inputs: ReportInputs, out_dir: Path) -> Path:
         root="",
         head=headline(inputs, actions),
         actions=actions,
+        shown=ACT_TODAY_ROWS,
         partners=partners,
+        item_pages=chosen.sentence(),
         files=_records(files),
         trend_chart=_trend_chart(inputs.plan_trend, None, "trend-all"),
         accuracy=accuracy,
