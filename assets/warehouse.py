@@ -242,11 +242,32 @@ def build_warehouse_assets(
     return warehouse_models
 
 
+# The steps after dbt that write tables (the gate, the forecast, the plan, its exceptions and exports), named here
+# by key since their modules import this one. dbt declares their tables as sources, so its catalog has their columns
+# only once they exist.
+WRITTEN_AFTER_DBT = [
+    dg.AssetKey(["quality", "partner_data_gate"]),
+    dg.AssetKey(["forecasts", "demand_forecast"]),
+    dg.AssetKey(["replenishment", "replenishment_plan"]),
+    dg.AssetKey(["replenishment", "exceptions"]),
+    dg.AssetKey(["replenishment", "partner_exports"]),
+]
+
+
 @dg.asset(
     key=DBT_DOCS_KEY,
-    # After the marts every later step reads: dbt builds the whole project in one step, so its catalog then sees
-    # every table of the night.
-    deps=[FCT_SALES_DAILY, FCT_INVENTORY_DAILY, FCT_SHIPMENTS, REPLENISHMENT_INPUTS, DIM_PARTNER, SUPPLIER_STOCK],
+    # After every step that writes a table: a new warehouse's first docs then hold every table of the night, and its
+    # second night, finding the same tables and columns, keeps them instead of generating them again. dbt builds
+    # the whole project in one step, so the marts come before too.
+    deps=[
+        FCT_SALES_DAILY,
+        FCT_INVENTORY_DAILY,
+        FCT_SHIPMENTS,
+        REPLENISHMENT_INPUTS,
+        DIM_PARTNER,
+        SUPPLIER_STOCK,
+        *WRITTEN_AFTER_DBT,
+    ],
     group_name=GROUP,
     owners=[OWNER],
     kinds={"dbt", "html"},

@@ -52,6 +52,28 @@ def test_the_nightly_job_selects_the_whole_graph():
     assert {dg.AssetKey(["raw", "sales"]), dg.AssetKey(["replenishment", "replenishment_plan"])} <= in_job
 
 
+def test_dbt_docs_come_after_every_step_that_writes_a_table():
+    """The docs' fingerprint covers every table and column: a table first written after the docs would make a new
+    warehouse's second night generate them again (and leave the first night's docs without that table)."""
+    from assets.quality import QUALITY_DOCS_KEY
+    from assets.warehouse import DBT_DOCS_KEY
+    from orchestration.definitions import defs
+
+    graph = defs().resolve_job_def(NIGHTLY_JOB_NAME).asset_layer.asset_graph
+    # By step: dbt builds every model in one step, the marts the docs name with the rest.
+    steps_before = {
+        graph.get(key).assets_def for key in dg.AssetSelection.assets(DBT_DOCS_KEY).upstream().resolve(graph)
+    }
+    # Files only, no table: the Data Docs, and the report and the snapshot, which follow the docs.
+    writes_no_table = {QUALITY_DOCS_KEY} | set(dg.AssetSelection.groups("reports").resolve(graph))
+    after_docs = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_executable and key not in writes_no_table and graph.get(key).assets_def not in steps_before
+    }
+    assert after_docs == set()
+
+
 def test_landing_sensor_requests_one_ingest_run_per_new_delivery(monkeypatch, tmp_path):
     import os
 
