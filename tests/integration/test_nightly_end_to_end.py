@@ -362,3 +362,39 @@ def test_quality_and_dbt_docs_are_built_and_linked_from_the_report(first_run):
     report = (settings.data_dir() / "reports" / AS_OF.isoformat() / "index.html").read_text(encoding="utf-8")
     assert f'href="../../quality_docs/{AS_OF.isoformat()}/index.html"' in report
     assert 'href="../../dbt_docs/static_index.html"' in report
+
+
+def test_the_plan_its_explanations_and_exceptions_are_the_same_a_location_at_a_time_as_in_one_block(
+    own_night, monkeypatch
+):
+    from assets import replenishment
+    from orchestration.runtime.resources import Warehouse
+
+    tables = {
+        "replenishment.plan_history": "* exclude (run_id, planned_at)",
+        "replenishment.plan_explanations": "*",
+        "replenishment.exceptions": "*",
+    }
+    written, blocks = [], []
+    for block_series in (1_000_000, 1):
+        path = own_night / f"blocks_of_{block_series}.duckdb"
+        shutil.copy(own_night / "warehouse.duckdb", path)
+        with duckdb.connect(str(path)) as conn:
+            # The night's plan is made again, not found unchanged in the history.
+            conn.execute("delete from replenishment.plan_history where plan_date = ?", [AS_OF])
+        monkeypatch.setattr(replenishment, "PLAN_BLOCK_SERIES", block_series)
+        warehouse = Warehouse(path=str(path))
+        for asset in (replenishment.replenishment_plan, replenishment.exceptions):
+            asset(dg.build_asset_context(partition_key=AS_OF.isoformat()), warehouse=warehouse)
+        with duckdb.connect(str(path), read_only=True) as conn:
+            blocks.append(len(replenishment.saved_plan_blocks(conn, AS_OF)))
+            written.append(
+                {
+                    table: conn.execute(f"select {columns} from {table} where plan_date = ? order by all", [AS_OF]).df()
+                    for table, columns in tables.items()
+                }
+            )
+    assert blocks[0] == 1 and blocks[1] > 3, "one block, then one block per location"
+    for table in tables:
+        assert len(written[0][table]) > 0, table
+        pd.testing.assert_frame_equal(written[0][table], written[1][table], obj=table)
