@@ -127,12 +127,17 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
 PLAN_BLOCK_SERIES = 5_000
 
 
+def no_locations() -> pd.DataFrame:
+    """An empty block: a night with nothing to plan still reads and writes its (empty) plan once."""
+    return pd.DataFrame({"partner_id": pd.Series(dtype=str), "location_id": pd.Series(dtype=str)})
+
+
 def plan_blocks(conn: duckdb.DuckDBPyConnection, business_date: date, partners: list[str]) -> list[pd.DataFrame]:
     """The night's plannable partner locations in blocks of about ``PLAN_BLOCK_SERIES`` series, in key order (at
     least one block, empty when nothing is plannable)."""
     parameters = {"business_date": business_date, "partners": partners}
     blocks = list(key_blocks(conn, PLANNED_LOCATIONS_SQL, parameters, block_rows=PLAN_BLOCK_SERIES))
-    return blocks or [pd.DataFrame({"partner_id": pd.Series(dtype=str), "location_id": pd.Series(dtype=str)})]
+    return blocks or [no_locations()]
 
 
 def plan_block(
@@ -241,7 +246,7 @@ def saved_plan_blocks(conn: duckdb.DuckDBPyConnection, business_date: date) -> l
     blocks = []
     if table_exists(conn, "replenishment.plan_history"):
         blocks = list(key_blocks(conn, SAVED_PLAN_LOCATIONS_SQL, {"day": business_date}, block_rows=PLAN_BLOCK_SERIES))
-    return blocks or [pd.DataFrame({"partner_id": pd.Series(dtype=str), "location_id": pd.Series(dtype=str)})]
+    return blocks or [no_locations()]
 
 
 @dg.asset(
