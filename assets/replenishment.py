@@ -124,7 +124,7 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
 
 # A block of the plan: whole partner locations (a location's lines share its trucks) of about this many series.
 # Memory of the plan step is bounded by one block's daily forecast and explanations, and the plan's own rows.
-PLAN_BLOCK_SERIES = 5_000
+PLAN_BLOCK_SERIES = 1_000
 
 
 def no_locations() -> pd.DataFrame:
