@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.baseline_tree import add_baseline_argument, run_child, trees  # noqa: E402
 
 CHILD = """
-import json, resource, sys, time
+import contextlib, json, resource, sys, time
 tree, warehouse, step, night, out, block = sys.argv[1:7]
 sys.path.insert(0, tree)
 import dagster as dg
@@ -43,7 +43,8 @@ if step == "exports":
 asset = {"plan": replenishment.replenishment_plan, "exceptions": replenishment.exceptions,
          "exports": replenishment.partner_exports}[step]
 wall, cpu = time.perf_counter(), time.process_time()
-asset(context, **resources)
+with contextlib.redirect_stdout(sys.stderr):  # stdout carries the figures only
+    asset(context, **resources)
 print(json.dumps({"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -17,10 +17,11 @@ import pandas as pd
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether `schema.table` exists (as a table or a view) in the connected warehouse."""
     schema, name = table.split(".")
+    # fetchall, not fetchone: the result is finished, so the connection can register a frame next.
     return (
         conn.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         > 0
     )
 
