@@ -375,26 +375,25 @@ def test_the_plan_its_explanations_and_exceptions_are_the_same_a_location_at_a_t
         "replenishment.plan_explanations": "*",
         "replenishment.exceptions": "*",
     }
-    written, blocks = [], []
-    for block_series in (1_000_000, 1):
-        path = own_night / f"blocks_of_{block_series}.duckdb"
-        shutil.copy(own_night / "warehouse.duckdb", path)
-        with duckdb.connect(str(path)) as conn:
-            # The night's plan is made again, not found unchanged in the history.
-            conn.execute("delete from replenishment.plan_history where plan_date = ?", [AS_OF])
-        monkeypatch.setattr(replenishment, "PLAN_BLOCK_SERIES", block_series)
-        warehouse = Warehouse(path=str(path))
-        for asset in (replenishment.replenishment_plan, replenishment.exceptions):
-            asset(dg.build_asset_context(partition_key=AS_OF.isoformat()), warehouse=warehouse)
-        with duckdb.connect(str(path), read_only=True) as conn:
-            blocks.append(len(replenishment.saved_plan_blocks(conn, AS_OF)))
-            written.append(
-                {
-                    table: conn.execute(f"select {columns} from {table} where plan_date = ? order by all", [AS_OF]).df()
-                    for table, columns in tables.items()
-                }
-            )
-    assert blocks[0] == 1 and blocks[1] > 3, "one block, then one block per location"
+
+    def written(conn: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+        return {
+            table: conn.execute(f"select {columns} from {table} where plan_date = ? order by all", [AS_OF]).df()
+            for table, columns in tables.items()
+        }
+
+    # The night's own plan was made in one block of locations; it is made again a location at a time.
+    with duckdb.connect(str(own_night / "warehouse.duckdb")) as conn:
+        assert len(replenishment.saved_plan_blocks(conn, AS_OF)) == 1
+        in_one_block = written(conn)
+        conn.execute("delete from replenishment.plan_history where plan_date = ?", [AS_OF])
+    monkeypatch.setattr(replenishment, "PLAN_BLOCK_SERIES", 1)
+    warehouse = Warehouse(path=str(own_night / "warehouse.duckdb"))
+    for asset in (replenishment.replenishment_plan, replenishment.exceptions):
+        asset(dg.build_asset_context(partition_key=AS_OF.isoformat()), warehouse=warehouse)
+    with duckdb.connect(str(own_night / "warehouse.duckdb"), read_only=True) as conn:
+        assert len(replenishment.saved_plan_blocks(conn, AS_OF)) > 3, "a block per location"
+        by_location = written(conn)
     for table in tables:
-        assert len(written[0][table]) > 0, table
-        pd.testing.assert_frame_equal(written[0][table], written[1][table], obj=table)
+        assert len(in_one_block[table]) > 0, table
+        pd.testing.assert_frame_equal(in_one_block[table], by_location[table], obj=table)
