@@ -25,11 +25,11 @@ from forecasts.replenishment.plan_history import (
     save_planner_exceptions,
 )
 from forecasts.replenishment.planner_exceptions import find_planner_exceptions
-from forecasts.replenishment.policy import plan_replenishment
+from forecasts.replenishment.policy import KEY_COLUMNS, allocate_fairly, plan_replenishment
 from forecasts.replenishment.projection import project_lines, projection_lines
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS
 from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
-from orchestration.runtime.warehouse_tables import table_exists
+from orchestration.runtime.warehouse_tables import key_blocks, registered, table_exists
 
 PLAN_KEY = dg.AssetKey(["replenishment", "replenishment_plan"])
 EXCEPTIONS_KEY = dg.AssetKey(["replenishment", "exceptions"])
@@ -60,24 +60,23 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
     business_date = date.fromisoformat(context.partition_key)
     with warehouse.connect() as conn:
         partners = plannable_partners(conn, business_date)
-        inputs = conn.execute(
-            REPLENISHMENT_INPUTS_SQL, {"business_date": business_date, "partners": partners, "z_p90": Z_P90}
-        ).df()
-        # The plan before this night (never this night's own, so a rerun plans the same): its cadence is kept.
-        previous = previous_cadence(conn, business_date)
-        inputs = inputs.merge(previous, on=["partner_id", "location_id", "product_id"], how="left")
         available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"business_date": business_date}).fetchall())
-        window = {"business_date": business_date, "wait": LONGEST_WAIT_DAYS, "gap": LONGEST_GAP_DAYS}
-        forecast = conn.execute(RISK_WINDOW_FORECAST_SQL, window).df()
-        plan = plan_replenishment(
-            inputs, plan_date=business_date, supplier_stock=available or None, daily_forecast=forecast
-        )
+        blocks = list(plan_blocks(conn, business_date, partners))
+        # Each block's lines are planned from that block's rows; our stock is then shared out over every line.
+        plan = pd.concat([plan_block(conn, business_date, partners, keys) for keys in blocks], ignore_index=True)
+        if available:
+            plan = allocate_fairly(plan, available)
         saved = save_plan(conn, plan, plan_date=business_date, run_id=context.run_id)
-        explanations = explain_plan(plan, read_explanation_inputs(conn, business_date, available), business_date)
-        save_plan_explanations(conn, explanations, plan_date=business_date, version=saved.version)
+        explanation_rows = save_plan_explanations(
+            conn,
+            (explain_block(conn, plan, keys, business_date, available) for keys in blocks),
+            plan_date=business_date,
+            version=saved.version,
+        )
         lines = projection_lines(plan)
-        demand = conn.execute(PROJECTION_DEMAND_SQL, {"business_date": business_date}).df()
-        receipts = conn.execute(IN_TRANSIT_RECEIPTS_SQL, {"business_date": business_date}).df()
+        with registered(conn, "projection_keys", lines[KEY_COLUMNS]):
+            demand = conn.execute(PROJECTION_DEMAND_SQL, {"business_date": business_date}).df()
+            receipts = conn.execute(IN_TRANSIT_RECEIPTS_SQL, {"business_date": business_date}).df()
         schema = column_schema(conn, "replenishment.replenishment_plan", PLAN_COLUMNS)
     shipping = plan[plan["ship_qty"] > 0].sort_values("ship_qty", ascending=False)
     plots = {}
@@ -100,7 +99,7 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
             "units_to_ship": float(plan["ship_qty"].sum()),
             "history_version": saved.version_note,
             "lines_cut_by_our_stock": int(plan["allocation_shortfall"].sum()),
-            "explanation_rows": len(explanations),
+            "explanation_rows": explanation_rows,
             "by_reason": dg.MetadataValue.json(plan["reason_code"].value_counts().to_dict()),
             "top_lines": dg.MetadataValue.md(
                 markdown_preview(
@@ -123,22 +122,72 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
     )
 
 
-def read_explanation_inputs(conn: duckdb.DuckDBPyConnection, business_date: date, available: dict) -> ExplanationInputs:
-    """The frames a plan line is explained from: where each stock count came from, our shipments on the way, the
-    agreement, the night's forecast, its measured accuracy and the partner's data gate."""
+# A block of the plan: whole partner locations (a location's lines share its trucks) of about this many series.
+# Memory of the plan step is bounded by one block's daily forecast and explanations, and the plan's own rows.
+PLAN_BLOCK_SERIES = 1_000
 
-    def frame(table: str, sql: str) -> pd.DataFrame | None:
+
+def no_locations() -> pd.DataFrame:
+    """An empty block: a night with nothing to plan still reads and writes its (empty) plan once."""
+    return pd.DataFrame({"partner_id": pd.Series(dtype=str), "location_id": pd.Series(dtype=str)})
+
+
+def plan_blocks(conn: duckdb.DuckDBPyConnection, business_date: date, partners: list[str]) -> list[pd.DataFrame]:
+    """The night's plannable partner locations in blocks of about ``PLAN_BLOCK_SERIES`` series, in key order (at
+    least one block, empty when nothing is plannable)."""
+    parameters = {"business_date": business_date, "partners": partners}
+    blocks = list(key_blocks(conn, PLANNED_LOCATIONS_SQL, parameters, block_rows=PLAN_BLOCK_SERIES))
+    return blocks or [no_locations()]
+
+
+def plan_block(
+    conn: duckdb.DuckDBPyConnection, business_date: date, partners: list[str], keys: pd.DataFrame
+) -> pd.DataFrame:
+    """The plan of one block of partner locations, before our stock is shared out."""
+    with registered(conn, "block_keys", keys):
+        inputs = conn.execute(
+            REPLENISHMENT_INPUTS_SQL, {"business_date": business_date, "partners": partners, "z_p90": Z_P90}
+        ).df()
+        # The plan before this night (never this night's own, so a rerun plans the same): its cadence is kept.
+        previous = previous_cadence(conn, business_date, within="block_keys")
+        inputs = inputs.merge(previous, on=["partner_id", "location_id", "product_id"], how="left")
+        window = {"business_date": business_date, "wait": LONGEST_WAIT_DAYS, "gap": LONGEST_GAP_DAYS}
+        forecast = conn.execute(RISK_WINDOW_FORECAST_SQL, window).df()
+    return plan_replenishment(inputs, plan_date=business_date, daily_forecast=forecast)
+
+
+def explain_block(
+    conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, keys: pd.DataFrame, business_date: date, available: dict
+) -> pd.DataFrame:
+    """The explanation rows of the plan lines of one block of partner locations."""
+    lines = plan.merge(keys, on=["partner_id", "location_id"])
+    with registered(conn, "block_keys", keys):
+        return explain_plan(lines, read_explanation_inputs(conn, business_date, available), business_date)
+
+
+def read_explanation_inputs(conn: duckdb.DuckDBPyConnection, business_date: date, available: dict) -> ExplanationInputs:
+    """The frames a plan line is explained from, for the partner locations of ``block_keys``: where each stock count
+    came from, our shipments on the way, the agreement, the night's forecast, its measured accuracy and the
+    partner's data gate."""
+
+    def frame(table: str, sql: str, order: str = "", by_location: bool = True) -> pd.DataFrame | None:
         if not table_exists(conn, table):
             return None
+        if by_location:
+            sql = f"select * from ({sql}) as rows semi join block_keys using (partner_id, location_id) {order}"
         return conn.execute(sql, {"business_date": business_date} if "$business_date" in sql else {}).df()
 
     return ExplanationInputs(
         stock=frame("marts.fct_inventory_daily", STOCK_SOURCES_SQL),
         in_transit=frame("marts.fct_shipments", IN_TRANSIT_SHIPMENTS_SQL),
         agreements=frame("marts.replenishment_policy", AGREEMENTS_SQL),
-        forecast=frame("forecasts.forecast_history", EXPLAINED_FORECAST_SQL),
+        forecast=frame(
+            "forecasts.forecast_history",
+            EXPLAINED_FORECAST_SQL,
+            "order by partner_id, location_id, product_id, forecast_date",
+        ),
         accuracy=frame("forecasts.forecast_accuracy", SERIES_ACCURACY_SQL),
-        gate=frame("quality.partner_data_gate", GATE_SQL),
+        gate=frame("quality.partner_data_gate", GATE_SQL, by_location=False),
         supplier_stock=available,
     )
 
@@ -154,24 +203,50 @@ def read_explanation_inputs(conn: duckdb.DuckDBPyConnection, business_date: date
 def exceptions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """What a planner must look at today: stock-outs inside lead time, excess, stale feeds, bias, big changes."""
     business_date = date.fromisoformat(context.partition_key)
+    counts: list[pd.Series] = []
+    preview: list[pd.DataFrame] = []
+
+    def found_by_block(conn: duckdb.DuckDBPyConnection):
+        # A block of the plan's locations at a time: the plan, the plan before it and the bias of its series.
+        for keys in saved_plan_blocks(conn, business_date):
+            with registered(conn, "block_keys", keys):
+                plan = plan_version(conn, business_date, within="block_keys")
+                previous = plan_version(conn, business_date, before=True, within="block_keys")
+                window = {"business_date": business_date, "window": BIAS_WINDOW_DAYS}
+                bias = conn.execute(FORECAST_BIAS_SQL, window).df()
+            found = find_planner_exceptions(
+                plan, previous if not previous.empty else None, bias if not bias.empty else None
+            )
+            counts.append(found.groupby(["exception_type", "severity"]).size())
+            if sum(map(len, preview)) < PREVIEW_ROWS:
+                preview.append(found.head(PREVIEW_ROWS))
+            yield found
+
     with warehouse.connect() as conn:
-        plan = plan_version(conn, business_date)
-        previous = plan_version(conn, business_date, before=True)
-        bias = conn.execute(FORECAST_BIAS_SQL, {"business_date": business_date, "window": BIAS_WINDOW_DAYS}).df()
-        found = find_planner_exceptions(
-            plan, previous if not previous.empty else None, bias if not bias.empty else None
-        )
-        rows = save_planner_exceptions(conn, found, plan_date=business_date)
+        rows = save_planner_exceptions(conn, found_by_block(conn), plan_date=business_date)
         schema = column_schema(conn, "replenishment.exceptions", EXCEPTION_COLUMNS)
-    counts = found.groupby(["exception_type", "severity"]).size().reset_index(name="rows") if rows else found
+    first = pd.concat(preview, ignore_index=True) if preview else pd.DataFrame()
+    by_type = pd.concat(counts).groupby(level=[0, 1]).sum().reset_index(name="rows") if rows else first.iloc[0:0]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "dagster/column_schema": schema,
-            "by_type": dg.MetadataValue.md(markdown_preview(counts, rows=20)),
-            "preview": dg.MetadataValue.md(markdown_preview(found)),
+            "by_type": dg.MetadataValue.md(markdown_preview(by_type, rows=20)),
+            "preview": dg.MetadataValue.md(markdown_preview(first, rows=PREVIEW_ROWS)),
         }
     )
+
+
+PREVIEW_ROWS = 10
+
+
+def saved_plan_blocks(conn: duckdb.DuckDBPyConnection, business_date: date) -> list[pd.DataFrame]:
+    """The partner locations of the night's saved plan in blocks of about ``PLAN_BLOCK_SERIES`` lines, in key order
+    (one empty block when there is no plan)."""
+    blocks = []
+    if table_exists(conn, "replenishment.plan_history"):
+        blocks = list(key_blocks(conn, SAVED_PLAN_LOCATIONS_SQL, {"day": business_date}, block_rows=PLAN_BLOCK_SERIES))
+    return blocks or [no_locations()]
 
 
 @dg.asset(
@@ -192,36 +267,64 @@ def partner_exports(
         feed_folders.partner_configs(),
         on_error=lambda path, error: context.log.warning(f"{path}: {error}; its exports use the default dialect"),
     )
+    dialects = {partner_id: config.export for partner_id, config in configs.items()}
+    paths = []
     with warehouse.connect(read_only=True) as conn:
-        plan = plan_version(conn, business_date)
-        items, locations, products = (
-            conn.execute(sql).df() if table_exists(conn, table) else None
-            for table, sql in (
-                ("staging.stg_supplier__partner_items", PARTNER_ITEMS_SQL),
-                ("marts.dim_location", LOCATIONS_SQL),
-                ("marts.dim_product", PRODUCTS_SQL),
+        planned = []
+        if table_exists(conn, "replenishment.plan_history"):
+            planned = [row[0] for row in conn.execute(SAVED_PLAN_PARTNERS_SQL, {"day": business_date}).fetchall()]
+        products = conn.execute(PRODUCTS_SQL).df() if table_exists(conn, "marts.dim_product") else None
+        # One partner's plan rows at a time: a partner's files hold all its rows, and only its own.
+        for number, partner_id in enumerate(planned or [None]):
+            keys = pd.DataFrame({"partner_id": pd.Series([partner_id] if partner_id else [], dtype=str)})
+            with registered(conn, "partner_keys", keys):
+                plan = plan_version(conn, business_date, within="partner_keys" if partner_id else None)
+                items, locations = (
+                    conn.execute(sql).df() if table_exists(conn, table) else None
+                    for table, sql in (
+                        ("staging.stg_supplier__partner_items", PARTNER_ITEMS_SQL),
+                        ("marts.dim_location", LOCATIONS_SQL),
+                    )
+                )
+            paths += write_partner_exports(
+                plan,
+                artefacts.exports(),
+                business_date,
+                items=items,
+                locations=locations,
+                products=products,
+                dialects=dialects,
+                withdraw=set(configs) - set(planned) if number == 0 else (),
             )
-        )
-    paths = write_partner_exports(
-        plan,
-        artefacts.exports(),
-        business_date,
-        items=items,
-        locations=locations,
-        products=products,
-        dialects={partner_id: config.export for partner_id, config in configs.items()},
-        withdraw=configs.keys(),
-    )
     return dg.MaterializeResult(
         metadata={
             "files": dg.MetadataValue.md("\n".join(f"- `{path}`" for path in paths) or "_no plan rows_"),
-            "partners": plan["partner_id"].nunique() if not plan.empty else 0,
+            "partners": len(planned),
         }
     )
 
 
-PARTNER_ITEMS_SQL = "select partner_id, partner_item_ref, product_id, ref_type from staging.stg_supplier__partner_items"
-LOCATIONS_SQL = "select partner_id, location_id, gln, location_name from marts.dim_location"
+# The partners of the night's saved plan (its newest version), and its locations with their lines, in key order.
+SAVED_PLAN_PARTNERS_SQL = """
+select distinct partner_id from replenishment.plan_history
+where plan_date = $day and version = (select max(version) from replenishment.plan_history where plan_date = $day)
+order by partner_id
+"""
+
+SAVED_PLAN_LOCATIONS_SQL = """
+select partner_id, location_id, count(*) as rows from replenishment.plan_history
+where plan_date = $day and version = (select max(version) from replenishment.plan_history where plan_date = $day)
+group by all
+order by partner_id, location_id
+"""
+
+PARTNER_ITEMS_SQL = """
+select partner_id, partner_item_ref, product_id, ref_type from staging.stg_supplier__partner_items
+semi join partner_keys using (partner_id)
+"""
+LOCATIONS_SQL = """
+select partner_id, location_id, gln, location_name from marts.dim_location semi join partner_keys using (partner_id)
+"""
 PRODUCTS_SQL = "select product_id, gtin, product_description from marts.dim_product"
 
 PLAN_COLUMNS = {
@@ -264,6 +367,7 @@ select
     forecast.partner_id, forecast.location_id, forecast.product_id,
     (sum(forecast.p50) - sum(sales.units_sold)) / nullif(sum(sales.units_sold), 0) as bias
 from forecasts.forecast_history as forecast
+join block_keys as block on block.partner_id = forecast.partner_id and block.location_id = forecast.location_id
 join marts.fct_sales_daily as sales
     on sales.partner_id = forecast.partner_id
     and sales.location_id = forecast.location_id
@@ -282,6 +386,7 @@ having sum(sales.units_sold) > 0
 PROJECTION_DEMAND_SQL = """
 select partner_id, location_id, product_id, forecast_date, p50
 from forecasts.forecast_history
+semi join projection_keys using (partner_id, location_id, product_id)
 where as_of_date = $business_date
 """
 
@@ -291,6 +396,7 @@ select
     greatest(coalesce(expected_receipt_date, $business_date + 1), $business_date + 1) as receipt_date,
     sum(qty) as qty
 from marts.fct_shipments
+semi join projection_keys using (partner_id, location_id, product_id)
 where status = 'in_transit'
 group by all
 """
@@ -324,7 +430,6 @@ EXPLAINED_FORECAST_SQL = """
 select partner_id, location_id, product_id, forecast_date, p50, p90, model, demand_class
 from forecasts.forecast_history
 where as_of_date = $business_date
-order by partner_id, location_id, product_id, forecast_date
 """
 
 # The newest scored forecast run of each series before the night: the accuracy the plan can rely on.
@@ -356,6 +461,7 @@ select
     forecast.partner_id, forecast.location_id, forecast.product_id, forecast.forecast_date, forecast.p50, forecast.p90
 from forecasts.forecast_history as forecast
 join marts.replenishment_inputs as inputs using (partner_id, location_id, product_id)
+semi join block_keys using (partner_id, location_id)
 where forecast.as_of_date = $business_date
     and inputs.plan_date = $business_date
     and forecast.forecast_date <= $business_date + ceil(
@@ -363,13 +469,24 @@ where forecast.as_of_date = $business_date
     )::integer
 """
 
-# One row per plannable partner location x product: the stock position, in-transit and agreed terms that dbt's
-# `marts.replenishment_inputs` holds for the night, the night's forecast over lead time + review period (the
-# forecast runs after dbt, so it is joined here; it chooses the ship days, and the plan then averages the forecast
-# over each line's own risk period), and the agreement's cost terms that choose the ship days.
+# The night's plannable partner locations and how many series each plans, in key order: the plan's blocks.
+PLANNED_LOCATIONS_SQL = """
+select partner_id, location_id, count(*) as rows
+from marts.replenishment_inputs
+where plan_date = $business_date and partner_id in (select unnest($partners::varchar[]))
+group by all
+order by partner_id, location_id
+"""
+
+# One row per plannable partner location x product of the block's locations (`block_keys`): the stock position,
+# in-transit and agreed terms that dbt's `marts.replenishment_inputs` holds for the night, the night's forecast over
+# lead time + review period (the forecast runs after dbt, so it is joined here; it chooses the ship days, and the
+# plan then averages the forecast over each line's own risk period), and the agreement's cost terms that choose the
+# ship days.
 REPLENISHMENT_INPUTS_SQL = """
 with inputs as (
     select * from marts.replenishment_inputs
+    semi join block_keys using (partner_id, location_id)
     where plan_date = $business_date and partner_id in (select unnest($partners::varchar[]))
 ),
 forecast as (

@@ -38,6 +38,8 @@ def demand_over_risk_window(
         p50=pd.to_numeric(forecast["p50"]).clip(lower=0.0),
         spread=np.clip((pd.to_numeric(forecast["p90"]) - pd.to_numeric(forecast["p50"])) / Z_P90, 0.0, None),
     )[offset >= 1]
+    # Day by day within a series, whatever order the rows came in: a mean of floats depends on the order it sums in.
+    days = days.sort_values("offset", kind="stable")
     by_series = {key: frame for key, frame in days.groupby(KEY_COLUMNS, sort=False)}
     last_day = np.ceil(np.asarray(risk_days, dtype=float) - 1e-9)
     for row, key in enumerate(keys[KEY_COLUMNS].itertuples(index=False, name=None)):

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from forecasts.forecasting.forecast_history import utc_now
-from orchestration.runtime.warehouse_tables import replace_date_rows, table_exists
+from orchestration.runtime.warehouse_tables import replace_date_rows_in_parts, table_exists
 
 # Decision columns added to the plan after its first version.
 DECIDED_SINCE = ("ship_days",)
@@ -104,11 +105,20 @@ def save_plan(conn: duckdb.DuckDBPyConnection, plan: pd.DataFrame, *, plan_date:
     return SavedPlan(rows=len(rows), version=version, appended=appended)
 
 
-def plan_version(conn: duckdb.DuckDBPyConnection, plan_date: date, *, before: bool = False) -> pd.DataFrame:
-    """The newest version of the plan for `plan_date` (or, with `before`, of the latest plan date before it)."""
+def plan_version(
+    conn: duckdb.DuckDBPyConnection, plan_date: date, *, before: bool = False, within: str | None = None
+) -> pd.DataFrame:
+    """The newest version of the plan for `plan_date` (or, with `before`, of the latest plan date before it).
+
+    ``within`` names a table or view whose key columns (some of partner_id, location_id, product_id) bound the rows
+    read: a block of the plan instead of all of it."""
     if not table_exists(conn, "replenishment.plan_history"):
         return pd.DataFrame()
     date_filter = "plan_date < $day" if before else "plan_date = $day"
+    block = ""
+    if within is not None:
+        keys = [name for name, *_ in conn.execute(f"describe {within}").fetchall()]
+        block = f"semi join {within} using ({', '.join(keys)})"
     return conn.execute(
         f"""
         with wanted as (select max(plan_date) as plan_date from replenishment.plan_history where {date_filter}),
@@ -119,14 +129,18 @@ def plan_version(conn: duckdb.DuckDBPyConnection, plan_date: date, *, before: bo
         select history.* exclude (plan_fingerprint)
         from replenishment.plan_history as history
         join newest using (plan_date, version)
+        {block}
         order by partner_id, location_id, product_id
         """,
         {"day": plan_date},
     ).df()
 
 
-def save_planner_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.DataFrame, *, plan_date: date) -> int:
-    """Replace the plan date's planner exceptions, so a rerun of a night leaves one set."""
+def save_planner_exceptions(
+    conn: duckdb.DuckDBPyConnection, exceptions: pd.DataFrame | Iterable[pd.DataFrame], *, plan_date: date
+) -> int:
+    """Replace the plan date's planner exceptions, so a rerun of a night leaves one set (``exceptions`` may come
+    in parts, a block of the plan's series at a time: all of them are written in one transaction)."""
     conn.execute("create schema if not exists replenishment")
     conn.execute(
         """create table if not exists replenishment.exceptions (
@@ -135,14 +149,19 @@ def save_planner_exceptions(conn: duckdb.DuckDBPyConnection, exceptions: pd.Data
     )
     columns = ["plan_date::date as plan_date", "partner_id", "location_id", "product_id"]
     columns += ["exception_type", "severity", "detail"]
-    replace_date_rows(conn, "replenishment.exceptions", "plan_date", plan_date, exceptions, columns=columns)
-    return len(exceptions)
+    parts = [exceptions] if isinstance(exceptions, pd.DataFrame) else exceptions
+    return replace_date_rows_in_parts(conn, "replenishment.exceptions", "plan_date", plan_date, parts, columns=columns)
 
 
 def save_plan_explanations(
-    conn: duckdb.DuckDBPyConnection, explanations: pd.DataFrame, *, plan_date: date, version: int
+    conn: duckdb.DuckDBPyConnection,
+    explanations: pd.DataFrame | Iterable[pd.DataFrame],
+    *,
+    plan_date: date,
+    version: int,
 ) -> int:
-    """Replace the plan date's explanations with those of the plan version just saved."""
+    """Replace the plan date's explanations with those of the plan version just saved (``explanations`` may come
+    in parts, a block of plan lines at a time: all of them are written in one transaction)."""
     conn.execute("create schema if not exists replenishment")
     conn.execute(
         """create table if not exists replenishment.plan_explanations (
@@ -150,20 +169,27 @@ def save_plan_explanations(
                step_number integer, step varchar, label varchar, value double, unit varchar, detail varchar,
                source varchar)"""
     )
-    rows = explanations.assign(version=version)
+    parts = [explanations] if isinstance(explanations, pd.DataFrame) else explanations
     columns = ["plan_date::date as plan_date", "version", "partner_id", "location_id", "product_id"]
     columns += ["step_number", "step", "label", "value", "unit", "detail", "source"]
-    replace_date_rows(conn, "replenishment.plan_explanations", "plan_date", plan_date, rows, columns=columns)
-    return len(rows)
+    return replace_date_rows_in_parts(
+        conn,
+        "replenishment.plan_explanations",
+        "plan_date",
+        plan_date,
+        (rows.assign(version=version) for rows in parts),
+        columns=columns,
+    )
 
 
 PREVIOUS_CADENCE_COLUMNS = ["partner_id", "location_id", "product_id", "previous_ship_days", "previous_ship_date"]
 
 
-def previous_cadence(conn: duckdb.DuckDBPyConnection, plan_date: date) -> pd.DataFrame:
+def previous_cadence(conn: duckdb.DuckDBPyConnection, plan_date: date, *, within: str | None = None) -> pd.DataFrame:
     """Per line, the ship days and ship date of the newest plan of the latest plan date before `plan_date`: the
-    cadence the goods on their way were sized for. A rerun of a night never reads its own plan."""
-    previous = plan_version(conn, plan_date, before=True)
+    cadence the goods on their way were sized for. A rerun of a night never reads its own plan. ``within``: as in
+    ``plan_version``."""
+    previous = plan_version(conn, plan_date, before=True, within=within)
     if previous.empty or "ship_days" not in previous.columns:
         return pd.DataFrame(columns=PREVIOUS_CADENCE_COLUMNS)
     return previous.rename(columns={"ship_days": "previous_ship_days", "ship_date": "previous_ship_date"})[

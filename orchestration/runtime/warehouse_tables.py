@@ -7,7 +7,7 @@ No Dagster here: the libraries that keep history tables (forecasts, plans, check
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
 import duckdb
@@ -17,10 +17,11 @@ import pandas as pd
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether `schema.table` exists (as a table or a view) in the connected warehouse."""
     schema, name = table.split(".")
+    # fetchall, not fetchone: the result is finished, so the connection can register a frame next.
     return (
         conn.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         > 0
     )
 
@@ -53,18 +54,70 @@ def replace_date_rows(
     leaves the previous rows in place. Columns are matched by name; `columns` picks the frame's columns to write
     (default: all of them).
     """
+    return replace_date_rows_in_parts(
+        conn, table, date_column, business_date, [rows], columns=columns, also_where=also_where
+    )
+
+
+def replace_date_rows_in_parts(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    date_column: str,
+    business_date: date,
+    parts: Iterable[pd.DataFrame],
+    *,
+    columns: Sequence[str] | None = None,
+    also_where: dict[str, object] | None = None,
+) -> int:
+    """``replace_date_rows`` for rows made one part at a time: each part is inserted as soon as it is made, so only
+    one part is in memory, and all of them in the one transaction (a failure in any part keeps the previous rows).
+    ``parts`` may read the warehouse through ``conn`` while the transaction is open. Returns the rows written."""
     conditions = [f"{date_column} = ?"] + [f'"{column}" = ?' for column in (also_where or {})]
     parameters = [business_date, *(also_where or {}).values()]
     selected = ", ".join(columns) if columns is not None else "*"
+    written = 0
     with transaction(conn):
         conn.execute(f"delete from {table} where {' and '.join(conditions)}", parameters)
-        if not rows.empty:
+        for rows in parts:
+            if rows.empty:
+                continue
             conn.register("replacement_rows", rows)
             try:
                 conn.execute(f"insert into {table} by name select {selected} from replacement_rows")
             finally:
                 conn.unregister("replacement_rows")
-    return len(rows)
+            written += len(rows)
+    return written
+
+
+def key_blocks(
+    conn: duckdb.DuckDBPyConnection, counts_sql: str, parameters: dict[str, object], *, block_rows: int
+) -> Iterator[pd.DataFrame]:
+    """Consecutive blocks of the keys ``counts_sql`` returns, in its order, each about ``block_rows`` rows.
+
+    ``counts_sql`` gives one row per key (its key columns, then ``rows``: how many rows the key stands for, e.g. a
+    location's series). A block is whole keys, closed once it holds ``block_rows`` rows or more, so a key is never
+    split and a key bigger than ``block_rows`` is a block of its own. Yields the block's key columns."""
+    counts = conn.execute(counts_sql, parameters).df()
+    keys = [column for column in counts.columns if column != "rows"]
+    start, held = 0, 0
+    for end, rows in enumerate(counts["rows"].to_numpy(), start=1):
+        held += int(rows)
+        if held >= block_rows:
+            yield counts.iloc[start:end][keys].reset_index(drop=True)
+            start, held = end, 0
+    if start < len(counts):
+        yield counts.iloc[start:][keys].reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def registered(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
+    """``frame`` readable in SQL as ``name`` while the block runs (a key table a query joins to)."""
+    conn.register(name, frame)
+    try:
+        yield
+    finally:
+        conn.unregister(name)
 
 
 def keep_most_actuals(

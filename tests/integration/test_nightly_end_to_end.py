@@ -372,3 +372,38 @@ def test_quality_and_dbt_docs_are_built_and_linked_from_the_report(first_run):
     report = (settings.data_dir() / "reports" / AS_OF.isoformat() / "index.html").read_text(encoding="utf-8")
     assert f'href="../../quality_docs/{AS_OF.isoformat()}/index.html"' in report
     assert 'href="../../dbt_docs/static_index.html"' in report
+
+
+def test_the_plan_its_explanations_and_exceptions_are_the_same_a_location_at_a_time_as_in_one_block(
+    own_night, monkeypatch
+):
+    from assets import replenishment
+    from orchestration.runtime.resources import Warehouse
+
+    tables = {
+        "replenishment.plan_history": "* exclude (run_id, planned_at)",
+        "replenishment.plan_explanations": "*",
+        "replenishment.exceptions": "*",
+    }
+
+    def written(conn: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+        return {
+            table: conn.execute(f"select {columns} from {table} where plan_date = ? order by all", [AS_OF]).df()
+            for table, columns in tables.items()
+        }
+
+    # The night's own plan was made in one block of locations; it is made again a location at a time.
+    with duckdb.connect(str(own_night / "warehouse.duckdb")) as conn:
+        assert len(replenishment.saved_plan_blocks(conn, AS_OF)) == 1
+        in_one_block = written(conn)
+        conn.execute("delete from replenishment.plan_history where plan_date = ?", [AS_OF])
+    monkeypatch.setattr(replenishment, "PLAN_BLOCK_SERIES", 1)
+    warehouse = Warehouse(path=str(own_night / "warehouse.duckdb"))
+    for asset in (replenishment.replenishment_plan, replenishment.exceptions):
+        asset(dg.build_asset_context(partition_key=AS_OF.isoformat()), warehouse=warehouse)
+    with duckdb.connect(str(own_night / "warehouse.duckdb"), read_only=True) as conn:
+        assert len(replenishment.saved_plan_blocks(conn, AS_OF)) > 3, "a block per location"
+        by_location = written(conn)
+    for table in tables:
+        assert len(in_one_block[table]) > 0, table
+        pd.testing.assert_frame_equal(in_one_block[table], by_location[table], obj=table)

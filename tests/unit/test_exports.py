@@ -235,3 +235,34 @@ def test_the_files_name_the_delivery_days_the_plan_chose_and_ship_on_them(tmp_pa
     assert pd.Timestamp(row["ship_date"]).strftime("%a") == chosen
     older = write_partner_exports(plan.drop(columns=["ship_days"]), tmp_path / "old", PLAN_DATE)
     assert json.loads(older[1].read_text())["rows"][0]["ship_days"] is None
+
+
+def test_the_exports_step_reads_and_writes_one_partner_at_a_time_and_withdraws_a_held_partners_files(tmp_path):
+    import dagster as dg
+    import duckdb
+
+    from assets.replenishment import partner_exports
+    from forecasts.replenishment.plan_history import save_plan
+    from orchestration.runtime.resources import Artefacts, FeedFolders, Warehouse
+
+    rows = [input_row("hansa_handel", "L1", "A", on_hand=1.0), input_row("redwood_grocers", "S1", "B", on_hand=2.0)]
+    plan = plan_replenishment(pd.DataFrame(rows), PLAN_DATE)
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        save_plan(conn, plan, plan_date=PLAN_DATE, run_id="r")
+    held = tmp_path / "data" / "exports" / "huaxin_retail" / "replenishment_plan_2025-03-03.csv"
+    held.parent.mkdir(parents=True)
+    held.write_text("a plan that no longer stands", encoding="utf-8")
+    result = partner_exports(
+        dg.build_asset_context(partition_key=PLAN_DATE.isoformat()),
+        warehouse=Warehouse(path=str(warehouse)),
+        artefacts=Artefacts(data_dir=str(tmp_path / "data")),
+        feed_folders=FeedFolders(partner_config_dir=str(Path(__file__).parents[2] / "data" / "partners")),
+    )
+    assert result.metadata["partners"] == 2
+    assert not held.exists()
+    for partner_id in ("hansa_handel", "redwood_grocers"):
+        folder = tmp_path / "data" / "exports" / partner_id
+        document = json.loads((folder / "replenishment_plan_2025-03-03.json").read_text(encoding="utf-8"))
+        assert {row["partner_id"] for row in document["rows"]} == {partner_id}
+        assert (folder / "replenishment_plan_2025-03-03.csv").is_file()

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 from statistics import NormalDist
 
 import numpy as np
@@ -564,3 +564,18 @@ def test_the_risk_window_counts_whole_days_after_the_plan_date():
     # 6.5 days: days 1-7; 30 days: the 8 the forecast has; the plan date's own row never counts.
     assert mean[:2].tolist() == pytest.approx([(6 * 10 + 50) / 7, (6 * 10 + 2 * 50) / 8])
     assert np.isnan(mean[2]) and np.isnan(std[2])
+
+
+def test_the_risk_window_mean_is_the_same_whatever_order_the_forecast_rows_come_in():
+    from forecasts.replenishment.demand_window import demand_over_risk_window
+
+    plan_date = date(2025, 3, 2)
+    days = pd.date_range(plan_date + timedelta(days=1), periods=3)
+    forecast = pd.DataFrame(
+        {"partner_id": "p1", "location_id": "L1", "product_id": "A", "forecast_date": days, "p50": [0.1, 0.2, 0.3]}
+    ).assign(p90=lambda frame: frame["p50"] * 2)
+    keys = forecast[["partner_id", "location_id", "product_id"]].head(1)
+    in_order = demand_over_risk_window(keys, forecast, plan_date, np.array([3.0]))
+    # Summed last day first, 0.3 + 0.2 + 0.1 is not 0.1 + 0.2 + 0.3 in floating point.
+    reversed_rows = demand_over_risk_window(keys, forecast.iloc[::-1], plan_date, np.array([3.0]))
+    assert in_order[0][0] == reversed_rows[0][0] and in_order[1][0] == reversed_rows[1][0]

@@ -200,3 +200,14 @@ def test_the_previous_cadence_is_the_plan_before_the_night_even_on_a_rerun(conn)
         previous = previous_cadence(conn, date(2025, 6, 30))
         assert previous["previous_ship_days"].tolist() == ["Mon,Thu"] * 2
         assert pd.to_datetime(previous["previous_ship_date"]).dt.date.tolist() == [date(2025, 6, 30)] * 2
+
+
+def test_a_block_of_locations_reads_only_its_rows_of_the_plan_and_of_the_plan_before(conn):
+    for day, ship in ((date(2025, 6, 29), [6, 0]), (date(2025, 6, 30), [12, 6])):
+        save_plan(conn, plan_frame(day, ship).assign(ship_days="Mon", ship_date=day), plan_date=day, run_id="r")
+    conn.register("block", pd.DataFrame({"partner_id": ["p1"], "location_id": ["L2"]}))
+    tonight = plan_version(conn, date(2025, 6, 30), within="block")
+    assert tonight[["location_id", "ship_qty"]].values.tolist() == [["L2", 6]]
+    before = plan_version(conn, date(2025, 6, 30), before=True, within="block")
+    assert before[["location_id", "ship_qty"]].values.tolist() == [["L2", 0]]
+    assert previous_cadence(conn, date(2025, 6, 30), within="block")["location_id"].tolist() == ["L2"]
