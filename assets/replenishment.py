@@ -63,7 +63,10 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) 
         available = dict(conn.execute(SUPPLIER_STOCK_SQL, {"business_date": business_date}).fetchall())
         blocks = list(plan_blocks(conn, business_date, partners))
         # Each block's lines are planned from that block's rows; our stock is then shared out over every line.
-        plan = pd.concat([plan_block(conn, business_date, partners, keys) for keys in blocks], ignore_index=True)
+        # A block whose lines all lack tonight's forecast plans nothing; its empty frame would change the columns'
+        # dtypes in the concatenation (pandas 3), and with them the plan's fingerprint.
+        block_plans = [plan_block(conn, business_date, partners, keys) for keys in blocks]
+        plan = pd.concat([frame for frame in block_plans if not frame.empty] or block_plans[:1], ignore_index=True)
         if available:
             plan = allocate_fairly(plan, available)
         saved = save_plan(conn, plan, plan_date=business_date, run_id=context.run_id)
