@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import shutil
 from datetime import date, datetime, timedelta
 from itertools import combinations
@@ -694,8 +695,10 @@ def test_a_long_history_written_a_few_rows_at_a_time_gives_the_same_bytes(partne
     monkeypatch.setattr(simulation, "BLOCK_ROWS", 45)
     spans = list(history.blocks(0, days))
     assert len(spans) > 10 and spans[0] == (0, 4) and spans[-1][1] == days
-    blocks = (history.sales(first, stop, categorical=True) for first, stop in spans)
-    written = writer._write_blocks("sales", "blocks", blocks, 0.0).read_bytes()
+    dates = pd.DatetimeIndex(history.dates)
+    blocks = ((dates[first], dates[stop - 1], history.sales(first, stop, categorical=True)) for first, stop in spans)
+    [path] = writer._write_blocks("sales", "blocks", blocks, 0.0)
+    written = path.read_bytes()
     spec = config.specs_for("sales")[0]
     whole = render_delimited(history.sales(0, days), spec, config, partner.items).encode(spec.encoding)
     assert written == whole and len(whole.splitlines()) == len(history.sales(0, days)) + 1
@@ -799,3 +802,37 @@ def test_shipments_are_written_a_block_of_rows_at_a_time_with_the_same_bytes(tmp
     whole = (tmp_path / "whole.csv").read_text()
     assert len(shipments) > 20 and (tmp_path / "blocks.csv").read_text() == whole
     assert whole.splitlines()[1].startswith("SHP-0000001,") and f"SHP-{len(shipments):07d}," in whole.splitlines()[-1]
+
+
+def test_a_backfill_over_the_partner_s_file_size_limit_comes_in_parts_under_it(demo, tmp_path, monkeypatch):
+    """At supplier size two years of one record type would be one file of a gigabyte, which the partner's own
+    ``max_file_mib`` quarantines: the demo splits it into parts under the limit, named by the dates they cover, with
+    the same rows; a backfill under the limit stays one file (the default landing above)."""
+    root, _ = demo
+    configs = tmp_path / "partners"
+    shutil.copytree(CONFIG_DIR, configs)
+    config = configs / "redwood_grocers.yaml"
+    limit_mib = 0.05
+    config.write_text(config.read_text() + f"limits:\n  max_file_mib:\n    csv: {limit_mib}\n")
+    landing = tmp_path / "landing"
+    monkeypatch.setattr(simulation, "BLOCK_ROWS", 200)  # blocks of a few days, as at supplier size
+    generate_demo(landing, configs, seed=7, days=DAYS, end_date=END, scale="small")
+
+    def backfill(folder):
+        return sorted(path for path in folder.glob("sales_*.csv") if re.fullmatch(r"sales_\d{8}_\d{8}\.csv", path.name))
+
+    [whole] = backfill(root / "redwood_grocers")
+    parts = backfill(landing / "redwood_grocers")
+    assert len(parts) > 1 and all(part.stat().st_size <= limit_mib * 2**20 for part in parts)
+    header, *rows = whole.read_text().splitlines()
+    assert [line for part in parts for line in part.read_text().splitlines()[1:]] == rows
+    assert all(part.read_text().splitlines()[0] == header for part in parts)
+    tokens = [part.stem.split("_", 1)[1].split("_") for part in parts]
+    assert tokens[0][0] == whole.stem.split("_")[1] and tokens[-1][1] == whole.stem.split("_")[2]
+    for (_, last), (first, _) in zip(tokens, tokens[1:], strict=False):
+        assert date.fromisoformat(first) == date.fromisoformat(last) + timedelta(days=1), "no day lost or repeated"
+    conn = duckdb.connect()
+    load_master_data(conn, landing / SUPPLIER_FOLDER)
+    report = ingest_landing(conn, landing, load_partner_configs(configs), now=NOW)
+    outcome = {item.path: item.status for item in report.outcomes}
+    assert all(outcome[f"redwood_grocers/{part.name}"] == "loaded" for part in parts)

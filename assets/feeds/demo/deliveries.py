@@ -29,6 +29,8 @@ FORECAST_FILE_WEEKS = 16  # weekly partner forecasts delivered as separate files
 TWO_INTERCHANGE_DAY = 7
 # After the landing's first end, the planted imperfections come back every four weeks (see ``planted_offset``).
 PLANT_CYCLE_DAYS = 28
+# A long backfill file is split into parts of at most this share of the partner's size limit for its format.
+PART_SHARE = 0.75
 
 
 class PartnerWriter:
@@ -106,7 +108,11 @@ class PartnerWriter:
         history = self.partner.history
         backfill = history.day_of(history_end) + 1
         for record_type, rows in (("stock", history.stock), ("sales", history.sales)):
-            blocks = (rows(first, stop, categorical=True) for first, stop in history.blocks(0, backfill))
+            dates = pd.DatetimeIndex(history.dates)
+            blocks = (
+                (dates[first], dates[stop - 1], rows(first, stop, categorical=True))
+                for first, stop in history.blocks(0, backfill)
+            )
             self._write_blocks(record_type, history_token, blocks, history_delivery)
 
         for week in range(self.x12_weeks):
@@ -131,7 +137,10 @@ class PartnerWriter:
         first_weekly = max(issued_by_anchor - FORECAST_FILE_WEEKS, 0)
         if first_weekly:
             first, last = issue_dates[0].date(), issue_dates[first_weekly - 1].date()
-            blocks = (forecasts.issue(position) for position in range(first_weekly))
+            blocks = (
+                (issue_dates[position], issue_dates[position], forecasts.issue(position))
+                for position in range(first_weekly)
+            )
             self._write_blocks("forecast", f"{first:%Y%m%d}_{last:%Y%m%d}", blocks, self._issue_time(last))
         for position in range(first_weekly, len(issue_dates)):
             issue_day = issue_dates[position].date()
@@ -388,24 +397,70 @@ class PartnerWriter:
         text = render_delimited(rows, spec, self.config, self.partner.items)
         return self._emit(spec, token, text.encode(encoding or spec.encoding), mtime, record_type, len(rows))
 
-    def _write_blocks(self, record_type: str, token: str, blocks: Iterable[pd.DataFrame], mtime: float) -> Path:
-        """One delimited file written a block of rows at a time: the same bytes as all its rows at once."""
+    def _write_blocks(
+        self, record_type: str, token: str, blocks: Iterable[tuple[date, date, pd.DataFrame]], mtime: float
+    ) -> list[Path]:
+        """A long delimited file written a block of rows at a time (the same bytes as all its rows at once), named by
+        ``token``; each block comes with the first and last dates it covers.
+
+        A partner at supplier size would not send two years of a record type as one file over its own
+        ``max_file_mib`` (ingestion would quarantine it): once a block would take the file past ``PART_SHARE`` of
+        that limit, the file is closed and the next one started, each part named by the dates it covers and
+        starting with its own header. A history under the limit stays one file named by ``token``.
+        """
         spec = self._spec(record_type, "csv")
-        name = file_name(spec, token)
+        self._check_name(spec, file_name(spec, token))
+        budget = int(self.config.limits.max_file_bytes(spec.format) * PART_SHARE)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        parts: list[_Part] = []
+        for first, last, block in blocks:
+            part = parts[-1] if parts else None
+            text = render_delimited(block, spec, self.config, self.partner.items, part is None)
+            data = part.encoder.encode(text) if part is not None else b""
+            if part is None or (part.size and part.size + len(data) > budget):
+                if part is not None:
+                    part.close()
+                    text = render_delimited(block, spec, self.config, self.partner.items, True)
+                part = _Part(self.folder / f".{record_type}.part{len(parts)}", spec.encoding, first)
+                parts.append(part)
+                data = part.encoder.encode(text)
+            part.write(data, last, len(block))
+        if parts:
+            parts[-1].close()
+        written = []
+        for part in parts:
+            name = file_name(spec, token if len(parts) == 1 else f"{part.first:%Y%m%d}_{part.last:%Y%m%d}")
+            self._check_name(spec, name)
+            path = part.path.replace(self.folder / name)
+            os.utime(path, (mtime, mtime))
+            self._count_file(spec, record_type, part.rows)
+            written.append(path)
+        return written
+
+    def _check_name(self, spec: FileSpec, name: str) -> None:
         if self.config.spec_for(name) is not spec:
             raise ValueError(f"{self.config.source_path}: demo file name {name} is not read by the spec {spec.pattern}")
-        path = self.folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        encoder = codecs.getincrementalencoder(spec.encoding)()
-        rows = 0
-        with path.open("wb") as file:
-            for block in blocks:
-                file.write(encoder.encode(render_delimited(block, spec, self.config, self.partner.items, rows == 0)))
-                rows += len(block)
-            file.write(encoder.encode("", final=True))
-        os.utime(path, (mtime, mtime))
-        self._count_file(spec, record_type, rows)
-        return path
+
+
+class _Part:
+    """One part of a long delimited file while it is written (see ``PartnerWriter._write_blocks``)."""
+
+    def __init__(self, path: Path, encoding: str, first: date) -> None:
+        self.path = path
+        self.encoder = codecs.getincrementalencoder(encoding)()
+        self.file = path.open("wb")
+        self.first = self.last = first
+        self.size = self.rows = 0
+
+    def write(self, data: bytes, last: date, rows: int) -> None:
+        self.file.write(data)
+        self.size += len(data)
+        self.last = last
+        self.rows += rows
+
+    def close(self) -> None:
+        self.file.write(self.encoder.encode("", final=True))
+        self.file.close()
 
 
 def _minutes(text: str) -> int:
