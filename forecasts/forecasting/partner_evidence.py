@@ -44,7 +44,7 @@ from forecasts.forecasting.partner_combination import (
     pooled_error_sums,
     pooled_judgement,
 )
-from orchestration.runtime.warehouse_tables import table_exists
+from orchestration.runtime.warehouse_tables import registered, table_exists, transaction
 
 PARTNER_FORECASTS = "intermediate.int_partner_forecasts_resolved"
 # The nightly forecast's default chunk (``warehouse_forecast.DEFAULT_CHUNK_SERIES``; the asset passes its
@@ -166,8 +166,7 @@ def _write_blocks(
 ) -> Counter:
     """Judge each block's series and update its night rows, all blocks in one transaction."""
     sources: Counter = Counter()
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         for path in kept:
             night, tonight, evidence = pd.read_pickle(path)
             if night.empty:
@@ -177,18 +176,13 @@ def _write_blocks(
             rows = combine_night(night, tonight, weights)
             _update(conn, rows, as_of_date)
             sources.update(rows["forecast_source"].tolist())
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return sources
 
 
 def _update(conn: duckdb.DuckDBPyConnection, rows: pd.DataFrame, as_of_date: date) -> None:
     rows = rows.assign(forecast_date=pd.to_datetime(rows["forecast_date"]).dt.date)
     assignments = ", ".join(f'"{column}" = e."{column}"' for column in _UPDATE_COLUMNS)
-    conn.register("night_evidence", rows[[*SERIES_KEYS, "forecast_date", *_UPDATE_COLUMNS]])
-    try:
+    with registered(conn, "night_evidence", rows[[*SERIES_KEYS, "forecast_date", *_UPDATE_COLUMNS]]):
         conn.execute(
             f"""update forecasts.forecast_history as h set {assignments}
                 from night_evidence as e
@@ -196,5 +190,3 @@ def _update(conn: duckdb.DuckDBPyConnection, rows: pd.DataFrame, as_of_date: dat
                   and h.product_id = e.product_id and h.forecast_date = e.forecast_date""",
             {"night": as_of_date},
         )
-    finally:
-        conn.unregister("night_evidence")

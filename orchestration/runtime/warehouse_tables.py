@@ -81,11 +81,8 @@ def replace_date_rows_in_parts(
         for rows in parts:
             if rows.empty:
                 continue
-            conn.register("replacement_rows", rows)
-            try:
+            with registered(conn, "replacement_rows", rows):
                 conn.execute(f"insert into {table} by name select {selected} from replacement_rows")
-            finally:
-                conn.unregister("replacement_rows")
             written += len(rows)
     return written
 
