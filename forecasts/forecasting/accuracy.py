@@ -39,13 +39,17 @@ from datetime import date
 
 import duckdb
 
-from orchestration.runtime.warehouse_tables import keep_most_actuals, table_exists
+from orchestration.runtime.warehouse_tables import keep_most_actuals, numbered_blocks, table_exists
 
 ACCURACY_TABLE = "forecasts.forecast_accuracy"
 # Series scored at a time (the nightly forecast's chunk): DuckDB then holds one block's forecasts, sales and
 # seasonal differences, not the warehouse's.
 DEFAULT_BLOCK_SERIES = 1000
 _BLOCKS = "accuracy_series"
+_SCORED_SERIES_SQL = (
+    "select distinct partner_id, location_id, product_id from forecasts.forecast_history "
+    "where as_of_date < $actuals_through"
+)
 MASE_SEASON_DAYS = 7
 MASE_WINDOW_DAYS = 365
 
@@ -296,23 +300,14 @@ def score_forecast_history(
     if not table_exists(conn, "forecasts.forecast_history"):
         return 0
     # Every series' rows (its runs, its sales) fall in one block: a series is scored as it would be on its own.
-    conn.execute(
-        f"""create or replace temp table {_BLOCKS} as
-            select *, (row_number() over (order by partner_id, location_id, product_id) - 1) // $size as block
-            from (select distinct partner_id, location_id, product_id
-                  from forecasts.forecast_history where as_of_date < $actuals_through)""",
-        {"actuals_through": as_of_date, "size": block_series},
-    )
-    try:
-        blocks = conn.execute(f"select coalesce(max(block) + 1, 0) from {_BLOCKS}").fetchone()[0]
+    parameters = {"actuals_through": as_of_date}
+    with numbered_blocks(conn, _BLOCKS, _SCORED_SERIES_SQL, parameters, block_size=block_series) as blocks:
         # A run keeps the score made with the most sales known: rerunning a past night leaves later scores alone.
         return keep_most_actuals(
             conn,
             ACCURACY_TABLE,
             _SCORE_SQL,
-            {"actuals_through": as_of_date},
+            parameters,
             ["as_of_date", "partner_id", "location_id", "product_id"],
             blocks=blocks,
         )
-    finally:
-        conn.execute(f"drop table if exists {_BLOCKS}")

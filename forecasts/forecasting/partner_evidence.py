@@ -44,7 +44,7 @@ from forecasts.forecasting.partner_combination import (
     pooled_error_sums,
     pooled_judgement,
 )
-from orchestration.runtime.warehouse_tables import registered, table_exists, transaction
+from orchestration.runtime.warehouse_tables import numbered_blocks, registered, table_exists, transaction
 
 PARTNER_FORECASTS = "intermediate.int_partner_forecasts_resolved"
 # The nightly forecast's default chunk (``warehouse_forecast.DEFAULT_CHUNK_SERIES``; the asset passes its
@@ -53,17 +53,12 @@ DEFAULT_BLOCK_SERIES = 1000
 _BLOCKS = "partner_evidence_series"
 
 # Tonight's series, and the window's of tonight's partners (their evidence pools into the partner's), in blocks.
-_BLOCKS_SQL = f"""
-create or replace temp table {_BLOCKS} as
-with keys as (
-    select distinct partner_id, location_id, product_id
-    from forecasts.forecast_history
-    where as_of_date = $night
-       or (as_of_date between $night - $window and $night - 1 and forecast_date <= $night
-           and partner_id in (select partner_id from forecasts.forecast_history where as_of_date = $night))
-)
-select *, (row_number() over (order by partner_id, location_id, product_id) - 1) // $block_series as block
-from keys
+_SERIES_SQL = """
+select distinct partner_id, location_id, product_id
+from forecasts.forecast_history
+where as_of_date = $night
+   or (as_of_date between $night - $window and $night - 1 and forecast_date <= $night
+       and partner_id in (select partner_id from forecasts.forecast_history where as_of_date = $night))
 """
 
 # Rows come in the table's order, as a scan of the whole night gives them, so each series' sums add its rows in the
@@ -121,9 +116,7 @@ def apply_partner_forecasts(
         raise ValueError(f"block_series must be at least 1, got {block_series}")
     ensure_forecast_tables(conn)
     parameters = {"night": as_of_date, "window": window_days}
-    conn.execute(_BLOCKS_SQL, {**parameters, "block_series": block_series})
-    try:
-        blocks = conn.execute(f"select coalesce(max(block) + 1, 0) from {_BLOCKS}").fetchone()[0]
+    with numbered_blocks(conn, _BLOCKS, _SERIES_SQL, parameters, block_size=block_series) as blocks:
         has_table = table_exists(conn, PARTNER_FORECASTS)
         with tempfile.TemporaryDirectory(prefix="partner-evidence-") as folder:
             kept = [Path(folder) / f"block-{block}.pickle" for block in range(blocks)]
@@ -139,8 +132,6 @@ def apply_partner_forecasts(
             combined = [partner_combined_error(pd.read_pickle(path)[2], pooled) for path in kept]
             by_partner = pooled_judgement(pooled, combined, min_days)
             return _write_blocks(conn, kept, by_partner, min_days, as_of_date)
-    finally:
-        conn.execute(f"drop table if exists {_BLOCKS}")
 
 
 def _read_block(

@@ -108,6 +108,33 @@ def key_blocks(
 
 
 @contextlib.contextmanager
+def numbered_blocks(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    keys_sql: str,
+    parameters: dict[str, object],
+    *,
+    block_size: int,
+    order_by: Sequence[str] = ("partner_id", "location_id", "product_id"),
+) -> Iterator[int]:
+    """The keys ``keys_sql`` returns (one row each) as the temporary table ``table``, each numbered into a ``block``
+    of ``block_size`` keys in ``order_by`` order, while the block runs; yields how many blocks there are (0 for no
+    keys) and drops the table after. A query joined to ``table`` on one block reads only that block's rows."""
+    if block_size < 1:
+        raise ValueError(f"block size must be at least 1, got {block_size}")
+    conn.execute(
+        f"""create or replace temp table {table} as
+            select *, (row_number() over (order by {", ".join(order_by)}) - 1) // $block_size as block
+            from ({keys_sql})""",
+        {**parameters, "block_size": block_size},
+    )
+    try:
+        yield conn.execute(f"select coalesce(max(block) + 1, 0) from {table}").fetchone()[0]
+    finally:
+        conn.execute(f"drop table if exists {table}")
+
+
+@contextlib.contextmanager
 def registered(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
     """``frame`` readable in SQL as ``name`` while the block runs (a key table a query joins to)."""
     conn.register(name, frame)

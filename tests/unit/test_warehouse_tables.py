@@ -7,7 +7,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.runtime.warehouse_tables import keep_most_actuals, key_blocks, replace_date_rows_in_parts
+from orchestration.runtime.warehouse_tables import (
+    keep_most_actuals,
+    key_blocks,
+    numbered_blocks,
+    replace_date_rows_in_parts,
+)
 
 SCORES = "select * from (values ('a', 1.0, $through), ('b', 2.0, $through)) as s(series, score, actuals_through)"
 
@@ -64,3 +69,19 @@ def test_rows_replaced_in_parts_are_all_written_or_none():
     with pytest.raises(RuntimeError):
         replace_date_rows_in_parts(conn, "rows", "day", day, failing())
     assert conn.execute("select value from rows order by value").fetchall() == [(10,), (20,), (21,)]
+
+
+def test_numbered_blocks_number_the_keys_in_order_and_drop_their_table_after():
+    conn = duckdb.connect()
+    conn.execute(
+        "create table s as select 'p' as partner_id, 'l' || (4 - i) as location_id, 'x' as product_id "
+        "from range(5) t(i)"
+    )
+    with numbered_blocks(
+        conn, "blocks", "select * from s where location_id <> $skip", {"skip": "l9"}, block_size=2
+    ) as n:
+        rows = conn.execute("select location_id, block from blocks order by location_id").fetchall()
+    assert n == 3 and rows == [("l0", 0), ("l1", 0), ("l2", 1), ("l3", 1), ("l4", 2)]
+    assert not conn.execute("select count(*) from duckdb_tables() where table_name = 'blocks'").fetchone()[0]
+    with numbered_blocks(conn, "blocks", "select * from s where false", {}, block_size=2) as n:
+        assert n == 0
