@@ -1,8 +1,6 @@
 {#-
-    Incremental with the daily facts' rule (macros/incremental_window.sql, rebuild_from_date): a night re-builds the
-    rows dated in the lookback window and back to the first day of any file received since the last build, not
-    all history; a change of the master data the references resolve through re-builds it whole. Columns an
-    existing table must have to be extended; one built before them is re-built whole.
+    Incremental by period_end, as int_stock_resolved is by snapshot_date (see there). Columns an existing table must
+    have to be extended; one built before them is re-built whole.
 -#}
 {%- set current_columns = ['received_at', 'units_per_uom', 'product_ref', 'units_out_of_stock'] -%}
 

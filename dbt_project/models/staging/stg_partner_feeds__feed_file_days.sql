@@ -19,41 +19,31 @@ sales as (
 
 ),
 
-stock_days as (
+file_rows as (
 
-    -- The day column stg_partner_feeds__stock calls snapshot_date.
-    select
-        source_file_id,
-        'stock' as feed,
-        min(cast(as_of_date as date)) as first_day,
-        max(cast(as_of_date as date)) as last_day,
-        count(*) as row_count
-
+    -- Each row's day: a count's date (stg_partner_feeds__stock's snapshot_date), a sale's period end
+    -- (stg_partner_feeds__sales' period_end: a period is used once it is over).
+    select source_file_id, 'stock' as feed, cast(as_of_date as date) as reported_day
     from stock
-    group by source_file_id
 
-),
+    union all
 
-sales_days as (
-
-    -- A sales row is dated by the end of its period (stg_partner_feeds__sales' period_end): it is used once over.
-    select
-        source_file_id,
-        'sales' as feed,
-        min(cast(period_end as date)) as first_day,
-        max(cast(period_end as date)) as last_day,
-        count(*) as row_count
-
+    select source_file_id, 'sales' as feed, cast(period_end as date) as reported_day
     from sales
-    group by source_file_id
 
 ),
 
 final as (
 
-    select * from stock_days
-    union all
-    select * from sales_days
+    select
+        source_file_id,
+        feed,
+        min(reported_day) as first_day,
+        max(reported_day) as last_day,
+        count(*) as row_count
+
+    from file_rows
+    group by source_file_id, feed
 
 )
 
