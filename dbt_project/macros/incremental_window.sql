@@ -11,6 +11,13 @@
     Before the window is re-built, the pre-hook deletes every row dated in it or later, so a replay of an earlier
     business date leaves no rows from later nights. What no rule can see are removals older than the window (a
     file quarantined after it loaded) and master-data changes for series already built: run with --full-refresh.
+
+    The resolved feed tables the facts read (int_stock_resolved, int_sales_resolved) follow the same rule with one
+    first day for all series (rebuild_from_date, below). They re-build themselves whole when the master data their
+    references resolve through changed (a cross-reference or location learnt, a case pack learnt or changed); the
+    facts do not see that change, as it delivers no new row: after a changed case pack or cross-reference for
+    series already built, run the facts (or the whole night) with --full-refresh. A removal older than the window
+    needs --full-refresh for the resolved tables as for the facts.
 -#}
 
 {#- The lookback in days, checked once so a typo in `--vars` fails the run instead of skipping nights. -#}
@@ -51,9 +58,16 @@
 
 {#- Pre-hook: clear the window (or the whole table when it must be re-built) before the new rows go in. -#}
 {% macro delete_fact_window(date_column, required_columns) -%}
+    {%- set window_start = fact_window_start(date_column) if incremental_target_is_current(required_columns) -%}
+    {{ delete_rebuilt_rows(date_column, window_start or none) }}
+{%- endmacro %}
+
+
+{#- Pre-hook of an incremental model: delete every row dated `rebuild_from` or later, or every row when it is none. -#}
+{% macro delete_rebuilt_rows(date_column, rebuild_from) -%}
     {%- if is_incremental() -%}
-        {%- if incremental_target_is_current(required_columns) -%}
-            delete from {{ this }} where {{ date_column }} >= {{ fact_window_start(date_column) }}
+        {%- if rebuild_from is not none -%}
+            delete from {{ this }} where {{ date_column }} >= {{ rebuild_from }}
         {%- else -%}
             delete from {{ this }}
         {%- endif -%}
@@ -108,4 +122,86 @@ rebuild_windows as (
 {%- endif %}
 
 ),
+{%- endmacro %}
+
+
+{#-
+    The resolved feed tables (int_stock_resolved, int_sales_resolved) keep one row per reported key rather than a
+    day per series, and follow the same rule with one first day for all series: every row dated on or after the
+    earliest day any series must be re-built from is re-built. That day is the least of
+
+    - the lookback window's first day (fact_window_start: `fact_lookback_days` up to the business date, reaching
+      back when nights were skipped);
+    - the first day any file received since the last build reports (`received_at` later than the newest in the
+      table; stg_partner_feeds__feed_file_days): a resend of an old week, a history file, a new series' first rows;
+    - the first day of any row in the table received at or after this run's knowledge cut: a past night replayed
+      after later nights must not keep what it could not know yet.
+
+    One day for all series because the rows come from staging views that rank every raw row ever received (one
+    row per key, the latest delivery winning): DuckDB applies a constant bound on the date below that ranking, so
+    a night ranks only the days it re-builds, where a bound per series would rank all history first. The day is
+    worked out when dbt runs the model, before the pre-hook deletes, and the pre-hook works out the same day.
+
+    Returns a date literal, or none when the table must be re-built whole: a first build or --full-refresh, a
+    table built before `required_columns` existed, an empty table, or master data the partner references are
+    resolved through (items, case packs, locations) that changed since the last build: a cross-reference or a
+    location learnt later makes rows delivered long ago resolve, and a case pack learnt or changed converts them
+    (remember_partner_refs, macros/resolve_partner_refs.sql). `feed` is `stock` or `sales`, `date_column` the day
+    column of the model the feed's file days are compared with.
+-#}
+{% macro rebuild_from_date(date_column, feed, required_columns) -%}
+    {%- if not execute or not incremental_target_is_current(required_columns) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if partner_refs_fingerprint() != remembered_partner_refs() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        with
+
+        built as (
+
+            select
+                count(*) as built_rows,
+                max(received_at) as newest_received_at,
+                min({{ date_column }}) filter (where received_at >= {{ known_before() }}) as first_unknown_day
+
+            from {{ this }}
+
+        ),
+
+        late_files as (
+
+            select min(file_days.first_day) as first_late_day
+            from {{ ref('stg_partner_feeds__feed_file_days') }} as file_days
+            inner join {{ ref('stg_partner_feeds__feed_files') }} as feed_files
+                on file_days.source_file_id = feed_files.source_file_id
+            where file_days.feed = '{{ feed }}'
+                and feed_files.status in ('loaded', 'superseded')
+                and coalesce(feed_files.received_at < {{ known_before() }}, true)
+                and feed_files.received_at > (select newest_received_at from built)
+
+        ),
+
+        window_start as (
+
+            select {{ fact_window_start(date_column) }} as first_window_day
+
+        )
+
+        select
+            built.built_rows,
+            cast(least(
+                window_start.first_window_day,
+                coalesce(late_files.first_late_day, window_start.first_window_day),
+                coalesce(built.first_unknown_day, window_start.first_window_day)
+            ) as varchar) as rebuild_from
+
+        from built, late_files, window_start
+    {%- endset -%}
+    {%- set row = run_query(query).rows[0] -%}
+    {%- if row['built_rows'] == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("date '" ~ row['rebuild_from'] ~ "'") }}
 {%- endmacro %}

@@ -51,3 +51,59 @@
     ) = 1
     {%- endif %}
 {%- endmacro %}
+
+
+{#-
+    One hash of the master data resolve_partner_refs reads: each partner item reference with its product and case
+    pack (int_partner_items_known) and each known partner location. A table of resolved rows remembers the hash
+    it was built with (remember_partner_refs) so an incremental build can tell when rows delivered long ago would
+    now resolve differently and must be re-built whole (macros/incremental_window.sql, rebuild_from_date).
+-#}
+{% macro partner_refs_fingerprint() -%}
+    {%- set query -%}
+        select md5(
+            coalesce((
+                select string_agg(
+                    concat_ws('|', partner_id, partner_item_ref, product_id, coalesce(cast(case_pack as varchar), '')),
+                    chr(10) order by partner_id, partner_item_ref
+                )
+                from {{ ref('int_partner_items_known') }}
+            ), '')
+            || '#'
+            || coalesce((
+                select string_agg(concat_ws('|', partner_id, location_id), chr(10) order by partner_id, location_id)
+                from {{ ref('stg_supplier__partner_locations') }}
+            ), '')
+        ) as fingerprint
+    {%- endset -%}
+    {{ return(run_query(query).rows[0]['fingerprint']) }}
+{%- endmacro %}
+
+
+{#-
+    Post-hook: keep the hash of the master data this build resolved with, as the table's DuckDB comment (a first
+    build or --full-refresh creates the table without one, and the hook writes it again).
+-#}
+{% macro remember_partner_refs() -%}
+    {%- if execute -%}
+        comment on table {{ this }} is 'partner_refs_fingerprint={{ partner_refs_fingerprint() }}'
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The hash remember_partner_refs kept on this table, or none. -#}
+{% macro remembered_partner_refs() -%}
+    {%- set query -%}
+        select comment
+        from duckdb_tables()
+        where database_name = '{{ this.database }}'
+            and schema_name = '{{ this.schema }}'
+            and table_name = '{{ this.identifier }}'
+    {%- endset -%}
+    {%- set rows = run_query(query).rows -%}
+    {%- set comment = (rows[0]['comment'] if rows | length > 0 else none) or '' -%}
+    {%- if not comment.startswith('partner_refs_fingerprint=') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(comment.split('=', 1)[1]) }}
+{%- endmacro %}

@@ -1,10 +1,12 @@
-"""Incremental facts on the small dbt night of tests/fixtures.py: a night that re-computes only its window (plus late
-deliveries and new series) must leave exactly the rows a --full-refresh gives, also when an earlier night is
-replayed.
+"""Incremental facts and resolved feed tables on the small dbt night of tests/fixtures.py: a night that re-computes
+only its window (plus late deliveries and new series) must leave exactly the rows a --full-refresh gives, also when
+an earlier night is replayed.
 
 Night 1 builds as of 2025-06-08. Before night 2 (2025-06-10, two-day lookback: the window is 06-09..06-10) Acme
 resends its 06-06 count, a day outside the window, and the cross-reference learns a Nordkauf item whose counts
-came in an old file: a late delivery and a new series, both older than the window.
+came in an old file: a late delivery and a new series, both older than the window. Before the replayed night
+(06-09, window 06-08..06-09) Acme resends its 06-05 count and sales, received before that night's knowledge cut:
+a late delivery on a night whose master data did not change, which the resolved tables take incrementally.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dbt.cli.main import dbtRunner
 
 from assets.feeds.loading.raw_schema import column_definitions
 from assets.warehouse import dbt_night_environment
-from tests.fixtures import ACME, DBT_PROJECT_DIR, NORD, UPC_100, ledger, stock, write_fixture
+from tests.fixtures import ACME, DBT_PROJECT_DIR, NORD, UPC_100, UPC_200, ledger, sales, stock, write_fixture
 
 LOOKBACK_DAYS = 2
 # The leading columns the fixture rows give; columns the contract added later stay null (not reported).
@@ -32,6 +34,16 @@ MART_KEYS = {
     "fct_sales_daily": [*SERIES, "sales_date"],
 }
 INCREMENTAL_FACTS = list(MART_KEYS)
+# The incremental resolved feed tables the facts read, and their keys.
+RESOLVED_KEYS = {
+    "int_stock_resolved": [*SERIES, "snapshot_date"],
+    "int_sales_resolved": [*SERIES, "period_start", "period_end"],
+}
+TABLE_KEYS = {**{f"marts.{name}": keys for name, keys in MART_KEYS.items()}}
+TABLE_KEYS.update({f"intermediate.{name}": keys for name, keys in RESOLVED_KEYS.items()})
+TABLE_KEYS_BY_NAME = {name.split(".")[1]: keys for name, keys in TABLE_KEYS.items()}
+# A resolved count the replayed night's late resend does not reach (it reaches back to 06-05 only).
+UNTOUCHED_COUNT = "partner_id = 'NORD' and product_id = 'SKU-200' and snapshot_date = '2025-06-03'"
 # A row outside night 2's window whose series got no late delivery: night 2 must leave it as it was.
 UNTOUCHED_ROW = "partner_id = 'ACME' and location_id = 'S002' and inventory_date = '2025-06-05'"
 
@@ -55,8 +67,14 @@ def dbt(args: list[str], scratch: Path) -> None:
     assert result.success, result.exception
 
 
-def night(as_of: date, scratch: Path, env: pytest.MonkeyPatch, full_refresh: bool = False) -> None:
-    """The incremental facts and what they read; the marts downstream of them are tables, re-built whole anyway.
+def night(
+    as_of: date,
+    scratch: Path,
+    env: pytest.MonkeyPatch,
+    full_refresh: bool = False,
+    models: tuple[str, ...] = tuple(MART_KEYS),
+) -> None:
+    """The incremental facts (or `models`) and what they read; the marts downstream are tables, re-built whole anyway.
 
     The date reaches dbt as the nightly passes it, in the environment, so the vars stay the same from night to night.
     """
@@ -64,15 +82,15 @@ def night(as_of: date, scratch: Path, env: pytest.MonkeyPatch, full_refresh: boo
         env.setenv(name, value)
     variables = f"{{fact_lookback_days: {LOOKBACK_DAYS}}}"
     refresh = ["--full-refresh"] if full_refresh else []
-    dbt(["run", "--select", *[f"+{fact}" for fact in INCREMENTAL_FACTS], "--vars", variables, *refresh], scratch)
+    dbt(["run", "--select", *[f"+{model}" for model in models], "--vars", variables, *refresh], scratch)
 
 
 def tables(warehouse: Path) -> dict[str, pd.DataFrame]:
     # Read-write like dbt's own connection: DuckDB shares one instance per file and configuration in a process.
     with duckdb.connect(str(warehouse)) as conn:
         return {
-            name: conn.execute(f"select * from marts.{name}").df().sort_values(keys).reset_index(drop=True)
-            for name, keys in MART_KEYS.items()
+            name.split(".")[1]: conn.execute(f"select * from {name}").df().sort_values(keys).reset_index(drop=True)
+            for name, keys in TABLE_KEYS.items()
         }
 
 
@@ -98,6 +116,33 @@ def deliver_between_nights(warehouse: Path) -> None:
         conn.execute("insert into raw.partner_items values (?, ?, ?, ?)", (NORD, "N-200", "SKU-200", "sku"))
 
 
+def mark_untouched_count(warehouse: Path, merged_lines: int | None) -> int | None:
+    """Set the sentinel resolved count's merged_lines (which nothing downstream reads) and return what it held."""
+    with duckdb.connect(str(warehouse)) as conn:
+        table = "intermediate.int_stock_resolved"
+        (before,) = conn.execute(f"select merged_lines from {table} where {UNTOUCHED_COUNT}").fetchone()
+        conn.execute(f"update {table} set merged_lines = ? where {UNTOUCHED_COUNT}", [merged_lines])
+    return before
+
+
+def deliver_before_replay(warehouse: Path) -> None:
+    """Acme resends its 06-05 count and sales the evening of 06-10, after every file the tables hold."""
+    received = datetime(2025, 6, 10, 20, 0)
+    write_fixture(
+        warehouse,
+        {
+            "raw.feed_files": [
+                ledger("acme-stock-0605-fix", ACME, received, "stock"),
+                ledger("acme-sales-0605-fix", ACME, received, "sales"),
+            ],
+            "raw.stock_snapshots": [stock(ACME, "S002", UPC_200, date(2025, 6, 5), 14.0, "acme-stock-0605-fix", 2)],
+            "raw.sales": [
+                sales(ACME, "S001", UPC_100, date(2025, 6, 5), date(2025, 6, 5), 5.0, 49.95, "acme-sales-0605-fix", 2)
+            ],
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory) -> dict:
     scratch = tmp_path_factory.mktemp("dbt_incremental")
@@ -120,8 +165,11 @@ def nights(tmp_path_factory) -> dict:
         incremental = tables(warehouse)
         night(date(2025, 6, 10), scratch, env, full_refresh=True)
         full = tables(warehouse)
+        deliver_before_replay(warehouse)
+        original_merged_lines = mark_untouched_count(warehouse, -2)
         # Replaying an earlier night on top of a later one must not leave the later days behind.
         night(date(2025, 6, 9), scratch, env)
+        untouched_after_replay = mark_untouched_count(warehouse, original_merged_lines)
         replayed = tables(warehouse)
         night(date(2025, 6, 9), scratch, env, full_refresh=True)
         replayed_full = tables(warehouse)
@@ -131,6 +179,7 @@ def nights(tmp_path_factory) -> dict:
         "replayed": replayed,
         "replayed_full": replayed_full,
         "untouched_after_night_2": untouched_after_night_2,
+        "untouched_after_replay": untouched_after_replay,
         "dbt_log": (scratch / "logs" / "dbt.log").read_text(encoding="utf-8"),
     }
 
@@ -147,16 +196,29 @@ def test_night_2_left_rows_outside_its_window_alone(nights):
     assert nights["untouched_after_night_2"] == "night 1"
 
 
-@pytest.mark.parametrize("name", list(MART_KEYS))
+def test_the_replayed_night_left_resolved_rows_before_its_late_resend_alone(nights):
+    assert nights["untouched_after_replay"] == -2
+
+
+@pytest.mark.parametrize("name", [*MART_KEYS, *RESOLVED_KEYS])
 def test_an_incremental_night_gives_the_rows_of_a_full_refresh(nights, name):
     pd.testing.assert_frame_equal(nights["incremental"][name], nights["full"][name])
 
 
-@pytest.mark.parametrize("name", INCREMENTAL_FACTS)
+@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS])
 def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name):
     replayed = nights["replayed"][name]
-    assert replayed[MART_KEYS[name][-1]].max() == pd.Timestamp(2025, 6, 9)
+    last_day = replayed[TABLE_KEYS_BY_NAME[name][-1]].max()
+    # The facts hold every day up to the business date; the resolved tables the days reported (none on 06-09).
+    assert last_day == pd.Timestamp(2025, 6, 9) if name in MART_KEYS else last_day <= pd.Timestamp(2025, 6, 9)
     pd.testing.assert_frame_equal(replayed, nights["replayed_full"][name])
+
+
+def test_the_replayed_night_took_the_late_resend_older_than_its_window(nights):
+    stock_counts = nights["replayed"]["int_stock_resolved"].set_index([*SERIES, "snapshot_date"])
+    assert stock_counts.loc[(ACME, "S002", "SKU-200", pd.Timestamp(2025, 6, 5)), "on_hand_qty"] == 14.0
+    sales_periods = nights["replayed"]["int_sales_resolved"].set_index([*SERIES, "period_end"])
+    assert sales_periods.loc[(ACME, "S001", "SKU-100", pd.Timestamp(2025, 6, 5)), "units_sold"] == 5.0
 
 
 def test_the_late_resend_and_the_new_series_reach_back_before_the_window(nights):
@@ -193,3 +255,27 @@ def test_a_fact_built_before_the_reported_stockout_column_is_rebuilt_whole(tmp_p
         sales.sort_values(keys).reset_index(drop=True),
         spine[list(sales.columns)].sort_values(keys).reset_index(drop=True),
     )
+
+
+def test_a_replayed_night_drops_resolved_rows_received_after_its_knowledge_cut(tmp_path, monkeypatch):
+    """Night 06-10 (its cut 06-12 00:00) takes Acme's resend of its 06-05 count received 06-11; the replayed night
+    06-09 (cut 06-11 00:00) could not know it, so it re-builds back to that day and has the original count again,
+    though the day is older than its window and no file arrived since."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    write_fixture(
+        warehouse,
+        {
+            "raw.feed_files": [ledger("acme-stock-0605-fix", ACME, datetime(2025, 6, 11, 6, 0), "stock")],
+            "raw.stock_snapshots": [stock(ACME, "S002", UPC_200, date(2025, 6, 5), 14.0, "acme-stock-0605-fix", 2)],
+        },
+    )
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    count = "partner_id = 'ACME' and location_id = 'S002' and snapshot_date = '2025-06-05'"
+    read = f"select on_hand_qty, source_file_id from intermediate.int_stock_resolved where {count}"
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=("int_stock_resolved",))
+    with duckdb.connect(str(warehouse)) as conn:
+        assert conn.execute(read).fetchall() == [(14.0, "acme-stock-0605-fix")]
+    night(date(2025, 6, 9), tmp_path, monkeypatch, models=("int_stock_resolved",))
+    with duckdb.connect(str(warehouse)) as conn:
+        assert conn.execute(read).fetchall() == [(15.0, "acme-stock-0605")]

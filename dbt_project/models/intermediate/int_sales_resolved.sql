@@ -1,3 +1,24 @@
+{#-
+    Incremental by period_end, as int_stock_resolved is by snapshot_date (see there). Columns an existing table must
+    have to be extended; one built before them is re-built whole.
+-#}
+{%- set current_columns = ['received_at', 'units_per_uom', 'product_ref', 'units_out_of_stock'] -%}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['partner_id', 'location_id', 'product_id', 'period_start', 'period_end'],
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_rebuilt_rows('period_end', rebuild_from_date('period_end', 'sales', " ~ current_columns ~ ")) }}",
+        post_hook="{{ remember_partner_refs() }}",
+    )
+}}
+
+{%- set rebuild_from = rebuild_from_date('period_end', 'sales', current_columns) %}
+
+-- depends_on: {{ ref('stg_partner_feeds__feed_file_days') }}, {{ ref('stg_partner_feeds__feed_files') }}
+
 with
 
 sales as (
@@ -25,6 +46,10 @@ sales_in_view as (
     from sales
     where period_end <= {{ as_of_date() }}
       and period_start <= period_end
+    {%- if rebuild_from is not none %}
+      -- Only the periods ending on the days this night re-builds (a constant bound, so staging ranks only their rows).
+      and period_end >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 
