@@ -114,6 +114,17 @@ def demand_forecast(
     def report(done: int, of: int) -> None:
         context.log.info(f"forecast progress: {done}/{of} series")
 
+    def report_blocks(what: str, done: int, of: int) -> None:
+        # The tail after the chunks works through the night's series again by blocks: a line every tenth of them.
+        if done == of or done % max(1, of // 10) == 0:
+            context.log.info(f"{what}: {done}/{of} blocks of {config.chunk_series} series")
+
+    def report_evidence(stage: str, done: int, of: int) -> None:
+        report_blocks(f"partner evidence, {stage}", done, of)
+
+    def report_accuracy(done: int, of: int) -> None:
+        report_blocks("accuracy scored", done, of)
+
     # A worker process killed from outside, or a Dask worker or scheduler lost, is transient (the whole step runs
     # again: the date's rows are replaced in one transaction); a model error in the maths is not.
     with retry_on_transient(), warehouse.connect() as conn:
@@ -138,8 +149,10 @@ def demand_forecast(
             progress=report,
         )
         # The partners' own forecasts, where they beat ours or add to it over the last weeks, join the night's.
-        sources = apply_partner_forecasts(conn, business_date, block_series=config.chunk_series)
-        scored = score_forecast_history(conn, business_date, block_series=config.chunk_series)
+        sources = apply_partner_forecasts(
+            conn, business_date, block_series=config.chunk_series, progress=report_evidence
+        )
+        scored = score_forecast_history(conn, business_date, block_series=config.chunk_series, progress=report_accuracy)
         value_added_weeks = score_value_added(conn, business_date)
         accuracy = conn.execute("select * from forecasts.forecast_accuracy_by_model order by 1 desc limit 10").df()
         schema = column_schema(conn, "forecasts.forecast_history", FORECAST_COLUMNS)

@@ -2,7 +2,7 @@
 night's Great Expectations Data Docs."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,7 +24,7 @@ from expectations.inventory import inventory_daily_suite
 from expectations.output_checks import RuleResult, describe_failures, gate_rules
 from expectations.raw_feeds import raw_sales_suite, raw_stock_snapshots_suite
 from expectations.reconciliation import stock_reconciliation_suite
-from expectations.runner import SEVERITY_ERROR, blocking_partners, run_suite_by_partner
+from expectations.runner import SEVERITY_ERROR, blocking_partners, run_suite_by_partner, run_suite_on_partners
 from expectations.sales import sales_daily_suite
 from expectations.store import CHECK_RESULTS_TABLE, ensure_quality_schema, store_outcomes
 from expectations.volume import feed_volume_suite, partner_daily_volume
@@ -53,6 +53,8 @@ class SuiteCheck:
     # Turns the recent rows into what the suite judges (e.g. one volume ratio per partner); None = the rows as read.
     # It also gets the partners known to send this table, so a partner silent over the whole window is judged too.
     prepare: Callable[[pd.DataFrame, date, list[str]], pd.DataFrame] | None = None
+    # The columns read (a select list); a check with `prepare` reads the whole window at once, so only what it needs.
+    columns: str = "*"
     window_days: int = RECENT_WINDOW_DAYS
     # Whether holding every partner fails the run. A rule about the data partners sent does; a rule about whether
     # they sent (feed volume) does not: a quiet night, with no files from anyone, holds each partner and alerts,
@@ -72,6 +74,7 @@ SUITE_CHECKS = (
         prepare=lambda rows, business_date, partners: partner_daily_volume(
             rows, business_date, "period_end", "units_sold", expected_partners=partners
         ),
+        columns="partner_id, period_end, units_sold",
         window_days=RECENT_WINDOW_DAYS + 1,
         fails_run_when_all_held=False,
     ),
@@ -87,20 +90,41 @@ SUITE_CHECKS = (
 GUARDED_KEYS = sorted({model_key(check.table) for check in SUITE_CHECKS}, key=str)
 
 
-def _recent_rows(conn, check: SuiteCheck, business_date: date) -> pd.DataFrame:
-    start = business_date - timedelta(days=check.window_days - 1)
+def _window(check: SuiteCheck, business_date: date) -> tuple[str, dict[str, object]]:
+    """The where clause and parameters of the rows a night's check judges: its recent rows, of known files."""
     # Future-dated rows are selected too: they are exactly what the "no future dates" rule must see.
-    sql = f"select * from {check.table} where {check.date_column} >= $start"
-    parameters: dict[str, object] = {"start": start}
+    where = f"{check.date_column} >= $start"
+    parameters: dict[str, object] = {"start": business_date - timedelta(days=check.window_days - 1)}
     if check.table.startswith("raw."):
         # Only files the night could have had: a past night replayed does not judge deliveries that came later.
-        sql += f" and source_file_id in ({KNOWN_FILES_SQL})"
+        where += f" and source_file_id in ({KNOWN_FILES_SQL})"
         parameters["known_before"] = known_before(business_date)
+    return where, parameters
+
+
+def _recent_rows(conn, check: SuiteCheck, business_date: date, partner_id: str | None = None) -> pd.DataFrame:
+    """The rows the check judges, of one partner when given; prepared when the check prepares them."""
+    where, parameters = _window(check, business_date)
+    if partner_id is not None:
+        where += " and partner_id = $partner"
+        parameters["partner"] = partner_id
     # In a fixed order: a suite's example values (and so quality.check_results) are the same on every rerun.
-    rows = conn.execute(f"{sql} order by all", parameters).df()
+    rows = conn.execute(f"select {check.columns} from {check.table} where {where} order by all", parameters).df()
     if check.prepare is None:
         return rows
     return check.prepare(rows, business_date, _partners_sending(conn, check, business_date))
+
+
+def _rows_by_partner(conn, check: SuiteCheck, business_date: date) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each partner's recent rows in turn, read when its turn comes: memory follows the largest partner's window,
+    not the night's."""
+    where, parameters = _window(check, business_date)
+    partners = conn.execute(
+        f"select distinct partner_id from {check.table} where {where} and partner_id is not null order by 1",
+        parameters,
+    ).fetchall()
+    for (partner_id,) in partners:
+        yield str(partner_id), _recent_rows(conn, check, business_date, partner_id)
 
 
 def _partners_sending(conn, check: SuiteCheck, business_date: date) -> list[str]:
@@ -139,8 +163,12 @@ def _build_check(
     ) -> dg.AssetCheckResult:
         business_date = date.fromisoformat(context.partition_key)
         with warehouse.connect() as conn:
-            rows = _recent_rows(conn, check, business_date)
-            run = run_suite_by_partner(rows, check.build_suite(business_date)) if not rows.empty else None
+            suite = check.build_suite(business_date)
+            if check.prepare is None:
+                run = run_suite_on_partners(_rows_by_partner(conn, check, business_date), suite)
+            else:
+                run = run_suite_by_partner(_recent_rows(conn, check, business_date), suite)
+            run = run if run.results else None
             outcomes = run.outcomes if run is not None else []
             store_outcomes(
                 conn,
@@ -165,7 +193,7 @@ def _build_check(
             passed=not any(not o.passed for o in outcomes) and bool(partners),
             severity=dg.AssetCheckSeverity.ERROR if fails_run else dg.AssetCheckSeverity.WARN,
             metadata={
-                "rows_checked": len(rows),
+                "rows_checked": run.rows_checked if run is not None else 0,
                 "expectations_evaluated": len(outcomes),
                 "partners_checked": len(partners),
                 "partners_held": dg.MetadataValue.json(held),

@@ -9,11 +9,17 @@ the steps it took and what the process spent outside the run (start-up, loading 
 whether dbt parsed the whole project (from the night's dbt log).
 
     .venv/bin/python benchmarks/consecutive_nights.py [--end 2025-06-30] [--days 200] [--scale small]
+        [--locations-per-partner N --products N [--partners N]] [--scratch FOLDER]
+
+At supplier size (`--scale full --days 730 --locations-per-partner 100 --products 333`: 99,900 series, 11 GB of
+landing) give `--scratch` a folder on a disk with room for the landing and the warehouse (about three times the
+landing); files are compared by their SHA-256, read in blocks, so memory does not follow the landing.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import subprocess
 import sys
@@ -85,12 +91,15 @@ def full_parses(log: Path) -> int:
     return sum("Unable to do partial parsing" in invocation for invocation in invocations)
 
 
-def _files(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        path.relative_to(root).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
-        for path in root.rglob("*")
-        if path.is_file()
-    }
+def _files(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file under `root` by its relative name: its SHA-256 (read in blocks) and modification time."""
+    files = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            files[path.relative_to(root).as_posix()] = (digest, path.stat().st_mtime_ns)
+    return files
 
 
 def main() -> None:
@@ -98,12 +107,21 @@ def main() -> None:
     parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 6, 30), help="first night's date")
     parser.add_argument("--days", type=int, default=200)
     parser.add_argument("--scale", choices=["small", "full"], default="small")
+    for option in ("--locations-per-partner", "--products", "--partners"):
+        parser.add_argument(option, type=int, metavar="N", help=f"passed to cmi demo {option}")
+    parser.add_argument("--scratch", type=Path, help="folder for the landing and the warehouse (default: a temp one)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="cmi-nights-") as folder:
+    sizes = [
+        part
+        for option in ("locations_per_partner", "products", "partners")
+        if getattr(args, option) is not None
+        for part in (f"--{option.replace('_', '-')}", str(getattr(args, option)))
+    ]
+    with tempfile.TemporaryDirectory(prefix="cmi-nights-", dir=args.scratch) as folder:
         landing, warehouse = Path(folder) / "landing", Path(folder) / "warehouse.duckdb"
         env = {**os.environ, "CMI_DATA_DIR": str(Path(folder) / "data")}
         env.pop("DAGSTER_HOME", None)
-        demo = ["demo", "--seed", "7", "--scale", args.scale, "--out", str(landing)]
+        demo = ["demo", "--seed", "7", "--scale", args.scale, *sizes, "--out", str(landing)]
         run = ["run", "--landing", str(landing), "--warehouse", str(warehouse)]
         rows = [("demo to D", *run_cmi([*demo, "--days", str(args.days), "--end", str(args.end)], env))]
         rows.append(("night D", *run_cmi([*run, "--as-of", str(args.end)], env)))
@@ -118,7 +136,8 @@ def main() -> None:
         nights = [(night, rows[index][1]) for night, index in ((args.end, 1), (following, 3))]
         steps = [step_breakdown(home, night.isoformat(), wall) for night, wall in nights]
         parses = [full_parses(logs / f"nightly-{night.isoformat()}.log") for night, _ in nights]
-    print(f"| step (D = {args.end}, {args.days} days, scale {args.scale}) | wall s | CPU s | peak RSS MiB |")
+    landing_options = " ".join([f"scale {args.scale}", *sizes])
+    print(f"| step (D = {args.end}, {args.days} days, {landing_options}) | wall s | CPU s | peak RSS MiB |")
     print("|---|---:|---:|---:|")
     for name, seconds, peak, cpu in rows:
         print(f"| {name} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} |")

@@ -66,12 +66,20 @@ class SuiteRun:
     suite: gx.ExpectationSuite
     results: dict[str, ExpectationSuiteValidationResult]
     outcomes: list[ExpectationOutcome]
+    rows_checked: int = 0
 
 
 def run_suite_by_partner(
     frame: pd.DataFrame, suite: gx.ExpectationSuite, partner_column: str = "partner_id"
 ) -> SuiteRun:
-    """Validate each partner's slice of `frame` on its own, so one partner's failure never masks another's pass.
+    """Validate each partner's slice of `frame` on its own, so one partner's failure never masks another's pass."""
+    partners = frame.groupby(partner_column, sort=True)
+    return run_suite_on_partners(((str(partner), rows.reset_index(drop=True)) for partner, rows in partners), suite)
+
+
+def run_suite_on_partners(partners: Iterable[tuple[str, pd.DataFrame]], suite: gx.ExpectationSuite) -> SuiteRun:
+    """Validate each partner's rows on their own. `partners` may read each partner's rows only when its turn comes
+    (a generator), so no more than one partner's rows are held.
 
     Each partner's validation is its own GX run named after the partner, so Data Docs list one page per partner.
     """
@@ -84,15 +92,17 @@ def run_suite_by_partner(
     )
     results: dict[str, ExpectationSuiteValidationResult] = {}
     outcomes: list[ExpectationOutcome] = []
-    for partner_id, rows in frame.groupby(partner_column, sort=True):
+    rows_checked = 0
+    for partner_id, rows in partners:
         result = definition.run(
-            batch_parameters={"dataframe": rows.reset_index(drop=True)},
+            batch_parameters={"dataframe": rows},
             result_format="SUMMARY",
-            run_id=RunIdentifier(run_name=str(partner_id)),
+            run_id=RunIdentifier(run_name=partner_id),
         )
-        results[str(partner_id)] = result
-        outcomes.extend(_outcomes(suite.name, str(partner_id), result.results))
-    return SuiteRun(suite=suite, results=results, outcomes=outcomes)
+        results[partner_id] = result
+        outcomes.extend(_outcomes(suite.name, partner_id, result.results))
+        rows_checked += len(rows)
+    return SuiteRun(suite=suite, results=results, outcomes=outcomes, rows_checked=rows_checked)
 
 
 def validate_by_partner(

@@ -35,6 +35,7 @@ series' rows all fall in its block, so its scores are those of a query over ever
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import duckdb
@@ -286,10 +287,15 @@ def _create_objects(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def score_forecast_history(
-    conn: duckdb.DuckDBPyConnection, as_of_date: date, *, block_series: int = DEFAULT_BLOCK_SERIES
+    conn: duckdb.DuckDBPyConnection,
+    as_of_date: date,
+    *,
+    block_series: int = DEFAULT_BLOCK_SERIES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Score every stored forecast run against the sales known up to ``as_of_date`` into
     ``forecasts.forecast_accuracy``, ``block_series`` series at a time; returns the rows written.
+    ``progress(blocks_done, blocks)`` is called after each block.
 
     Runs made on or after ``as_of_date`` have nothing to score yet. Creates the table and its two views when
     missing, so it can run before the first forecast is stored (it then writes nothing).
@@ -310,4 +316,5 @@ def score_forecast_history(
             parameters,
             ["as_of_date", "partner_id", "location_id", "product_id"],
             blocks=blocks,
+            progress=progress,
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -109,9 +110,11 @@ def apply_partner_forecasts(
     window_days: int = EVIDENCE_WINDOW_DAYS,
     min_days: int = MIN_EVIDENCE_DAYS,
     block_series: int = DEFAULT_BLOCK_SERIES,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Counter:
     """Rewrite ``as_of_date``'s forecast rows with the partners' evidence, ``block_series`` series at a time;
-    returns the rows per forecast source."""
+    returns the rows per forecast source. ``progress(stage, blocks_done, blocks)`` is called after each block of
+    the first pass (stage ``"read"``) and of the last (``"written"``)."""
     if block_series < 1:
         raise ValueError(f"block_series must be at least 1, got {block_series}")
     ensure_forecast_tables(conn)
@@ -128,10 +131,12 @@ def apply_partner_forecasts(
                     evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, "category"))
                 pd.to_pickle((night, tonight, evidence), path)
                 del night, tonight, evidence
+                if progress is not None:
+                    progress("read", block + 1, blocks)
             pooled = pooled_error_sums([part for part in sums if not part.empty])
             combined = [partner_combined_error(pd.read_pickle(path)[2], pooled) for path in kept]
             by_partner = pooled_judgement(pooled, combined, min_days)
-            return _write_blocks(conn, kept, by_partner, min_days, as_of_date)
+            return _write_blocks(conn, kept, by_partner, min_days, as_of_date, progress)
 
 
 def _read_block(
@@ -153,20 +158,26 @@ def _read_block(
 
 
 def _write_blocks(
-    conn: duckdb.DuckDBPyConnection, kept: list[Path], by_partner: pd.DataFrame, min_days: int, as_of_date: date
+    conn: duckdb.DuckDBPyConnection,
+    kept: list[Path],
+    by_partner: pd.DataFrame,
+    min_days: int,
+    as_of_date: date,
+    progress: Callable[[str, int, int], None] | None,
 ) -> Counter:
     """Judge each block's series and update its night rows, all blocks in one transaction."""
     sources: Counter = Counter()
     with transaction(conn):
-        for path in kept:
+        for done, path in enumerate(kept, start=1):
             night, tonight, evidence = pd.read_pickle(path)
-            if night.empty:
-                continue
-            with_partner = night.loc[tonight.notna().to_numpy(), SERIES_KEYS].drop_duplicates()
-            weights = choose_weights(evidence, with_partner, min_days=min_days, by_partner=by_partner)
-            rows = combine_night(night, tonight, weights)
-            _update(conn, rows, as_of_date)
-            sources.update(rows["forecast_source"].tolist())
+            if not night.empty:
+                with_partner = night.loc[tonight.notna().to_numpy(), SERIES_KEYS].drop_duplicates()
+                weights = choose_weights(evidence, with_partner, min_days=min_days, by_partner=by_partner)
+                rows = combine_night(night, tonight, weights)
+                _update(conn, rows, as_of_date)
+                sources.update(rows["forecast_source"].tolist())
+            if progress is not None:
+                progress("written", done, len(kept))
     return sources
 
 

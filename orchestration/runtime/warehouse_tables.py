@@ -7,7 +7,7 @@ No Dagster here: the libraries that keep history tables (forecasts, plans, check
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 
 import duckdb
@@ -154,6 +154,7 @@ def keep_most_actuals(
     actuals_column: str = "actuals_through",
     create: bool = False,
     blocks: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Write the rows of ``scored_sql`` into ``table``, keeping for each ``keys`` the row scored with the most
     actuals (the latest ``actuals_column``), in one transaction; returns the rows inserted.
@@ -161,7 +162,8 @@ def keep_most_actuals(
     A score is replaced only by one made with as many actuals or more, so rerunning a past night (fewer actuals
     known) leaves a later night's scores alone. ``create``: make ``table`` from the scored rows' columns when it
     does not exist yet. ``blocks``: run ``scored_sql`` once per ``$block`` from 0 to ``blocks - 1`` (blocks of rows
-    with distinct keys), writing each block's rows before scoring the next, so only one block's scores are held.
+    with distinct keys), writing each block's rows before scoring the next, so only one block's scores are held;
+    ``progress(blocks_done, blocks)`` is called after each.
     """
     match = " and ".join(f"stored.{key} = scored.{key}" for key in keys)
     written = 0
@@ -179,6 +181,8 @@ def keep_most_actuals(
                 f"insert into {table} select scored.* from scored_rows as scored anti join {table} as stored on {match}"
             ).fetchone()[0]
             conn.execute("drop table scored_rows")
+            if progress is not None and blocks is not None:
+                progress(block + 1, blocks)
     return int(written)
 
 

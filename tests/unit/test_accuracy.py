@@ -124,8 +124,10 @@ def test_blocks_of_one_series_score_the_rows_of_one_block(conn):
     assert score_forecast_history(conn, date(2024, 3, 10), block_series=1000) == 4
     whole = accuracy(conn)
     conn.execute(f"delete from {ACCURACY_TABLE}")
-    assert score_forecast_history(conn, date(2024, 3, 10), block_series=1) == 4
+    calls = []
+    assert score_forecast_history(conn, date(2024, 3, 10), block_series=1, progress=lambda *c: calls.append(c)) == 4
     pd.testing.assert_frame_equal(accuracy(conn), whole, check_exact=True)
+    assert calls == [(1, 2), (2, 2)]  # products A and B, a block each
     # The blocks' table is gone with the step: the next night numbers its own series.
     assert conn.execute("select count(*) from duckdb_tables() where table_name = 'accuracy_series'").fetchone() == (0,)
 

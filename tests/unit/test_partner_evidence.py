@@ -164,3 +164,14 @@ def test_a_failure_part_way_leaves_the_night_s_previous_rows(blocks_conn, monkey
     with pytest.raises(RuntimeError):
         apply_partner_forecasts(blocks_conn, NIGHT, block_series=1)
     pd.testing.assert_frame_equal(_night(blocks_conn), before)
+
+
+def test_progress_counts_every_block_of_both_passes(blocks_conn):
+    calls = []
+    apply_partner_forecasts(blocks_conn, NIGHT, block_series=1, progress=lambda *call: calls.append(call))
+    series = blocks_conn.execute(module._SERIES_SQL, {"night": NIGHT, "window": module.EVIDENCE_WINDOW_DAYS}).df()
+    blocks = len(series)
+    assert blocks >= 4  # p1's L1 to L4: L4 has no row tonight, but its evidence is read in a block of its own
+    assert calls == [("read", done, blocks) for done in range(1, blocks + 1)] + [
+        ("written", done, blocks) for done in range(1, blocks + 1)
+    ]

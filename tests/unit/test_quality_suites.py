@@ -18,7 +18,13 @@ from expectations.raw_feeds import (
 )
 from expectations.reconciliation import DATE_COLUMN as RECONCILIATION_DATE_COLUMN
 from expectations.reconciliation import stock_reconciliation_suite
-from expectations.runner import SEVERITY_ERROR, SEVERITY_WARNING, blocking_partners, validate_by_partner
+from expectations.runner import (
+    SEVERITY_ERROR,
+    SEVERITY_WARNING,
+    blocking_partners,
+    run_suite_on_partners,
+    validate_by_partner,
+)
 from expectations.volume import feed_volume_suite, partner_daily_volume
 
 AS_OF = date(2025, 3, 10)
@@ -63,6 +69,20 @@ def sales_outcomes():
     duplicated = pd.concat([duplicated, duplicated.iloc[[0]]], ignore_index=True)
     frame = pd.concat([sales_lines("clean"), one_negative, many_negative, future, blank_item, duplicated])
     return validate_by_partner(frame, raw_sales_suite(AS_OF))
+
+
+def test_partners_read_one_at_a_time_are_judged_as_in_one_frame(sales_outcomes):
+    read = []
+
+    def partners():
+        for partner in ["clean", "one_negative"]:
+            read.append(partner)
+            yield partner, sales_lines(partner, [3.0] * 99 + [-1.0] if partner == "one_negative" else None)
+
+    run = run_suite_on_partners(partners(), raw_sales_suite(AS_OF))
+    assert read == ["clean", "one_negative"] and sorted(run.results) == read
+    assert run.rows_checked == 200
+    assert run.outcomes == [o for o in sales_outcomes if o.partner_id in read]
 
 
 def test_clean_sales_pass_every_rule(sales_outcomes):

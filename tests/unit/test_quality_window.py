@@ -5,10 +5,11 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from assets.feeds.loading.raw_schema import ensure_raw_schema
-from assets.quality import SUITE_CHECKS, _recent_rows
+from assets.quality import SUITE_CHECKS, _recent_rows, _rows_by_partner
 from orchestration.runtime.partitions import KNOWLEDGE_DAYS_AFTER_BUSINESS_DATE, known_before
 
 RAW_SALES = next(check for check in SUITE_CHECKS if check.name == "gx_raw_sales")
@@ -120,3 +121,24 @@ def test_the_volume_rule_judges_every_partner_that_ever_sent_sales_even_on_a_qui
     rows = _recent_rows(connection, volume, date(2025, 6, 28))
     assert rows[["partner_id", "days_with_rows", "row_count"]].values.tolist() == [["p1", 0, 0]]
     connection.close()
+
+
+def test_each_partner_s_rows_are_read_in_turn_and_add_up_to_the_night_s(conn):
+    conn.execute(
+        "insert into raw.feed_files (source_file_id, partner_id, path, received_at, status) "
+        "values ('p2-file', 'p2', 'p2/f.csv', timestamp '2025-06-29 07:00:00', 'loaded')"
+    )
+    conn.execute(
+        "insert into raw.sales (partner_id, location_id, product_ref, period_start, period_end, units_sold, "
+        "source_file_id, source_line) values ('p2', 'S9', 'B', date '2025-06-27', date '2025-06-27', 1, 'p2-file', 2), "
+        "('p2', 'S1', 'B', date '2025-06-28', date '2025-06-28', 2, 'p2-file', 3)"
+    )
+    night = date(2025, 6, 28)
+    parts = _rows_by_partner(conn, RAW_SALES, night)
+    partner, first = next(parts)  # a generator: the second partner is read only when the first is done with
+    assert partner == "p1" and sorted(first["source_file_id"]) == ["on-time"]
+    rest = list(parts)
+    assert [partner for partner, _ in rest] == ["p2"]
+    whole = _recent_rows(conn, RAW_SALES, night)
+    pd.testing.assert_frame_equal(pd.concat([first, *(rows for _, rows in rest)], ignore_index=True), whole)
+
