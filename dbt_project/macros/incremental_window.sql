@@ -1,16 +1,26 @@
 {#-
-    Incremental daily facts (fct_inventory_daily, fct_sales_daily) re-compute a window each night instead of all
-    history, and must end with exactly the rows a full refresh would give. The rule, per series:
+    Incremental daily facts (fct_inventory_daily, int_sales_daily shown by the fct_sales_daily view) re-compute a
+    window each night instead of all history, and must end with exactly the rows a full refresh would give. The
+    rule, per series:
 
     - a series the table does not hold yet (new partner, new item, a history file) is built from its first day;
     - a series with rows delivered since the last build (`received_at` later than the newest in the table, say a
       partner's resend of an old week) is re-built from the earliest day those rows describe;
+    - a series holding rows received at or after this run's knowledge cut (known_before(): a past night replayed
+      after later nights, say a resend of an old week or a weekly report that came later) is re-built from the
+      earliest day of those rows, so it shows only what the night could have known; the pre-hook first deletes the
+      series' rows from that day on, so days before the series' first known day (a history file received later)
+      go too;
     - every series is re-built over the lookback window: the last `fact_lookback_days` days up to the business
       date, reaching back further when nights were skipped (to the day after the newest day in the table).
 
     Before the window is re-built, the pre-hook deletes every row dated in it or later, so a replay of an earlier
-    business date leaves no rows from later nights. What no rule can see are removals older than the window (a
-    file quarantined after it loaded) and master-data changes for series already built: run with --full-refresh.
+    business date leaves no rows from later nights. The cut is judged by each fact's own `received_at`, the
+    delivery its row shows: on a normal night no row is that new and the condition costs a filtered scan of one
+    column. So a replay still keeps what a row does not carry: int_sales_daily's `is_stockout` from a count
+    received after the cut for a day older than the window (its `received_at` is the sales line's). What no rule
+    can see are removals older than the window (a file quarantined after it loaded) and master-data changes for
+    series already built: run with --full-refresh.
 
     The resolved feed tables the facts read (int_stock_resolved, int_sales_resolved) follow the same rule with one
     first day for all series (rebuild_from_date, below). They re-build themselves whole when the master data their
@@ -56,18 +66,56 @@
 {%- endmacro %}
 
 
-{#- Pre-hook: clear the window (or the whole table when it must be re-built) before the new rows go in. -#}
+{#-
+    Pre-hook: clear the window (or the whole table when it must be re-built) before the new rows go in, and every
+    series' rows from the first day it holds a row received at or after the knowledge cut (first_unknown_days).
+-#}
 {% macro delete_fact_window(date_column, required_columns) -%}
-    {%- set window_start = fact_window_start(date_column) if incremental_target_is_current(required_columns) -%}
-    {{ delete_rebuilt_rows(date_column, window_start or none) }}
+    {%- if incremental_target_is_current(required_columns) -%}
+        {%- set also_delete -%}
+            (partner_id, location_id, product_id, {{ date_column }}) in (
+                select built.partner_id, built.location_id, built.product_id, built.{{ date_column }}
+                from {{ this }} as built
+                inner join ({{ first_unknown_days(date_column) }}) as unknown
+                    on built.partner_id = unknown.partner_id
+                    and built.location_id = unknown.location_id
+                    and built.product_id = unknown.product_id
+                    and built.{{ date_column }} >= unknown.first_unknown_date
+            )
+        {%- endset -%}
+        {{ delete_rebuilt_rows(date_column, fact_window_start(date_column), also_delete) }}
+    {%- else -%}
+        {{ delete_rebuilt_rows(date_column, none) }}
+    {%- endif -%}
 {%- endmacro %}
 
 
-{#- Pre-hook of an incremental model: delete every row dated `rebuild_from` or later, or every row when it is none. -#}
-{% macro delete_rebuilt_rows(date_column, rebuild_from) -%}
+{#-
+    Per series of an incremental fact, the first day of its rows received at or after this run's knowledge cut. On
+    a normal night no row is, and DuckDB skips the table's row groups on their `received_at` range.
+-#}
+{% macro first_unknown_days(date_column) -%}
+    select
+        partner_id,
+        location_id,
+        product_id,
+        min({{ date_column }}) as first_unknown_date
+
+    from {{ this }}
+    where received_at >= {{ known_before() }}
+    group by partner_id, location_id, product_id
+{%- endmacro %}
+
+
+{#-
+    Pre-hook of an incremental model: delete every row dated `rebuild_from` or later (and those `or_where` holds
+    for), or every row when it is none.
+-#}
+{% macro delete_rebuilt_rows(date_column, rebuild_from, or_where=none) -%}
     {%- if is_incremental() -%}
         {%- if rebuild_from is not none -%}
             delete from {{ this }} where {{ date_column }} >= {{ rebuild_from }}
+            {%- if or_where is not none %} or {{ or_where }}{% endif %}
         {%- else -%}
             delete from {{ this }}
         {%- endif -%}
@@ -76,10 +124,28 @@
 
 
 {#-
-    The `rebuild_windows` CTE both daily facts share: per series, the first day to re-build (see the rule above).
-    `late_relation` is the model's CTE of `first_late_date` per series for rows delivered since the last build.
+    The CTEs both daily facts share: `built_series` (every series the table holds), `unknown_days` (per series, the
+    first day of its rows received at or after the knowledge cut) and `rebuild_windows`, per series the first day to
+    re-build (see the rule above). `late_relation` is the model's CTE of `first_late_date` per series for rows
+    delivered since the last build.
 -#}
 {% macro rebuild_windows(incremental_run, first_date_column, date_column, late_relation) -%}
+{%- if incremental_run %}
+
+built_series as (
+
+    select distinct partner_id, location_id, product_id
+    from {{ this }}
+
+),
+
+unknown_days as (
+
+    {{ first_unknown_days(date_column) }}
+
+),
+{%- endif %}
+
 rebuild_windows as (
 
 {%- if incremental_run %}
@@ -94,7 +160,8 @@ rebuild_windows as (
                 series.{{ first_date_column }},
                 least(
                     {{ fact_window_start(date_column) }},
-                    coalesce({{ late_relation }}.first_late_date, {{ as_of_date() }})
+                    coalesce({{ late_relation }}.first_late_date, {{ as_of_date() }}),
+                    coalesce(unknown_days.first_unknown_date, {{ as_of_date() }})
                 )
             )
         end as rebuild_from_date
@@ -108,6 +175,10 @@ rebuild_windows as (
         on series.partner_id = {{ late_relation }}.partner_id
         and series.location_id = {{ late_relation }}.location_id
         and series.product_id = {{ late_relation }}.product_id
+    left join unknown_days
+        on series.partner_id = unknown_days.partner_id
+        and series.location_id = unknown_days.location_id
+        and series.product_id = unknown_days.product_id
 
 {%- else %}
 

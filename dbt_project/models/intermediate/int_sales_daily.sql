@@ -54,13 +54,6 @@ series as (
 
 {%- if incremental_run %}
 
-built_series as (
-
-    select distinct partner_id, location_id, product_id
-    from {{ this }}
-
-),
-
 late_days as (
 
     -- Sales delivered after everything the table holds, and counts delivered since (they set is_stockout).

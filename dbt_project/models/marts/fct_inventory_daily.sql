@@ -36,13 +36,6 @@ series as (
 
 {%- if incremental_run %}
 
-built_series as (
-
-    select distinct partner_id, location_id, product_id
-    from {{ this }}
-
-),
-
 late_counts as (
 
     -- Counts delivered after everything the table holds, whatever day they describe.
