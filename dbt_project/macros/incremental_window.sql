@@ -8,19 +8,20 @@
       partner's resend of an old week) is re-built from the earliest day those rows describe;
     - a series holding rows received at or after this run's knowledge cut (known_before(): a past night replayed
       after later nights, say a resend of an old week or a weekly report that came later) is re-built from the
-      earliest day of those rows, so it shows only what the night could have known; the pre-hook first deletes the
-      series' rows from that day on, so days before the series' first known day (a history file received later)
-      go too;
+      earliest day of those rows, so it shows only what the night could have known: a second pre-hook
+      (delete_unknown_fact_days) deletes the series' rows from that day on, and the series is re-built from the day
+      after the last row it kept, or from its first day when none is left (days before the first known one, from a
+      history file received later, go too);
     - every series is re-built over the lookback window: the last `fact_lookback_days` days up to the business
       date, reaching back further when nights were skipped (to the day after the newest day in the table).
 
     Before the window is re-built, the pre-hook deletes every row dated in it or later, so a replay of an earlier
     business date leaves no rows from later nights. The cut is judged by each fact's own `received_at`, the
-    delivery its row shows: on a normal night no row is that new and the condition costs a filtered scan of one
-    column. So a replay still keeps what a row does not carry: int_sales_daily's `is_stockout` from a count
-    received after the cut for a day older than the window (its `received_at` is the sales line's). What no rule
-    can see are removals older than the window (a file quarantined after it loaded) and master-data changes for
-    series already built: run with --full-refresh.
+    delivery its row shows: on a normal night no row is that new, DuckDB skips every row group on its
+    `received_at` range and the second pre-hook deletes nothing. So a replay still keeps what a row does not
+    carry: int_sales_daily's `is_stockout` from a count received after the cut for a day older than the window
+    (its `received_at` is the sales line's). What no rule can see are removals older than the window (a file
+    quarantined after it loaded) and master-data changes for series already built: run with --full-refresh.
 
     The resolved feed tables the facts read (int_stock_resolved, int_sales_resolved) follow the same rule with one
     first day for all series (rebuild_from_date, below). They re-build themselves whole when the master data their
@@ -66,26 +67,26 @@
 {%- endmacro %}
 
 
-{#-
-    Pre-hook: clear the window (or the whole table when it must be re-built) before the new rows go in, and every
-    series' rows from the first day it holds a row received at or after the knowledge cut (first_unknown_days).
--#}
+{#- Pre-hook: clear the window (or the whole table when it must be re-built) before the new rows go in. -#}
 {% macro delete_fact_window(date_column, required_columns) -%}
+    {%- set window_start = fact_window_start(date_column) if incremental_target_is_current(required_columns) -%}
+    {{ delete_rebuilt_rows(date_column, window_start or none) }}
+{%- endmacro %}
+
+
+{#-
+    Second pre-hook: delete each series' rows from the first day it holds a row received at or after the knowledge
+    cut (first_unknown_days), so rebuild_windows re-builds it from there. A join, not a condition on every row: on
+    a normal night it finds no such series and the join reads no fact row.
+-#}
+{% macro delete_unknown_fact_days(date_column, required_columns) -%}
     {%- if incremental_target_is_current(required_columns) -%}
-        {%- set also_delete -%}
-            (partner_id, location_id, product_id, {{ date_column }}) in (
-                select built.partner_id, built.location_id, built.product_id, built.{{ date_column }}
-                from {{ this }} as built
-                inner join ({{ first_unknown_days(date_column) }}) as unknown
-                    on built.partner_id = unknown.partner_id
-                    and built.location_id = unknown.location_id
-                    and built.product_id = unknown.product_id
-                    and built.{{ date_column }} >= unknown.first_unknown_date
-            )
-        {%- endset -%}
-        {{ delete_rebuilt_rows(date_column, fact_window_start(date_column), also_delete) }}
-    {%- else -%}
-        {{ delete_rebuilt_rows(date_column, none) }}
+        delete from {{ this }} as facts
+        using ({{ first_unknown_days(date_column) }}) as unknown
+        where facts.partner_id = unknown.partner_id
+            and facts.location_id = unknown.location_id
+            and facts.product_id = unknown.product_id
+            and facts.{{ date_column }} >= unknown.first_unknown_date
     {%- endif -%}
 {%- endmacro %}
 
@@ -107,15 +108,11 @@
 {%- endmacro %}
 
 
-{#-
-    Pre-hook of an incremental model: delete every row dated `rebuild_from` or later (and those `or_where` holds
-    for), or every row when it is none.
--#}
-{% macro delete_rebuilt_rows(date_column, rebuild_from, or_where=none) -%}
+{#- Pre-hook of an incremental model: delete every row dated `rebuild_from` or later, or every row when it is none. -#}
+{% macro delete_rebuilt_rows(date_column, rebuild_from) -%}
     {%- if is_incremental() -%}
         {%- if rebuild_from is not none -%}
             delete from {{ this }} where {{ date_column }} >= {{ rebuild_from }}
-            {%- if or_where is not none %} or {{ or_where }}{% endif %}
         {%- else -%}
             delete from {{ this }}
         {%- endif -%}
@@ -124,24 +121,25 @@
 
 
 {#-
-    The CTEs both daily facts share: `built_series` (every series the table holds), `unknown_days` (per series, the
-    first day of its rows received at or after the knowledge cut) and `rebuild_windows`, per series the first day to
-    re-build (see the rule above). `late_relation` is the model's CTE of `first_late_date` per series for rows
-    delivered since the last build.
+    The CTEs both daily facts share: `built_series`, every series the table holds with its newest day, and
+    `rebuild_windows`, per series the first day to re-build (see the rule above). They read the table after the
+    pre-hooks, so a series whose rows delete_unknown_fact_days cut short is re-built from the day after the last
+    it kept; on other nights every series the table holds ends the day before the window. `late_relation` is the
+    model's CTE of `first_late_date` per series for rows delivered since the last build.
 -#}
 {% macro rebuild_windows(incremental_run, first_date_column, date_column, late_relation) -%}
 {%- if incremental_run %}
 
 built_series as (
 
-    select distinct partner_id, location_id, product_id
+    select
+        partner_id,
+        location_id,
+        product_id,
+        max({{ date_column }}) as last_built_date
+
     from {{ this }}
-
-),
-
-unknown_days as (
-
-    {{ first_unknown_days(date_column) }}
+    group by partner_id, location_id, product_id
 
 ),
 {%- endif %}
@@ -160,8 +158,8 @@ rebuild_windows as (
                 series.{{ first_date_column }},
                 least(
                     {{ fact_window_start(date_column) }},
-                    coalesce({{ late_relation }}.first_late_date, {{ as_of_date() }}),
-                    coalesce(unknown_days.first_unknown_date, {{ as_of_date() }})
+                    built_series.last_built_date + 1,
+                    coalesce({{ late_relation }}.first_late_date, {{ as_of_date() }})
                 )
             )
         end as rebuild_from_date
@@ -175,10 +173,6 @@ rebuild_windows as (
         on series.partner_id = {{ late_relation }}.partner_id
         and series.location_id = {{ late_relation }}.location_id
         and series.product_id = {{ late_relation }}.product_id
-    left join unknown_days
-        on series.partner_id = unknown_days.partner_id
-        and series.location_id = unknown_days.location_id
-        and series.product_id = unknown_days.product_id
 
 {%- else %}
 
@@ -204,7 +198,8 @@ rebuild_windows as (
     - the lookback window's first day (fact_window_start: `fact_lookback_days` up to the business date, reaching
       back when nights were skipped);
     - the first day any file received since the last build reports (`received_at` later than the newest in the
-      table; stg_partner_feeds__feed_file_days): a resend of an old week, a history file, a new series' first rows;
+      table received before this run's knowledge cut; stg_partner_feeds__feed_file_days): a resend of an old week,
+      a history file, a new series' first rows;
     - the first day of any row in the table received at or after this run's knowledge cut: a past night replayed
       after later nights must not keep what it could not know yet.
 
@@ -234,7 +229,10 @@ rebuild_windows as (
 
             select
                 count(*) as built_rows,
-                max(received_at) as newest_received_at,
+                -- Newest before the cut: on a replay, the rows from later deliveries are re-built anyway.
+                coalesce(
+                    max(received_at) filter (where received_at < {{ known_before() }}), timestamp '-infinity'
+                ) as newest_received_at,
                 min({{ date_column }}) filter (where received_at >= {{ known_before() }}) as first_unknown_day
 
             from {{ this }}

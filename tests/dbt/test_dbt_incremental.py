@@ -4,12 +4,12 @@ an earlier night is replayed.
 
 Night 1 builds as of 2025-06-08. Before night 2 (2025-06-10, two-day lookback: the window is 06-09..06-10) Acme
 resends its 06-06 count, a day outside the window, and the cross-reference learns a Nordkauf item whose counts
-came in an old file: a late delivery and a new series, both older than the window. Acme also sends, the morning of
-06-11, a count of its espresso at S001 for 06-04 (a day before the series' first count) and its 06-05 sales again:
-night 2 sees them, the replayed night (06-09, window 06-08..06-09, knowledge cut 06-11 00:00) must not. Before the
-replay Acme's resend of its 06-05 count and sales received the evening of 06-10, before that night's cut, reaches
-the ledger: a delivery older than the window on a night whose master data did not change, which every table takes
-incrementally.
+came in an old file: a late delivery and a new series, both older than the window. The morning of 06-11 Acme sends
+counts for 06-04 (a day before its espresso's first count at S001) and 06-06 (filter coffee at S002) and Nordkauf
+a daily figure for 06-06 inside its weekly report: night 2 sees them, the replayed night (06-09, window
+06-08..06-09, knowledge cut 06-11 00:00) must not. Before the replay Acme's resend of its 06-05 count and sales
+received the evening of 06-10, before that night's cut, reaches the ledger: a delivery older than the window on a
+night whose master data did not change, which every table takes incrementally.
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ TABLE_KEYS.update({f"intermediate.{name}": keys for name, keys in RESOLVED_KEYS.
 TABLE_KEYS_BY_NAME = {name.split(".")[1]: keys for name, keys in TABLE_KEYS.items()}
 # A resolved count the replayed night does not re-build (it reaches back to 06-04 only).
 UNTOUCHED_COUNT = "partner_id = 'NORD' and product_id = 'SKU-200' and snapshot_date = '2025-06-03'"
-# A row outside night 2's window whose series got no late delivery: night 2 must leave it as it was.
+# A row outside night 2's window, older than its series' late delivery: night 2 must leave it as it was.
 UNTOUCHED_ROW = "partner_id = 'ACME' and location_id = 'S002' and inventory_date = '2025-06-05'"
 # Received after the replayed night's knowledge cut (06-11 00:00), before night 2's (06-12 00:00).
 AFTER_REPLAY_CUT = datetime(2025, 6, 11, 6, 0)
 ESPRESSO_S001 = (ACME, "S001", "SKU-100")
+FILTER_S002 = (ACME, "S002", "SKU-200")
+ESPRESSO_NORD = (NORD, "DC1", "SKU-100")
 
 
 def dbt(args: list[str], scratch: Path) -> None:
@@ -126,12 +128,15 @@ def deliver_between_nights(warehouse: Path) -> None:
         warehouse,
         {
             "raw.feed_files": [
-                ledger("acme-stock-0604-late", ACME, received, "stock"),
-                ledger("acme-sales-0605-late", ACME, received, "sales"),
+                ledger("acme-stock-late", ACME, received, "stock"),
+                ledger("nord-sales-0606", NORD, received, "sales"),
             ],
-            "raw.stock_snapshots": [stock(ACME, "S001", UPC_100, date(2025, 6, 4), 19.0, "acme-stock-0604-late", 2)],
+            "raw.stock_snapshots": [
+                stock(ACME, "S001", UPC_100, date(2025, 6, 4), 19.0, "acme-stock-late", 2),
+                stock(ACME, "S002", UPC_200, date(2025, 6, 6), 13.0, "acme-stock-late", 3),
+            ],
             "raw.sales": [
-                sales(ACME, "S001", UPC_100, date(2025, 6, 5), date(2025, 6, 5), 7.0, 69.93, "acme-sales-0605-late", 2)
+                sales(NORD, "DC1", "N-100", date(2025, 6, 6), date(2025, 6, 6), 9.0, 81.00, "nord-sales-0606", 2)
             ],
         },
     )
@@ -243,20 +248,28 @@ def test_the_replayed_night_took_the_late_resend_older_than_its_window(nights):
 
 
 def test_the_replayed_facts_drop_days_older_than_the_window_received_after_its_cut(nights):
-    """Night 2's facts hold Acme's 06-04 count and 06-05 sales received after the replayed night's cut, outside
-    that night's window; the replayed night has the espresso's counts from 06-05 on and the sales resent before
-    its cut."""
+    """Night 2's facts hold the counts and the daily figure received after the replayed night's cut, all older than
+    that night's window; the replayed night starts the espresso's days at its first count known then, and carries
+    the filter coffee's 06-05 count and spreads Nordkauf's week over the days after the rows it kept."""
     before = nights["incremental"]
-    inventory = before["fct_inventory_daily"].set_index([*SERIES, "inventory_date"]).loc[ESPRESSO_S001]
-    assert inventory.loc[pd.Timestamp(2025, 6, 4), ["on_hand_qty", "received_at"]].tolist() == [19.0, AFTER_REPLAY_CUT]
-    sales_days = before["fct_sales_daily"].set_index([*SERIES, "sales_date"]).loc[ESPRESSO_S001]
-    assert sales_days.loc[pd.Timestamp(2025, 6, 5), ["units_sold", "received_at"]].tolist() == [7.0, AFTER_REPLAY_CUT]
+    inventory = before["fct_inventory_daily"].set_index([*SERIES, "inventory_date"])
+    columns = ["on_hand_qty", "received_at"]
+    assert inventory.loc[(*ESPRESSO_S001, pd.Timestamp(2025, 6, 4)), columns].tolist() == [19.0, AFTER_REPLAY_CUT]
+    assert inventory.loc[(*FILTER_S002, pd.Timestamp(2025, 6, 6)), columns].tolist() == [13.0, AFTER_REPLAY_CUT]
+    sales_days = before["fct_sales_daily"].set_index([*SERIES, "sales_date"])
+    columns = ["units_sold", "received_at"]
+    assert sales_days.loc[(*ESPRESSO_NORD, pd.Timestamp(2025, 6, 6)), columns].tolist() == [9.0, AFTER_REPLAY_CUT]
+
     replayed = nights["replayed"]
-    inventory = replayed["fct_inventory_daily"].set_index([*SERIES, "inventory_date"]).loc[ESPRESSO_S001]
-    assert inventory.index.min() == pd.Timestamp(2025, 6, 5)
-    assert inventory.loc[pd.Timestamp(2025, 6, 5), "on_hand_qty"] == 14.0
-    sales_days = replayed["fct_sales_daily"].set_index([*SERIES, "sales_date"]).loc[ESPRESSO_S001]
-    assert sales_days.loc[pd.Timestamp(2025, 6, 5), "units_sold"] == 5.0
+    inventory = replayed["fct_inventory_daily"].set_index([*SERIES, "inventory_date"])
+    assert inventory.loc[ESPRESSO_S001].index.min() == pd.Timestamp(2025, 6, 5)
+    assert inventory.loc[(*ESPRESSO_S001, pd.Timestamp(2025, 6, 5)), "on_hand_qty"] == 14.0
+    filter_coffee = inventory.loc[FILTER_S002]
+    assert list(filter_coffee.index.day) == [5, 6, 7, 8, 9]
+    assert (filter_coffee["on_hand_qty"] == 15.0).all()
+    sales_days = replayed["fct_sales_daily"].set_index([*SERIES, "sales_date"]).loc[ESPRESSO_NORD]
+    assert list(sales_days.index.day) == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert sales_days.loc[pd.Timestamp(2025, 6, 6), "units_sold"] == 3.0
 
 
 def test_the_late_resend_and_the_new_series_reach_back_before_the_window(nights):
