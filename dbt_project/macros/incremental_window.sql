@@ -1,16 +1,27 @@
 {#-
-    Incremental daily facts (fct_inventory_daily, fct_sales_daily) re-compute a window each night instead of all
-    history, and must end with exactly the rows a full refresh would give. The rule, per series:
+    Incremental daily facts (fct_inventory_daily, int_sales_daily shown by the fct_sales_daily view) re-compute a
+    window each night instead of all history, and must end with exactly the rows a full refresh would give. The
+    rule, per series:
 
     - a series the table does not hold yet (new partner, new item, a history file) is built from its first day;
     - a series with rows delivered since the last build (`received_at` later than the newest in the table, say a
       partner's resend of an old week) is re-built from the earliest day those rows describe;
+    - a series holding rows received at or after this run's knowledge cut (known_before(): a past night replayed
+      after later nights, say a resend of an old week or a weekly report that came later) is re-built from the
+      earliest day of those rows, so it shows only what the night could have known: a second pre-hook
+      (delete_unknown_fact_days) deletes the series' rows from that day on, and the series is re-built from the day
+      after the last row it kept, or from its first day when none is left (days before the first known one, from a
+      history file received later, go too);
     - every series is re-built over the lookback window: the last `fact_lookback_days` days up to the business
       date, reaching back further when nights were skipped (to the day after the newest day in the table).
 
     Before the window is re-built, the pre-hook deletes every row dated in it or later, so a replay of an earlier
-    business date leaves no rows from later nights. What no rule can see are removals older than the window (a
-    file quarantined after it loaded) and master-data changes for series already built: run with --full-refresh.
+    business date leaves no rows from later nights. The cut is judged by each fact's own `received_at`, the
+    delivery its row shows: on a normal night no row is that new, DuckDB skips every row group on its
+    `received_at` range and the second pre-hook deletes nothing. So a replay still keeps what a row does not
+    carry: int_sales_daily's `is_stockout` from a count received after the cut for a day older than the window
+    (its `received_at` is the sales line's). What no rule can see are removals older than the window (a file
+    quarantined after it loaded) and master-data changes for series already built: run with --full-refresh.
 
     The resolved feed tables the facts read (int_stock_resolved, int_sales_resolved) follow the same rule with one
     first day for all series (rebuild_from_date, below). They re-build themselves whole when the master data their
@@ -63,6 +74,40 @@
 {%- endmacro %}
 
 
+{#-
+    Second pre-hook: delete each series' rows from the first day it holds a row received at or after the knowledge
+    cut (first_unknown_days), so rebuild_windows re-builds it from there. A join, not a condition on every row: on
+    a normal night it finds no such series and the join reads no fact row.
+-#}
+{% macro delete_unknown_fact_days(date_column, required_columns) -%}
+    {%- if incremental_target_is_current(required_columns) -%}
+        delete from {{ this }} as facts
+        using ({{ first_unknown_days(date_column) }}) as unknown
+        where facts.partner_id = unknown.partner_id
+            and facts.location_id = unknown.location_id
+            and facts.product_id = unknown.product_id
+            and facts.{{ date_column }} >= unknown.first_unknown_date
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    Per series of an incremental fact, the first day of its rows received at or after this run's knowledge cut. On
+    a normal night no row is, and DuckDB skips the table's row groups on their `received_at` range.
+-#}
+{% macro first_unknown_days(date_column) -%}
+    select
+        partner_id,
+        location_id,
+        product_id,
+        min({{ date_column }}) as first_unknown_date
+
+    from {{ this }}
+    where received_at >= {{ known_before() }}
+    group by partner_id, location_id, product_id
+{%- endmacro %}
+
+
 {#- Pre-hook of an incremental model: delete every row dated `rebuild_from` or later, or every row when it is none. -#}
 {% macro delete_rebuilt_rows(date_column, rebuild_from) -%}
     {%- if is_incremental() -%}
@@ -76,10 +121,29 @@
 
 
 {#-
-    The `rebuild_windows` CTE both daily facts share: per series, the first day to re-build (see the rule above).
-    `late_relation` is the model's CTE of `first_late_date` per series for rows delivered since the last build.
+    The CTEs both daily facts share: `built_series`, every series the table holds with its newest day, and
+    `rebuild_windows`, per series the first day to re-build (see the rule above). They read the table after the
+    pre-hooks, so a series whose rows delete_unknown_fact_days cut short is re-built from the day after the last
+    it kept; on other nights every series the table holds ends the day before the window. `late_relation` is the
+    model's CTE of `first_late_date` per series for rows delivered since the last build.
 -#}
 {% macro rebuild_windows(incremental_run, first_date_column, date_column, late_relation) -%}
+{%- if incremental_run %}
+
+built_series as (
+
+    select
+        partner_id,
+        location_id,
+        product_id,
+        max({{ date_column }}) as last_built_date
+
+    from {{ this }}
+    group by partner_id, location_id, product_id
+
+),
+{%- endif %}
+
 rebuild_windows as (
 
 {%- if incremental_run %}
@@ -94,6 +158,7 @@ rebuild_windows as (
                 series.{{ first_date_column }},
                 least(
                     {{ fact_window_start(date_column) }},
+                    built_series.last_built_date + 1,
                     coalesce({{ late_relation }}.first_late_date, {{ as_of_date() }})
                 )
             )
@@ -133,7 +198,8 @@ rebuild_windows as (
     - the lookback window's first day (fact_window_start: `fact_lookback_days` up to the business date, reaching
       back when nights were skipped);
     - the first day any file received since the last build reports (`received_at` later than the newest in the
-      table; stg_partner_feeds__feed_file_days): a resend of an old week, a history file, a new series' first rows;
+      table received before this run's knowledge cut; stg_partner_feeds__feed_file_days): a resend of an old week,
+      a history file, a new series' first rows;
     - the first day of any row in the table received at or after this run's knowledge cut: a past night replayed
       after later nights must not keep what it could not know yet.
 
@@ -163,7 +229,10 @@ rebuild_windows as (
 
             select
                 count(*) as built_rows,
-                max(received_at) as newest_received_at,
+                -- Newest before the cut: on a replay, the rows from later deliveries are re-built anyway.
+                coalesce(
+                    max(received_at) filter (where received_at < {{ known_before() }}), timestamp '-infinity'
+                ) as newest_received_at,
                 min({{ date_column }}) filter (where received_at >= {{ known_before() }}) as first_unknown_day
 
             from {{ this }}

@@ -4,9 +4,12 @@ an earlier night is replayed.
 
 Night 1 builds as of 2025-06-08. Before night 2 (2025-06-10, two-day lookback: the window is 06-09..06-10) Acme
 resends its 06-06 count, a day outside the window, and the cross-reference learns a Nordkauf item whose counts
-came in an old file: a late delivery and a new series, both older than the window. Before the replayed night
-(06-09, window 06-08..06-09) Acme resends its 06-05 count and sales, received before that night's knowledge cut:
-a late delivery on a night whose master data did not change, which the resolved tables take incrementally.
+came in an old file: a late delivery and a new series, both older than the window. The morning of 06-11 Acme sends
+counts for 06-04 (a day before its espresso's first count at S001) and 06-06 (filter coffee at S002) and Nordkauf
+a daily figure for 06-06 inside its weekly report: night 2 sees them, the replayed night (06-09, window
+06-08..06-09, knowledge cut 06-11 00:00) must not. Before the replay Acme's resend of its 06-05 count and sales
+received the evening of 06-10, before that night's cut, reaches the ledger: a delivery older than the window on a
+night whose master data did not change, which every table takes incrementally.
 """
 
 from __future__ import annotations
@@ -42,10 +45,15 @@ RESOLVED_KEYS = {
 TABLE_KEYS = {**{f"marts.{name}": keys for name, keys in MART_KEYS.items()}}
 TABLE_KEYS.update({f"intermediate.{name}": keys for name, keys in RESOLVED_KEYS.items()})
 TABLE_KEYS_BY_NAME = {name.split(".")[1]: keys for name, keys in TABLE_KEYS.items()}
-# A resolved count the replayed night's late resend does not reach (it reaches back to 06-05 only).
+# A resolved count the replayed night does not re-build (it reaches back to 06-04 only).
 UNTOUCHED_COUNT = "partner_id = 'NORD' and product_id = 'SKU-200' and snapshot_date = '2025-06-03'"
-# A row outside night 2's window whose series got no late delivery: night 2 must leave it as it was.
+# A row outside night 2's window, older than its series' late delivery: night 2 must leave it as it was.
 UNTOUCHED_ROW = "partner_id = 'ACME' and location_id = 'S002' and inventory_date = '2025-06-05'"
+# Received after the replayed night's knowledge cut (06-11 00:00), before night 2's (06-12 00:00).
+AFTER_REPLAY_CUT = datetime(2025, 6, 11, 6, 0)
+ESPRESSO_S001 = (ACME, "S001", "SKU-100")
+FILTER_S002 = (ACME, "S002", "SKU-200")
+ESPRESSO_NORD = (NORD, "DC1", "SKU-100")
 
 
 def dbt(args: list[str], scratch: Path) -> None:
@@ -103,7 +111,8 @@ def mark_untouched_row(warehouse: Path, uom: str) -> str:
 
 
 def deliver_between_nights(warehouse: Path) -> None:
-    """What arrives after night 1: a resend of an old count, and a cross-reference for an item sent long ago."""
+    """What arrives after night 1: a resend of an old count, a cross-reference for an item sent long ago, and
+    Acme's count and sales received after the replayed night's knowledge cut."""
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute(
             f"insert into raw.feed_files ({LEDGER_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -114,6 +123,23 @@ def deliver_between_nights(warehouse: Path) -> None:
             stock(ACME, "S001", UPC_100, date(2025, 6, 6), 17.0, "acme-stock-0606-fix", 2),
         )
         conn.execute("insert into raw.partner_items values (?, ?, ?, ?)", (NORD, "N-200", "SKU-200", "sku"))
+    received = AFTER_REPLAY_CUT
+    write_fixture(
+        warehouse,
+        {
+            "raw.feed_files": [
+                ledger("acme-stock-late", ACME, received, "stock"),
+                ledger("nord-sales-0606", NORD, received, "sales"),
+            ],
+            "raw.stock_snapshots": [
+                stock(ACME, "S001", UPC_100, date(2025, 6, 4), 19.0, "acme-stock-late", 2),
+                stock(ACME, "S002", UPC_200, date(2025, 6, 6), 13.0, "acme-stock-late", 3),
+            ],
+            "raw.sales": [
+                sales(NORD, "DC1", "N-100", date(2025, 6, 6), date(2025, 6, 6), 9.0, 81.00, "nord-sales-0606", 2)
+            ],
+        },
+    )
 
 
 def mark_untouched_count(warehouse: Path, merged_lines: int | None) -> int | None:
@@ -126,7 +152,7 @@ def mark_untouched_count(warehouse: Path, merged_lines: int | None) -> int | Non
 
 
 def deliver_before_replay(warehouse: Path) -> None:
-    """Acme resends its 06-05 count and sales the evening of 06-10, after every file the tables hold."""
+    """Acme's resend of its 06-05 count and sales, received the evening of 06-10, reaches the ledger."""
     received = datetime(2025, 6, 10, 20, 0)
     write_fixture(
         warehouse,
@@ -135,7 +161,7 @@ def deliver_before_replay(warehouse: Path) -> None:
                 ledger("acme-stock-0605-fix", ACME, received, "stock"),
                 ledger("acme-sales-0605-fix", ACME, received, "sales"),
             ],
-            "raw.stock_snapshots": [stock(ACME, "S002", UPC_200, date(2025, 6, 5), 14.0, "acme-stock-0605-fix", 2)],
+            "raw.stock_snapshots": [stock(ACME, "S001", UPC_100, date(2025, 6, 5), 14.0, "acme-stock-0605-fix", 2)],
             "raw.sales": [
                 sales(ACME, "S001", UPC_100, date(2025, 6, 5), date(2025, 6, 5), 5.0, 49.95, "acme-sales-0605-fix", 2)
             ],
@@ -216,9 +242,34 @@ def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name)
 
 def test_the_replayed_night_took_the_late_resend_older_than_its_window(nights):
     stock_counts = nights["replayed"]["int_stock_resolved"].set_index([*SERIES, "snapshot_date"])
-    assert stock_counts.loc[(ACME, "S002", "SKU-200", pd.Timestamp(2025, 6, 5)), "on_hand_qty"] == 14.0
+    assert stock_counts.loc[(*ESPRESSO_S001, pd.Timestamp(2025, 6, 5)), "on_hand_qty"] == 14.0
     sales_periods = nights["replayed"]["int_sales_resolved"].set_index([*SERIES, "period_end"])
-    assert sales_periods.loc[(ACME, "S001", "SKU-100", pd.Timestamp(2025, 6, 5)), "units_sold"] == 5.0
+    assert sales_periods.loc[(*ESPRESSO_S001, pd.Timestamp(2025, 6, 5)), "units_sold"] == 5.0
+
+
+def test_the_replayed_facts_drop_days_older_than_the_window_received_after_its_cut(nights):
+    """Night 2's facts hold the counts and the daily figure received after the replayed night's cut, all older than
+    that night's window; the replayed night starts the espresso's days at its first count known then, and carries
+    the filter coffee's 06-05 count and spreads Nordkauf's week over the days after the rows it kept."""
+    before = nights["incremental"]
+    inventory = before["fct_inventory_daily"].set_index([*SERIES, "inventory_date"])
+    columns = ["on_hand_qty", "received_at"]
+    assert inventory.loc[(*ESPRESSO_S001, pd.Timestamp(2025, 6, 4)), columns].tolist() == [19.0, AFTER_REPLAY_CUT]
+    assert inventory.loc[(*FILTER_S002, pd.Timestamp(2025, 6, 6)), columns].tolist() == [13.0, AFTER_REPLAY_CUT]
+    sales_days = before["fct_sales_daily"].set_index([*SERIES, "sales_date"])
+    columns = ["units_sold", "received_at"]
+    assert sales_days.loc[(*ESPRESSO_NORD, pd.Timestamp(2025, 6, 6)), columns].tolist() == [9.0, AFTER_REPLAY_CUT]
+
+    replayed = nights["replayed"]
+    inventory = replayed["fct_inventory_daily"].set_index([*SERIES, "inventory_date"])
+    assert inventory.loc[ESPRESSO_S001].index.min() == pd.Timestamp(2025, 6, 5)
+    assert inventory.loc[(*ESPRESSO_S001, pd.Timestamp(2025, 6, 5)), "on_hand_qty"] == 14.0
+    filter_coffee = inventory.loc[FILTER_S002]
+    assert list(filter_coffee.index.day) == [5, 6, 7, 8, 9]
+    assert (filter_coffee["on_hand_qty"] == 15.0).all()
+    sales_days = replayed["fct_sales_daily"].set_index([*SERIES, "sales_date"]).loc[ESPRESSO_NORD]
+    assert list(sales_days.index.day) == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert sales_days.loc[pd.Timestamp(2025, 6, 6), "units_sold"] == 3.0
 
 
 def test_the_late_resend_and_the_new_series_reach_back_before_the_window(nights):

@@ -7,7 +7,10 @@
         incremental_strategy='delete+insert',
         unique_key=['partner_id', 'location_id', 'product_id', 'sales_date'],
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_fact_window('sales_date', " ~ current_columns ~ ") }}",
+        pre_hook=[
+            "{{ delete_fact_window('sales_date', " ~ current_columns ~ ") }}",
+            "{{ delete_unknown_fact_days('sales_date', " ~ current_columns ~ ") }}",
+        ],
     )
 }}
 
@@ -53,13 +56,6 @@ series as (
 ),
 
 {%- if incremental_run %}
-
-built_series as (
-
-    select distinct partner_id, location_id, product_id
-    from {{ this }}
-
-),
 
 late_days as (
 
