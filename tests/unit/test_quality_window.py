@@ -141,4 +141,3 @@ def test_each_partner_s_rows_are_read_in_turn_and_add_up_to_the_night_s(conn):
     assert [partner for partner, _ in rest] == ["p2"]
     whole = _recent_rows(conn, RAW_SALES, night)
     pd.testing.assert_frame_equal(pd.concat([first, *(rows for _, rows in rest)], ignore_index=True), whole)
-
