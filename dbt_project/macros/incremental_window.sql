@@ -20,8 +20,11 @@
     delivery its row shows: on a normal night no row is that new, DuckDB skips every row group on its
     `received_at` range and the second pre-hook deletes nothing. So a replay still keeps what a row does not
     carry: int_sales_daily's `is_stockout` from a count received after the cut for a day older than the window
-    (its `received_at` is the sales line's). What no rule can see are removals older than the window (a file
-    quarantined after it loaded) and master-data changes for series already built: run with --full-refresh.
+    (its `received_at` is the sales line's). Nor does a rule per series see a count that says something about the
+    location's other items: a late count (or one after a replay's cut) of location L on a day older than the
+    window leaves the other items at L with the `is_location_counted` (and so `is_stockout`) they had. What no
+    rule can see either are removals older than the window (a file quarantined after it loaded) and master-data
+    changes for series already built. In all these cases run with --full-refresh.
 
     The resolved feed tables the facts read (int_stock_resolved, int_sales_resolved) follow the same rule with one
     first day for all series (rebuild_from_date, below). They re-build themselves whole when the master data their
