@@ -249,8 +249,7 @@ rebuild_windows as (
             inner join {{ ref('stg_partner_feeds__feed_files') }} as feed_files
                 on file_days.source_file_id = feed_files.source_file_id
             where file_days.feed = '{{ feed }}'
-                and feed_files.status in ('loaded', 'superseded')
-                and coalesce(feed_files.received_at < {{ known_before() }}, true)
+                and {{ known_delivery('feed_files') }}
                 and feed_files.received_at > (select newest_received_at from built)
 
         ),

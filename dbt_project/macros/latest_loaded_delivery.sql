@@ -20,8 +20,7 @@
     from {{ feed_rows }}
     inner join {{ feed_files }}
         on {{ feed_rows }}.source_file_id = {{ feed_files }}.source_file_id
-        and {{ feed_files }}.status in ('loaded', 'superseded')
-        and coalesce({{ feed_files }}.received_at < {{ known_before() }}, true)
+        and {{ known_delivery(feed_files) }}
     qualify row_number() over (
         partition by {% for column in key_columns %}{{ feed_rows }}.{{ column }}{{ ", " if not loop.last }}{% endfor %}
         order by
@@ -29,4 +28,15 @@
             {{ feed_rows }}.source_file_id desc,
             {{ feed_rows }}.source_line desc nulls last
     ) = 1
+{%- endmacro %}
+
+
+{#-
+    A condition on the feed ledger (`feed_files`, stg_partner_feeds__feed_files or its alias): the file's rows count
+    tonight, as the ledger loaded it (`loaded`, or `superseded` by a later resend) and received before the run's
+    knowledge cut (macros/known_before.sql). Quarantined and duplicate files never count.
+-#}
+{% macro known_delivery(feed_files) -%}
+    {{ feed_files }}.status in ('loaded', 'superseded')
+    and coalesce({{ feed_files }}.received_at < {{ known_before() }}, true)
 {%- endmacro %}

@@ -60,8 +60,7 @@ final as (
     from renamed
     inner join feed_files
         on renamed.source_file_id = feed_files.source_file_id
-        and feed_files.status in ('loaded', 'superseded')
-        and coalesce(feed_files.received_at < {{ known_before() }}, true)
+        and {{ known_delivery('feed_files') }}
 
 )
 
