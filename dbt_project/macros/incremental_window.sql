@@ -111,6 +111,32 @@
 {%- endmacro %}
 
 
+{#-
+    A condition on the rows an incremental fact is built from: delivered since its last build, received after the
+    newest row it holds or loaded after it (a file quarantined at first and loaded nights later, once its
+    partner's configuration was mended, keeps the time it arrived). A table built before its rows carried
+    `loaded_at` gets the column on this build (on_schema_change) and goes by the arrival time this once.
+-#}
+{% macro delivered_since_last_build() -%}
+    (
+        received_at > (select max(received_at) from {{ this }})
+        {%- if relation_has_column(this, 'loaded_at') %}
+        or loaded_at > (select max(loaded_at) from {{ this }})
+        {%- endif %}
+    )
+{%- endmacro %}
+
+
+{#- True when `relation` has `column` (case-insensitive); false when it does not exist, or while dbt only parses. -#}
+{% macro relation_has_column(relation, column) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {{ return(column | lower in present) }}
+{%- endmacro %}
+
+
 {#- Pre-hook of an incremental model: delete every row dated `rebuild_from` or later, or every row when it is none. -#}
 {% macro delete_rebuilt_rows(date_column, rebuild_from) -%}
     {%- if is_incremental() -%}
@@ -194,35 +220,40 @@ rebuild_windows as (
 
 
 {#-
-    The resolved feed tables (int_stock_resolved, int_sales_resolved) keep one row per reported key rather than a
-    day per series, and follow the same rule with one first day for all series: every row dated on or after the
-    earliest day any series must be re-built from is re-built. That day is the least of
+    The tables of reported rows keep one row per reported key rather than a day per series: the partner feeds'
+    staging tables (stg_partner_feeds__stock, __sales and __forecasts, the latest delivery of each key) and the
+    resolved tables the facts read (int_stock_resolved, int_sales_resolved). A night re-builds every row dated on
+    or after one first day for all series, the least of
 
-    - the lookback window's first day (fact_window_start: `fact_lookback_days` up to the business date, reaching
-      back when nights were skipped);
-    - the first day any file received since the last build reports (`received_at` later than the newest in the
-      table received before this run's knowledge cut; stg_partner_feeds__feed_file_days): a resend of an old week,
-      a history file, a new series' first rows;
+    - the first day any delivery since the last build reports (`deliveries`, below): a resend of an old week, a
+      history file, a new series' first rows. A delivery is new when it was received after the newest row the
+      table holds from before this run's knowledge cut, or loaded after it: a file quarantined at first and loaded
+      nights later, once its partner's configuration was mended, keeps the time it arrived;
     - the first day of any row in the table received at or after this run's knowledge cut: a past night replayed
-      after later nights must not keep what it could not know yet.
+      after later nights must not keep what it could not know yet;
+    - with `lookback`, the lookback window's first day (fact_window_start: `fact_lookback_days` up to the business
+      date, reaching back when nights were skipped). The staging tables go without: their rows change only with
+      the deliveries and the knowledge cut.
 
-    One day for all series because the rows come from staging views that rank every raw row ever received (one
-    row per key, the latest delivery winning): DuckDB applies a constant bound on the date below that ranking, so
-    a night ranks only the days it re-builds, where a bound per series would rank all history first. The day is
+    One day for all series because it is a constant: DuckDB applies it below the ranking of each key's rows, so a
+    night ranks only the days it re-builds, where a bound per series would rank all history first. The day is
     worked out when dbt runs the model, before the pre-hook deletes, and the pre-hook works out the same day.
 
+    `deliveries` is a select of the rows the model is built from, as `reported_day`, `received_at` and
+    `loaded_at`: staged_deliveries() for a staging table, the staging table for a resolved one.
+
     Returns a date literal, or none when the table must be re-built whole: a first build or --full-refresh, a
-    table built before `required_columns` existed, an empty table, or master data the partner references are
-    resolved through (items, case packs, locations) that changed since the last build: a cross-reference or a
-    location learnt later makes rows delivered long ago resolve, and a case pack learnt or changed converts them
-    (remember_partner_refs, macros/resolve_partner_refs.sql). `feed` is `stock` or `sales`, `date_column` the day
-    column of the model the feed's file days are compared with.
+    table built before `required_columns` existed, an empty table, or, with `partner_refs`, master data the
+    partner references are resolved through (items, case packs, locations) that changed since the last build: a
+    cross-reference or a location learnt later makes rows delivered long ago resolve, and a case pack learnt or
+    changed converts them (remember_partner_refs, macros/resolve_partner_refs.sql). A staging table with nothing
+    new and no row from after the cut gets a day later than any reported, and re-builds nothing.
 -#}
-{% macro rebuild_from_date(date_column, feed, required_columns) -%}
+{% macro rebuild_from_date(date_column, deliveries, required_columns, lookback=true, partner_refs=true) -%}
     {%- if not execute or not incremental_target_is_current(required_columns) -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if partner_refs_fingerprint() != remembered_partner_refs() -%}
+    {%- if partner_refs and partner_refs_fingerprint() != remembered_partner_refs() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}
@@ -230,49 +261,92 @@ rebuild_windows as (
 
         built as (
 
+            -- Newest before the cut: on a replay, the rows from later deliveries are re-built anyway.
             select
                 count(*) as built_rows,
-                -- Newest before the cut: on a replay, the rows from later deliveries are re-built anyway.
                 coalesce(
                     max(received_at) filter (where received_at < {{ known_before() }}), timestamp '-infinity'
                 ) as newest_received_at,
+                -- A table built before rows carried loaded_at: only the arrival time tells, this once.
+                {%- if relation_has_column(this, 'loaded_at') %}
+                coalesce(
+                    max(loaded_at) filter (where received_at < {{ known_before() }}), timestamp 'infinity'
+                ) as newest_loaded_at,
+                {%- else %}
+                timestamp 'infinity' as newest_loaded_at,
+                {%- endif %}
                 min({{ date_column }}) filter (where received_at >= {{ known_before() }}) as first_unknown_day
 
             from {{ this }}
 
         ),
 
-        late_files as (
+        deliveries as (
 
-            select min(file_days.first_day) as first_late_day
-            from {{ ref('stg_partner_feeds__feed_file_days') }} as file_days
-            inner join {{ ref('stg_partner_feeds__feed_files') }} as feed_files
-                on file_days.source_file_id = feed_files.source_file_id
-            where file_days.feed = '{{ feed }}'
-                and {{ known_delivery('feed_files') }}
-                and feed_files.received_at > (select newest_received_at from built)
+            {{ deliveries }}
 
         ),
 
-        window_start as (
+        late as (
 
-            select {{ fact_window_start(date_column) }} as first_window_day
+            select min(deliveries.reported_day) as first_late_day
+            from deliveries
+            where coalesce(deliveries.received_at < {{ known_before() }}, true)
+                and (
+                    deliveries.received_at > (select newest_received_at from built)
+                    or deliveries.loaded_at > (select newest_loaded_at from built)
+                )
 
         )
 
         select
             built.built_rows,
             cast(least(
-                window_start.first_window_day,
-                coalesce(late_files.first_late_day, window_start.first_window_day),
-                coalesce(built.first_unknown_day, window_start.first_window_day)
+                {%- if lookback %}
+                {{ fact_window_start(date_column) }},
+                {%- endif %}
+                coalesce(late.first_late_day, date '9999-12-31'),
+                coalesce(built.first_unknown_day, date '9999-12-31')
             ) as varchar) as rebuild_from
 
-        from built, late_files, window_start
+        from built, late
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
     {%- if row['built_rows'] == 0 -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return("date '" ~ row['rebuild_from'] ~ "'") }}
+{%- endmacro %}
+
+
+{#-
+    The deliveries of a partner feed staging table, for rebuild_from_date: each raw row of a file the ledger counts
+    tonight (known_delivery), with the day it reports (`day_column` of raw `raw_table`, the staging table's day)
+    and the file's arrival and load times. The ledger side is a few hundred files: DuckDB filters it first and
+    reads only the raw rows' file ids and days.
+-#}
+{% macro staged_deliveries(raw_table, day_column) -%}
+    select
+        cast(feed_rows.{{ day_column }} as date) as reported_day,
+        feed_files.received_at,
+        feed_files.loaded_at
+
+    from {{ source('raw', raw_table) }} as feed_rows
+    inner join {{ ref('stg_partner_feeds__feed_files') }} as feed_files
+        on feed_rows.source_file_id = feed_files.source_file_id
+    where {{ known_delivery('feed_files') }}
+{%- endmacro %}
+
+
+{#-
+    The deliveries of a resolved table, for rebuild_from_date: the rows of its partner feed staging table
+    (`staging_model`, built the same night with the same knowledge cut), with the day each reports.
+-#}
+{% macro staged_days(staging_model, day_column) -%}
+    select
+        {{ day_column }} as reported_day,
+        received_at,
+        loaded_at
+
+    from {{ ref(staging_model) }}
 {%- endmacro %}

@@ -8,13 +8,14 @@
 
     `feed_rows` is the model's CTE of renamed and cast rows (with `source_file_id` and `source_line`), `feed_files`
     its import of stg_partner_feeds__feed_files, `key_columns` the columns one reported figure is keyed by. Returns
-    a select of every column of `feed_rows` plus the winning file's `received_at` and `file_format` (whose code
-    lists its units of measure follow).
+    a select of every column of `feed_rows` plus the winning file's `received_at`, `loaded_at` and `file_format`
+    (whose code lists its units of measure follow).
 -#}
 {% macro latest_loaded_delivery(feed_rows, feed_files, key_columns) -%}
     select
         {{ feed_rows }}.*,
         {{ feed_files }}.received_at,
+        {{ feed_files }}.loaded_at,
         {{ feed_files }}.file_format
 
     from {{ feed_rows }}

@@ -1,6 +1,6 @@
-"""Incremental facts and resolved feed tables on the small dbt night of tests/fixtures.py: a night that re-computes
-only its window (plus late deliveries and new series) must leave exactly the rows a --full-refresh gives, also when
-an earlier night is replayed.
+"""Incremental facts, resolved feed tables and partner feed staging tables on the small dbt night of
+tests/fixtures.py: a night that re-computes only its window (plus late deliveries and new series) must leave exactly
+the rows a --full-refresh gives, also when an earlier night is replayed.
 
 Night 1 builds as of 2025-06-08. Before night 2 (2025-06-10, two-day lookback: the window is 06-09..06-10) Acme
 resends its 06-06 count, a day outside the window, and the cross-reference learns a Nordkauf item whose counts
@@ -9,7 +9,10 @@ counts for 06-04 (a day before its espresso's first count at S001) and 06-06 (fi
 a daily figure for 06-06 inside its weekly report: night 2 sees them, the replayed night (06-09, window
 06-08..06-09, knowledge cut 06-11 00:00) must not. Before the replay Acme's resend of its 06-05 count and sales
 received the evening of 06-10, before that night's cut, reaches the ledger: a delivery older than the window on a
-night whose master data did not change, which every table takes incrementally.
+night whose master data did not change, which every table takes incrementally. Also before night 2, files of early
+June quarantined when they came load once their partners' configurations were mended (Nordkauf's espresso count of
+06-02, Acme's filter coffee sale of 06-03 at S002 and a forecast it issued 06-02): they arrived before anything the
+tables hold and are new only by the time they loaded.
 """
 
 from __future__ import annotations
@@ -41,9 +44,24 @@ INCREMENTAL_FACTS = list(MART_KEYS)
 RESOLVED_KEYS = {
     "int_stock_resolved": [*SERIES, "snapshot_date"],
     "int_sales_resolved": [*SERIES, "period_start", "period_end"],
+    "int_partner_forecasts_resolved": [*SERIES, "forecast_date", "target_period_start", "target_period_end"],
+}
+# The incremental partner feed staging tables (the latest delivery of each reported key), and their keys.
+STAGING_KEYS = {
+    "stg_partner_feeds__stock": ["partner_id", "location_id", "product_ref", "snapshot_date"],
+    "stg_partner_feeds__sales": ["partner_id", "location_id", "product_ref", "period_start", "period_end"],
+    "stg_partner_feeds__forecasts": [
+        "partner_id",
+        "location_id",
+        "product_ref",
+        "forecast_date",
+        "target_period_start",
+        "target_period_end",
+    ],
 }
 TABLE_KEYS = {**{f"marts.{name}": keys for name, keys in MART_KEYS.items()}}
 TABLE_KEYS.update({f"intermediate.{name}": keys for name, keys in RESOLVED_KEYS.items()})
+TABLE_KEYS.update({f"staging.{name}": keys for name, keys in STAGING_KEYS.items()})
 TABLE_KEYS_BY_NAME = {name.split(".")[1]: keys for name, keys in TABLE_KEYS.items()}
 # A resolved count the replayed night does not re-build (it reaches back to 06-04 only).
 UNTOUCHED_COUNT = "partner_id = 'NORD' and product_id = 'SKU-200' and snapshot_date = '2025-06-03'"
@@ -54,6 +72,10 @@ AFTER_REPLAY_CUT = datetime(2025, 6, 11, 6, 0)
 ESPRESSO_S001 = (ACME, "S001", "SKU-100")
 FILTER_S002 = (ACME, "S002", "SKU-200")
 ESPRESSO_NORD = (NORD, "DC1", "SKU-100")
+# Files quarantined when they came and loaded on retry before night 2, and what they report.
+RETRIED_AT = datetime(2025, 6, 10, 7, 30)
+RETRIED_COUNT = (NORD, "DC1", "N-100", date(2025, 6, 2))
+RETRIED_SALE = (ACME, "S002", UPC_200, date(2025, 6, 3), date(2025, 6, 3))
 
 
 def dbt(args: list[str], scratch: Path) -> None:
@@ -80,7 +102,7 @@ def night(
     scratch: Path,
     env: pytest.MonkeyPatch,
     full_refresh: bool = False,
-    models: tuple[str, ...] = tuple(MART_KEYS),
+    models: tuple[str, ...] = (*MART_KEYS, "int_partner_forecasts_resolved"),
 ) -> None:
     """The incremental facts (or `models`) and what they read; the marts downstream are tables, re-built whole anyway.
 
@@ -123,6 +145,7 @@ def deliver_between_nights(warehouse: Path) -> None:
             stock(ACME, "S001", UPC_100, date(2025, 6, 6), 17.0, "acme-stock-0606-fix", 2),
         )
         conn.execute("insert into raw.partner_items values (?, ?, ?, ?)", (NORD, "N-200", "SKU-200", "sku"))
+    deliver_retried_files(warehouse)
     received = AFTER_REPLAY_CUT
     write_fixture(
         warehouse,
@@ -137,6 +160,32 @@ def deliver_between_nights(warehouse: Path) -> None:
             ],
             "raw.sales": [
                 sales(NORD, "DC1", "N-100", date(2025, 6, 6), date(2025, 6, 6), 9.0, 81.00, "nord-sales-0606", 2)
+            ],
+        },
+    )
+
+
+def retried(file_id: str, partner_id: str, record_type: str, received: datetime) -> tuple:
+    """A ledger row of a file quarantined when it came and loaded on retry the morning of 06-10."""
+    row = list(ledger(file_id, partner_id, received, record_type))
+    row[LEDGER_COLUMNS.split(", ").index("loaded_at")] = RETRIED_AT
+    return tuple(row)
+
+
+def deliver_retried_files(warehouse: Path) -> None:
+    """Early-June files, older than every row the tables hold, load between the nights."""
+    write_fixture(
+        warehouse,
+        {
+            "raw.feed_files": [
+                retried("nord-stock-0604", NORD, "stock", datetime(2025, 6, 5, 3, 0)),
+                retried("acme-sales-0603", ACME, "sales", datetime(2025, 6, 4, 6, 0)),
+                retried("acme-fcst-0602", ACME, "forecast", datetime(2025, 6, 2, 7, 0)),
+            ],
+            "raw.stock_snapshots": [stock(*RETRIED_COUNT, 25.0, "nord-stock-0604", 2)],
+            "raw.sales": [sales(*RETRIED_SALE, 6.0, 23.94, "acme-sales-0603", 2)],
+            "raw.partner_forecasts": [
+                (ACME, "S001", UPC_100, date(2025, 6, 2), date(2025, 6, 3), date(2025, 6, 9), 30.0, "acme-fcst-0602", 2)
             ],
         },
     )
@@ -226,18 +275,39 @@ def test_the_replayed_night_left_resolved_rows_before_its_late_resend_alone(nigh
     assert nights["untouched_after_replay"] == -2
 
 
-@pytest.mark.parametrize("name", [*MART_KEYS, *RESOLVED_KEYS])
+@pytest.mark.parametrize("name", [*MART_KEYS, *RESOLVED_KEYS, *STAGING_KEYS])
 def test_an_incremental_night_gives_the_rows_of_a_full_refresh(nights, name):
     pd.testing.assert_frame_equal(nights["incremental"][name], nights["full"][name])
 
 
-@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS])
+@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS, *STAGING_KEYS])
 def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name):
     replayed = nights["replayed"][name]
-    last_day = replayed[TABLE_KEYS_BY_NAME[name][-1]].max()
-    # The facts hold every day up to the business date; the resolved tables the days reported (none on 06-09).
-    assert last_day == pd.Timestamp(2025, 6, 9) if name in MART_KEYS else last_day <= pd.Timestamp(2025, 6, 9)
+    if name not in STAGING_KEYS:  # staging keeps what was known, whatever day it reports (a count dated ahead)
+        day_column = "forecast_date" if name == "int_partner_forecasts_resolved" else TABLE_KEYS_BY_NAME[name][-1]
+        last_day = replayed[day_column].max()
+        # The facts hold every day up to the business date; the resolved tables the days reported (none on 06-09).
+        assert last_day == pd.Timestamp(2025, 6, 9) if name in MART_KEYS else last_day <= pd.Timestamp(2025, 6, 9)
     pd.testing.assert_frame_equal(replayed, nights["replayed_full"][name])
+
+
+def test_files_loaded_late_reach_every_table_though_they_arrived_before_its_rows(nights):
+    """The retried early-June files arrived before every row night 1 built from, so only the time they loaded tells
+    night 2 they are new: each table holds their rows, Nordkauf's espresso counted from 06-02 (six days before its
+    first count) and Acme's filter coffee sold at S002 on 06-03."""
+    tables = nights["incremental"]
+    partner, location, ref, counted = RETRIED_COUNT
+    staged_count = tables["stg_partner_feeds__stock"].set_index(["partner_id", "location_id", "product_ref"])
+    staged = staged_count.loc[(partner, location, ref)].set_index("snapshot_date")
+    assert staged.loc[pd.Timestamp(counted), "loaded_at"] == RETRIED_AT
+    inventory = tables["fct_inventory_daily"].set_index([*SERIES, "inventory_date"]).loc[ESPRESSO_NORD, "on_hand_qty"]
+    assert inventory.loc[pd.Timestamp(counted)] == 25.0
+    assert inventory.loc[pd.Timestamp(2025, 6, 7)] == 25.0
+    _, _, _, sold, _ = RETRIED_SALE
+    sales_days = tables["fct_sales_daily"].set_index([*SERIES, "sales_date"])
+    assert sales_days.loc[(*FILTER_S002, pd.Timestamp(sold)), "units_sold"] == 6.0
+    forecasts = tables["stg_partner_feeds__forecasts"]
+    assert (forecasts["source_file_id"] == "acme-fcst-0602").sum() == 1
 
 
 def test_the_replayed_night_took_the_late_resend_older_than_its_window(nights):
@@ -330,3 +400,29 @@ def test_a_replayed_night_drops_resolved_rows_received_after_its_knowledge_cut(t
     night(date(2025, 6, 9), tmp_path, monkeypatch, models=("int_stock_resolved",))
     with duckdb.connect(str(warehouse)) as conn:
         assert conn.execute(read).fetchall() == [(15.0, "acme-stock-0605")]
+
+
+def test_tables_built_before_rows_carried_their_load_time_are_extended_not_rebuilt(tmp_path, monkeypatch):
+    """A warehouse whose resolved tables and facts predate `loaded_at` gets the column on the next night, which
+    goes by arrival time alone this once: the rows outside its window stay as they were (their load time unknown),
+    and the rows are a full refresh's otherwise."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    night(date(2025, 6, 8), tmp_path, monkeypatch)
+    upgraded = ["intermediate.int_stock_resolved", "intermediate.int_sales_resolved", "intermediate.int_sales_daily"]
+    upgraded.append("marts.fct_inventory_daily")
+    with duckdb.connect(str(warehouse)) as conn:
+        for table in upgraded:
+            conn.execute(f"alter table {table} drop column loaded_at")
+    night(date(2025, 6, 10), tmp_path, monkeypatch)
+    extended = tables(warehouse)
+    night(date(2025, 6, 10), tmp_path, monkeypatch, full_refresh=True)
+    full = tables(warehouse)
+    # Extended, not re-built: rows from before the upgrade keep no load time, where a full refresh gives each one.
+    for name in ["int_stock_resolved", "fct_inventory_daily"]:
+        assert extended[name]["loaded_at"].isna().any(), name
+        assert full[name]["loaded_at"].notna().all(), name
+    for name in ["int_stock_resolved", "int_sales_resolved", "fct_inventory_daily", "fct_sales_daily"]:
+        columns = [column for column in full[name].columns if column != "loaded_at"]
+        pd.testing.assert_frame_equal(extended[name][columns], full[name][columns], obj=name)

@@ -1,3 +1,22 @@
+{#-
+    Incremental by forecast_date, as int_stock_resolved is by snapshot_date (see there). Columns an existing table
+    must have to be extended; one built before them is re-built whole.
+-#}
+{%- set current_columns = ['received_at', 'known_on'] -%}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['partner_id', 'location_id', 'product_id', 'forecast_date', 'target_period_start', 'target_period_end'],
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_rebuilt_rows('forecast_date', rebuild_from_date('forecast_date', staged_days('stg_partner_feeds__forecasts', 'forecast_date'), " ~ current_columns ~ ")) }}",
+        post_hook="{{ remember_partner_refs() }}",
+    )
+}}
+
+{%- set rebuild_from = rebuild_from_date('forecast_date', staged_days('stg_partner_feeds__forecasts', 'forecast_date'), current_columns) %}
+
 with
 
 forecasts as (
@@ -25,6 +44,10 @@ forecasts_in_view as (
     from forecasts
     where forecast_date <= {{ as_of_date() }}
       and target_period_start <= target_period_end
+    {%- if rebuild_from is not none %}
+      -- Only the forecasts issued on the days this night re-builds.
+      and forecast_date >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 
@@ -58,7 +81,8 @@ final as (
         ---------- lineage
         source_file_id,
         source_line,
-        received_at
+        received_at,
+        loaded_at
 
     from resolved
 

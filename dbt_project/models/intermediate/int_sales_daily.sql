@@ -62,13 +62,13 @@ late_days as (
     -- Sales delivered after everything the table holds, and counts delivered since (they set is_stockout).
     select partner_id, location_id, product_id, period_start as late_date
     from sales
-    where received_at > (select max(received_at) from {{ this }})
+    where {{ delivered_since_last_build() }}
 
     union all
 
     select partner_id, location_id, product_id, snapshot_date as late_date
     from stock_counts
-    where received_at > (select max(received_at) from {{ this }})
+    where {{ delivered_since_last_build() }}
 
 ),
 
@@ -104,6 +104,7 @@ spread_over_days as (
         coalesce(sales.units_out_of_stock, 0) > 0 as is_reported_stockout,
         sales.period_days,
         sales.received_at,
+        sales.loaded_at,
         sales.source_file_id,
         sales.source_line,
         rebuild_windows.rebuild_from_date
@@ -157,7 +158,8 @@ filled as (
         coalesce(reported_days.is_reported_stockout, false) as is_reported_stockout,
         reported_days.sales_date is null as is_zero_filled,
         reported_days.period_days as reported_period_days,
-        reported_days.received_at
+        reported_days.received_at,
+        reported_days.loaded_at
 
     from day_spine
     left join reported_days
@@ -233,7 +235,8 @@ final as (
         end as is_stockout,
 
         ---------- lineage
-        filled.received_at
+        filled.received_at,
+        filled.loaded_at
 
     from filled
     left join inventory

@@ -10,14 +10,12 @@
         incremental_strategy='delete+insert',
         unique_key=['partner_id', 'location_id', 'product_id', 'period_start', 'period_end'],
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_rebuilt_rows('period_end', rebuild_from_date('period_end', 'sales', " ~ current_columns ~ ")) }}",
+        pre_hook="{{ delete_rebuilt_rows('period_end', rebuild_from_date('period_end', staged_days('stg_partner_feeds__sales', 'period_end'), " ~ current_columns ~ ")) }}",
         post_hook="{{ remember_partner_refs() }}",
     )
 }}
 
-{%- set rebuild_from = rebuild_from_date('period_end', 'sales', current_columns) %}
-
--- depends_on: {{ ref('stg_partner_feeds__feed_file_days') }}, {{ ref('stg_partner_feeds__feed_files') }}
+{%- set rebuild_from = rebuild_from_date('period_end', staged_days('stg_partner_feeds__sales', 'period_end'), current_columns) %}
 
 with
 
@@ -104,7 +102,8 @@ final as (
         merged_lines,
         source_file_id,
         source_line,
-        received_at
+        received_at,
+        loaded_at
 
     from converted
     where units_per_uom is not null

@@ -12,14 +12,12 @@
         incremental_strategy='delete+insert',
         unique_key=['partner_id', 'location_id', 'product_id', 'snapshot_date'],
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_rebuilt_rows('snapshot_date', rebuild_from_date('snapshot_date', 'stock', " ~ current_columns ~ ")) }}",
+        pre_hook="{{ delete_rebuilt_rows('snapshot_date', rebuild_from_date('snapshot_date', staged_days('stg_partner_feeds__stock', 'snapshot_date'), " ~ current_columns ~ ")) }}",
         post_hook="{{ remember_partner_refs() }}",
     )
 }}
 
-{%- set rebuild_from = rebuild_from_date('snapshot_date', 'stock', current_columns) %}
-
--- depends_on: {{ ref('stg_partner_feeds__feed_file_days') }}, {{ ref('stg_partner_feeds__feed_files') }}
+{%- set rebuild_from = rebuild_from_date('snapshot_date', staged_days('stg_partner_feeds__stock', 'snapshot_date'), current_columns) %}
 
 with
 
@@ -97,7 +95,8 @@ final as (
         merged_lines,
         source_file_id,
         source_line,
-        received_at
+        received_at,
+        loaded_at
 
     from converted
     where units_per_uom is not null

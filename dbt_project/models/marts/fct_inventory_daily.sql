@@ -49,7 +49,7 @@ late_counts as (
         min(snapshot_date) as first_late_date
 
     from snapshots
-    where received_at > (select max(received_at) from {{ this }})
+    where {{ delivered_since_last_build() }}
     group by partner_id, location_id, product_id
 
 ),
@@ -98,7 +98,8 @@ carried_forward as (
         snapshots.source_file_id,
         snapshots.source_line,
         snapshots.product_ref,
-        snapshots.received_at
+        snapshots.received_at,
+        snapshots.loaded_at
 
     from day_spine
     asof left join snapshots
@@ -136,6 +137,7 @@ final as (
         ---------- lineage
         carried_forward.source_file_id,
         carried_forward.received_at,
+        carried_forward.loaded_at,
         carried_forward.source_line,
         carried_forward.product_ref
 
