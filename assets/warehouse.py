@@ -22,7 +22,7 @@ from dagster_dbt import (
 )
 
 from assets.renderers.sites import staged_directory
-from orchestration.runtime.dbt import docs_fingerprint, keep_partial_parse, prune_run_targets
+from orchestration.runtime.dbt import docs_fingerprint, keep_partial_parse, prune_run_targets, spill_room_warning
 from orchestration.runtime.partitions import NIGHTLY_PARTITIONS, known_before
 from orchestration.runtime.resources import Artefacts, Warehouse
 from orchestration.runtime.retries import retry_on_transient
@@ -218,6 +218,8 @@ def build_warehouse_assets(
         # Earlier invocations' target folders are removed but for the last few, so run artefacts stay bounded.
         target_dir = Path(project.project_dir) / project.target_path
         prune_run_targets(target_dir)
+        if warning := spill_room_warning(warehouse.resolved_path()):
+            context.log.warning(warning)
         # dbt killed from outside or stopped on a lock is run again; a failed model or test fails the step at once.
         with retry_on_transient():
             args = dbt_build_args(warehouse.resolved_path())
