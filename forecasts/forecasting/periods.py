@@ -62,7 +62,8 @@ def values_on_days(target_days: np.ndarray, days: np.ndarray, values: np.ndarray
     """
     target_days = np.asarray(target_days, dtype=np.int64)
     days = np.asarray(days, dtype=np.int64)
-    values = np.asarray(values, dtype=float).reshape(days.size, -1)
+    values = np.asarray(values, dtype=float)
+    values = values[:, None] if values.ndim == 1 else values
     if freq == MONTHLY:
         days = month_starts(month_numbers(days))
     # A stable sort keeps a day's rows in their order, so the rightmost match is the day's last row.
