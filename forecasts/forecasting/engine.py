@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecasting import models
+from forecasts.forecasting.blas_threads import one_blas_thread
 from forecasts.forecasting.classify import (
     ERRATIC,
     INTERMITTENT,
@@ -443,6 +444,7 @@ def _chunk_series(
         yield series_id, series, future_days, future
 
 
+@one_blas_thread()
 def choose_models(
     chunk: pd.DataFrame,
     future_chunk: pd.DataFrame | None,
@@ -452,7 +454,7 @@ def choose_models(
     regressors: list[str] | None,
 ) -> dict[str, ClassChoice]:
     """The model of each demand class of ``chunk``'s series, chosen by a rolling backtest on the class
-    (``model_choice.choose``: ``CHOICE_CANDIDATES``, at most ``CHOICE_CAP`` series per class)."""
+    (``model_choice.choose``: ``CHOICE_CANDIDATES``, at most ``CHOICE_CAP`` series per class), on one BLAS thread."""
     members: dict[str, list[tuple[object, RegularSeries]]] = {}
     for series_id, series, _, _ in _chunk_series(chunk, future_chunk, horizon, freq, regressors):
         label = classify_demand(series.y, min_obs=MIN_OBSERVATIONS[freq]).label
@@ -485,6 +487,7 @@ def choose_models(
     return choices
 
 
+@one_blas_thread()
 def _forecast_chunk(
     chunk: pd.DataFrame,
     future_chunk: pd.DataFrame | None,
@@ -495,7 +498,7 @@ def _forecast_chunk(
     choices: Mapping[str, ClassChoice] | None = None,
 ) -> pd.DataFrame:
     """Forecast every series in ``chunk`` (rows grouped by series) with the class ``choices``; a top-level function
-    so spawned workers can unpickle it."""
+    so spawned workers can unpickle it. BLAS runs on one thread meanwhile (``blas_threads``)."""
     choices = choices or {}
     parts: dict[str, list] = {column: [] for column in MANY_COLUMNS}
     for series_id, series, future_days, future in _chunk_series(chunk, future_chunk, horizon, freq, regressors):
