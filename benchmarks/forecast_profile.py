@@ -1,20 +1,23 @@
 """Where the nightly forecast spends its time per series, on a warehouse a nightly run has built.
 
 Runs the nightly's `forecast_warehouse` with the asset's settings (location level, 730 days of history, a 28-day
-horizon, chunks of 1,000 series, promotions) in this one process on a copy of the warehouse, and prints the series
-per second, the wall time split by phase (each phase's own time, nested phases taken out) and, with `--profile`,
-cProfile's top entries by cumulative and by own time. `--dump FILE` writes the night's forecast rows (key order,
-without `run_id` and `created_at`) to Parquet, so two trees' forecasts can be compared row by row (`--compare`).
+horizon, chunks of 1,000 series, promotions) on a copy of the warehouse, in this one process (or, with `--workers
+N`, its chunks on N spawned worker processes), and prints the series per second, the wall time split by phase (each
+phase's own time, nested phases taken out; in this process only) and, with `--profile`, cProfile's top entries by
+cumulative and by own time. `--dump FILE` writes the night's forecast rows (key order, without `run_id` and
+`created_at`) to Parquet, so two trees' forecasts can be compared row by row (`--compare`).
 
     cmi demo --end 2025-06-30 --locations-per-partner 10 --products 50 --out /tmp/fcprof/landing
     cmi run --as-of 2025-06-30 --landing /tmp/fcprof/landing --warehouse /tmp/fcprof/w.duckdb
-    .venv/bin/python benchmarks/forecast_profile.py /tmp/fcprof/w.duckdb 2025-06-30 [--profile] [--dump a.parquet]
+    .venv/bin/python benchmarks/forecast_profile.py /tmp/fcprof/w.duckdb 2025-06-30 [--profile] [--dump a.parquet] \
+        [--workers 2]
     .venv/bin/python benchmarks/forecast_profile.py --compare a.parquet b.parquet
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import functools
 import io
@@ -87,7 +90,7 @@ def _install_timers(totals: dict[str, float]) -> None:
             setattr(module, name, timed(getattr(module, name), phase))
 
 
-def run(warehouse: Path, as_of: date, profile: bool, dump: Path | None, top: int) -> None:
+def run(warehouse: Path, as_of: date, profile: bool, dump: Path | None, top: int, workers: int) -> None:
     with tempfile.TemporaryDirectory(prefix="fcprof-") as scratch:
         copy = Path(scratch) / "w.duckdb"
         shutil.copy(warehouse, copy)
@@ -100,15 +103,20 @@ def run(warehouse: Path, as_of: date, profile: bool, dump: Path | None, top: int
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        night = warehouse_forecast.forecast_warehouse(
-            conn,
-            partners=partners,
-            as_of_date=as_of,
-            history_days=HISTORY_DAYS,
-            horizon=HORIZON_DAYS,
-            level=levels.LOCATION,
-            run_id="profile",
-        )
+        # Worker processes as the local compute opens them for a night of thousands of series (timers and cProfile
+        # then see this process only: the fits run in the workers).
+        pool = engine.ProcessPool(workers) if workers > 1 else contextlib.nullcontext()
+        with pool as executor:
+            night = warehouse_forecast.forecast_warehouse(
+                conn,
+                partners=partners,
+                as_of_date=as_of,
+                history_days=HISTORY_DAYS,
+                horizon=HORIZON_DAYS,
+                level=levels.LOCATION,
+                run_id="profile",
+                executor=executor,
+            )
         if profiler is not None:
             profiler.disable()
         wall = time.perf_counter() - started
@@ -167,11 +175,12 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--dump", type=Path)
     parser.add_argument("--compare", type=Path, nargs=2)
+    parser.add_argument("--workers", type=int, default=1, help="chunks on this many worker processes (spawned)")
     args = parser.parse_args()
     if args.compare:
         compare(*args.compare)
     else:
-        run(args.warehouse, args.as_of, args.profile, args.dump, args.top)
+        run(args.warehouse, args.as_of, args.profile, args.dump, args.top, args.workers)
 
 
 if __name__ == "__main__":
