@@ -1,7 +1,8 @@
 {#-
     A table kept up to date night by night (macros/incremental_window.sql, rebuild_from_date): each night deletes
-    and ranks again only the rows dated from the first day the night's new deliveries report, so the models and
-    tests downstream read the ranked rows instead of ranking every raw row ever received. Columns an existing
+    and ranks again only the rows dated from the first day the night's new deliveries report (or, on a replayed
+    earlier night, the first day of its rows received after that night's cut), so the models and tests
+    downstream read the ranked rows instead of ranking every raw row ever received. Columns an existing
     table must have to be extended; one built before them is re-built whole. The pre-hook deletes every row from
     the first day re-built, so the new rows are appended.
 -#}
