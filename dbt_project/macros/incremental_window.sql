@@ -340,6 +340,26 @@ rebuild_windows as (
 
 
 {#-
+    The first day a partner feed staging table (stg_partner_feeds__stock, __sales, __forecasts) re-builds, or none
+    to build it whole (rebuild_from_date, without the lookback or the master data). A table kept up to date night
+    by night: each night deletes (its pre-hook) and ranks again only the rows dated from the first day the night's
+    new deliveries report, or on a replayed earlier night the first day of its rows received after that night's
+    cut, and appends them; so the models and tests downstream read the ranked rows instead of ranking every raw
+    row ever received. `day_column` is the table's day, `raw_day_column` the same day in raw `raw_table`. A table
+    built before it carried `loaded_at` is re-built whole.
+-#}
+{% macro staged_rebuild_from(day_column, raw_table, raw_day_column) -%}
+    {{ return(rebuild_from_date(
+        day_column,
+        staged_deliveries(raw_table, raw_day_column),
+        ['received_at', 'loaded_at'],
+        lookback=false,
+        partner_refs=false,
+    )) }}
+{%- endmacro %}
+
+
+{#-
     The deliveries of a partner feed staging table, for rebuild_from_date: each raw row of a file the ledger counts
     tonight (known_delivery), with the day it reports (`day_column` of raw `raw_table`, the staging table's day)
     and the file's arrival and load times. The ledger side is a few hundred files: DuckDB filters it first and
