@@ -392,10 +392,8 @@ def test_a_fact_built_before_the_reported_stockout_column_is_rebuilt_whole(tmp_p
     )
 
 
-def test_a_replayed_night_drops_resolved_rows_received_after_its_knowledge_cut(tmp_path, monkeypatch):
-    """Night 06-10 (its cut 06-12 00:00) takes Acme's resend of its 06-05 count received 06-11; the replayed night
-    06-09 (cut 06-11 00:00) could not know it, so it re-builds back to that day and has the original count again,
-    though the day is older than its window and no file arrived since."""
+def warehouse_with_a_resend_received_06_11(tmp_path: Path, env: pytest.MonkeyPatch) -> Path:
+    """The fixture warehouse with Acme's resend of its 06-05 count at S002, received 06-11 at 06:00."""
     warehouse = tmp_path / "warehouse.duckdb"
     write_fixture(warehouse)
     write_fixture(
@@ -405,7 +403,15 @@ def test_a_replayed_night_drops_resolved_rows_received_after_its_knowledge_cut(t
             "raw.stock_snapshots": [stock(ACME, "S002", UPC_200, date(2025, 6, 5), 14.0, "acme-stock-0605-fix", 2)],
         },
     )
-    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    env.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    return warehouse
+
+
+def test_a_replayed_night_drops_resolved_rows_received_after_its_knowledge_cut(tmp_path, monkeypatch):
+    """Night 06-10 (its cut 06-12 00:00) takes Acme's resend of its 06-05 count received 06-11; the replayed night
+    06-09 (cut 06-11 00:00) could not know it, so it re-builds back to that day and has the original count again,
+    though the day is older than its window and no file arrived since."""
+    warehouse = warehouse_with_a_resend_received_06_11(tmp_path, monkeypatch)
     count = "partner_id = 'ACME' and location_id = 'S002' and snapshot_date = '2025-06-05'"
     read = f"select on_hand_qty, source_file_id from intermediate.int_stock_resolved where {count}"
     night(date(2025, 6, 10), tmp_path, monkeypatch, models=("int_stock_resolved",))
@@ -445,16 +451,7 @@ def test_tables_built_before_rows_carried_their_load_time_are_extended_not_rebui
 def test_a_resolved_table_is_not_built_from_staging_built_for_a_later_night(tmp_path, monkeypatch):
     """The staging tables hold what their night knew. Building a resolved table alone for an earlier night would
     resolve rows received after that night's cut: the build stops and says to build the staging models with it."""
-    warehouse = tmp_path / "warehouse.duckdb"
-    write_fixture(warehouse)
-    write_fixture(
-        warehouse,
-        {
-            "raw.feed_files": [ledger("acme-stock-0605-fix", ACME, datetime(2025, 6, 11, 6, 0), "stock")],
-            "raw.stock_snapshots": [stock(ACME, "S002", UPC_200, date(2025, 6, 5), 14.0, "acme-stock-0605-fix", 2)],
-        },
-    )
-    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    warehouse_with_a_resend_received_06_11(tmp_path, monkeypatch)
     night(date(2025, 6, 10), tmp_path, monkeypatch, models=("int_stock_resolved",))
     for name, value in dbt_night_environment("2025-06-09").items():
         monkeypatch.setenv(name, value)
