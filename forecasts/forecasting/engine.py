@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecasting import models
+from forecasts.forecasting.blas_threads import one_blas_thread
 from forecasts.forecasting.classify import (
     ERRATIC,
     INTERMITTENT,
@@ -43,7 +44,15 @@ from forecasts.forecasting.classify import (
     min_observations,
 )
 from forecasts.forecasting.model_choice import CHOICE_COLUMNS, MIN_SERIES, ClassChoice, choose
-from forecasts.forecasting.periods import DAILY, FREQUENCIES, MONTHLY, WEEKLY, period_days, period_positions
+from forecasts.forecasting.periods import (
+    DAILY,
+    FREQUENCIES,
+    MONTHLY,
+    WEEKLY,
+    period_days,
+    period_positions,
+    values_on_days,
+)
 from forecasts.forecasting.quantiles import QuantileForecast
 
 logger = logging.getLogger(__name__)
@@ -332,16 +341,8 @@ def _future_values(
     if not regressors:
         return None
     _require_columns(future_regressors, ["date", *regressors], "future_regressors")
-    dates = pd.to_datetime(future_regressors["date"]).dt.normalize()
-    if freq == MONTHLY:
-        dates = dates.dt.to_period("M").dt.to_timestamp()
-    values = future_regressors.assign(date=dates)
-    values = values.drop_duplicates("date", keep="last").set_index("date")[list(regressors)]
-    aligned = values.reindex(pd.to_datetime(future_days.astype("datetime64[D]")))
-    if aligned.isna().any().any():
-        missing = sorted(aligned.index[aligned.isna().any(axis=1)].date)
-        raise ValueError(f"the regressors have no values for {len(missing)} forecast dates, e.g. {missing[0]}")
-    return aligned.to_numpy(dtype=float)
+    values = future_regressors[list(regressors)].to_numpy(dtype=float)
+    return values_on_days(future_days, models.day_numbers(future_regressors["date"]), values, freq)
 
 
 def _day_numbers_of(dates: pd.Series) -> np.ndarray:
@@ -409,12 +410,19 @@ def _chunk_series(
     qty = pd.to_numeric(chunk["qty"], errors="coerce").to_numpy(dtype=float)
     censored = chunk["censored"].fillna(False).to_numpy(dtype=bool) if "censored" in chunk.columns else None
     regressor_values = chunk[used_regressors].apply(pd.to_numeric).to_numpy(dtype=float) if used_regressors else None
-    future_by_series: dict[object, pd.DataFrame] = {}
-    if future_chunk is not None:
-        future_by_series = dict(list(future_chunk.groupby("series_id", sort=False)))
+    # The future rows' days and values as arrays once per chunk, and each series' row positions (in the rows' order).
+    future_rows: dict[object, np.ndarray] = {}
+    if future_chunk is not None and used_regressors:
+        _require_columns(future_chunk, ["date", *used_regressors], "future_regressors")
+        future_days_all = models.day_numbers(future_chunk["date"])
+        future_values_all = future_chunk[used_regressors].to_numpy(dtype=float)
+        codes, future_ids = pd.factorize(future_chunk["series_id"].to_numpy())
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(future_ids) + 1))
+        future_rows = {future_ids[k]: order[bounds[k] : bounds[k + 1]] for k in range(len(future_ids))}
     for series_id, rows in _row_ranges(ids).items():
         # As in forecast_series, a series uses the regressors only when its future values are given.
-        series_future = future_by_series.get(series_id)
+        series_future = future_rows.get(series_id)
         names = used_regressors if series_future is not None else []
         try:
             series = regular_series(
@@ -426,12 +434,17 @@ def _chunk_series(
                 regressor_names=names,
             )
             future_days = series.future_days(horizon, freq)
-            future = _future_values(future_days, names, series_future, freq)
+            future = None
+            if names:
+                future = values_on_days(
+                    future_days, future_days_all[series_future], future_values_all[series_future], freq
+                )
         except ValueError as error:
             raise ValueError(f"series {series_id!r}: {error}") from error
         yield series_id, series, future_days, future
 
 
+@one_blas_thread()
 def choose_models(
     chunk: pd.DataFrame,
     future_chunk: pd.DataFrame | None,
@@ -441,7 +454,7 @@ def choose_models(
     regressors: list[str] | None,
 ) -> dict[str, ClassChoice]:
     """The model of each demand class of ``chunk``'s series, chosen by a rolling backtest on the class
-    (``model_choice.choose``: ``CHOICE_CANDIDATES``, at most ``CHOICE_CAP`` series per class)."""
+    (``model_choice.choose``: ``CHOICE_CANDIDATES``, at most ``CHOICE_CAP`` series per class), on one BLAS thread."""
     members: dict[str, list[tuple[object, RegularSeries]]] = {}
     for series_id, series, _, _ in _chunk_series(chunk, future_chunk, horizon, freq, regressors):
         label = classify_demand(series.y, min_obs=MIN_OBSERVATIONS[freq]).label
@@ -474,6 +487,7 @@ def choose_models(
     return choices
 
 
+@one_blas_thread()
 def _forecast_chunk(
     chunk: pd.DataFrame,
     future_chunk: pd.DataFrame | None,
@@ -484,7 +498,7 @@ def _forecast_chunk(
     choices: Mapping[str, ClassChoice] | None = None,
 ) -> pd.DataFrame:
     """Forecast every series in ``chunk`` (rows grouped by series) with the class ``choices``; a top-level function
-    so spawned workers can unpickle it."""
+    so spawned workers can unpickle it. BLAS runs on one thread meanwhile (``blas_threads``)."""
     choices = choices or {}
     parts: dict[str, list] = {column: [] for column in MANY_COLUMNS}
     for series_id, series, future_days, future in _chunk_series(chunk, future_chunk, horizon, freq, regressors):

@@ -80,6 +80,27 @@ def _holiday_days(country: str, first_year: int, last_year: int) -> tuple[tuple[
     return tuple((name, np.asarray(sorted(days), dtype=np.int64)) for name, days in sorted(by_name.items()))
 
 
+def holiday_indicators(days: np.ndarray, holidays: Sequence[tuple[str, np.ndarray]]) -> np.ndarray:
+    """A column per holiday (``_holiday_days``' order): 1.0 on the rows of ``days`` that are one of its days, else 0.
+
+    One sorted lookup for all holidays rather than a set test per holiday: a day that is two holidays is 1 in both.
+    """
+    indicators = np.zeros((days.size, len(holidays)))
+    if not holidays:
+        return indicators
+    holiday_days = np.concatenate([holiday for _, holiday in holidays])
+    owners = np.repeat(np.arange(len(holidays)), [holiday.size for _, holiday in holidays])
+    order = np.argsort(holiday_days, kind="stable")
+    holiday_days, owners = holiday_days[order], owners[order]
+    first = np.searchsorted(holiday_days, days, side="left")
+    matches = np.searchsorted(holiday_days, days, side="right") - first
+    # Each row's matches are a run of the sorted holiday days: expand the runs into (row, holiday) pairs.
+    rows = np.repeat(np.arange(days.size), matches)
+    within = np.arange(rows.size) - np.repeat(np.cumsum(matches) - matches, matches)
+    indicators[rows, owners[np.repeat(first, matches) + within]] = 1.0
+    return indicators
+
+
 def day_numbers(dates: ArrayLike) -> np.ndarray:
     """Calendar days since 1970-01-01 (int64) of dates, whatever the datetime unit they are stored in."""
     return np.asarray(pd.DatetimeIndex(dates).normalize().to_numpy().astype("datetime64[D]").astype(np.int64))
@@ -131,10 +152,10 @@ def _prophet_design(
         scales += [SEASONALITY_PRIOR_SCALE] * (2 * order)
     if country and freq == DAILY:
         first_year, last_year = (int(str(np.datetime64(int(d), "D"))[:4]) for d in (days.min(), days.max()))
-        for _, holiday in _holiday_days(country, first_year, last_year):
-            indicator = np.isin(days, holiday).astype(float)
-            if indicator[known].any():
-                blocks.append(indicator[:, None])
+        indicators = holiday_indicators(days, _holiday_days(country, first_year, last_year))
+        for column in range(indicators.shape[1]):
+            if indicators[known, column].any():
+                blocks.append(indicators[:, column : column + 1])
                 scales.append(HOLIDAYS_PRIOR_SCALE)
     for column in range(regressors.shape[1]):
         blocks.append(_standardised(regressors[:, column], known)[:, None])

@@ -16,8 +16,10 @@ from forecasts.forecasting.baselines import (
 )
 from forecasts.forecasting.intermittent import tsb_forecast
 from forecasts.forecasting.prophet_model import (
+    _holiday_days,
     _map_design,
     estimate_prophet,
+    holiday_indicators,
     prophet_fit_predict,
     prophet_forecast,
     prophet_objective,
@@ -275,3 +277,14 @@ def test_forecast_matches_the_prophet_package_fitting_the_same_model():
     ours = prophet_forecast(history, future, country="US", regressors=["promo"]).p50
     assert np.abs(ours - expected).mean() <= 0.005 * expected.mean()
     assert np.abs(ours - expected).max() <= 0.05 * expected.mean()
+
+
+def test_holiday_indicators_equal_a_set_test_per_holiday_and_mark_a_shared_day_in_both():
+    days = np.arange(19_700, 20_500, dtype=np.int64)[::-1]  # any order
+    holidays = _holiday_days("US", 2023, 2026) + (("Shared", np.array([19_723, 20_000])),)
+    got = holiday_indicators(days, holidays)
+    # The per-holiday np.isin the design used before: the reference.
+    expected = np.column_stack([np.isin(days, holiday).astype(float) for _, holiday in holidays])
+    np.testing.assert_array_equal(got, expected)
+    assert got[days == 19_723].sum() == 2  # New Year's Day 2024 and the added holiday
+    assert holiday_indicators(days, ()).shape == (days.size, 0)
