@@ -4,8 +4,9 @@
     rule, per series:
 
     - a series the table does not hold yet (new partner, new item, a history file) is built from its first day;
-    - a series with rows delivered since the last build (`received_at` later than the newest in the table, say a
-      partner's resend of an old week) is re-built from the earliest day those rows describe;
+    - a series with rows delivered since the last build (received or loaded later than the newest in the table,
+      delivered_since_last_build: say a partner's resend of an old week) is re-built from the earliest day those
+      rows describe;
     - a series holding rows received at or after this run's knowledge cut (known_before(): a past night replayed
       after later nights, say a resend of an old week or a weekly report that came later) is re-built from the
       earliest day of those rows, so it shows only what the night could have known: a second pre-hook
@@ -23,15 +24,17 @@
     (its `received_at` is the sales line's). Nor does a rule per series see a count that says something about the
     location's other items: a late count (or one after a replay's cut) of location L on a day older than the
     window leaves the other items at L with the `is_location_counted` (and so `is_stockout`) they had. What no
-    rule can see either are removals older than the window (a file quarantined after it loaded) and master-data
-    changes for series already built. In all these cases run with --full-refresh.
+    rule can see either are removals (a loaded file taken out of the ledger or marked quarantined by hand) and
+    master-data changes for series already built. In all these cases run with --full-refresh.
 
-    The resolved feed tables the facts read (int_stock_resolved, int_sales_resolved) follow the same rule with one
-    first day for all series (rebuild_from_date, below). They re-build themselves whole when the master data their
-    references resolve through changed (a cross-reference or location learnt, a case pack learnt or changed); the
-    facts do not see that change, as it delivers no new row: after a changed case pack or cross-reference for
-    series already built, run the facts (or the whole night) with --full-refresh. A removal older than the window
-    needs --full-refresh for the resolved tables as for the facts.
+    The partner feed staging tables and the resolved feed tables (int_stock_resolved, int_sales_resolved,
+    int_partner_forecasts_resolved) follow the same rule with one first day for all series (rebuild_from_date,
+    below). The resolved tables re-build themselves whole when the master data their references resolve through
+    changed (a cross-reference or location learnt, a case pack learnt or changed); the facts do not see that
+    change, as it delivers no new row: after a changed case pack or cross-reference for series already built, run
+    the facts (or the whole night) with --full-refresh. A removal needs --full-refresh for the staging tables and
+    everything downstream: the staging tables have no lookback window, so they keep a removed file's rows whatever
+    their age.
 -#}
 
 {#- The lookback in days, checked once so a typo in `--vars` fails the run instead of skipping nights. -#}
@@ -233,7 +236,7 @@ rebuild_windows as (
       after later nights must not keep what it could not know yet;
     - with `lookback`, the lookback window's first day (fact_window_start: `fact_lookback_days` up to the business
       date, reaching back when nights were skipped). The staging tables go without: their rows change only with
-      the deliveries and the knowledge cut.
+      the deliveries and the knowledge cut (and with a removal, which needs --full-refresh).
 
     One day for all series because it is a constant: DuckDB applies it below the ranking of each key's rows, so a
     night ranks only the days it re-builds, where a bound per series would rank all history first. The day is
@@ -297,10 +300,20 @@ rebuild_windows as (
                     or deliveries.loaded_at > (select newest_loaded_at from built)
                 )
 
+        ),
+
+        after_cut as (
+
+            -- None, unless what the model reads was built for a later night (staged_days).
+            select count(*) as rows_after_cut
+            from deliveries
+            where deliveries.received_at >= {{ known_before() }}
+
         )
 
         select
             built.built_rows,
+            after_cut.rows_after_cut,
             cast(least(
                 {%- if lookback %}
                 {{ fact_window_start(date_column) }},
@@ -309,13 +322,40 @@ rebuild_windows as (
                 coalesce(built.first_unknown_day, date '9999-12-31')
             ) as varchar) as rebuild_from
 
-        from built, late
+        from built, late, after_cut
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
+    {%- if row['rows_after_cut'] > 0 -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ " would be built from rows received after this night's knowledge cut: what it reads was built for "
+            ~ "a later night. Build it in the same run as the staging models it reads (dbt build -s +"
+            ~ this.identifier ~ ")."
+        ) }}
+    {%- endif -%}
     {%- if row['built_rows'] == 0 -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return("date '" ~ row['rebuild_from'] ~ "'") }}
+{%- endmacro %}
+
+
+{#-
+    The first day a partner feed staging table (stg_partner_feeds__stock, __sales, __forecasts) re-builds, or none
+    to build it whole (rebuild_from_date, without the lookback or the master data). A table kept up to date night
+    by night: each night deletes (its pre-hook) and ranks again only the rows dated from the first day the night's
+    new deliveries report, or on a replayed earlier night the first day of its rows received after that night's
+    cut, and appends them; so the models and tests downstream read the ranked rows instead of ranking every raw
+    row ever received. `day_column` is the table's day, `raw_day_column` the same day in raw `raw_table`. A table
+    built before it carried `loaded_at` is re-built whole.
+-#}
+{% macro staged_rebuild_from(day_column, raw_table, raw_day_column) -%}
+    {{ return(rebuild_from_date(
+        day_column,
+        staged_deliveries(raw_table, raw_day_column),
+        ['received_at', 'loaded_at'],
+        lookback=false,
+        partner_refs=false,
+    )) }}
 {%- endmacro %}
 
 
@@ -340,7 +380,10 @@ rebuild_windows as (
 
 {#-
     The deliveries of a resolved table, for rebuild_from_date: the rows of its partner feed staging table
-    (`staging_model`, built the same night with the same knowledge cut), with the day each reports.
+    (`staging_model`), with the day each reports. The staging table must have been built with this night's
+    knowledge cut, in the same run: one built for a later night holds rows received after the cut, and
+    rebuild_from_date stops the build rather than resolve them (one built for an earlier night lacks rows, which
+    the next night that builds both takes as late).
 -#}
 {% macro staged_days(staging_model, day_column) -%}
     select

@@ -78,8 +78,9 @@ RETRIED_COUNT = (NORD, "DC1", "N-100", date(2025, 6, 2))
 RETRIED_SALE = (ACME, "S002", UPC_200, date(2025, 6, 3), date(2025, 6, 3))
 
 
-def dbt(args: list[str], scratch: Path) -> None:
-    """dbt in this process (one start-up for all nights); artefacts go to `scratch`, never into the repo."""
+def dbt(args: list[str], scratch: Path, succeed: bool = True) -> None:
+    """dbt in this process (one start-up for all nights); artefacts go to `scratch`, never into the repo. A run
+    that must fail (`succeed=False`) fails, with its reason in the log."""
     result = dbtRunner().invoke(
         [
             *args,
@@ -94,7 +95,7 @@ def dbt(args: list[str], scratch: Path) -> None:
             "--quiet",
         ]
     )
-    assert result.success, result.exception
+    assert result.success == succeed, result.exception
 
 
 def night(
@@ -248,11 +249,18 @@ def nights(tmp_path_factory) -> dict:
         replayed = tables(warehouse)
         night(date(2025, 6, 9), scratch, env, full_refresh=True)
         replayed_full = tables(warehouse)
+        # The night after the replay takes back what the replay dropped as received after its cut.
+        night(date(2025, 6, 10), scratch, env)
+        next_night = tables(warehouse)
+        night(date(2025, 6, 10), scratch, env, full_refresh=True)
+        next_night_full = tables(warehouse)
     return {
         "incremental": incremental,
         "full": full,
         "replayed": replayed,
         "replayed_full": replayed_full,
+        "next_night": next_night,
+        "next_night_full": next_night_full,
         "untouched_after_night_2": untouched_after_night_2,
         "untouched_after_replay": untouched_after_replay,
         "dbt_log": (scratch / "logs" / "dbt.log").read_text(encoding="utf-8"),
@@ -289,6 +297,12 @@ def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name)
         # The facts hold every day up to the business date; the resolved tables the days reported (none on 06-09).
         assert last_day == pd.Timestamp(2025, 6, 9) if name in MART_KEYS else last_day <= pd.Timestamp(2025, 6, 9)
     pd.testing.assert_frame_equal(replayed, nights["replayed_full"][name])
+
+
+@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS, *STAGING_KEYS])
+def test_the_night_after_a_replay_gives_the_rows_of_a_full_refresh(nights, name):
+    assert len(nights["next_night"][name]) >= len(nights["replayed"][name])
+    pd.testing.assert_frame_equal(nights["next_night"][name], nights["next_night_full"][name])
 
 
 def test_files_loaded_late_reach_every_table_though_they_arrived_before_its_rows(nights):
@@ -378,10 +392,8 @@ def test_a_fact_built_before_the_reported_stockout_column_is_rebuilt_whole(tmp_p
     )
 
 
-def test_a_replayed_night_drops_resolved_rows_received_after_its_knowledge_cut(tmp_path, monkeypatch):
-    """Night 06-10 (its cut 06-12 00:00) takes Acme's resend of its 06-05 count received 06-11; the replayed night
-    06-09 (cut 06-11 00:00) could not know it, so it re-builds back to that day and has the original count again,
-    though the day is older than its window and no file arrived since."""
+def warehouse_with_a_resend_received_06_11(tmp_path: Path, env: pytest.MonkeyPatch) -> Path:
+    """The fixture warehouse with Acme's resend of its 06-05 count at S002, received 06-11 at 06:00."""
     warehouse = tmp_path / "warehouse.duckdb"
     write_fixture(warehouse)
     write_fixture(
@@ -391,7 +403,15 @@ def test_a_replayed_night_drops_resolved_rows_received_after_its_knowledge_cut(t
             "raw.stock_snapshots": [stock(ACME, "S002", UPC_200, date(2025, 6, 5), 14.0, "acme-stock-0605-fix", 2)],
         },
     )
-    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    env.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    return warehouse
+
+
+def test_a_replayed_night_drops_resolved_rows_received_after_its_knowledge_cut(tmp_path, monkeypatch):
+    """Night 06-10 (its cut 06-12 00:00) takes Acme's resend of its 06-05 count received 06-11; the replayed night
+    06-09 (cut 06-11 00:00) could not know it, so it re-builds back to that day and has the original count again,
+    though the day is older than its window and no file arrived since."""
+    warehouse = warehouse_with_a_resend_received_06_11(tmp_path, monkeypatch)
     count = "partner_id = 'ACME' and location_id = 'S002' and snapshot_date = '2025-06-05'"
     read = f"select on_hand_qty, source_file_id from intermediate.int_stock_resolved where {count}"
     night(date(2025, 6, 10), tmp_path, monkeypatch, models=("int_stock_resolved",))
@@ -426,3 +446,15 @@ def test_tables_built_before_rows_carried_their_load_time_are_extended_not_rebui
     for name in ["int_stock_resolved", "int_sales_resolved", "fct_inventory_daily", "fct_sales_daily"]:
         columns = [column for column in full[name].columns if column != "loaded_at"]
         pd.testing.assert_frame_equal(extended[name][columns], full[name][columns], obj=name)
+
+
+def test_a_resolved_table_is_not_built_from_staging_built_for_a_later_night(tmp_path, monkeypatch):
+    """The staging tables hold what their night knew. Building a resolved table alone for an earlier night would
+    resolve rows received after that night's cut: the build stops and says to build the staging models with it."""
+    warehouse_with_a_resend_received_06_11(tmp_path, monkeypatch)
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=("int_stock_resolved",))
+    for name, value in dbt_night_environment("2025-06-09").items():
+        monkeypatch.setenv(name, value)
+    dbt(["run", "--select", "int_stock_resolved"], tmp_path, succeed=False)
+    log = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert "was built for a later night" in log

@@ -1,7 +1,7 @@
 {#-
     Incremental with the daily facts' rule (macros/incremental_window.sql, rebuild_from_date): a night re-builds the
-    rows dated in the lookback window and back to the first day of any file received since the last build, not
-    all history; a change of the master data the references resolve through re-builds it whole. Columns an
+    rows dated in the lookback window and back to the first day of any file received or loaded since the last
+    build, not all history; a change of the master data the references resolve through re-builds it whole. Columns an
     existing table must have to be extended; one built before them is re-built whole.
 -#}
 {%- set current_columns = ['received_at', 'units_per_uom', 'product_ref'] -%}

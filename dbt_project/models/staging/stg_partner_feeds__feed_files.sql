@@ -48,10 +48,12 @@ final as (
         count(*) over (partition by source_file_id) as delivery_count
 
     from renamed
-    -- The same content delivered twice shares its hash: keep the delivery that loaded, else the latest one.
+    -- The same content delivered twice shares its hash: keep the delivery that loaded (`superseded` once a later
+    -- resend re-sent all its keys, and still counting), else the latest one. A copy that came after it never hides
+    -- a file whose rows count.
     qualify row_number() over (
         partition by source_file_id
-        order by (status = 'loaded') desc, received_at desc nulls last, loaded_at desc nulls last
+        order by status in ('loaded', 'superseded') desc, received_at desc nulls last, loaded_at desc nulls last
     ) = 1
 
 )

@@ -1,23 +1,14 @@
-{#-
-    A table kept up to date night by night (macros/incremental_window.sql, rebuild_from_date): each night deletes
-    and ranks again only the rows dated from the first day the night's new deliveries report, so the models and
-    tests downstream read the ranked rows instead of ranking every raw row ever received. Columns an existing
-    table must have to be extended; one built before them is re-built whole. The pre-hook deletes every row from
-    the first day re-built, so the new rows are appended.
--#}
-{%- set current_columns = ['received_at', 'loaded_at'] -%}
-{%- set deliveries = staged_deliveries('stock_snapshots', 'as_of_date') -%}
-
+{#- An incremental table, ranking again only the days a night's deliveries report (staged_rebuild_from). -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_rebuilt_rows('snapshot_date', rebuild_from_date('snapshot_date', staged_deliveries('stock_snapshots', 'as_of_date'), " ~ current_columns ~ ", lookback=false, partner_refs=false)) }}",
+        pre_hook="{{ delete_rebuilt_rows('snapshot_date', staged_rebuild_from('snapshot_date', 'stock_snapshots', 'as_of_date')) }}",
     )
 }}
 
-{%- set rebuild_from = rebuild_from_date('snapshot_date', deliveries, current_columns, lookback=false, partner_refs=false) %}
+{%- set rebuild_from = staged_rebuild_from('snapshot_date', 'stock_snapshots', 'as_of_date') %}
 
 with
 
