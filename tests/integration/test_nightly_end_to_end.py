@@ -275,11 +275,29 @@ def test_marts_and_quality_results_are_filled(first_run):
 def test_partner_failing_a_blocking_rule_gets_no_plan_while_others_do(own_night):
     plan_before = query("select partner_id, count(*) as n from replenishment.replenishment_plan group by 1")
     held_partner = sorted(plan_before["partner_id"])[0]
-    # Break that partner's recent stock counts badly: far more negative on-hand than the 2 % a store system
-    # may show, which the inventory suite treats as an error.
+    # That partner resends its recent stock counts badly broken, a minute after its latest stock file: far more
+    # negative on-hand than the 2 % a store system may show, which the inventory suite treats as an error. A new
+    # delivery, as the night sees them: a ledger row and raw rows of a file of its own.
     with duckdb.connect(str(settings.warehouse_path())) as conn:
         conn.execute(
-            "update raw.stock_snapshots set on_hand_qty = -5 where partner_id = ? and as_of_date > ?",
+            """insert into raw.feed_files
+            select * replace (
+                'broken-resend' as source_file_id,
+                path || '.resend' as path,
+                received_at + interval 1 minute as received_at,
+                current_localtimestamp() as loaded_at
+            )
+            from raw.feed_files
+            where partner_id = ? and record_type = 'stock' and status = 'loaded'
+            order by received_at desc
+            limit 1""",
+            [held_partner],
+        )
+        conn.execute(
+            """insert into raw.stock_snapshots
+            select * replace (-5.0 as on_hand_qty, 'broken-resend' as source_file_id)
+            from raw.stock_snapshots
+            where partner_id = ? and as_of_date > ?""",
             [held_partner, date(2025, 6, 20)],
         )
     result = run_nightly(selection=GATED_BY_THE_SUITES)
