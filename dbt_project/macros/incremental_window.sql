@@ -60,8 +60,7 @@
     {%- if not execute -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set present = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- set missing = required_columns | reject('in', present) | list -%}
+    {%- set missing = required_columns | reject('in', relation_column_names(this)) | list -%}
     {{ return(missing | length == 0) }}
 {%- endmacro %}
 
@@ -135,8 +134,13 @@
     {%- if not execute -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-    {{ return(column | lower in present) }}
+    {{ return(column | lower in relation_column_names(relation)) }}
+{%- endmacro %}
+
+
+{#- The lower-cased column names of `relation` (none when it does not exist). -#}
+{% macro relation_column_names(relation) -%}
+    {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list) }}
 {%- endmacro %}
 
 
