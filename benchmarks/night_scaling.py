@@ -16,17 +16,16 @@ row), as the memory baseline.
 Each child also splits its wall time. `open s` is the time spent opening the executor that `forecast_warehouse`
 opens through `open_executor` once the night's series are counted: for a Dask target the enter of
 `ForecastCompute.executor`'s context, where the `LocalCluster` starts its scheduler and workers and returns once
-every worker has registered, and the client connects; for the local pool, whose enter only builds the
-`ProcessPoolExecutor`, also the launch of its worker processes, which happens as the first chunks are submitted
-(timed there, in the pool's `_spawn_process`); 0 when the local path forecasts in process (too few series for
-workers). `close s` is the exit of that context (the cluster or pool shut down). `after open s` is the wall time
-less both: numbering and reading the series, forecasting and writing, what a night pointed at an already running
-scheduler (an address as target) would still pay. It is not quite that night's figure: (1) the workers are
-ready to take tasks when the context enters, but they import the forecasting modules on their first task
-(about 2 s here, both workers at once), and a spawned pool worker boots its interpreter after its launch,
-which counts in `after open s`, where a long-running cluster has done both before; (2) the Dask scheduler runs
-in the run process here and competes with the forecast for the same cores, where a remote one would not.
-`vs local` is each target's series/s against the local path's, for the whole wall time and for `after open s`.
+every worker has registered, and the client connects; for the local pool only the `ProcessPoolExecutor` built, as
+its worker processes start with the first chunks submitted; 0 when the local path forecasts in process (too few
+series for workers). `close s` is the exit of that context (the cluster or pool shut down). `after open s` is the
+wall time less both: numbering and reading the series, forecasting and writing, what a night pointed at an
+already running scheduler (an address as target) would still pay. It is not quite that night's figure: (1) the
+workers are ready to take tasks when the context enters, but they import the forecasting modules on their first
+task (about 2 s here, both workers at once), and the pool's workers start their interpreters after the enter,
+both in `after open s`, where a long-running cluster has done it before; (2) the Dask scheduler runs in the run
+process here and competes with the forecast for the same cores, where a remote one would not. `vs local` is each
+target's series/s against the local path's, for the whole wall time and for `after open s`.
 
     .venv/bin/python benchmarks/night_scaling.py [--sizes 1000 10000] [--with-100k] [--before] [--chunk-series 1000]
 """
@@ -91,32 +90,19 @@ class _WorkerPeak(threading.Thread):
 
 class _TimedOpen:
     """`open_executor`'s context manager, timed: its enter (a Dask cluster's scheduler and workers started and
-    registered, the client connected), its exit (the cluster closed), and for a process pool, which starts its worker
-    processes only as the first chunks are submitted, the time spent launching them (`_spawn_process`)."""
+    registered, the client connected) and its exit (the cluster or pool shut down)."""
 
     def __init__(self, opened) -> None:
         self.opened = opened
         self.enter_seconds = 0.0
-        self.launch_seconds = 0.0
         self.exit_seconds = 0.0
 
     def __enter__(self):
         started = time.perf_counter()
-        chunk_executor = self.opened.__enter__()
-        self.enter_seconds = time.perf_counter() - started
-        pool = getattr(chunk_executor, "pool", None)
-        if pool is not None and hasattr(pool, "_spawn_process"):
-            spawn = pool._spawn_process
-
-            def timed_spawn() -> None:
-                launched = time.perf_counter()
-                try:
-                    spawn()
-                finally:
-                    self.launch_seconds += time.perf_counter() - launched
-
-            pool._spawn_process = timed_spawn
-        return chunk_executor
+        try:
+            return self.opened.__enter__()
+        finally:
+            self.enter_seconds = time.perf_counter() - started
 
     def __exit__(self, *exc_info):
         started = time.perf_counter()
@@ -171,7 +157,7 @@ def _child(warehouse: str, target: str, chunk_series: int) -> dict:
     sampler.stopped.set()
     return {
         "seconds": seconds,
-        "open_seconds": sum(timed.enter_seconds + timed.launch_seconds for timed in opened),
+        "open_seconds": sum(timed.enter_seconds for timed in opened),
         "close_seconds": sum(timed.exit_seconds for timed in opened),
         "series": series,
         "rows": rows,
