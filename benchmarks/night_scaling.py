@@ -1,5 +1,6 @@
-"""The nightly forecast step at supplier sizes: wall time, peak memory and series/s, on this machine's process pool
-and on a local Dask cluster of 1 and 2 workers, with ratios against the local path measured in the same run.
+"""The nightly forecast step at supplier sizes: wall time with and without the executor's start, peak memory and
+series/s, on this machine's process pool and on a local Dask cluster of 1 and 2 workers, with ratios against the
+local path measured in the same run.
 
 For each size a synthetic warehouse (`synthetic_sales.py`: two years of daily sales per series, a realistic mix of
 smooth, intermittent, lumpy and short series, stock-outs) is written once; then each compute target forecasts it
@@ -11,6 +12,20 @@ reached (process-pool workers, or the Dask nannies and workers, sampled every 0.
 child too, so no measured process starts from a large parent. `--before` also runs, at sizes up to
 2,000 series, the whole-frame path the asset used before (all history in one pandas frame, a Python string id per
 row), as the memory baseline.
+
+Each child also splits its wall time. `open s` is the time spent opening the executor that `forecast_warehouse`
+opens through `open_executor` once the night's series are counted: for a Dask target the enter of
+`ForecastCompute.executor`'s context, where the `LocalCluster` starts its scheduler and workers and returns once
+every worker has registered, and the client connects; for the local pool only the `ProcessPoolExecutor` built, as
+its worker processes start with the first chunks submitted; 0 when the local path forecasts in process (too few
+series for workers). `close s` is the exit of that context (the cluster or pool shut down). `after open s` is the
+wall time less both: numbering and reading the series, forecasting and writing, what a night pointed at an
+already running scheduler (an address as target) would still pay. It is not quite that night's figure: (1) the
+workers are ready to take tasks when the context enters, but they import the forecasting modules on their first
+task (about 2 s here, both workers at once), and the pool's workers start their interpreters after the enter,
+both in `after open s`, where a long-running cluster has done it before; (2) the Dask scheduler runs in the run
+process here and competes with the forecast for the same cores, where a remote one would not. `vs local` is each
+target's series/s against the local path's, for the whole wall time and for `after open s`.
 
     .venv/bin/python benchmarks/night_scaling.py [--sizes 1000 10000] [--with-100k] [--before] [--chunk-series 1000]
 """
@@ -73,6 +88,30 @@ class _WorkerPeak(threading.Thread):
                     continue
 
 
+class _TimedOpen:
+    """`open_executor`'s context manager, timed: its enter (a Dask cluster's scheduler and workers started and
+    registered, the client connected) and its exit (the cluster or pool shut down)."""
+
+    def __init__(self, opened) -> None:
+        self.opened = opened
+        self.enter_seconds = 0.0
+        self.exit_seconds = 0.0
+
+    def __enter__(self):
+        started = time.perf_counter()
+        try:
+            return self.opened.__enter__()
+        finally:
+            self.enter_seconds = time.perf_counter() - started
+
+    def __exit__(self, *exc_info):
+        started = time.perf_counter()
+        try:
+            return self.opened.__exit__(*exc_info)
+        finally:
+            self.exit_seconds = time.perf_counter() - started
+
+
 def _child(warehouse: str, target: str, chunk_series: int) -> dict:
     import duckdb
 
@@ -83,6 +122,12 @@ def _child(warehouse: str, target: str, chunk_series: int) -> dict:
 
     sampler = _WorkerPeak()
     sampler.start()
+    opened: list[_TimedOpen] = []
+
+    def open_executor(compute: ForecastCompute, series: int, local_processes: int) -> _TimedOpen:
+        opened.append(_TimedOpen(compute.executor(useful_workers(series, local_processes))))
+        return opened[-1]
+
     started = time.perf_counter()
     with duckdb.connect(warehouse) as conn:
         partners = [
@@ -104,7 +149,7 @@ def _child(warehouse: str, target: str, chunk_series: int) -> dict:
                 horizon=HORIZON,
                 level=LOCATION,
                 run_id="benchmark",
-                open_executor=lambda n: compute.executor(useful_workers(n, local_processes)),
+                open_executor=lambda n: open_executor(compute, n, local_processes),
                 chunk_series=chunk_series,
             )
             rows, series = night.rows, night.series
@@ -112,6 +157,8 @@ def _child(warehouse: str, target: str, chunk_series: int) -> dict:
     sampler.stopped.set()
     return {
         "seconds": seconds,
+        "open_seconds": sum(timed.enter_seconds for timed in opened),
+        "close_seconds": sum(timed.exit_seconds for timed in opened),
         "series": series,
         "rows": rows,
         "rss_mib": _own_peak_mib(),
@@ -176,8 +223,11 @@ def main() -> None:
 
     sizes = [*args.sizes, *([100_000] if args.with_100k else [])]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; chunk of {args.chunk_series}")
-    print("| series | compute | wall s | series/s | vs local | run process peak RSS MiB | largest worker RSS MiB |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print(
+        "| series | compute | wall s | series/s | vs local | open s | close s | after open s | series/s after open "
+        "| vs local after open | run process peak RSS MiB | largest worker RSS MiB |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="night-scaling-") as folder:
         for size in sizes:
             warehouse = Path(folder) / f"w{size}.duckdb"
@@ -185,14 +235,17 @@ def main() -> None:
             targets = dict(TARGETS)
             if args.before and size <= BEFORE_MAX_SERIES:
                 targets[BEFORE] = BEFORE
-            local_rate = None
+            local_rate = local_after_rate = None
             for label, target in targets.items():
                 result = _measure(warehouse, target, args.chunk_series)
-                rate = result["series"] / result["seconds"]
-                local_rate = local_rate or rate
+                after = result["seconds"] - result["open_seconds"] - result["close_seconds"]
+                rate, after_rate = result["series"] / result["seconds"], result["series"] / after
+                local_rate, local_after_rate = local_rate or rate, local_after_rate or after_rate
                 print(
                     f"| {size:,} ({result['series']:,} planned) | {label} | {result['seconds']:.1f} | {rate:.0f} | "
-                    f"{rate / local_rate:.2f}x | {result['rss_mib']:.0f} | {result['workers_rss_mib']:.0f} |",
+                    f"{rate / local_rate:.2f}x | {result['open_seconds']:.1f} | {result['close_seconds']:.1f} | "
+                    f"{after:.1f} | {after_rate:.0f} | {after_rate / local_after_rate:.2f}x | "
+                    f"{result['rss_mib']:.0f} | {result['workers_rss_mib']:.0f} |",
                     flush=True,
                 )
             warehouse.unlink()
