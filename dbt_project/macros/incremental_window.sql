@@ -397,3 +397,18 @@ rebuild_windows as (
 
     from {{ ref(staging_model) }}
 {%- endmacro %}
+
+
+{#-
+    The deliveries of int_stock_changes_explained, for rebuild_from_date: the resolved counts and the daily sales
+    (a zero-filled day has no delivery), with the day each reports. Both are built before it in the same night, so
+    on a replayed night neither holds a row received after the cut.
+-#}
+{% macro stock_change_deliveries() -%}
+    {{ staged_days('int_stock_resolved', 'snapshot_date') }}
+
+    union all
+
+    {{ staged_days('int_sales_daily', 'sales_date') }}
+    where received_at is not null
+{%- endmacro %}

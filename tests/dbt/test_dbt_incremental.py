@@ -46,6 +46,8 @@ RESOLVED_KEYS = {
     "int_sales_resolved": [*SERIES, "period_start", "period_end"],
     "int_partner_forecasts_resolved": [*SERIES, "forecast_date", "target_period_start", "target_period_end"],
 }
+# The incremental tables worked out from the resolved feeds and the daily facts.
+DERIVED_KEYS = {"int_stock_changes_explained": [*SERIES, "count_date"]}
 # The incremental partner feed staging tables (the latest delivery of each reported key), and their keys.
 STAGING_KEYS = {
     "stg_partner_feeds__stock": ["partner_id", "location_id", "product_ref", "snapshot_date"],
@@ -60,7 +62,7 @@ STAGING_KEYS = {
     ],
 }
 TABLE_KEYS = {**{f"marts.{name}": keys for name, keys in MART_KEYS.items()}}
-TABLE_KEYS.update({f"intermediate.{name}": keys for name, keys in RESOLVED_KEYS.items()})
+TABLE_KEYS.update({f"intermediate.{name}": keys for name, keys in {**RESOLVED_KEYS, **DERIVED_KEYS}.items()})
 TABLE_KEYS.update({f"staging.{name}": keys for name, keys in STAGING_KEYS.items()})
 TABLE_KEYS_BY_NAME = {name.split(".")[1]: keys for name, keys in TABLE_KEYS.items()}
 # A resolved count the replayed night does not re-build (it reaches back to 06-04 only).
@@ -103,7 +105,7 @@ def night(
     scratch: Path,
     env: pytest.MonkeyPatch,
     full_refresh: bool = False,
-    models: tuple[str, ...] = (*MART_KEYS, "int_partner_forecasts_resolved"),
+    models: tuple[str, ...] = (*MART_KEYS, "int_partner_forecasts_resolved", *DERIVED_KEYS),
 ) -> None:
     """The incremental facts (or `models`) and what they read; the marts downstream are tables, re-built whole anyway.
 
@@ -283,12 +285,12 @@ def test_the_replayed_night_left_resolved_rows_before_its_late_resend_alone(nigh
     assert nights["untouched_after_replay"] == -2
 
 
-@pytest.mark.parametrize("name", [*MART_KEYS, *RESOLVED_KEYS, *STAGING_KEYS])
+@pytest.mark.parametrize("name", [*MART_KEYS, *RESOLVED_KEYS, *DERIVED_KEYS, *STAGING_KEYS])
 def test_an_incremental_night_gives_the_rows_of_a_full_refresh(nights, name):
     pd.testing.assert_frame_equal(nights["incremental"][name], nights["full"][name])
 
 
-@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS, *STAGING_KEYS])
+@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS, *DERIVED_KEYS, *STAGING_KEYS])
 def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name):
     replayed = nights["replayed"][name]
     if name not in STAGING_KEYS:  # staging keeps what was known, whatever day it reports (a count dated ahead)
@@ -299,7 +301,7 @@ def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name)
     pd.testing.assert_frame_equal(replayed, nights["replayed_full"][name])
 
 
-@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS, *STAGING_KEYS])
+@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS, *DERIVED_KEYS, *STAGING_KEYS])
 def test_the_night_after_a_replay_gives_the_rows_of_a_full_refresh(nights, name):
     assert len(nights["next_night"][name]) >= len(nights["replayed"][name])
     pd.testing.assert_frame_equal(nights["next_night"][name], nights["next_night_full"][name])
