@@ -29,7 +29,9 @@
 
     The partner feed staging tables and the resolved feed tables (int_stock_resolved, int_sales_resolved,
     int_partner_forecasts_resolved) follow the same rule with one first day for all series (rebuild_from_date,
-    below). The resolved tables re-build themselves whole when the master data their references resolve through
+    below), and so do the tables worked out from those and the facts: int_stock_changes_explained
+    (stock_change_deliveries) and stock_reconciliation (reconciliation_rebuild_from), whose rows keep the newest
+    delivery they were worked out from. The resolved tables re-build themselves whole when the master data their references resolve through
     changed (a cross-reference or location learnt, a case pack learnt or changed); the facts do not see that
     change, as it delivers no new row: after a changed case pack or cross-reference for series already built, run
     the facts (or the whole night) with --full-refresh. A removal needs --full-refresh for the staging tables and
