@@ -29,7 +29,9 @@
 
     The partner feed staging tables and the resolved feed tables (int_stock_resolved, int_sales_resolved,
     int_partner_forecasts_resolved) follow the same rule with one first day for all series (rebuild_from_date,
-    below). The resolved tables re-build themselves whole when the master data their references resolve through
+    below), and so do the tables worked out from those and the facts: int_stock_changes_explained
+    (stock_change_deliveries) and stock_reconciliation (reconciliation_rebuild_from), whose rows keep the newest
+    delivery they were worked out from. The resolved tables re-build themselves whole when the master data their references resolve through
     changed (a cross-reference or location learnt, a case pack learnt or changed); the facts do not see that
     change, as it delivers no new row: after a changed case pack or cross-reference for series already built, run
     the facts (or the whole night) with --full-refresh. A removal needs --full-refresh for the staging tables and
@@ -332,7 +334,7 @@ rebuild_windows as (
     {%- if row['rows_after_cut'] > 0 -%}
         {{ exceptions.raise_compiler_error(
             this ~ " would be built from rows received after this night's knowledge cut: what it reads was built for "
-            ~ "a later night. Build it in the same run as the staging models it reads (dbt build -s +"
+            ~ "a later night. Build it in the same run as the models it reads (dbt build -s +"
             ~ this.identifier ~ ")."
         ) }}
     {%- endif -%}
@@ -411,4 +413,89 @@ rebuild_windows as (
 
     {{ staged_days('int_sales_daily', 'sales_date') }}
     where received_at is not null
+{%- endmacro %}
+
+
+{#-
+    The first day stock_reconciliation re-builds, or none to build it whole: the least of rebuild_from_date's day
+    for its partner deliveries (the stock changes, the receipts partners reported) and the first day any of our
+    shipments was received differently than its last build saw it (a receipt dated, moved, undone, or its quantity
+    changed: a count or a report matched it, the business date moved past its grace days, the supplier's file
+    changed). Those receipts carry no delivery time, so the build keeps the ones it used
+    (remember_reconciled_receipts, in intermediate.stock_reconciliation_receipts_used) and compares; without that
+    table it is built whole.
+-#}
+{% macro reconciliation_rebuild_from(required_columns) -%}
+    {%- set from_deliveries = rebuild_from_date('reconciliation_date', reconciliation_deliveries(), required_columns) -%}
+    {%- if from_deliveries is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set seen = reconciled_receipts_relation() -%}
+    {%- if adapter.get_relation(seen.database, seen.schema, seen.identifier) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        with
+
+        received as (
+
+            {{ received_shipments() }}
+
+        ),
+
+        changed as (
+
+            (select * from received except select * from {{ seen }})
+            union all
+            (select * from {{ seen }} except select * from received)
+
+        )
+
+        select cast(min(receipt_date) as varchar) as first_changed_day
+        from changed
+    {%- endset -%}
+    {%- set first_changed_day = run_query(query).rows[0]['first_changed_day'] -%}
+    {%- set first_delivered_day = from_deliveries.split("'")[1] -%}
+    {%- if first_changed_day is none or first_delivered_day <= first_changed_day -%}
+        {{ return(from_deliveries) }}
+    {%- endif -%}
+    {{ return("date '" ~ first_changed_day ~ "'") }}
+{%- endmacro %}
+
+
+{#- The partner deliveries stock_reconciliation is worked out from, for rebuild_from_date. -#}
+{% macro reconciliation_deliveries() -%}
+    {{ staged_days('int_stock_changes_explained', 'count_date') }}
+
+    union all
+
+    {{ staged_days('int_partner_receipts_reported', 'period_start') }}
+{%- endmacro %}
+
+
+{#- Our shipments received, as stock_reconciliation reads them: the rows whose change re-builds it. -#}
+{% macro received_shipments() -%}
+    select shipment_id, product_id, partner_id, location_id, receipt_date, qty
+    from {{ ref('fct_shipments') }}
+    where receipt_date is not null
+{%- endmacro %}
+
+
+{#-
+    Where stock_reconciliation keeps the receipts its last build used: named after it, beside the intermediate
+    tables it reads, out of the marts people query.
+-#}
+{% macro reconciled_receipts_relation() -%}
+    {%- set beside = ref('int_stock_changes_explained') -%}
+    {{ return(api.Relation.create(
+        database=beside.database, schema=beside.schema, identifier=this.identifier ~ '_receipts_used'
+    )) }}
+{%- endmacro %}
+
+
+{#- Post-hook of stock_reconciliation: keep the receipts this build used, for the next night to compare. -#}
+{% macro remember_reconciled_receipts() -%}
+    {%- if execute -%}
+        create or replace table {{ reconciled_receipts_relation() }} as {{ received_shipments() }}
+    {%- endif -%}
 {%- endmacro %}

@@ -27,7 +27,7 @@ from dbt.cli.main import dbtRunner
 
 from assets.feeds.loading.raw_schema import column_definitions
 from assets.warehouse import dbt_night_environment
-from tests.fixtures import ACME, DBT_PROJECT_DIR, NORD, UPC_100, UPC_200, ledger, sales, stock, write_fixture
+from tests.fixtures import ACME, DBT_PROJECT_DIR, NORD, UPC_100, UPC_200, day, ledger, sales, stock, write_fixture
 
 LOOKBACK_DAYS = 2
 # The leading columns the fixture rows give; columns the contract added later stay null (not reported).
@@ -48,6 +48,8 @@ RESOLVED_KEYS = {
 }
 # The incremental tables worked out from the resolved feeds and the daily facts.
 DERIVED_KEYS = {"int_stock_changes_explained": [*SERIES, "count_date"]}
+# The incremental marts worked out from them.
+DERIVED_MART_KEYS = {"stock_reconciliation": [*SERIES, "reconciliation_date"]}
 # The incremental partner feed staging tables (the latest delivery of each reported key), and their keys.
 STAGING_KEYS = {
     "stg_partner_feeds__stock": ["partner_id", "location_id", "product_ref", "snapshot_date"],
@@ -61,7 +63,9 @@ STAGING_KEYS = {
         "target_period_end",
     ],
 }
-TABLE_KEYS = {**{f"marts.{name}": keys for name, keys in MART_KEYS.items()}}
+# Every incremental table but the daily facts.
+KEPT_TABLES = [*RESOLVED_KEYS, *DERIVED_KEYS, *DERIVED_MART_KEYS, *STAGING_KEYS]
+TABLE_KEYS = {**{f"marts.{name}": keys for name, keys in {**MART_KEYS, **DERIVED_MART_KEYS}.items()}}
 TABLE_KEYS.update({f"intermediate.{name}": keys for name, keys in {**RESOLVED_KEYS, **DERIVED_KEYS}.items()})
 TABLE_KEYS.update({f"staging.{name}": keys for name, keys in STAGING_KEYS.items()})
 TABLE_KEYS_BY_NAME = {name.split(".")[1]: keys for name, keys in TABLE_KEYS.items()}
@@ -105,7 +109,7 @@ def night(
     scratch: Path,
     env: pytest.MonkeyPatch,
     full_refresh: bool = False,
-    models: tuple[str, ...] = (*MART_KEYS, "int_partner_forecasts_resolved", *DERIVED_KEYS),
+    models: tuple[str, ...] = (*MART_KEYS, "int_partner_forecasts_resolved", *DERIVED_MART_KEYS),
 ) -> None:
     """The incremental facts (or `models`) and what they read; the marts downstream are tables, re-built whole anyway.
 
@@ -285,12 +289,12 @@ def test_the_replayed_night_left_resolved_rows_before_its_late_resend_alone(nigh
     assert nights["untouched_after_replay"] == -2
 
 
-@pytest.mark.parametrize("name", [*MART_KEYS, *RESOLVED_KEYS, *DERIVED_KEYS, *STAGING_KEYS])
+@pytest.mark.parametrize("name", [*MART_KEYS, *KEPT_TABLES])
 def test_an_incremental_night_gives_the_rows_of_a_full_refresh(nights, name):
     pd.testing.assert_frame_equal(nights["incremental"][name], nights["full"][name])
 
 
-@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS, *DERIVED_KEYS, *STAGING_KEYS])
+@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *KEPT_TABLES])
 def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name):
     replayed = nights["replayed"][name]
     if name not in STAGING_KEYS:  # staging keeps what was known, whatever day it reports (a count dated ahead)
@@ -301,7 +305,7 @@ def test_a_replayed_earlier_night_gives_the_rows_of_a_full_refresh(nights, name)
     pd.testing.assert_frame_equal(replayed, nights["replayed_full"][name])
 
 
-@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *RESOLVED_KEYS, *DERIVED_KEYS, *STAGING_KEYS])
+@pytest.mark.parametrize("name", [*INCREMENTAL_FACTS, *KEPT_TABLES])
 def test_the_night_after_a_replay_gives_the_rows_of_a_full_refresh(nights, name):
     assert len(nights["next_night"][name]) >= len(nights["replayed"][name])
     pd.testing.assert_frame_equal(nights["next_night"][name], nights["next_night_full"][name])
@@ -460,3 +464,30 @@ def test_a_resolved_table_is_not_built_from_staging_built_for_a_later_night(tmp_
     dbt(["run", "--select", "int_stock_resolved"], tmp_path, succeed=False)
     log = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
     assert "was built for a later night" in log
+
+
+def test_a_shipment_received_in_an_interval_older_than_the_window_reaches_the_reconciliation(tmp_path, monkeypatch):
+    """Our shipments carry no delivery time. The supplier's file of the morning after night 06-10 adds a shipment
+    it had left out, due at Acme's S001 on 06-06, between its counts of 06-05 and 06-08 and before the two-day
+    window: the rerun of the night re-builds that interval from the receipts it compares, and gives a full
+    refresh's rows."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    interval = "location_id = 'S001' and product_id = 'SKU-100' and reconciliation_date = '2025-06-08'"
+    read = f"select received_qty, shipments_received from marts.stock_reconciliation where {interval}"
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=("stock_reconciliation",))
+    with duckdb.connect(str(warehouse)) as conn:
+        (before,) = conn.execute(read).fetchall()
+        conn.execute(
+            "insert into raw.shipments values ('SH-LATE', 'ACME', 'S001', 'SKU-100', ?, ?, 10.0)", [day(5), day(6)]
+        )
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=("stock_reconciliation",))
+    with duckdb.connect(str(warehouse)) as conn:
+        (after,) = conn.execute(read).fetchall()
+        incremental = conn.execute("select * from marts.stock_reconciliation order by all").df()
+    assert after == (before[0] + 10.0, before[1] + 1)
+    night(date(2025, 6, 10), tmp_path, monkeypatch, full_refresh=True, models=("stock_reconciliation",))
+    with duckdb.connect(str(warehouse)) as conn:
+        full = conn.execute("select * from marts.stock_reconciliation order by all").df()
+    pd.testing.assert_frame_equal(incremental, full)

@@ -36,7 +36,8 @@ reported as (
         ---------- lineage
         sales.source_file_id,
         sales.source_line,
-        sales.received_at
+        sales.received_at,
+        sales.loaded_at
 
     from sales
     semi join files_reporting_receipts

@@ -1,11 +1,37 @@
+{#-
+    Incremental with one first day for all series (macros/incremental_window.sql, reconciliation_rebuild_from): a
+    night re-builds the rows dated from the first day of any stock change or reported receipt delivered since the
+    last build (or the lookback window's, or a replayed night's first row holding a delivery after its cut), and
+    from the first day any of our shipments was received differently than the last build saw it: a receipt dated,
+    moved, undone or its quantity changed. The shipments' receipts are not deliveries of a partner, so the build
+    keeps those it used in a table of their own (post-hook remember_reconciled_receipts) and the next night compares.
+-#}
 {%- set tolerance_units = var('reconciliation_tolerance_units') | float %}
 {%- set tolerance_share = var('reconciliation_tolerance_share') | float %}
+{%- set current_columns = ['received_at', 'loaded_at'] -%}
+-- The master data the post-hook's hash reads (resolve_partner_refs.sql, partner_refs_fingerprint):
+-- depends_on: {{ ref('int_partner_items_known') }}, {{ ref('stg_supplier__partner_locations') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_rebuilt_rows('reconciliation_date', reconciliation_rebuild_from(" ~ current_columns ~ ")) }}",
+        post_hook=["{{ remember_partner_refs() }}", "{{ remember_reconciled_receipts() }}"],
+    )
+}}
+
+{%- set rebuild_from = reconciliation_rebuild_from(current_columns) %}
 
 with
 
 stock_changes as (
 
     select * from {{ ref('int_stock_changes_explained') }}
+    {%- if rebuild_from is not none %}
+    where count_date >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 
@@ -30,7 +56,9 @@ reported_per_interval as (
         stock_changes.location_id,
         stock_changes.product_id,
         stock_changes.count_date,
-        sum(reported_receipts.units_received) as reported_received_qty
+        sum(reported_receipts.units_received) as reported_received_qty,
+        max(reported_receipts.received_at) as reported_received_at,
+        max(reported_receipts.loaded_at) as reported_loaded_at
 
     from stock_changes
     inner join reported_receipts
@@ -108,6 +136,8 @@ expected as (
     select
         stock_changes.*,
         reported_per_interval.reported_received_qty,
+        reported_per_interval.reported_received_at,
+        reported_per_interval.reported_loaded_at,
         coalesce(reported_per_interval.reported_received_qty, 0)
             + coalesce(received_per_interval.shipped_received_qty, 0) as received_qty,
         coalesce(received_per_interval.shipments_received, 0) as shipments_received
@@ -168,7 +198,11 @@ final as (
         ---------- tolerance: the larger of a few units and a share of the expected stock
         greatest({{ tolerance_units }}, {{ tolerance_share }} * abs(expected_on_hand_qty)) as tolerance_qty,
         abs(on_hand_qty - expected_on_hand_qty)
-            > greatest({{ tolerance_units }}, {{ tolerance_share }} * abs(expected_on_hand_qty)) as is_above_tolerance
+            > greatest({{ tolerance_units }}, {{ tolerance_share }} * abs(expected_on_hand_qty)) as is_above_tolerance,
+
+        ---------- lineage: the newest partner delivery the row was worked out from (counts, sales, receipts)
+        greatest(received_at, reported_received_at) as received_at,
+        greatest(loaded_at, reported_loaded_at) as loaded_at
 
     from with_expected_on_hand
 
