@@ -24,16 +24,29 @@ def ses_level(x: ArrayLike, alphas: ArrayLike = SES_ALPHAS) -> float:
     """The one-step SES forecast of ``x`` (oldest first) with the alpha of the lowest in-sample squared error.
 
     The level starts at the first value; each later value is forecast by the level before it is seen.
+
+    Each alpha's levels are a float loop (plain floats round as numpy's element-wise operations do); the errors
+    of all alphas are then formed in one array and summed period by period in order (``np.add.accumulate``), the
+    same additions in the same order as a running total, so the result is the same to the bit as updating all
+    alphas period by period with numpy, without the half a dozen numpy calls per period.
     """
     values = np.asarray(x, dtype=float)
     candidates = np.asarray(alphas, dtype=float)
-    level = np.full(candidates.shape, values[0])
-    squared_error = np.zeros(candidates.shape)
-    for value in values[1:]:
-        squared_error += (value - level) ** 2
-        level = level + candidates * (value - level)
-    best = int(np.argmin(squared_error))
-    return float(level[best])
+    first, later = float(values[0]), values[1:].tolist()
+    paths: list[list[float]] = []
+    for alpha in candidates.tolist():
+        level = first
+        path = [level]
+        for value in later:
+            level = level + alpha * (value - level)
+            path.append(level)
+        paths.append(path)
+    levels = np.asarray(paths).T  # the level after each period, a column per alpha
+    if not later:
+        return first
+    error = values[1:, None] - levels[:-1]
+    squared_error = np.add.accumulate(error * error, axis=0)[-1]
+    return float(levels[-1, int(np.argmin(squared_error))])
 
 
 def mean_interval(demand: np.ndarray) -> float:
