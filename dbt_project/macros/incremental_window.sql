@@ -499,3 +499,44 @@ rebuild_windows as (
         create or replace table {{ reconciled_receipts_relation() }} as {{ received_shipments() }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    The counts the re-built days of a daily fact can take as last known (`counts`, rows of int_stock_resolved):
+    per series with a rebuild window (`windows`, rebuild_windows), its counts from the window's first day and the
+    last one before it. An as-of join of the re-built days to these matches what it would match in all history,
+    and sorts a window's rows instead of every count ever made (at 10,080 series most of the facts' nightly time).
+-#}
+{% macro counts_carried_into(counts, windows) -%}
+    select {{ counts }}.*
+    from {{ counts }}
+    inner join {{ windows }}
+        on {{ counts }}.partner_id = {{ windows }}.partner_id
+        and {{ counts }}.location_id = {{ windows }}.location_id
+        and {{ counts }}.product_id = {{ windows }}.product_id
+    where {{ counts }}.snapshot_date >= {{ windows }}.rebuild_from_date
+
+    union all
+
+    select {{ counts }}.*
+    from {{ counts }}
+    inner join (
+        select
+            earlier.partner_id,
+            earlier.location_id,
+            earlier.product_id,
+            max(earlier.snapshot_date) as snapshot_date
+
+        from {{ counts }} as earlier
+        inner join {{ windows }}
+            on earlier.partner_id = {{ windows }}.partner_id
+            and earlier.location_id = {{ windows }}.location_id
+            and earlier.product_id = {{ windows }}.product_id
+        where earlier.snapshot_date < {{ windows }}.rebuild_from_date
+        group by earlier.partner_id, earlier.location_id, earlier.product_id
+    ) as last_before
+        on {{ counts }}.partner_id = last_before.partner_id
+        and {{ counts }}.location_id = last_before.location_id
+        and {{ counts }}.product_id = last_before.product_id
+        and {{ counts }}.snapshot_date = last_before.snapshot_date
+{%- endmacro %}

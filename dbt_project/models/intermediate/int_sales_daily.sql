@@ -89,6 +89,24 @@ first_late_days as (
 
 {{ rebuild_windows(incremental_run, 'first_sales_date', 'sales_date', 'first_late_days') }}
 
+{%- if incremental_run %}
+
+carried_counts as (
+
+    {{ counts_carried_into('stock_counts', 'rebuild_windows') }}
+
+),
+
+{%- else %}
+
+carried_counts as (
+
+    select * from stock_counts
+
+),
+
+{%- endif %}
+
 spread_over_days as (
 
     -- A multi-day period (a weekly 852) gives each of its days an equal share; totals are kept exactly.
@@ -179,16 +197,16 @@ inventory as (
         filled.location_id,
         filled.product_id,
         filled.sales_date as inventory_date,
-        stock_counts.on_hand_qty,
-        stock_counts.snapshot_date = filled.sales_date as is_observed,
+        carried_counts.on_hand_qty,
+        carried_counts.snapshot_date = filled.sales_date as is_observed,
         counted_locations.location_id is not null as is_location_counted
 
     from filled
-    asof inner join stock_counts
-        on filled.partner_id = stock_counts.partner_id
-        and filled.location_id = stock_counts.location_id
-        and filled.product_id = stock_counts.product_id
-        and filled.sales_date >= stock_counts.snapshot_date
+    asof inner join carried_counts
+        on filled.partner_id = carried_counts.partner_id
+        and filled.location_id = carried_counts.location_id
+        and filled.product_id = carried_counts.product_id
+        and filled.sales_date >= carried_counts.snapshot_date
     left join counted_locations
         on filled.partner_id = counted_locations.partner_id
         and filled.location_id = counted_locations.location_id

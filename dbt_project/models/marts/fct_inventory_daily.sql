@@ -58,6 +58,24 @@ late_counts as (
 
 {{ rebuild_windows(incremental_run, 'first_snapshot_date', 'inventory_date', 'late_counts') }}
 
+{%- if incremental_run %}
+
+carried_snapshots as (
+
+    {{ counts_carried_into('snapshots', 'rebuild_windows') }}
+
+),
+
+{%- else %}
+
+carried_snapshots as (
+
+    select * from snapshots
+
+),
+
+{%- endif %}
+
 counted_locations as (
 
     -- A location the partner counted that day: an item missing from that count is news, not just silence.
@@ -90,23 +108,23 @@ carried_forward as (
         day_spine.location_id,
         day_spine.product_id,
         day_spine.inventory_date,
-        snapshots.on_hand_qty,
-        snapshots.on_order_qty,
-        snapshots.in_transit_qty,
-        snapshots.uom,
-        snapshots.snapshot_date as observed_date,
-        snapshots.source_file_id,
-        snapshots.source_line,
-        snapshots.product_ref,
-        snapshots.received_at,
-        snapshots.loaded_at
+        carried_snapshots.on_hand_qty,
+        carried_snapshots.on_order_qty,
+        carried_snapshots.in_transit_qty,
+        carried_snapshots.uom,
+        carried_snapshots.snapshot_date as observed_date,
+        carried_snapshots.source_file_id,
+        carried_snapshots.source_line,
+        carried_snapshots.product_ref,
+        carried_snapshots.received_at,
+        carried_snapshots.loaded_at
 
     from day_spine
-    asof left join snapshots
-        on day_spine.partner_id = snapshots.partner_id
-        and day_spine.location_id = snapshots.location_id
-        and day_spine.product_id = snapshots.product_id
-        and day_spine.inventory_date >= snapshots.snapshot_date
+    asof left join carried_snapshots
+        on day_spine.partner_id = carried_snapshots.partner_id
+        and day_spine.location_id = carried_snapshots.location_id
+        and day_spine.product_id = carried_snapshots.product_id
+        and day_spine.inventory_date >= carried_snapshots.snapshot_date
 
 ),
 
