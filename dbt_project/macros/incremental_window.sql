@@ -255,14 +255,15 @@ rebuild_windows as (
     table built before `required_columns` existed, an empty table, or, with `partner_refs`, master data the
     partner references are resolved through (items, case packs, locations) that changed since the last build: a
     cross-reference or a location learnt later makes rows delivered long ago resolve, and a case pack learnt or
-    changed converts them (remember_partner_refs, macros/resolve_partner_refs.sql). A staging table with nothing
+    changed converts them (remember_partner_refs, macros/resolve_partner_refs.sql). With `settings` (vars the rows
+    were worked out with, say a tolerance), a change of those too. A staging table with nothing
     new and no row from after the cut gets a day later than any reported, and re-builds nothing.
 -#}
-{% macro rebuild_from_date(date_column, deliveries, required_columns, lookback=true, partner_refs=true) -%}
+{% macro rebuild_from_date(date_column, deliveries, required_columns, lookback=true, partner_refs=true, settings='') -%}
     {%- if not execute or not incremental_target_is_current(required_columns) -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if partner_refs and partner_refs_fingerprint() != remembered_partner_refs() -%}
+    {%- if partner_refs and built_with(settings) != remembered_partner_refs() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}
@@ -418,15 +419,18 @@ rebuild_windows as (
 
 {#-
     The first day stock_reconciliation re-builds, or none to build it whole: the least of rebuild_from_date's day
-    for its partner deliveries (the stock changes, the receipts partners reported) and the first day any of our
-    shipments was received differently than its last build saw it (a receipt dated, moved, undone, or its quantity
-    changed: a count or a report matched it, the business date moved past its grace days, the supplier's file
-    changed). Those receipts carry no delivery time, so the build keeps the ones it used
-    (remember_reconciled_receipts, in intermediate.stock_reconciliation_receipts_used) and compares; without that
-    table it is built whole.
+    for its partner deliveries (the stock changes, the receipts partners reported; built whole when the master data
+    or the tolerance changed, reconciliation_settings) and the first day of any receipt it reads that differs from
+    what its last build read (reconciled_receipts): one of our shipments received differently (dated, moved,
+    undone, or its quantity changed: a count or a report matched it, the business date moved past its grace days,
+    the supplier's file changed), or a receipt a partner reported that came, went or changed. Those carry no
+    delivery time the rows show, so the build keeps the ones it used (remember_reconciled_receipts, in
+    intermediate.stock_reconciliation_receipts_used) and compares; without that table it is built whole.
 -#}
 {% macro reconciliation_rebuild_from(required_columns) -%}
-    {%- set from_deliveries = rebuild_from_date('reconciliation_date', reconciliation_deliveries(), required_columns) -%}
+    {%- set from_deliveries = rebuild_from_date(
+        'reconciliation_date', reconciliation_deliveries(), required_columns, settings=reconciliation_settings()
+    ) -%}
     {%- if from_deliveries is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -439,7 +443,7 @@ rebuild_windows as (
 
         received as (
 
-            {{ received_shipments() }}
+            {{ reconciled_receipts() }}
 
         ),
 
@@ -451,7 +455,7 @@ rebuild_windows as (
 
         )
 
-        select cast(min(receipt_date) as varchar) as first_changed_day
+        select cast(min(first_day) as varchar) as first_changed_day
         from changed
     {%- endset -%}
     {%- set first_changed_day = run_query(query).rows[0]['first_changed_day'] -%}
@@ -473,11 +477,48 @@ rebuild_windows as (
 {%- endmacro %}
 
 
-{#- Our shipments received, as stock_reconciliation reads them: the rows whose change re-builds it. -#}
-{% macro received_shipments() -%}
-    select shipment_id, product_id, partner_id, location_id, receipt_date, qty
+{#-
+    The receipts stock_reconciliation reads, whose change re-builds it from their first day: our shipments received
+    (a day each) and the receipts partners reported for a period. A reported receipt can leave without a delivery
+    the rows show: a resend of its period from a file that reports no receipts, or a wider period received later
+    that supersedes it (and on a replay, such a period received after the cut goes and the narrower ones return).
+-#}
+{% macro reconciled_receipts() -%}
+    select
+        'shipment' as receipt_source,
+        partner_id,
+        location_id,
+        product_id,
+        shipment_id,
+        receipt_date as first_day,
+        receipt_date as last_day,
+        qty
+
     from {{ ref('fct_shipments') }}
     where receipt_date is not null
+
+    union all
+
+    select
+        'reported' as receipt_source,
+        partner_id,
+        location_id,
+        product_id,
+        null as shipment_id,
+        period_start as first_day,
+        period_end as last_day,
+        units_received as qty
+
+    from {{ ref('int_partner_receipts_reported') }}
+{%- endmacro %}
+
+
+{#- The vars stock_reconciliation's rows are worked out with: a change re-builds it whole. -#}
+{% macro reconciliation_settings() -%}
+    {{ return(
+        'reconciliation_tolerance_units=' ~ var('reconciliation_tolerance_units')
+        ~ ';reconciliation_tolerance_share=' ~ var('reconciliation_tolerance_share')
+    ) }}
 {%- endmacro %}
 
 
@@ -496,7 +537,7 @@ rebuild_windows as (
 {#- Post-hook of stock_reconciliation: keep the receipts this build used, for the next night to compare. -#}
 {% macro remember_reconciled_receipts() -%}
     {%- if execute -%}
-        create or replace table {{ reconciled_receipts_relation() }} as {{ received_shipments() }}
+        create or replace table {{ reconciled_receipts_relation() }} as {{ reconciled_receipts() }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -81,12 +81,22 @@
 
 
 {#-
-    Post-hook: keep the hash of the master data this build resolved with, as the table's DuckDB comment (a first
-    build or --full-refresh creates the table without one, and the hook writes it again).
+    What a table of resolved rows was built with: the master data's hash, and the `settings` its rows were worked
+    out with when it has some (vars whose change must reach every row, not only the rows a night re-builds).
 -#}
-{% macro remember_partner_refs() -%}
+{% macro built_with(settings='') -%}
+    {{ return(partner_refs_fingerprint() ~ ((';' ~ settings) if settings else '')) }}
+{%- endmacro %}
+
+
+{#-
+    Post-hook: keep what this build was made with (built_with: the master data's hash and any `settings`), as the
+    table's DuckDB comment (a first build or --full-refresh creates the table without one, and the hook writes it
+    again).
+-#}
+{% macro remember_partner_refs(settings='') -%}
     {%- if execute -%}
-        comment on table {{ this }} is 'partner_refs_fingerprint={{ partner_refs_fingerprint() }}'
+        comment on table {{ this }} is 'partner_refs_fingerprint={{ built_with(settings) | replace("'", "''") }}'
     {%- endif -%}
 {%- endmacro %}
 

@@ -82,6 +82,12 @@ ESPRESSO_NORD = (NORD, "DC1", "SKU-100")
 RETRIED_AT = datetime(2025, 6, 10, 7, 30)
 RETRIED_COUNT = (NORD, "DC1", "N-100", date(2025, 6, 2))
 RETRIED_SALE = (ACME, "S002", UPC_200, date(2025, 6, 3), date(2025, 6, 3))
+# An interval of Acme's S002 espresso the reconciliation tests add counts, sales and reported receipts for.
+ESPRESSO_S002_0608 = "location_id = 'S002' and product_id = 'SKU-100' and reconciliation_date = '2025-06-08'"
+RECONCILED_RECEIPTS = (
+    "select reported_received_qty, received_qty, received_at from marts.stock_reconciliation"
+    f" where {ESPRESSO_S002_0608}"
+)
 
 
 def dbt(args: list[str], scratch: Path, succeed: bool = True) -> None:
@@ -491,3 +497,148 @@ def test_a_shipment_received_in_an_interval_older_than_the_window_reaches_the_re
     with duckdb.connect(str(warehouse)) as conn:
         full = conn.execute("select * from marts.stock_reconciliation order by all").df()
     pd.testing.assert_frame_equal(incremental, full)
+
+
+def test_a_replay_brings_back_reported_receipts_a_later_wider_period_superseded(tmp_path, monkeypatch):
+    """Acme's S002 espresso counted 06-04 and 06-08; daily sales 06-05..06-08 (06-06 reports 10 received) received
+    06-09. A weekly 852 for 06-02..06-08 (30 received) arrives 06-12 06:00: it straddles the 06-04 count, so it fits
+    no interval, but int_partner_receipts_reported lets it supersede the daily ones. Replaying the night of 06-10
+    (cut 06-12 00:00) must bring the daily receipts back into the 06-08 row, as a full refresh does."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    early = datetime(2025, 6, 9, 8, 0)
+    write_fixture(
+        warehouse,
+        {
+            "raw.feed_files": [
+                ledger("acme-s003-stock-0604", ACME, datetime(2025, 6, 5, 6, 0), "stock"),
+                ledger("acme-s003-sales-daily", ACME, early, "sales"),
+                ledger("acme-s003-sales-week", ACME, datetime(2025, 6, 12, 6, 0), "sales"),
+            ],
+            "raw.stock_snapshots": [
+                stock(ACME, "S002", UPC_100, day(4), 9.0, "acme-s003-stock-0604", 2),
+                stock(ACME, "S002", UPC_100, day(8), 15.0, "acme-s003-stock-0604", 3),
+            ],
+            "raw.sales": [
+                sales(ACME, "S002", UPC_100, day(5), day(5), 1.0, 9.99, "acme-s003-sales-daily", 2),
+                sales(ACME, "S002", UPC_100, day(6), day(6), 1.0, 9.99, "acme-s003-sales-daily", 3, received=10.0),
+                sales(ACME, "S002", UPC_100, day(7), day(7), 1.0, 9.99, "acme-s003-sales-daily", 4),
+                sales(ACME, "S002", UPC_100, day(8), day(8), 1.0, 9.99, "acme-s003-sales-daily", 5),
+                sales(ACME, "S002", UPC_100, day(2), day(8), 7.0, 69.93, "acme-s003-sales-week", 2, received=30.0),
+            ],
+        },
+    )
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    models = ("stock_reconciliation",)
+    night(date(2025, 6, 12), tmp_path, monkeypatch, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        seen_later = conn.execute(RECONCILED_RECEIPTS).fetchall()
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        replayed = conn.execute(RECONCILED_RECEIPTS).fetchall()
+        replayed_all = conn.execute("select * from marts.stock_reconciliation order by all").df()
+    night(date(2025, 6, 10), tmp_path, monkeypatch, full_refresh=True, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        full = conn.execute(RECONCILED_RECEIPTS).fetchall()
+        full_all = conn.execute("select * from marts.stock_reconciliation order by all").df()
+    assert seen_later[0][0] is None  # the weekly period straddles the 06-04 count: no interval holds it
+    assert replayed == full
+    pd.testing.assert_frame_equal(replayed_all, full_all)
+
+
+def test_a_changed_tolerance_reaches_the_rows_older_than_the_window(tmp_path, monkeypatch):
+    """The tolerance is a var: a full refresh applies a new one to every row, an incremental night only to its
+    window."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=("stock_reconciliation",))
+    variables = "{fact_lookback_days: 2, reconciliation_tolerance_units: 50}"
+    read = "select reconciliation_date, tolerance_qty from marts.stock_reconciliation order by all"
+    dbt(["run", "--select", "stock_reconciliation", "--vars", variables], tmp_path)
+    with duckdb.connect(str(warehouse)) as conn:
+        incremental = conn.execute(read).fetchall()
+    dbt(["run", "--select", "stock_reconciliation", "--vars", variables, "--full-refresh"], tmp_path)
+    with duckdb.connect(str(warehouse)) as conn:
+        full = conn.execute(read).fetchall()
+    assert incremental == full
+
+
+def test_a_count_without_on_hand_before_the_window_stays_without_it(tmp_path, monkeypatch):
+    """S002's espresso counted 06-04 (9), 06-07 with no on-hand figure, 06-09 (10). The rerun re-builds from the
+    window (06-09): the count before the window keeps its missing on-hand figure, as the full refresh's lag does."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    write_fixture(
+        warehouse,
+        {
+            "raw.feed_files": [ledger("acme-s002-stock", ACME, datetime(2025, 6, 9, 8, 0), "stock")],
+            "raw.stock_snapshots": [
+                stock(ACME, "S002", UPC_100, day(4), 9.0, "acme-s002-stock", 2),
+                stock(ACME, "S002", UPC_100, day(7), None, "acme-s002-stock", 3),
+                stock(ACME, "S002", UPC_100, day(9), 10.0, "acme-s002-stock", 4),
+            ],
+        },
+    )
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    read = (
+        "select count_date, previous_count_date, previous_on_hand_qty from intermediate.int_stock_changes_explained"
+        " where location_id = 'S002' and product_id = 'SKU-100' order by all"
+    )
+    models = ("int_stock_changes_explained",)
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=models)
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        incremental = conn.execute(read).fetchall()
+    night(date(2025, 6, 10), tmp_path, monkeypatch, full_refresh=True, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        full = conn.execute(read).fetchall()
+    assert incremental == full
+
+
+def test_a_resend_without_receipts_takes_the_reported_receipts_out(tmp_path, monkeypatch):
+    """S002's espresso counted 06-04 and 06-08, with daily sales for 06-05..06-08 and a four-day 852 line for
+    06-05..06-08 reporting 10 received. The 852 is resent 06-12 from a file that reports no receipts: the resend wins
+    the key in int_sales_resolved, so the line leaves int_partner_receipts_reported; the daily lines keep winning
+    every day in int_sales_daily, so no stock change is new. A normal rerun of 06-12 must drop the 10, as a full
+    refresh does."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    write_fixture(
+        warehouse,
+        {
+            "raw.feed_files": [
+                ledger("acme-s002-stock", ACME, datetime(2025, 6, 9, 8, 0), "stock"),
+                ledger("acme-s002-daily", ACME, datetime(2025, 6, 9, 8, 0), "sales"),
+                ledger("acme-s002-852", ACME, datetime(2025, 6, 9, 9, 0), "sales"),
+            ],
+            "raw.stock_snapshots": [
+                stock(ACME, "S002", UPC_100, day(4), 9.0, "acme-s002-stock", 2),
+                stock(ACME, "S002", UPC_100, day(8), 15.0, "acme-s002-stock", 3),
+            ],
+            "raw.sales": [
+                *[sales(ACME, "S002", UPC_100, day(d), day(d), 1.0, 9.99, "acme-s002-daily", d) for d in (5, 6, 7, 8)],
+                sales(ACME, "S002", UPC_100, day(5), day(8), 4.0, 39.96, "acme-s002-852", 2, received=10.0),
+            ],
+        },
+    )
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    models = ("stock_reconciliation",)
+    night(date(2025, 6, 12), tmp_path, monkeypatch, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        before = conn.execute(RECONCILED_RECEIPTS).fetchall()
+    write_fixture(
+        warehouse,
+        {
+            "raw.feed_files": [ledger("acme-s002-852-resend", ACME, datetime(2025, 6, 12, 10, 0), "sales")],
+            "raw.sales": [sales(ACME, "S002", UPC_100, day(5), day(8), 4.0, 39.96, "acme-s002-852-resend", 2)],
+        },
+    )
+    night(date(2025, 6, 12), tmp_path, monkeypatch, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        incremental = conn.execute(RECONCILED_RECEIPTS).fetchall()
+    night(date(2025, 6, 12), tmp_path, monkeypatch, full_refresh=True, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        full = conn.execute(RECONCILED_RECEIPTS).fetchall()
+    assert before[0][:2] == (10.0, 10.0)
+    assert incremental == full

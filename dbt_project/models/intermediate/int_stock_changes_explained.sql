@@ -57,9 +57,10 @@ counts_before as (
         location_id,
         product_id,
         max(snapshot_date) as snapshot_date,
-        arg_max(on_hand_qty, snapshot_date) as on_hand_qty,
-        arg_max(received_at, snapshot_date) as received_at,
-        arg_max(loaded_at, snapshot_date) as loaded_at
+        -- arg_max_null: the last count's values as they are, a missing on-hand figure included.
+        arg_max_null(on_hand_qty, snapshot_date) as on_hand_qty,
+        arg_max_null(received_at, snapshot_date) as received_at,
+        arg_max_null(loaded_at, snapshot_date) as loaded_at
 
     from counts
     where snapshot_date < {{ rebuild_from }}

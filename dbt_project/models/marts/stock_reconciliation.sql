@@ -2,9 +2,10 @@
     Incremental with one first day for all series (macros/incremental_window.sql, reconciliation_rebuild_from): a
     night re-builds the rows dated from the first day of any stock change or reported receipt delivered since the
     last build (or the lookback window's, or a replayed night's first row holding a delivery after its cut), and
-    from the first day any of our shipments was received differently than the last build saw it: a receipt dated,
-    moved, undone or its quantity changed. The shipments' receipts are not deliveries of a partner, so the build
-    keeps those it used in a table of their own (post-hook remember_reconciled_receipts) and the next night compares.
+    from the first day of any receipt that differs from what the last build read: one of our shipments received
+    differently (a receipt dated, moved, undone or its quantity changed) or a receipt a partner reported that came,
+    went or changed. Those show no delivery in the rows, so the build keeps the receipts it read in a table of their
+    own (post-hook remember_reconciled_receipts) and the next night compares. A changed tolerance re-builds it whole.
 -#}
 {%- set tolerance_units = var('reconciliation_tolerance_units') | float %}
 {%- set tolerance_share = var('reconciliation_tolerance_share') | float %}
@@ -18,7 +19,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook="{{ delete_rebuilt_rows('reconciliation_date', reconciliation_rebuild_from(" ~ current_columns ~ ")) }}",
-        post_hook=["{{ remember_partner_refs() }}", "{{ remember_reconciled_receipts() }}"],
+        post_hook=["{{ remember_partner_refs(reconciliation_settings()) }}", "{{ remember_reconciled_receipts() }}"],
     )
 }}
 
