@@ -21,9 +21,10 @@ transaction: a failure part-way leaves the night's previous rows. The results ar
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -73,12 +74,24 @@ where h.as_of_date = $night and k.block = $block
 order by h.rowid
 """
 
-_PARTNER_SQL = f"""
-select f.partner_id, f.location_id, f.product_id, f.forecast_date, f.known_on, f.target_period_start,
+# The partner forecasts and the sales the evidence reads, each selected once a night into a temporary table with
+# its series' block: the tables they come from hold all history, which a scan per block would read again for
+# every block (at 99,900 series, 100 scans of 84 M partner forecast rows).
+_PARTNER_WINDOW = "partner_evidence_forecasts"
+_PARTNER_WINDOW_SQL = f"""
+create or replace temp table {_PARTNER_WINDOW} as
+select k.block, f.partner_id, f.location_id, f.product_id, f.forecast_date, f.known_on, f.target_period_start,
        f.target_period_end, f.forecast_qty
 from {PARTNER_FORECASTS} as f
 join {_BLOCKS} as k using (partner_id, location_id, product_id)
-where k.block = $block and f.known_on <= $night and f.target_period_end > $night - $window
+where f.known_on <= $night and f.target_period_end > $night - $window
+"""
+
+_PARTNER_SQL = f"""
+select partner_id, location_id, product_id, forecast_date, known_on, target_period_start, target_period_end,
+       forecast_qty
+from {_PARTNER_WINDOW}
+where block = $block
 order by all
 """
 
@@ -92,11 +105,19 @@ where k.block = $block and h.as_of_date between $night - $window and $night - 1 
 order by h.rowid
 """
 
-_ACTUALS_SQL = f"""
-select s.partner_id, s.location_id, s.product_id, s.sales_date as date, s.units_sold as actual
+_ACTUALS_WINDOW = "partner_evidence_actuals"
+_ACTUALS_WINDOW_SQL = f"""
+create or replace temp table {_ACTUALS_WINDOW} as
+select k.block, s.partner_id, s.location_id, s.product_id, s.sales_date as date, s.units_sold as actual
 from marts.fct_sales_daily as s
 join {_BLOCKS} as k using (partner_id, location_id, product_id)
-where k.block = $block and s.sales_date between $night - $window + 1 and $night and not coalesce(s.is_stockout, false)
+where s.sales_date between $night - $window + 1 and $night and not coalesce(s.is_stockout, false)
+"""
+
+_ACTUALS_SQL = f"""
+select partner_id, location_id, product_id, date, actual
+from {_ACTUALS_WINDOW}
+where block = $block
 order by all
 """
 
@@ -119,24 +140,41 @@ def apply_partner_forecasts(
         raise ValueError(f"block_series must be at least 1, got {block_series}")
     ensure_forecast_tables(conn)
     parameters = {"night": as_of_date, "window": window_days}
-    with numbered_blocks(conn, _BLOCKS, _SERIES_SQL, parameters, block_size=block_series) as blocks:
-        has_table = table_exists(conn, PARTNER_FORECASTS)
-        with tempfile.TemporaryDirectory(prefix="partner-evidence-") as folder:
-            kept = [Path(folder) / f"block-{block}.pickle" for block in range(blocks)]
-            sums = []
-            for block, path in enumerate(kept):
-                night, tonight, evidence = _read_block(conn, {**parameters, "block": block}, has_table)
-                sums.append(partner_sums(evidence))
-                if not evidence.empty:  # kept with the ids as categories: every reader turns them back to strings
-                    evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, "category"))
-                pd.to_pickle((night, tonight, evidence), path)
-                del night, tonight, evidence
-                if progress is not None:
-                    progress("read", block + 1, blocks)
-            pooled = pooled_error_sums([part for part in sums if not part.empty])
-            combined = [partner_combined_error(pd.read_pickle(path)[2], pooled) for path in kept]
-            by_partner = pooled_judgement(pooled, combined, min_days)
-            return _write_blocks(conn, kept, by_partner, min_days, as_of_date, progress)
+    with (
+        numbered_blocks(conn, _BLOCKS, _SERIES_SQL, parameters, block_size=block_series) as blocks,
+        _window_tables(conn, parameters) as has_table,
+        tempfile.TemporaryDirectory(prefix="partner-evidence-") as folder,
+    ):
+        kept = [Path(folder) / f"block-{block}.pickle" for block in range(blocks)]
+        sums = []
+        for block, path in enumerate(kept):
+            night, tonight, evidence = _read_block(conn, {**parameters, "block": block}, has_table)
+            sums.append(partner_sums(evidence))
+            if not evidence.empty:  # kept with the ids as categories: every reader turns them back to strings
+                evidence = evidence.astype(dict.fromkeys(SERIES_KEYS, "category"))
+            pd.to_pickle((night, tonight, evidence), path)
+            del night, tonight, evidence
+            if progress is not None:
+                progress("read", block + 1, blocks)
+        pooled = pooled_error_sums([part for part in sums if not part.empty])
+        combined = [partner_combined_error(pd.read_pickle(path)[2], pooled) for path in kept]
+        by_partner = pooled_judgement(pooled, combined, min_days)
+        return _write_blocks(conn, kept, by_partner, min_days, as_of_date, progress)
+
+
+@contextlib.contextmanager
+def _window_tables(conn: duckdb.DuckDBPyConnection, parameters: dict) -> Iterator[bool]:
+    """The window's partner forecasts and sales, numbered by block, as temporary tables while the block runs (none
+    of the first when the warehouse has no partner forecasts); yields whether it has them."""
+    has_table = table_exists(conn, PARTNER_FORECASTS)
+    try:
+        if has_table:
+            conn.execute(_PARTNER_WINDOW_SQL, parameters)
+            conn.execute(_ACTUALS_WINDOW_SQL, parameters)
+        yield has_table
+    finally:
+        conn.execute(f"drop table if exists {_PARTNER_WINDOW}")
+        conn.execute(f"drop table if exists {_ACTUALS_WINDOW}")
 
 
 def _read_block(
@@ -144,14 +182,14 @@ def _read_block(
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """One block's night rows, the partner's daily forecast of each as known tonight, and its evidence pairs."""
     night = conn.execute(_NIGHT_SQL, {k: parameters[k] for k in ("night", "block")}).df()
-    forecasts = conn.execute(_PARTNER_SQL, parameters).df() if has_table else pd.DataFrame()
+    forecasts = conn.execute(_PARTNER_SQL, {"block": parameters["block"]}).df() if has_table else pd.DataFrame()
     daily = partner_daily(forecasts) if not forecasts.empty else pd.DataFrame()
     wanted = night[SERIES_KEYS].assign(night=pd.Timestamp(parameters["night"]), date=night["forecast_date"])
     tonight = partner_as_known(daily, wanted)["partner_qty"]
     evidence = pd.DataFrame()
     if not daily.empty:
         ours = conn.execute(_OURS_SQL, parameters).df()
-        actuals = conn.execute(_ACTUALS_SQL, parameters).df()
+        actuals = conn.execute(_ACTUALS_SQL, {"block": parameters["block"]}).df()
         if not ours.empty and not actuals.empty:
             evidence = evidence_pairs(ours, daily, actuals)
     return night, tonight, evidence
