@@ -547,8 +547,12 @@ rebuild_windows as (
     per series with a rebuild window (`windows`, rebuild_windows), its counts from the window's first day and the
     last one before it. An as-of join of the re-built days to these matches what it would match in all history,
     and sorts a window's rows instead of every count ever made (at 10,080 series most of the facts' nightly time).
+    A first build or --full-refresh (`incremental_run` false) re-builds every day, from all counts.
 -#}
-{% macro counts_carried_into(counts, windows) -%}
+{% macro counts_carried_into(counts, windows, incremental_run) -%}
+    {%- if not incremental_run %}
+    select * from {{ counts }}
+    {%- else %}
     select {{ counts }}.*
     from {{ counts }}
     inner join {{ windows }}
@@ -580,4 +584,5 @@ rebuild_windows as (
         and {{ counts }}.location_id = last_before.location_id
         and {{ counts }}.product_id = last_before.product_id
         and {{ counts }}.snapshot_date = last_before.snapshot_date
+    {%- endif %}
 {%- endmacro %}

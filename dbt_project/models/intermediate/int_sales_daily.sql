@@ -89,23 +89,11 @@ first_late_days as (
 
 {{ rebuild_windows(incremental_run, 'first_sales_date', 'sales_date', 'first_late_days') }}
 
-{%- if incremental_run %}
-
 carried_counts as (
 
-    {{ counts_carried_into('stock_counts', 'rebuild_windows') }}
+    {{ counts_carried_into('stock_counts', 'rebuild_windows', incremental_run) }}
 
 ),
-
-{%- else %}
-
-carried_counts as (
-
-    select * from stock_counts
-
-),
-
-{%- endif %}
 
 spread_over_days as (
 

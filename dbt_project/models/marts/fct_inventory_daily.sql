@@ -58,23 +58,11 @@ late_counts as (
 
 {{ rebuild_windows(incremental_run, 'first_snapshot_date', 'inventory_date', 'late_counts') }}
 
-{%- if incremental_run %}
-
 carried_snapshots as (
 
-    {{ counts_carried_into('snapshots', 'rebuild_windows') }}
+    {{ counts_carried_into('snapshots', 'rebuild_windows', incremental_run) }}
 
 ),
-
-{%- else %}
-
-carried_snapshots as (
-
-    select * from snapshots
-
-),
-
-{%- endif %}
 
 counted_locations as (
 
