@@ -435,7 +435,11 @@ rebuild_windows as (
         {{ return(none) }}
     {%- endif -%}
     {%- set seen = reconciled_receipts_relation() -%}
-    {%- if adapter.get_relation(seen.database, seen.schema, seen.identifier) is none -%}
+    {%- set kept_columns = ['receipt_source', 'partner_id', 'location_id', 'product_id', 'shipment_id', 'first_day',
+        'last_day', 'qty'] -%}
+    {#- No table kept, or one of another shape (kept by an earlier version): build whole, and keep this shape. -#}
+    {%- if adapter.get_relation(seen.database, seen.schema, seen.identifier) is none
+        or relation_column_names(seen) != kept_columns -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}

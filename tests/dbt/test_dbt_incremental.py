@@ -642,3 +642,26 @@ def test_a_resend_without_receipts_takes_the_reported_receipts_out(tmp_path, mon
         full = conn.execute(RECONCILED_RECEIPTS).fetchall()
     assert before[0][:2] == (10.0, 10.0)
     assert incremental == full
+
+
+def test_receipts_kept_in_another_shape_rebuild_the_reconciliation_whole(tmp_path, monkeypatch):
+    """The receipts a build kept, in a shape an earlier version wrote, cannot be compared: the next night builds the
+    reconciliation whole (a row marked outside the window goes back to what a full refresh gives) and keeps the
+    receipts in the current shape."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_fixture(warehouse)
+    monkeypatch.setenv("CMI_DUCKDB_PATH", str(warehouse))
+    models = ("stock_reconciliation",)
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=models)
+    kept = "intermediate.stock_reconciliation_receipts_used"
+    with duckdb.connect(str(warehouse)) as conn:
+        columns = [row[0] for row in conn.execute(f"describe {kept}").fetchall()]
+        conn.execute(f"create or replace table {kept} as select shipment_id, first_day, qty from {kept}")
+        marked = conn.execute(
+            "update marts.stock_reconciliation set gap_qty = -999 where reconciliation_date < '2025-06-09'"
+        ).fetchone()[0]
+    assert marked > 0
+    night(date(2025, 6, 10), tmp_path, monkeypatch, models=models)
+    with duckdb.connect(str(warehouse)) as conn:
+        assert [row[0] for row in conn.execute(f"describe {kept}").fetchall()] == columns
+        assert conn.execute("select count(*) from marts.stock_reconciliation where gap_qty = -999").fetchone() == (0,)
